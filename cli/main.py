@@ -1,0 +1,68 @@
+"""The ``wcatsim`` command.
+
+Commands are registered by import path and loaded only when run, so
+``wcatsim --help`` imports click and nothing else (no torch, no numba).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module:attribute, one-line help shown by `wcatsim --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("cli.demo:demo", "The main job: train, flip, sweep, attack, and report on the embedded digits."),
+    "train": ("cli.train:train", "Train a quantized (or float) model into its run directory."),
+    "eval": ("cli.eval:eval_cmd", "Clean accuracy and per-layer quantization ranges of a trained run."),
+    "random-flip": ("cli.random_flip:random_flip", "Accuracy under random bit errors over a list of BERs."),
+    "sweep-voltage": ("cli.sweep_voltage:sweep_voltage", "Accuracy and energy across SRAM supply voltages."),
+    "bfa": ("cli.bfa:bfa", "The Bit-Flip Attack (progressive bit search): flips to break a model."),
+    "pareto": ("cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
+    "sram": ("cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if ctx.resilient_parsing or _listing_help(ctx):
+            # `wcatsim --help` only needs the one-line help: do not import the command.
+            return click.Command(cmd_name, help=COMMANDS[cmd_name][1], short_help=COMMANDS[cmd_name][1])
+        target, _ = COMMANDS[cmd_name]
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _listing_help(ctx: click.Context) -> bool:
+    return ctx.invoked_subcommand is None and not ctx.protected_args
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wcatsim")
+def cli() -> None:
+    """wcatsim: how far can the weight SRAM's voltage go down, and what does it cost?
+
+    Train quantized models with WCAT and its baselines, store their integer
+    weights in a simulated SRAM, and measure accuracy under random bit errors,
+    voltage scaling and the Bit-Flip Attack.
+    """
+
+
+def main() -> None:
+    cli(prog_name="wcatsim")
+
+
+if __name__ == "__main__":
+    main()
