@@ -1,0 +1,28 @@
+"""Monte Carlo over fault realisations: statistics, seeds, adaptive stopping, executors.
+
+Torch-free: the model side of a realisation lives in :mod:`wcatsim.faults` and
+:mod:`wcatsim.montecarlo.tasks`, imported only where a realisation is evaluated.
+"""
+
+from wcatsim.montecarlo.engine import Realisation, run_point
+from wcatsim.montecarlo.executors import DaskExecutor, LocalExecutor, make_executor
+from wcatsim.montecarlo.seeds import chip_seed, protect_seed, transient_seed
+from wcatsim.montecarlo.stats import Summary, half_width, paired_difference, summarize, t_quantile
+from wcatsim.montecarlo.stopping import StoppingRule
+
+__all__ = [
+    "DaskExecutor",
+    "LocalExecutor",
+    "Realisation",
+    "StoppingRule",
+    "Summary",
+    "chip_seed",
+    "half_width",
+    "make_executor",
+    "paired_difference",
+    "protect_seed",
+    "run_point",
+    "summarize",
+    "t_quantile",
+    "transient_seed",
+]

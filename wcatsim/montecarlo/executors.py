@@ -1,0 +1,108 @@
+"""Where realisations run: in this process (default) or on a Dask cluster (optional extra).
+
+An executor maps a picklable function over a list of arguments and returns the
+results in argument order.  Seeds come from what a realisation is
+(:mod:`wcatsim.montecarlo.seeds`), so the choice of executor changes speed only,
+never a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sram_models.errors import InputError
+
+EXECUTOR_NAMES = ("local", "dask")
+
+
+class Executor(Protocol):
+    """What the Monte Carlo engine needs from an executor."""
+
+    name: str
+    parallelism: int  # realisations worth computing at once (adaptive stopping asks for this many)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Run every task here, in order.  Torch already uses the cores inside one evaluation."""
+
+    name = "local"
+    parallelism = 1
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return [fn(item) for item in items]
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DaskExecutor:
+    """Run tasks on a Dask distributed cluster: a scheduler address, or a ``Client`` you made.
+
+    Workers rebuild the model from the run directory once per worker thread
+    (see :mod:`wcatsim.montecarlo.tasks`) and keep it, so only seeds and
+    results cross the network.
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, client: Any = None) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError(
+                "--executor dask needs the optional extra: pip install 'wcatsim[dask]'"
+            ) from None
+        if client is None:
+            if not scheduler:
+                raise InputError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+            try:
+                client = Client(scheduler, timeout="20s")
+            except OSError as exc:
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
+                    "`dask scheduler` or check the address"
+                ) from None
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self.client = client
+        threads = sum(self.client.nthreads().values()) if hasattr(self.client, "nthreads") else 1
+        self.parallelism = max(1, int(threads))
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if not items:
+            return []
+        futures = self.client.map(fn, list(items), pure=False)
+        return self.client.gather(futures)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(name: str = "local", scheduler: str | None = None) -> LocalExecutor | DaskExecutor:
+    """An executor by name: ``local`` or ``dask`` (which needs ``scheduler``)."""
+    if name == "local":
+        if scheduler:
+            raise InputError("--scheduler only applies with --executor dask")
+        return LocalExecutor()
+    if name == "dask":
+        return DaskExecutor(scheduler=scheduler)
+    raise InputError(f"unknown executor {name!r}: use one of {', '.join(EXECUTOR_NAMES)}")
