@@ -1,0 +1,78 @@
+"""Accuracy versus energy per inference: every sweep's operating points and its Pareto front."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from wcatsim.pareto import Sweep
+from wcatsim.plots.style import COLUMN_WIDTH_IN, color_for, new_figure, save_figure
+
+# Runs that share a quantizer (ECC on/off, two presets, two bit widths) share its colour;
+# line style and marker tell them apart.
+_LINESTYLES = ["-", "--", ":", "-."]
+_MARKERS = ["o", "s", "^", "D", "v", "P"]
+
+
+def plot_pareto(
+    sweeps: Sequence[Sweep],
+    path: str | Path,
+    metric: str = "mean",
+    budget: float = 1.0,
+    title: str | None = None,
+) -> list[Path]:
+    """Draw every sweep's points and front on one figure; save PNG + PDF; return the paths.
+
+    Top panel: the whole sweep. Bottom panel: the same, zoomed on the accuracies
+    within a few points of clean, where the iso-accuracy operating points are; each
+    sweep's iso-accuracy point at ``budget`` is starred (hollow star: bounded by the
+    sweep, the saving is a lower bound).
+    """
+    if not sweeps:
+        from sram_models.errors import InputError
+
+        raise InputError("plot_pareto: no sweeps to draw")
+    fig, (ax_full, ax_zoom) = new_figure(width=COLUMN_WIDTH_IN, height=4.2, nrows=2)
+    ylabel = "Accuracy, mean over chips (%)" if metric == "mean" else "Accuracy, lower 95% CI (%)"
+    seen_per_colour: dict[str, int] = {}
+    zoom_lo, zoom_hi = float("inf"), float("-inf")
+    for k, s in enumerate(sweeps):
+        quantizer = str(s.info.get("quantizer") or s.label.split()[0])
+        colour = color_for(quantizer, k)
+        n = seen_per_colour.get(colour, 0)
+        seen_per_colour[colour] = n + 1
+        style, marker = _LINESTYLES[n % len(_LINESTYLES)], _MARKERS[n % len(_MARKERS)]
+        y = s.metric_values(metric)
+        on_front = s.front(metric)
+        order = s.energy_norm[on_front].argsort()
+        iso = s.iso(budget, metric)
+        for ax in (ax_full, ax_zoom):
+            ax.scatter(s.energy_norm, y, s=9, color=colour, alpha=0.35, marker=marker, linewidths=0)
+            ax.plot(
+                s.energy_norm[on_front][order],
+                y[on_front][order],
+                linestyle=style,
+                marker=marker,
+                color=colour,
+                label=s.label if ax is ax_full else None,
+            )
+            ax.plot(
+                [iso.energy_norm],
+                [iso.accuracy],
+                marker="*",
+                markersize=9,
+                color=colour,
+                markerfacecolor="white" if iso.bounded_by_sweep else colour,
+                linestyle="none",
+            )
+        ax_zoom.axhline(s.clean_acc - budget, color=colour, linewidth=0.6, linestyle=":", alpha=0.8)
+        zoom_lo = min(zoom_lo, s.clean_acc - 3 * max(budget, 1.0))
+        zoom_hi = max(zoom_hi, s.clean_acc + 0.5)
+    ax_zoom.set_ylim(zoom_lo, zoom_hi)
+    for ax in (ax_full, ax_zoom):
+        ax.set_xlabel("Energy per inference (relative to nominal V)")
+        ax.set_ylabel(ylabel)
+    ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, ★ = iso-accuracy point", fontsize=7)
+    ax_full.set_title(title or "Accuracy vs weight-SRAM energy (lines: Pareto fronts)")
+    ax_full.legend(loc="lower right", frameon=False)
+    return save_figure(fig, path)
