@@ -1,0 +1,139 @@
+"""Share the unchanged layers below a changed one across forwards: record once, replay the prefix.
+
+A candidate of the Bit-Flip Attack changes the weights of one layer ``l``.  Every module that ran
+*before* ``l`` in the forward cannot depend on ``l``'s output (data flows forward in execution
+order), so its output is the same as in the last full forward at the current codes.  A
+:class:`PrefixReplay` records the output of every *unit* (each quantized layer and every leaf module
+outside one) in call order during a full forward; a replay from position ``p`` returns the recorded
+outputs for the first ``p`` unit calls without computing them and computes the rest as usual.  This
+is exact: the replayed tensors are the very tensors the full forward produced, and everything from
+``l`` on is computed by the same code.  It works for any model whose forward calls the same modules
+in the same order every time (all registry models; a mismatch is detected and raises).
+
+Outputs that the model later modifies in place (``out += identity``, ``ReLU(inplace=True)``) are
+found by their version counters after the recording forward: those are stored and returned as
+copies, the rest are returned as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def forward_units(model: nn.Module, layers: list[nn.Module]) -> list[nn.Module]:
+    """The quantized ``layers`` and every leaf module that is not inside one, in module order."""
+    layer_ids = {id(m) for m in layers}
+    inside: set[int] = set()
+    for layer in layers:
+        inside.update(id(m) for m in layer.modules())
+    units = []
+    for module in model.modules():
+        if id(module) in layer_ids:
+            units.append(module)
+        elif id(module) not in inside and next(module.children(), None) is None and module is not model:
+            units.append(module)
+    return units
+
+
+class ReplayMismatch(RuntimeError):
+    """The model called its modules in another order than when recorded (data-dependent control flow)."""
+
+
+class PrefixReplay:
+    """Records unit outputs of one forward and replays a prefix of them in later forwards."""
+
+    def __init__(self, model: nn.Module, layers: list[nn.Module]) -> None:
+        self.units = forward_units(model, layers)
+        self._unit_index = {id(m): i for i, m in enumerate(self.units)}
+        self._trace: list[tuple[int, Any]] = []  # (unit index, output) in call order
+        self._mutated: set[int] = set()  # call positions whose output is modified in place later
+        self._first_call: dict[int, int] = {}  # unit index -> first call position
+
+    @property
+    def recorded(self) -> bool:
+        return bool(self._trace)
+
+    def first_call(self, module: nn.Module) -> int:
+        """The call position of ``module`` in the recorded forward (the replay prefix for a change there)."""
+        return self._first_call[self._unit_index[id(module)]]
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Record the unit outputs of the forward run inside this block (replacing the last record)."""
+        trace: list[tuple[int, Any, int]] = []
+        mutated = self._mutated
+
+        def wrap(index: int, original: Any) -> Any:
+            def forward(*args: Any, **kwargs: Any) -> Any:
+                out = original(*args, **kwargs)
+                if isinstance(out, torch.Tensor):
+                    stored = out.detach().clone() if len(trace) in mutated else out.detach()
+                    trace.append((index, stored, out._version))
+                else:
+                    trace.append((index, out, -1))
+                return out
+
+            return forward
+
+        with _patched(self.units, wrap):
+            yield
+        clean = True
+        for pos, (_, stored, version) in enumerate(trace):
+            if isinstance(stored, torch.Tensor) and pos not in mutated and stored._version != version:
+                mutated.add(pos)
+                clean = False
+        # A record whose outputs were modified in place after being stored is unusable; the next
+        # recording clones those positions.  Callers record every iteration, so mark it unusable.
+        self._trace = [(i, out) for i, out, _ in trace] if clean else []
+        self._first_call = {}
+        for pos, (index, _) in enumerate(self._trace):
+            self._first_call.setdefault(index, pos)
+
+    @contextmanager
+    def replaying(self, prefix: int) -> Iterator[None]:
+        """Inside this block, the first ``prefix`` unit calls return their recorded outputs."""
+        if not self._trace:
+            raise RuntimeError("nothing recorded: run a recording forward first")
+        trace, mutated = self._trace, self._mutated
+        counter = [0]
+
+        def wrap(index: int, original: Any) -> Any:
+            def forward(*args: Any, **kwargs: Any) -> Any:
+                pos = counter[0]
+                counter[0] += 1
+                if pos < prefix:
+                    if pos >= len(trace) or trace[pos][0] != index:
+                        raise ReplayMismatch(
+                            "the model called its modules in a different order than in the recorded forward"
+                        )
+                    out = trace[pos][1]
+                    return out.clone() if pos in mutated else out
+                return original(*args, **kwargs)
+
+            return forward
+
+        with _patched(self.units, wrap):
+            yield
+
+
+@contextmanager
+def _patched(units: list[nn.Module], wrap: Any) -> Iterator[None]:
+    """Temporarily replace each unit's ``forward`` (instance attribute) by ``wrap(index, old_forward)``."""
+    saved = []
+    try:
+        for index, unit in enumerate(units):
+            had_own = "forward" in unit.__dict__
+            saved.append((unit, had_own, unit.__dict__.get("forward")))
+            unit.forward = wrap(index, unit.forward)
+        yield
+    finally:
+        for unit, had_own, own in reversed(saved):
+            if had_own:
+                unit.forward = own
+            else:
+                del unit.__dict__["forward"]
