@@ -1,0 +1,30 @@
+"""Weight quantization: config, quantizers, quantized layers, integer weight images.
+
+Weights only, per layer, signed symmetric N-bit two's complement.  Biases and batch-norm parameters stay
+float and are assumed to be held in protected memory (they are not part of the integer image and are
+never hit by simulated bit errors).
+"""
+
+from .config import CLAMP_GRADS, METHODS, RANGE_INITS, QuantConfig
+from .functions import dequantize, flip_bits, grid_bounds, quantize_to_grid, random_bit_flips
+from .image import LayerImage, run_from_image, weight_image
+from .layers import QConv2d, QLinear
+from .model import (
+    clip_weights_,
+    layer_stats,
+    quant_config_of,
+    quantize,
+    quantized_layers,
+    range_parameters,
+    reinit_ranges,
+)
+from .quantizers import FixedRangeQuantizer, LsqQuantizer, MaxAbsQuantizer, WcatQuantizer, WeightQuantizer
+
+__all__ = [
+    "QuantConfig", "METHODS", "CLAMP_GRADS", "RANGE_INITS",
+    "quantize", "quantized_layers", "quant_config_of", "range_parameters", "reinit_ranges", "clip_weights_",
+    "layer_stats", "weight_image", "run_from_image", "LayerImage",
+    "QConv2d", "QLinear",
+    "WeightQuantizer", "MaxAbsQuantizer", "LsqQuantizer", "WcatQuantizer", "FixedRangeQuantizer",
+    "grid_bounds", "quantize_to_grid", "dequantize", "flip_bits", "random_bit_flips",
+]
