@@ -16,6 +16,12 @@ _EXPORTS: dict[str, str] = {
     "InputError": "wcatsim.errors",
     "ConfigError": "wcatsim.errors",
     "CheckpointError": "wcatsim.errors",
+    "QuantConfig": "wcatsim.quant", "quantize": "wcatsim.quant", "quantized_layers": "wcatsim.quant",
+    "weight_image": "wcatsim.quant", "run_from_image": "wcatsim.quant", "LayerImage": "wcatsim.quant",
+    "layer_stats": "wcatsim.quant", "range_parameters": "wcatsim.quant", "reinit_ranges": "wcatsim.quant",
+    "build_model": "wcatsim.models", "MODEL_NAMES": "wcatsim.models",
+    "load_dataset": "wcatsim.datasets", "DatasetBundle": "wcatsim.datasets",
+    "accuracy": "wcatsim.evaluate", "resolve_device": "wcatsim.evaluate",
 }
 
 
