@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "build_model": "wcatsim.models", "MODEL_NAMES": "wcatsim.models",
     "load_dataset": "wcatsim.datasets", "DatasetBundle": "wcatsim.datasets",
     "accuracy": "wcatsim.evaluate", "resolve_device": "wcatsim.evaluate",
+    "pareto_front": "wcatsim.pareto", "iso_accuracy_saving": "wcatsim.pareto", "run_demo": "wcatsim.demo",
+    "write_run_report": "wcatsim.report", "write_demo_report": "wcatsim.report",
 }
 
 

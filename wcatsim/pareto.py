@@ -272,11 +272,11 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     CSV when the sweep wrote one, else from the run's resolved ``config.toml``.
     """
     info: dict[str, Any] = {"quantizer": None, "bits": None, "preset": None, "ecc": None, "model": None}
-    summary = _read_json(run_dir / "summary.json")
+    summary = read_json_object(run_dir / "summary.json")
     for key in ("quantizer", "bits", "model", "dataset"):
         if summary.get(key) is not None:
             info[key] = summary[key]
-    config = _read_toml(run_dir / "config.toml")
+    config = read_toml_file(run_dir / "config.toml")
     quant = config.get("quant", {}) if isinstance(config.get("quant"), dict) else {}
     info["quantizer"] = info["quantizer"] or quant.get("method")
     info["bits"] = info["bits"] or quant.get("bits")
@@ -459,21 +459,23 @@ def _rows_to_arrays(rows: list[Mapping[str, Any]], where: str) -> dict[str, Any]
     }
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """A JSON file's top-level object, or {} when it is absent or unreadable (best-effort metadata)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml_file(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict, or {} when it is absent, unreadable, or Python lacks tomllib (3.10)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10: the legend then says less, nothing fails
         return {}
     try:
-        with path.open("rb") as fh:
+        with Path(path).open("rb") as fh:
             return tomllib.load(fh)
     except (OSError, ValueError):
         return {}
@@ -482,10 +484,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _sweep_metadata(sweep_csv: Path) -> dict[str, Any]:
     """Preset and ECC of a sweep, from the metadata the sweep wrote beside its CSV (if any)."""
     for candidate in (sweep_csv.with_suffix(".json"), sweep_csv.with_name(sweep_csv.stem + "_meta.json")):
-        data = _read_json(candidate)
+        data = read_json_object(candidate)
         if data:
             flat = dict(data)
-            for key in ("args", "config", "sweep", "parameters"):
+            for key in ("settings", "args", "sweep", "parameters"):
                 if isinstance(data.get(key), dict):
                     flat.update(data[key])
             return {"preset": flat.get("preset") or flat.get("technology"), "ecc": flat.get("ecc")}

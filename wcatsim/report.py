@@ -1,0 +1,505 @@
+"""Run summaries in Markdown: the tables and the figures a researcher checks, in one file.
+
+Two reports:
+
+- :func:`write_run_report`: ``report.md`` in one run directory, from whatever results
+  it holds (training summary, random-flip table, voltage sweep with its iso-accuracy
+  saving, BFA summary) and the PNG figures beside them;
+- :func:`write_demo_report`: the ``wcatsim demo`` report comparing quantizers, with
+  the iso-accuracy savings and flips-to-break side by side.
+
+Pure text from data already on disk or in memory: no torch, no plotting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wcatsim.atomic import atomic_write_text, read_csv
+from wcatsim.pareto import SWEEP_FILE, iso_accuracy_saving, read_json_object
+
+REPORT_FILE = "report.md"
+RANDOM_FLIP_FILE = "random_flip.csv"
+BFA_SUMMARY_FILE = "bfa_summary.json"
+
+
+# ------------------------------------------------------------------------------------------- pieces
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
+    """A GitHub-flavoured Markdown table; ``align`` is one of l/r/c per column (default: first left)."""
+    align = align or ("l" + "r" * (len(columns) - 1))
+    marks = {"l": ":---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(str(c) for c in columns) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def figure(path: str | Path, caption: str, relative_to: Path) -> str:
+    """A Markdown image line (path relative to the report) followed by its caption."""
+    rel = os.path.relpath(Path(path), relative_to).replace(os.sep, "/")
+    return f"![{caption}]({rel})\n\n*{caption}*"
+
+
+def fmt_acc(value: Any, digits: int = 2) -> str:
+    """An accuracy in percent, or an em dash when absent."""
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def fmt_ber(value: Any) -> str:
+    v = float(value)
+    return "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-")
+
+
+def fmt_saving(iso: Mapping[str, Any] | None) -> str:
+    """``"27.8% @ 0.850 V"`` with the bounded/nominal-miss flags written out."""
+    if not iso:
+        return "—"
+    text = f"{100 * float(iso['saving']):.1f}% @ {float(iso['voltage']):.3f} V"
+    if iso.get("bounded_by_sweep"):
+        text += " (≥, bounded by the sweep)"
+    elif iso.get("nominal_within_budget") is False:
+        text += " (nominal already outside)"
+    return text
+
+
+def fmt_flips(bfa: Mapping[str, Any] | None) -> str:
+    """``"63.3 ± 12.1 (3/3 broken)"``; budget-bound and stalled trials said so."""
+    if not bfa:
+        return "—"
+    mean, std = bfa.get("flips_to_break_mean"), bfa.get("flips_to_break_std")
+    broken = list(bfa.get("broken") or [])
+    stalled = list(bfa.get("stalled") or [])
+    text = f"{float(mean):.1f}" if mean is not None else "—"
+    if std is not None and len(broken) > 1:
+        text += f" ± {float(std):.1f}"
+    if broken:
+        text += f" ({sum(bool(b) for b in broken)}/{len(broken)} broken"
+        if any(stalled):
+            text += f", {sum(bool(s) for s in stalled)} stalled"
+        text += ")"
+        if not all(broken):
+            text = "≥ " + text  # an unbroken trial counts its budget: a lower bound
+    return text
+
+
+def iso_dict(sweep_rows: Sequence[Mapping[str, Any]], budget: float, metric: str = "mean") -> dict[str, Any]:
+    """The iso-accuracy result of a sweep as a plain dict (for JSON and the report)."""
+    iso = iso_accuracy_saving(sweep_rows, budget, metric=metric)
+    return {
+        "budget": iso.budget,
+        "metric": iso.metric,
+        "clean_acc": iso.clean_acc,
+        "voltage": iso.voltage,
+        "energy_norm": iso.energy_norm,
+        "saving": iso.saving,
+        "accuracy": iso.accuracy,
+        "bounded_by_sweep": iso.bounded_by_sweep,
+        "nominal_within_budget": iso.nominal_within_budget,
+    }
+
+
+def random_flip_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """BER down the side, one column per model: mean accuracy [95% CI] (realisations)."""
+    bers = sorted({float(r["ber"]) for rows in per_model.values() for r in rows})
+    cols = ["BER"] + [f"{name} acc % [95% CI]" for name in per_model]
+    table = []
+    for ber in bers:
+        line = [fmt_ber(ber)]
+        for rows in per_model.values():
+            r = next((r for r in rows if float(r["ber"]) == ber), None)
+            line.append(_mean_ci(r) if r else "—")
+        table.append(line)
+    return markdown_table(cols, table)
+
+
+def sweep_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """Voltage down the side (high to low): BER, energy, and each model's accuracy [95% CI]."""
+    volts = sorted({float(r["voltage"]) for rows in per_model.values() for r in rows}, reverse=True)
+    first = next(iter(per_model.values()))
+    cols = ["V (norm.)", "BER (faulty cells)", "energy / nominal"] + [
+        f"{n} acc % [95% CI]" for n in per_model
+    ]
+    table = []
+    for v in volts:
+        ref = next((r for r in first if float(r["voltage"]) == v), None)
+        line = [
+            f"{v:.3f}",
+            f"{float(ref['ber']):.2e}" if ref else "—",
+            fmt_acc(ref["energy_norm"], 3) if ref else "—",
+        ]
+        for rows in per_model.values():
+            r = next((r for r in rows if float(r["voltage"]) == v), None)
+            line.append(_mean_ci(r) if r else "—")
+        table.append(line)
+    return markdown_table(cols, table)
+
+
+# ------------------------------------------------------------------------------------- run report
+
+
+def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None = None) -> Path:
+    """Write ``report.md`` in ``run_dir`` from the results it holds; return its path.
+
+    Sections appear only for results present: training (``summary.json``), random
+    flips (``random_flip.csv``), voltage sweep (``sweep_voltage.csv``, with the
+    iso-accuracy saving at 1 and 0.1 point), BFA (``bfa_summary.json``). Figures:
+    ``figures`` if given, else every PNG in the run directory.
+    """
+    run_dir = Path(run_dir)
+    summary = read_json_object(run_dir / "summary.json")
+    title = run_dir.name
+    parts = [f"# Run report: {title}", ""]
+    if summary:
+        parts += [
+            "## Training",
+            "",
+            markdown_table(
+                ["model", "dataset", "quantizer", "bits", "test accuracy %"],
+                [
+                    [
+                        summary.get("model"),
+                        summary.get("dataset"),
+                        summary.get("quantizer"),
+                        summary.get("bits"),
+                        fmt_acc(summary.get("test_accuracy")),
+                    ]
+                ],
+            ),
+            "",
+        ]
+        layers = summary.get("layers") or {}
+        if layers:
+            parts += [
+                "Per layer: the clipping range in use (for maxabs it is max|w|; for wcat the learned α; "
+                "for lsq step·2^(N−1)), the largest weight, and the share of weights clipped to the range.",
+                "",
+                layer_table(layers),
+                "",
+            ]
+    flips = read_csv(run_dir / RANDOM_FLIP_FILE)
+    if flips:
+        parts += ["## Random bit errors", "", random_flip_table({title: flips}), ""]
+    sweep = read_csv(run_dir / SWEEP_FILE)
+    if sweep:
+        parts += ["## Voltage sweep", "", sweep_table({title: sweep}), ""]
+        try:
+            isos = [iso_dict(sweep, b) for b in (1.0, 0.1)]
+        except Exception as exc:  # noqa: BLE001 - a malformed table is reported, not fatal for the report
+            parts += [f"(iso-accuracy saving not computed: {exc})", ""]
+        else:
+            parts += [
+                markdown_table(
+                    ["budget", "iso-accuracy saving (mean accuracy)"],
+                    [[f"{i['budget']:g} pt", fmt_saving(i)] for i in isos],
+                ),
+                "",
+            ]
+    bfa = read_json_object(run_dir / BFA_SUMMARY_FILE)
+    if bfa:
+        parts += ["## Bit-Flip Attack", "", bfa_table({title: bfa}), ""]
+    figs = [Path(f) for f in figures] if figures is not None else sorted(run_dir.glob("*.png"))
+    if figs:
+        parts += ["## Figures", ""]
+        for f in figs:
+            parts += [figure(f, f.stem.replace("_", " "), run_dir), ""]
+    path = run_dir / REPORT_FILE
+    atomic_write_text(path, "\n".join(parts).rstrip() + "\n")
+    return path
+
+
+def layer_table(layers: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for name, st in layers.items():
+        rows.append(
+            [
+                name,
+                f"{float(st.get('range', float('nan'))):.4g}",
+                f"{float(st.get('max_abs_weight', float('nan'))):.4g}",
+                f"{100 * float(st.get('clipped_fraction', 0.0)):.1f}",
+            ]
+        )
+    return markdown_table(["layer", "range", "max abs weight", "clipped %"], rows)
+
+
+def bfa_table(per_model: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for name, bfa in per_model.items():
+        base = bfa.get("random_baseline_acc") or []
+        rows.append(
+            [
+                name,
+                fmt_acc(bfa.get("clean_acc")),
+                fmt_acc(bfa.get("threshold")),
+                fmt_flips(bfa),
+                ", ".join(str(x) for x in bfa.get("flips_to_break") or []),
+                ", ".join(fmt_acc(x, 1) for x in bfa.get("final_acc") or []),
+                ", ".join(fmt_acc(x, 1) for x in base),
+            ]
+        )
+    return markdown_table(
+        [
+            "model",
+            "clean %",
+            "stop at %",
+            "flips to break",
+            "per trial",
+            "final acc %",
+            "same # random flips: acc %",
+        ],
+        rows,
+    )
+
+
+# ------------------------------------------------------------------------------------ demo report
+
+
+def write_demo_report(
+    out_dir: str | Path,
+    models: Mapping[str, Mapping[str, Any]],
+    settings: Mapping[str, Any],
+    figures: Mapping[str, Path],
+    technology: Mapping[str, Any] | None = None,
+    missing: Sequence[str] = (),
+) -> Path:
+    """Write ``out_dir/report.md`` for ``wcatsim demo``; return its path.
+
+    ``models[name]`` holds ``summary`` (the model's entry of ``summary.json``, with
+    the iso-accuracy results under ``iso_1pt`` / ``iso_0.1pt``), ``train`` (its
+    training ``summary.json``), ``random_flip`` and ``sweep`` (CSV rows), ``bfa``
+    (``bfa_summary.json``) and ``run_dir``. ``figures`` maps a figure key to its PNG.
+    ``missing`` lists the stages that could not run (said at the top of the report).
+    """
+    out_dir = Path(out_dir)
+    tech = dict(technology or {})
+    parts = ["# wcatsim demo: how far can the weight SRAM's voltage go down?", ""]
+    parts += [_settings_paragraph(settings, tech), ""]
+    if missing:
+        parts += ["**Incomplete run.** These stages did not run: " + "; ".join(missing) + ".", ""]
+
+    parts += ["## Headline: iso-accuracy energy saving and flips-to-break", ""]
+    head_rows = []
+    for name, m in models.items():
+        s = m.get("summary", {})
+        head_rows.append(
+            [
+                name,
+                fmt_acc(s.get("clean_acc")),
+                fmt_saving(s.get("iso_1pt")),
+                fmt_saving(s.get("iso_0.1pt")),
+                fmt_flips(m.get("bfa")),
+                _random_baseline(m.get("bfa")),
+            ]
+        )
+    parts += [
+        markdown_table(
+            [
+                "quantizer",
+                "clean acc %",
+                "energy saving within 1 pt",
+                "within 0.1 pt",
+                "BFA flips to break",
+                "acc % after as many random flips",
+            ],
+            head_rows,
+        ),
+        "",
+        _meaning_paragraph(models, settings, tech),
+        "",
+    ]
+    if "pareto" in figures:
+        parts += [
+            figure(
+                figures["pareto"],
+                "Accuracy vs energy per inference: points and Pareto fronts "
+                "(★ iso-accuracy point at 1 pt; hollow ★: bounded by the sweep)",
+                out_dir,
+            ),
+            "",
+        ]
+
+    parts += ["## Random bit errors (transient, every stored bit flips with probability BER)", ""]
+    flips = {n: m["random_flip"] for n, m in models.items() if m.get("random_flip")}
+    if flips:
+        parts += [random_flip_table(flips), ""]
+    if "accuracy_vs_ber" in figures:
+        parts += [
+            figure(figures["accuracy_vs_ber"], "Accuracy vs bit error rate, mean and 95% CI band", out_dir),
+            "",
+        ]
+
+    parts += [
+        f"## Voltage scaling on `{tech.get('name', settings.get('preset', '?'))}` "
+        "(persistent per-chip fault maps, nested across voltages)",
+        "",
+    ]
+    sweeps = {n: m["sweep"] for n, m in models.items() if m.get("sweep")}
+    if sweeps:
+        parts += [sweep_table(sweeps), ""]
+    for key in sorted(k for k in figures if k.startswith("accuracy_energy_vs_voltage")):
+        label = key.removeprefix("accuracy_energy_vs_voltage").strip("_") or "all models"
+        parts += [
+            figure(figures[key], f"Accuracy (mean, 95% CI) and energy vs supply voltage: {label}", out_dir),
+            "",
+        ]
+
+    parts += ["## Bit-Flip Attack (progressive bit search, Rakin et al. ICCV 2019)", ""]
+    bfas = {n: m["bfa"] for n, m in models.items() if m.get("bfa")}
+    if bfas:
+        parts += [bfa_table(bfas), ""]
+    if "bfa" in figures:
+        parts += [figure(figures["bfa"], "Test accuracy vs number of flipped bits, every trial", out_dir), ""]
+
+    parts += ["## Weights and learned ranges", ""]
+    for name, m in models.items():
+        layers = (m.get("train") or {}).get("layers") or {}
+        if layers:
+            parts += [f"**{name}**", "", layer_table(layers), ""]
+        key = f"weights_{name}"
+        if key in figures:
+            parts += [
+                figure(
+                    figures[key],
+                    f"{name}: per-layer weights with the range in use, and integer codes",
+                    out_dir,
+                ),
+                "",
+            ]
+
+    parts += ["## Where the numbers come from", "", _sources_paragraph(settings, tech), ""]
+    parts += ["## Files", ""]
+    for name, m in models.items():
+        if m.get("run_dir"):
+            rel = os.path.relpath(Path(m["run_dir"]), out_dir).replace(os.sep, "/")
+            parts.append(
+                f"- `{rel}/`: {name} run (config.toml, checkpoint.pt, random_flip.csv, "
+                "sweep_voltage.csv, bfa_flips.csv, bfa_summary.json)"
+            )
+    parts += [
+        "- `pareto.csv`: every sweep point with `on_front` (mean accuracy vs normalised energy)",
+        "- `summary.json`: the headline numbers per quantizer; `demo.json`: settings and stage timings",
+        "",
+    ]
+    path = out_dir / REPORT_FILE
+    atomic_write_text(path, "\n".join(parts).rstrip() + "\n")
+    return path
+
+
+def _settings_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) -> str:
+    mode = "quick (reduced) run" if settings.get("quick") else "full run"
+    bers = ", ".join(fmt_ber(b) for b in settings.get("bers", []))
+    volts = settings.get("voltages") or []
+    vtext = f"{min(volts):.2f}–{max(volts):.2f} V ({len(volts)} voltages)" if volts else "—"
+    wall = settings.get("wall_time_s")
+    lines = [
+        f"A {mode} of `wcatsim demo`"
+        + (f", {wall / 60:.1f} min wall time" if wall else "")
+        + f": {settings.get('bits', 4)}-bit `{settings.get('model', '?')}` models on "
+        f"`{settings.get('dataset', '?')}` ({settings.get('test_images', '?')} test images), "
+        f"trained for {settings.get('epochs', '?')} epochs with "
+        f"each quantizer ({', '.join(settings.get('quantizers', []))}), otherwise identical.",
+        f"Random flips: BER ∈ {{{bers}}}, {settings.get('samples', '?')} realisations each. "
+        f"Voltage sweep: `{tech.get('name', settings.get('preset', '?'))}`, {vtext}, "
+        f"{settings.get('chips', '?')} simulated chips. "
+        f"BFA: {settings.get('bfa_trials', '?')} trial(s), k_top {settings.get('bfa_k_top', '?')}, "
+        f"budget {settings.get('bfa_max_flips', '?')} flips. All accuracies in percent.",
+    ]
+    return "\n".join(lines)
+
+
+def _meaning_paragraph(
+    models: Mapping[str, Mapping[str, Any]], settings: Mapping[str, Any], tech: Mapping[str, Any]
+) -> str:
+    text = (
+        "**What this means.** The *iso-accuracy energy saving* is how much energy per inference the "
+        "weight SRAM saves at the lowest supply voltage where the model's mean accuracy over simulated "
+        "chips (and its accuracy at every higher swept voltage) stays within 1 (or 0.1) point of its clean "
+        "accuracy, "
+        "against operating at nominal voltage. A larger saving means the model tolerates more of the bit "
+        "errors that low voltage causes. “Bounded by the sweep” means the lowest voltage swept still "
+        "qualifies: the true saving is at least that. *Flips to break* is how many adversarially chosen bit "
+        "flips the Bit-Flip Attack needs to bring test accuracy down to the stop threshold (always answering "
+        "the most frequent class, plus 1/C); the last column shows that the same number of random flips "
+        "barely matters, so the attack is not luck. WCAT's claim (Chitsaz et al., TMLR 2023) is that "
+        "learned, small quantization ranges make both numbers larger than max-abs quantization at the same "
+        "bit width."
+    )
+    saves = {n: m.get("summary", {}).get("iso_1pt") for n, m in models.items()}
+    if all(saves.values()) and len(saves) > 1:
+        best = max(saves, key=lambda n: float(saves[n]["saving"]))
+        text += (
+            f" In this run the largest 1-point saving is {best}'s "
+            f"({100 * float(saves[best]['saving']):.1f}%)."
+        )
+    flips = {n: (m.get("bfa") or {}).get("flips_to_break_mean") for n, m in models.items()}
+    if all(v is not None for v in flips.values()) and len(flips) > 1:
+        most = max(flips, key=lambda n: float(flips[n]))
+        text += f" The most flips to break: {most} ({float(flips[most]):.1f} on average)."
+    if settings.get("quick"):
+        text += (
+            " This is a quick run (few epochs, realisations, chips and one short attack): its numbers "
+            "show the pipeline works, not the paper's effect sizes; run `wcatsim demo` without `--quick`."
+        )
+    return text
+
+
+def _sources_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) -> str:
+    lines = []
+    if tech:
+        lines.append(
+            f"- **SRAM technology `{tech.get('name')}`** ({tech.get('node', '?')}): "
+            f"{tech.get('source', '?')} "
+            f"Nominal voltage {tech.get('v_nominal', '?')}; the BER at each swept voltage is the preset's "
+            "faulty-cell probability (a faulty cell is stuck at 0 or 1, so about half of them change a read; "
+            "`bits_changed_mean` in the sweep table counts those). Energy is the total per inference "
+            "(dynamic reads plus leakage) relative to the same image at nominal voltage"
+            + (
+                "."
+                if tech.get("has_absolute_energy")
+                else "; this preset publishes no absolute energy, so only the normalised energy is reported."
+            )
+        )
+    lines += [
+        "- **BER list**: the WCAT paper's random-flip list (0 … 1e-2) extended with 2e-2, 3e-2 and 5e-2, "
+        "since small models differ mostly above 1e-2.",
+        "- **Quantizers**: maxabs (the original code's “normal”: step = max|w|/2^(N−1)), LSQ (Esser et al., "
+        "ICLR 2020), WCAT (learned range α with its own weight decay; Chitsaz et al., TMLR 2023).",
+        "- **BFA**: progressive bit search (Rakin et al., ICCV 2019) on the integer weight image, k_top and "
+        "attack batch as in the original WCAT configuration; trials differ in their attack batch.",
+        "- **Confidence intervals**: 95% Student-t intervals of the mean over realisations (random flips) "
+        "or chips (voltage sweep).",
+    ]
+    return "\n".join(lines)
+
+
+def _random_baseline(bfa: Mapping[str, Any] | None) -> str:
+    if not bfa or not bfa.get("random_baseline_acc"):
+        return "—"
+    vals = [float(x) for x in bfa["random_baseline_acc"]]
+    return f"{sum(vals) / len(vals):.1f}"
+
+
+def _mean_ci(r: Mapping[str, Any]) -> str:
+    mean = fmt_acc(r.get("acc_mean"))
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    text = mean
+    if lo not in (None, "") and hi not in (None, ""):
+        text += f" [{fmt_acc(lo, 1)}, {fmt_acc(hi, 1)}]"
+    if r.get("realisations") not in (None, ""):
+        text += f" (n={r['realisations']})"
+    return text
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v).replace("|", "\\|")
