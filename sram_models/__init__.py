@@ -13,6 +13,28 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "InputError": "sram_models.errors",
     "data_dir": "sram_models.paths",
+    "Technology": "sram_models.technology",
+    "GaussianCellModel": "sram_models.technology",
+    "TabulatedTechnology": "sram_models.technology",
+    "load_technology": "sram_models.presets",
+    "list_presets": "sram_models.presets",
+    "PresetInfo": "sram_models.presets",
+    "presets_dir": "sram_models.presets",
+    "WordLayout": "sram_models.layout",
+    "MemoryImage": "sram_models.layout",
+    "secded_check_bits": "sram_models.layout",
+    "FaultModel": "sram_models.faults",
+    "FaultResult": "sram_models.faults",
+    "Transient": "sram_models.faults",
+    "StuckAt": "sram_models.faults",
+    "ChipFaultMap": "sram_models.faults",
+    "AsymmetricTransient": "sram_models.faults",
+    "BitPositionTransient": "sram_models.faults",
+    "ColumnFailures": "sram_models.faults",
+    "make_fault_model": "sram_models.faults",
+    "FAULT_MODEL_NAMES": "sram_models.faults",
+    "EnergyReport": "sram_models.energy",
+    "inference_energy": "sram_models.energy",
 }
 
 

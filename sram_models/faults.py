@@ -1,0 +1,505 @@
+"""Fault models: what a read of a faulty SRAM returns.
+
+Every model has one call, ``corrupt(image, seed, voltage=None) -> FaultResult``:
+a copy of the packed words with the faults applied (the input image is never
+modified), the decoded codes (after SECDED correction when the layout has it),
+and counts that keep *faulty cells* apart from *bits actually changed*.
+
+A model's fault rate is either fixed (``ber=``) or set by a technology at the
+voltage of the call (``technology=``; then ``voltage`` is required and outside
+the technology's range is an error).  Sampling is sparse: work ∝ number of
+faults (geometric skips in ``_kernels``), never ∝ number of cells.
+
+Sign-bit protection (``protect_msb=f``, issue 4's ``--protect-msb``): the sign
+bits of an evenly spread fraction ``f`` of the weights, in memory order, never
+fail (weight i is protected when floor((i+1) f) > floor(i f); f=1 protects every
+sign bit, f=0.5 every other weight's).  It models a hardened (e.g. 8T or
+separately supplied) column for part of the sign bits; being seed-free and
+spread evenly, every layer gets the same share and every realisation the same
+protected set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sram_models.errors import InputError
+from sram_models.layout import MemoryImage
+from sram_models.technology import Technology
+
+
+def seed32(seed: int, stream: int = 0) -> int:
+    """A 32-bit kernel seed from any non-negative integer seed (and a stream number)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(np.random.SeedSequence([int(seed), int(stream)]).generate_state(1)[0])
+
+
+def _capacity(n: int, p: float) -> int:
+    # Expected count plus 6 standard deviations: the kernels grow the buffer if ever needed.
+    mean = n * p
+    return int(mean + 6.0 * math.sqrt(mean + 1.0) + 16)
+
+
+def _check_rate(value: Any, name: str) -> float:
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= rate <= 1.0 or math.isnan(rate):
+        raise InputError(f"{name}={value!r} is outside [0, 1]: give a probability")
+    return rate
+
+
+def _check_fraction(value: Any, name: str) -> float:
+    return _check_rate(value, name)
+
+
+@dataclass
+class FaultResult:
+    """One realisation: the corrupted image and what it did."""
+
+    image: MemoryImage
+    """corrupted image (raw cell values, before ECC decoding)"""
+    faulty_cells: int
+    """cells faulty in this draw (flipped, stuck, or in a failed column), check bits included"""
+    bits_changed: int
+    """weight bits whose read value (after ECC correction) differs from the stored one"""
+    cells_changed: int
+    """cells whose stored value differs from the clean image (before ECC)"""
+    ecc_corrected: int = 0
+    """words the SECDED decoder corrected"""
+    ecc_detected: int = 0
+    """words with a detected, uncorrectable error (returned as read)"""
+    _codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def codes(self) -> dict[str, np.ndarray]:
+        """``image.unpack()``: int16 codes per layer after ECC decode (computed once, on first use)."""
+        if self._codes is None:
+            self._codes = self.image.unpack()
+        return self._codes
+
+
+class FaultModel:
+    """Base class: a rate from ``ber`` or from ``technology`` at the call's voltage."""
+
+    ber: float | None
+    technology: Technology | None
+    protect_msb: float
+
+    def _init_rate(self) -> None:
+        if self.technology is not None and not isinstance(self.technology, Technology):
+            raise InputError(f"technology must be a Technology (load_technology(...)), got {self.technology!r}")
+        if self.technology is None:
+            if self.ber is None:
+                raise InputError(f"{type(self).__name__} needs ber= (a probability) or technology=")
+            self.ber = _check_rate(self.ber, "ber")
+        elif self.ber is not None:
+            raise InputError(f"{type(self).__name__}: give ber= or technology=, not both")
+        self.protect_msb = _check_fraction(self.protect_msb, "protect_msb")
+
+    def rate(self, voltage: float | None = None) -> float:
+        """The fault rate this call uses."""
+        if self.technology is None:
+            return float(self.ber)  # type: ignore[arg-type]
+        if voltage is None:
+            raise InputError(
+                f"{type(self).__name__} follows {self.technology.name}: pass voltage= "
+                f"({self.technology.v_low:g}..{self.technology.v_high:g} {self.technology.voltage_unit})"
+            )
+        return float(self.technology.ber(voltage))
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ shared steps
+
+    @staticmethod
+    def _check_image(image: MemoryImage) -> None:
+        if not isinstance(image, MemoryImage):
+            raise InputError(f"corrupt() needs a MemoryImage (MemoryImage.pack), got {type(image).__name__}")
+
+    @staticmethod
+    def _geometry(image: MemoryImage) -> tuple[int, int, int, int, int]:
+        lay = image.layout
+        return lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word, image.n_weights
+
+    def _finish(self, image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray,
+                faulty_cells: int) -> FaultResult:
+        from sram_models import _kernels
+
+        phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
+        hpos, phys_of_hpos = image.hamming_tables if image.layout.ecc else (_EMPTY, _EMPTY)
+        cells, changed, corrected, detected = _kernels._read_stats(
+            image.words, words, sorted_positions, phys_bits, data_bits, bits, per_word, n_weights,
+            image.layout.ecc == "secded", hpos, phys_of_hpos,
+        )
+        return FaultResult(image.with_words(words), int(faulty_cells), int(changed), int(cells),
+                           int(corrected), int(detected))
+
+    def _apply(self, image: MemoryImage, positions: np.ndarray, values: np.ndarray,
+               already_sorted: bool) -> FaultResult:
+        """Write ``values`` at ``positions`` (after sign protection) into a copy; collect the stats."""
+        from sram_models import _kernels
+
+        phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
+        if self.protect_msb > 0 and positions.size:
+            keep = _kernels._keep_unprotected(positions, phys_bits, data_bits, bits, per_word, n_weights,
+                                              self.protect_msb)
+            positions, values = positions[keep], values[keep]
+        words = image.words.copy()
+        _kernels._apply_values(words, positions, values, phys_bits)
+        ordered = positions if already_sorted else np.sort(positions)
+        return self._finish(image, words, ordered, positions.size)
+
+    def _sample(self, image: MemoryImage, seed: int, class_rate: np.ndarray, stuck: bool,
+                stuck_one: float = 0.5) -> FaultResult:
+        """Thinned sparse sampling with per-class, per-stored-value rates (see ``_kernels._sample_cells``)."""
+        from sram_models import _kernels
+
+        phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
+        p_max = float(class_rate.max())
+        positions, values = _kernels._sample_cells(
+            seed32(seed), image.words, phys_bits, data_bits, bits, per_word, n_weights,
+            np.ascontiguousarray(class_rate, np.float64), p_max, stuck, float(stuck_one),
+            self.protect_msb, _capacity(image.n_bits, p_max),
+        )
+        words = image.words.copy()
+        _kernels._apply_values(words, positions, values, phys_bits)
+        return self._finish(image, words, positions, positions.size)
+
+
+_EMPTY = np.zeros(1, np.int64)
+
+
+def _uniform_rates(bits: int, rate: float) -> np.ndarray:
+    # rows: weight bit 0..bits-1, padding, check bits; columns: stored 0, stored 1
+    return np.full((bits + 2, 2), rate, np.float64)
+
+
+@dataclass
+class Transient(FaultModel):
+    """Every cell flips independently with probability ``ber`` in one draw.
+
+    One draw = one realisation, held for every inference that reads it (as the
+    WCAT paper evaluates); for a redraw per read, call ``corrupt`` with a fresh seed
+    per read.  Check bits and unused cells of the last word flip too (they are cells).
+    """
+
+    ber: float | None = None
+    """flip probability per cell (ignored when technology is given)"""
+    technology: Technology | None = None
+    """take the rate from technology.ber(voltage)"""
+    protect_msb: float = 0.0
+    """fraction of weights whose sign bit never fails (see module docstring)"""
+
+    def __post_init__(self) -> None:
+        self._init_rate()
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        from sram_models import _kernels
+
+        self._check_image(image)
+        p = self.rate(voltage)
+        if self.protect_msb > 0:
+            return self._sample(image, seed, _uniform_rates(image.layout.bits, p), stuck=False)
+        words = image.words.copy()
+        positions = _kernels._flip_uniform_inplace(
+            seed32(seed), p, words, image.layout.phys_bits, _capacity(image.n_bits, p)
+        )
+        return self._finish(image, words, positions, positions.size)
+
+
+@dataclass
+class StuckAt(FaultModel):
+    """Transient stuck-at faults: each cell is faulty with probability ``ber`` and then
+    reads a random value (1 with probability ``stuck_at_one``), so only about half of
+    the faulty cells change a read.  Fresh per seed (for a persistent chip use ChipFaultMap)."""
+
+    ber: float | None = None
+    technology: Technology | None = None
+    stuck_at_one: float = 0.5
+    """share of faulty cells stuck at 1 (the rest at 0); 0.5 = no bias known"""
+    protect_msb: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._init_rate()
+        self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        self._check_image(image)
+        rates = _uniform_rates(image.layout.bits, self.rate(voltage))
+        return self._sample(image, seed, rates, stuck=True, stuck_one=self.stuck_at_one)
+
+
+@dataclass
+class AsymmetricTransient(FaultModel):
+    """A stored 1 reads 0 with probability ``p10``; a stored 0 reads 1 with ``p01``.
+
+    With ``technology=``, ``p10`` is the technology's BER at the voltage and ``p01``
+    is ``p01_share`` times it.
+    """
+
+    p01: float = 0.0
+    """0 -> 1 flip probability per cell storing 0"""
+    p10: float = 0.0
+    """1 -> 0 flip probability per cell storing 1"""
+    technology: Technology | None = None
+    p01_share: float = 0.0
+    """with technology: p01 = p01_share * BER(V)"""
+    protect_msb: float = 0.0
+    ber: float | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.p01 = _check_rate(self.p01, "p01")
+        self.p10 = _check_rate(self.p10, "p10")
+        self.p01_share = _check_fraction(self.p01_share, "p01_share")
+        self.protect_msb = _check_fraction(self.protect_msb, "protect_msb")
+        if self.technology is not None and not isinstance(self.technology, Technology):
+            raise InputError("technology must be a Technology (load_technology(...))")
+
+    def rates(self, voltage: float | None) -> tuple[float, float]:
+        if self.technology is None:
+            return self.p01, self.p10
+        p = FaultModel.rate(self, voltage)
+        return self.p01_share * p, p
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        self._check_image(image)
+        p01, p10 = self.rates(voltage)
+        rates = np.empty((image.layout.bits + 2, 2), np.float64)
+        rates[:, 0], rates[:, 1] = p01, p10
+        return self._sample(image, seed, rates, stuck=False)
+
+
+@dataclass
+class BitPositionTransient(FaultModel):
+    """Transient flips with a rate per bit position of the weight.
+
+    ``rates`` lists LSB..sign bit (length = the layout's bits).  Or give ``ber`` (or
+    ``technology``) for every bit and ``sign_ber`` for the sign bit (0 = protected).
+    Cells that hold no weight bit (check bits, unused cells) flip with ``other_rate``
+    (default: ``ber``, or the mean of ``rates``).
+    """
+
+    rates: tuple[float, ...] | None = None
+    ber: float | None = None
+    sign_ber: float | None = None
+    """rate of the sign bit when ``rates`` is not given (None = same as the others)"""
+    other_rate: float | None = None
+    technology: Technology | None = None
+    protect_msb: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.rates is not None:
+            if self.ber is not None or self.technology is not None:
+                raise InputError("BitPositionTransient: give rates= or ber=/technology=, not both")
+            self.rates = tuple(_check_rate(r, f"rates[{i}]") for i, r in enumerate(self.rates))
+            if not self.rates:
+                raise InputError("BitPositionTransient: rates is empty (one rate per weight bit, LSB first)")
+            self.protect_msb = _check_fraction(self.protect_msb, "protect_msb")
+        else:
+            self._init_rate()
+        if self.sign_ber is not None:
+            self.sign_ber = _check_rate(self.sign_ber, "sign_ber")
+        if self.other_rate is not None:
+            self.other_rate = _check_rate(self.other_rate, "other_rate")
+
+    def class_rates(self, bits: int, voltage: float | None) -> np.ndarray:
+        out = np.empty((bits + 2, 2), np.float64)
+        if self.rates is not None:
+            if len(self.rates) != bits:
+                raise InputError(f"BitPositionTransient has {len(self.rates)} rates; the image has {bits}-bit "
+                                 f"weights: give one rate per bit, LSB first")
+            per_bit = np.asarray(self.rates, np.float64)
+            other = float(np.mean(per_bit)) if self.other_rate is None else self.other_rate
+        else:
+            p = self.rate(voltage)
+            per_bit = np.full(bits, p)
+            if self.sign_ber is not None:
+                per_bit[-1] = self.sign_ber
+            other = p if self.other_rate is None else self.other_rate
+        out[:bits, :] = per_bit[:, None]
+        out[bits:, :] = other
+        return out
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        self._check_image(image)
+        return self._sample(image, seed, self.class_rates(image.layout.bits, voltage), stuck=False)
+
+
+@dataclass
+class ColumnFailures(FaultModel):
+    """Whole-column failures: each column of each ``rows``-row array fails with
+    probability ``column_rate`` (or technology BER) and then reads a constant
+    (stuck at 1 with probability ``stuck_at_one``).  The expected faulty-cell rate
+    equals the column rate; with ``interleave > 1`` a column holds one bit position
+    of every ``interleave``-th word, so SECDED sees at most one error per word."""
+
+    column_rate: float | None = None
+    technology: Technology | None = None
+    stuck_at_one: float = 0.5
+    protect_msb: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.ber = self.column_rate
+        self._init_rate()
+        self.column_rate = self.ber
+        self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        from sram_models import _kernels
+
+        self._check_image(image)
+        lay = image.layout
+        rate = self.rate(voltage)
+        arrays = -(-image.n_words // (lay.rows * lay.interleave))
+        expected = arrays * lay.phys_bits * lay.interleave * rate * lay.rows
+        positions, values = _kernels._column_cells(
+            seed32(seed), image.n_words, lay.phys_bits, lay.rows, lay.interleave, rate,
+            self.stuck_at_one, _capacity(int(expected) + 1, 1.0),
+        )
+        return self._apply(image, positions, values, already_sorted=False)
+
+
+@dataclass
+class ChipFaultMap(FaultModel):
+    """Persistent faults of one simulated chip (the seed is the chip).
+
+    Each cell has one fixed uniform draw; it is faulty at voltage V iff its draw is
+    below BER(V), and stuck at 1 with probability ``stuck_at_one`` (else 0), that
+    value drawn once per cell too.  The voltage only sets the threshold, so the
+    faulty set at a lower voltage contains the one at any higher voltage (nested).
+
+    Only cells whose draw is below the highest rate the chip can see (BER at
+    ``technology.v_low``, or ``ber``) are drawn, sparsely, and kept sorted by draw
+    per (seed, image size) in a small cache: sweeping a chip over voltages selects
+    a prefix and never redraws.  The draws of a seed depend on that highest rate
+    (a property of the technology) and on the cell; an image with more cells sees
+    the same faults in its first cells.
+    """
+
+    technology: Technology | None = None
+    stuck_at_one: float = 0.5
+    """share of faulty cells stuck at 1; 0.5 = no bias known (the issue's default split)"""
+    ber: float | None = None
+    """fixed faulty-cell rate instead of a technology (then voltage is ignored)"""
+    protect_msb: float = 0.0
+    cache_size: int = 64
+    """chips (seeds) whose draws are kept; a Monte Carlo over 20 chips fits"""
+
+    def __post_init__(self) -> None:
+        self._init_rate()
+        self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
+        if not isinstance(self.cache_size, int) or self.cache_size < 1:
+            raise InputError(f"cache_size={self.cache_size!r}: must be a positive integer")
+        self._cache: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+
+    @property
+    def max_rate(self) -> float:
+        if self.technology is None:
+            return float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.ber(self.technology.v_low))
+
+    def draws(self, seed: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The chip's weak cells sorted by draw: (positions, draws, stuck values)."""
+        from sram_models import _kernels
+
+        key = (int(seed), int(n_cells))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        p_max = self.max_rate
+        positions, draws, values = _kernels._chip_cells(
+            seed32(seed, stream=1), n_cells, p_max, self.stuck_at_one, _capacity(n_cells, p_max)
+        )
+        order = np.argsort(draws, kind="stable")
+        entry = (positions[order], draws[order], values[order])
+        self._cache[key] = entry
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return entry
+
+    def faulty_positions(self, image: MemoryImage, seed: int, voltage: float | None = None) -> np.ndarray:
+        """Cells faulty at this voltage (unsorted), before sign protection."""
+        positions, draws, _ = self.draws(seed, image.n_bits)
+        return positions[: int(np.searchsorted(draws, self.rate(voltage), side="left"))]
+
+    def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        self._check_image(image)
+        positions, draws, values = self.draws(seed, image.n_bits)
+        k = int(np.searchsorted(draws, self.rate(voltage), side="left"))
+        return self._apply(image, positions[:k], values[:k], already_sorted=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ship the model, not its cache, to other processes (Dask workers redraw what they need).
+        state = dict(self.__dict__)
+        state["_cache"] = OrderedDict()
+        return state
+
+
+# ---------------------------------------------------------------- the registry the CLIs use
+
+FAULT_MODEL_NAMES = ("transient", "chip", "stuck-at", "asymmetric", "msb", "column")
+_OPTIONS = {
+    "transient": {"protect_msb"},
+    "chip": {"protect_msb", "stuck_at_one", "cache_size"},
+    "stuck-at": {"protect_msb", "stuck_at_one"},
+    "asymmetric": {"protect_msb", "p01", "p01_share"},
+    "msb": {"protect_msb", "sign_ber", "other_rate"},
+    "column": {"protect_msb", "stuck_at_one"},
+}
+
+
+def make_fault_model(name: str, *, ber: float | None = None, technology: Technology | None = None,
+                     **options: Any) -> FaultModel:
+    """A fault model by name, its rate from ``ber`` or from ``technology`` at the call's voltage.
+
+    - ``transient``: every cell flips with probability ber (Transient).
+    - ``chip``: a persistent chip fault map, faulty cells stuck at 0/1 (ChipFaultMap;
+      the seed of ``corrupt`` is the chip).
+    - ``stuck-at``: each cell faulty with probability ber, stuck at a random value
+      (StuckAt; about half change a read).
+    - ``asymmetric``: a stored 1 reads 0 with probability ber; 0 -> 1 with ``p01``
+      (fixed rate) or ``p01_share`` x the technology's BER; both default 0.
+    - ``msb``: ber on every bit, ``sign_ber`` on the sign bit (default 0: protected).
+    - ``column``: whole columns fail with probability ber (ColumnFailures).
+
+    Every model takes ``protect_msb`` (fraction of weights whose sign bit never fails).
+    """
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in _OPTIONS:
+        raise InputError(f"unknown fault model {name!r}: use one of {', '.join(FAULT_MODEL_NAMES)}")
+    unknown = set(options) - _OPTIONS[key]
+    if unknown:
+        raise InputError(f"fault model {key!r} has no option {sorted(unknown)[0]!r} "
+                         f"(options: {', '.join(sorted(_OPTIONS[key]))})")
+    if key == "transient":
+        return Transient(ber=ber, technology=technology, **options)
+    if key == "chip":
+        return ChipFaultMap(technology=technology, ber=ber, **options)
+    if key == "stuck-at":
+        return StuckAt(ber=ber, technology=technology, **options)
+    if key == "asymmetric":
+        if technology is None and ber is None:
+            raise InputError("AsymmetricTransient needs ber= (the 1 -> 0 rate) or technology=")
+        if technology is not None and ber is not None:
+            raise InputError("AsymmetricTransient: give ber= or technology=, not both")
+        if technology is not None:
+            if "p01" in options:
+                raise InputError("asymmetric with a technology: use p01_share (p01 = share x BER(V)), not p01")
+            return AsymmetricTransient(technology=technology, **options)
+        if "p01_share" in options:
+            options["p01"] = options.pop("p01_share") * _check_rate(ber, "ber")
+        return AsymmetricTransient(p10=ber, **options)  # type: ignore[arg-type]
+    if key == "msb":
+        options.setdefault("sign_ber", 0.0)
+        return BitPositionTransient(ber=ber, technology=technology, **options)
+    return ColumnFailures(column_rate=ber, technology=technology, **options)
