@@ -1,8 +1,11 @@
 """Private numba kernels: packing, sparse fault sampling, SECDED, read statistics.
 
-Every kernel works on plain arrays and scalars and takes an explicit 32-bit
-seed (numba's Mersenne Twister, seeded inside the kernel, so a result depends on
-the seed only).  The public classes in ``layout``/``faults`` validate input and
+Every kernel works on plain arrays and scalars and takes an explicit 64-bit
+seed.  Random numbers come from an inline SplitMix64 generator (Steele et al.,
+OOPSLA 2014; passes BigCrush) whose state is a local variable of the kernel: a
+result depends on the seed only, and a draw costs a few ns (numba's
+``np.random.random`` costs about 25 ns a call here, more than the rest of a
+flip).  The public classes in ``layout``/``faults`` validate input and
 call these; nothing here checks its arguments.
 
 Storage convention (see ``layout.py``): a memory image is a C-contiguous
@@ -58,6 +61,39 @@ def _low_mask(n):
     if n >= 64:
         return ~U0
     return (U1 << np.uint64(n)) - U1
+
+
+# Float flags for the samplers: no approximate functions ("afn"), so log() stays exact.
+FAST = {"nnan", "ninf", "nsz", "arcp", "contract"}
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(cache=True, inline="always")
+def _next(state):
+    """SplitMix64: (new state, 64 random bits)."""
+    state = state + _GOLDEN
+    x = state
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return state, x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _uniform(state):
+    """(new state, u) with u uniform on [0, 1) in steps of 2**-53."""
+    state, x = _next(state)
+    return state, np.float64(x >> np.uint64(11)) * _TO_UNIT
+
+
+@njit(cache=True, inline="always")
+def _gap(state, inv_log_q):
+    """(new state, g): cells skipped before the next hit of a Bernoulli(p) sequence,
+    inv_log_q = 1 / log(1 - p).  g = floor(log(u) / log(1-p)) with u on (0, 1] is
+    exactly geometric: P(g >= k) = P(u <= (1-p)^k) = (1-p)^k."""
+    state, x = _next(state)
+    u = np.float64((x >> np.uint64(11)) + np.uint64(1)) * _TO_UNIT
+    return state, np.floor(np.log(u) * inv_log_q)
 
 
 # ---------------------------------------------------------------- pack / unpack
@@ -188,62 +224,61 @@ def _grow(buf, k):
 
 
 @njit(cache=True, inline="always")
-def _skip(log_q):
-    # Geometric gap before the next success of a Bernoulli(p) sequence, log_q = log(1-p).
-    u = np.random.random()
-    return np.floor(np.log1p(-u) / log_q)
+def _inv_log_q(p):
+    # 1 / log(1 - p) for 0 < p <= 1; p = 1 gives gaps of 0 (every cell).
+    return 0.0 if p >= 1.0 else 1.0 / np.log1p(-p)
 
 
-@njit(cache=True)
-def _geometric_positions(seed, n, p, capacity):
-    """Sorted indices in [0, n) each chosen independently with probability p (work ∝ hits)."""
-    np.random.seed(seed)
+@njit(cache=True, fastmath=FAST)
+def _geometric_positions(state, n, p, capacity):
+    """Sorted indices in [0, n), each chosen independently with probability p (work ∝ hits).
+
+    Returns (positions, new generator state)."""
     buf = np.empty(max(capacity, 16), np.int64)
     k = 0
     if p <= 0.0 or n <= 0:
-        return buf[:0]
-    if p >= 1.0:
-        return np.arange(n)
-    log_q = np.log1p(-p)
+        return buf[:0], state
+    inv = _inv_log_q(p)
     pos = -1
     while True:
-        s = _skip(log_q)
-        if s >= n - pos:  # also guards the float -> int conversion of huge gaps
+        state, g = _gap(state, inv)
+        if g >= n - pos - 1:  # also guards the float -> int conversion of huge gaps
             break
-        pos += np.int64(s) + 1
-        if pos >= n:
-            break
+        pos += np.int64(g) + 1
         buf = _grow(buf, k)
         buf[k] = pos
         k += 1
-    return buf[:k]
+    return buf[:k], state
 
 
-@njit(cache=True)
-def _flip_uniform_inplace(seed, p, words, phys_bits, capacity):
-    """Transient fast path: flip every cell with probability p, in place; return flipped positions."""
+@njit(cache=True, fastmath=FAST)
+def _flip_uniform_inplace(seed, p, words, phys_bits, bits, per_word, n_weights, capacity):
+    """Transient fast path: flip every cell with probability p, in place.
+
+    Returns (flipped positions ascending, how many of them hold a weight bit)."""
     n = words.shape[0] * phys_bits
-    np.random.seed(seed)
     buf = np.empty(max(capacity, 16), np.int64)
     k = 0
+    weight_bits = 0
     if p <= 0.0 or n <= 0:
-        return buf[:0]
-    log_q = np.log1p(-p) if p < 1.0 else -np.inf
+        return buf[:0], weight_bits
+    state = np.uint64(seed)
+    inv = _inv_log_q(p)
     pos = -1
     while True:
-        s = _skip(log_q) if p < 1.0 else 0.0
-        if s >= n - pos:
+        state, g = _gap(state, inv)
+        if g >= n - pos - 1:
             break
-        pos += np.int64(s) + 1
-        if pos >= n:
-            break
+        pos += np.int64(g) + 1
         w = pos // phys_bits
         b = pos - w * phys_bits
         words[w, b >> 6] ^= U1 << np.uint64(b & 63)
+        if b < min(per_word, n_weights - w * per_word) * bits:
+            weight_bits += 1
         buf = _grow(buf, k)
         buf[k] = pos
         k += 1
-    return buf[:k]
+    return buf[:k], weight_bits
 
 
 @njit(cache=True, inline="always")
@@ -272,10 +307,21 @@ def _sign_protected(i, fraction):
     return np.floor((i + 1) * fraction) > np.floor(i * fraction)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _sample_cells(
-    seed, words, phys_bits, data_bits, bits, per_word, n_weights,
-    class_rate, p_max, stuck, stuck_one, protect_fraction, capacity,
+    seed,
+    words,
+    phys_bits,
+    data_bits,
+    bits,
+    per_word,
+    n_weights,
+    class_rate,
+    p_max,
+    stuck,
+    stuck_one,
+    protect_fraction,
+    capacity,
 ):
     """General transient sampler by thinning.
 
@@ -286,32 +332,33 @@ def _sample_cells(
     by ``protect_fraction`` never fail.  Returns (sorted positions, new values).
     """
     n = words.shape[0] * phys_bits
-    np.random.seed(seed)
     pos_buf = np.empty(max(capacity, 16), np.int64)
     val_buf = np.empty(max(capacity, 16), np.uint8)
     k = 0
     if p_max <= 0.0 or n <= 0:
         return pos_buf[:0], val_buf[:0]
-    log_q = np.log1p(-p_max) if p_max < 1.0 else -np.inf
+    state = np.uint64(seed)
+    inv = _inv_log_q(p_max)
     pos = -1
     while True:
-        s = _skip(log_q) if p_max < 1.0 else 0.0
-        if s >= n - pos:
+        state, g = _gap(state, inv)
+        if g >= n - pos - 1:
             break
-        pos += np.int64(s) + 1
-        if pos >= n:
-            break
+        pos += np.int64(g) + 1
         c, i = _cell_class(pos, phys_bits, data_bits, bits, per_word, n_weights)
         w = pos // phys_bits
         b = pos - w * phys_bits
         stored = _get_bit(words, w, b)
         rate = class_rate[c, np.int64(stored)]
-        if rate < p_max and np.random.random() * p_max >= rate:
-            continue
+        if rate < p_max:
+            state, u = _uniform(state)
+            if u * p_max >= rate:
+                continue
         if c == bits - 1 and _sign_protected(i, protect_fraction):
             continue
         if stuck:
-            new = np.uint8(1) if np.random.random() < stuck_one else np.uint8(0)
+            state, u = _uniform(state)
+            new = np.uint8(1) if u < stuck_one else np.uint8(0)
         else:
             new = np.uint8(stored ^ U1)
         pos_buf = _grow(pos_buf, k)
@@ -322,7 +369,7 @@ def _sample_cells(
     return pos_buf[:k], val_buf[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _chip_cells(seed, n, p_max, stuck_one, capacity):
     """A chip's weak cells: those whose fixed uniform draw is below p_max.
 
@@ -330,33 +377,33 @@ def _chip_cells(seed, n, p_max, stuck_one, capacity):
     conditional on being below p_max is uniform on [0, p_max), so ``p_max * U`` is
     exactly the draw the cell would have had.
     """
-    np.random.seed(seed)
     pos_buf = np.empty(max(capacity, 16), np.int64)
     draw_buf = np.empty(max(capacity, 16), np.float64)
     val_buf = np.empty(max(capacity, 16), np.uint8)
     k = 0
     if p_max <= 0.0 or n <= 0:
         return pos_buf[:0], draw_buf[:0], val_buf[:0]
-    log_q = np.log1p(-p_max) if p_max < 1.0 else -np.inf
+    state = np.uint64(seed)
+    inv = _inv_log_q(p_max)
     pos = -1
     while True:
-        s = _skip(log_q) if p_max < 1.0 else 0.0
-        if s >= n - pos:
+        state, g = _gap(state, inv)
+        if g >= n - pos - 1:
             break
-        pos += np.int64(s) + 1
-        if pos >= n:
-            break
+        pos += np.int64(g) + 1
         pos_buf = _grow(pos_buf, k)
         draw_buf = _grow(draw_buf, k)
         val_buf = _grow(val_buf, k)
         pos_buf[k] = pos
-        draw_buf[k] = np.random.random() * p_max
-        val_buf[k] = np.uint8(1) if np.random.random() < stuck_one else np.uint8(0)
+        state, u = _uniform(state)
+        draw_buf[k] = u * p_max
+        state, u = _uniform(state)
+        val_buf[k] = np.uint8(1) if u < stuck_one else np.uint8(0)
         k += 1
     return pos_buf[:k], draw_buf[:k], val_buf[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _column_cells(seed, n_words, phys_bits, rows, interleave, column_rate, stuck_one, capacity):
     """Cells of failed columns: each column of each array fails with ``column_rate``
     and then reads a constant (stuck at 1 with probability ``stuck_one``).
@@ -368,7 +415,7 @@ def _column_cells(seed, n_words, phys_bits, rows, interleave, column_rate, stuck
     cols = phys_bits * interleave
     words_per_array = rows * interleave
     n_arrays = (n_words + words_per_array - 1) // words_per_array
-    failed = _geometric_positions(seed, n_arrays * cols, column_rate, 16)
+    failed, state = _geometric_positions(np.uint64(seed), n_arrays * cols, column_rate, 16)
     pos_buf = np.empty(max(capacity, 16), np.int64)
     val_buf = np.empty(max(capacity, 16), np.uint8)
     k = 0
@@ -377,7 +424,8 @@ def _column_cells(seed, n_words, phys_bits, rows, interleave, column_rate, stuck
         c = failed[f] - a * cols
         b = c // interleave
         s = c - b * interleave
-        v = np.uint8(1) if np.random.random() < stuck_one else np.uint8(0)
+        state, u = _uniform(state)
+        v = np.uint8(1) if u < stuck_one else np.uint8(0)
         for r in range(rows):
             w = (a * rows + r) * interleave + s
             if w >= n_words:
@@ -415,8 +463,17 @@ def _apply_values(words, positions, values, phys_bits):
 
 @njit(cache=True)
 def _read_stats(
-    clean, raw, sorted_positions, phys_bits, data_bits, bits, per_word, n_weights,
-    ecc, hpos, phys_of_hpos,
+    clean,
+    raw,
+    sorted_positions,
+    phys_bits,
+    data_bits,
+    bits,
+    per_word,
+    n_weights,
+    ecc,
+    hpos,
+    phys_of_hpos,
 ):
     """Over the words touched by ``sorted_positions``: (cells whose stored value differs,
     weight bits whose read value differs after ECC, ECC-corrected words, detected words).

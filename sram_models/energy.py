@@ -48,8 +48,9 @@ class EnergyReport:
     total_norm: float
 
 
-def inference_energy(image: MemoryImage, tech: Technology, voltage: float,
-                     reads_per_weight: float = 1.0) -> EnergyReport:
+def inference_energy(
+    image: MemoryImage, tech: Technology, voltage: float, reads_per_weight: float = 1.0
+) -> EnergyReport:
     """Energy of reading ``image`` once per inference (times ``reads_per_weight``) at ``voltage``."""
     if not isinstance(image, MemoryImage):
         raise InputError(f"inference_energy needs a MemoryImage, got {type(image).__name__}")
@@ -72,8 +73,9 @@ def inference_energy(image: MemoryImage, tech: Technology, voltage: float,
     if not tech.has_absolute_energy:
         share = tech.leakage_share_nominal
         total_norm = (1.0 - share) * dyn_norm + share * leak_norm
-        return EnergyReport(v, words_read, lay.phys_bits, overhead, time_ns, None, None, None,
-                            dyn_norm, leak_norm, total_norm)
+        return EnergyReport(
+            v, words_read, lay.phys_bits, overhead, time_ns, None, None, None, dyn_norm, leak_norm, total_norm
+        )
 
     assert time_ns is not None  # presets with absolute figures always carry a cycle time
 
@@ -88,5 +90,16 @@ def inference_energy(image: MemoryImage, tech: Technology, voltage: float,
     leak = leakage(v, image.n_bits)
     ref_cells = image.n_words * lay.word_bits
     ref_total = dynamic(tech.v_nominal, lay.word_bits) + leakage(tech.v_nominal, ref_cells)
-    return EnergyReport(v, words_read, lay.phys_bits, overhead, time_ns, dyn, leak, dyn + leak,
-                        dyn_norm, leak_norm, (dyn + leak) / ref_total)
+    return EnergyReport(
+        v,
+        words_read,
+        lay.phys_bits,
+        overhead,
+        time_ns,
+        dyn,
+        leak,
+        dyn + leak,
+        dyn_norm,
+        leak_norm,
+        (dyn + leak) / ref_total,
+    )

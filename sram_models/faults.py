@@ -32,12 +32,21 @@ from sram_models.errors import InputError
 from sram_models.layout import MemoryImage
 from sram_models.technology import Technology
 
+_MASK64 = (1 << 64) - 1
 
-def seed32(seed: int, stream: int = 0) -> int:
-    """A 32-bit kernel seed from any non-negative integer seed (and a stream number)."""
+
+def kernel_seed(seed: int, stream: int = 0) -> np.uint64:
+    """The kernels' 64-bit SplitMix64 starting state from a non-negative seed and a stream number.
+
+    (seed, stream) go through the SplitMix64 finaliser so that nearby seeds start far
+    apart and each model family (stream) draws independently of the others; cheap
+    (a microsecond), since it runs once per realisation."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(np.random.SeedSequence([int(seed), int(stream)]).generate_state(1)[0])
+    x = (int(seed) * 0x9E3779B97F4A7C15 + (int(stream) + 1) * 0xD1B54A32D192ED03) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return np.uint64(x ^ (x >> 31))
 
 
 def _capacity(n: int, p: float) -> int:
@@ -95,7 +104,9 @@ class FaultModel:
 
     def _init_rate(self) -> None:
         if self.technology is not None and not isinstance(self.technology, Technology):
-            raise InputError(f"technology must be a Technology (load_technology(...)), got {self.technology!r}")
+            raise InputError(
+                f"technology must be a Technology (load_technology(...)), got {self.technology!r}"
+            )
         if self.technology is None:
             if self.ber is None:
                 raise InputError(f"{type(self).__name__} needs ber= (a probability) or technology=")
@@ -130,45 +141,74 @@ class FaultModel:
         lay = image.layout
         return lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word, image.n_weights
 
-    def _finish(self, image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray,
-                faulty_cells: int) -> FaultResult:
+    def _finish(
+        self, image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
+    ) -> FaultResult:
         from sram_models import _kernels
 
         phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
         hpos, phys_of_hpos = image.hamming_tables if image.layout.ecc else (_EMPTY, _EMPTY)
         cells, changed, corrected, detected = _kernels._read_stats(
-            image.words, words, sorted_positions, phys_bits, data_bits, bits, per_word, n_weights,
-            image.layout.ecc == "secded", hpos, phys_of_hpos,
+            image.words,
+            words,
+            sorted_positions,
+            phys_bits,
+            data_bits,
+            bits,
+            per_word,
+            n_weights,
+            image.layout.ecc == "secded",
+            hpos,
+            phys_of_hpos,
         )
-        return FaultResult(image.with_words(words), int(faulty_cells), int(changed), int(cells),
-                           int(corrected), int(detected))
+        return FaultResult(
+            image.with_words(words),
+            int(faulty_cells),
+            int(changed),
+            int(cells),
+            int(corrected),
+            int(detected),
+        )
 
-    def _apply(self, image: MemoryImage, positions: np.ndarray, values: np.ndarray,
-               already_sorted: bool) -> FaultResult:
+    def _apply(
+        self, image: MemoryImage, positions: np.ndarray, values: np.ndarray, already_sorted: bool
+    ) -> FaultResult:
         """Write ``values`` at ``positions`` (after sign protection) into a copy; collect the stats."""
         from sram_models import _kernels
 
         phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
         if self.protect_msb > 0 and positions.size:
-            keep = _kernels._keep_unprotected(positions, phys_bits, data_bits, bits, per_word, n_weights,
-                                              self.protect_msb)
+            keep = _kernels._keep_unprotected(
+                positions, phys_bits, data_bits, bits, per_word, n_weights, self.protect_msb
+            )
             positions, values = positions[keep], values[keep]
         words = image.words.copy()
         _kernels._apply_values(words, positions, values, phys_bits)
         ordered = positions if already_sorted else np.sort(positions)
         return self._finish(image, words, ordered, positions.size)
 
-    def _sample(self, image: MemoryImage, seed: int, class_rate: np.ndarray, stuck: bool,
-                stuck_one: float = 0.5) -> FaultResult:
+    def _sample(
+        self, image: MemoryImage, seed: int, class_rate: np.ndarray, stuck: bool, stuck_one: float = 0.5
+    ) -> FaultResult:
         """Thinned sparse sampling with per-class, per-stored-value rates (see ``_kernels._sample_cells``)."""
         from sram_models import _kernels
 
         phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
         p_max = float(class_rate.max())
         positions, values = _kernels._sample_cells(
-            seed32(seed), image.words, phys_bits, data_bits, bits, per_word, n_weights,
-            np.ascontiguousarray(class_rate, np.float64), p_max, stuck, float(stuck_one),
-            self.protect_msb, _capacity(image.n_bits, p_max),
+            kernel_seed(seed),
+            image.words,
+            phys_bits,
+            data_bits,
+            bits,
+            per_word,
+            n_weights,
+            np.ascontiguousarray(class_rate, np.float64),
+            p_max,
+            stuck,
+            float(stuck_one),
+            self.protect_msb,
+            _capacity(image.n_bits, p_max),
         )
         words = image.words.copy()
         _kernels._apply_values(words, positions, values, phys_bits)
@@ -209,10 +249,20 @@ class Transient(FaultModel):
         p = self.rate(voltage)
         if self.protect_msb > 0:
             return self._sample(image, seed, _uniform_rates(image.layout.bits, p), stuck=False)
+        lay = image.layout
         words = image.words.copy()
-        positions = _kernels._flip_uniform_inplace(
-            seed32(seed), p, words, image.layout.phys_bits, _capacity(image.n_bits, p)
+        positions, weight_flips = _kernels._flip_uniform_inplace(
+            kernel_seed(seed),
+            p,
+            words,
+            lay.phys_bits,
+            lay.bits,
+            lay.weights_per_word,
+            image.n_weights,
+            _capacity(image.n_bits, p),
         )
+        if lay.ecc is None:  # every flip changes its cell; no decoder: the counts are known already
+            return FaultResult(image.with_words(words), positions.size, int(weight_flips), positions.size)
         return self._finish(image, words, positions, positions.size)
 
 
@@ -315,8 +365,10 @@ class BitPositionTransient(FaultModel):
         out = np.empty((bits + 2, 2), np.float64)
         if self.rates is not None:
             if len(self.rates) != bits:
-                raise InputError(f"BitPositionTransient has {len(self.rates)} rates; the image has {bits}-bit "
-                                 f"weights: give one rate per bit, LSB first")
+                raise InputError(
+                    f"BitPositionTransient has {len(self.rates)} rates; the image has {bits}-bit "
+                    f"weights: give one rate per bit, LSB first"
+                )
             per_bit = np.asarray(self.rates, np.float64)
             other = float(np.mean(per_bit)) if self.other_rate is None else self.other_rate
         else:
@@ -362,8 +414,14 @@ class ColumnFailures(FaultModel):
         arrays = -(-image.n_words // (lay.rows * lay.interleave))
         expected = arrays * lay.phys_bits * lay.interleave * rate * lay.rows
         positions, values = _kernels._column_cells(
-            seed32(seed), image.n_words, lay.phys_bits, lay.rows, lay.interleave, rate,
-            self.stuck_at_one, _capacity(int(expected) + 1, 1.0),
+            kernel_seed(seed),
+            image.n_words,
+            lay.phys_bits,
+            lay.rows,
+            lay.interleave,
+            rate,
+            self.stuck_at_one,
+            _capacity(int(expected) + 1, 1.0),
         )
         return self._apply(image, positions, values, already_sorted=False)
 
@@ -418,7 +476,7 @@ class ChipFaultMap(FaultModel):
             return hit
         p_max = self.max_rate
         positions, draws, values = _kernels._chip_cells(
-            seed32(seed, stream=1), n_cells, p_max, self.stuck_at_one, _capacity(n_cells, p_max)
+            kernel_seed(seed, stream=1), n_cells, p_max, self.stuck_at_one, _capacity(n_cells, p_max)
         )
         order = np.argsort(draws, kind="stable")
         entry = (positions[order], draws[order], values[order])
@@ -458,8 +516,9 @@ _OPTIONS = {
 }
 
 
-def make_fault_model(name: str, *, ber: float | None = None, technology: Technology | None = None,
-                     **options: Any) -> FaultModel:
+def make_fault_model(
+    name: str, *, ber: float | None = None, technology: Technology | None = None, **options: Any
+) -> FaultModel:
     """A fault model by name, its rate from ``ber`` or from ``technology`` at the call's voltage.
 
     - ``transient``: every cell flips with probability ber (Transient).
@@ -479,8 +538,10 @@ def make_fault_model(name: str, *, ber: float | None = None, technology: Technol
         raise InputError(f"unknown fault model {name!r}: use one of {', '.join(FAULT_MODEL_NAMES)}")
     unknown = set(options) - _OPTIONS[key]
     if unknown:
-        raise InputError(f"fault model {key!r} has no option {sorted(unknown)[0]!r} "
-                         f"(options: {', '.join(sorted(_OPTIONS[key]))})")
+        raise InputError(
+            f"fault model {key!r} has no option {sorted(unknown)[0]!r} "
+            f"(options: {', '.join(sorted(_OPTIONS[key]))})"
+        )
     if key == "transient":
         return Transient(ber=ber, technology=technology, **options)
     if key == "chip":
@@ -494,7 +555,9 @@ def make_fault_model(name: str, *, ber: float | None = None, technology: Technol
             raise InputError("AsymmetricTransient: give ber= or technology=, not both")
         if technology is not None:
             if "p01" in options:
-                raise InputError("asymmetric with a technology: use p01_share (p01 = share x BER(V)), not p01")
+                raise InputError(
+                    "asymmetric with a technology: use p01_share (p01 = share x BER(V)), not p01"
+                )
             return AsymmetricTransient(technology=technology, **options)
         if "p01_share" in options:
             options["p01"] = options.pop("p01_share") * _check_rate(ber, "ber")

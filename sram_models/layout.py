@@ -47,15 +47,18 @@ class WordLayout:
     """words per physical row, bit-interleaved (column b*interleave + word slot)"""
 
     def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, (int, np.integer)) or (
-            self.bits not in ALLOWED_BITS
+        if (
+            isinstance(self.bits, bool)
+            or not isinstance(self.bits, (int, np.integer))
+            or (self.bits not in ALLOWED_BITS)
         ):
             raise InputError(f"bits={self.bits!r}: weights must have 2..8 or 16 bits")
         if not isinstance(self.word_bits, (int, np.integer)) or not 8 <= self.word_bits <= 512:
             raise InputError(f"word_bits={self.word_bits!r}: use a word width between 8 and 512 bits")
         if self.word_bits < self.bits:
             raise InputError(
-                f"a {self.bits}-bit weight does not fit a {self.word_bits}-bit word: use word_bits >= {self.bits}"
+                f"a {self.bits}-bit weight does not fit a {self.word_bits}-bit word: "
+                f"use word_bits >= {self.bits}"
             )
         ecc = None if self.ecc in (None, "none", "") else self.ecc
         if ecc not in (None, "secded"):
@@ -183,7 +186,9 @@ class MemoryImage:
     def with_words(self, words: np.ndarray) -> MemoryImage:
         """The same layout and layers holding other words (shape and dtype checked)."""
         if words.shape != self.words.shape or words.dtype != np.uint64:
-            raise InputError(f"words must be uint64 of shape {self.words.shape}, got {words.dtype} {words.shape}")
+            raise InputError(
+                f"words must be uint64 of shape {self.words.shape}, got {words.dtype} {words.shape}"
+            )
         return MemoryImage(self.layout, words, self.n_weights, self.segments)
 
     # ------------------------------------------------------------ sizes

@@ -79,7 +79,9 @@ def list_presets() -> list[PresetInfo]:
     out = []
     for path in _preset_files().values():
         tech = load_technology(path)
-        out.append(PresetInfo(tech.name, tech.node, tech.v_low, tech.v_high, tech.source, path, tech.voltage_unit))
+        out.append(
+            PresetInfo(tech.name, tech.node, tech.v_low, tech.v_high, tech.source, path, tech.voltage_unit)
+        )
     return out
 
 
@@ -153,8 +155,11 @@ def _load_toml(path: Path) -> Technology:
                 params[key] = _number(section[key], key, fail, start)
         unknown = set(section) - {"mu", "sigma", "read_energy_pj", "leakage_mw", "leakage_exponent"}
         if unknown:
-            raise fail(sorted(unknown)[0], "is not a [gaussian] field (mu, sigma, read_energy_pj, "
-                       "leakage_mw, leakage_exponent)", start)
+            raise fail(
+                sorted(unknown)[0],
+                "is not a [gaussian] field (mu, sigma, read_energy_pj, leakage_mw, leakage_exponent)",
+                start,
+            )
         return _build(GaussianCellModel, path, common, params)
     if kind == "table":
         section = data.get("table")
@@ -171,8 +176,10 @@ def _load_toml(path: Path) -> Technology:
         for r, row in enumerate(rows):
             line = row_lines[r] if r < len(row_lines) else rows_line
             if not isinstance(row, list) or len(row) != len(columns):
-                raise InputError(f"{_where(path, line)}: table row {r + 1} must have {len(columns)} values "
-                                 f"({', '.join(columns)})")
+                raise InputError(
+                    f"{_where(path, line)}: table row {r + 1} must have {len(columns)} values "
+                    f"({', '.join(columns)})"
+                )
             table.append((line, [str(x) for x in row]))
         return _table(path, common, columns, table, start)
     raise fail("kind", f"is {kind!r}: use gaussian or table")
@@ -227,18 +234,24 @@ def _build(cls: type, path: Path, common: dict[str, Any], params: dict[str, Any]
 
 
 def _table(
-    path: Path, common: dict[str, Any], columns: list[str], rows: list[tuple[int, list[str]]], header_line: int
+    path: Path,
+    common: dict[str, Any],
+    columns: list[str],
+    rows: list[tuple[int, list[str]]],
+    header_line: int,
 ) -> Technology:
     columns = [c.strip() for c in columns]
     for c in columns:
         if c not in TABLE_COLUMNS:
-            raise InputError(f"{_where(path, header_line)}: unknown column {c!r} (use {', '.join(TABLE_COLUMNS)})")
+            raise InputError(
+                f"{_where(path, header_line)}: unknown column {c!r} (use {', '.join(TABLE_COLUMNS)})"
+            )
     for c in ("voltage", "ber"):
         if c not in columns:
             raise InputError(f"{_where(path, header_line)}: the table needs a column {c!r}")
     values: dict[str, list[float]] = {c: [] for c in columns}
     for line, row in rows:
-        for c, cell in zip(columns, row):
+        for c, cell in zip(columns, row, strict=True):
             try:
                 x = float(cell)
             except ValueError:
@@ -250,12 +263,15 @@ def _table(
             values[c].append(x)
     order = sorted(range(len(rows)), key=lambda i: values["voltage"][i])
     volts = [values["voltage"][i] for i in order]
-    for a, b in zip(order, order[1:]):
+    for a, b in zip(order, order[1:], strict=False):
         if values["voltage"][a] == values["voltage"][b]:
-            raise InputError(f"{_where(path, rows[b][0])}: column 'voltage': {values['voltage'][b]} appears twice")
+            raise InputError(
+                f"{_where(path, rows[b][0])}: column 'voltage': {values['voltage'][b]} appears twice"
+            )
         if values["ber"][b] > values["ber"][a]:
             raise InputError(
-                f"{_where(path, rows[b][0])}: column 'ber': {values['ber'][b]} at {values['voltage'][b]} is above "
+                f"{_where(path, rows[b][0])}: column 'ber': {values['ber'][b]} at {values['voltage'][b]} "
+                "is above "
                 f"{values['ber'][a]} at the lower voltage {values['voltage'][a]}: BER must fall as V rises"
             )
 
@@ -290,10 +306,17 @@ def _load_csv(path: Path) -> Technology:
                 key, _, value = body.partition("=")
                 key, value = key.strip(), value.strip().strip('"')
                 try:
-                    meta[key] = int(value) if key in _TOP_INTS else float(value) if key in (
-                        _TOP_FLOATS + _TOP_OPTIONAL_FLOATS) else value
+                    meta[key] = (
+                        int(value)
+                        if key in _TOP_INTS
+                        else float(value)
+                        if key in (_TOP_FLOATS + _TOP_OPTIONAL_FLOATS)
+                        else value
+                    )
                 except ValueError:
-                    raise InputError(f"{path} line {i + 1}: field {key!r}: {value!r} is not a number") from None
+                    raise InputError(
+                        f"{path} line {i + 1}: field {key!r}: {value!r} is not a number"
+                    ) from None
                 meta_lines[key] = i + 1
             continue
         body_start = i
