@@ -14,6 +14,92 @@ import numpy as np  # noqa: F401
 # ---------------------------------------------------------------- wcatsim.quant: quantizers
 
 
+def naive_round_half_even(v: float) -> int:
+    """Round to the nearest integer, ties to the even one (what torch.round does)."""
+    low = int(np.floor(v))
+    if v - low > 0.5:
+        return low + 1
+    if v - low < 0.5:
+        return low
+    return low if low % 2 == 0 else low + 1
+
+
+def naive_codes(weights: list[float], w_range: float, bits: int) -> list[int]:
+    """Clamp each weight to [-r, r], divide by step = r / 2^(N-1), round, clamp to the grid."""
+    step = w_range / 2 ** (bits - 1)
+    out = []
+    for w in weights:
+        c = min(max(w, -w_range), w_range)
+        out.append(min(max(naive_round_half_even(c / step), -(2 ** (bits - 1))), 2 ** (bits - 1) - 1))
+    return out
+
+
+def naive_wcat_grads(
+    weights: list[float], alpha: float, upstream: list[float], clamp_grad: str
+) -> tuple[list[float], float]:
+    """WCAT backward by hand: d out_i / d alpha = +1 if w_i > alpha, -1 if w_i < -alpha, else 0, the sum
+    scaled by 1/sqrt(n); d out_i / d w_i = 1 inside, and outside 1 (ste), 0 (pwl) or alpha/|w_i| (mad)."""
+    n = len(weights)
+    grad_alpha = 0.0
+    grad_w = []
+    for w, g in zip(weights, upstream, strict=True):
+        if w > alpha:
+            grad_alpha += g
+        elif w < -alpha:
+            grad_alpha -= g
+        outside = abs(w) > alpha
+        if not outside or clamp_grad == "ste":
+            grad_w.append(g)
+        elif clamp_grad == "pwl":
+            grad_w.append(0.0)
+        else:
+            grad_w.append(g * alpha / abs(w))
+    return grad_w, grad_alpha / np.sqrt(n)
+
+
+def naive_lsq_grads(
+    weights: list[float], step: float, upstream: list[float], bits: int
+) -> tuple[list[float], float]:
+    """LSQ backward by hand (Esser et al. 2020, eq. 3): v = w/s; d out/d s = round(v) - v inside the
+    grid, -Qn below, Qp above, the sum scaled by 1/sqrt(Qp * n); d out/d w = 1 inside, 0 outside."""
+    qn, qp = 2 ** (bits - 1), 2 ** (bits - 1) - 1
+    grad_step = 0.0
+    grad_w = []
+    for w, g in zip(weights, upstream, strict=True):
+        v = w / step
+        if v < -qn:
+            grad_step += g * (-qn)
+            grad_w.append(0.0)
+        elif v > qp:
+            grad_step += g * qp
+            grad_w.append(0.0)
+        else:
+            grad_step += g * (naive_round_half_even(v) - v)
+            grad_w.append(g)
+    return grad_w, grad_step / np.sqrt(qp * len(weights))
+
+
+def naive_twos_complement_read(code: int, error_mask: int, bits: int) -> int:
+    """Store code in N-bit two's complement, XOR the error mask, read it back as a signed integer."""
+    stored = [(code >> b) & 1 for b in range(bits)]  # Python's >> on negatives is arithmetic: two's compl.
+    read = [stored[b] ^ ((error_mask >> b) & 1) for b in range(bits)]
+    value = sum(read[b] << b for b in range(bits - 1)) - (read[bits - 1] << (bits - 1))
+    return value
+
+
+def naive_expected_noisy_mse(weights: list[float], w_range: float, bits: int, p: float) -> float:
+    """Mean over weights of the expected squared error of the read-back weight when every stored bit
+    flips with probability p: enumerate every one of the 2^N error patterns of every weight."""
+    step = w_range / 2 ** (bits - 1)
+    total = 0.0
+    for w, code in zip(weights, naive_codes(weights, w_range, bits), strict=True):
+        for mask in range(2**bits):
+            flips = bin(mask).count("1")
+            prob = p**flips * (1 - p) ** (bits - flips)
+            total += prob * (naive_twos_complement_read(code, mask, bits) * step - w) ** 2
+    return total / len(weights)
+
+
 # ---------------------------------------------------------------- wcatsim.faults / montecarlo
 
 
