@@ -1,0 +1,84 @@
+"""`wcatsim sram list` and `wcatsim sram show`: tables, CSV columns other tools read, errors, plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.sram import sram
+
+
+def _run(*args: str):
+    return CliRunner().invoke(sram, list(args))
+
+
+def test_list_shows_the_presets_and_their_sources() -> None:
+    r = _run("list")
+    assert r.exit_code == 0, r.output
+    for name in ("chandramoorthy14", "dpcs45", "generic"):
+        assert name in r.output
+    assert "Gottscho" in r.output and "Chandramoorthy" in r.output
+
+
+def test_list_csv_columns() -> None:
+    r = _run("list", "--csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(rows[0]) == ["name", "node", "v_low", "v_high", "source"]
+    by_name = {row["name"]: row for row in rows}
+    assert float(by_name["dpcs45"]["v_low"]) == 0.4 and float(by_name["dpcs45"]["v_high"]) == 1.0
+
+
+def test_show_csv_for_a_preset_with_absolute_energy() -> None:
+    r = _run("show", "dpcs45", "--voltages", "0.4:1.0:0.1", "--csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(rows[0]) == ["voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm"]
+    assert [float(x["voltage"]) for x in rows] == [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # both ends
+    assert float(rows[0]["ber"]) == pytest.approx(1.81e-2) and float(rows[0]["read_energy_pj"]) == 19.74
+    assert float(rows[-1]["leakage_mw"]) == 157.6 and float(rows[-1]["read_energy_norm"]) == 1.0
+
+
+def test_show_csv_normalised_only_has_empty_fields_and_warns_on_stderr() -> None:
+    r = _run("show", "chandramoorthy14", "--voltages", "0.75:1.0:0.05", "--csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))  # stdout is clean CSV
+    assert len(rows) == 6 and all(row["read_energy_pj"] == "" and row["leakage_mw"] == "" for row in rows)
+    assert float(rows[0]["read_energy_norm"]) == pytest.approx(0.5625)
+    assert "no absolute energy" in r.stderr
+
+
+def test_show_table_default_voltages() -> None:
+    r = _run("show", "chandramoorthy14")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("voltage"))
+    assert lines[header].split() == ["voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm"]
+    volts = [float(line.split()[0]) for line in lines[header + 1 :]]
+    assert volts == pytest.approx([0.75 + 0.025 * i for i in range(11)])  # the preset's range, 10 steps
+    assert any(line.startswith("source:") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "dpcs45", "--voltages", "0.3:1.0:0.1"), "outside dpcs45's range 0.4..1 V"),
+        (("show", "nope"), "unknown SRAM preset 'nope'"),
+        (("show", "dpcs45", "--voltages", "0.4:1.0"), "A:B:STEP"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    r = _run(*args)
+    assert r.exit_code == 2 and message in r.stderr and "Traceback" not in r.output
+
+
+def test_show_plot_writes_png_and_pdf(tmp_path: Path) -> None:
+    out = tmp_path / "c14.png"
+    r = _run("show", "chandramoorthy14", "--plot", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.stat().st_size > 10_000 and out.with_suffix(".pdf").exists()
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
