@@ -9,6 +9,102 @@ from __future__ import annotations
 import numpy as np  # noqa: F401
 
 # ---------------------------------------------------------------- sram_models: packing, faults, ECC, energy
+# Words are Python ints: bit b of a word is (word >> b) & 1.  Layout as in sram_models.layout:
+# weight s of a word at bits [s*bits, (s+1)*bits), then the Hamming check bits, then the parity bit.
+
+
+def naive_pack(codes: list[int], bits: int, word_bits: int) -> list[int]:
+    """Two's-complement codes, word_bits // bits per word, in order; the last word zero-padded."""
+    per_word = word_bits // bits
+    n_words = max(1, -(-len(codes) // per_word))
+    words = [0] * n_words
+    for i, code in enumerate(codes):
+        value = code % (1 << bits)  # two's complement in `bits` bits
+        words[i // per_word] |= value << ((i % per_word) * bits)
+    return words
+
+
+def naive_unpack(words: list[int], bits: int, word_bits: int, n: int) -> list[int]:
+    per_word = word_bits // bits
+    out = []
+    for i in range(n):
+        value = (words[i // per_word] >> ((i % per_word) * bits)) % (1 << bits)
+        out.append(value - (1 << bits) if value >= 1 << (bits - 1) else value)
+    return out
+
+
+def naive_image_words(words_array: np.ndarray) -> list[int]:
+    """The uint64 lanes of each word of a MemoryImage as one Python int per word."""
+    return [sum(int(lane) << (64 * j) for j, lane in enumerate(row)) for row in words_array]
+
+
+def _hamming_positions(data_bits: int) -> list[int]:
+    """Textbook Hamming: data bits take the positions 1, 2, 3, ... that are not powers of two."""
+    positions, p = [], 1
+    while len(positions) < data_bits:
+        if p & (p - 1):
+            positions.append(p)
+        p += 1
+    return positions
+
+
+def naive_secded_encode(data: int, data_bits: int) -> int:
+    """Extended Hamming codeword: data bits, then check bits c_j (parity of the positions with bit j
+    set), then an overall parity bit making the whole word even."""
+    positions = _hamming_positions(data_bits)
+    r = 1
+    while (1 << r) < data_bits + r + 1:
+        r += 1
+    word = data
+    for j in range(r):
+        c = 0
+        for b, pos in enumerate(positions):
+            if pos >> j & 1:
+                c ^= (data >> b) & 1
+        word |= c << (data_bits + j)
+    parity = bin(word).count("1") % 2
+    return word | (parity << (data_bits + r))
+
+
+def naive_secded_decode(word: int, data_bits: int) -> tuple[int, str]:
+    """(data, status) with status clean / corrected / detected, by trying every single flip."""
+    r = 1
+    while (1 << r) < data_bits + r + 1:
+        r += 1
+    n = data_bits + r + 1
+    mask = (1 << data_bits) - 1
+    if naive_secded_encode(word & mask, data_bits) == word:
+        return word & mask, "clean"
+    for b in range(n):  # the unique codeword at distance one, if any
+        candidate = word ^ (1 << b)
+        if naive_secded_encode(candidate & mask, data_bits) == candidate:
+            return candidate & mask, "corrected"
+    return word & mask, "detected"
+
+
+def naive_transient(n_cells: int, ber: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of flipped cells: one uniform draw per cell, flipped when below ber."""
+    return np.flatnonzero(rng.random(n_cells) < ber)
+
+
+def naive_chip_faulty(n_cells: int, threshold: float, rng: np.random.Generator) -> np.ndarray:
+    """A chip: one uniform draw per cell; faulty where the draw is below BER(V)."""
+    return np.flatnonzero(rng.random(n_cells) < threshold)
+
+
+def naive_inference_energy(
+    n_words: int, data_bits: int, check_bits: int, read_energy_pj: float, leakage_mw: float,
+    access_bits: int, leakage_bits: int, cycle_time_ns: float, banks: int,
+) -> tuple[float, float]:
+    """(dynamic pJ, leakage pJ): every word read once, summed word by word; the array leaks for the
+    time the reads take (one word per bank per cycle)."""
+    bits_per_word = data_bits + check_bits
+    dynamic = 0.0
+    for _ in range(n_words):
+        dynamic += read_energy_pj * bits_per_word / access_bits
+    time_ns = n_words / banks * cycle_time_ns
+    cells = n_words * bits_per_word
+    return dynamic, leakage_mw * cells / leakage_bits * time_ns
 
 
 # ---------------------------------------------------------------- wcatsim.quant: quantizers
