@@ -11,3 +11,42 @@ import os
 # Two cores on CI: keep torch and numba from oversubscribing them.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# ---------------------------------------------------------------- trained runs (wcatsim.training)
+
+import pytest  # noqa: E402
+
+# Epochs of the shared digits runs: ~2 s each on 2 cores, long enough for WCAT's ranges to fall well
+# below max|w| (the full default recipe is 30 epochs).
+DIGITS_RUN_EPOCHS = 15
+
+
+@pytest.fixture(scope="session")
+def digits_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run directories of 4-bit ``maxabs``, ``lsq`` and ``wcat`` small CNNs trained on the embedded digits.
+
+    Built once per test session with :func:`wcatsim.training.train` (the default recipe, shortened to
+    ``DIGITS_RUN_EPOCHS`` epochs); each holds config.toml, checkpoint.pt, summary.json, metrics.csv.
+    Load one with ``wcatsim.runs.load_run(digits_runs["wcat"])``. Tests must not write into them.
+    """
+    import torch
+
+    from wcatsim.config import load_config
+    from wcatsim.runs import run_dir_for
+    from wcatsim.training import train
+
+    root = tmp_path_factory.mktemp("digits_runs")
+    runs = {}
+    # One thread: these models are too small to gain from a second one, and when several test sessions
+    # share the 2 cores, OpenMP threads waiting on each other made training 5x slower (measured).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for method in ("maxabs", "lsq", "wcat"):
+            overrides = [f"quant.method={method}", "quant.bits=4", f"trainer.epochs={DIGITS_RUN_EPOCHS}"]
+            cfg = load_config([], overrides)
+            runs[method] = train(cfg, out_dir=run_dir_for(cfg, root), device="cpu", progress=False).run_dir
+    finally:
+        torch.set_num_threads(threads)
+    return runs

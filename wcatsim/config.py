@@ -32,11 +32,9 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from wcatsim.datasets import DATASET_NAMES
 from wcatsim.errors import ConfigError
 from wcatsim.quant import QuantConfig
-
-# The names load_dataset accepts (docs/interfaces.md, issue 3).
-DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "synthetic_cifar", "synthetic_digits")
 
 
 class _FieldError(ConfigError):
@@ -126,8 +124,6 @@ class TrainerConfig:
     epochs: int = 30
     # Images per optimizer step. 64 gives ~23 steps per epoch on the 1,437 digits training images.
     batch_size: int = 64
-    # Images per batch when evaluating (no gradients; only speed depends on it).
-    eval_batch_size: int = 512
     # Clip the global L2 norm of the gradients to this value before each step; 0 = no clipping.
     grad_clip: float = 0.0
     # Seed of the initial weights, the batch order and the augmentation (deterministic on CPU).
@@ -146,9 +142,6 @@ class TrainerConfig:
         _check(0 < self.gamma <= 1, "trainer.gamma", f"must be in (0, 1], got {self.gamma}")
         _check(self.epochs >= 1, "trainer.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "trainer.batch_size", f"must be >= 1, got {self.batch_size}")
-        _check(
-            self.eval_batch_size >= 1, "trainer.eval_batch_size", f"must be >= 1, got {self.eval_batch_size}"
-        )
         _check(self.grad_clip >= 0, "trainer.grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
         _check(self.seed >= 0, "trainer.seed", f"must be >= 0, got {self.seed}")
         _check(

@@ -1,0 +1,75 @@
+"""``wcatsim train``: train a quantized (or float) model into its run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli._common import experiment_options, handles_errors
+
+
+@click.command("train")
+@experiment_options
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Train into this directory instead of runs/<name-hash> (same as --run).",
+)
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Start from the weights of this checkpoint (same architecture, e.g. a float run's checkpoint.pt); "
+    "quantization ranges are initialised afresh from them.",
+)
+@click.option("--fresh", is_flag=True, help="Start over even if the run directory holds a resumable run.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@handles_errors
+def train(
+    configs: tuple[Path, ...],
+    overrides: tuple[str, ...],
+    run_dir: Path | None,
+    device: str,
+    out_dir: Path | None,
+    init_from: Path | None,
+    fresh: bool,
+    quiet: bool,
+) -> None:
+    """Train the model the config layers describe (default: a 4-bit WCAT small CNN on the embedded digits).
+
+    Layers compose in order, later ones overriding earlier ones, then --set:
+
+        wcatsim train -c configs/resnet20_cifar10.toml -c configs/quantization/4bit_wcat.toml \
+            --set trainer.epochs=5
+
+    The run directory (printed at the end) holds config.toml, train.log, metrics.csv, checkpoint.pt (best
+    validation accuracy), last.pt and summary.json. Rerunning an interrupted run resumes from last.pt.
+    """
+    from wcatsim.config import load_config
+    from wcatsim.runs import run_dir_for
+    from wcatsim.training import train as run_training
+
+    if init_from is not None:
+        overrides = (*overrides, f"trainer.init_from={_toml_string(str(init_from))}")
+    cfg = load_config(configs, overrides)
+    target = out_dir or run_dir or run_dir_for(cfg)
+    result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
+    if result.epochs_run == 0:
+        click.echo(f"{target}: already trained ({cfg.trainer.epochs} epochs); --fresh retrains it")
+    elif result.resumed_from is not None:
+        click.echo(f"resumed after epoch {result.resumed_from}")
+    val = "-" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.2f}%"
+    click.echo(
+        f"test accuracy {result.test_accuracy:.2f}% (best epoch {result.best_epoch}, val {val}; "
+        f"{result.seconds:.1f} s)"
+    )
+    click.echo(f"run directory: {target}")
+
+
+def _toml_string(text: str) -> str:
+    # --set values are TOML literals: quote the path so that it stays a string whatever it contains.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

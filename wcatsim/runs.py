@@ -1,0 +1,143 @@
+"""Run directories: where a trained model lives, and how to get it back.
+
+A run directory's name is readable and stable: model, dataset, quantizer and
+bit width, then a hash of the resolved ``model``, ``data``, ``quant`` and
+``trainer`` sections (``runs/small_cnn-digits-wcat4-1a2b3c4d``). Attack and
+fault settings do not enter it, so ``wcatsim random-flip`` or ``wcatsim bfa``
+with the same layers plus an attack layer find the model ``wcatsim train`` made.
+
+Contents: ``config.toml`` (resolved), ``train.log``, ``metrics.csv`` (one row
+per epoch), ``checkpoint.pt`` (best validation accuracy; what is evaluated and
+attacked), ``last.pt`` (the last epoch, with optimizer state, for resuming) and
+``summary.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wcatsim.checkpoint import BEST, check_same_model, describe, load_model_state, read_checkpoint
+from wcatsim.config import ExperimentConfig, config_from_dict
+from wcatsim.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
+
+    from wcatsim.datasets import DatasetBundle
+
+CONFIG_FILE = "config.toml"
+SUMMARY_FILE = "summary.json"
+METRICS_FILE = "metrics.csv"
+LOG_FILE = "train.log"
+
+
+def config_hash(cfg: ExperimentConfig) -> str:
+    """8 hex digits of SHA-256 over the resolved model, data, quant and trainer sections (not attack)."""
+    text = json.dumps(cfg.model_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def run_name(cfg: ExperimentConfig) -> str:
+    """``small_cnn-digits-wcat4-1a2b3c4d`` (``float`` instead of method and bits for float runs)."""
+    quant = "float" if cfg.quant.method == "float" else f"{cfg.quant.method}{cfg.quant.bits}"
+    return f"{cfg.model.name}-{cfg.data.name}-{quant}-{config_hash(cfg)}"
+
+
+def run_dir_for(cfg: ExperimentConfig, root: Path = Path("runs")) -> Path:
+    """The run directory of ``cfg`` under ``root`` (it need not exist yet)."""
+    return Path(root) / run_name(cfg)
+
+
+@dataclass
+class LoadedRun:
+    """A trained model ready to evaluate or attack."""
+
+    model: torch.nn.Module  # quantized (or float), trained, in eval mode, on ``device``
+    config: ExperimentConfig  # the config it was trained with
+    data: DatasetBundle
+    dir: Path
+    device: torch.device
+
+
+def build_model_for(cfg: ExperimentConfig, data: DatasetBundle) -> torch.nn.Module:
+    """The untrained model ``cfg`` describes, sized for ``data``, quantized as ``cfg.quant`` says.
+
+    Weights are drawn from ``torch``'s global generator: seed it first for a reproducible init.
+    """
+    from wcatsim.models import build_model
+    from wcatsim.quant import quantize
+
+    model = build_model(
+        cfg.model.name, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size
+    )
+    return quantize(model, cfg.quant)
+
+
+def load_dataset_for(cfg: ExperimentConfig) -> DatasetBundle:
+    """The dataset ``cfg.data`` names."""
+    from wcatsim.datasets import load_dataset
+
+    return load_dataset(
+        cfg.data.name, root=cfg.data.root or None, seed=cfg.data.seed, val_fraction=cfg.data.val_fraction
+    )
+
+
+def train_command_hint(run_dir: Path) -> str:
+    """The ``wcatsim train`` command that fills ``run_dir``."""
+    if (Path(run_dir) / CONFIG_FILE).is_file():
+        return f"wcatsim train -c {Path(run_dir) / CONFIG_FILE} --out {run_dir}"
+    return "wcatsim train with the same -c/--set options" + (
+        "" if Path(run_dir).parent == Path("runs") else f" (or --out {run_dir})"
+    )
+
+
+def load_run(run_dir: str | Path, device: str = "auto") -> LoadedRun:
+    """The best checkpoint of ``run_dir``: model in eval mode on ``device``, with its config and data.
+
+    No checkpoint -> :class:`CheckpointError` naming the ``wcatsim train`` command that makes one.
+    """
+    from wcatsim.evaluate import resolve_device
+
+    run_dir = Path(run_dir)
+    path = run_dir / BEST
+    if not path.is_file():
+        where = "does not exist" if not run_dir.exists() else "holds no trained model (no checkpoint.pt)"
+        hint = train_command_hint(run_dir)
+        raise CheckpointError(f"run directory {run_dir} {where}; train it first: {hint}")
+    payload = read_checkpoint(path)
+    saved = payload.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} holds no config; retrain it: {train_command_hint(run_dir)}")
+    cfg = config_from_dict(saved, source=f"the config saved in {path}")
+    data = load_dataset_for(cfg)
+    model = build_model_for(cfg, data)
+    load_model_state(model, payload["model"], path)
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    return LoadedRun(model=model, config=cfg, data=data, dir=run_dir, device=dev)
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    """``summary.json`` of a finished run ({} if there is none)."""
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+__all__ = [
+    "LoadedRun",
+    "build_model_for",
+    "check_same_model",
+    "config_hash",
+    "describe",
+    "load_dataset_for",
+    "load_run",
+    "read_summary",
+    "run_dir_for",
+    "run_name",
+]
