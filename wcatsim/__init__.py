@@ -22,6 +22,9 @@ _EXPORTS: dict[str, str] = {
     "build_model": "wcatsim.models", "MODEL_NAMES": "wcatsim.models",
     "load_dataset": "wcatsim.datasets", "DatasetBundle": "wcatsim.datasets",
     "accuracy": "wcatsim.evaluate", "resolve_device": "wcatsim.evaluate",
+    "ExperimentConfig": "wcatsim.config", "load_config": "wcatsim.config", "run_dir_for": "wcatsim.runs",
+    "load_run": "wcatsim.runs", "LoadedRun": "wcatsim.runs",
+    "train": "wcatsim.training", "TrainResult": "wcatsim.training",
     "pareto_front": "wcatsim.pareto", "iso_accuracy_saving": "wcatsim.pareto", "run_demo": "wcatsim.demo",
     "write_run_report": "wcatsim.report", "write_demo_report": "wcatsim.report",
 }
