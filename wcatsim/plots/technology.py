@@ -26,8 +26,15 @@ def plot_technology(tech: Any, path: str | Path, n_points: int = 200) -> list[Pa
     ax.tick_params(axis="y", colors=PALETTE[0])
     ax.axvline(tech.v_min, color="0.5", linestyle=":", linewidth=0.8)
     near_right = tech.v_min > tech.v_low + 0.8 * (tech.v_high - tech.v_low)
-    ax.text(tech.v_min, ax.get_ylim()[1], "v_min " if near_right else " v_min", fontsize=6, va="top",
-            ha="right" if near_right else "left", color="0.4")
+    ax.text(
+        tech.v_min,
+        ax.get_ylim()[1],
+        "v_min " if near_right else " v_min",
+        fontsize=6,
+        va="top",
+        ha="right" if near_right else "left",
+        color="0.4",
+    )
 
     right = ax.twinx()
     right.plot(v, tech.read_energy_norm(v), color=PALETTE[1], label="read energy / nominal")
@@ -40,7 +47,13 @@ def plot_technology(tech: Any, path: str | Path, n_points: int = 200) -> list[Pa
 
     handles = ax.get_lines()[:1] + right.get_lines()
     # below the axes: the curves cross the whole plot area
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.2),
-              ncol=2, frameon=False)
+    ax.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncol=2,
+        frameon=False,
+    )
     ax.set_title(f"{tech.name} ({tech.node})")
     return save_figure(fig, path)
