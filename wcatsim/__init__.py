@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "train": "wcatsim.training", "TrainResult": "wcatsim.training",
     "pareto_front": "wcatsim.pareto", "iso_accuracy_saving": "wcatsim.pareto", "run_demo": "wcatsim.demo",
     "write_run_report": "wcatsim.report", "write_demo_report": "wcatsim.report",
+    "random_flip_sweep": "wcatsim.sweeps", "voltage_sweep": "wcatsim.sweeps",
+    "ModelMemory": "wcatsim.faults", "FaultEvaluator": "wcatsim.faults",
 }
 
 

@@ -6,7 +6,7 @@ Torch-free: the model side of a realisation lives in :mod:`wcatsim.faults` and
 
 from wcatsim.montecarlo.engine import Realisation, run_point
 from wcatsim.montecarlo.executors import DaskExecutor, LocalExecutor, make_executor
-from wcatsim.montecarlo.seeds import chip_seed, protect_seed, transient_seed
+from wcatsim.montecarlo.seeds import chip_seed, transient_seed
 from wcatsim.montecarlo.stats import Summary, half_width, paired_difference, summarize, t_quantile
 from wcatsim.montecarlo.stopping import StoppingRule
 
@@ -20,7 +20,6 @@ __all__ = [
     "half_width",
     "make_executor",
     "paired_difference",
-    "protect_seed",
     "run_point",
     "summarize",
     "t_quantile",

@@ -19,7 +19,6 @@ import numpy as np
 # Domain tags keep the streams of different uses apart even for equal integers.
 _TRANSIENT = 1
 _CHIP = 2
-_PROTECT = 3
 
 
 def _float_words(value: float) -> list[int]:
@@ -50,8 +49,3 @@ def transient_seed(base_seed: int, point: float, realisation: int) -> int:
 def chip_seed(base_seed: int, chip: int) -> int:
     """Seed of simulated chip ``chip``: the same at every voltage (persistent, nested faults)."""
     return _to_seed([_check("base seed", base_seed), _CHIP, _check("chip", chip)])
-
-
-def protect_seed(base_seed: int) -> int:
-    """Seed of the choice of weights whose sign bit sits in hardened cells (fixed per sweep)."""
-    return _to_seed([_check("base seed", base_seed), _PROTECT])

@@ -1,0 +1,149 @@
+"""random_flip_sweep and voltage_sweep on trained digits models: statistics, seeds, resume, energy."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sram_models.errors import InputError
+from wcatsim.atomic import read_csv
+
+
+@pytest.fixture(scope="module")
+def runs(digits_runs):
+    from wcatsim.runs import load_run
+
+    return {name: load_run(digits_runs[name], device="cpu") for name in ("wcat", "maxabs")}
+
+
+def test_random_flip_table_and_ber_zero_is_exactly_clean(runs, tmp_path) -> None:
+    from wcatsim.sweeps import RANDOM_FLIP_COLUMNS, random_flip_sweep
+
+    out = tmp_path / "rf.csv"
+    rows = random_flip_sweep(runs["wcat"], [0.0, 2e-2], samples=4, out=out, per_realisation=True)
+    assert [r["ber"] for r in rows] == [0.0, 2e-2]
+    zero, high = rows
+    clean = zero["clean_acc"]
+    assert zero["realisations"] == 4
+    assert (zero["acc_mean"], zero["acc_min"], zero["acc_max"], zero["acc_std"]) == (clean, clean, clean, 0.0)
+    assert (zero["ci_low"], zero["ci_high"], zero["bits_changed_mean"]) == (clean, clean, 0.0)
+    assert high["bits_changed_mean"] > 0 and high["ci_low"] <= high["acc_mean"] <= high["ci_high"]
+    assert high["acc_min"] <= high["acc_mean"] <= high["acc_max"]
+    assert list(read_csv(out)[0]) == list(RANDOM_FLIP_COLUMNS)
+    per = read_csv(tmp_path / "rf_realisations.csv")
+    assert len(per) == 8
+    assert all(float(r["accuracy"]) == clean for r in per if float(r["ber"]) == 0.0)
+    meta = (tmp_path / "rf.json").read_text()
+    assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
+
+
+def test_common_random_numbers_across_models(runs, tmp_path) -> None:
+    from wcatsim.montecarlo import paired_difference
+    from wcatsim.sweeps import random_flip_sweep
+
+    tables = {}
+    for name, run in runs.items():
+        out = tmp_path / f"{name}.csv"
+        random_flip_sweep(run, [3e-2], samples=3, out=out, per_realisation=True, seed=5)
+        tables[name] = read_csv(tmp_path / f"{name}_realisations.csv")
+    wcat, maxabs = tables["wcat"], tables["maxabs"]
+    # Same architecture, same base seed: the same fault positions (same seeds, same number of flips).
+    assert [r["seed"] for r in wcat] == [r["seed"] for r in maxabs]
+    assert [r["faulty_cells"] for r in wcat] == [r["faulty_cells"] for r in maxabs]
+    diff = paired_difference([float(r["accuracy"]) for r in wcat], [float(r["accuracy"]) for r in maxabs])
+    assert diff.n == 3 and diff.ci_low <= diff.mean <= diff.ci_high
+
+
+def test_dask_and_wide_batches_give_the_local_table(runs, tmp_path) -> None:
+    import distributed  # installed by the test run: this test must run, not skip
+
+    from wcatsim.montecarlo import DaskExecutor
+    from wcatsim.sweeps import random_flip_sweep
+
+    kwargs = dict(ci_half_width=1.0, min_samples=3, max_samples=6, seed=2)
+    local = random_flip_sweep(runs["wcat"], [1e-2, 3e-2], out=tmp_path / "local.csv", **kwargs)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    with cluster, distributed.Client(cluster) as client:
+        executor = DaskExecutor(client=client)
+        remote = random_flip_sweep(
+            runs["wcat"], [1e-2, 3e-2], out=tmp_path / "dask.csv", executor=executor, **kwargs
+        )
+    assert remote == local
+    assert (tmp_path / "local.csv").read_text() == (tmp_path / "dask.csv").read_text()
+    for row in local:
+        n, hw = row["realisations"], (row["ci_high"] - row["ci_low"]) / 2
+        assert 3 <= n <= 6
+        assert hw <= 1.0 or n == 6, f"stopped at n={n} with half-width {hw} > 1.0"
+
+
+def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_path) -> None:
+    from wcatsim.sweeps import random_flip_sweep
+
+    out = tmp_path / "rf.csv"
+    first = random_flip_sweep(runs["wcat"], [0.0, 1e-2], samples=2, out=out)
+    seen: list[tuple[float, bool]] = []
+    again = random_flip_sweep(
+        runs["wcat"], [0.0, 1e-2, 3e-2], samples=2, out=out,
+        on_row=lambda row, resumed: seen.append((row["ber"], resumed)),
+    )
+    assert seen == [(0.0, True), (1e-2, True), (3e-2, False)]
+    assert again[:2] == first
+    before = out.read_text()
+    random_flip_sweep(runs["wcat"], [0.0], samples=3, out=out)  # other settings: a new table
+    assert (tmp_path / "rf.previous.csv").read_text() == before
+    assert len(read_csv(out)) == 1
+
+
+def test_bad_bers_and_fault_names_fail_before_anything_is_written(runs, tmp_path) -> None:
+    from wcatsim.sweeps import random_flip_sweep
+
+    out = tmp_path / "rf.csv"
+    out.write_text("precious\n")
+    with pytest.raises(InputError, match=r"outside \[0, 1\]"):
+        random_flip_sweep(runs["wcat"], [0.0, 1.5], out=out)
+    with pytest.raises(InputError, match="unknown fault model"):
+        random_flip_sweep(runs["wcat"], [0.0], fault="gamma-ray", out=out)
+    assert out.read_text() == "precious\n"
+
+
+def test_voltage_sweep_energy_ber_and_nested_chips(runs, tmp_path) -> None:
+    from sram_models import load_technology
+    from wcatsim.sweeps import SWEEP_VOLTAGE_COLUMNS, voltage_sweep
+
+    tech = load_technology("chandramoorthy14")
+    volts = [tech.v_nominal, 0.85, 0.78]
+    out = tmp_path / "sv.csv"
+    rows = voltage_sweep(runs["wcat"], "chandramoorthy14", volts, chips=2, out=out, per_realisation=True)
+    assert [r["voltage"] for r in rows] == sorted(volts, reverse=True)
+    assert list(read_csv(out)[0]) == list(SWEEP_VOLTAGE_COLUMNS)
+    nominal = rows[0]
+    assert nominal["energy_norm"] == pytest.approx(1.0, abs=1e-12)
+    assert nominal["energy_per_inference_pj"] is None  # chandramoorthy14 publishes normalised energy only
+    assert rows[1]["energy_norm"] > rows[2]["energy_norm"], "energy must fall with the voltage"
+    for row in rows:
+        assert row["ber"] == pytest.approx(float(tech.ber(row["voltage"])), rel=1e-12)
+        assert row["realisations"] == 2 and row["clean_acc"] == nominal["clean_acc"]
+    per = read_csv(tmp_path / "sv_realisations.csv")
+    for chip in ("0", "1"):
+        cells = [int(r["faulty_cells"]) for r in per if r["realisation"] == chip]  # highest voltage first
+        assert cells == sorted(cells) and cells[-1] > 0, f"chip {chip}: faults not nested {cells}"
+    with pytest.raises(InputError, match="outside"):
+        voltage_sweep(runs["wcat"], "chandramoorthy14", [0.1], chips=1, out=out)
+    with pytest.raises(InputError):
+        voltage_sweep(runs["wcat"], "no-such-preset", [0.9], chips=1, out=out)
+    assert len(read_csv(out)) == 3
+
+
+def test_voltage_sweep_with_absolute_energy_and_ecc(runs, tmp_path) -> None:
+    from wcatsim.sweeps import voltage_sweep
+
+    plain = voltage_sweep(runs["wcat"], "dpcs45", [1.0, 0.5], chips=1, out=tmp_path / "a.csv")
+    ecc = voltage_sweep(runs["wcat"], "dpcs45", [1.0, 0.5], chips=1, ecc="secded", out=tmp_path / "b.csv")
+    for row in plain + ecc:
+        assert row["energy_per_inference_pj"] > 0 and math.isfinite(row["energy_norm"])
+    # SECDED stores 8 check bits per 64-bit word: more energy per inference, fewer bits changed.
+    assert ecc[0]["energy_per_inference_pj"] > plain[0]["energy_per_inference_pj"]
+    assert ecc[1]["bits_changed_mean"] <= plain[1]["bits_changed_mean"]
