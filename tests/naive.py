@@ -199,6 +199,56 @@ def naive_expected_noisy_mse(weights: list[float], w_range: float, bits: int, p:
 # ---------------------------------------------------------------- wcatsim.faults / montecarlo
 
 
+def mean_ci_reference(values, confidence=0.95):
+    """Mean, sample std and Student-t CI of the mean, written out term by term."""
+    from scipy.stats import t
+
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    std = var**0.5
+    q = t.ppf(1 - (1 - confidence) / 2, n - 1)
+    return {"mean": mean, "std": std, "ci_low": mean - q * std / n**0.5, "ci_high": mean + q * std / n**0.5}
+
+
+def naive_corrupted_accuracy(model, codes, x, y, batch_size=256):
+    """Accuracy from faulty codes the way the original WCAT code gets it: deep-copy the model, write
+    the dequantized faulty weights as floats into its parameters, evaluate at batch 256 (no autograd).
+
+    The copy's quantizers re-quantize those floats in the forward pass; for a learned range (wcat)
+    codes*step round-trips to the same codes, so the result equals the image path exactly."""
+    import copy
+
+    import torch
+
+    from wcatsim.quant import weight_image
+
+    steps = {name: li.step for name, li in weight_image(model).items()}
+    faulty = copy.deepcopy(model)
+    modules = dict(faulty.named_modules())
+    correct = 0
+    with torch.no_grad():
+        for name, layer_codes in codes.items():
+            values = torch.as_tensor(np.asarray(layer_codes), dtype=torch.float32) * torch.tensor(
+                steps[name], dtype=torch.float32
+            )
+            modules[name].weight.copy_(values)
+        faulty.eval()
+        for start in range(0, len(y), batch_size):
+            out = faulty(x[start : start + batch_size])
+            correct += int((out.argmax(dim=1) == y[start : start + batch_size]).sum())
+    return 100.0 * correct / len(y)
+
+
+def changed_bits_reference(clean, read, bits):
+    """Bits whose read value differs from the stored one, weight by weight, bit by bit."""
+    total = 0
+    for a, b in zip(np.asarray(clean).ravel().tolist(), np.asarray(read).ravel().tolist()):
+        for k in range(bits):
+            total += ((a >> k) & 1) != ((b >> k) & 1)
+    return total
+
+
 # ---------------------------------------------------------------- wcatsim.attacks: bit-flip attack search
 
 
