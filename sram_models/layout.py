@@ -177,7 +177,11 @@ class MemoryImage:
             words = words.copy()
             _kernels._secded_decode_all(words, self.layout.phys_bits, *self.hamming_tables)
         flat = np.empty(self.n_weights, np.int16)
-        _kernels._unpack(words, self.layout.bits, self.layout.weights_per_word, self.n_weights, flat)
+        if self.layout.word_bits == 64:  # the common case: one data lane per word
+            data = words[:, 0] if words.shape[1] == 1 else np.ascontiguousarray(words[:, 0])
+            _kernels._unpack_word64(data.reshape(-1), self.layout.bits, self.n_weights, flat)
+        else:
+            _kernels._unpack(words, self.layout.bits, self.layout.weights_per_word, self.n_weights, flat)
         return {s.name: flat[s.start : s.stop].reshape(s.shape) for s in self.segments}
 
     def copy(self) -> MemoryImage:
