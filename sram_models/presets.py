@@ -126,7 +126,13 @@ def _load_toml(path: Path) -> Technology:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise InputError(
+                f"reading the TOML preset {path} on Python 3.10 needs tomli: pip install tomli "
+                "(or use Python 3.11+, or a CSV preset)"
+            ) from None
 
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
