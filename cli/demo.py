@@ -31,8 +31,16 @@ from cli._common import handles_errors
     show_default=True,
     help="Where to run torch: auto takes a GPU when there is one.",
 )
+@click.option(
+    "--runs-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where `wcatsim train` puts runs: a model trained there with the "
+    "identical config is copied instead of retrained.",
+)
 @handles_errors
-def demo(quick: bool, out_dir: Path, device: str) -> None:
+def demo(quick: bool, out_dir: Path, device: str, runs_root: Path) -> None:
     """The main job on the embedded digits, in under 15 minutes on 2 cores.
 
     Trains 4-bit maxabs, LSQ and WCAT models; runs the random-flip protocol
@@ -43,7 +51,7 @@ def demo(quick: bool, out_dir: Path, device: str) -> None:
     """
     from wcatsim.demo import run_demo
 
-    result = run_demo(out_dir, quick=quick, device=device, progress=True, log=click.echo)
+    result = run_demo(out_dir, quick=quick, device=device, progress=True, log=click.echo, runs_root=runs_root)
     if result.missing:
         click.echo("incomplete: " + "; ".join(result.missing), err=True)
     click.echo(f"report: {result.report}")

@@ -103,15 +103,17 @@ def quick_plan() -> DemoPlan:
         quick=True,
         quantizers=QUANTIZERS,
         bits=4,
-        train_overrides=("trainer.epochs=3",),
+        # 15 epochs: the shared test fixture's recipe (tests/conftest.py), so the demo test reuses those runs
+        # (--runs-root) instead of training again; a few seconds per model on 2 cores.
+        train_overrides=("trainer.epochs=15",),
         bers=(0.0, 1e-3, 1e-2, 3e-2, 5e-2),
         samples=4,
         preset="chandramoorthy14",
         voltages=(0.8, 0.85, 0.9, 0.95, 1.0),
         chips=3,
         bfa_trials=1,
-        bfa_max_flips=20,
-        bfa_max_iterations=20,
+        bfa_max_flips=25,
+        bfa_max_iterations=25,
         bfa_k_top=20,
         bfa_eval_subset=0,
     )
@@ -136,13 +138,15 @@ def run_demo(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     plan: DemoPlan | None = None,
+    runs_root: str | Path | None = Path("runs"),
 ) -> DemoResult:
     """Run the demo into ``out_dir``; return where the report and figures are.
 
     ``log`` receives one line per stage (default: printed to stdout); ``progress``
-    shows the underlying progress bars. A stage whose code is not available (or
-    fails) is recorded in ``missing`` and said at the top of the report; the other
-    stages still run.
+    shows the underlying progress bars. A model already trained with the identical
+    config under ``runs_root`` (where ``wcatsim train`` puts it) is copied, not
+    retrained. A stage whose code is not available is recorded in ``missing`` and
+    said at the top of the report; the other stages still run.
     """
     from wcatsim.config import load_config
     from wcatsim.runs import load_run, run_dir_for
@@ -171,9 +175,9 @@ def run_demo(
         if _trained(run_dir) and state.done(key, "train", run_dir):
             say(f"  {q}: reusing {run_dir}")
             continue
-        shared = run_dir_for(cfg)  # the same run trained by `wcatsim train` under ./runs
-        t0 = time.perf_counter()
-        if not _trained(run_dir) and _trained(shared):
+        shared = run_dir_for(cfg, root=Path(runs_root)) if runs_root is not None else None
+        t0, c0 = time.perf_counter(), time.process_time()
+        if not _trained(run_dir) and shared is not None and _trained(shared):
             say(f"  {q}: copying the identical run {shared}")
             _copy_training(shared, run_dir)
         else:
@@ -181,7 +185,7 @@ def run_demo(
 
             result = train(cfg, out_dir=run_dir, device=device, progress=progress)
             say(f"  {q}: test accuracy {result.test_accuracy:.2f}% ({time.perf_counter() - t0:.0f} s)")
-        state.finish(key, "train", run_dir, round(time.perf_counter() - t0, 1))
+        state.finish(key, "train", run_dir, time.perf_counter() - t0, time.process_time() - c0)
 
     runs: dict[str, Any] = {}
 
@@ -209,7 +213,7 @@ def run_demo(
             if files_there and state.done(key, stage, run_dirs[q]):
                 say(f"  {q}: reusing {run_dirs[q].name}/{outputs[stage][0]}")
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 action(q)
             except (ImportError, AttributeError, NotImplementedError) as exc:
@@ -217,7 +221,7 @@ def run_demo(
                 say(f"  {q}: SKIPPED, not available: {exc}")
                 continue
             seconds = time.perf_counter() - t0
-            state.finish(key, stage, run_dirs[q], round(seconds, 1))
+            state.finish(key, stage, run_dirs[q], seconds, time.process_time() - c0)
             say(f"  {q}: done ({seconds:.0f} s)")
 
     # 5. Figures, tables, summary, report.
@@ -320,11 +324,13 @@ def draw_figures(
 def _faults_plot(kind: str, run_dirs: Mapping[str, Path], path: Path) -> Any:
     from wcatsim.plots import faults
 
+    name = "random_flip.csv" if kind == "ber" else "sweep_voltage.csv"
+    tables = {q: read_csv(d / name) for q, d in run_dirs.items()}
+    if not all(tables.values()):
+        raise FileNotFoundError(f"{name} is missing for " + ", ".join(q for q, t in tables.items() if not t))
     if kind == "ber":
-        return faults.plot_accuracy_vs_ber({q: d / "random_flip.csv" for q, d in run_dirs.items()}, path)
-    return faults.plot_accuracy_energy_vs_voltage(
-        {q: d / "sweep_voltage.csv" for q, d in run_dirs.items()}, path
-    )
+        return faults.plot_accuracy_vs_ber(tables, path)
+    return faults.plot_voltage_sweep(tables, path)
 
 
 def _bfa_plot(run_dirs: Mapping[str, Path], path: Path) -> Any:
@@ -430,7 +436,8 @@ def _report_settings(
     first = read_json_object(next(iter(run_dirs.values())) / "summary.json")
     cfg = read_toml_file(next(iter(run_dirs.values())) / "config.toml")
     epochs = cfg.get("trainer", {}).get("epochs", "?")
-    test_images = first.get("test_images") or first.get("n_test") or "?"
+    bfa = read_json_object(next(iter(run_dirs.values())) / "bfa_summary.json")
+    test_images = first.get("test_images") or bfa.get("test_images") or "?"
     return {
         **dataclasses.asdict(plan),
         "model": first.get("model", cfg.get("model", {}).get("name", "?")),
@@ -480,8 +487,12 @@ class _State:
     def done(self, key: str, stage: str, run_dir: Path) -> bool:
         return self.data["stages"].get(key, {}).get("fingerprint") == self._fingerprint(stage, run_dir)
 
-    def finish(self, key: str, stage: str, run_dir: Path, seconds: float | None = None) -> None:
-        self.data["stages"][key] = {"fingerprint": self._fingerprint(stage, run_dir), "seconds": seconds}
+    def finish(self, key: str, stage: str, run_dir: Path, seconds: float, cpu_seconds: float) -> None:
+        self.data["stages"][key] = {
+            "fingerprint": self._fingerprint(stage, run_dir),
+            "seconds": round(seconds, 1),  # wall time
+            "cpu_seconds": round(cpu_seconds, 1),  # this process's CPU time (all threads)
+        }
         self.save()
 
     def save(self) -> None:

@@ -222,7 +222,7 @@ def iso_accuracy_saving(
             energy_norm=float(energy[nominal_idx]) if at_nominal else 1.0,
             accuracy=float(values[nominal_idx]),
             nominal_within_budget=nominal_ok,
-            bounded_by_sweep=nominal_ok and nominal_idx == lowest,
+            bounded_by_sweep=bool(nominal_ok and nominal_idx == lowest),
         )
     return IsoAccuracy(
         budget=float(budget),
@@ -233,7 +233,7 @@ def iso_accuracy_saving(
         energy_norm=float(energy[chosen]),
         accuracy=float(values[chosen]),
         nominal_within_budget=True,
-        bounded_by_sweep=chosen == lowest,
+        bounded_by_sweep=bool(chosen == lowest),
     )
 
 

@@ -433,15 +433,16 @@ def _meaning_paragraph(
     )
     saves = {n: m.get("summary", {}).get("iso_1pt") for n, m in models.items()}
     if all(saves.values()) and len(saves) > 1:
-        best = max(saves, key=lambda n: float(saves[n]["saving"]))
+        values = {n: round(100 * float(v["saving"]), 1) for n, v in saves.items()}
         text += (
-            f" In this run the largest 1-point saving is {best}'s "
-            f"({100 * float(saves[best]['saving']):.1f}%)."
+            f" In this run the largest 1-point saving ({max(values.values()):.1f}%) is {_leaders(values)}."
         )
     flips = {n: (m.get("bfa") or {}).get("flips_to_break_mean") for n, m in models.items()}
     if all(v is not None for v in flips.values()) and len(flips) > 1:
-        most = max(flips, key=lambda n: float(flips[n]))
-        text += f" The most flips to break: {most} ({float(flips[most]):.1f} on average)."
+        values = {n: round(float(v), 1) for n, v in flips.items()}
+        text += (
+            f" The most flips to break ({max(values.values()):.1f} on average): {_leaders(values, False)}."
+        )
     if settings.get("quick"):
         text += (
             " This is a quick run (few epochs, realisations, chips and one short attack): its numbers "
@@ -455,7 +456,7 @@ def _sources_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) -> 
     if tech:
         lines.append(
             f"- **SRAM technology `{tech.get('name')}`** ({tech.get('node', '?')}): "
-            f"{tech.get('source', '?')} "
+            f"{str(tech.get('source', '?')).rstrip('.')}. "
             f"Nominal voltage {tech.get('v_nominal', '?')}; the BER at each swept voltage is the preset's "
             "faulty-cell probability (a faulty cell is stuck at 0 or 1, so about half of them change a read; "
             "`bits_changed_mean` in the sweep table counts those). Energy is the total per inference "
@@ -477,6 +478,15 @@ def _sources_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) -> 
         "or chips (voltage sweep).",
     ]
     return "\n".join(lines)
+
+
+def _leaders(values: Mapping[str, float], possessive: bool = True) -> str:
+    """The names sharing the largest value: "wcat's", or "maxabs and wcat (tied)"."""
+    top = max(values.values())
+    names = [n for n, v in values.items() if v == top]
+    if len(names) == 1:
+        return names[0] + ("'s" if possessive else "")
+    return " and ".join(names) + " (tied)"
 
 
 def _random_baseline(bfa: Mapping[str, Any] | None) -> str:

@@ -1,0 +1,79 @@
+"""``wcatsim demo --quick`` end to end: every promised file, images that are not blank, reuse on rerun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+from click.testing import CliRunner
+
+from wcatsim.atomic import read_csv
+
+FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_accuracy_vs_flips",
+           "weights_maxabs", "weights_lsq", "weights_wcat")  # fmt: skip
+SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "flips_to_break_mean")
+
+
+def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(
+    tmp_path: Path, digits_runs: dict
+) -> None:
+    from cli.demo import demo
+
+    out = tmp_path / "demo"
+    # The quick demo trains with the shared fixture's recipe: point it at those runs (copied, not touched).
+    runs_root = str(Path(digits_runs["wcat"]).parent)
+    args = ["--quick", "--out", str(out), "--device", "cpu", "--runs-root", runs_root]
+    result = CliRunner().invoke(demo, args)
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'report.md'}" in result.output
+    for stage in range(1, 6):
+        assert f"[demo {stage}/5]" in result.output, f"stage {stage} did not say it started"
+    assert "incomplete" not in result.output, result.output
+
+    for name in ("report.md", "pareto.csv", "summary.json", "demo.json"):
+        assert (out / name).is_file(), name
+    for name in FIGURES:
+        for suffix in (".png", ".pdf"):
+            path = out / f"{name}{suffix}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+        image = matplotlib.image.imread(out / f"{name}.png")
+        assert image.std() > 0.02, f"{name}.png is blank (pixel std {image.std():.4f})"
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(summary) == ["lsq", "maxabs", "wcat"]
+    for model, entry in summary.items():
+        for key in SUMMARY_KEYS:
+            assert isinstance(entry[key], (int, float)), (model, key, entry[key])
+        assert 0 <= entry["clean_acc"] <= 100
+        assert 0 < entry["iso_acc_energy_norm_1pt"] <= 1.0
+        assert 0.8 <= entry["iso_acc_voltage_1pt"] <= 1.0
+
+    points = read_csv(out / "pareto.csv")
+    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front"]
+    for model in ("maxabs", "lsq", "wcat"):
+        mine = [p for p in points if p["model"] == model]
+        assert len(mine) == 5, model  # the quick plan's five voltages
+        assert any(p["on_front"] == "True" for p in mine), model
+
+    report = (out / "report.md").read_text()
+    for name in FIGURES:
+        assert f"]({name}.png)" in report, f"{name}.png is not embedded in the report"
+    assert "iso-accuracy energy saving and flips-to-break" in report
+
+    # The fixture's runs were copied, never written into.
+    assert not (Path(digits_runs["wcat"]) / "random_flip.csv").exists()
+
+    # A rerun reuses every finished stage.
+    again = CliRunner().invoke(demo, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("reusing") == 12, again.output  # 4 stages x 3 models
+
+
+@pytest.mark.parametrize("flag", ["--help"])
+def test_demo_help_is_light(flag: str) -> None:
+    from cli.demo import demo
+
+    result = CliRunner().invoke(demo, [flag])
+    assert result.exit_code == 0 and "--quick" in result.output

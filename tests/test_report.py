@@ -1,0 +1,135 @@
+"""The Markdown reports and the weight-histogram figure, on synthetic results (no training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from tests.test_pareto import SWEEP_COLUMNS, V
+from wcatsim.atomic import atomic_write_csv
+from wcatsim.report import (
+    fmt_flips,
+    markdown_table,
+    write_demo_report,
+    write_run_report,
+)
+
+FLIP_COLUMNS = ["ber", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max", "ci_low", "ci_high",
+                "bits_changed_mean", "clean_acc"]  # fmt: skip
+
+
+def fake_results(
+    run: Path, quantizer: str, sweep_acc: list[float], flips: list[int], broken: list[bool]
+) -> Path:
+    run.mkdir(parents=True)
+    clean = sweep_acc[-1]
+    (run / "summary.json").write_text(json.dumps({
+        "quantizer": quantizer, "bits": 4, "model": "small_cnn", "dataset": "digits", "test_accuracy": clean,
+        "layers": {"conv1": {"range": 0.3, "max_abs_weight": 0.4, "clipped_fraction": 0.05}},
+    }))  # fmt: skip
+    flip_rows = []
+    for b in (0.0, 1e-3, 1e-2):
+        acc = clean - 100 * b
+        flip_rows.append({"ber": b, "realisations": 50, "acc_mean": acc, "acc_std": 1, "acc_min": 0,
+                          "acc_max": clean, "ci_low": acc - 0.5, "ci_high": acc + 0.5, "bits_changed_mean": 1,
+                          "clean_acc": clean})  # fmt: skip
+    atomic_write_csv(run / "random_flip.csv", FLIP_COLUMNS, flip_rows)
+    sweep_rows = []
+    for v, a in zip(V, sweep_acc, strict=True):
+        sweep_rows.append({"voltage": v, "ber": 1e-3, "bits_changed_mean": 1, "energy_per_inference_pj": "",
+                           "energy_norm": v * v, "realisations": 20, "acc_mean": a, "acc_std": 0.2,
+                           "ci_low": a - 0.3, "ci_high": a + 0.3, "clean_acc": clean})  # fmt: skip
+    atomic_write_csv(run / "sweep_voltage.csv", SWEEP_COLUMNS, sweep_rows)
+    (run / "bfa_summary.json").write_text(json.dumps({
+        "trials": len(flips), "threshold": 10.3, "flips_to_break": flips, "broken": broken,
+        "stalled": [False] * len(flips), "flips_to_break_mean": sum(flips) / len(flips),
+        "flips_to_break_std": 2.0, "clean_acc": clean, "final_acc": [10.0] * len(flips),
+        "random_baseline_acc": [clean - 0.5] * len(flips), "test_images": 539,
+    }))  # fmt: skip
+    return run
+
+
+def test_markdown_table_and_flip_formatting() -> None:
+    table = markdown_table(["a", "b"], [["x|y", 1.23456], [None, 2]])
+    assert table.splitlines() == ["| a | b |", "|:---|---:|", "| x\\|y | 1.235 |", "| — | 2 |"]
+    assert fmt_flips({"flips_to_break_mean": 60.0, "flips_to_break_std": 4.5, "broken": [True] * 3,
+                      "stalled": [False] * 3}) == "60.0 ± 4.5 (3/3 broken)"  # fmt: skip
+    # A trial that hit its budget counts the budget: the mean is a lower bound, and says so.
+    assert fmt_flips({"flips_to_break_mean": 500.0, "broken": [False], "stalled": [True]}).startswith(
+        "≥ 500.0"
+    )
+    assert "1 stalled" in fmt_flips({"flips_to_break_mean": 500.0, "broken": [False], "stalled": [True]})
+    assert fmt_flips(None) == "—"
+
+
+def test_run_report_has_every_section(tmp_path: Path) -> None:
+    run = fake_results(tmp_path / "run", "wcat", [94.2, 94.8, 95.0, 95.0, 95.0], [60, 70], [True, True])
+    (run / "fig.png").write_bytes(b"\x89PNG fake")
+    report = write_run_report(run).read_text()
+    for heading in (
+        "## Training",
+        "## Random bit errors",
+        "## Voltage sweep",
+        "## Bit-Flip Attack",
+        "## Figures",
+    ):
+        assert heading in report, heading
+    assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in report  # 1-point budget, lowest voltage qualifies
+    assert "65.0 ± 2.0 (2/2 broken)" in report
+    assert "![fig](fig.png)" in report
+    assert "| conv1 | 0.3 | 0.4 | 5.0 |" in report
+
+
+def test_demo_report_puts_savings_and_flips_side_by_side(tmp_path: Path) -> None:
+    from wcatsim.demo import collect
+
+    runs = {
+        "maxabs": fake_results(tmp_path / "runs/m", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0], [30, 40],
+                               [True, True]),
+        "wcat": fake_results(tmp_path / "runs/w", "wcat", [94.3, 94.9, 95.0, 95.0, 95.0], [80, 500],
+                             [True, False]),
+    }  # fmt: skip
+    summary, models = collect(runs)
+    assert summary["maxabs"]["iso_acc_voltage_1pt"] == 0.95
+    assert summary["maxabs"]["iso_acc_energy_norm_1pt"] == pytest.approx(0.9025)
+    assert summary["wcat"]["iso_acc_bounded_1pt"] is True
+    assert summary["wcat"]["flips_to_break_mean"] == 290.0
+    fig = tmp_path / "pareto.png"
+    fig.write_bytes(b"png")
+    settings = {"quick": False, "bits": 4, "model": "small_cnn", "dataset": "digits", "test_images": 539,
+                "epochs": 30, "quantizers": ["maxabs", "wcat"], "bers": [0, 1e-3], "samples": 50,
+                "voltages": V, "chips": 20, "bfa_trials": 2, "bfa_k_top": 100, "bfa_max_flips": 500,
+                "wall_time_s": 600}  # fmt: skip
+    tech = {"name": "chandramoorthy14", "node": "14 nm", "source": "Chandramoorthy et al. HPCA 2019.",
+            "v_nominal": 1.0, "has_absolute_energy": False}  # fmt: skip
+    path = write_demo_report(tmp_path, models, settings, {"pareto": fig}, tech, missing=["bfa plot"])
+    text = path.read_text()
+    head = next(line for line in text.splitlines() if line.startswith("| maxabs |"))
+    assert "9.8% @ 0.950 V" in head and "35.0 ± 2.0 (2/2 broken)" in head, head
+    wcat = next(line for line in text.splitlines() if line.startswith("| wcat |"))
+    assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in wcat and "≥ 290.0" in wcat, wcat
+    assert "largest 1-point saving (36.0%) is wcat's" in text
+    assert "Incomplete run" in text and "bfa plot" in text
+    assert "](pareto.png)" in text
+    assert "Chandramoorthy et al. HPCA 2019. Nominal voltage 1.0" in text
+    assert "10.0 min wall time" in text
+
+
+def test_weight_histograms_draw_headless(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from wcatsim.plots.weights import plot_weight_histograms
+    from wcatsim.quant import QuantConfig, quantize
+
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Conv2d(1, 4, 3), nn.Flatten()]
+    layers += [nn.Linear(4 * 6 * 6 if i == 0 else 16, 16) for i in range(11)]
+    model = quantize(nn.Sequential(*layers), QuantConfig(method="wcat", bits=4))
+    paths = plot_weight_histograms(model, tmp_path / "w.png", max_layers=5)
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    image = matplotlib.image.imread(paths[0])
+    assert image.std() > 0.02, "the figure is blank"
