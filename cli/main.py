@@ -32,8 +32,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        if ctx.resilient_parsing or _listing_help(ctx):
-            # `wcatsim --help` only needs the one-line help: do not import the command.
+        if ctx.resilient_parsing:
+            # Shell completion only needs the one-line help: do not import the command.
             return click.Command(cmd_name, help=COMMANDS[cmd_name][1], short_help=COMMANDS[cmd_name][1])
         target, _ = COMMANDS[cmd_name]
         module_name, attr = target.split(":")
@@ -43,10 +43,6 @@ class LazyGroup(click.Group):
         rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _listing_help(ctx: click.Context) -> bool:
-    return ctx.invoked_subcommand is None and not ctx.protected_args
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

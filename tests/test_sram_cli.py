@@ -84,12 +84,6 @@ def test_show_plot_writes_png_and_pdf(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.xfail(
-    reason="cli/main.py LazyGroup._listing_help is always true when click resolves a subcommand "
-    "(click 8.2+ clears ctx._protected_args before resolve_command), so every command gets the help stub; "
-    "remove this mark once cli/main.py is fixed",
-    strict=False,
-)
 def test_sram_list_through_the_wcatsim_group() -> None:
     from cli.main import cli
 
