@@ -164,7 +164,7 @@ def train(
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 if not torch.isfinite(loss):
-                    _stop_non_finite(log, run_dir, epoch, step_in_epoch, float(loss), best_epoch)
+                    _stop_non_finite(log, run_dir, epoch, step_in_epoch, float(loss.detach()), best_epoch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if tcfg.grad_clip > 0:
@@ -183,6 +183,9 @@ def train(
                             loss=f"{loss_sum / seen:.3f}",
                             acc=f"{100.0 * correct / seen:.1f}%",
                         )
+            # The last step's update is not seen by a loss; check the weights before keeping them.
+            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                _stop_non_finite(log, run_dir, epoch, step_in_epoch, float("nan"), best_epoch, what="weights")
             val_acc = _accuracy(model, x_val, y_val, dev) if x_val is not None else None
             row = {
                 "epoch": epoch + 1,
@@ -371,14 +374,17 @@ def _model_payload(model: torch.nn.Module, cfg: ExperimentConfig, epoch: int, va
     }
 
 
-def _stop_non_finite(log: _Log, run_dir: Path, epoch: int, step: int, value: float, best_epoch: int) -> None:
+def _stop_non_finite(
+    log: _Log, run_dir: Path, epoch: int, step: int, value: float, best_epoch: int, what: str = "loss"
+) -> None:
     kept = (
         f"the last good checkpoints (best: epoch {best_epoch}) are kept in {run_dir}"
         if best_epoch
         else f"no epoch finished, so {run_dir} holds no checkpoint"
     )
     message = (
-        f"loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped and {kept}. "
+        f"{what} became {'non-finite' if what == 'weights' else value} at epoch {epoch + 1}, "
+        f"step {step + 1}; training stopped and {kept}. "
         "Lower trainer.lr or set trainer.grad_clip, then rerun with --fresh"
     )
     log.write("stopped: " + message)

@@ -1,0 +1,259 @@
+"""The trainer: resume, determinism, checkpoint refusal, non-finite loss, optimizer groups, schedules."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import wcatsim.training as training
+from wcatsim.atomic import read_csv
+from wcatsim.checkpoint import BEST, LAST, check_same_model, read_checkpoint
+from wcatsim.config import load_config
+from wcatsim.errors import CheckpointError
+from wcatsim.quant import layer_stats, range_parameters
+from wcatsim.runs import build_model_for, load_dataset_for, load_run
+from wcatsim.schedules import lr_factor
+from wcatsim.training import NonFiniteLossError, train
+
+# A ResNet-20 on synthetic CIFAR-shaped data (with its random crop/flip augmentation), a few steps per epoch.
+RESNET = [
+    "model.name=resnet20",
+    "data.name=synthetic_cifar",
+    "trainer.optimizer=sgd",
+    "trainer.lr=0.05",
+    "trainer.weight_decay=5e-4",
+    "trainer.range_decay=0.01",
+    "trainer.epochs=2",
+    "trainer.steps_per_epoch=2",
+    "trainer.batch_size=16",
+    "data.val_fraction=0.05",
+]
+# The digits recipe cut to a couple of seconds.
+TINY = ["trainer.epochs=2", "trainer.steps_per_epoch=4"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny models: one thread is as fast, and far faster when other processes share the cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def fit(overrides: list[str], out: Path, **kwargs):
+    return train(load_config([], overrides), out_dir=out, device="cpu", progress=False, **kwargs)
+
+
+def states_equal(a: dict, b: dict) -> list[str]:
+    """Names of entries that differ (exact comparison)."""
+    assert a.keys() == b.keys()
+    return [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def test_resnet20_resumed_after_an_interruption_ends_exactly_like_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config([], RESNET)
+    straight = train(cfg, out_dir=tmp_path / "straight", device="cpu", progress=False)
+    assert straight.epochs_run == 2 and straight.resumed_from is None
+
+    # Interrupt the second run right after its first epoch's checkpoints are written.
+    real_write_csv = training.atomic_write_csv
+
+    def interrupt_after_first_epoch(path, columns, rows):
+        real_write_csv(path, columns, rows)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "atomic_write_csv", interrupt_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out_dir=tmp_path / "resumed", device="cpu", progress=False)
+    monkeypatch.setattr(training, "atomic_write_csv", real_write_csv)
+    assert read_checkpoint(tmp_path / "resumed" / LAST)["epoch"] == 1
+
+    resumed = train(cfg, out_dir=tmp_path / "resumed", device="cpu", progress=False)
+    assert resumed.resumed_from == 1 and resumed.epochs_run == 1
+
+    a = read_checkpoint(tmp_path / "straight" / LAST)
+    b = read_checkpoint(tmp_path / "resumed" / LAST)
+    assert states_equal(a["model"], b["model"]) == []  # every parameter and BN buffer, bit for bit
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
+        assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
+    assert resumed.test_accuracy == straight.test_accuracy
+    rows_a = read_csv(tmp_path / "straight" / "metrics.csv")
+    rows_b = read_csv(tmp_path / "resumed" / "metrics.csv")
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        ra.pop("seconds"), rb.pop("seconds")
+        assert ra == rb
+    # the ranges have their own decayed group and moved
+    stats = layer_stats(load_run(tmp_path / "resumed").model).values()
+    assert any(s["range"] != s["max_abs_weight"] for s in stats)
+
+
+def test_same_seed_same_model_other_seed_other_model(tmp_path: Path) -> None:
+    a = fit(TINY, tmp_path / "a")
+    b = fit(TINY, tmp_path / "b")
+    c = fit([*TINY, "trainer.seed=1"], tmp_path / "c")
+    sa, sb, sc = (read_checkpoint(r.run_dir / LAST)["model"] for r in (a, b, c))
+    assert states_equal(sa, sb) == []
+    assert states_equal(sa, sc) != []
+
+
+def test_a_finished_run_is_not_retrained_and_fresh_starts_over(tmp_path: Path) -> None:
+    cfg = load_config([], TINY)
+    first = train(cfg, out_dir=tmp_path, device="cpu", progress=False)
+    again = train(cfg, out_dir=tmp_path, device="cpu", progress=False)
+    assert again.epochs_run == 0 and again.test_accuracy == first.test_accuracy
+    over = train(cfg, out_dir=tmp_path, device="cpu", progress=False, fresh=True)
+    assert over.epochs_run == 2 and over.resumed_from is None
+    assert over.test_accuracy == first.test_accuracy  # deterministic
+    assert len(read_csv(tmp_path / "metrics.csv")) == 2
+
+
+def test_run_dir_of_another_config_is_refused_unless_fresh(tmp_path: Path) -> None:
+    train(load_config([], TINY), out_dir=tmp_path, device="cpu", progress=False)
+    with pytest.raises(CheckpointError, match=r"another config \(differs in trainer.lr\).*--fresh"):
+        train(load_config([], [*TINY, "trainer.lr=0.002"]), out_dir=tmp_path, device="cpu", progress=False)
+    with pytest.raises(CheckpointError, match="4-bit wcat.*8-bit wcat"):
+        train(load_config([], [*TINY, "quant.bits=8"]), out_dir=tmp_path, device="cpu", progress=False)
+    fit([*TINY, "quant.bits=8"], tmp_path, fresh=True)
+    assert read_checkpoint(tmp_path / BEST)["config"]["quant"]["bits"] == 8
+
+
+def test_checkpoint_of_another_architecture_or_bit_width_is_refused(
+    digits_runs: dict, tmp_path: Path
+) -> None:
+    saved = read_checkpoint(digits_runs["wcat"] / BEST)
+    wcat4 = saved["config"]
+    for override, pattern in [
+        ("quant.bits=8", "small_cnn on digits, 4-bit wcat, but this run is small_cnn on digits, 8-bit wcat"),
+        ("model.name=mlp", "holds small_cnn on digits, 4-bit wcat, but this run is mlp"),
+        ("quant.method=lsq", "quant.method"),
+    ]:
+        with pytest.raises(CheckpointError, match=pattern):
+            check_same_model(wcat4, load_config([], [override]).to_dict(), digits_runs["wcat"] / BEST)
+    # a checkpoint whose tensors do not fit is refused by shape, even with a matching config
+    run = tmp_path / "run"
+    shutil.copytree(digits_runs["wcat"], run)
+    state = dict(saved)
+    state["model"] = {k: (v[:1] if k == "conv1.weight" else v) for k, v in saved["model"].items()}
+    torch.save(state, run / BEST)
+    with pytest.raises(CheckpointError, match="shape of conv1.weight"):
+        load_run(run)
+
+
+def test_init_from_loads_float_weights_and_reinitialises_ranges(tmp_path: Path) -> None:
+    float_run = fit([*TINY, "quant.method=float"], tmp_path / "float")
+    source = read_checkpoint(float_run.run_dir / BEST)["model"]
+    init = f"trainer.init_from={json.dumps(str(float_run.run_dir / BEST))}"
+    cfg = load_config([], [*TINY, init])
+    data = load_dataset_for(cfg)
+    model = training._model_from_init(cfg, data, Path(cfg.trainer.init_from))
+    for name, tensor in model.state_dict().items():
+        if name in source:
+            assert torch.equal(tensor, source[name]), name
+    for name, stats in layer_stats(model).items():  # max_abs init from the loaded weights
+        assert stats["range"] == pytest.approx(stats["max_abs_weight"], rel=1e-6), name
+    result = train(cfg, out_dir=tmp_path / "wcat", device="cpu", progress=False)
+    assert result.epochs_run == 2
+    other = load_config([], [*TINY, "model.name=mlp", init])
+    with pytest.raises(CheckpointError, match="holds a small_cnn model, this run trains a mlp"):
+        train(other, out_dir=tmp_path / "mlp", device="cpu", progress=False)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config([], ["trainer.epochs=3", "trainer.steps_per_epoch=3"])
+    real = torch.nn.functional.cross_entropy
+    calls = {"n": 0}
+
+    def nan_in_second_epoch(logits, y):
+        calls["n"] += 1
+        loss = real(logits, y)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(training.F, "cross_entropy", nan_in_second_epoch)
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 2.*epoch 1.*kept"):
+        train(cfg, out_dir=tmp_path, device="cpu", progress=False)
+    assert read_checkpoint(tmp_path / LAST)["epoch"] == 1
+    assert read_checkpoint(tmp_path / BEST)["epoch"] == 1
+    assert "stopped: loss became nan" in (tmp_path / "train.log").read_text()
+    monkeypatch.setattr(training.F, "cross_entropy", real)
+    # the kept checkpoint resumes
+    assert train(cfg, out_dir=tmp_path, device="cpu", progress=False).resumed_from == 1
+
+
+def test_a_diverging_learning_rate_stops_with_a_message(tmp_path: Path) -> None:
+    cfg = load_config([], [*TINY, "trainer.optimizer=sgd", "trainer.lr=1e30", "trainer.schedule=constant"])
+    with pytest.raises(NonFiniteLossError, match="no epoch finished.*Lower trainer.lr"):
+        train(cfg, out_dir=tmp_path, device="cpu", progress=False)
+    assert not (tmp_path / BEST).exists()
+
+
+def test_gradient_clipping_bounds_each_sgd_step(tmp_path: Path) -> None:
+    # SGD without momentum moves each step by lr * clipped gradient: norm <= lr * grad_clip.
+    cfg = load_config(
+        [],
+        [
+            "trainer.optimizer=sgd",
+            "trainer.momentum=0",
+            "trainer.lr=1",
+            "trainer.schedule=constant",
+            "trainer.grad_clip=1e-4",
+            "trainer.epochs=1",
+            "trainer.steps_per_epoch=1",
+            "quant.method=float",
+            "data.val_fraction=0",
+        ],
+    )
+    torch.manual_seed(cfg.trainer.seed)
+    initial = build_model_for(cfg, load_dataset_for(cfg)).state_dict()
+    train(cfg, out_dir=tmp_path, device="cpu", progress=False)
+    final = read_checkpoint(tmp_path / LAST)["model"]
+    moved = torch.cat([(final[k] - initial[k]).ravel() for k in initial if k.endswith(("weight", "bias"))])
+    assert 0 < float(moved.norm()) <= 1e-4 * (1 + 1e-5), f"step norm {float(moved.norm())}"
+
+
+def test_range_decay_has_its_own_group_for_wcat_only() -> None:
+    for method, expect_group in [("wcat", True), ("lsq", False), ("maxabs", False)]:
+        decays = ["trainer.weight_decay=5e-4", "trainer.range_decay=0.3"]
+        cfg = load_config([], [f"quant.method={method}", *decays])
+        model = build_model_for(cfg, load_dataset_for(cfg))
+        optimizer = training._make_optimizer(model, cfg)
+        groups = {g["name"]: g for g in optimizer.param_groups}
+        assert groups["weights"]["weight_decay"] == 5e-4
+        n_all = sum(1 for _ in model.parameters())
+        if expect_group:
+            assert groups["ranges"]["weight_decay"] == 0.3
+            assert {id(p) for p in groups["ranges"]["params"]} == {id(p) for p in range_parameters(model)}
+            assert len(groups["weights"]["params"]) + len(groups["ranges"]["params"]) == n_all
+        else:
+            assert "ranges" not in groups and len(groups["weights"]["params"]) == n_all
+    sgd = load_config([], ["trainer.optimizer=sgd"])
+    optimizer = training._make_optimizer(build_model_for(sgd, load_dataset_for(sgd)), sgd)
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["nesterov"] is True
+
+
+def test_schedules() -> None:
+    assert lr_factor("cosine", 0, 100, 0, 0.9) == 1.0
+    assert lr_factor("cosine", 50, 100, 0, 0.9) == pytest.approx(0.5)
+    assert lr_factor("cosine", 100, 100, 0, 0.9) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor("cosine", 25, 100, 0, 0.9) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr_factor("exponential", 999, 100, 3, 0.9) == pytest.approx(0.729)
+    assert lr_factor("constant", 7, 100, 3, 0.9) == 1.0
+
+
+def test_metrics_and_summary_of_a_run(digits_runs: dict) -> None:
+    rows = read_csv(digits_runs["wcat"] / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))
+    ratios = [float(r["mean_range_ratio"]) for r in rows]
+    assert ratios[-1] < ratios[0] < 1.0, ratios  # range decay pulls WCAT's ranges down as training goes
+    assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # cosine
+    summary = json.loads((digits_runs["wcat"] / "summary.json").read_text())
+    assert summary["best_epoch"] >= 1 and summary["epochs"] == len(rows)
