@@ -136,6 +136,18 @@ def test_iso_reads_csv_strings_unsorted_and_ignores_voltages_above_nominal() -> 
     assert explicit.voltage == 0.9 and explicit.nominal_voltage == 0.95
 
 
+def test_iso_with_the_nominal_voltage_given_but_not_swept() -> None:
+    rows = sweep_rows(V[:-1], [94.5, 94.8, 95.0, 95.0])  # 0.80..0.95 V; nominal 1.0 V not swept
+    iso = iso_accuracy_saving(rows, 1.0, v_nominal=1.0)
+    assert iso.voltage == 0.80 and iso.bounded_by_sweep and iso.saving == pytest.approx(1 - 0.64)
+    top_only = iso_accuracy_saving(sweep_rows(V[:-1], [50.0, 60.0, 70.0, 95.0]), 1.0, v_nominal=1.0)
+    assert top_only.voltage == 0.95 and top_only.saving == pytest.approx(1 - 0.9025)
+    nothing = iso_accuracy_saving(
+        sweep_rows(V[:-1], [50.0, 60.0, 70.0, 80.0], clean=95.0), 1.0, v_nominal=1.0
+    )
+    assert nothing.voltage == 1.0 and nothing.saving == 0.0 and nothing.energy_norm == 1.0
+
+
 def test_iso_bad_rows_are_clear_errors() -> None:
     with pytest.raises(InputError, match="no rows"):
         iso_accuracy_saving([], 1.0)
@@ -244,3 +256,15 @@ def test_load_sweep_labels_from_sweep_metadata(tmp_path: Path) -> None:
     s = load_sweep(run)
     assert s.label == "lsq 4-bit, dpcs45, ECC secded"
     assert s.front().any()
+    # The layout wcatsim.sweeps writes: settings with the technology's description (values as strings).
+    meta = {
+        "fingerprint": "x",
+        "settings": {
+            "preset": "chandramoorthy14",
+            "ecc": "none",
+            "technology": {"name": "chandramoorthy14", "v_nominal": "1.0"},
+        },
+    }
+    (run / "sweep_voltage.json").write_text(json.dumps(meta))
+    s = load_sweep(run)
+    assert s.label == "lsq 4-bit, chandramoorthy14, ECC off" and s.info["v_nominal"] == 1.0

@@ -233,8 +233,11 @@ def run_demo(
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     from wcatsim.report import write_demo_report, write_run_report
 
-    for run_dir in run_dirs.values():
-        write_run_report(run_dir)
+    shared_figures = [figures[k] for k in ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa")
+                      if k in figures]  # fmt: skip
+    for q, run_dir in run_dirs.items():
+        own = [figures[f"weights_{q}"]] if f"weights_{q}" in figures else []
+        write_run_report(run_dir, figures=own + shared_figures)
     wall = time.perf_counter() - start
     state.data["wall_time_s"] = round(wall, 1)
     state.save()

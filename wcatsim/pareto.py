@@ -143,7 +143,9 @@ class Sweep:
         return pareto_front(np.column_stack([self.energy_norm, self.metric_values(metric)]))
 
     def iso(self, budget: float, metric: str = "mean", v_nominal: float | None = None) -> IsoAccuracy:
-        return iso_accuracy_saving(self.rows(), budget, metric=metric, v_nominal=v_nominal)
+        """The iso-accuracy point; nominal defaults to the technology's, when the sweep recorded it."""
+        nominal = v_nominal if v_nominal is not None else self.info.get("v_nominal")
+        return iso_accuracy_saving(self.rows(), budget, metric=metric, v_nominal=nominal)
 
     def rows(self) -> list[dict[str, float]]:
         return [
@@ -173,7 +175,10 @@ def iso_accuracy_saving(
     95% CI: a conservative reading that also charges for too few chips).
     ``v_nominal`` defaults to the swept voltage whose ``energy_norm`` is 1 (the
     sweep's normalisation point), else the highest swept voltage. Voltages above
-    nominal are not lowered voltages and are ignored.
+    nominal are not lowered voltages and are ignored. When the nominal voltage is
+    given but not swept, the highest swept voltage below it counts as lowered (its
+    energy is already relative to nominal); if nothing qualifies, ``accuracy`` is
+    the metric at the highest swept voltage.
 
     Edge cases: no lowered voltage within budget -> saving 0 at nominal; the nominal
     point itself outside the budget -> also saving 0, with ``nominal_within_budget``
@@ -284,6 +289,7 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     meta = _sweep_metadata(sweep_csv) if sweep_csv is not None else {}
     info["preset"] = meta.get("preset") or sweep_cfg.get("preset")
     info["ecc"] = meta.get("ecc") or sweep_cfg.get("ecc")
+    info["v_nominal"] = meta.get("v_nominal")  # the technology's nominal voltage, as the sweep recorded it
     info["label"] = run_label(info, fallback=run_dir.name)
     return info
 
@@ -490,5 +496,15 @@ def _sweep_metadata(sweep_csv: Path) -> dict[str, Any]:
             for key in ("settings", "args", "sweep", "parameters"):
                 if isinstance(data.get(key), dict):
                     flat.update(data[key])
-            return {"preset": flat.get("preset") or flat.get("technology"), "ecc": flat.get("ecc")}
+            tech = flat.get("technology") if isinstance(flat.get("technology"), dict) else {}
+            preset = flat.get("preset") or tech.get("name") or flat.get("technology")
+            return {"preset": preset, "ecc": flat.get("ecc"), "v_nominal": _as_float(tech.get("v_nominal"))}
     return {}
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None

@@ -63,7 +63,7 @@ def plot_weight_histograms(
         for sign in (-1, 1):
             ax_w.axvline(sign * w_range, color="black", linewidth=1.0)
             ax_w.axvline(sign * top, color="grey", linewidth=0.9, linestyle=":")
-        ax_w.set_yticks([])
+        ax_w.set_ylabel("count", fontsize=6)
         ax_w.set_title(
             f"{name}: range {w_range:.3g}, max|w| {top:.3g}, clipped {100 * st['clipped_fraction']:.1f}%",
             fontsize=6,
