@@ -448,7 +448,9 @@ def _report_settings(
         "epochs": epochs,
         "test_images": test_images,
         "wall_time_s": wall,
-        "stage_seconds": {k: v.get("seconds") for k, v in state.data.get("stages", {}).items()},
+        "stage_seconds": {
+            k: (v.get("seconds"), v.get("cpu_seconds")) for k, v in state.data.get("stages", {}).items()
+        },
     }
 
 

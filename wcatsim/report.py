@@ -374,6 +374,23 @@ def write_demo_report(
             ]
 
     parts += ["## Where the numbers come from", "", _sources_paragraph(settings, tech), ""]
+    stages = settings.get("stage_seconds") or {}
+    if stages:
+        parts += [
+            "## Run time",
+            "",
+            "Per stage and model, when it last ran (a reused stage keeps the time of the run that made it). "
+            "CPU time is this process's, all threads; wall time above CPU time means the cores were shared.",
+            "",
+            markdown_table(
+                ["stage", "wall s", "CPU s"],
+                [
+                    [key, *(fmt_acc(x, 1) for x in (list(v) if isinstance(v, (list, tuple)) else [v, None]))]
+                    for key, v in stages.items()
+                ],
+            ),  # fmt: skip
+            "",
+        ]
     parts += ["## Files", ""]
     for name, m in models.items():
         if m.get("run_dir"):
