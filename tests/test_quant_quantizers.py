@@ -13,6 +13,7 @@ from tests import naive
 from wcatsim.quant import QuantConfig, quantize, quantized_layers
 from wcatsim.quant.functions import grid_bounds, half_levels
 from wcatsim.quant.quantizers import FixedRangeQuantizer, LsqQuantizer, MaxAbsQuantizer, WcatQuantizer
+from wcatsim.quant.range_init import sawb_range
 
 METHODS = ["maxabs", "lsq", "wcat", "wclip", "plclip"]
 
@@ -166,3 +167,25 @@ def test_float_method_leaves_the_model_alone_and_exclude_keeps_layers_float() ->
         quantize(net, QuantConfig())
     with pytest.raises(InputError, match="its layers are: 0, 3"):
         quantize(small_net(), QuantConfig(exclude=("conv9",)))
+
+
+def test_conv_and_linear_subclasses_are_refused_unless_excluded() -> None:
+    class ScaledLinear(nn.Linear):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    net = nn.Sequential(nn.Linear(4, 4), ScaledLinear(4, 2))
+    with pytest.raises(InputError, match=r"1 \(ScaledLinear\).*quant.exclude"):
+        quantize(net, QuantConfig(method="maxabs"))
+    quantize(net, QuantConfig(method="maxabs", exclude=("1",)))
+    assert list(quantized_layers(net)) == ["0"]
+
+
+def test_config_settings_reach_the_quantizers() -> None:
+    torch.manual_seed(0)
+    cfg = QuantConfig(method="wcat", bits=4, clamp_grad="mad", range_init="sawb", train_ber=0.01)
+    net = quantize(small_net(), cfg)
+    q = quantized_layers(net)["0"].quantizer
+    assert (q.bits, q.clamp_grad, q.range_init, q.train_ber) == (4, "mad", "sawb", 0.01)
+    weights = quantized_layers(net)["0"].weight
+    assert q.alpha.item() == pytest.approx(sawb_range(weights, 4))

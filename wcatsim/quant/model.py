@@ -74,6 +74,15 @@ def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
             f"its layers are: {', '.join(layers)}"
         )
     chosen = {name: layer for name, layer in layers.items() if name not in cfg.exclude}
+    # a subclass may compute with its weight in its own way (e.g. nn.MultiheadAttention's out_proj never
+    # calls its forward): replacing it by a plain quantized layer would change the model silently
+    custom = [f"{name} ({type(layer).__name__})" for name, layer in chosen.items()
+              if type(layer) not in (nn.Conv2d, nn.Linear)]
+    if custom:
+        raise InputError(
+            f"layers {', '.join(custom)} are subclasses of Conv2d/Linear that cannot be quantized safely: "
+            "list them in quant.exclude to keep them float"
+        )
     if not chosen:
         raise InputError("the model has no Conv2d or Linear layer left to quantize (check quant.exclude)")
     ranges = {}
