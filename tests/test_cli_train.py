@@ -10,19 +10,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli.eval import eval_cmd
-from cli.train import train
-
-# The commands are invoked directly: through the `wcatsim` group, cli/main.py's LazyGroup hands click 8.2+
-# its help stub instead of the command (see the xfail in tests/test_sram_cli.py).
-COMMANDS = {"train": train, "eval": eval_cmd}
+from cli.main import cli
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 TINY = ["--set", "trainer.epochs=2", "--set", "trainer.steps_per_epoch=3", "--device", "cpu", "--quiet"]
 
 
-def invoke(name: str, *args: str | Path):
-    return CliRunner().invoke(COMMANDS[name], [str(a) for a in args])
+def invoke(*args: str | Path):
+    """``wcatsim ARGS`` through the real command group."""
+    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def test_train_then_eval_end_to_end(tmp_path: Path) -> None:
