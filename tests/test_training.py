@@ -257,3 +257,26 @@ def test_metrics_and_summary_of_a_run(digits_runs: dict) -> None:
     assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # cosine
     summary = json.loads((digits_runs["wcat"] / "summary.json").read_text())
     assert summary["best_epoch"] >= 1 and summary["epochs"] == len(rows)
+
+
+@pytest.mark.slow
+def test_4bit_wcat_is_within_one_point_of_float_on_digits_with_ranges_below_max_abs(tmp_path: Path) -> None:
+    """Issue 3's accuracy claim on the default recipe: 3 seeds of float and of 4-bit wcat (six models)."""
+    means = {}
+    for method in ("float", "wcat"):
+        accs = []
+        for seed in (0, 1, 2):
+            result = fit([f"quant.method={method}", f"trainer.seed={seed}"], tmp_path / f"{method}-{seed}")
+            accs.append(result.test_accuracy)
+            if method != "wcat":
+                continue
+            print(f"\nwcat seed {seed}: test {result.test_accuracy:.2f}%; range / max|w| (clipped share):")
+            for name, s in result.summary["layers"].items():
+                share = 100 * s["clipped_fraction"]
+                print(f"  {name:6s} {s['range']:.4f} / {s['max_abs_weight']:.4f} ({share:.1f}%)")
+                assert s["range"] < s["max_abs_weight"], f"seed {seed} {name}: range not below max|w|"
+        means[method] = sum(accs) / len(accs)
+        print(f"{method}: test accuracy {means[method]:.2f}% (mean of seeds 0-2: {accs})")
+    gap = means["float"] - means["wcat"]
+    message = f"4-bit wcat {means['wcat']:.2f}% is {gap:.2f} points below float {means['float']:.2f}%"
+    assert gap <= 1.0, message + " (bound: 1.0 point)"
