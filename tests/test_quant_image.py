@@ -195,6 +195,6 @@ def test_range_parameters_layer_stats_clip_and_deepcopy() -> None:
     clipped = quantize(conv_net(), QuantConfig(method="wclip", w_max=0.05))
     clip_weights_(clipped)
     for layer in quantized_layers(clipped).values():
-        assert float(layer.weight.abs().max()) == float(torch.tensor(0.05)), "clipped to float32(w_max)"
+        assert layer.weight.abs().max().item() == float(torch.tensor(0.05)), "clipped to float32(w_max)"
     twin = copy.deepcopy(model)
     assert torch.equal(weight_image(twin)["3"].codes, weight_image(model)["3"].codes)

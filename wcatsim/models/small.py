@@ -23,7 +23,7 @@ class MLP(nn.Module):
 
 class SmallCNN(nn.Module):
     """Three 3x3 conv + batch-norm + ReLU blocks (16, 32, 64 channels; 2x2 max-pool after the second
-    and third) and one linear classifier on a 2x2 adaptive average pool.  About 24k weights; on the
+    and third) and one linear classifier on a 2x2 adaptive average pool.  About 26k parameters; on the
     8x8 digits it reaches about 97-98% test accuracy in float."""
 
     def __init__(self, num_classes: int, in_channels: int, image_size: int, width: int = 16) -> None:

@@ -3,6 +3,14 @@
 Weights only, per layer, signed symmetric N-bit two's complement.  Biases and batch-norm parameters stay
 float and are assumed to be held in protected memory (they are not part of the integer image and are
 never hit by simulated bit errors).
+
+``QuantConfig(method="float")`` is the unquantized reference: :func:`quantize` returns the model
+unchanged, :func:`quantized_layers` is empty and :func:`weight_image` raises InputError (a float model
+has no integer image to corrupt).
+
+Stable names other parts rely on: ``QConv2d/QLinear._image_weight`` (the tensor a layer computes with
+while running from an image; a leaf tensor without grad, which the Bit-Flip Attack differentiates
+through), and ``functions.MIN_BITS/MAX_BITS/grid_bounds/to_unsigned/flip_bits``.
 """
 
 from .config import CLAMP_GRADS, METHODS, RANGE_INITS, QuantConfig
