@@ -10,6 +10,8 @@ tensors in a weight image.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -76,12 +78,14 @@ def random_bit_flips(
     return flip_bits(codes, mask, bits).to(codes.dtype)
 
 
+@lru_cache(maxsize=64)
 def flip_moments(bits: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     """For every code c of the grid, E[c'] and E[c'^2] where c' is c read with every bit flipped w.p. ``p``.
 
     Summed exactly over the 2^N error patterns e (probability p^|e| (1-p)^(N-|e|)).  Index i of the
     returned float64 arrays belongs to code ``qmin + i``.  Used by the noisy-MSE range initialiser:
-    E[(c' s - w)^2] = s^2 E[c'^2] - 2 s w E[c'] + w^2.
+    E[(c' s - w)^2] = s^2 E[c'^2] - 2 s w E[c'] + w^2.  Cached (the range search calls it per candidate);
+    the arrays are read-only.
     """
     qmin, qmax = grid_bounds(bits)
     n = 2**bits
@@ -96,4 +100,6 @@ def flip_moments(bits: int, p: float) -> tuple[np.ndarray, np.ndarray]:
             value = read - n if read >= n // 2 else read
             first[index] += prob * value
             second[index] += prob * value * value
+    first.flags.writeable = False
+    second.flags.writeable = False
     return first, second
