@@ -198,3 +198,21 @@ def test_range_parameters_layer_stats_clip_and_deepcopy() -> None:
         assert layer.weight.abs().max().item() == float(torch.tensor(0.05)), "clipped to float32(w_max)"
     twin = copy.deepcopy(model)
     assert torch.equal(weight_image(twin)["3"].codes, weight_image(model)["3"].codes)
+
+
+def test_reinit_ranges_follows_loaded_weights_for_lsq_and_plclip() -> None:
+    torch.manual_seed(0)
+    lsq = quantize(conv_net(), QuantConfig(method="lsq", bits=4))
+    plclip = quantize(conv_net(), QuantConfig(method="plclip", plclip_base=0.5))
+    for model in (lsq, plclip):
+        with torch.no_grad():
+            for layer in quantized_layers(model).values():
+                layer.weight.mul_(4.0)
+        reinit_ranges(model)
+    for layer in quantized_layers(lsq).values():
+        want = 2 * layer.weight.detach().abs().mean().item() / 7**0.5  # 2 E|w| / sqrt(Qp)
+        assert layer.quantizer.step_size.item() == pytest.approx(want, rel=1e-6)
+    tops = {n: m.weight.detach().abs().max().item() for n, m in quantized_layers(plclip).items()}
+    for name, layer in quantized_layers(plclip).items():
+        want = 0.5 * max(0.2, tops[name] / max(tops.values()))
+        assert layer.quantizer.w_range.item() == pytest.approx(want, rel=1e-6)
