@@ -216,3 +216,16 @@ def test_reinit_ranges_follows_loaded_weights_for_lsq_and_plclip() -> None:
     for name, layer in quantized_layers(plclip).items():
         want = 0.5 * max(0.2, tops[name] / max(tops.values()))
         assert layer.quantizer.w_range.item() == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_run_from_image_equals_fake_quant_on_gpu() -> None:
+    torch.manual_seed(0)
+    model = quantize(build_model("resnet20", 10, 3, 32), QuantConfig(method="wcat", bits=4)).cuda().eval()
+    x = torch.randn(8, 3, 32, 32, device="cuda")
+    with torch.inference_mode():
+        fake = model(x)
+        with run_from_image(model, own_codes(model)):
+            from_image = model(x)
+    assert torch.equal(fake, from_image)
