@@ -94,14 +94,20 @@ class ImageAttackProblem:
                     self._loss()
         return float(loss.detach()), grads
 
-    def candidate_loss(self, codes: dict[str, torch.Tensor], layer: str, layer_codes: torch.Tensor) -> float:
-        trial = dict(codes)
-        trial[layer] = layer_codes
-        with torch.no_grad():
+    @contextmanager
+    def candidates(self, codes: dict[str, torch.Tensor]) -> Iterator[None]:
+        """Inside the block, :meth:`candidate_loss` evaluates changes to ``codes``.
+
+        The image is installed once for the whole block; each candidate then replaces one layer only.
+        """
+        with torch.no_grad(), run_from_image(self.model, codes):
+            yield
+
+    def candidate_loss(self, layer: str, layer_codes: torch.Tensor) -> float:
+        """Attack-batch loss with ``layer``'s codes replaced (call inside :meth:`candidates`)."""
+        with run_from_image(self.model, {layer: layer_codes}):
             if self._replay is None:
-                with run_from_image(self.model, trial):
-                    return float(self._loss())
+                return float(self._loss())
             # Unit calls before ``layer``'s first call are replayed from the record of the current codes.
-            prefix = self._replay.first_call(self.layers[layer])
-            with run_from_image(self.model, trial), self._replay.replaying(prefix):
+            with self._replay.replaying(self._replay.first_call(self.layers[layer])):
                 return float(self._loss())

@@ -18,7 +18,7 @@ copies, the rest are returned as they are.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
@@ -45,7 +45,7 @@ class ReplayMismatch(RuntimeError):
 
 
 class PrefixReplay:
-    """Records unit outputs of one forward and replays a prefix of them in later forwards."""
+    """Records unit outputs of a forward and replays a prefix of them in later forwards."""
 
     def __init__(self, model: nn.Module, layers: list[nn.Module]) -> None:
         self.units = forward_units(model, layers)
@@ -58,48 +58,30 @@ class PrefixReplay:
     def recorded(self) -> bool:
         return bool(self._trace)
 
+    def nbytes(self) -> int:
+        """Memory held by the record."""
+        return sum(out.nbytes for _, out in self._trace if isinstance(out, torch.Tensor))
+
     def first_call(self, module: nn.Module) -> int:
         """The call position of ``module`` in the recorded forward (the replay prefix for a change there)."""
         return self._first_call[self._unit_index[id(module)]]
 
-    @contextmanager
-    def recording(self) -> Iterator[None]:
+    def recording(self) -> AbstractContextManager[None]:
         """Record the unit outputs of the forward run inside this block (replacing the last record)."""
-        trace: list[tuple[int, Any, int]] = []
-        mutated = self._mutated
+        return self.run(prefix=0, record=True)
 
-        def wrap(index: int, original: Any) -> Any:
-            def forward(*args: Any, **kwargs: Any) -> Any:
-                out = original(*args, **kwargs)
-                if isinstance(out, torch.Tensor):
-                    stored = out.detach().clone() if len(trace) in mutated else out.detach()
-                    trace.append((index, stored, out._version))
-                else:
-                    trace.append((index, out, -1))
-                return out
-
-            return forward
-
-        with _patched(self.units, wrap):
-            yield
-        clean = True
-        for pos, (_, stored, version) in enumerate(trace):
-            if isinstance(stored, torch.Tensor) and pos not in mutated and stored._version != version:
-                mutated.add(pos)
-                clean = False
-        # A record whose outputs were modified in place after being stored is unusable; the next
-        # recording clones those positions.  Callers record every iteration, so mark it unusable.
-        self._trace = [(i, out) for i, out, _ in trace] if clean else []
-        self._first_call = {}
-        for pos, (index, _) in enumerate(self._trace):
-            self._first_call.setdefault(index, pos)
+    def replaying(self, prefix: int) -> AbstractContextManager[None]:
+        """Inside this block, the first ``prefix`` unit calls return their recorded outputs."""
+        return self.run(prefix=prefix, record=False)
 
     @contextmanager
-    def replaying(self, prefix: int) -> Iterator[None]:
-        """Inside this block, the first ``prefix`` unit calls return their recorded outputs."""
-        if not self._trace:
+    def run(self, prefix: int, record: bool) -> Iterator[None]:
+        """Replay the first ``prefix`` unit calls; compute the rest and, with ``record``, make the result
+        the new record (the replayed part stays valid: it did not change)."""
+        if prefix > 0 and not self._trace:
             raise RuntimeError("nothing recorded: run a recording forward first")
-        trace, mutated = self._trace, self._mutated
+        old, mutated = self._trace, self._mutated
+        new: list[tuple[int, Any, int]] = []
         counter = [0]
 
         def wrap(index: int, original: Any) -> Any:
@@ -107,18 +89,41 @@ class PrefixReplay:
                 pos = counter[0]
                 counter[0] += 1
                 if pos < prefix:
-                    if pos >= len(trace) or trace[pos][0] != index:
+                    if pos >= len(old) or old[pos][0] != index:
                         raise ReplayMismatch(
                             "the model called its modules in a different order than in the recorded forward"
                         )
-                    out = trace[pos][1]
+                    out = old[pos][1]
+                    if record:
+                        new.append((index, out, -1))
                     return out.clone() if pos in mutated else out
-                return original(*args, **kwargs)
+                out = original(*args, **kwargs)
+                if record:
+                    if isinstance(out, torch.Tensor):
+                        stored = out.detach().clone() if pos in mutated else out.detach()
+                        new.append((index, stored, out._version))
+                    else:
+                        new.append((index, out, -1))
+                return out
 
             return forward
 
         with _patched(self.units, wrap):
             yield
+        if not record:
+            return
+        clean = True
+        for pos, (_, stored, version) in enumerate(new):
+            changed = isinstance(stored, torch.Tensor) and version >= 0 and stored._version != version
+            if changed and pos not in mutated:
+                # modified in place after it was stored: store a copy from now on
+                mutated.add(pos)
+                clean = False
+        # A record whose outputs were changed after being stored is unusable; the next one clones them.
+        self._trace = [(i, out) for i, out, _ in new] if clean else []
+        self._first_call = {}
+        for pos, (index, _) in enumerate(self._trace):
+            self._first_call.setdefault(index, pos)
 
 
 @contextmanager

@@ -21,6 +21,7 @@ obvious version that must pick the same flips.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,11 +42,15 @@ class AttackProblem(Protocol):
         """Attack-batch loss at ``codes`` and dL/dw of every layer's dequantized weights (CPU float32)."""
         ...
 
-    def candidate_loss(self, codes: dict[str, torch.Tensor], layer: str, layer_codes: torch.Tensor) -> float:
-        """Attack-batch loss with ``layer``'s codes replaced by ``layer_codes`` (the rest as in ``codes``).
+    def candidates(self, codes: dict[str, torch.Tensor]) -> AbstractContextManager[None]:
+        """A block in which :meth:`candidate_loss` measures changes to ``codes``.
 
-        Called only after :meth:`loss_and_gradients` at the same ``codes``.
+        Entered only right after :meth:`loss_and_gradients` at the same ``codes``.
         """
+        ...
+
+    def candidate_loss(self, layer: str, layer_codes: torch.Tensor) -> float:
+        """Attack-batch loss with ``layer``'s codes replaced by ``layer_codes`` (the rest as in the block)."""
         ...
 
 
@@ -127,42 +132,43 @@ def search_step(
     numels = {name: codes[name].numel() for name in names}
     widenings: list[str] = []
     k = int(k_top)
-    while True:
-        cands = {
-            name: layer_candidates(codes[name], grads[name], problem.steps[name], problem.bits[name], k)
-            for name in names
-        }
-        most = max((len(c) for c in cands.values()), default=0)
-        # Loss of each layer's current candidate set; a layer whose set did not grow since the last n
-        # would give the same loss again, so it is measured once.
-        measured: dict[str, tuple[int, float]] = {}
-        for n in range(1, most + 1):
-            best_name, best_loss = None, loss
-            for name in names:
-                m = min(n, len(cands[name]))
-                if m == 0:
-                    continue
-                if name not in measured or measured[name][0] != m:
-                    new_codes, _ = apply_flips(codes[name], cands[name][:m], problem.bits[name], name)
-                    measured[name] = (m, problem.candidate_loss(codes, name, new_codes))
-                if measured[name][1] > best_loss:
-                    best_name, best_loss = name, measured[name][1]
-            if best_name is not None:
-                m = min(n, len(cands[best_name]))
-                chosen = cands[best_name][:m]
-                _, flips = apply_flips(codes[best_name], chosen, problem.bits[best_name], best_name)
-                return StepResult(flips, loss, best_loss, m, k, widenings)
-        if all(k >= numels[name] for name in names):
-            return StepResult([], loss, loss, 0, k, widenings)
-        new_k = 2 * k
-        message = (
-            f"no flip among the top-{k} weights of any layer raises the attack loss ({most} candidate bits "
-            f"tried): widening k_top to {new_k} (capped at each layer's size)"
-        )
-        widenings.append(message)
-        if log is not None:
-            log(message)
-        k = new_k
+    with problem.candidates(codes):
+        while True:
+            cands = {
+                name: layer_candidates(codes[name], grads[name], problem.steps[name], problem.bits[name], k)
+                for name in names
+            }
+            most = max((len(c) for c in cands.values()), default=0)
+            # Loss of each layer's current candidate set; a layer whose set did not grow since the last n
+            # would give the same loss again, so it is measured once.
+            measured: dict[str, tuple[int, float]] = {}
+            for n in range(1, most + 1):
+                best_name, best_loss = None, loss
+                for name in names:
+                    m = min(n, len(cands[name]))
+                    if m == 0:
+                        continue
+                    if name not in measured or measured[name][0] != m:
+                        new_codes, _ = apply_flips(codes[name], cands[name][:m], problem.bits[name], name)
+                        measured[name] = (m, problem.candidate_loss(name, new_codes))
+                    if measured[name][1] > best_loss:
+                        best_name, best_loss = name, measured[name][1]
+                if best_name is not None:
+                    m = min(n, len(cands[best_name]))
+                    chosen = cands[best_name][:m]
+                    _, flips = apply_flips(codes[best_name], chosen, problem.bits[best_name], best_name)
+                    return StepResult(flips, loss, best_loss, m, k, widenings)
+            if all(k >= numels[name] for name in names):
+                return StepResult([], loss, loss, 0, k, widenings)
+            new_k = 2 * k
+            message = (
+                f"no flip among the top-{k} weights of any layer raises the attack loss ({most} candidate "
+                f"bits tried): widening k_top to {new_k} (capped at each layer's size)"
+            )
+            widenings.append(message)
+            if log is not None:
+                log(message)
+            k = new_k
 
 
 def commit(codes: dict[str, torch.Tensor], flips: list[Flip]) -> None:

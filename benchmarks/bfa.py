@@ -1,0 +1,212 @@
+"""Bit-Flip Attack speed: wcatsim's search against a naive one that works as the original code does.
+
+Setting (issue 5, "Speed"): a 4-bit maxabs ResNet-20, 2,000 CIFAR-shaped test images, an attack batch
+of 64.  The images are the synthetic CIFAR-shaped set's (``load_dataset("synthetic_cifar")``: its
+training and test images make the 2,000 "test" images, its validation split the attack pool).  The
+convolutions are untrained (training ResNet-20 is not what is measured): batch norm is calibrated on
+training images and the classifier is a least-squares readout fitted on the random features (seconds
+instead of a training run; about 50% clean accuracy, and it takes many flips to break); the stop
+threshold is the balanced 10-class rule, 10.1%.
+
+Naive, as the original BFA/WCAT code: the gradient through the fake-quant forward of the float
+weights; for every candidate layer the flipped codes are written back into the float weights and
+re-quantized by the model's own forward (a full forward per candidate); the whole test set is
+evaluated after every iteration.
+
+wcatsim: the same search on the integer image (:func:`wcatsim.attacks.search.search_step`), candidate
+forwards sharing the unchanged layers below the candidate (:mod:`wcatsim.attacks.replay`),
+per-iteration accuracy on a fixed subset (``--eval-subset``) and the stop decision exact on the whole
+test set (:class:`wcatsim.attacks.evaluation.StopEvaluator`).
+
+Both run the same number of iterations, side by side in this process; the last line is
+``bfa: flips_per_s=X ratio_vs_naive=Y``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from wcatsim.attacks.bits import bit_values, code_bits, flip_bit  # noqa: E402
+from wcatsim.attacks.evaluation import StopEvaluator  # noqa: E402
+from wcatsim.attacks.problem import ImageAttackProblem  # noqa: E402
+from wcatsim.attacks.search import commit, search_step  # noqa: E402
+from wcatsim.datasets import load_dataset  # noqa: E402
+from wcatsim.evaluate import accuracy  # noqa: E402
+from wcatsim.models import build_model  # noqa: E402
+from wcatsim.quant import QuantConfig, quantize, quantized_layers, weight_image  # noqa: E402
+
+TEST_IMAGES = 2000
+ATTACK_BATCH = 64
+K_TOP = 100
+THRESHOLD = 10.1  # the balanced 10-class stop rule, 100/C + 1/C
+
+
+def calibrate_batch_norm(model: torch.nn.Module, x: torch.Tensor) -> None:
+    """Set every batch-norm layer's running statistics to those of ``x`` (an untrained network's default
+    statistics let activations grow block after block, and one flip then breaks it)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for start in range(0, len(x), 128):
+            model(x[start : start + 128])
+    model.eval()
+
+
+def fit_readout(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ridge: float = 1e-2) -> None:
+    """Give the untrained network a working classifier cheaply: least-squares fit of the last layer on the
+    random features of the training images (one-hot targets, ridge ``ridge``).  Training ResNet-20 is not
+    what this benchmark measures; a model that classifies well is what the attack needs."""
+    features = []
+    handle = model.fc.register_forward_hook(lambda m, inp, out: features.append(inp[0].detach()))
+    with torch.no_grad():
+        for start in range(0, len(x), 256):
+            model(x[start : start + 256])
+    handle.remove()
+    f = torch.cat(features).double()
+    f = torch.cat([f, torch.ones(len(f), 1, dtype=f.dtype)], dim=1)
+    target = F.one_hot(y, 10).double()
+    gram = f.T @ f + ridge * len(f) * torch.eye(f.shape[1], dtype=f.dtype)
+    solution = torch.linalg.solve(gram, f.T @ target)
+    with torch.no_grad():
+        model.fc.weight.copy_(solution[:-1].T.float())
+        model.fc.bias.copy_(solution[-1].float())
+
+
+def setup(seed: int) -> tuple:
+    torch.manual_seed(seed)
+    model = quantize(build_model("resnet20", 10, 3, 32), QuantConfig(method="maxabs", bits=4)).eval()
+    data = load_dataset("synthetic_cifar", seed=seed)
+    x_train, y_train = data.train_tensors()
+    x_test = torch.cat([x_train, data.test_tensors()[0]])[:TEST_IMAGES].contiguous()
+    y_test = torch.cat([y_train, data.test_tensors()[1]])[:TEST_IMAGES].contiguous()
+    calibrate_batch_norm(model, x_train[:512])
+    fit_readout(model, x_train, y_train)
+    x_pool, y_pool = data.val_tensors()
+    rng = np.random.default_rng(seed)
+    index = torch.from_numpy(np.sort(rng.choice(len(x_pool), ATTACK_BATCH, replace=False)))
+    return model, x_test, y_test, x_pool[index].contiguous(), y_pool[index].contiguous()
+
+
+def naive_attack(model: torch.nn.Module, xb, yb, x_test, y_test, iterations: int) -> tuple[int, float, float]:
+    """The original's loop: float round trip and full forwards; returns (flips, seconds, last accuracy)."""
+    layers = quantized_layers(model)
+    saved = {name: layer.weight.detach().clone() for name, layer in layers.items()}
+    flips, acc = 0, 100.0
+    start = time.perf_counter()
+    for _ in range(iterations):
+        model.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        loss = float(loss.detach())
+        with torch.no_grad():
+            n, chosen = 0, None
+            while chosen is None:
+                n += 1
+                best, best_loss = None, loss
+                for name, layer in layers.items():
+                    w = layer.weight.data
+                    bits = layer.bits
+                    step = float(layer.quantizer.step(w))
+                    codes = layer.quantizer.codes(w).reshape(-1).to(torch.int16)
+                    g = layer.weight.grad.reshape(-1)
+                    top = g.abs().topk(min(K_TOP, g.numel())).indices
+                    bgrad = (g[top].double() * step).unsqueeze(1) * bit_values(bits).double()
+                    states = code_bits(codes[top], bits)
+                    harmful = ((states == 0) & (bgrad > 0)) | ((states == 1) & (bgrad < 0))
+                    masked = torch.where(harmful, bgrad, 0.0)
+                    order = masked.abs().reshape(-1).topk(min(n, masked.numel())).indices
+                    order = order[masked.abs().reshape(-1)[order] > 0]
+                    if order.numel() == 0:
+                        continue
+                    new = codes.clone()
+                    for pos in order.tolist():
+                        i = int(top[pos // bits])
+                        new[i] = flip_bit(new[i : i + 1], pos % bits, bits)[0]
+                    # written back as floats; the model's forward re-quantizes them
+                    layer.weight.data = (new.float() * step).reshape(w.shape)
+                    trial_loss = float(F.cross_entropy(model(xb), yb))
+                    layer.weight.data = w
+                    if trial_loss > best_loss:
+                        best, best_loss = (name, new.float() * step, len(order)), trial_loss
+                if best is not None:
+                    chosen = best
+                elif n > K_TOP * 8:
+                    break
+            if chosen is None:
+                break
+            name, weights, count = chosen
+            layers[name].weight.data = weights.reshape(layers[name].weight.shape)
+            flips += count
+            acc = accuracy(model, x_test, y_test)  # the whole test set after every iteration
+            if acc <= THRESHOLD:
+                break
+    seconds = time.perf_counter() - start
+    for name, layer in layers.items():
+        layer.weight.data = saved[name]
+        layer.weight.grad = None
+    return flips, seconds, acc
+
+
+def fast_attack(model, xb, yb, x_test, y_test, iterations: int, eval_subset: int) -> tuple:
+    """wcatsim's search; returns (flips, seconds, last logged accuracy, test images counted)."""
+    image = weight_image(model)
+    codes = {name: img.codes.clone() for name, img in image.items()}
+    steps = {name: img.step for name, img in image.items()}
+    bits = {name: img.bits for name, img in image.items()}
+    problem = ImageAttackProblem(model, xb, yb, steps, bits)
+    evaluator = StopEvaluator(model, x_test, y_test, THRESHOLD, subset=eval_subset, seed=0)
+    flips, acc = 0, 100.0
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step = search_step(problem, codes, K_TOP)
+        if step.stalled:
+            break
+        commit(codes, step.flips)
+        flips += len(step.flips)
+        check = evaluator.check(codes)
+        acc = check.acc
+        if check.broken:
+            break
+    return flips, time.perf_counter() - start, acc, evaluator.images_counted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=4, help="attack iterations timed per version")
+    parser.add_argument("--eval-subset", type=int, default=256, help="per-iteration accuracy subset")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+    model, x_test, y_test, xb, yb = setup(args.seed)
+    print(f"clean accuracy {accuracy(model, x_test, y_test):.1f}% (random features, calibrated batch norm, least-squares readout)")
+    # Warm-up (one-off kernel set-up): not timed.
+    with torch.no_grad():
+        model(xb)
+    accuracy(model, x_test[:256], y_test[:256])
+    print(f"resnet20 4-bit maxabs, {len(y_test)} test images, attack batch {len(yb)}, k_top {K_TOP}, "
+          f"{args.iterations} iterations each, {torch.get_num_threads()} threads")
+    n_flips, n_sec, n_acc = naive_attack(model, xb, yb, x_test, y_test, args.iterations)
+    fast = fast_attack(model, xb, yb, x_test, y_test, args.iterations, args.eval_subset)
+    f_flips, f_sec, f_acc, counted = fast
+    naive_fps, fast_fps = n_flips / n_sec, f_flips / f_sec
+    print(f"naive:   {n_flips} flips in {n_sec:.2f} s ({n_sec / max(args.iterations, 1):.2f} s/iteration), "
+          f"accuracy after {n_acc:.1f}% (whole test set every iteration)")
+    print(f"wcatsim: {f_flips} flips in {f_sec:.2f} s, accuracy after {f_acc:.1f}% on a subset of "
+          f"{args.eval_subset}; stop decision exact on all {len(y_test)} ({counted} test images counted)")
+    print(f"bfa: flips_per_s={fast_fps:.3g} ratio_vs_naive={fast_fps / naive_fps:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Test accuracy during an attack, and the exact stop decision on the whole test set.
+
+The stop rule is ``accuracy <= threshold`` on the *whole* test set.  With ``subset = K > 0`` the
+accuracy logged per iteration is that of a fixed, seeded subset of K test images (fast), and the
+stop decision is still exact: the test images are counted in a fixed order that starts with the
+subset, and counting stops as soon as the answer is certain (more correct answers than the threshold
+allows, or too few images left to get above it).  Far from the threshold that costs no more than the
+subset; near it, every image is counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from sram_models.errors import InputError
+from wcatsim.evaluate import CPU_BATCH, predict
+from wcatsim.quant import quantized_layers, run_from_image
+
+from .replay import PrefixReplay
+
+# Test images counted per step of the early-stopping count: a few inference batches, so a decision
+# that is certain early costs little more than the subset.
+COUNT_CHUNK = 4 * CPU_BATCH
+# The per-iteration subset is run in chunks of this many images, each with its own record of
+# activations, so that an iteration recomputes only from the changed layer on.
+REPLAY_CHUNK = 256
+# Memory the records may take (bytes).  ResNet-20 on 32x32 images keeps about 2.6 MB per image, so
+# 1 GiB holds a 256-image subset with room to spare; chunks beyond the budget run without a record.
+REPLAY_MEMORY = 1 << 30
+
+
+def chance_threshold(y: torch.Tensor, num_classes: int) -> float:
+    """Accuracy in percent of always answering the most frequent test class, plus 1/C percent.
+
+    On a balanced test set this is the original WCAT code's stop accuracy 100/C + 1/C (10.1 % for C = 10).
+    """
+    counts = torch.bincount(y.to(torch.int64).cpu(), minlength=num_classes)
+    return 100.0 * float(counts.max()) / float(y.numel()) + 1.0 / num_classes
+
+
+def max_correct_at_threshold(n: int, threshold: float) -> int:
+    """The largest count ``c`` of correct answers out of ``n`` with ``100 c / n <= threshold`` (-1: none)."""
+    c = math.floor(threshold * n / 100.0)
+    while c >= 0 and 100.0 * c / n > threshold:  # guard the float rounding of the product
+        c -= 1
+    while c + 1 <= n and 100.0 * (c + 1) / n <= threshold:
+        c += 1
+    return min(c, n)
+
+
+@dataclass(frozen=True)
+class Check:
+    """Accuracy after an iteration and whether the model is broken."""
+
+    acc: float  # percent, on ``images`` test images (the subset, or all)
+    images: int
+    broken: bool  # exact: whole-test-set accuracy <= threshold
+    full_acc: float | None  # whole-test-set accuracy when every image was counted, else None
+
+
+class StopEvaluator:
+    """Counts correct test answers of a model run from integer codes."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threshold: float,
+                 subset: int = 0, seed: int = 0, share_prefix: bool = True) -> None:
+        n = int(y.numel())
+        if n == 0:
+            raise InputError("the test set is empty: the attack needs test images to decide when it has won")
+        if subset < 0:
+            raise InputError(f"eval_subset must be >= 0 (0 = whole test set), got {subset}")
+        self.model = model
+        self.n = n
+        self.subset = n if subset == 0 or subset >= n else int(subset)
+        # A fixed seeded order, the subset first; the same for every trial so the curves compare.
+        if self.subset < n:
+            order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+        else:
+            order = torch.arange(n)
+        self.x = x[order]
+        self.y = y[order].cpu()
+        self.threshold = float(threshold)
+        self.max_correct = max_correct_at_threshold(n, self.threshold)
+        self.images_counted = 0  # test images evaluated over the attack (for the record)
+        self.layers = quantized_layers(model)
+        self.device = next(model.parameters()).device
+        # Records of the subset's activations (only when the subset is a part of the test set).
+        self.share_prefix = share_prefix and self.subset < n
+        self._chunks = [(a, min(a + REPLAY_CHUNK, self.subset)) for a in range(0, self.subset, REPLAY_CHUNK)]
+        self._replays: list[PrefixReplay] = []
+        self._replay_limit: int | None = None  # chunks that may keep a record (set after the first)
+        self._recorded_codes: dict[str, torch.Tensor] | None = None
+
+    @property
+    def describe(self) -> str:
+        if self.subset == self.n:
+            return f"per-iteration accuracy and stop decision on the whole test set ({self.n} images)"
+        return (
+            f"per-iteration accuracy on a fixed subset of {self.subset} of {self.n} test images; "
+            f"stop decision and final accuracy on the whole test set ({self.n} images)"
+        )
+
+    def _correct(self, start: int, stop: int) -> int:
+        self.images_counted += stop - start
+        return int((predict(self.model, self.x[start:stop]) == self.y[start:stop]).sum())
+
+    def _subset_correct(self, codes: dict[str, torch.Tensor]) -> int:
+        """Correct answers on the subset at ``codes`` (inside ``run_from_image``), recomputing each
+        recorded chunk only from the first layer that changed since the last call."""
+        if not self.share_prefix:
+            return self._correct(0, self.subset)
+        previous = self._recorded_codes
+        changed = list(self.layers) if previous is None else [
+            name for name in self.layers if not torch.equal(previous[name], codes[name])
+        ]
+        correct = 0
+        for ci, (a, b) in enumerate(self._chunks):
+            if self._replay_limit is not None and ci >= self._replay_limit:
+                correct += self._correct(a, b)
+                continue
+            if ci == len(self._replays):
+                self._replays.append(PrefixReplay(self.model, list(self.layers.values())))
+            replay = self._replays[ci]
+            prefix = 0
+            if replay.recorded:
+                firsts = [replay.first_call(self.layers[name]) for name in changed]
+                prefix = min(firsts) if firsts else len(replay.units) * 10**6
+            with torch.no_grad(), replay.run(prefix=prefix, record=True):
+                logits = self.model(self.x[a:b].to(self.device))
+            self.images_counted += b - a
+            correct += int((logits.argmax(dim=1).cpu() == self.y[a:b]).sum())
+            if self._replay_limit is None and replay.recorded:
+                self._replay_limit = max(0, min(len(self._chunks), REPLAY_MEMORY // max(1, replay.nbytes())))
+                if self._replay_limit == 0:
+                    self._replays.clear()
+        self._recorded_codes = {name: c.clone() for name, c in codes.items()}
+        return correct
+
+    def accuracy(self, codes: dict[str, torch.Tensor]) -> float:
+        """Whole-test-set accuracy in percent at ``codes``."""
+        with run_from_image(self.model, codes):
+            return 100.0 * self._correct(0, self.n) / self.n
+
+    def check(self, codes: dict[str, torch.Tensor]) -> Check:
+        """Logged accuracy and the exact stop decision at ``codes``."""
+        with run_from_image(self.model, codes):
+            correct = self._subset_correct(codes)
+            acc = 100.0 * correct / self.subset
+            pos = self.subset
+            # Undecided while the count could still end on either side of the threshold.
+            while pos < self.n and correct <= self.max_correct < correct + (self.n - pos):
+                stop = min(self.n, pos + COUNT_CHUNK)
+                correct += self._correct(pos, stop)
+                pos = stop
+        full = 100.0 * correct / self.n if pos == self.n else None
+        return Check(acc=acc, images=self.subset, broken=correct <= self.max_correct, full_acc=full)
