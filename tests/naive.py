@@ -252,6 +252,121 @@ def changed_bits_reference(clean, read, bits):
 # ---------------------------------------------------------------- wcatsim.attacks: bit-flip attack search
 
 
+def naive_bit_value(bit: int, bits: int) -> int:
+    """Two's-complement weight of bit ``bit`` of an N-bit code: 2^bit, or -2^(N-1) for the sign bit."""
+    if bit == bits - 1:
+        return -(2 ** (bits - 1))
+    return 2**bit
+
+
+def naive_code_to_bits(code: int, bits: int) -> list[int]:
+    """The N stored bits of a code, LSB first, by repeated halving of code mod 2^N."""
+    pattern = code % (2**bits)
+    out = []
+    for _ in range(bits):
+        out.append(pattern % 2)
+        pattern //= 2
+    return out
+
+
+def naive_bits_to_code(stored: list[int], bits: int) -> int:
+    return sum(b * naive_bit_value(i, bits) for i, b in enumerate(stored))
+
+
+def naive_flip(code: int, bit: int, bits: int) -> int:
+    stored = naive_code_to_bits(code, bits)
+    stored[bit] = 1 - stored[bit]
+    return naive_bits_to_code(stored, bits)
+
+
+def naive_attack_loss(model, codes, x, y) -> float:
+    """Attack-batch cross-entropy with a full forward from the integer image."""
+    import torch
+    import torch.nn.functional as F
+
+    from wcatsim.quant import run_from_image
+
+    with torch.no_grad(), run_from_image(model, codes):
+        return float(F.cross_entropy(model(x), y))
+
+
+def naive_weight_gradients(model, codes, x, y):
+    """(loss, {layer: dL/dw as a flat list of floats}) at the dequantized image weights."""
+    import torch
+    import torch.nn.functional as F
+
+    from wcatsim.quant import quantized_layers, run_from_image
+
+    layers = quantized_layers(model)
+    with run_from_image(model, codes):
+        for layer in layers.values():
+            layer._image_weight.requires_grad_(True)
+        with torch.enable_grad():
+            loss = F.cross_entropy(model(x), y)
+            weights = [layer._image_weight for layer in layers.values()]
+            grads = torch.autograd.grad(loss, weights, allow_unused=True)
+        for layer in layers.values():
+            layer._image_weight.requires_grad_(False)
+    out = {}
+    for name, layer, g in zip(layers, layers.values(), grads, strict=True):
+        out[name] = [0.0] * layer.weight.numel() if g is None else [float(v) for v in g.reshape(-1).tolist()]
+    return float(loss.detach()), out
+
+
+def naive_bfa_step(model, codes, steps, bits, x, y, k_top):
+    """One progressive-bit-search iteration written out with loops (issue 5, steps 1-5).
+
+    Returns (flips, loss_before, loss_after) with flips a list of
+    (layer, weight index, bit, code before, code after); ``codes`` (name -> int tensor) is not changed.
+    Tie rules: larger |gradient| first, then lower index (then lower bit); the earlier layer wins a tie
+    in loss.  Only bits whose flip raises the loss to first order are candidates.
+    """
+    loss, grads = naive_weight_gradients(model, codes, x, y)
+    names = list(codes)
+    k = k_top
+    while True:
+        candidates = {}
+        for name in names:
+            g = grads[name]
+            flat_codes = [int(c) for c in codes[name].reshape(-1).tolist()]
+            order = sorted(range(len(g)), key=lambda i: (-abs(g[i]), i))[: min(k, len(g))]
+            scored = []
+            for i in order:
+                stored = naive_code_to_bits(flat_codes[i], bits[name])
+                for b in range(bits[name]):
+                    bit_grad = g[i] * steps[name] * naive_bit_value(b, bits[name])
+                    raises = (stored[b] == 0 and bit_grad > 0) or (stored[b] == 1 and bit_grad < 0)
+                    if raises:
+                        scored.append((-abs(bit_grad), i, b))
+            scored.sort()
+            candidates[name] = [(i, b) for _, i, b in scored]
+        most = max(len(c) for c in candidates.values())
+        for n in range(1, most + 1):
+            best_name, best_loss, best_flips = None, loss, None
+            for name in names:
+                chosen = candidates[name][:n]
+                if not chosen:
+                    continue
+                flat_codes = [int(c) for c in codes[name].reshape(-1).tolist()]
+                flips = []
+                for i, b in chosen:
+                    before = flat_codes[i]
+                    flat_codes[i] = naive_flip(before, b, bits[name])
+                    flips.append((name, i, b, before, flat_codes[i]))
+                trial = dict(codes)
+                trial[name] = codes[name].new_tensor(flat_codes).reshape(codes[name].shape)
+                trial_loss = naive_attack_loss(model, trial, x, y)
+                if trial_loss > best_loss:
+                    best_name, best_loss, best_flips = name, trial_loss, flips
+            if best_name is not None:
+                return best_flips, loss, best_loss
+        if all(k >= codes[name].numel() for name in names):
+            return [], loss, loss
+        k = 2 * k
+
+
+
+
 # ---------------------------------------------------------------- wcatsim.pareto: Pareto front
 
 
