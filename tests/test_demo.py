@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from wcatsim.atomic import read_csv
 
-FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_accuracy_vs_flips",
+FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxabs", "bfa_lsq", "bfa_wcat",
            "weights_maxabs", "weights_lsq", "weights_wcat")  # fmt: skip
 SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "flips_to_break_mean")
 

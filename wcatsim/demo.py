@@ -233,10 +233,11 @@ def run_demo(
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     from wcatsim.report import write_demo_report, write_run_report
 
-    shared_figures = [figures[k] for k in ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa")
-                      if k in figures]  # fmt: skip
+    shared_figures = [
+        figures[k] for k in ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage") if k in figures
+    ]
     for q, run_dir in run_dirs.items():
-        own = [figures[f"weights_{q}"]] if f"weights_{q}" in figures else []
+        own = [figures[k] for k in (f"weights_{q}", f"bfa_{q}") if k in figures]
         write_run_report(run_dir, figures=own + shared_figures)
     wall = time.perf_counter() - start
     state.data["wall_time_s"] = round(wall, 1)
@@ -320,7 +321,8 @@ def draw_figures(
         "accuracy_energy_vs_voltage",
         lambda: _faults_plot("voltage", run_dirs, out_dir / "accuracy_energy_vs_voltage.png"),
     )
-    attempt("bfa", lambda: _bfa_plot(run_dirs, out_dir / "bfa_accuracy_vs_flips.png"))
+    for q, run_dir in run_dirs.items():
+        attempt(f"bfa_{q}", lambda run_dir=run_dir, q=q: _bfa_plot(run_dir, out_dir / f"bfa_{q}.png"))
     return figures, missing
 
 
@@ -336,10 +338,10 @@ def _faults_plot(kind: str, run_dirs: Mapping[str, Path], path: Path) -> Any:
     return faults.plot_voltage_sweep(tables, path)
 
 
-def _bfa_plot(run_dirs: Mapping[str, Path], path: Path) -> Any:
-    from wcatsim.plots import bfa
+def _bfa_plot(run_dir: Path, path: Path) -> Any:
+    from wcatsim.plots.bfa import plot_bfa_trials
 
-    return bfa.plot_bfa_curves({q: d for q, d in run_dirs.items()}, path)
+    return plot_bfa_trials(run_dir, path)
 
 
 # ------------------------------------------------------------------------------- summary and tables

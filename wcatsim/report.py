@@ -354,8 +354,10 @@ def write_demo_report(
     bfas = {n: m["bfa"] for n, m in models.items() if m.get("bfa")}
     if bfas:
         parts += [bfa_table(bfas), ""]
-    if "bfa" in figures:
-        parts += [figure(figures["bfa"], "Test accuracy vs number of flipped bits, every trial", out_dir), ""]
+    for name in models:
+        if f"bfa_{name}" in figures:
+            caption = f"{name}: test accuracy vs number of flipped bits, every trial (dashed: stop threshold)"
+            parts += [figure(figures[f"bfa_{name}"], caption, out_dir), ""]
 
     parts += ["## Weights and learned ranges", ""]
     for name, m in models.items():
