@@ -184,7 +184,7 @@ def fast_attack(model, xb, yb, x_test, y_test, iterations: int, eval_subset: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=4, help="attack iterations timed per version")
-    parser.add_argument("--eval-subset", type=int, default=256, help="per-iteration accuracy subset")
+    parser.add_argument("--eval-subset", type=int, default=512, help="per-iteration accuracy subset")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

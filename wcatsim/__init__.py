@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "write_run_report": "wcatsim.report", "write_demo_report": "wcatsim.report",
     "random_flip_sweep": "wcatsim.sweeps", "voltage_sweep": "wcatsim.sweeps",
     "ModelMemory": "wcatsim.faults", "FaultEvaluator": "wcatsim.faults",
+    "run_bfa": "wcatsim.attacks.bfa", "BFAResult": "wcatsim.attacks.bfa",
 }
 
 

@@ -18,20 +18,20 @@ import torch
 from torch import nn
 
 from sram_models.errors import InputError
-from wcatsim.evaluate import CPU_BATCH, predict
+from wcatsim.evaluate import CPU_BATCH
 from wcatsim.quant import quantized_layers, run_from_image
 
 from .replay import PrefixReplay
 
-# Test images counted per step of the early-stopping count: a few inference batches, so a decision
-# that is certain early costs little more than the subset.
-COUNT_CHUNK = 4 * CPU_BATCH
+# Test images counted per step of the early-stopping count: two inference batches, so a decision that
+# is certain early costs little more than the subset.
+COUNT_CHUNK = 2 * CPU_BATCH
 # The per-iteration subset is run in chunks of this many images, each with its own record of
 # activations, so that an iteration recomputes only from the changed layer on.
 REPLAY_CHUNK = 256
 # Memory the records may take (bytes).  ResNet-20 on 32x32 images keeps about 2.6 MB per image, so
-# 1 GiB holds a 256-image subset with room to spare; chunks beyond the budget run without a record.
-REPLAY_MEMORY = 1 << 30
+# 2 GiB hold a 512-image subset; chunks beyond the budget run without a record.
+REPLAY_MEMORY = 2 << 30
 
 
 def chance_threshold(y: torch.Tensor, num_classes: int) -> float:
@@ -88,9 +88,13 @@ class StopEvaluator:
         self.images_counted = 0  # test images evaluated over the attack (for the record)
         self.layers = quantized_layers(model)
         self.device = next(model.parameters()).device
-        # Records of the subset's activations (only when the subset is a part of the test set).
-        self.share_prefix = share_prefix and self.subset < n
-        self._chunks = [(a, min(a + REPLAY_CHUNK, self.subset)) for a in range(0, self.subset, REPLAY_CHUNK)]
+        # Fixed chunk boundaries (the subset's, then the rest's), the same for every count, so that the
+        # whole-set accuracy and the stop decision see exactly the same forwards.
+        self._subset_chunks = [(a, min(a + REPLAY_CHUNK, self.subset))
+                               for a in range(0, self.subset, REPLAY_CHUNK)]
+        self._rest_chunks = [(a, min(a + COUNT_CHUNK, n)) for a in range(self.subset, n, COUNT_CHUNK)]
+        # Records of the subset's activations, as far as REPLAY_MEMORY allows.
+        self.share_prefix = share_prefix
         self._replays: list[PrefixReplay] = []
         self._replay_limit: int | None = None  # chunks that may keep a record (set after the first)
         self._recorded_codes: dict[str, torch.Tensor] | None = None
@@ -104,21 +108,28 @@ class StopEvaluator:
             f"stop decision and final accuracy on the whole test set ({self.n} images)"
         )
 
-    def _correct(self, start: int, stop: int) -> int:
+    def _correct(self, start: int, stop: int, replay: PrefixReplay | None = None, prefix: int = 0) -> int:
+        """Correct answers on test images ``start:stop`` (inside ``run_from_image``)."""
         self.images_counted += stop - start
-        return int((predict(self.model, self.x[start:stop]) == self.y[start:stop]).sum())
+        with torch.no_grad():
+            if replay is None:
+                logits = self.model(self.x[start:stop].to(self.device))
+            else:
+                with replay.run(prefix=prefix, record=True):
+                    logits = self.model(self.x[start:stop].to(self.device))
+        return int((logits.argmax(dim=1).cpu() == self.y[start:stop]).sum())
 
     def _subset_correct(self, codes: dict[str, torch.Tensor]) -> int:
         """Correct answers on the subset at ``codes`` (inside ``run_from_image``), recomputing each
         recorded chunk only from the first layer that changed since the last call."""
         if not self.share_prefix:
-            return self._correct(0, self.subset)
+            return sum(self._correct(a, b) for a, b in self._subset_chunks)
         previous = self._recorded_codes
         changed = list(self.layers) if previous is None else [
             name for name in self.layers if not torch.equal(previous[name], codes[name])
         ]
         correct = 0
-        for ci, (a, b) in enumerate(self._chunks):
+        for ci, (a, b) in enumerate(self._subset_chunks):
             if self._replay_limit is not None and ci >= self._replay_limit:
                 correct += self._correct(a, b)
                 continue
@@ -129,12 +140,10 @@ class StopEvaluator:
             if replay.recorded:
                 firsts = [replay.first_call(self.layers[name]) for name in changed]
                 prefix = min(firsts) if firsts else len(replay.units) * 10**6
-            with torch.no_grad(), replay.run(prefix=prefix, record=True):
-                logits = self.model(self.x[a:b].to(self.device))
-            self.images_counted += b - a
-            correct += int((logits.argmax(dim=1).cpu() == self.y[a:b]).sum())
+            correct += self._correct(a, b, replay, prefix)
             if self._replay_limit is None and replay.recorded:
-                self._replay_limit = max(0, min(len(self._chunks), REPLAY_MEMORY // max(1, replay.nbytes())))
+                budget = REPLAY_MEMORY // max(1, replay.nbytes())
+                self._replay_limit = max(0, min(len(self._subset_chunks), budget))
                 if self._replay_limit == 0:
                     self._replays.clear()
         self._recorded_codes = {name: c.clone() for name, c in codes.items()}
@@ -143,7 +152,8 @@ class StopEvaluator:
     def accuracy(self, codes: dict[str, torch.Tensor]) -> float:
         """Whole-test-set accuracy in percent at ``codes``."""
         with run_from_image(self.model, codes):
-            return 100.0 * self._correct(0, self.n) / self.n
+            chunks = self._subset_chunks + self._rest_chunks
+            return 100.0 * sum(self._correct(a, b) for a, b in chunks) / self.n
 
     def check(self, codes: dict[str, torch.Tensor]) -> Check:
         """Logged accuracy and the exact stop decision at ``codes``."""
@@ -151,10 +161,11 @@ class StopEvaluator:
             correct = self._subset_correct(codes)
             acc = 100.0 * correct / self.subset
             pos = self.subset
-            # Undecided while the count could still end on either side of the threshold.
-            while pos < self.n and correct <= self.max_correct < correct + (self.n - pos):
-                stop = min(self.n, pos + COUNT_CHUNK)
-                correct += self._correct(pos, stop)
-                pos = stop
+            for a, b in self._rest_chunks:
+                # Undecided while the count could still end on either side of the threshold.
+                if not correct <= self.max_correct < correct + (self.n - pos):
+                    break
+                correct += self._correct(a, b)
+                pos = b
         full = 100.0 * correct / self.n if pos == self.n else None
         return Check(acc=acc, images=self.subset, broken=correct <= self.max_correct, full_acc=full)
