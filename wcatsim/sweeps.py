@@ -37,8 +37,9 @@ SWEEP_VOLTAGE_COLUMNS = (
     "voltage", "ber", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
     "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "clean_acc",
 )  # fmt: skip
-REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "faulty_cells")
-_INT_COLUMNS = {"realisations", "realisation", "seed", "bits_changed", "faulty_cells"}
+# images: test images evaluated (0 when the read codes equal the stored ones: the clean accuracy, exactly)
+REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "faulty_cells", "images")
+_INT_COLUMNS = {"realisations", "realisation", "seed", "bits_changed", "faulty_cells", "images"}
 
 # The paper's BER list (config.PAPER_BERS) extended to where small models separate the quantizers
 # (issue 4: maxabs 89.7% vs wcat 96.6% at 3e-2 on digits, within noise at 3e-3).
@@ -90,7 +91,7 @@ def _point_row(realisations: Sequence[Realisation], clean_acc: float) -> dict[st
 def _realisation_rows(key: str, point: float, realisations: Sequence[Realisation]) -> list[dict[str, Any]]:
     return [
         {key: point, "realisation": r.index, "seed": r.seed, "accuracy": r.accuracy,
-         "bits_changed": r.bits_changed, "faulty_cells": r.faulty_cells}
+         "bits_changed": r.bits_changed, "faulty_cells": r.faulty_cells, "images": r.images}
         for r in realisations
     ]  # fmt: skip
 

@@ -1,0 +1,162 @@
+"""Monte Carlo cost: images spent by adaptive stopping, and realisations per second of the project's path.
+
+1. images_ratio, on the embedded-digits 4-bit WCAT model (trained here if ``runs/`` lacks it, exactly as
+   ``wcatsim train -c configs/quantization/4bit_wcat.toml`` does) over the paper's BER list:
+   - the fixed protocol: 50 realisations per BER (the paper's);
+   - the adaptive protocol: stop each BER once its 95% CI half-width is at most W, where W is the
+     widest half-width the fixed protocol reached on any BER of the list (so the adaptive run is at
+     least as precise at every point); at least 10 and at most 200 realisations, the stopping std
+     floored at one test image's worth of accuracy (wcatsim.sweeps.random_flip_sweep).
+   images_ratio = test images the fixed protocol evaluates (50 per BER, every one of them, as the
+   paper's code does) / test images the project's adaptive path evaluated.  Two sound savings make
+   up the ratio, and the benchmark prints each: (a) adaptive stopping spends realisations where the
+   variance is; (b) the project's path evaluates no image for a realisation whose read codes equal the
+   stored ones (every realisation at BER 0, the odd one at tiny BERs): its accuracy is the clean
+   accuracy exactly, the forward pass being deterministic, so skipping it changes no number.  The
+   ratio from (a) alone (the fixed protocol run through the project's path too) is printed beside it.
+2. throughput_ratio, on ResNet-20 (4-bit WCAT, untrained) with the 500 synthetic CIFAR-shaped test
+   images, transient faults at BER 1e-3, the same fault draws on both sides:
+   - project: run_from_image on the clean model (no copy), channels_last at batch 64, inference_mode,
+     test tensors held in memory (wcatsim.faults.FaultEvaluator);
+   - naive (tests/naive.py, as the original code does it): deep-copy the model, write the dequantized
+     faulty floats into its parameters, evaluate at batch 256.
+   Realisations alternate between the two paths so that a change in machine load hits both.
+
+Last line: ``montecarlo: images_ratio=X throughput_ratio=Y`` (goals: >= 3 and >= 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests/naive.py holds the naive path
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Idle OpenMP threads sleep instead of spinning (set before torch loads; see cli/random_flip.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def digits_wcat_run(run_dir: Path | None):
+    from wcatsim.config import load_config
+    from wcatsim.runs import load_run, run_dir_for
+    from wcatsim.training import train
+
+    # The shipped 4-bit WCAT layer on the built-in default (small CNN, embedded digits): the same run
+    # directory as `wcatsim train -c configs/quantization/4bit_wcat.toml`.
+    cfg = load_config([REPO / "configs" / "quantization" / "4bit_wcat.toml"])
+    target = run_dir or run_dir_for(cfg, REPO / "runs")
+    if not (target / "checkpoint.pt").is_file():
+        print(f"training the digits WCAT model into {target} ...", flush=True)
+        train(cfg, out_dir=target, device="cpu", progress=True)
+    return load_run(target, device="cpu")
+
+
+def images_ratio(run, out_dir: Path) -> tuple[float, float]:
+    from wcatsim.atomic import read_csv
+    from wcatsim.config import PAPER_BERS
+    from wcatsim.sweeps import random_flip_sweep
+
+    n_test = int(run.data.test_tensors()[1].shape[0])
+    t0 = time.perf_counter()
+    fixed = random_flip_sweep(run, PAPER_BERS, samples=50, out=out_dir / "fixed.csv", per_realisation=True,
+                              progress=True)  # fmt: skip
+    t_fixed = time.perf_counter() - t0
+    widths = [(r["ci_high"] - r["ci_low"]) / 2 for r in fixed]
+    target = max(w for w in widths if math.isfinite(w))
+    t0 = time.perf_counter()
+    adaptive = random_flip_sweep(
+        run, PAPER_BERS, ci_half_width=target, min_samples=10, max_samples=200, out=out_dir / "adaptive.csv",
+        per_realisation=True, progress=True,
+    )  # fmt: skip
+    t_adaptive = time.perf_counter() - t0
+    images = {}
+    for name in ("fixed", "adaptive"):
+        per = read_csv(out_dir / f"{name}_realisations.csv")
+        images[name] = {}
+        for row in per:
+            images[name][float(row["ber"])] = images[name].get(float(row["ber"]), 0) + int(row["images"])
+
+    print(f"\nimages: widest fixed-protocol 95% CI half-width W = {target:.3f} points ({n_test} test images)")
+    print(f"{'ber':>8} {'n_fix':>5} {'hw_fix':>7} {'img_fix':>8} {'n_ad':>5} {'hw_ad':>7} {'img_ad':>8} "
+          f"{'mean_fix':>8} {'mean_ad':>8}")  # fmt: skip
+    for f, a in zip(fixed, adaptive, strict=True):
+        hw_f, hw_a = (f["ci_high"] - f["ci_low"]) / 2, (a["ci_high"] - a["ci_low"]) / 2
+        assert hw_a <= target + 1e-12 or a["realisations"] == 200, f"adaptive point {a['ber']} missed W"
+        print(f"{f['ber']:>8g} {f['realisations']:>5d} {hw_f:>7.3f} {images['fixed'][f['ber']]:>8d} "
+              f"{a['realisations']:>5d} {hw_a:>7.3f} {images['adaptive'][a['ber']]:>8d} "
+              f"{f['acc_mean']:>8.2f} {a['acc_mean']:>8.2f}")  # fmt: skip
+    spent_fixed = sum(images["fixed"].values())
+    spent_adaptive = sum(images["adaptive"].values())
+    paper_fixed = 50 * n_test * len(PAPER_BERS)
+    print(f"fixed protocol: {spent_fixed} images ({paper_fixed} as the paper's code evaluates them), "
+          f"{t_fixed:.1f} s; adaptive: {spent_adaptive} images, {t_adaptive:.1f} s")  # fmt: skip
+    print(f"images ratio from adaptive stopping alone (both through the project's path): "
+          f"{spent_fixed / spent_adaptive:.2f}; with the skip of unchanged codes (the fixed protocol as the "
+          f"paper's code evaluates it): {paper_fixed / spent_adaptive:.2f}")  # fmt: skip
+    return paper_fixed / spent_adaptive, spent_fixed / spent_adaptive
+
+
+def throughput_ratio(realisations: int) -> float:
+    import torch
+
+    from tests.naive import naive_corrupted_accuracy
+    from wcatsim.datasets import load_dataset
+    from wcatsim.faults import FaultEvaluator, ModelMemory, make_flip_model
+    from wcatsim.models import build_model
+    from wcatsim.montecarlo import transient_seed
+    from wcatsim.quant import QuantConfig, quantize
+
+    torch.manual_seed(0)
+    data = load_dataset("synthetic_cifar")
+    x, y = data.test_tensors()
+    model = quantize(build_model("resnet20", num_classes=10, in_channels=3, image_size=32),
+                     QuantConfig(method="wcat", bits=4)).eval()  # fmt: skip
+    evaluator = FaultEvaluator(ModelMemory(model), x, y, device="cpu")
+    fault = make_flip_model("transient", 1e-3)
+    # warm-up (first-call allocations, kernel selection) on both paths, not timed
+    warm = evaluator.memory.corrupt(fault, 10**6)
+    evaluator.evaluate(warm.codes)
+    naive_corrupted_accuracy(model, warm.codes, x, y)
+    t_project = t_naive = 0.0
+    same = 0
+    for i in range(realisations):
+        seed = transient_seed(0, 1e-3, i)
+        t0 = time.perf_counter()
+        result = evaluator.memory.corrupt(fault, seed)
+        acc_project = evaluator.evaluate(result.codes)[0]
+        t_project += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = evaluator.memory.corrupt(fault, seed)
+        acc_naive = naive_corrupted_accuracy(model, result.codes, x, y, batch_size=256)
+        t_naive += time.perf_counter() - t0
+        same += acc_project == acc_naive
+        print(f"realisation {i}: project {acc_project:.2f}% naive {acc_naive:.2f}%", flush=True)
+    print(f"\nthroughput (ResNet-20, {len(y)} images, batch {evaluator.batch_size} channels_last vs 256): "
+          f"project {realisations / t_project:.3f} real/s, naive {realisations / t_naive:.3f} real/s; "
+          f"equal accuracies {same}/{realisations}")  # fmt: skip
+    return t_naive / t_project
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=None, help="reuse this digits WCAT run directory")
+    parser.add_argument("--realisations", type=int, default=4, help="ResNet-20 realisations per path")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    run = digits_wcat_run(args.run)
+    with tempfile.TemporaryDirectory() as tmp:
+        images, _ = images_ratio(run, Path(tmp))
+    throughput = throughput_ratio(args.realisations)
+    print(f"montecarlo: images_ratio={images:.2f} throughput_ratio={throughput:.2f}")
+
+
+if __name__ == "__main__":
+    main()
