@@ -158,6 +158,7 @@ def run_demo(
     say = log or (lambda text: print(text, flush=True))
     state = _State(out_dir / STATE_FILE, plan)
     missing: list[str] = []
+    reused = 0  # stages found finished from an earlier run
     n_stages = 5
     say(
         f"[demo] {'quick' if plan.quick else 'full'} run into {out_dir}/ "
@@ -174,6 +175,7 @@ def run_demo(
         key = f"train:{q}"
         if _trained(run_dir) and state.done(key, "train", run_dir):
             say(f"  {q}: reusing {run_dir}")
+            reused += 1
             continue
         shared = run_dir_for(cfg, root=Path(runs_root)) if runs_root is not None else None
         t0, c0 = time.perf_counter(), time.process_time()
@@ -212,6 +214,7 @@ def run_demo(
             files_there = all((run_dirs[q] / f).exists() for f in outputs[stage])
             if files_there and state.done(key, stage, run_dirs[q]):
                 say(f"  {q}: reusing {run_dirs[q].name}/{outputs[stage][0]}")
+                reused += 1
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
             try:
@@ -242,7 +245,7 @@ def run_demo(
     wall = time.perf_counter() - start
     state.data["wall_time_s"] = round(wall, 1)
     state.save()
-    settings = _report_settings(plan, run_dirs, state, wall)
+    settings = {**_report_settings(plan, run_dirs, state, wall), "reused_stages": reused}
     report = write_demo_report(out_dir, models, settings, figures, _technology_info(plan.preset), missing)
     say(format_summary(summary))
     say(f"[demo] done in {wall / 60:.1f} min: report at {report}")

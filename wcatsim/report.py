@@ -420,6 +420,11 @@ def _settings_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) ->
     lines = [
         f"A {mode} of `wcatsim demo`"
         + (f", {wall / 60:.1f} min wall time" if wall else "")
+        + (
+            f" (this invocation reused {settings['reused_stages']} finished stages; see Run time)"
+            if settings.get("reused_stages")
+            else ""
+        )
         + f": {settings.get('bits', 4)}-bit `{settings.get('model', '?')}` models on "
         f"`{settings.get('dataset', '?')}` ({settings.get('test_images', '?')} test images), "
         f"trained for {settings.get('epochs', '?')} epochs with "
@@ -459,9 +464,16 @@ def _meaning_paragraph(
     flips = {n: (m.get("bfa") or {}).get("flips_to_break_mean") for n, m in models.items()}
     if all(v is not None for v in flips.values()) and len(flips) > 1:
         values = {n: round(float(v), 1) for n, v in flips.items()}
-        text += (
-            f" The most flips to break ({max(values.values()):.1f} on average): {_leaders(values, False)}."
-        )
+        top = max(values.values())
+        text += f" The most flips to break ({top:.1f} on average): {_leaders(values, False)}"
+        unbroken = [
+            n
+            for n, v in values.items()
+            if v == top and not all((models[n].get("bfa") or {}).get("broken") or [])
+        ]
+        if unbroken:
+            text += " — a lower bound, since a trial spent its flip budget without breaking the model"
+        text += "."
     if settings.get("quick"):
         text += (
             " This is a quick run (few epochs, realisations, chips and one short attack): its numbers "
