@@ -123,7 +123,9 @@ def row_printer(kind: str, quiet: bool) -> Callable[[dict[str, Any], bool], None
     return on_row
 
 
-def finish(kind: str, run: Any, rows: list[dict[str, Any]], out: Path | None, plot: bool) -> None:
+def finish(
+    kind: str, run: Any, rows: list[dict[str, Any]], out: Path | None, plot: bool, voltage_unit: str = "V"
+) -> None:
     """Say where the table is; draw the figure if asked."""
     from wcatsim.sweeps import RANDOM_FLIP_FILE, SWEEP_VOLTAGE_FILE
 
@@ -133,8 +135,10 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], out: Path | None, pl
         from wcatsim.plots.faults import plot_accuracy_vs_ber, plot_voltage_sweep
 
         label = f"{run.config.quant.method}{run.config.quant.bits}"
-        draw = plot_accuracy_vs_ber if kind == "random_flip" else plot_voltage_sweep
-        paths = draw({label: rows}, table.with_suffix(".png"))
+        if kind == "random_flip":
+            paths = plot_accuracy_vs_ber({label: rows}, table.with_suffix(".png"))
+        else:
+            paths = plot_voltage_sweep({label: rows}, table.with_suffix(".png"), voltage_unit=voltage_unit)
         click.echo("figure: " + ", ".join(str(p) for p in paths))
 
 

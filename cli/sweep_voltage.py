@@ -75,4 +75,4 @@ def sweep_voltage(
         )  # fmt: skip
     finally:
         ex.close()
-    finish("sweep_voltage", run, rows, out, plot)
+    finish("sweep_voltage", run, rows, out, plot, voltage_unit=getattr(tech, "voltage_unit", "V"))

@@ -146,7 +146,12 @@ def test_dask_local_cluster_gives_the_local_result() -> None:
         ex = DaskExecutor(client=client)
         assert ex.parallelism == 2
         remote = run_point(_fake_task, rule, ex)
-    assert remote == run_point(_fake_task, rule, LocalExecutor())
+        # The CLI's path: --executor dask --scheduler ADDRESS.
+        with make_executor("dask", cluster.scheduler_address) as by_address:
+            assert by_address.parallelism == 2
+            again = run_point(_fake_task, rule, by_address)
+    local = run_point(_fake_task, rule, LocalExecutor())
+    assert remote == local and again == local
 
 
 def test_executor_names_are_checked() -> None:

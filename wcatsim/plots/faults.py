@@ -53,8 +53,14 @@ def plot_accuracy_vs_ber(
     return save_figure(fig, path)
 
 
-def plot_voltage_sweep(tables: Mapping[str, Rows], path: str | Path, title: str | None = None) -> list[Path]:
-    """Accuracy (mean, 95% CI band over chips) against supply voltage, energy per inference on a twin axis."""
+def plot_voltage_sweep(
+    tables: Mapping[str, Rows], path: str | Path, title: str | None = None, voltage_unit: str = "V"
+) -> list[Path]:
+    """Accuracy (mean, 95% CI band over chips) against supply voltage, energy per inference on a twin axis.
+
+    ``voltage_unit``: the preset's (``Technology.voltage_unit``), e.g. "V" or "Vmin" for a preset
+    normalised to its lowest error-free voltage.
+    """
     fig, ax = new_figure(width=DOUBLE_WIDTH_IN / 1.5, height=2.8)
     energy_ax = ax.twinx()
     energy_ax.spines["right"].set_visible(True)
@@ -73,7 +79,7 @@ def plot_voltage_sweep(tables: Mapping[str, Rows], path: str | Path, title: str 
             energy_ax.plot(volts, _column(points, "energy_norm"), color="0.3", linestyle=":", marker="s",
                            markersize=2.5, label="energy / inference")
             energy_drawn = True
-    ax.set_xlabel("SRAM supply voltage (V, as the preset normalises it)")
+    ax.set_xlabel(f"SRAM supply voltage ({voltage_unit})")
     ax.set_ylabel("test accuracy (%)")
     energy_ax.set_ylabel("energy per inference (relative to nominal)")
     handles, labels = ax.get_legend_handles_labels()
