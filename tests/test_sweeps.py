@@ -40,7 +40,7 @@ def test_random_flip_table_and_ber_zero_is_exactly_clean(runs, tmp_path) -> None
 
 def test_common_random_numbers_across_models(runs, tmp_path) -> None:
     from wcatsim.montecarlo import paired_difference
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.sweeps import compare_realisations, random_flip_sweep
 
     tables = {}
     for name, run in runs.items():
@@ -53,6 +53,8 @@ def test_common_random_numbers_across_models(runs, tmp_path) -> None:
     assert [r["faulty_cells"] for r in wcat] == [r["faulty_cells"] for r in maxabs]
     diff = paired_difference([float(r["accuracy"]) for r in wcat], [float(r["accuracy"]) for r in maxabs])
     assert diff.n == 3 and diff.ci_low <= diff.mean <= diff.ci_high
+    (row,) = compare_realisations(tmp_path / "wcat_realisations.csv", tmp_path / "maxabs_realisations.csv")
+    assert (row["ber"], row["pairs"], row["diff_mean"], row["ci_low"]) == (3e-2, 3, diff.mean, diff.ci_low)
 
 
 def test_dask_and_wide_batches_give_the_local_table(runs, tmp_path) -> None:
@@ -91,6 +93,9 @@ def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_pat
     )
     assert seen == [(0.0, True), (1e-2, True), (3e-2, False)]
     assert again[:2] == first
+    # Asking for per-realisation rows later recomputes the points that lack them, to the same rows.
+    with_rows = random_flip_sweep(runs["wcat"], [0.0, 1e-2], samples=2, out=out, per_realisation=True)
+    assert with_rows == first and len(read_csv(tmp_path / "rf_realisations.csv")) == 4
     before = out.read_text()
     random_flip_sweep(runs["wcat"], [0.0], samples=3, out=out)  # other settings: a new table
     assert (tmp_path / "rf.previous.csv").read_text() == before

@@ -99,8 +99,15 @@ class PointTable:
                 os.replace(path, path.with_name(f"{path.stem}.previous{path.suffix}"))
 
     def done(self, point: float) -> dict[str, Any] | None:
-        """The finished row of ``point`` (as read from the file), or None."""
-        return self.rows.get(float(point))
+        """The finished row of ``point`` (as read from the file), or None.
+
+        When per-realisation rows are kept, a point is finished only with its realisations (a table
+        made without them recomputes the point, to the same row, to add them).
+        """
+        point = float(point)
+        if self.realisation_columns and point not in self.realisations:
+            return None
+        return self.rows.get(point)
 
     def add(
         self, point: float, row: Mapping[str, Any], realisations: Sequence[Mapping[str, Any]] = ()
