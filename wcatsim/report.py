@@ -416,15 +416,9 @@ def _settings_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) ->
     bers = ", ".join(fmt_ber(b) for b in settings.get("bers", []))
     volts = settings.get("voltages") or []
     vtext = f"{min(volts):.2f}–{max(volts):.2f} V ({len(volts)} voltages)" if volts else "—"
-    wall = settings.get("wall_time_s")
     lines = [
         f"A {mode} of `wcatsim demo`"
-        + (f", {wall / 60:.1f} min wall time" if wall else "")
-        + (
-            f" (this invocation reused {settings['reused_stages']} finished stages; see Run time)"
-            if settings.get("reused_stages")
-            else ""
-        )
+        + _wall_text(settings)
         + f": {settings.get('bits', 4)}-bit `{settings.get('model', '?')}` models on "
         f"`{settings.get('dataset', '?')}` ({settings.get('test_images', '?')} test images), "
         f"trained for {settings.get('epochs', '?')} epochs with "
@@ -509,6 +503,24 @@ def _sources_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) -> 
         "or chips (voltage sweep).",
     ]
     return "\n".join(lines)
+
+
+def _wall_text(settings: Mapping[str, Any]) -> str:
+    """ ", 12.3 min wall time", or, when stages were reused, their own total and this invocation's time."""
+    wall = settings.get("wall_time_s")
+    if not wall:
+        return ""
+    if not settings.get("reused_stages"):
+        return f", {wall / 60:.1f} min wall time"
+    walls = [
+        v[0] if isinstance(v, (list, tuple)) else v for v in (settings.get("stage_seconds") or {}).values()
+    ]
+    total = sum(float(w) for w in walls if w is not None)
+    return (
+        f", {total / 60:.1f} min of stage wall time when the stages ran "
+        f"(this invocation: {wall / 60:.1f} min, reusing {settings['reused_stages']} finished stages; "
+        "see Run time)"
+    )
 
 
 def _leaders(values: Mapping[str, float], possessive: bool = True) -> str:
