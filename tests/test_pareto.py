@@ -212,13 +212,15 @@ def make_run(root: Path, name: str, quantizer: str, acc: list[float], ecc: str =
 
 
 def test_pareto_cli_on_synthetic_runs(tmp_path: Path) -> None:
-    from cli.pareto import pareto
+    from cli.main import cli
 
     a = make_run(tmp_path, "run_maxabs", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
     b = make_run(tmp_path, "run_wcat", "wcat", [94.3, 94.9, 95.0, 95.0, 95.0])
     c = make_run(tmp_path, "run_wcat_ecc", "wcat", [94.3, 94.9, 95.0, 95.0, 95.0], ecc="secded")
     out = tmp_path / "figs" / "front.png"
-    result = CliRunner().invoke(pareto, [str(a), str(b), str(c / "sweep_voltage.csv"), "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["pareto", str(a), str(b), str(c / "sweep_voltage.csv"), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "maxabs 4-bit, chandramoorthy14, ECC off" in result.output
     assert "ECC secded" in result.output
