@@ -16,15 +16,12 @@ FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxab
 SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "flips_to_break_mean")
 
 
-def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(
-    tmp_path: Path, digits_runs: dict
-) -> None:
+def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_path: Path) -> None:
     from cli.demo import demo
 
     out = tmp_path / "demo"
-    # The quick demo trains with the shared fixture's recipe: point it at those runs (copied, not touched).
-    runs_root = str(Path(digits_runs["wcat"]).parent)
-    args = ["--quick", "--out", str(out), "--device", "cpu", "--runs-root", runs_root]
+    # An empty runs root: the test trains its own models whatever ./runs holds.
+    args = ["--quick", "--out", str(out), "--device", "cpu", "--runs-root", str(tmp_path / "no_runs")]
     result = CliRunner().invoke(demo, args)
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'report.md'}" in result.output
@@ -62,13 +59,33 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(
         assert f"]({name}.png)" in report, f"{name}.png is not embedded in the report"
     assert "iso-accuracy energy saving and flips-to-break" in report
 
-    # The fixture's runs were copied, never written into.
-    assert not (Path(digits_runs["wcat"]) / "random_flip.csv").exists()
-
     # A rerun reuses every finished stage.
     again = CliRunner().invoke(demo, args)
     assert again.exit_code == 0, again.output
     assert again.output.count("reusing") == 12, again.output  # 4 stages x 3 models
+
+
+def test_an_identical_run_under_runs_root_is_copied_not_retrained(tmp_path: Path) -> None:
+    from wcatsim.config import load_config
+    from wcatsim.demo import _State, quick_plan, train_or_reuse
+    from wcatsim.runs import run_dir_for
+
+    plan = quick_plan()
+    cfg = load_config([], ["quant.method=wcat", f"quant.bits={plan.bits}", *plan.train_overrides])
+    shared = run_dir_for(cfg, root=tmp_path / "runs")
+    shared.mkdir(parents=True)
+    for name in ("checkpoint.pt", "summary.json", "config.toml"):
+        (shared / name).write_text(name)  # stand-ins: a copy must not open them
+    out = tmp_path / "out"
+    lines: list[str] = []
+    state = _State(out / "demo.json", plan)
+    run_dir, reused = train_or_reuse("wcat", plan, out, tmp_path / "runs", state, lines.append, device="cpu")
+    assert run_dir == out / "runs" / shared.name and not reused
+    assert (run_dir / "checkpoint.pt").read_text() == "checkpoint.pt"
+    assert lines == [f"  wcat: copying the identical run {shared}"]
+    # The second time it is the demo's own finished stage.
+    run_dir, reused = train_or_reuse("wcat", plan, out, tmp_path / "runs", state, lines.append, device="cpu")
+    assert reused and lines[-1].startswith("  wcat: reusing")
 
 
 @pytest.mark.parametrize("flag", ["--help"])
