@@ -9,7 +9,7 @@ from torch import nn
 
 from tests.naive import naive_bfa_step
 from wcatsim.attacks.bits import code_bits
-from wcatsim.attacks.problem import ImageAttackProblem
+from wcatsim.attacks.problem import ImageAttackProblem, as_model_input
 from wcatsim.attacks.replay import PrefixReplay
 from wcatsim.attacks.search import commit, layer_candidates, search_step
 from wcatsim.models import build_model
@@ -130,6 +130,7 @@ def test_fast_search_matches_the_naive_reference_flip_for_flip(case: tuple) -> N
     torch.manual_seed(0)
     model = quantize(build_model(name, 10, channels, size), QuantConfig(method=method, bits=4)).eval()
     x, y = torch.randn(12, channels, size, size), torch.randint(0, 10, (12,))
+    x = as_model_input(model, x)  # the layout the attack runs in; the naive version gets the same tensor
     problem, codes = _problem(model, x, y, share_prefix=True)
     image = weight_image(model)
     steps = {n: i.step for n, i in image.items()}
@@ -194,7 +195,7 @@ def test_replayed_forwards_equal_full_forwards_even_with_in_place_ops() -> None:
 def test_in_place_model_search_matches_naive() -> None:
     torch.manual_seed(2)
     model = quantize(_InPlaceNet(), QuantConfig(method="maxabs", bits=4)).eval()
-    x, y = torch.randn(10, 1, 6, 6), torch.randint(0, 5, (10,))
+    x, y = as_model_input(model, torch.randn(10, 1, 6, 6)), torch.randint(0, 5, (10,))
     problem, codes = _problem(model, x, y)
     image = weight_image(model)
     steps = {n: i.step for n, i in image.items()}

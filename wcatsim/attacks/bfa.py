@@ -331,7 +331,8 @@ def run_bfa(
 def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal."""
     lines = [
-        f"BFA on {summary.get('model')} / {summary.get('quant_method')} {summary.get('bits')}-bit "
+        f"BFA on {summary.get('model')} / {summary.get('quant_method')} "
+        f"{'/'.join(str(b) for b in summary.get('bits', []))}-bit "
         f"({summary.get('dataset')}): clean accuracy {summary['clean_acc']:.2f}%, stop at <= "
         f"{summary['threshold']:.2f}% ({summary.get('threshold_rule')})",
         f"  {summary.get('evaluation')}",

@@ -21,6 +21,7 @@ from sram_models.errors import InputError
 from wcatsim.evaluate import CPU_BATCH
 from wcatsim.quant import quantized_layers, run_from_image
 
+from .problem import as_model_input
 from .replay import PrefixReplay
 
 # Test images counted per step of the early-stopping count: two inference batches, so a decision that
@@ -81,7 +82,7 @@ class StopEvaluator:
             order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
         else:
             order = torch.arange(n)
-        self.x = x[order]
+        self.x = as_model_input(model, x[order])
         self.y = y[order].cpu()
         self.threshold = float(threshold)
         self.max_correct = max_correct_at_threshold(n, self.threshold)

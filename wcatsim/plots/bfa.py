@@ -12,7 +12,8 @@ from wcatsim.plots.style import PALETTE, color_for, new_figure, save_figure
 
 FLIPS_FILE = "bfa_flips.csv"  # names as written by wcatsim.attacks.bfa
 SUMMARY_FILE = "bfa_summary.json"
-LINESTYLES = ["-", "--", ":", "-."]
+# one dash pattern per trial (all trials of a run share the quantizer's colour)
+LINESTYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3))]
 
 
 def load_bfa_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -1,0 +1,190 @@
+"""The Bit-Flip Attack on the embedded digits (shared trained runs), the stop decision, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from sram_models.errors import InputError
+from wcatsim.atomic import read_csv
+from wcatsim.attacks.bfa import FLIP_COLUMNS, run_bfa
+from wcatsim.attacks.evaluation import StopEvaluator, chance_threshold, max_correct_at_threshold
+from wcatsim.attacks.random_baseline import random_bit_flips
+from wcatsim.quant import weight_image
+
+# "within a few points of clean" (issue 5): the random baseline may cost at most this many points
+RANDOM_TOLERANCE = 5.0
+
+
+@pytest.fixture(scope="module")
+def maxabs_run(digits_runs):
+    from wcatsim.runs import load_run
+
+    return load_run(digits_runs["maxabs"], device="cpu")
+
+
+def test_bfa_breaks_4bit_maxabs_while_as_many_random_flips_do_not(maxabs_run, tmp_path: Path) -> None:
+    result = run_bfa(maxabs_run, trials=1, seed=0, out_dir=tmp_path, eval_subset=0)
+    s = result.summary
+    assert s["clean_acc"] > 80.0, f"the shared maxabs run should classify digits well, got {s['clean_acc']}"
+    assert s["broken"] == [True] and s["stalled"] == [False], s
+    assert s["final_acc"][0] <= s["threshold"], f"final {s['final_acc'][0]} > threshold {s['threshold']}"
+    assert 0 < s["flips_to_break"][0] < s["max_flips"]
+    assert s["random_baseline_acc"][0] >= s["clean_acc"] - RANDOM_TOLERANCE, (
+        f"{s['flips_to_break'][0]} random flips took accuracy from {s['clean_acc']:.2f}% to "
+        f"{s['random_baseline_acc'][0]:.2f}% (allowed: {RANDOM_TOLERANCE} points)"
+    )
+    rows = read_csv(tmp_path / "bfa_flips.csv")
+    assert len(rows) == s["flips_to_break"][0] and list(rows[0]) == FLIP_COLUMNS
+    # the log replays: applying the recorded flips to the clean image gives the recorded codes
+    image = weight_image(maxabs_run.model)
+    codes = {name: img.codes.clone() for name, img in image.items()}
+    for row in rows:
+        flat = codes[row["layer"]].view(-1)
+        assert int(flat[int(row["index"])]) == int(row["code_before"])
+        flat[int(row["index"])] = int(row["code_after"])
+    assert float(rows[-1]["acc"]) <= s["threshold"]
+    saved = json.loads((tmp_path / "bfa_summary.json").read_text())
+    for key in ("trials", "threshold", "flips_to_break", "broken", "stalled", "flips_to_break_mean",
+                "flips_to_break_std", "clean_acc", "final_acc", "random_baseline_acc"):
+        assert key in saved, key
+
+
+def test_bfa_breaks_4bit_wcat_without_stalling(digits_runs, tmp_path: Path) -> None:
+    from wcatsim.runs import load_run
+
+    run = load_run(digits_runs["wcat"], device="cpu")
+    s = run_bfa(run, trials=1, seed=1, out_dir=tmp_path, eval_subset=200).summary
+    assert s["stalled"] == [False] and s["broken"] == [True], s
+    assert s["final_acc"][0] <= s["threshold"]
+    assert s["evaluation"].startswith("per-iteration accuracy on a fixed subset of 200")
+
+
+def test_attack_is_deterministic_for_a_seed_and_budgets_are_lower_bounds(maxabs_run) -> None:
+    first = run_bfa(maxabs_run, trials=2, seed=3, max_flips=4, eval_subset=100, write=False)
+    second = run_bfa(maxabs_run, trials=2, seed=3, max_flips=4, eval_subset=100, write=False)
+    assert [t.rows for t in first.trials] == [t.rows for t in second.trials]
+    s = first.summary
+    assert s["broken"] == [False, False] and s["budget_hit"] == ["flips", "flips"]
+    assert all(f >= 4 for f in s["flips_to_break"])
+    assert "lower bound" in s["flips_to_break_stats"]
+    # different trials attack with different batches
+    assert first.trials[0].rows != first.trials[1].rows
+
+
+def test_stop_decision_is_exact_on_the_whole_test_set(maxabs_run) -> None:
+    model = maxabs_run.model
+    x, y = maxabs_run.data.test_tensors()
+    image = weight_image(model)
+    clean = {name: img.codes for name, img in image.items()}
+    bits = {name: img.bits for name, img in image.items()}
+    for n_flips in (0, 200, 3000):
+        codes = random_bit_flips(clean, bits, n_flips, seed=[7, n_flips])
+        full = StopEvaluator(model, x, y, 0.0).accuracy(codes)
+        for threshold in (full - 0.5, full, full + 0.5, 10.1, 50.0):
+            check = StopEvaluator(model, x, y, threshold, subset=64, seed=1).check(codes)
+            assert check.broken == (full <= threshold), (n_flips, threshold, full)
+            assert check.images == 64
+
+
+def test_subset_accuracy_with_shared_layers_equals_plain_counting(maxabs_run) -> None:
+    model = maxabs_run.model
+    x, y = maxabs_run.data.test_tensors()
+    image = weight_image(model)
+    codes = {name: img.codes.clone() for name, img in image.items()}
+    bits = {name: img.bits for name, img in image.items()}
+    shared = StopEvaluator(model, x, y, 10.0, subset=300, seed=2)
+    plain = StopEvaluator(model, x, y, 10.0, subset=300, seed=2, share_prefix=False)
+    for step in range(4):
+        changed = random_bit_flips({"conv3": codes["conv3"]}, bits, 40 * step, seed=step)["conv3"]
+        codes["conv3"] = changed
+        a, b = shared.check(codes), plain.check(codes)
+        assert a.acc == b.acc and a.broken == b.broken, step
+
+
+def test_threshold_rule_and_count() -> None:
+    assert chance_threshold(torch.arange(100) % 10, 10) == pytest.approx(10.1)
+    assert chance_threshold(torch.tensor([0, 0, 0, 1]), 2) == pytest.approx(75.5)
+    assert max_correct_at_threshold(2000, 10.1) == 202
+    assert max_correct_at_threshold(539, 10.3) == 55  # 55/539 = 10.20 %, 56/539 = 10.39 %
+    assert max_correct_at_threshold(10, -1.0) == -1
+
+
+def test_random_bit_flips_flip_exactly_n_distinct_bits() -> None:
+    clean = {"a": torch.zeros(3, dtype=torch.int16), "b": torch.tensor([5, -8], dtype=torch.int16)}
+    bits = {"a": 4, "b": 4}
+    everything = random_bit_flips(clean, bits, 20, seed=0)  # all 20 bits: every code inverted
+    assert everything["a"].tolist() == [-1, -1, -1] and everything["b"].tolist() == [-6, 7]
+    for n in (1, 7, 13):
+        flipped = random_bit_flips(clean, bits, n, seed=n)
+        changed = sum(bin((int(a) ^ int(b)) & 0xF).count("1") for name in clean
+                      for a, b in zip(clean[name].tolist(), flipped[name].tolist(), strict=True))
+        assert changed == n
+
+
+def test_bad_inputs_are_input_errors(maxabs_run, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="max_flips"):
+        run_bfa(maxabs_run, max_flips=0, write=False)
+    with pytest.raises(InputError, match="max_iterations"):
+        run_bfa(maxabs_run, max_iterations=-3, write=False)
+    with pytest.raises(InputError, match="k_top .* larger than layer 'conv1'"):
+        run_bfa(maxabs_run, k_top=10**6, write=False)
+    from wcatsim.config import load_config
+    from wcatsim.models import build_model
+
+    cfg = load_config([], ["quant.method=float"])
+    float_run = SimpleNamespace(model=build_model("small_cnn"), config=cfg, data=maxabs_run.data,
+                                dir=tmp_path, device=torch.device("cpu"))
+    with pytest.raises(InputError, match="not quantized"):
+        run_bfa(float_run, write=False)
+
+
+def test_cli_writes_logs_summary_and_plots(digits_runs, tmp_path: Path) -> None:
+    from cli.bfa import bfa
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_runs["maxabs"], run)  # tests must not write into the shared runs
+    args = ["--run", str(run), "--device", "cpu", "--trials", "2", "--max-flips", "3", "--eval-subset", "100",
+            "--plot", str(tmp_path / "curves.png"), "--no-progress"]
+    out = CliRunner().invoke(bfa, args)
+    assert out.exit_code == 0, out.output
+    assert "flips to break" in out.output and "lower bound" in out.output
+    assert "subset of 100" in out.output  # says which accuracy it prints
+    summary = json.loads((run / "bfa_summary.json").read_text())
+    assert summary["trials"] == 2 and summary["broken"] == [False, False]
+    assert {int(r["trial"]) for r in read_csv(run / "bfa_flips.csv")} == {0, 1}
+    assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "curves.pdf").is_file()
+    out = CliRunner().invoke(bfa, ["--compare", str(run), str(run), "--plot", str(tmp_path / "cmp.png")])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "cmp.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-flips", "0"], "max_flips"),
+    (["--k-top", "1000000"], "k_top"),
+    (["--trials", "0"], "trials"),
+])
+def test_cli_bad_input_exits_2_with_one_line(digits_runs, args: list[str], message: str) -> None:
+    from cli.bfa import bfa
+
+    out = CliRunner().invoke(bfa, ["--run", str(digits_runs["maxabs"]), "--device", "cpu", *args])
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith("error:") and message in out.output and "Traceback" not in out.output
+
+
+def test_cli_missing_checkpoint_and_missing_results_exit_2(tmp_path: Path) -> None:
+    from cli.bfa import bfa
+
+    out = CliRunner().invoke(bfa, ["--run", str(tmp_path / "nothing"), "--device", "cpu"])
+    assert out.exit_code == 2 and out.output.startswith("error:"), out.output
+    plot = str(tmp_path / "x.png")
+    out = CliRunner().invoke(bfa, ["--compare", str(tmp_path), str(tmp_path), "--plot", plot])
+    assert out.exit_code == 2 and "wcatsim bfa --run" in out.output, out.output
+    out = CliRunner().invoke(bfa, ["--compare", str(tmp_path), str(tmp_path)])
+    assert out.exit_code == 2 and "--plot" in out.output, out.output
