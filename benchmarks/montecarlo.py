@@ -142,6 +142,16 @@ def throughput_ratio(realisations: int) -> float:
               f"naive {acc_naive:.2f}% in {times_naive[-1]:.2f} s", flush=True)  # fmt: skip
     # Medians: a burst of load from other processes on a shared machine hits single realisations.
     t_project, t_naive = statistics.median(times_project), statistics.median(times_naive)
+    # For reference only (not the last line): the same naive path at batch 512, the baseline of the
+    # issue's "channels_last at batch 64 gave about 2.4x the images/s of contiguous batch 512".
+    times_512 = []
+    for i in range(min(3, realisations)):
+        result = evaluator.memory.corrupt(fault, transient_seed(0, 1e-3, i))
+        t0 = time.perf_counter()
+        naive_corrupted_accuracy(model, result.codes, x, y, batch_size=512)
+        times_512.append(time.perf_counter() - t0)
+    print(f"reference: naive path at batch 512: {statistics.median(times_512):.2f} s per realisation, "
+          f"ratio {statistics.median(times_512) / t_project:.2f}")  # fmt: skip
     print(f"\nthroughput (ResNet-20, {len(y)} images, batch {evaluator.batch_size} channels_last vs 256): "
           f"project {1 / t_project:.3f} real/s, naive {1 / t_naive:.3f} real/s (medians of {realisations}); "
           f"equal accuracies {same}/{realisations}")  # fmt: skip
