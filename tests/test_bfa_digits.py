@@ -188,3 +188,20 @@ def test_cli_missing_checkpoint_and_missing_results_exit_2(tmp_path: Path) -> No
     assert out.exit_code == 2 and "wcatsim bfa --run" in out.output, out.output
     out = CliRunner().invoke(bfa, ["--compare", str(tmp_path), str(tmp_path)])
     assert out.exit_code == 2 and "--plot" in out.output, out.output
+
+
+def test_cli_finds_the_run_from_config_layers_like_train(digits_runs, tmp_path: Path, monkeypatch) -> None:
+    from cli.bfa import bfa
+    from wcatsim.config import load_config
+    from wcatsim.runs import run_dir_for
+
+    overrides = ["quant.method=maxabs", "quant.bits=4", "trainer.epochs=15"]  # the fixture's maxabs run
+    target = tmp_path / run_dir_for(load_config([], overrides))
+    assert target.name == Path(digits_runs["maxabs"]).name
+    shutil.copytree(digits_runs["maxabs"], target)
+    monkeypatch.chdir(tmp_path)
+    args = [a for o in [*overrides, "attack.bfa.max_flips=2"] for a in ("--set", o)]
+    out = CliRunner().invoke(bfa, [*args, "--trials", "1", "--device", "cpu", "--no-progress"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads((target / "bfa_summary.json").read_text())
+    assert summary["max_flips"] == 2 and summary["trials"] == 1  # config override and flag both applied
