@@ -31,9 +31,6 @@ def eval_cmd(
     """
     import json
 
-    from cli.random_flip import passive_openmp
-
-    passive_openmp()  # before torch loads (see cli/train.py)
     target = run_path or resolve_run_dir(configs, overrides, run_dir)
     report = evaluate_run(target, device)
     if as_json:

@@ -7,6 +7,7 @@ Commands are registered by import path and loaded only when run, so
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -57,6 +58,11 @@ def cli() -> None:
 
 
 def main() -> None:
+    # Before any command loads torch: let idle OpenMP threads sleep instead of spinning. On a busy
+    # 2-core machine (load ~10), `wcatsim train` with no arguments took 139 s with spinning threads
+    # and 19 s with passive ones, and a ResNet-20 evaluation 17.5 s against 0.5-2.3 s, with
+    # identical results (measured side by side). A value the user set is kept.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cli(prog_name="wcatsim")
 
 

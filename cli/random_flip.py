@@ -42,18 +42,6 @@ def fault_run_options(func: F) -> F:
     return func
 
 
-def passive_openmp() -> None:
-    """Let idle OpenMP threads sleep rather than spin; call before torch is imported.
-
-    On a shared 2-core machine (load ~10) ResNet-20 on 500 images at batch 64 took 17.5 s with
-    spinning threads and 0.5-2.3 s with OMP_WAIT_POLICY=PASSIVE (measured side by side); results are
-    unchanged, only the waiting is.  A value the user set is kept.
-    """
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def open_run(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     executor: str, scheduler: str | None, section: str,
@@ -179,7 +167,6 @@ def random_flip(
 
         wcatsim random-flip -c configs/quantization/4bit_wcat.toml --ber 0,1e-3,1e-2,3e-2 --plot
     """
-    passive_openmp()
     from wcatsim.sweeps import random_flip_sweep
 
     run, cfg, rf, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "random_flip")

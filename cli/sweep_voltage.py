@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli._common import experiment_options, handles_errors, parse_range
-from cli.random_flip import fault_run_options, finish, open_run, passive_openmp, row_printer
+from cli.random_flip import fault_run_options, finish, open_run, row_printer
 
 
 @click.command("sweep-voltage")
@@ -40,7 +40,6 @@ def sweep_voltage(
 
         wcatsim sweep-voltage -c configs/quantization/4bit_wcat.toml --preset chandramoorthy14 --plot
     """
-    passive_openmp()
     from sram_models.errors import InputError
     from wcatsim.sweeps import voltage_sweep
 

@@ -49,11 +49,6 @@ def train(
     The run directory (printed at the end) holds config.toml, train.log, metrics.csv, checkpoint.pt (best
     validation accuracy), last.pt and summary.json. Rerunning an interrupted run resumes from last.pt.
     """
-    from cli.random_flip import passive_openmp
-
-    # Before torch loads: on a busy 2-core machine (load ~10) `wcatsim train` with no arguments took 139 s
-    # with spinning OpenMP threads and 19 s with passive ones (same results).
-    passive_openmp()
     from wcatsim.config import load_config
     from wcatsim.runs import run_dir_for
     from wcatsim.training import train as run_training
