@@ -243,7 +243,7 @@ def naive_corrupted_accuracy(model, codes, x, y, batch_size=256):
 def changed_bits_reference(clean, read, bits):
     """Bits whose read value differs from the stored one, weight by weight, bit by bit."""
     total = 0
-    for a, b in zip(np.asarray(clean).ravel().tolist(), np.asarray(read).ravel().tolist()):
+    for a, b in zip(np.asarray(clean).ravel().tolist(), np.asarray(read).ravel().tolist(), strict=True):
         for k in range(bits):
             total += ((a >> k) & 1) != ((b >> k) & 1)
     return total
