@@ -13,7 +13,7 @@ from cli._common import handles_errors
 @click.option(
     "--quick",
     is_flag=True,
-    help="A reduced run (about a minute): fewer epochs, realisations, "
+    help="A reduced run (under a minute on 2 cores): fewer epochs, realisations, "
     "chips and voltages, one short BFA trial. Shows the pipeline works, not the paper's effect sizes.",
 )
 @click.option(
