@@ -139,7 +139,7 @@ def finish(
               help="Realisations per BER, fixed-count protocol "
               "(default: attack.random_flip.samples, the paper's 50).")
 @click.option("--ci-half-width", type=float, default=None,
-              help="Adaptive stopping: draw realisations until the 95%% CI half-width of the mean "
+              help="Adaptive stopping: draw realisations until the 95% CI half-width of the mean "
               "accuracy is "
               "at most this many points (0 = fixed count).")
 @click.option("--min-samples", type=int, default=None,

@@ -340,16 +340,17 @@ def draw_figures(
             lambda q=q: plot_weight_histograms(loaded(q).model, out_dir / f"weights_{q}.png", quantizer=q),
         )
     attempt("accuracy_vs_ber", lambda: _faults_plot("ber", run_dirs, out_dir / "accuracy_vs_ber.png"))
+    unit = _technology_info(plan.preset).get("voltage_unit", "V")
     attempt(
         "accuracy_energy_vs_voltage",
-        lambda: _faults_plot("voltage", run_dirs, out_dir / "accuracy_energy_vs_voltage.png"),
+        lambda: _faults_plot("voltage", run_dirs, out_dir / "accuracy_energy_vs_voltage.png", unit),
     )
     for q, run_dir in run_dirs.items():
         attempt(f"bfa_{q}", lambda run_dir=run_dir, q=q: _bfa_plot(run_dir, out_dir / f"bfa_{q}.png"))
     return figures, missing
 
 
-def _faults_plot(kind: str, run_dirs: Mapping[str, Path], path: Path) -> Any:
+def _faults_plot(kind: str, run_dirs: Mapping[str, Path], path: Path, voltage_unit: str = "V") -> Any:
     from wcatsim.plots import faults
 
     name = "random_flip.csv" if kind == "ber" else "sweep_voltage.csv"
@@ -358,7 +359,7 @@ def _faults_plot(kind: str, run_dirs: Mapping[str, Path], path: Path) -> Any:
         raise FileNotFoundError(f"{name} is missing for " + ", ".join(q for q, t in tables.items() if not t))
     if kind == "ber":
         return faults.plot_accuracy_vs_ber(tables, path)
-    return faults.plot_voltage_sweep(tables, path)
+    return faults.plot_voltage_sweep(tables, path, voltage_unit=voltage_unit)
 
 
 def _bfa_plot(run_dir: Path, path: Path) -> Any:
@@ -491,6 +492,7 @@ def _technology_info(preset: str) -> dict[str, Any]:
         "node": getattr(tech, "node", None),
         "source": getattr(tech, "source", None),
         "v_nominal": getattr(tech, "v_nominal", None),
+        "voltage_unit": getattr(tech, "voltage_unit", "V"),
         "has_absolute_energy": getattr(tech, "has_absolute_energy", None),
     }
 

@@ -58,11 +58,16 @@ def fmt_ber(value: Any) -> str:
     return "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-")
 
 
-def fmt_saving(iso: Mapping[str, Any] | None) -> str:
+def voltage_label(unit: str | None) -> str:
+    """How a voltage in a preset's unit reads: "V", or "× Vmin" for presets normalised to Vmin."""
+    return "V" if unit in (None, "", "V") else f"× {unit}"
+
+
+def fmt_saving(iso: Mapping[str, Any] | None, unit: str | None = "V") -> str:
     """``"27.8% @ 0.850 V"`` with the bounded/nominal-miss flags written out."""
     if not iso:
         return "—"
-    text = f"{100 * float(iso['saving']):.1f}% @ {float(iso['voltage']):.3f} V"
+    text = f"{100 * float(iso['saving']):.1f}% @ {float(iso['voltage']):.3f} {voltage_label(unit)}"
     if iso.get("bounded_by_sweep"):
         text += " (≥, bounded by the sweep)"
     elif iso.get("nominal_within_budget") is False:
@@ -292,8 +297,8 @@ def write_demo_report(
             [
                 name,
                 fmt_acc(s.get("clean_acc")),
-                fmt_saving(s.get("iso_1pt")),
-                fmt_saving(s.get("iso_0.1pt")),
+                fmt_saving(s.get("iso_1pt"), tech.get("voltage_unit")),
+                fmt_saving(s.get("iso_0.1pt"), tech.get("voltage_unit")),
                 fmt_flips(m.get("bfa")),
                 _random_baseline(m.get("bfa")),
             ]
@@ -415,7 +420,8 @@ def _settings_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) ->
     mode = "quick (reduced) run" if settings.get("quick") else "full run"
     bers = ", ".join(fmt_ber(b) for b in settings.get("bers", []))
     volts = settings.get("voltages") or []
-    vtext = f"{min(volts):.2f}–{max(volts):.2f} V ({len(volts)} voltages)" if volts else "—"
+    unit = voltage_label(tech.get("voltage_unit"))
+    vtext = f"{min(volts):.2f}–{max(volts):.2f} {unit} ({len(volts)} voltages)" if volts else "—"
     lines = [
         f"A {mode} of `wcatsim demo`"
         + _wall_text(settings)
