@@ -123,23 +123,11 @@ def _where(path: Path, line: int) -> str:
 
 
 def _load_toml(path: Path) -> Technology:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise InputError(
-                f"reading the TOML preset {path} on Python 3.10 needs tomli: pip install tomli "
-                "(or use Python 3.11+, or a CSV preset)"
-            ) from None
+    from sram_models.tomlio import parse_toml
 
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"preset file {path}: not valid TOML ({exc})") from None
+    data = parse_toml(text, f"preset file {path}")
 
     def fail(key: str, message: str, section_start: int = 0) -> InputError:
         return InputError(f"{_where(path, _line_of(lines, key, section_start))}: field {key!r} {message}")

@@ -27,11 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
+from sram_models.tomlio import read_toml, tomllib
 from wcatsim.datasets import DATASET_NAMES
 from wcatsim.errors import ConfigError
 from wcatsim.quant import QuantConfig
@@ -407,12 +403,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         hint = " (the shipped layers are under configs/)" if not path.is_absolute() else ""
         raise ConfigError(f"config file {path} does not exist{hint}")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not a UTF-8 text file; a config layer is a TOML file") from None
+    return read_toml(path, ConfigError)
 
 
 def _merge(

@@ -475,15 +475,12 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
 
 
 def read_toml_file(path: str | Path) -> dict[str, Any]:
-    """A TOML file as a dict, or {} when it is absent, unreadable, or Python lacks tomllib (3.10)."""
+    """A TOML file as a dict, or {} when it is absent or unreadable (best-effort metadata for legends)."""
+    from sram_models.tomlio import read_toml
+
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the legend then says less, nothing fails
-        return {}
-    try:
-        with Path(path).open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, ValueError):
+        return read_toml(path)
+    except (OSError, ValueError):  # InputError is a ValueError
         return {}
 
 
