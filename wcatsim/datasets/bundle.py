@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -86,6 +87,18 @@ def normalise(x: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) ->
     m = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
     s = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
     return torch.from_numpy(((x.astype(np.float32) - m) / s).astype(np.float32))
+
+
+def dataset_folder(name: str, root: Path | str | None, expected: str) -> Path:
+    """The local folder a dataset is read from; a missing one is an error saying what goes where."""
+    if root is None:
+        raise InputError(
+            f"dataset {name!r} is read from a local folder: set data.root to the folder holding {expected}"
+        )
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"dataset folder {root} does not exist: it should hold {expected}")
+    return root
 
 
 def check_val_fraction(val_fraction: float) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from sram_models.errors import InputError
 
 from .augment import RandomCropFlip
-from .bundle import DatasetBundle, make_bundle
+from .bundle import DatasetBundle, dataset_folder, make_bundle
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
@@ -53,13 +53,7 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def load_cifar10(root: Path | None, seed: int, val_fraction: float) -> DatasetBundle:
     expected = f"{', '.join(TRAIN_FILES)} and {TEST_FILE} (the python version, cifar-10-batches-py)"
-    if root is None:
-        raise InputError(
-            f"dataset 'cifar10' is read from a local folder: set data.root to the folder holding {expected}"
-        )
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"dataset folder {root} does not exist: it should hold {expected}")
+    root = dataset_folder("cifar10", root, expected)
     folder = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
     missing = [name for name in (*TRAIN_FILES, TEST_FILE) if not (folder / name).is_file()]
     if missing:

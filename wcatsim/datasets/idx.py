@@ -9,7 +9,7 @@ import numpy as np
 
 from sram_models.errors import InputError
 
-from .bundle import DatasetBundle, make_bundle
+from .bundle import DatasetBundle, dataset_folder, make_bundle
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -55,13 +55,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 def load_idx_dataset(name: str, root: Path | None, seed: int, val_fraction: float) -> DatasetBundle:
     expected = ", ".join(f"{stem}[.gz]" for stem in FILES.values())
-    if root is None:
-        raise InputError(
-            f"dataset {name!r} is read from a local folder: set data.root to the folder holding {expected}"
-        )
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"dataset folder {root} does not exist: it should hold {expected}")
+    root = dataset_folder(name, root, expected)
     found = {key: _find(root, name, stem) for key, stem in FILES.items()}
     missing = [FILES[key] for key, path in found.items() if path is None]
     if missing:
