@@ -28,8 +28,8 @@ def sweep_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
     word_bits: int | None, ecc: str | None, layers: str | None, seed: int | None, executor: str,
-    scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool, batch_size: int | None,
-    quiet: bool,
+    workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
+    batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
@@ -43,7 +43,7 @@ def sweep_voltage(
     from sram_models.errors import InputError
     from wcatsim.sweeps import voltage_sweep
 
-    run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep")
+    run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep", workers)
     if voltage_text is not None:
         voltages = parse_range(voltage_text, "--voltages")
     elif isinstance(sw.voltages, str):

@@ -160,3 +160,7 @@ def test_executor_names_are_checked() -> None:
         make_executor("dask")
     with pytest.raises(InputError, match="unknown executor"):
         make_executor("mpi")
+    with pytest.raises(InputError, match="--workers"):
+        make_executor("local", workers=2)
+    with pytest.raises(InputError, match="at least 1"):
+        make_executor("processes", workers=0)

@@ -81,6 +81,28 @@ def test_dask_and_wide_batches_give_the_local_table(runs, tmp_path) -> None:
         assert hw <= 1.0 or n == 6, f"stopped at n={n} with half-width {hw} > 1.0"
 
 
+def test_worker_processes_give_the_local_table(runs, tmp_path) -> None:
+    # Realisations in spawned worker processes (one torch thread each) must reproduce the
+    # in-process table to the byte: seeds depend only on what a realisation is.
+    from wcatsim.montecarlo import ProcessExecutor
+    from wcatsim.sweeps import random_flip_sweep, voltage_sweep
+
+    kwargs = dict(samples=3, seed=5)
+    local = random_flip_sweep(runs["maxabs"], [2e-2], out=tmp_path / "local.csv", **kwargs)
+    local_v = voltage_sweep(runs["maxabs"], "chandramoorthy14", [0.8, 0.76], chips=2,
+                            out=tmp_path / "local_v.csv")  # fmt: skip
+    with ProcessExecutor(workers=2) as executor:
+        assert executor.parallelism == 2
+        pooled = random_flip_sweep(
+            runs["maxabs"], [2e-2], out=tmp_path / "pool.csv", executor=executor, **kwargs
+        )
+        pooled_v = voltage_sweep(runs["maxabs"], "chandramoorthy14", [0.8, 0.76], chips=2,
+                                 out=tmp_path / "pool_v.csv", executor=executor)  # fmt: skip
+    assert pooled == local and pooled_v == local_v
+    assert (tmp_path / "local.csv").read_text() == (tmp_path / "pool.csv").read_text()
+    assert (tmp_path / "local_v.csv").read_text() == (tmp_path / "pool_v.csv").read_text()
+
+
 def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_path) -> None:
     from wcatsim.sweeps import random_flip_sweep
 

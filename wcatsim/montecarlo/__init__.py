@@ -5,7 +5,7 @@ Torch-free: the model side of a realisation lives in :mod:`wcatsim.faults` and
 """
 
 from wcatsim.montecarlo.engine import Realisation, run_point
-from wcatsim.montecarlo.executors import DaskExecutor, LocalExecutor, make_executor
+from wcatsim.montecarlo.executors import DaskExecutor, LocalExecutor, ProcessExecutor, make_executor
 from wcatsim.montecarlo.seeds import chip_seed, transient_seed
 from wcatsim.montecarlo.stats import Summary, half_width, paired_difference, summarize, t_quantile
 from wcatsim.montecarlo.stopping import StoppingRule
@@ -13,6 +13,7 @@ from wcatsim.montecarlo.stopping import StoppingRule
 __all__ = [
     "DaskExecutor",
     "LocalExecutor",
+    "ProcessExecutor",
     "Realisation",
     "StoppingRule",
     "Summary",
