@@ -164,3 +164,13 @@ def test_executor_names_are_checked() -> None:
         make_executor("local", workers=2)
     with pytest.raises(InputError, match="at least 1"):
         make_executor("processes", workers=0)
+
+
+def test_accuracy_ci_never_leaves_0_to_100() -> None:
+    # Three realisations near 100%: the plain t-interval reaches past 100; the bounded one stops there.
+    values = [100.0, 100.0, 98.0]
+    plain = summarize(values)
+    bounded = summarize(values, bounds=(0.0, 100.0))
+    assert plain.ci_high > 100.0, f"test premise: plain CI high {plain.ci_high} should exceed 100"
+    assert bounded.ci_high == 100.0 and bounded.ci_low == plain.ci_low
+    assert bounded.mean == plain.mean and bounded.std == plain.std

@@ -74,7 +74,7 @@ def model_fingerprint(evaluator: Any) -> str:
 
 
 def _point_row(realisations: Sequence[Realisation], clean_acc: float) -> dict[str, Any]:
-    s = summarize([r.accuracy for r in realisations])
+    s = summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
     return {
         "realisations": s.n,
         "acc_mean": s.mean,

@@ -51,8 +51,15 @@ class Summary:
         return (self.ci_high - self.ci_low) / 2.0
 
 
-def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summary:
-    """Mean, std, min, max and the Student-t CI of the mean of ``values``."""
+def summarize(
+    values: Sequence[float], confidence: float = CONFIDENCE, bounds: tuple[float, float] | None = None
+) -> Summary:
+    """Mean, std, min, max and the Student-t CI of the mean of ``values``.
+
+    ``bounds``: the range the quantity cannot leave (accuracy: 0..100 percent).  The true mean lies
+    inside it, so the CI is intersected with it; coverage is unchanged and a table never shows an
+    accuracy interval reaching past 100%.
+    """
     arr = np.asarray(values, dtype=np.float64)
     n = int(arr.size)
     if n == 0:
@@ -65,7 +72,10 @@ def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summar
         std = 0.0  # identical values: no rounding residue in the spread
         mean = float(arr[0])
     hw = half_width(std, n, confidence)
-    return Summary(n, mean, std, float(arr.min()), float(arr.max()), mean - hw, mean + hw)
+    low, high = mean - hw, mean + hw
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Summary(n, mean, std, float(arr.min()), float(arr.max()), low, high)
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Summary:
