@@ -6,8 +6,7 @@ Torch-free (numpy, scipy, numba).  Public names are imported lazily so that
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sram_models.lazy import lazy_exports
 
 # public name -> submodule that defines it (filled in by the modules' owners)
 _EXPORTS: dict[str, str] = {
@@ -38,14 +37,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sram_models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(_EXPORTS)
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import importlib
-from typing import Any
+from sram_models.lazy import lazy_exports
 
 # public name -> submodule that defines it (filled in by the modules' owners)
 _EXPORTS: dict[str, str] = {
@@ -33,14 +32,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'wcatsim' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(_EXPORTS)
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)

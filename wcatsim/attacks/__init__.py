@@ -8,8 +8,7 @@ image), :mod:`.evaluation` (test accuracy and the stop decision), :mod:`.random_
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sram_models.lazy import lazy_exports
 
 _EXPORTS = {
     "run_bfa": "wcatsim.attacks.bfa",
@@ -21,10 +20,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'wcatsim.attacks' has no attribute {name!r}")
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)
