@@ -6,7 +6,6 @@ else sets sizes, fonts or the backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +93,3 @@ def save_figure(fig: Any, path: str | Path, pdf: bool = True) -> list[Path]:
         written.append(target)
     pyplot().close(fig)
     return written
-
-
-def iter_colors(names: list[str]) -> Iterator[tuple[str, str]]:
-    """(name, colour) for each name, quantizers in their fixed colours."""
-    for i, name in enumerate(names):
-        yield name, color_for(name, i)
