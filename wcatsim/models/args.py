@@ -26,17 +26,23 @@ class ModelArg:
     below: float | None = None  # values must be strictly below this
     choices: tuple[str, ...] | None = None  # allowed strings
 
-    def describe(self) -> str:
+    def allowed(self) -> str:
+        """The allowed values in words: ``int >= 1``, ``float in [0, 1)``, ``auto|cifar``."""
         if self.choices is not None:
             allowed = "|".join(self.choices)
         else:
             allowed = self.kind.__name__
-            if self.minimum is not None:
+            if self.minimum is not None and self.below is not None:
+                allowed += f" in [{self.minimum:g}, {self.below:g})"
+            elif self.minimum is not None:
                 allowed += f" >= {self.minimum:g}"
-            if self.below is not None:
+            elif self.below is not None:
                 allowed += f" < {self.below:g}"
+        return allowed
+
+    def describe(self) -> str:
         default = "auto" if self.default is None else repr(self.default)
-        return f"{allowed}, default {default}"
+        return f"{self.allowed()}, default {default}"
 
 
 def describe_args(spec: Mapping[str, ModelArg]) -> str:
@@ -76,7 +82,7 @@ def _checked(model: str, name: str, arg: ModelArg, value: Any) -> Any:
     else:
         raise InputError(f"{where} must be a finite number ({arg.describe()}), got {value!r}")
     if (arg.minimum is not None and value < arg.minimum) or (arg.below is not None and value >= arg.below):
-        raise InputError(f"{where} must be {arg.describe().split(',')[0]}, got {value!r}")
+        raise InputError(f"{where} must be {arg.allowed()}, got {value!r}")
     return value
 
 
