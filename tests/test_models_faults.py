@@ -178,3 +178,26 @@ def test_deit_without_batch_norm_trains_weights_and_learned_ranges() -> None:
         fake = model(x)
         with run_from_image(model, own_codes(model)):
             assert torch.equal(fake, model(x))
+
+
+FULL = [("resnet18", 224), ("resnet34", 224), ("resnet50", 224), ("vgg11_bn", 224), ("vgg16_bn", 224),
+        ("mobilenet_v2", 224), ("deit_tiny", 224), ("deit_small", 224), ("vgg11_bn", 32), ("vgg16_bn", 32),
+        ("deit_tiny", 32), ("deit_small", 32)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,size", FULL, ids=[f"{n}-{s}" for n, s in FULL])
+def test_full_size_models_run_from_their_image_exactly(name: str, size: int) -> None:
+    """The real shapes: 1000 (or 10) classes at 224 (or 32) pixels, 4-bit, packed into the SRAM image."""
+    classes = 1000 if size == 224 else 10
+    torch.manual_seed(0)
+    model = quantize(build_model(name, classes, 3, size), QuantConfig(method="maxabs", bits=4)).eval()
+    x = torch.randn(2, 3, size, size).contiguous(memory_format=torch.channels_last)
+    memory = ModelMemory(model)
+    assert memory.n_weights == sum(m.weight.numel() for m in quantized_layers(model).values())
+    with torch.inference_mode():
+        fake = model(x)
+        with memory.loaded():
+            from_image = model(x)
+    assert fake.shape == (2, classes) and torch.isfinite(fake).all()
+    assert torch.equal(fake, from_image)
