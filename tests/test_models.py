@@ -27,7 +27,9 @@ def test_output_shapes(name: str, channels: int, size: int, classes: int) -> Non
 
 
 def test_model_names() -> None:
-    assert set(MODEL_NAMES) == {"mlp", "small_cnn", "lenet5", "resnet20", "resnet32", "resnet44", "resnet56"}
+    assert set(MODEL_NAMES) == {"mlp", "small_cnn", "lenet5", "resnet20", "resnet32", "resnet44", "resnet56",
+                                "resnet18", "resnet34", "resnet50", "vgg11_bn", "vgg16_bn", "mobilenet_v2",
+                                "deit_tiny", "deit_small"}
 
 
 @pytest.mark.parametrize("depth,millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85)])
