@@ -401,3 +401,36 @@ def naive_iso_voltage(voltages, values, clean_acc, budget, v_nominal):
         if ok and (best is None or v < best):
             best = v
     return best
+
+
+# ---------------------------------------------------------------- wcatsim.planning: voltage plans
+
+
+def naive_best_plan(loss, energy, budget):
+    """Every assignment of one step per domain; the least summed energy whose summed loss <= budget.
+
+    ``loss[d][j]``, ``energy[d][j]``: nested lists (inf loss = not allowed).  Returns (energy, steps) or
+    None when nothing fits.
+    """
+    import itertools
+    import math
+
+    best = None
+    n_steps = [len(row) for row in loss]
+    for steps in itertools.product(*(range(n) for n in n_steps)):
+        total_loss = sum(loss[d][j] for d, j in enumerate(steps))
+        if math.isinf(total_loss) or total_loss > budget + 1e-9:
+            continue
+        total_energy = sum(energy[d][j] for d, j in enumerate(steps))
+        if best is None or total_energy < best[0] - 1e-12:
+            best = (total_energy, steps)
+    return best
+
+
+def naive_mixed_voltage_energy(domains, v_nominal, read_norm):
+    """Dynamic-only energy of weights in domains: sum over domains of words x read_norm(V), over the whole
+    image's words at nominal.  ``domains``: (weights, weights per word, voltage) per domain, each domain
+    starting a fresh word; the reference packs every weight together."""
+    words = [-(-n // per_word) for n, per_word, _ in domains]
+    reference = -(-sum(n for n, _, _ in domains) // domains[0][1])
+    return sum(w * read_norm(v) for w, (_, _, v) in zip(words, domains)) / (reference * read_norm(v_nominal))

@@ -408,45 +408,9 @@ def plan_voltage(
         say(f"  uniform: {grid[uni]:g} {tech.voltage_unit} on the planning chips")
 
         # 5. verification on fresh, disjoint chip sets
-        history: list[dict[str, Any]] = []
-        plan_stats = uniform_stats = None
-        for set_number in range(1, settings.max_verification_sets + 1):
-            ids = verification_chips(settings.planning_chips, settings.verification_chips, set_number)
-            plan_stats = bench.stats(plan_volts(steps), ids)
-            uniform_stats = bench.stats([grid[uni]] * n_dom, ids)
-            plan_loss, uni_loss = bench.loss(plan_stats), bench.loss(uniform_stats)
-            plan_ok = plan_loss <= budget + search.TOLERANCE
-            uni_ok = uni_loss <= budget + search.TOLERANCE
-            entry: dict[str, Any] = {
-                "set": set_number, "chips": [ids[0], ids[-1]],
-                "voltages": {d.name: v for d, v in zip(doms, plan_volts(steps), strict=True)},
-                "acc_mean": plan_stats.acc_mean, "ci_low": plan_stats.ci_low, "within_budget": plan_ok,
-                "uniform_voltage": grid[uni], "uniform_acc_mean": uniform_stats.acc_mean,
-                "uniform_ci_low": uniform_stats.ci_low, "uniform_within_budget": uni_ok,
-            }  # fmt: skip
-            history.append(entry)
-            say(f"[plan] verification set {set_number}: plan {_fmt_stats(plan_stats)} "
-                f"({'within' if plan_ok else 'MISSES'} budget), uniform {grid[uni]:g}: "
-                f"{_fmt_stats(uniform_stats)} ({'within' if uni_ok else 'MISSES'})")  # fmt: skip
-            if (plan_ok and uni_ok) or set_number == settings.max_verification_sets:
-                break
-            if not plan_ok:
-                lowered = [s > 0 for s in steps]
-                solo = []
-                for d in range(n_dom):
-                    if not lowered[d]:
-                        solo.append(0.0)
-                        continue
-                    volts = [None] * n_dom
-                    volts[d] = grid[steps[d]]
-                    solo.append(max(0.0, bench.loss(bench.stats(volts, ids))))
-                raised = search.failing_domains(solo, lowered, plan_loss - budget)
-                for d in raised:
-                    steps[d] -= 1
-                entry["raised"] = [doms[d].name for d in raised]
-            if not uni_ok and uni > 0:
-                uni -= 1
-        assert plan_stats is not None and uniform_stats is not None
+        verdict = verify_held_out(bench, grid, [d.name for d in doms], steps, uni, settings, say)
+        steps, uni = verdict.steps, verdict.uniform_step
+        plan_stats, uniform_stats, history = verdict.plan, verdict.uniform, verdict.history
     finally:
         bar.close()
 
@@ -478,6 +442,7 @@ def plan_voltage(
                              for k, ok in checks],  # fmt: skip
             "planned_voltages": plan_volts(descent.trajectory[chosen]),
             "uniform_planning": uniform_planning,
+            "sensitivity_points_reused": cache.reused,
             "evaluations": bench.evaluations,
             "forward_passes": bench.forwards,
         },
@@ -486,6 +451,76 @@ def plan_voltage(
     )
     write_plan(plan, target)
     return plan
+
+
+@dataclass
+class HeldOut:
+    """What verification on held-out chips ended with (the last set's figures)."""
+
+    steps: list[int]
+    uniform_step: int
+    plan: PointStats
+    uniform: PointStats
+    history: list[dict[str, Any]]
+
+
+def verify_held_out(
+    bench: Any,
+    grid: Sequence[float],
+    names: Sequence[str],
+    steps: Sequence[int],
+    uniform_step: int,
+    settings: PlanSettings,
+    say: Callable[[str], None] = lambda text: None,
+) -> HeldOut:
+    """Verify the plan (grid ``steps`` per domain) and the uniform voltage on fresh chip sets.
+
+    ``bench``: ``stats(voltages, chip ids) -> PointStats`` and ``loss(stats) -> points``.
+    Set ``s`` holds the chips :func:`wcatsim.planning.chips.verification_chips` gives.  Both
+    are evaluated on each set; when one misses the budget it goes up (the uniform voltage one
+    grid step; the plan's failing domains, :func:`search.failing_domains` from their losses
+    alone on this set, one step each) and both are evaluated on the next set, until both
+    hold or ``settings.max_verification_sets`` sets are spent.
+    """
+    steps, uni = [int(j) for j in steps], int(uniform_step)
+    n_dom, budget = len(names), settings.budget
+    history: list[dict[str, Any]] = []
+    for set_number in range(1, settings.max_verification_sets + 1):
+        ids = verification_chips(settings.planning_chips, settings.verification_chips, set_number)
+        volts = [grid[j] for j in steps]
+        plan_stats = bench.stats(volts, ids)
+        uniform_stats = bench.stats([grid[uni]] * n_dom, ids)
+        plan_loss, uni_loss = bench.loss(plan_stats), bench.loss(uniform_stats)
+        plan_ok = plan_loss <= budget + search.TOLERANCE
+        uni_ok = uni_loss <= budget + search.TOLERANCE
+        entry: dict[str, Any] = {
+            "set": set_number, "chips": [ids[0], ids[-1]],
+            "voltages": dict(zip(names, volts, strict=True)),
+            "acc_mean": plan_stats.acc_mean, "ci_low": plan_stats.ci_low, "within_budget": plan_ok,
+            "uniform_voltage": grid[uni], "uniform_acc_mean": uniform_stats.acc_mean,
+            "uniform_ci_low": uniform_stats.ci_low, "uniform_within_budget": uni_ok,
+        }  # fmt: skip
+        history.append(entry)
+        say(f"[plan] verification set {set_number}: plan {_fmt_stats(plan_stats)} "
+            f"({'within' if plan_ok else 'MISSES'} budget), uniform {grid[uni]:g}: "
+            f"{_fmt_stats(uniform_stats)} ({'within' if uni_ok else 'MISSES'})")  # fmt: skip
+        if (plan_ok and uni_ok) or set_number == settings.max_verification_sets:
+            return HeldOut(steps, uni, plan_stats, uniform_stats, history)
+        if not plan_ok:
+            lowered = [j > 0 for j in steps]
+            solo = []
+            for d in range(n_dom):
+                alone: list[float | None] = [None] * n_dom
+                alone[d] = volts[d]
+                solo.append(max(0.0, bench.loss(bench.stats(alone, ids))) if lowered[d] else 0.0)
+            raised = search.failing_domains(solo, lowered, plan_loss - budget)
+            for d in raised:
+                steps[d] -= 1
+            entry["raised"] = [names[d] for d in raised]
+        if not uni_ok and uni > 0:
+            uni -= 1
+            entry["uniform_raised_to"] = grid[uni]
+    raise AssertionError("unreachable: the loop returns on its last set")  # pragma: no cover
 
 
 def write_plan(plan: VoltagePlan, out_dir: str | Path) -> dict[str, Path]:
@@ -634,6 +669,7 @@ __all__ = [
     "PLAN_CSV",
     "PLAN_JSON",
     "PlanSettings",
+    "HeldOut",
     "PointStats",
     "VoltagePlan",
     "check_grid",
@@ -641,5 +677,6 @@ __all__ = [
     "domain_chip_seed",
     "format_plan",
     "plan_voltage",
+    "verify_held_out",
     "write_plan",
 ]
