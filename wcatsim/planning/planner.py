@@ -339,6 +339,7 @@ def plan_voltage(
     n_dom, n_steps = len(doms), len(grid)
     target = Path(out_dir) if out_dir is not None else Path(run.dir)
     bar = _progress(progress)
+    say = bar.wrap(say)
     bench = _Bench(evaluator, chips, settings.metric, bar.update)
     budget = settings.budget
     plan_ids = planning_chips(settings.planning_chips)
@@ -659,6 +660,17 @@ class _progress:
     def update(self, n: int) -> None:
         if self.bar is not None:
             self.bar.update(n)
+
+    def wrap(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """``log`` with the bar lifted while it writes (no line mixed into the bar)."""
+        if self.bar is None:
+            return log
+
+        def write(text: str) -> None:
+            with self.bar.external_write_mode():
+                log(text)
+
+        return write
 
     def close(self) -> None:
         if self.bar is not None:
