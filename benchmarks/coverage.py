@@ -17,8 +17,8 @@ Cases (at least 2,000 sweeps each, ``--sweeps``):
   bimodal     90 or 99 with probability 1/2 each
 
 Per case: the coverage of both (and ``cov_tN``), the mean realisations used, the adaptive rule's mean
-CI half-width and the share of sweeps that hit the cap.  The simulation's standard error on a coverage c is √(c(1 − c)/sweeps), about 0.01 at
-c = 0.65 and 2,000 sweeps.
+CI half-width and the share of sweeps that hit the cap.  The simulation's standard error on a
+coverage c is √(c(1 − c)/sweeps), about 0.01 at c = 0.65 and 2,000 sweeps.
 
 ``--confidence-sequence`` also measures the alternative the rule's docstring compares with: the
 predictable plug-in empirical-Bernstein confidence sequence for values in [0, 100] (Waudby-Smith and
