@@ -34,14 +34,20 @@ Last line: ``coverage: adaptive_min=X fixed_min=Y normal=Z realisations_ratio=R`
 
 from __future__ import annotations
 
-import argparse
-import math
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
+if __name__ != "__main__":
+    # This script shares its name with the coverage.py package, and running any script of this folder
+    # puts the folder first on sys.path: numba probes `import coverage` (for its coverage plugin) and
+    # would get this file.  Refusing to be imported makes that probe see "not installed".
+    raise ImportError("benchmarks/coverage.py is a script (python benchmarks/coverage.py), not a module")
 
-import numpy as np
+import argparse  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
