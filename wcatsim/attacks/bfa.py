@@ -2,10 +2,12 @@
 
 Each trial draws its own attack batch (seeded) from data the test set does not contain, runs the
 progressive bit search (:mod:`wcatsim.attacks.search`) on the integer weight image until the test
-accuracy is at or below the stop threshold or a budget is spent, and then flips the same number of
-uniformly random bits of the clean image as a baseline.  Results are written to the run directory
-after every trial (``bfa_flips.csv``, ``bfa_summary.json``), so an interrupted attack keeps the trials
-it finished.
+accuracy is at or below the stop threshold or a budget is spent (and on, within the same budgets, to
+the WCAT code's 100/C + 1/C where that is lower: ``flips_to_original_threshold``), and then flips as
+many uniformly random bits of the clean image as it needed to break the model, as a baseline.  A
+trial that did not break is right-censored at its count (:mod:`wcatsim.attacks.censoring`).  Results
+are written to the run directory after every trial (``bfa_flips.csv``, ``bfa_summary.json``), so an
+interrupted attack keeps the trials it finished.
 """
 
 from __future__ import annotations
