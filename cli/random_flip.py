@@ -143,12 +143,15 @@ def finish(
               help="Realisations per BER, fixed-count protocol "
               "(default: attack.random_flip.samples, the paper's 50).")
 @click.option("--ci-half-width", type=float, default=None,
-              help="Adaptive stopping: draw realisations until the 95% CI half-width of the mean "
-              "accuracy is "
-              "at most this many points (0 = fixed count).")
+              help="Adaptive (Stein's two-stage rule): after a pilot of --min-samples realisations, draw "
+              "as many more as the pilot's spread needs for a 95% CI half-width of this many accuracy "
+              "points (0 = fixed count).")
 @click.option("--min-samples", type=int, default=None,
-              help="Adaptive: never stop before this many realisations.")
-@click.option("--max-samples", type=int, default=None, help="Adaptive: never draw more than this many.")
+              help="Adaptive: the pilot, never fewer realisations (default 50, the paper's count: a "
+              "smaller pilot misses rare collapses more often than the fixed protocol).")
+@click.option("--max-samples", type=int, default=None,
+              help="Adaptive: never draw more than this many (default 200; a capped point's CI stays "
+              "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
 @click.option("--protect-msb", type=float, default=None,

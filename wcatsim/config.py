@@ -159,11 +159,14 @@ class RandomFlipConfig:
     bers: tuple[float, ...] = PAPER_BERS
     # Realisations per BER in the fixed-count protocol (the paper's 50).
     samples: int = 50
-    # > 0: adaptive stopping once the 95% CI half-width of the mean is at most this (accuracy points).
+    # > 0: adaptive, Stein's two-stage rule for this 95% CI half-width (accuracy points; see
+    # wcatsim.montecarlo.stopping): a pilot, then as many more as the pilot's spread asks for.
     ci_half_width: float = 0.0
-    # Adaptive: never stop before this many realisations.
-    min_samples: int = 10
-    # Adaptive: never draw more than this many realisations.
+    # Adaptive: the pilot's realisations (the paper's 50: fewer miss rare collapses more often than
+    # the fixed protocol; benchmarks/coverage.py).  A point never gets fewer.
+    min_samples: int = 50
+    # Adaptive: never draw more than this many realisations (4 x the pilot: the cost bound; the CI of a
+    # capped point stays wider than asked, and a larger cap lowers its coverage on collapse mixtures).
     max_samples: int = 200
     # A fault-model name of sram_models (validated by the random-flip command).
     fault: str = "transient"

@@ -23,7 +23,6 @@ from sram_models.errors import InputError
 from wcatsim.montecarlo.engine import Realisation, run_point
 from wcatsim.montecarlo.executors import Executor, LocalExecutor
 from wcatsim.montecarlo.results import PointTable, typed_row
-from wcatsim.montecarlo.stats import summarize
 from wcatsim.montecarlo.stopping import StoppingRule
 from wcatsim.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
 
@@ -73,8 +72,9 @@ def model_fingerprint(evaluator: Any) -> str:
     return digest.hexdigest()
 
 
-def _point_row(realisations: Sequence[Realisation], clean_acc: float) -> dict[str, Any]:
-    s = summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
+def _point_row(realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule) -> dict[str, Any]:
+    # The rule's CI: Student t for the fixed protocol, Stein's with Hall's skew correction for adaptive.
+    s = rule.summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
     return {
         "realisations": s.n,
         "acc_mean": s.mean,
@@ -144,7 +144,7 @@ def _run_sweep(
                 resumed = True
             else:
                 realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
-                row = {key: point, **extra(point), **_point_row(realisations, clean_acc)}
+                row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
@@ -192,7 +192,7 @@ def random_flip_sweep(
     *,
     samples: int = 50,
     ci_half_width: float = 0.0,
-    min_samples: int = 10,
+    min_samples: int = 50,  # StoppingRule's pilot (the paper's 50)
     max_samples: int = 200,
     fault: str = "transient",
     protect_msb: float = 0.0,
@@ -214,9 +214,10 @@ def random_flip_sweep(
     ``run``: a :class:`wcatsim.runs.LoadedRun` or a run directory.  Realisation i at
     BER p draws its faults from seed (``seed``, p, i), so two models with the same
     ``seed`` see the same faults (common random numbers).  ``samples`` realisations
-    per BER (the paper's 50), or, with ``ci_half_width`` > 0, adaptive stopping at
-    that 95% CI half-width (at least ``min_samples``, at most ``max_samples``; the
-    stopping std is floored at one test image's worth of accuracy).  ``fault`` names
+    per BER (the paper's 50), or, with ``ci_half_width`` > 0, Stein's two-stage rule
+    for that 95% CI half-width (a pilot of ``min_samples``, at most ``max_samples``;
+    the pilot's std is floored at one test image's worth of accuracy; see
+    :mod:`wcatsim.montecarlo.stopping`).  ``fault`` names
     a fault model of sram_models; ``protect_msb`` the fraction of weights whose sign
     bit is in hardened cells.  ``on_row(row, resumed)`` is called as each point ends.
     """

@@ -41,10 +41,11 @@ def run_point(
     executor = executor or LocalExecutor()
     done: list[Realisation] = []
     while True:
-        stop = rule.stop_count([r.accuracy for r in done]) if done else None
+        values = [r.accuracy for r in done]
+        stop = rule.stop_count(values) if done else None
         if stop is not None:
             return done[:stop]
-        n_next = rule.next_request(len(done), executor.parallelism)
+        n_next = rule.next_request(len(done), executor.parallelism, values)
         if n_next <= 0:  # pragma: no cover - stop_count returns before this
             return done
         indices = list(range(len(done), len(done) + n_next))
