@@ -227,7 +227,7 @@ def _cycle(tech: Technology, v: float, needed: bool) -> float:
 def _cost(
     footprints: Sequence[tuple[Footprint, float]], tech: Technology, org: MemoryOrganisation
 ) -> tuple[list[tuple[float, float, float, float]], float, float]:
-    """Per domain (cycles, cycle length, dynamic, cells x per-cell leakage) and (read time, inference time)."""
+    """Per domain (cycles, cycle length, dynamic, leakage rate), the read time and the inference time."""
     absolute = tech.has_absolute_energy
     leaks = any(_per_cell_time(tech, v) > 0 for _, v in footprints)
     given = org.inference_time_ns

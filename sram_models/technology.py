@@ -130,7 +130,9 @@ class Technology:
         if not 0.0 < self.cell_voltage_share <= 1.0:
             raise InputError(f"preset {self.name}: cell_voltage_share must be in (0, 1]")
         if (self.delay_vth is None) != (self.delay_n is None):
-            raise InputError(f"preset {self.name}: give both delay_vth and delay_n (the EKV delay model), or neither")
+            raise InputError(
+                f"preset {self.name}: give both delay_vth and delay_n (the EKV delay model), or neither"
+            )
         if self.delay_vth is not None:
             if not self.delay_vth > 0 or not self.delay_n >= 1.0:  # type: ignore[operator]
                 raise InputError(f"preset {self.name}: delay_vth must be > 0 V and delay_n >= 1")
@@ -409,4 +411,6 @@ class TabulatedTechnology(Technology):
     def source_leakage_power(self, v: float | np.ndarray) -> float | np.ndarray | None:
         """The source's own leakage column (mW; a gated cache where ``full_leakages_mw`` is given)."""
         arr = self.check_voltage(v)
-        return None if self.leakages_mw is None else self._out(v, np.interp(arr, self.voltages, self.leakages_mw))
+        if self.leakages_mw is None:
+            return None
+        return self._out(v, np.interp(arr, self.voltages, self.leakages_mw))
