@@ -64,7 +64,7 @@ def test_a_preset_with_the_same_name_and_another_sigma_is_its_own_sweep(run, tmp
 def test_transient_and_chip_sweeps_give_the_same_flip_rate(run, tmp_path) -> None:
     from wcatsim.sweeps import voltage_sweep
 
-    v = 0.8  # chandramoorthy14: BER 1.3% of cells faulty, 0.66% of the bits read wrong
+    v = 0.8  # chandramoorthy14: BER 2.1% of the cells faulty, so 1.06% of the bits read wrong
     rows = {f: voltage_sweep(run, "chandramoorthy14", [v], chips=10, fault=f, out=tmp_path / f"{f}.csv")[0]
             for f in ("chip", "transient")}  # fmt: skip
     chip, transient = rows["chip"]["flip_rate"], rows["transient"]["flip_rate"]
