@@ -69,17 +69,19 @@ def open_run(
 
 # (column, width, format spec) of the printed table
 _FORMATS = {
-    "random_flip": [("ber", 8, "g"), ("realisations", 5, "d"), ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"),
-                    ("ci_low", 7, ".2f"), ("ci_high", 7, ".2f"), ("acc_min", 7, ".2f"), ("acc_max", 7, ".2f"),
+    "random_flip": [("ber", 8, "g"), ("flip_rate", 9, ".3e"), ("realisations", 5, "d"),
+                    ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"), ("ci_low", 7, ".2f"),
+                    ("ci_high", 7, ".2f"), ("acc_min", 7, ".2f"), ("acc_max", 7, ".2f"),
                     ("bits_changed_mean", 9, ".1f"), ("clean_acc", 7, ".2f")],
-    "sweep_voltage": [("voltage", 7, ".3f"), ("ber", 9, ".2e"), ("bits_changed_mean", 9, ".1f"),
-                      ("energy_norm", 7, ".3f"), ("energy_per_inference_pj", 10, ".4g"),
+    "sweep_voltage": [("voltage", 7, ".3f"), ("ber", 9, ".2e"), ("flip_rate", 9, ".2e"),
+                      ("bits_changed_mean", 9, ".1f"), ("energy_norm", 7, ".3f"),
+                      ("energy_per_inference_pj", 10, ".4g"), ("leakage_share", 6, ".3f"),
                       ("realisations", 5, "d"), ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"),
                       ("ci_low", 7, ".2f"), ("ci_high", 7, ".2f"), ("clean_acc", 7, ".2f")],
 }
 _HEADERS = {"realisations": "n", "bits_changed_mean": "bits_chg", "energy_per_inference_pj": "E_pJ",
             "energy_norm": "E_norm", "acc_mean": "mean", "acc_std": "std", "acc_min": "min", "acc_max": "max",
-            "clean_acc": "clean"}
+            "clean_acc": "clean", "leakage_share": "leak"}
 
 
 def format_row(kind: str, row: dict[str, Any]) -> str:
@@ -137,8 +139,10 @@ def finish(
 @click.command("random-flip")
 @experiment_options
 @click.option("--ber", "ber_text", default=None, metavar="LIST",
-              help="Comma list of bit error rates (default: attack.random_flip.bers, the paper's list "
-              "0,1e-4,4e-4,8e-4,1e-3,2e-3,4e-3,6e-3,8e-3,1e-2).")
+              help="Comma list of bit error rates: the probability that a stored bit reads wrong, for "
+              "every --fault (stuck-at models make 2 x ber of the cells faulty, so ber <= 0.5) "
+              "(default: attack.random_flip.bers, the paper's list 0,1e-4,4e-4,8e-4,1e-3,2e-3,4e-3,"
+              "6e-3,8e-3,1e-2).")
 @click.option("--samples", type=int, default=None,
               help="Realisations per BER, fixed-count protocol "
               "(default: attack.random_flip.samples, the paper's 50).")

@@ -8,7 +8,10 @@ import click
 
 from cli._common import handles_errors, parse_range
 
-SHOW_COLUMNS = ("voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm")
+SHOW_COLUMNS = (
+    "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",
+    "access_time_norm", "source_leakage_mw",
+)  # fmt: skip
 LIST_COLUMNS = ("name", "node", "v_low", "v_high", "source")
 
 
@@ -83,7 +86,8 @@ def list_cmd(as_csv: bool) -> None:
     "--csv",
     "as_csv",
     is_flag=True,
-    help="CSV on stdout: voltage, ber, read_energy_pj, leakage_mw, read_energy_norm.",
+    help="CSV on stdout: voltage, ber, read_energy_pj, leakage_mw, read_energy_norm, access_time_ns, "
+    "access_time_norm, source_leakage_mw.",
 )
 @click.option(
     "--plot",
@@ -95,11 +99,14 @@ def list_cmd(as_csv: bool) -> None:
 )
 @handles_errors
 def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None) -> None:
-    """BER, read energy, leakage and normalised read energy of PRESET across voltages.
+    """BER, read energy, leakage and access time of PRESET across voltages.
 
-    read_energy_pj is per access as the preset defines it and leakage_mw that of
-    the preset's array (both empty when the source publishes no absolute energy);
-    read_energy_norm is relative to the nominal voltage.
+    ber is the preset's curve (its ber_meaning says whether it counts faulty cells or wrong reads);
+    read_energy_pj is per access as the preset defines it and leakage_mw that of the preset's full
+    array, the figure the energy model uses (source_leakage_mw: the source's own column, for dpcs45
+    a cache with its faulty blocks power-gated); both empty when the source publishes no absolute
+    energy. access_time_ns is the access time (the clock period of a read) at V, empty without an
+    absolute figure; read_energy_norm and access_time_norm are relative to the nominal voltage.
     """
     from sram_models.presets import load_technology
 
@@ -112,7 +119,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
     tech.check_voltage(volts)  # one clear error naming the range
     rows = []
     for v in volts:
-        energy, leak = tech.read_energy(v), tech.leakage_power(v)
+        energy, leak, source = tech.read_energy(v), tech.leakage_power(v), tech.source_leakage_power(v)
+        timed = tech.has_delay_model
+        access = tech.access_time(v) if timed else None
         rows.append(
             {
                 "voltage": f"{v:g}",
@@ -120,6 +129,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
                 "read_energy_pj": None if energy is None else f"{energy:.4g}",
                 "leakage_mw": None if leak is None else f"{leak:.4g}",
                 "read_energy_norm": f"{tech.read_energy_norm(v):.4f}",
+                "access_time_ns": None if access is None else f"{access:.4g}",
+                "access_time_norm": f"{tech.access_time_norm(v):.4g}" if timed else None,
+                "source_leakage_mw": None if source is None else f"{source:.4g}",
             }
         )
     if not tech.has_absolute_energy:
@@ -136,8 +148,22 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
             f"v_min {tech.v_min:g}, valid {tech.v_low:g}..{tech.v_high:g}"
         )
         click.echo(f"source: {tech.source}")
+        click.echo(
+            f"ber_meaning: {tech.ber_meaning} ("
+            + ("share of cells that fail at V; about half of them read wrong on random data)"
+               if tech.ber_meaning == "faulty_cell" else "share of bits of random data read wrong)")
+        )  # fmt: skip
         if tech.has_absolute_energy:
             click.echo(f"read energy per {tech.access_bits}-bit access; leakage of {tech.leakage_bits} cells")
+        if tech.has_delay_model:
+            at = "" if tech.cycle_time_ns is None else f"{tech.cycle_time_ns:g} ns at nominal, "
+            click.echo(
+                f"access time: {at}EKV delay with Vth {tech.delay_vth:g} V, n {tech.delay_n:g}, "
+                f"{100 * tech.cell_voltage_share:.1f}% of an access at the cell supply"
+                + (f", Vmin = {tech.vmin_volts:g} V" if tech.voltage_unit == "Vmin" else "")
+            )
+        else:
+            click.echo("access time: no delay model in this preset (give delay_vth and delay_n)")
         click.echo(_table_text(SHOW_COLUMNS, rows))
     if plot_path is not None:
         from wcatsim.plots.technology import plot_technology

@@ -21,27 +21,40 @@ from cli.random_flip import fault_run_options, finish, open_run, row_printer
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
-              "transient: independent flips at the preset's BER.")
+              "transient: independent flips; both at the preset's bit error probability.")
+@click.option("--banks", type=int, default=None,
+              help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
+              "convolution buffer). More banks: shorter reads, less leakage.")
+@click.option("--inference-time-ns", type=float, default=None, metavar="NS",
+              help="The accelerator's inference time (e.g. compute-bound) in ns; the arrays leak for "
+              "it (never less than the reads take). Default: the time the reads take.")
 @fault_run_options
 @handles_errors
 def sweep_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
+    banks: int | None, inference_time_ns: float | None,
     word_bits: int | None, ecc: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
     batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
-    For each voltage the preset gives the faulty-cell rate (ber) and the read energy and leakage;
-    chip c's faults come from the seed (seed, c) at every voltage, so lowering the voltage only adds
-    faulty cells. Writes sweep_voltage.csv (and sweep_voltage.json) into the run directory; energy_norm
-    is the total energy per inference over the same at nominal voltage.
+    For each voltage the preset gives its BER (ber, meaning what the preset's ber_meaning says),
+    the read energy, the leakage and the access time; chip c's faults come from the seed (seed, c) at
+    every voltage, so lowering the voltage only adds faulty cells; flip_rate is the share of weight
+    bits that actually read wrong. Writes sweep_voltage.csv (and sweep_voltage.json) into the run
+    directory; energy_norm is the total energy per inference (reads plus leakage over the inference
+    time) over the same weights without ECC at nominal voltage.
 
         wcatsim sweep-voltage -c configs/quantization/4bit_wcat.toml --preset chandramoorthy14 --plot
     """
+    from sram_models.energy import MemoryOrganisation
     from sram_models.errors import InputError
     from wcatsim.sweeps import voltage_sweep
+
+    # checked before the run is opened or any file touched
+    MemoryOrganisation(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
 
     run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep", workers)
     if voltage_text is not None:
@@ -71,6 +84,7 @@ def sweep_voltage(
             seed=sw.seed if seed is None else seed,
             executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
             on_row=printer, batch_size=batch_size, device=device, config=cfg,
+            banks=banks, inference_time_ns=inference_time_ns,
         )  # fmt: skip
     finally:
         ex.close()

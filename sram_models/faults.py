@@ -10,6 +10,22 @@ voltage of the call (``technology=``; then ``voltage`` is required and outside
 the technology's range is an error).  Sampling is sparse: work ∝ number of
 faults (geometric skips in ``_kernels``), never ∝ number of cells.
 
+**One bit-error convention.**  ``ber`` is always the probability that a stored
+bit of random data reads wrong, and a technology gives it as
+``Technology.bit_error_rate(V)`` (its curve converted by its ``ber_meaning``).
+Flip models (``Transient``, ``BitPositionTransient``) flip each cell with that
+probability.  Stuck models (``ChipFaultMap``, ``StuckAt``, and the cells of a
+failed column in ``ColumnFailures``) make a cell faulty with probability
+``2 x ber`` (``Technology.faulty_cell_rate(V)``): a faulty cell is stuck at 0 or
+1 and reads wrong only when it stores the other value, half the time on random
+data, whatever the stuck split.  So at one voltage or one ``ber`` every model
+changes the same expected number of bits of random data; ``ber > 0.5`` is
+refused by the stuck models (more than every cell faulty).
+``AsymmetricTransient`` with ``ber=`` (or a technology) keeps that mean:
+``(p10 + p01) / 2 = ber``.  On real weights, whose bits are not 50/50, the
+stuck models change fewer or more bits than the flip models: the tables report
+the measured ``flip_rate`` beside ``ber``.
+
 Sign-bit protection (``protect_msb=f``, issue 4's ``--protect-msb``): the sign
 bits of an evenly spread fraction ``f`` of the weights, in memory order, never
 fail (weight i is protected when floor((i+1) f) > floor(i f); f=1 protects every
@@ -95,12 +111,23 @@ class FaultResult:
         return self._codes
 
 
+def _check_stuck_ber(ber: float, model: str) -> float:
+    if ber > 0.5:
+        raise InputError(
+            f"{model}: ber={ber:g} is the probability that a stored bit reads wrong; a stuck cell reads "
+            "wrong half the time on random data, so above 0.5 more than every cell would have to fail: "
+            "use ber <= 0.5 (or the transient model)"
+        )
+    return ber
+
+
 class FaultModel:
     """Base class: a rate from ``ber`` or from ``technology`` at the call's voltage."""
 
     ber: float | None
     technology: Technology | None
     protect_msb: float
+    _stuck = False  # True: faulty cells are stuck, so the cell rate is 2 x the bit error probability
 
     def _init_rate(self) -> None:
         if self.technology is not None and not isinstance(self.technology, Technology):
@@ -111,20 +138,35 @@ class FaultModel:
             if self.ber is None:
                 raise InputError(f"{type(self).__name__} needs ber= (a probability) or technology=")
             self.ber = _check_rate(self.ber, "ber")
+            if self._stuck:
+                _check_stuck_ber(self.ber, type(self).__name__)
         elif self.ber is not None:
             raise InputError(f"{type(self).__name__}: give ber= or technology=, not both")
         self.protect_msb = _check_fraction(self.protect_msb, "protect_msb")
 
-    def rate(self, voltage: float | None = None) -> float:
-        """The fault rate this call uses."""
-        if self.technology is None:
-            return float(self.ber)  # type: ignore[arg-type]
+    def _voltage(self, voltage: float | None) -> float:
+        assert self.technology is not None
         if voltage is None:
             raise InputError(
                 f"{type(self).__name__} follows {self.technology.name}: pass voltage= "
                 f"({self.technology.v_low:g}..{self.technology.v_high:g} {self.technology.voltage_unit})"
             )
-        return float(self.technology.ber(voltage))
+        return voltage
+
+    def bit_error_rate(self, voltage: float | None = None) -> float:
+        """Probability that a stored bit of random data reads wrong at this call (the convention)."""
+        if self.technology is None:
+            return float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.bit_error_rate(self._voltage(voltage)))
+
+    def rate(self, voltage: float | None = None) -> float:
+        """The per-cell rate this call draws: the bit error probability for flip models, the faulty-cell
+        probability (2 x it) for stuck models."""
+        if not self._stuck:
+            return self.bit_error_rate(voltage)
+        if self.technology is None:
+            return 2.0 * float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.faulty_cell_rate(self._voltage(voltage)))
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         raise NotImplementedError
@@ -233,9 +275,9 @@ class Transient(FaultModel):
     """
 
     ber: float | None = None
-    """flip probability per cell (ignored when technology is given)"""
+    """flip probability per cell: the probability that a stored bit reads wrong"""
     technology: Technology | None = None
-    """take the rate from technology.ber(voltage)"""
+    """take the rate from technology.bit_error_rate(voltage)"""
     protect_msb: float = 0.0
     """fraction of weights whose sign bit never fails (see module docstring)"""
 
@@ -268,11 +310,14 @@ class Transient(FaultModel):
 
 @dataclass
 class StuckAt(FaultModel):
-    """Transient stuck-at faults: each cell is faulty with probability ``ber`` and then
-    reads a random value (1 with probability ``stuck_at_one``), so only about half of
-    the faulty cells change a read.  Fresh per seed (for a persistent chip use ChipFaultMap)."""
+    """Transient stuck-at faults: each cell is faulty with probability ``2 x ber`` and then
+    reads a stuck value (1 with probability ``stuck_at_one``), so about half of the faulty
+    cells change a read and ``ber`` of random data's bits read wrong.  Fresh per seed (for
+    a persistent chip use ChipFaultMap)."""
 
+    _stuck = True
     ber: float | None = None
+    """probability that a stored bit reads wrong (<= 0.5); faulty cells: 2 x ber"""
     technology: Technology | None = None
     stuck_at_one: float = 0.5
     """share of faulty cells stuck at 1 (the rest at 0); 0.5 = no bias known"""
@@ -292,8 +337,8 @@ class StuckAt(FaultModel):
 class AsymmetricTransient(FaultModel):
     """A stored 1 reads 0 with probability ``p10``; a stored 0 reads 1 with ``p01``.
 
-    With ``technology=``, ``p10`` is the technology's BER at the voltage and ``p01``
-    is ``p01_share`` times it.
+    With ``technology=``, the two keep the convention's mean on random data,
+    (p10 + p01) / 2 = ``technology.bit_error_rate(V)``, split as p01 = ``p01_share`` x p10.
     """
 
     p01: float = 0.0
@@ -315,10 +360,16 @@ class AsymmetricTransient(FaultModel):
             raise InputError("technology must be a Technology (load_technology(...))")
 
     def rates(self, voltage: float | None) -> tuple[float, float]:
+        """(p01, p10) of this call."""
         if self.technology is None:
             return self.p01, self.p10
-        p = FaultModel.rate(self, voltage)
-        return self.p01_share * p, p
+        p10 = 2.0 * float(self.technology.bit_error_rate(self._voltage(voltage))) / (1.0 + self.p01_share)
+        if p10 > 1.0:
+            raise InputError(
+                f"AsymmetricTransient: {self.technology.name} at {voltage:g} needs p10 = {p10:g} > 1 "
+                "for its bit error rate with this p01_share: raise p01_share"
+            )
+        return self.p01_share * p10, p10
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         self._check_image(image)
@@ -389,21 +440,35 @@ class BitPositionTransient(FaultModel):
 @dataclass
 class ColumnFailures(FaultModel):
     """Whole-column failures: each column of each ``rows``-row array fails with
-    probability ``column_rate`` (or technology BER) and then reads a constant
-    (stuck at 1 with probability ``stuck_at_one``).  The expected faulty-cell rate
-    equals the column rate; with ``interleave > 1`` a column holds one bit position
-    of every ``interleave``-th word, so SECDED sees at most one error per word."""
+    probability ``column_rate`` (or, with a technology, its faulty-cell rate
+    ``technology.faulty_cell_rate(V)``) and then reads a constant (stuck at 1 with
+    probability ``stuck_at_one``).  The expected faulty-cell rate equals the column
+    rate (``make_fault_model("column", ber=b)`` uses 2b: stuck cells read wrong half
+    the time); with ``interleave > 1`` a column holds one bit position of every
+    ``interleave``-th word, so SECDED sees at most one error per word."""
 
+    _stuck = True
     column_rate: float | None = None
+    """probability that a column fails (its cells are then stuck): a faulty-cell rate, not a ber"""
     technology: Technology | None = None
     stuck_at_one: float = 0.5
     protect_msb: float = 0.0
 
     def __post_init__(self) -> None:
-        self.ber = self.column_rate
+        if self.technology is None and self.column_rate is not None:
+            self.column_rate = _check_rate(self.column_rate, "column_rate")
+            # the base class stores the convention's ber: half the faulty-cell rate
+            self.ber = self.column_rate / 2.0
+        else:
+            self.ber = self.column_rate
         self._init_rate()
-        self.column_rate = self.ber
         self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
+
+    def rate(self, voltage: float | None = None) -> float:
+        """The column failure probability of this call."""
+        if self.technology is None:
+            return float(self.column_rate)  # type: ignore[arg-type]
+        return float(self.technology.faulty_cell_rate(self._voltage(voltage)))
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         from sram_models import _kernels
@@ -431,23 +496,25 @@ class ChipFaultMap(FaultModel):
     """Persistent faults of one simulated chip (the seed is the chip).
 
     Each cell has one fixed uniform draw; it is faulty at voltage V iff its draw is
-    below BER(V), and stuck at 1 with probability ``stuck_at_one`` (else 0), that
-    value drawn once per cell too.  The voltage only sets the threshold, so the
+    below the faulty-cell rate ``technology.faulty_cell_rate(V)`` (or ``2 x ber``), and
+    stuck at 1 with probability ``stuck_at_one`` (else 0), that value drawn once per
+    cell too.  The voltage only sets the threshold, so the
     faulty set at a lower voltage contains the one at any higher voltage (nested).
 
-    Only cells whose draw is below the highest rate the chip can see (BER at
-    ``technology.v_low``, or ``ber``) are drawn, sparsely, and kept sorted by draw
+    Only cells whose draw is below the highest rate the chip can see (the faulty-cell
+    rate at ``technology.v_low``, or ``2 x ber``) are drawn, sparsely, and kept sorted by draw
     per (seed, image size) in a small cache: sweeping a chip over voltages selects
     a prefix and never redraws.  The draws of a seed depend on that highest rate
     (a property of the technology) and on the cell; an image with more cells sees
     the same faults in its first cells.
     """
 
+    _stuck = True
     technology: Technology | None = None
     stuck_at_one: float = 0.5
     """share of faulty cells stuck at 1; 0.5 = no bias known (the issue's default split)"""
     ber: float | None = None
-    """fixed faulty-cell rate instead of a technology (then voltage is ignored)"""
+    """fixed bit error probability instead of a technology (faulty cells 2 x ber; voltage ignored)"""
     protect_msb: float = 0.0
     cache_size: int = 64
     """chips (seeds) whose draws are kept; a Monte Carlo over 20 chips fits"""
@@ -461,9 +528,10 @@ class ChipFaultMap(FaultModel):
 
     @property
     def max_rate(self) -> float:
+        """The highest faulty-cell rate this chip can be asked for."""
         if self.technology is None:
-            return float(self.ber)  # type: ignore[arg-type]
-        return float(self.technology.ber(self.technology.v_low))
+            return 2.0 * float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.faulty_cell_rate(self.technology.v_low))
 
     def draws(self, seed: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The chip's weak cells sorted by draw: (positions, draws, stuck values)."""
@@ -521,15 +589,18 @@ def make_fault_model(
 ) -> FaultModel:
     """A fault model by name, its rate from ``ber`` or from ``technology`` at the call's voltage.
 
+    ``ber`` is, for every model, the probability that a stored bit of random data reads wrong
+    (a technology gives it as ``bit_error_rate(V)``; module docstring):
+
     - ``transient``: every cell flips with probability ber (Transient).
-    - ``chip``: a persistent chip fault map, faulty cells stuck at 0/1 (ChipFaultMap;
-      the seed of ``corrupt`` is the chip).
-    - ``stuck-at``: each cell faulty with probability ber, stuck at a random value
-      (StuckAt; about half change a read).
-    - ``asymmetric``: a stored 1 reads 0 with probability ber; 0 -> 1 with ``p01``
-      (fixed rate) or ``p01_share`` x the technology's BER; both default 0.
+    - ``chip``: a persistent chip fault map; cells faulty with probability 2 ber, stuck at 0/1
+      (ChipFaultMap; the seed of ``corrupt`` is the chip); ber <= 0.5.
+    - ``stuck-at``: each cell faulty with probability 2 ber, stuck at a random value (StuckAt).
+    - ``asymmetric``: a stored 1 reads 0 with p10, a stored 0 reads 1 with p01, their mean
+      (p10 + p01) / 2 = ber; split by ``p01_share`` = p01 / p10 (default 0: p10 = 2 ber, only
+      1 -> 0 errors) or by a fixed ``p01`` (then p10 = 2 ber - p01).
     - ``msb``: ber on every bit, ``sign_ber`` on the sign bit (default 0: protected).
-    - ``column``: whole columns fail with probability ber (ColumnFailures).
+    - ``column``: whole columns fail with probability 2 ber (ColumnFailures; stuck cells).
 
     Every model takes ``protect_msb`` (fraction of weights whose sign bit never fails).
     """
@@ -550,19 +621,42 @@ def make_fault_model(
         return StuckAt(ber=ber, technology=technology, **options)
     if key == "asymmetric":
         if technology is None and ber is None:
-            raise InputError("AsymmetricTransient needs ber= (the 1 -> 0 rate) or technology=")
+            raise InputError("AsymmetricTransient needs ber= (the mean bit error probability) or technology=")
         if technology is not None and ber is not None:
             raise InputError("AsymmetricTransient: give ber= or technology=, not both")
         if technology is not None:
             if "p01" in options:
                 raise InputError(
-                    "asymmetric with a technology: use p01_share (p01 = share x BER(V)), not p01"
+                    "asymmetric with a technology: use p01_share (p01 = share x p10), not p01"
                 )
             return AsymmetricTransient(technology=technology, **options)
-        if "p01_share" in options:
-            options["p01"] = options.pop("p01_share") * _check_rate(ber, "ber")
-        return AsymmetricTransient(p10=ber, **options)  # type: ignore[arg-type]
+        mean = _check_rate(ber, "ber")
+        if "p01" in options:
+            p01 = _check_rate(options.pop("p01"), "p01")
+            p10 = 2.0 * mean - p01
+            if not 0.0 <= p10 <= 1.0:
+                raise InputError(
+                    f"asymmetric: ber={mean:g} is the mean (p10 + p01) / 2; with p01={p01:g} that needs "
+                    f"p10={p10:g}, outside [0, 1]: choose p01 <= 2 ber"
+                )
+        else:
+            share = _check_fraction(options.pop("p01_share", 0.0), "p01_share")
+            p10 = 2.0 * mean / (1.0 + share)
+            if p10 > 1.0:
+                raise InputError(
+                    f"asymmetric: ber={mean:g} with p01_share={share:g} needs p10={p10:g} > 1: "
+                    "lower ber or raise p01_share"
+                )
+            p01 = share * p10
+        return AsymmetricTransient(p01=p01, p10=p10, **options)
     if key == "msb":
         options.setdefault("sign_ber", 0.0)
         return BitPositionTransient(ber=ber, technology=technology, **options)
-    return ColumnFailures(column_rate=ber, technology=technology, **options)
+    if technology is None:
+        if ber is None:
+            raise InputError("ColumnFailures needs ber= (a probability) or technology=")
+        return ColumnFailures(column_rate=2.0 * _check_stuck_ber(_check_rate(ber, "ber"), "column"),
+                              **options)  # fmt: skip
+    if ber is not None:
+        raise InputError("ColumnFailures: give ber= or technology=, not both")
+    return ColumnFailures(technology=technology, **options)

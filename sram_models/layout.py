@@ -40,7 +40,8 @@ class WordLayout:
     ecc: str | None = None
     """None (or "none") or "secded": extended Hamming per word, check bits stored beside the data"""
     banks: int = 1
-    """banks read in parallel, one word per bank per cycle (sets the inference time)"""
+    """banks the arrays are spread over, round-robin (physical_location); the energy model's read
+    parallelism is ``sram_models.energy.MemoryOrganisation.banks`` (default 32)"""
     rows: int = 512
     """rows per array; 512 matches the 512x64 arrays of the chandramoorthy14 measurements"""
     interleave: int = 1

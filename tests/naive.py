@@ -6,6 +6,8 @@ by reading.  One section per area; each section is owned by the area's module.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np  # noqa: F401
 
 # ---------------------------------------------------------------- sram_models: packing, faults, ECC, energy
@@ -92,19 +94,47 @@ def naive_chip_faulty(n_cells: int, threshold: float, rng: np.random.Generator) 
     return np.flatnonzero(rng.random(n_cells) < threshold)
 
 
+def naive_access_time(v_volts: float, v_nominal_volts: float, vth: float, n: float, share: float,
+                      t_nominal: float) -> float:
+    """Access time: the periphery part (1 - share) of t_nominal fixed, the array part scaled by
+    C V / I with the EKV on-current I = ln(1 + exp((V - Vth) / (2 n kT/q)))^2 at 300 K."""
+    phi_t = 1.380649e-23 * 300.0 / 1.602176634e-19
+
+    def delay(v: float) -> float:
+        return v / math.log(1.0 + math.exp((v - vth) / (2.0 * n * phi_t))) ** 2
+
+    return t_nominal * ((1.0 - share) + share * delay(v_volts) / delay(v_nominal_volts))
+
+
+def naive_bank_cycles(n_words: int, rows: int, banks: int) -> int:
+    """Cycles to read n_words one-word rows: place each row in its array, arrays round-robin in banks,
+    one row per bank per cycle; the busiest bank's row count."""
+    per_bank = [0] * banks
+    for w in range(n_words):
+        array = w // rows
+        per_bank[array % banks] += 1
+    return max(per_bank)
+
+
 def naive_inference_energy(
-    n_words: int, data_bits: int, check_bits: int, read_energy_pj: float, leakage_mw: float,
-    access_bits: int, leakage_bits: int, cycle_time_ns: float, banks: int,
-) -> tuple[float, float]:
-    """(dynamic pJ, leakage pJ): every word read once, summed word by word; the array leaks for the
-    time the reads take (one word per bank per cycle)."""
-    bits_per_word = data_bits + check_bits
-    dynamic = 0.0
-    for _ in range(n_words):
-        dynamic += read_energy_pj * bits_per_word / access_bits
-    time_ns = n_words / banks * cycle_time_ns
-    cells = n_words * bits_per_word
-    return dynamic, leakage_mw * cells / leakage_bits * time_ns
+    domains: list[tuple[int, int, float, float, float]], rows: int, banks: int, access_bits: int,
+    leakage_bits: int, inference_time_ns: float | None = None,
+) -> tuple[float, float, float]:
+    """(dynamic pJ, leakage pJ, inference time ns) of domains read one after the other.
+
+    ``domains``: (n_words, bits per word incl. check bits, read energy pJ per access, leakage mW of
+    the reference array, access time ns) each, one word per row.  Every word's read is summed one by
+    one; each domain's cells are its whole arrays; all of them leak for the whole inference (the
+    given time, or the reads' time when longer)."""
+    dynamic, read_time, leak_power = 0.0, 0.0, 0.0
+    for n_words, bits, read_pj, leak_mw, access_ns in domains:
+        for _ in range(n_words):
+            dynamic += read_pj * bits / access_bits
+        read_time += naive_bank_cycles(n_words, rows, banks) * access_ns
+        arrays = -(-n_words // rows)
+        leak_power += leak_mw * arrays * rows * bits / leakage_bits
+    time_ns = read_time if inference_time_ns is None else max(read_time, inference_time_ns)
+    return dynamic, leak_power * time_ns, time_ns
 
 
 # ---------------------------------------------------------------- wcatsim.quant: quantizers

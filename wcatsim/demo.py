@@ -507,6 +507,7 @@ def _technology_info(preset: str) -> dict[str, Any]:
         "v_nominal": getattr(tech, "v_nominal", None),
         "voltage_unit": getattr(tech, "voltage_unit", "V"),
         "has_absolute_energy": getattr(tech, "has_absolute_energy", None),
+        "ber_meaning": getattr(tech, "ber_meaning", None),
     }
 
 

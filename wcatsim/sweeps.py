@@ -7,6 +7,19 @@ voltage, and evaluates simulated chips (persistent, nested fault maps) or
 transient faults there.  Both write one CSV row per finished point, atomically,
 and resume a killed run without recomputing finished points
 (:mod:`wcatsim.montecarlo.results`); both return the rows of the points asked for.
+
+Columns: ``ber`` is, in ``random_flip.csv``, the probability that a stored bit of
+random data reads wrong (every fault model honours it: ``sram_models.faults``),
+and in ``sweep_voltage.csv`` the preset's BER(V) as its source measured it (its
+``ber_meaning``, recorded in the sidecar); ``flip_rate`` beside it is what
+happened: weight bits changed / weight bits stored, averaged over realisations.
+
+The resume fingerprint covers every setting that can change a number: the model
+and test set, the fault and memory settings, the seeds, the stopping rule, the
+whole technology (every field and table row), the energy organisation, the
+device type (CPU and CUDA kernels round differently) and the evaluation batch
+size (on CPU, ResNet-20 logits differ by up to 3e-6 between batches of 1 and 256,
+measured: enough to move an argmax tie).
 """
 
 from __future__ import annotations
@@ -29,11 +42,14 @@ from wcatsim.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, 
 RANDOM_FLIP_FILE = "random_flip.csv"
 SWEEP_VOLTAGE_FILE = "sweep_voltage.csv"
 RANDOM_FLIP_COLUMNS = (
-    "ber", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
+    "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
     "ci_low", "ci_high", "bits_changed_mean", "clean_acc",
 )  # fmt: skip
+# energy columns: sram_models.energy (dynamic_pj, leakage_pj, inference_time_ns empty without absolute
+# figures; leakage_share in the preset's relative units then)
 SWEEP_VOLTAGE_COLUMNS = (
-    "voltage", "ber", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
+    "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
+    "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
     "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "clean_acc",
 )  # fmt: skip
 # images: test images evaluated (0 when the read codes equal the stored ones: the clean accuracy, exactly)
@@ -72,10 +88,14 @@ def model_fingerprint(evaluator: Any) -> str:
     return digest.hexdigest()
 
 
-def _point_row(realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule) -> dict[str, Any]:
+def _point_row(
+    realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule, data_bits: int
+) -> dict[str, Any]:
     # The rule's CI: Student t for the fixed protocol, Stein's with Hall's skew correction for adaptive.
     s = rule.summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
+    changed = float(np.mean([r.bits_changed for r in realisations]))
     return {
+        "flip_rate": changed / data_bits,
         "realisations": s.n,
         "acc_mean": s.mean,
         "acc_std": s.std,
@@ -83,7 +103,7 @@ def _point_row(realisations: Sequence[Realisation], clean_acc: float, rule: Stop
         "acc_max": s.max,
         "ci_low": s.ci_low,
         "ci_high": s.ci_high,
-        "bits_changed_mean": float(np.mean([r.bits_changed for r in realisations])),
+        "bits_changed_mean": changed,
         "clean_acc": clean_acc,
     }
 
@@ -129,6 +149,7 @@ def _run_sweep(
     executor: Executor,
     extra: Callable[[float], dict[str, Any]],
     clean_acc: float,
+    data_bits: int,
     progress: bool,
     on_row: Callable[[dict[str, Any], bool], None] | None,
     desc: str,
@@ -144,7 +165,7 @@ def _run_sweep(
                 resumed = True
             else:
                 realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
-                row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule)}
+                row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule, data_bits)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
@@ -172,6 +193,16 @@ def _executor_setup(
     )
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
+
+
+def _data_bits(evaluator: Any) -> int:
+    """Weight bits stored in the faulty memory (the denominator of flip_rate)."""
+    return int(evaluator.memory.n_weights) * int(evaluator.memory.bits)
+
+
+def _numerics(evaluator: Any) -> dict[str, Any]:
+    """Device type and batch size: they change the floating-point sums, hence (rarely) an accuracy."""
+    return {"device": str(evaluator.x.device.type), "batch_size": evaluator.batch_size}
 
 
 def _check_bers(bers: Sequence[float]) -> list[float]:
@@ -224,7 +255,8 @@ def random_flip_sweep(
     from wcatsim.faults import make_flip_model
 
     bers = _check_bers(bers)
-    make_flip_model(fault, 0.0)  # an unknown fault name fails here, before anything is computed
+    for ber in bers:  # an unknown fault name or a ber the model refuses fails here, before any work
+        make_flip_model(fault, ber, protect_msb)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(run, executor, device, layers, word_bits, ecc, batch_size)
     try:
@@ -235,7 +267,8 @@ def random_flip_sweep(
         settings = {
             "kind": "random_flip", "model": model_fingerprint(evaluator), "fault": fault,
             "protect_msb": float(protect_msb), "word_bits": int(word_bits), "ecc": spec.ecc,
-            "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.__dict__,
+            "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.settings(),
+            **_numerics(evaluator),
         }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         table = PointTable(
@@ -246,7 +279,7 @@ def random_flip_sweep(
             points=bers, key="ber", table=table,
             make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
             rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
-            progress=progress, on_row=on_row, desc="random-flip",
+            data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
         )  # fmt: skip
     finally:
         unregister(spec)
@@ -272,37 +305,49 @@ def voltage_sweep(
     batch_size: int | None = None,
     device: str = "auto",
     config: Any = None,
+    banks: int | None = None,
+    inference_time_ns: float | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
-    ``technology``: a preset name, a preset file path, or a loaded Technology.
-    ``fault="chip"``: ``chips`` simulated chips, chip c's faults from seed (``seed``, c)
-    at every voltage (nested: lower voltage, superset of faulty cells; faulty cells
-    stuck at 1 with probability ``stuck_at_one``); ``"transient"``: independent flips
-    at the technology's BER.  Energy from ``sram_models.inference_energy`` on the
-    packed image (check bits included with ECC), ``energy_norm`` = total energy over
-    the same at nominal voltage.  Rows are ordered from the highest voltage down.
+    ``technology``: a preset name, a preset file path, or a loaded Technology (the object
+    itself goes to every executor).  ``fault="chip"``: ``chips`` simulated chips, chip c's
+    faults from seed (``seed``, c) at every voltage (nested: lower voltage, superset of
+    faulty cells, ``technology.faulty_cell_rate(V)`` of them; faulty cells stuck at 1 with
+    probability ``stuck_at_one``); ``"transient"``: independent flips at
+    ``technology.bit_error_rate(V)``, so both change the same expected number of bits of
+    random data.  Energy from :func:`sram_models.energy.inference_energy` on the packed
+    image (check bits included with ECC) with the organisation ``banks`` (default: NVDLA
+    nv_small's 32) and, if given, the accelerator's ``inference_time_ns``; ``energy_norm`` =
+    total energy over the same weights without ECC at nominal voltage.  Rows are ordered
+    from the highest voltage down.
     """
-    from sram_models import inference_energy
-    from wcatsim.montecarlo import tasks
+    from sram_models import Technology, load_technology
+    from sram_models.energy import MemoryOrganisation, inference_energy
 
     if fault not in ("chip", "transient"):
         raise InputError(f"unknown sweep fault {fault!r}: use chip (persistent fault maps) or transient")
     if chips < 1:
         raise InputError(f"chips must be >= 1, got {chips}")
+    organisation = MemoryOrganisation(
+        **({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns
+    )
     if isinstance(technology, (str, Path)):
         preset = str(technology)
-        tech = tasks.technology_for(preset)
-    else:
+        tech = load_technology(preset)
+    elif isinstance(technology, Technology):
         tech, preset = technology, technology.name
-        tasks._TECHNOLOGIES.setdefault(preset, tech)
+    else:
+        raise InputError(
+            f"technology must be a preset name, a preset file or a Technology, got {technology!r}"
+        )
     volts = []
     for v in voltages:
         v = float(v)
         if not (tech.v_low <= v <= tech.v_high):
             raise InputError(
-                f"voltage {v:g} V is outside {tech.name}'s range {tech.v_low:g}..{tech.v_high:g} V: "
-                "choose --voltages inside it"
+                f"voltage {v:g} {tech.voltage_unit} is outside {tech.name}'s range "
+                f"{tech.v_low:g}..{tech.v_high:g} {tech.voltage_unit}: choose --voltages inside it"
             )
         volts.append(v)
     if not volts:
@@ -311,33 +356,40 @@ def voltage_sweep(
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(run, executor, device, layers, word_bits, ecc, batch_size)
     try:
+        image = evaluator.memory.image
+        energies = {v: inference_energy(image, tech, v, organisation=organisation) for v in volts}
         rule = StoppingRule(samples=int(chips))
         settings = {
             "kind": "sweep_voltage", "model": model_fingerprint(evaluator), "preset": preset,
-            "technology": _describe_technology(tech), "fault": fault, "stuck_at_one": float(stuck_at_one),
+            "technology": tech.describe(), "technology_fingerprint": tech.fingerprint(),
+            "ber_meaning": tech.ber_meaning, "organisation": organisation.describe(),
+            "fault": fault, "stuck_at_one": float(stuck_at_one),
             "word_bits": int(word_bits), "ecc": spec.ecc, "layers": list(evaluator.memory.layers),
-            "seed": int(seed), "chips": int(chips),
+            "seed": int(seed), "chips": int(chips), **_numerics(evaluator),
         }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
         table = PointTable(
             out, SWEEP_VOLTAGE_COLUMNS, "voltage", settings, meta=_meta(config, run), descending=True,
             realisation_columns=("voltage", *REALISATION_COLUMNS) if per_realisation else None,
         )  # fmt: skip
-        image = evaluator.memory.image
 
         def extra(v: float) -> dict[str, Any]:
-            report = inference_energy(image, tech, v)
+            report = energies[v]
             return {
                 "ber": float(tech.ber(v)),
                 "energy_per_inference_pj": report.total_pj,
                 "energy_norm": report.total_norm,
+                "dynamic_pj": report.dynamic_pj,
+                "leakage_pj": report.leakage_pj,
+                "leakage_share": report.leakage_share,
+                "inference_time_ns": report.inference_time_ns,
             }
 
         return _run_sweep(
             points=volts, key="voltage", table=table,
-            make_task=lambda v: VoltageTask(spec, preset, v, fault, int(seed), float(stuck_at_one)),
+            make_task=lambda v: VoltageTask(spec, tech, v, fault, int(seed), float(stuck_at_one)),
             rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
-            progress=progress, on_row=on_row, desc="sweep-voltage",
+            data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
         )  # fmt: skip
     finally:
         unregister(spec)
@@ -377,12 +429,6 @@ def compare_realisations(
         result.append({key: point, "pairs": d.n, "diff_mean": d.mean, "diff_std": d.std,
                        "ci_low": d.ci_low, "ci_high": d.ci_high})  # fmt: skip
     return result
-
-
-def _describe_technology(tech: Any) -> dict[str, Any]:
-    # What identifies the technology's numbers in the fingerprint (a changed preset file changes it).
-    names = ("name", "node", "v_nominal", "v_low", "v_high", "source")
-    return {name: str(getattr(tech, name, "")) for name in names}
 
 
 def _meta(config: Any, run: Any) -> dict[str, Any]:

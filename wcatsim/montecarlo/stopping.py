@@ -48,7 +48,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -147,6 +148,12 @@ class StoppingRule:
         if bounds is not None:
             low, high = max(low, bounds[0]), min(high, bounds[1])
         return replace(plain, ci_low=low, ci_high=high)
+
+    def settings(self) -> dict[str, Any]:
+        """The rule's fields and the interval it reports: what a result table's fingerprint must cover
+        (a table made with the same counts under another CI procedure is another table)."""
+        procedure = "stein1945_pilot+hall1992_skew" if self.adaptive else "student_t"
+        return {**asdict(self), "ci_procedure": procedure}
 
     def next_request(self, n_have: int, parallelism: int = 1, values: Sequence[float] | None = None) -> int:
         """How many more realisations to compute now.

@@ -1,11 +1,15 @@
 """One realisation as a small picklable task, and the per-worker cache of what it needs.
 
 A task carries only *what* to compute (run directory, memory layout, fault,
-operating point, base seed); the worker that runs it builds the model, the
-packed memory image and the test tensors once (per process and thread: a
-model object is not shared between threads that might load different images
-into it) and keeps them.  Locally, the sweep registers the model it already
-holds, so nothing is loaded twice.
+operating point, base seed, and for voltage sweeps the :class:`Technology`
+object itself: a frozen dataclass, pickled with the task, so every executor
+computes with exactly the technology the sweep names, never one looked up by
+name); the worker that runs it builds the model, the packed memory image and
+the test tensors once (per process and thread: a model object is not shared
+between threads that might load different images into it) and keeps them.
+Locally, the sweep registers the model it already holds, so nothing is loaded
+twice.  Chip fault maps are cached per technology *value* (every field and table
+row), so two presets with one name and other numbers never share draws.
 """
 
 from __future__ import annotations
@@ -32,8 +36,7 @@ class EvalSpec:
 
 _LOCK = threading.Lock()
 _EVALUATORS: dict[tuple[EvalSpec, int], Any] = {}
-_TECHNOLOGIES: dict[str, Any] = {}
-_CHIPS: dict[tuple[EvalSpec, str, float, int], Any] = {}
+_CHIPS: dict[tuple[EvalSpec, Any, float, int], Any] = {}
 
 
 def register(spec: EvalSpec, evaluator: Any) -> None:
@@ -69,29 +72,17 @@ def evaluator_for(spec: EvalSpec) -> Any:
     return evaluator
 
 
-def technology_for(preset: str) -> Any:
-    """A technology preset (name or file path), loaded once per process."""
-    with _LOCK:
-        found = _TECHNOLOGIES.get(preset)
-    if found is None:
-        from sram_models import load_technology
-
-        found = load_technology(preset)
-        with _LOCK:
-            _TECHNOLOGIES[preset] = found
-    return found
-
-
-def _chip_model(spec: EvalSpec, preset: str, stuck_at_one: float) -> Any:
-    # One ChipFaultMap per worker thread: it caches each chip's draws, so a chip swept over
-    # many voltages is drawn once.
-    key = (spec, preset, float(stuck_at_one), threading.get_ident())
+def _chip_model(spec: EvalSpec, technology: Any, stuck_at_one: float) -> Any:
+    # One ChipFaultMap per worker thread and technology value: it caches each chip's draws, so a
+    # chip swept over many voltages is drawn once.  The key is the Technology itself (a frozen
+    # dataclass: hashed and compared by every field), not its name.
+    key = (spec, technology, float(stuck_at_one), threading.get_ident())
     with _LOCK:
         found = _CHIPS.get(key)
     if found is None:
         from sram_models import ChipFaultMap
 
-        found = ChipFaultMap(technology=technology_for(preset), stuck_at_one=stuck_at_one)
+        found = ChipFaultMap(technology=technology, stuck_at_one=stuck_at_one)
         with _LOCK:
             _CHIPS[key] = found
     return found
@@ -133,7 +124,7 @@ class VoltageTask:
     """Chip ``i`` (persistent faults) or transient realisation ``i`` at one supply voltage."""
 
     spec: EvalSpec
-    preset: str
+    technology: Any  # sram_models.Technology: travels with the task to every executor
     voltage: float
     fault: str = "chip"  # chip | transient
     base_seed: int = 0
@@ -143,11 +134,11 @@ class VoltageTask:
         evaluator = evaluator_for(self.spec)
         if self.fault == "chip":
             seed = chip_seed(self.base_seed, index)
-            model = _chip_model(self.spec, self.preset, self.stuck_at_one)
+            model = _chip_model(self.spec, self.technology, self.stuck_at_one)
         else:
             from sram_models import Transient
 
             seed = transient_seed(self.base_seed, self.voltage, index)
-            model = Transient(technology=technology_for(self.preset))
+            model = Transient(technology=self.technology)
         result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
         return _realise(evaluator, result, index, seed)
