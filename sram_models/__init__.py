@@ -32,6 +32,11 @@ _EXPORTS: dict[str, str] = {
     "ColumnFailures": "sram_models.faults",
     "make_fault_model": "sram_models.faults",
     "FAULT_MODEL_NAMES": "sram_models.faults",
+    "read_back": "sram_models.faults",
+    "SCHEME_NAMES": "sram_models.protection",
+    "ProtectionCost": "sram_models.protection",
+    "protection_cost": "sram_models.protection",
+    "resolve_scheme": "sram_models.protection",
     "EnergyReport": "sram_models.energy",
     "inference_energy": "sram_models.energy",
 }
