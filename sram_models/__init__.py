@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "ProtectionCost": "sram_models.protection",
     "protection_cost": "sram_models.protection",
     "resolve_scheme": "sram_models.protection",
+    "ChipMeasurement": "sram_models.measured",
+    "MeasuredFaultMap": "sram_models.measured",
+    "import_listing": "sram_models.measured",
     "EnergyReport": "sram_models.energy",
     "inference_energy": "sram_models.energy",
 }

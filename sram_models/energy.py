@@ -15,6 +15,10 @@ per inference (1 by default).
   64-bit words).  Without absolute figures in the preset, the normalised total
   weights dynamic and leakage by the preset's ``leakage_share_nominal``.
 The ECC decoder's own energy is not modelled.
+
+Protection schemes (sram_models.protection) enter through one adapter,
+``protection.energy_weights(layout)``: the 6T-equivalent cells read and leaking per
+word (check cells at 1 each, an 8T cell at its read-energy / leakage factor).
 """
 
 from __future__ import annotations
@@ -62,12 +66,16 @@ def inference_energy(
         raise InputError(f"reads_per_weight must be a positive number, got {reads_per_weight!r}") from None
     if not reads > 0:
         raise InputError(f"reads_per_weight must be positive, got {reads_per_weight!r}")
+    from sram_models.protection import energy_weights
+
     v = float(tech.check_voltage(voltage))
     lay = image.layout
     words_read = image.n_words * reads
     overhead = lay.phys_bits / lay.word_bits
-    dyn_norm = float(tech.read_energy_norm(v)) * overhead
-    leak_norm = float(tech.leakage_norm(v)) * overhead  # same time; more cells leak
+    # h7 adapter: 6T-equivalent cells read / leaking per word (== phys_bits for all-6T schemes)
+    read_cells, leak_cells = energy_weights(lay)
+    dyn_norm = float(tech.read_energy_norm(v)) * read_cells / lay.word_bits
+    leak_norm = float(tech.leakage_norm(v)) * leak_cells / lay.word_bits  # same time; more cells leak
     time_ns = None if tech.cycle_time_ns is None else words_read / lay.banks * tech.cycle_time_ns
 
     if not tech.has_absolute_energy:
@@ -79,15 +87,15 @@ def inference_energy(
 
     assert time_ns is not None  # presets with absolute figures always carry a cycle time
 
-    def dynamic(volt: float, bits_per_word: int) -> float:
+    def dynamic(volt: float, bits_per_word: float) -> float:
         return words_read * float(tech.read_energy(volt)) * bits_per_word / tech.access_bits
 
-    def leakage(volt: float, cells: int) -> float:
+    def leakage(volt: float, cells: float) -> float:
         # mW x ns = pJ
         return float(tech.leakage_power(volt)) * cells / tech.leakage_bits * time_ns
 
-    dyn = dynamic(v, lay.phys_bits)
-    leak = leakage(v, image.n_bits)
+    dyn = dynamic(v, read_cells)
+    leak = leakage(v, image.n_words * leak_cells)
     ref_cells = image.n_words * lay.word_bits
     ref_total = dynamic(tech.v_nominal, lay.word_bits) + leakage(tech.v_nominal, ref_cells)
     return EnergyReport(
