@@ -262,7 +262,9 @@ class ChipMeasurement:
         except (OSError, ValueError, EOFError) as exc:
             if isinstance(exc, InputError):
                 raise
-            raise InputError(f"{path} is not a readable .npz fault map ({exc})") from None
+            raise InputError(
+                f"{path} is not a .npz fault map: write one with `wcatsim sram import-map`"
+            ) from None
 
 
 # ---------------------------------------------------------------- importers

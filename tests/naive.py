@@ -479,3 +479,24 @@ def naive_protected_counts(
         elif status == "corrected":
             out["corrected"] += 1
     return out
+
+
+def naive_measured_stuck(
+    n_words: int, phys_bits: int, interleave: int, n_chip_cells: int, tile_offset: int,
+    stuck: dict[int, int],
+) -> dict[int, int]:
+    """{image cell position: stuck value}: every image cell, placed row-major on the measured chip.
+
+    Cell (word, bit) sits in image row word // interleave, column bit * interleave + word % interleave
+    (MemoryImage.physical_location); its linear index L = row * phys_bits * interleave + column reads
+    measured cell (L mod N + (L // N) * tile_offset) mod N; ``stuck`` maps measured cells to values."""
+    out = {}
+    width = phys_bits * interleave
+    for word in range(n_words):
+        for bit in range(phys_bits):
+            linear = (word // interleave) * width + bit * interleave + word % interleave
+            tile = linear // n_chip_cells
+            cell = (linear % n_chip_cells + tile * tile_offset) % n_chip_cells
+            if cell in stuck:
+                out[word * phys_bits + bit] = stuck[cell]
+    return out
