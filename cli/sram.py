@@ -37,7 +37,7 @@ def _table_text(columns: tuple[str, ...], rows: list[dict]) -> str:
 
 @click.group("sram")
 def sram() -> None:
-    """SRAM technology presets: list them, tabulate and plot one.
+    """SRAM technology presets: list them, tabulate and plot one; import a measured fault map.
 
     A PRESET is a shipped name (see `wcatsim sram list`) or the path of your own
     .toml/.csv preset file (copy data/sram/generic.toml).
@@ -170,3 +170,72 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
 
         written = plot_technology(tech, plot_path)
         click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+
+
+# ------------------------------------------------ h7: measured fault maps (issue 12, section 3)
+
+
+@sram.command("import-map")
+@click.argument("listing_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rows", type=int, required=True, help="Array rows to keep (NeuralFuse: 8192).")
+@click.option("--cols", type=int, required=True, help="Array columns to keep (NeuralFuse: 128).")
+@click.option("--banks", type=int, default=1, show_default=True,
+              help="Banks (address lists may name them; dense bitmaps are one array).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="MAP.npz", help="The fault map to write (format: sram_models.measured).")
+@click.option("--voltage-unit", type=click.Choice(["V", "Vmin"]), default="V", show_default=True,
+              help="Unit of the <V> in the file names (must match the --preset you sweep with).")
+@click.option("--chip", default="", help="Name of the chip (default: the directory's name).")
+@click.option("--swap-polarity", is_flag=True,
+              help="Read fmap_sa0 as the cells that read 1 (how NeuralFuse's injection code applies it).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@handles_errors
+def import_map(
+    listing_dir: Path, rows: int, cols: int, banks: int, out: Path, voltage_unit: str, chip: str,
+    swap_polarity: bool, force: bool,
+) -> None:
+    """Convert a measured chip's fault-map files in LISTING_DIR into MAP.npz and describe it.
+
+    LISTING_DIR holds the NeuralFuse files fmap_sa0_v_<V>.txt and fmap_sa1_v_<V>.txt (dense
+    comma-separated 0/1 bitmaps, one array row per line; the top-left ROWS x COLS is kept) and/or
+    address lists faults_v_<V>.txt (lines "row,col,stuck" or "bank,row,col,stuck"). Prints per
+    voltage the faulty-cell rate, the share stuck at 0, and whether the faulty set contains the one
+    at the next higher voltage (nesting is reported, never assumed).
+
+        wcatsim sram import-map faultmaps_chip_n --rows 8192 --cols 128 --out chip_n.npz
+    """
+    from sram_models.errors import InputError
+    from sram_models.measured import import_listing
+
+    if out.exists() and not force:
+        raise InputError(f"{out} exists: choose another --out or add --force to overwrite it")
+    chip_map = import_listing(
+        listing_dir, rows, cols, banks=banks, voltage_unit=voltage_unit, chip=chip,
+        swap_polarity=swap_polarity,
+    )  # fmt: skip
+    table = []
+    for r in chip_map.summary():
+        share = r["stuck0_share"]
+        nested = r["contains_higher"]
+        table.append({
+            "voltage": f"{r['voltage']:g}",
+            "faulty_cells": str(r["faulty_cells"]),
+            "faulty_rate": f"{r['faulty_rate']:.4g}",
+            "stuck0_share": "-" if share is None else f"{share:.3f}",
+            "contains_higher": "-" if nested is None else ("yes" if nested else "no"),
+        })  # fmt: skip
+    click.echo(
+        f"{chip_map.chip}: {chip_map.banks} bank(s) x {chip_map.rows} x {chip_map.cols} cells, "
+        f"{len(chip_map.voltages)} voltages ({chip_map.voltage_unit})"
+    )
+    columns = ("voltage", "faulty_cells", "faulty_rate", "stuck0_share", "contains_higher")
+    click.echo(_table_text(columns, table))
+    pairs = chip_map.nested()
+    broken = [f"{hi:g}->{lo:g}" for hi, lo, ok in pairs if not ok]
+    if broken:
+        click.echo(f"nested: no ({len(broken)} of {len(pairs)} voltage steps add and remove faulty cells: "
+                   f"{', '.join(broken)})")  # fmt: skip
+    else:
+        click.echo(f"nested: yes (every cell faulty at one of the {len(pairs) + 1} voltages is faulty at "
+                   "every lower one)")  # fmt: skip
+    click.echo(f"wrote {chip_map.save(out)}")

@@ -41,6 +41,11 @@ and anything outside the weight memory.
 For a planner: :func:`memory_energy` takes several ``(MemoryImage, voltage)``
 domains and returns their summed energy under one model;
 :func:`inference_energy` is its one-domain case, which the sweeps use.
+
+**Protection schemes** (:mod:`sram_models.protection`) enter through one adapter,
+``protection.energy_weights(layout)``: the 6T-equivalent cells read and leaking per
+word (check cells at 1 each, an 8T cell at its read-energy / leakage factor); the
+reference is always the unprotected 6T image.
 """
 
 from __future__ import annotations
@@ -107,11 +112,29 @@ class Footprint:
     """cells per word, check bits included"""
     rows: int
     interleave: int
+    read_cells: float | None = None
+    """6T-equivalent cells read per word access (None: ``phys_bits``, every cell a 6T cell)"""
+    leak_cells: float | None = None
+    """6T-equivalent cells leaking per stored word slot (None: ``phys_bits``)"""
 
     @classmethod
     def of(cls, image: MemoryImage) -> Footprint:
+        from sram_models.protection import energy_weights
+
         lay = image.layout
-        return cls(image.n_words, lay.phys_bits, lay.rows, lay.interleave)
+        # A protection scheme's cells by kind (msb-8t's 8T sign cells) weighted by their energy factors.
+        read_cells, leak_cells = energy_weights(lay)
+        return cls(image.n_words, lay.phys_bits, lay.rows, lay.interleave, read_cells, leak_cells)
+
+    @property
+    def read_weight(self) -> float:
+        return float(self.phys_bits if self.read_cells is None else self.read_cells)
+
+    @property
+    def leak_weight(self) -> float:
+        """6T-equivalent leaking cells of the whole arrays (padding included)."""
+        per_word = self.phys_bits if self.leak_cells is None else self.leak_cells
+        return self.arrays * self.rows * self.interleave * float(per_word)
 
     @property
     def row_count(self) -> int:
@@ -243,8 +266,8 @@ def _cost(
     for fp, v in footprints:
         cycles = fp.read_cycles(org.banks) * org.reads_per_weight
         cycle = _cycle(tech, v, time_needed)
-        dynamic = fp.n_words * org.reads_per_weight * fp.phys_bits * _per_bit_read(tech, v)
-        parts.append((cycles, cycle, dynamic, fp.cells * _per_cell_time(tech, v)))
+        dynamic = fp.n_words * org.reads_per_weight * fp.read_weight * _per_bit_read(tech, v)
+        parts.append((cycles, cycle, dynamic, fp.leak_weight * _per_cell_time(tech, v)))
         read_time += cycles * cycle if not math.isnan(cycle) else 0.0
     inference = read_time if given is None else max(given, read_time)
     return parts, read_time, inference

@@ -90,22 +90,28 @@ class FaultResult:
     """One realisation: the corrupted image and what it did."""
 
     image: MemoryImage
-    """corrupted image (raw cell values, before ECC decoding)"""
+    """corrupted image (raw cell values, before the protection scheme's read; bit-mask: with the
+    detector's flags)"""
     faulty_cells: int
     """cells faulty in this draw (flipped, stuck, or in a failed column), check bits included"""
     bits_changed: int
-    """weight bits whose read value (after ECC correction) differs from the stored one"""
+    """weight bits whose read value (through the protection scheme) differs from the stored one"""
     cells_changed: int
     """cells whose stored value differs from the clean image (before ECC)"""
     ecc_corrected: int = 0
-    """words the SECDED decoder corrected"""
+    """words the protection scheme corrected, whose weights then read right (0 without protection)"""
     ecc_detected: int = 0
-    """words with a detected, uncorrectable error (returned as read)"""
+    """words the scheme flagged as uncorrectable: returned as read (secded), read as zero
+    (secded-zero, parity-zero), or with masked bits (bit-mask)"""
+    ecc_miscorrected: int = 0
+    """words whose weights read wrong although the scheme flagged nothing: a wrong SECDED
+    correction, an undetected error (three or more errors; even errors under parity), or any
+    error under a scheme without detection (msb-8t).  The simulator knows the stored word."""
     _codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def codes(self) -> dict[str, np.ndarray]:
-        """``image.unpack()``: int16 codes per layer after ECC decode (computed once, on first use)."""
+        """``image.unpack()``: int16 codes per layer as the protection scheme reads them (computed once)."""
         if self._codes is None:
             self._codes = self.image.unpack()
         return self._codes
@@ -119,6 +125,64 @@ def _check_stuck_ber(ber: float, model: str) -> float:
             "use ber <= 0.5 (or the transient model)"
         )
     return ber
+
+
+def _read_result(
+    image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
+) -> FaultResult:
+    """The result of reading ``words`` (the cells as they read) through ``image``'s scheme, with its
+    counts against ``image`` (the stored words), over the words touched by ``sorted_positions``."""
+    from sram_models import _kernels
+    from sram_models.protection import POLICY_BIT_MASK
+
+    lay = image.layout
+    hpos, phys_of_hpos = image.hamming_tables if lay.ecc == "secded" else (_EMPTY, _EMPTY)
+    bit_mask = lay.policy == POLICY_BIT_MASK
+    flags = np.zeros_like(words) if bit_mask else _NO_FLAGS
+    cells, changed, corrected, detected, miscorrected = _kernels._read_stats(
+        image.words,
+        words,
+        sorted_positions,
+        lay.phys_bits,
+        lay.word_bits,
+        lay.bits,
+        lay.weights_per_word,
+        image.n_weights,
+        lay.policy,
+        hpos,
+        phys_of_hpos,
+        flags,
+    )
+    if lay.protect == "none":  # no scheme: nothing corrected, flagged or miscorrected
+        corrected = detected = miscorrected = 0
+    return FaultResult(
+        image.with_words(words, flags if bit_mask else None),
+        int(faulty_cells),
+        int(changed),
+        int(cells),
+        int(corrected),
+        int(detected),
+        int(miscorrected),
+    )
+
+
+def read_back(image: MemoryImage, words: np.ndarray) -> FaultResult:
+    """What a read of ``words`` returns through ``image``'s protection scheme, and what it did.
+
+    ``image`` is the memory as written (clean); ``words`` the same cells as they read (any errors,
+    e.g. set by hand).  ``faulty_cells`` of the result counts the cells that differ (a stuck cell
+    holding its stuck value is invisible here).  The bit-mask detector flags exactly those cells.
+    """
+    if not isinstance(image, MemoryImage):
+        raise InputError(f"read_back needs the clean MemoryImage, got {type(image).__name__}")
+    words = np.ascontiguousarray(words)
+    if words.shape != image.words.shape or words.dtype != np.uint64:
+        raise InputError(
+            f"words must be uint64 of shape {image.words.shape}, got {words.dtype} {words.shape}"
+        )
+    touched = np.flatnonzero((words != image.words).any(axis=1)).astype(np.int64) * image.layout.phys_bits
+    cells = int(np.bitwise_count(words ^ image.words).sum())
+    return _read_result(image, words.copy(), touched, cells)
 
 
 class FaultModel:
@@ -173,10 +237,16 @@ class FaultModel:
 
     # ------------------------------------------------------------ shared steps
 
-    @staticmethod
-    def _check_image(image: MemoryImage) -> None:
+    def _check_image(self, image: MemoryImage, voltage: float | None = None) -> None:
+        from sram_models.protection import check_voltage
+
         if not isinstance(image, MemoryImage):
             raise InputError(f"corrupt() needs a MemoryImage (MemoryImage.pack), got {type(image).__name__}")
+        check_voltage(image.layout.protect, getattr(self, "technology", None), voltage)
+
+    def _sign_fraction(self, image: MemoryImage) -> float:
+        # msb-8t: every sign bit sits in an 8T cell that does not fail in the voltage range it covers
+        return 1.0 if image.layout.protect == "msb-8t" else float(self.protect_msb)
 
     @staticmethod
     def _geometry(image: MemoryImage) -> tuple[int, int, int, int, int]:
@@ -186,31 +256,7 @@ class FaultModel:
     def _finish(
         self, image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
     ) -> FaultResult:
-        from sram_models import _kernels
-
-        phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
-        hpos, phys_of_hpos = image.hamming_tables if image.layout.ecc else (_EMPTY, _EMPTY)
-        cells, changed, corrected, detected = _kernels._read_stats(
-            image.words,
-            words,
-            sorted_positions,
-            phys_bits,
-            data_bits,
-            bits,
-            per_word,
-            n_weights,
-            image.layout.ecc == "secded",
-            hpos,
-            phys_of_hpos,
-        )
-        return FaultResult(
-            image.with_words(words),
-            int(faulty_cells),
-            int(changed),
-            int(cells),
-            int(corrected),
-            int(detected),
-        )
+        return _read_result(image, words, sorted_positions, faulty_cells)
 
     def _apply(
         self, image: MemoryImage, positions: np.ndarray, values: np.ndarray, already_sorted: bool
@@ -219,9 +265,10 @@ class FaultModel:
         from sram_models import _kernels
 
         phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
-        if self.protect_msb > 0 and positions.size:
+        fraction = self._sign_fraction(image)
+        if fraction > 0 and positions.size:
             keep = _kernels._keep_unprotected(
-                positions, phys_bits, data_bits, bits, per_word, n_weights, self.protect_msb
+                positions, phys_bits, data_bits, bits, per_word, n_weights, fraction
             )
             positions, values = positions[keep], values[keep]
         words = image.words.copy()
@@ -249,7 +296,7 @@ class FaultModel:
             p_max,
             stuck,
             float(stuck_one),
-            self.protect_msb,
+            self._sign_fraction(image),
             _capacity(image.n_bits, p_max),
         )
         words = image.words.copy()
@@ -258,6 +305,7 @@ class FaultModel:
 
 
 _EMPTY = np.zeros(1, np.int64)
+_NO_FLAGS = np.zeros((1, 1), np.uint64)
 
 
 def _uniform_rates(bits: int, rate: float) -> np.ndarray:
@@ -287,9 +335,9 @@ class Transient(FaultModel):
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         from sram_models import _kernels
 
-        self._check_image(image)
+        self._check_image(image, voltage)
         p = self.rate(voltage)
-        if self.protect_msb > 0:
+        if self._sign_fraction(image) > 0:
             return self._sample(image, seed, _uniform_rates(image.layout.bits, p), stuck=False)
         lay = image.layout
         words = image.words.copy()
@@ -303,7 +351,7 @@ class Transient(FaultModel):
             image.n_weights,
             _capacity(image.n_bits, p),
         )
-        if lay.ecc is None:  # every flip changes its cell; no decoder: the counts are known already
+        if lay.protect == "none":  # every flip changes its cell; no scheme: the counts are known already
             return FaultResult(image.with_words(words), positions.size, int(weight_flips), positions.size)
         return self._finish(image, words, positions, positions.size)
 
@@ -328,7 +376,7 @@ class StuckAt(FaultModel):
         self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         rates = _uniform_rates(image.layout.bits, self.rate(voltage))
         return self._sample(image, seed, rates, stuck=True, stuck_one=self.stuck_at_one)
 
@@ -372,7 +420,7 @@ class AsymmetricTransient(FaultModel):
         return self.p01_share * p10, p10
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         p01, p10 = self.rates(voltage)
         rates = np.empty((image.layout.bits + 2, 2), np.float64)
         rates[:, 0], rates[:, 1] = p01, p10
@@ -433,7 +481,7 @@ class BitPositionTransient(FaultModel):
         return out
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         return self._sample(image, seed, self.class_rates(image.layout.bits, voltage), stuck=False)
 
 
@@ -473,7 +521,7 @@ class ColumnFailures(FaultModel):
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         from sram_models import _kernels
 
-        self._check_image(image)
+        self._check_image(image, voltage)
         lay = image.layout
         rate = self.rate(voltage)
         arrays = -(-image.n_words // (lay.rows * lay.interleave))
@@ -559,7 +607,7 @@ class ChipFaultMap(FaultModel):
         return positions[: int(np.searchsorted(draws, self.rate(voltage), side="left"))]
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         positions, draws, values = self.draws(seed, image.n_bits)
         k = int(np.searchsorted(draws, self.rate(voltage), side="left"))
         return self._apply(image, positions[:k], values[:k], already_sorted=False)

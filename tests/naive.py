@@ -431,3 +431,102 @@ def naive_iso_voltage(voltages, values, clean_acc, budget, v_nominal):
         if ok and (best is None or v < best):
             best = v
     return best
+
+
+# ---------------------------------------------------------------- sram_models.protection: what a read returns
+# (h7; words as Python ints as in the sram_models section above; SECDED decoded by brute force)
+
+
+def _naive_weights(data: int, bits: int, n_used: int) -> list[int]:
+    out = []
+    for s in range(n_used):
+        value = (data >> (s * bits)) % (1 << bits)
+        out.append(value - (1 << bits) if value >= 1 << (bits - 1) else value)
+    return out
+
+
+def naive_protected_read(
+    raw: int, clean: int, scheme: str, bits: int, word_bits: int, n_used: int
+) -> tuple[list[int], str]:
+    """(weights the word reads as, status clean / corrected / detected) for one physical word.
+
+    ``raw`` is the word's cells as they read, ``clean`` as written; ``n_used`` weights in the word.
+    secded*: nearest codeword by trying every single flip (naive_secded_decode); parity-zero: count
+    the ones of the whole word; bit-mask: every weight bit that reads differently from ``clean`` is
+    flagged, then replaced by the weight's sign bit, or the weight is 0 if its sign bit is flagged.
+    """
+    data_mask = (1 << word_bits) - 1
+    status = "clean"
+    if scheme in ("secded", "secded-zero"):
+        data, status = naive_secded_decode(raw, word_bits)
+        if status == "detected" and scheme == "secded-zero":
+            data = 0
+    elif scheme == "parity-zero":
+        data = raw & data_mask
+        if bin(raw).count("1") % 2 == 1:
+            data, status = 0, "detected"
+    elif scheme == "bit-mask":
+        data = raw & data_mask
+        weights = []
+        for s in range(n_used):
+            stored = [(clean >> (s * bits + b)) & 1 for b in range(bits)]
+            read = [(raw >> (s * bits + b)) & 1 for b in range(bits)]
+            flagged = [stored[b] != read[b] for b in range(bits)]
+            if any(flagged):
+                status = "detected"
+            if flagged[bits - 1]:
+                read = [0] * bits
+            else:
+                read = [read[bits - 1] if flagged[b] else read[b] for b in range(bits)]
+            value = sum(read[b] << b for b in range(bits))
+            weights.append(value - (1 << bits) if read[bits - 1] else value)
+        return weights, status
+    else:  # none, msb-8t
+        data = raw & data_mask
+    return _naive_weights(data, bits, n_used), status
+
+
+def naive_protected_counts(
+    raw_words: list[int], clean_words: list[int], scheme: str, bits: int, word_bits: int, n_weights: int
+) -> dict[str, int]:
+    """Word by word: corrected (weights right after a correction), detected (flagged), miscorrected
+    (weights wrong, nothing flagged) and the weight bits read wrong, against the clean words."""
+    per_word = word_bits // bits
+    out = {"corrected": 0, "detected": 0, "miscorrected": 0, "bits_changed": 0, "codes": []}
+    for w, (raw, clean) in enumerate(zip(raw_words, clean_words, strict=True)):
+        n_used = max(0, min(per_word, n_weights - w * per_word))
+        weights, status = naive_protected_read(raw, clean, scheme, bits, word_bits, n_used)
+        stored = _naive_weights(clean, bits, n_used)
+        wrong = sum(bin((a ^ b) % (1 << bits)).count("1") for a, b in zip(weights, stored, strict=True))
+        out["bits_changed"] += wrong
+        out["codes"].extend(weights)
+        if scheme == "none":
+            continue
+        if status == "detected":
+            out["detected"] += 1
+        elif wrong:
+            out["miscorrected"] += 1
+        elif status == "corrected":
+            out["corrected"] += 1
+    return out
+
+
+def naive_measured_stuck(
+    n_words: int, phys_bits: int, interleave: int, n_chip_cells: int, tile_offset: int,
+    stuck: dict[int, int],
+) -> dict[int, int]:
+    """{image cell position: stuck value}: every image cell, placed row-major on the measured chip.
+
+    Cell (word, bit) sits in image row word // interleave, column bit * interleave + word % interleave
+    (MemoryImage.physical_location); its linear index L = row * phys_bits * interleave + column reads
+    measured cell (L mod N + (L // N) * tile_offset) mod N; ``stuck`` maps measured cells to values."""
+    out = {}
+    width = phys_bits * interleave
+    for word in range(n_words):
+        for bit in range(phys_bits):
+            linear = (word // interleave) * width + bit * interleave + word % interleave
+            tile = linear // n_chip_cells
+            cell = (linear % n_chip_cells + tile * tile_offset) % n_chip_cells
+            if cell in stuck:
+                out[word * phys_bits + bit] = stuck[cell]
+    return out

@@ -147,6 +147,9 @@ class TrainerConfig:
         )
 
 
+# Protection schemes of sram_models.protection.SCHEME_NAMES (h7, issue 12 section 2).
+ProtectScheme = Literal["none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t"]
+
 # The paper's random-flip BER list (kmchiti/WCAT, evaluation of random bit flips).
 PAPER_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2)
 
@@ -176,6 +179,8 @@ class RandomFlipConfig:
     word_bits: int = 64
     # Base seed of the fault draws.
     seed: int = 0
+    # Protection scheme of the weight memory (sram_models.protection; h7, issue 12).
+    protect: ProtectScheme = "none"
 
     def __post_init__(self) -> None:
         for ber in self.bers:
@@ -199,6 +204,11 @@ class RandomFlipConfig:
         )
         _check(self.word_bits >= 1, "attack.random_flip.word_bits", f"must be >= 1, got {self.word_bits}")
         _check(self.seed >= 0, "attack.random_flip.seed", f"must be >= 0, got {self.seed}")
+        _check(
+            self.protect != "msb-8t" or self.protect_msb in (0.0, 1.0),
+            "attack.random_flip.protect_msb",
+            "msb-8t holds every sign bit in 8T cells: leave protect_msb at 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,8 @@ class SweepConfig:
     word_bits: int = 64
     # Base seed of the chips' draws.
     seed: int = 0
+    # Protection scheme of the weight memory (sram_models.protection; ecc = "secded" is protect = "secded").
+    protect: ProtectScheme = "none"
 
     def __post_init__(self) -> None:
         if not isinstance(self.voltages, str):
@@ -226,6 +238,11 @@ class SweepConfig:
         _check(self.chips >= 1, "attack.sweep.chips", f"must be >= 1, got {self.chips}")
         _check(self.word_bits >= 1, "attack.sweep.word_bits", f"must be >= 1, got {self.word_bits}")
         _check(self.seed >= 0, "attack.sweep.seed", f"must be >= 0, got {self.seed}")
+        _check(
+            self.ecc == "none" or self.protect in ("none", "secded"),
+            "attack.sweep.protect",
+            f"ecc = 'secded' contradicts protect = {self.protect!r}: set only protect",
+        )
 
 
 @dataclass(frozen=True)

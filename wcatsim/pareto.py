@@ -296,7 +296,8 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     ``wcatsim train``); the preset and ECC from the sweep's own metadata beside its
     CSV when the sweep wrote one, else from the run's resolved ``config.toml``.
     """
-    info: dict[str, Any] = {"quantizer": None, "bits": None, "preset": None, "ecc": None, "model": None}
+    info: dict[str, Any] = {"quantizer": None, "bits": None, "preset": None, "ecc": None, "model": None,
+                            "protect": None}  # fmt: skip
     summary = read_json_object(run_dir / "summary.json")
     for key in ("quantizer", "bits", "model", "dataset"):
         if summary.get(key) is not None:
@@ -309,6 +310,8 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     meta = _sweep_metadata(sweep_csv) if sweep_csv is not None else {}
     info["preset"] = meta.get("preset") or sweep_cfg.get("preset")
     info["ecc"] = meta.get("ecc") or sweep_cfg.get("ecc")
+    info["protect"] = meta.get("protect") or sweep_cfg.get("protect")  # h7: the protection scheme
+    info["fault_map_chip"] = meta.get("fault_map_chip")  # h7: a measured chip's sweep
     info["v_nominal"] = meta.get("v_nominal")  # the technology's nominal voltage, as the sweep recorded it
     info["label"] = run_label(info, fallback=run_dir.name)
     return info
@@ -322,9 +325,14 @@ def run_label(info: Mapping[str, Any], fallback: str = "run") -> str:
         parts.append(f"{info['quantizer']} {bits}-bit" if bits else str(info["quantizer"]))
     if info.get("preset"):
         parts.append(str(info["preset"]))
-    ecc = info.get("ecc")
-    if ecc is not None:
-        parts.append("ECC off" if str(ecc).lower() in ("none", "off", "false", "") else f"ECC {ecc}")
+    ecc, protect = info.get("ecc"), info.get("protect")
+    if protect is not None and str(protect).lower() not in ("none", "", "secded"):
+        parts.append(str(protect))  # h7: the protection scheme by name (--protect)
+    elif ecc is not None or protect is not None:
+        code = ecc if ecc is not None else protect
+        parts.append("ECC off" if str(code).lower() in ("none", "off", "false", "") else f"ECC {code}")
+    if info.get("fault_map_chip"):
+        parts.append(f"measured chip {info['fault_map_chip']}")
     return ", ".join(parts) if parts else fallback
 
 
@@ -515,7 +523,10 @@ def _sweep_metadata(sweep_csv: Path) -> dict[str, Any]:
                     flat.update(data[key])
             tech = flat.get("technology") if isinstance(flat.get("technology"), dict) else {}
             preset = flat.get("preset") or tech.get("name") or flat.get("technology")
-            return {"preset": preset, "ecc": flat.get("ecc"), "v_nominal": _as_float(tech.get("v_nominal"))}
+            return {
+                "preset": preset, "ecc": flat.get("ecc"), "v_nominal": _as_float(tech.get("v_nominal")),
+                "protect": flat.get("protect"), "fault_map_chip": flat.get("fault_map_chip"),
+            }  # fmt: skip
     return {}
 
 

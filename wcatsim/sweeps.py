@@ -54,7 +54,13 @@ SWEEP_VOLTAGE_COLUMNS = (
 )  # fmt: skip
 # images: test images evaluated (0 when the read codes equal the stored ones: the clean accuracy, exactly)
 REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "faulty_cells", "images")
-_INT_COLUMNS = {"realisations", "realisation", "seed", "bits_changed", "faulty_cells", "images"}
+# h7 (issue 9 section 6): appended to the tables when a protection scheme is on (words per realisation;
+# sram_models.protection: corrected and then right / flagged, zeroed by the -zero schemes / read wrong
+# with nothing flagged)
+ECC_COLUMNS = ("ecc_corrected_mean", "ecc_detected_mean", "ecc_miscorrected_mean")
+ECC_REALISATION_COLUMNS = ("ecc_corrected", "ecc_detected", "ecc_miscorrected")
+_INT_COLUMNS = {"realisations", "realisation", "seed", "bits_changed", "faulty_cells", "images",
+                *ECC_REALISATION_COLUMNS}  # fmt: skip
 
 # The paper's BER list (config.PAPER_BERS) extended to where small models separate the quantizers
 # (issue 4: maxabs 89.7% vs wcat 96.6% at 3e-2 on digits, within noise at 3e-3).
@@ -101,17 +107,21 @@ def _point_row(
         "acc_std": s.std,
         "acc_min": s.min,
         "acc_max": s.max,
-        "ci_low": s.ci_low,
-        "ci_high": s.ci_high,
+        # one realisation (a measured chip) has no CI: written empty, not NaN
+        "ci_low": None if math.isnan(s.ci_low) else s.ci_low,
+        "ci_high": None if math.isnan(s.ci_high) else s.ci_high,
         "bits_changed_mean": changed,
         "clean_acc": clean_acc,
-    }
+        **{f"{name}_mean": float(np.mean([getattr(r, name) for r in realisations]))
+           for name in ECC_REALISATION_COLUMNS},
+    }  # fmt: skip
 
 
 def _realisation_rows(key: str, point: float, realisations: Sequence[Realisation]) -> list[dict[str, Any]]:
     return [
         {key: point, "realisation": r.index, "seed": r.seed, "accuracy": r.accuracy,
-         "bits_changed": r.bits_changed, "faulty_cells": r.faulty_cells, "images": r.images}
+         "bits_changed": r.bits_changed, "faulty_cells": r.faulty_cells, "images": r.images,
+         **{name: getattr(r, name) for name in ECC_REALISATION_COLUMNS}}
         for r in realisations
     ]  # fmt: skip
 
@@ -179,17 +189,18 @@ def _run_sweep(
 
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
-    word_bits: int, ecc: str | None, batch_size: int | None,
+    word_bits: int, ecc: str | None, batch_size: int | None, protect: str = "none",
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.faults import FaultEvaluator
 
-    ecc = None if ecc in (None, "", "none") else ecc
+    # the scheme (resolved from ecc and protect by the caller) decides the stored code; ecc follows it
+    ecc = "secded" if protect in ("secded", "secded-zero") else None
     spec = EvalSpec(
         run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
-        word_bits=int(word_bits), ecc=ecc, batch_size=batch_size,
+        word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
     )  # fmt: skip
     evaluator = FaultEvaluator.for_run(
-        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size
+        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect
     )
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
@@ -239,6 +250,7 @@ def random_flip_sweep(
     batch_size: int | None = None,
     device: str = "auto",
     config: Any = None,
+    protect: str | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -250,15 +262,23 @@ def random_flip_sweep(
     the pilot's std is floored at one test image's worth of accuracy; see
     :mod:`wcatsim.montecarlo.stopping`).  ``fault`` names
     a fault model of sram_models; ``protect_msb`` the fraction of weights whose sign
-    bit is in hardened cells.  ``on_row(row, resumed)`` is called as each point ends.
+    bit is in hardened cells.  ``protect`` names a protection scheme (sram_models.protection;
+    ``ecc="secded"`` is ``protect="secded"``; msb-8t's sign bits are taken as fault-free at every
+    BER: a BER has no voltage to check the 8T cells' Vmin against).  With a scheme on, the table
+    gains ``ecc_corrected_mean, ecc_detected_mean, ecc_miscorrected_mean`` (words per realisation).
+    ``on_row(row, resumed)`` is called as each point ends.
     """
+    from sram_models.protection import resolve_scheme
     from wcatsim.faults import make_flip_model
 
     bers = _check_bers(bers)
+    scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
     for ber in bers:  # an unknown fault name or a ber the model refuses fails here, before any work
         make_flip_model(fault, ber, protect_msb)
     run = _loaded(run, device)
-    executor, spec, evaluator = _executor_setup(run, executor, device, layers, word_bits, ecc, batch_size)
+    executor, spec, evaluator = _executor_setup(
+        run, executor, device, layers, word_bits, ecc, batch_size, scheme
+    )
     try:
         rule = StoppingRule(
             samples=samples, ci_half_width=ci_half_width, min_samples=min_samples, max_samples=max_samples,
@@ -268,12 +288,17 @@ def random_flip_sweep(
             "kind": "random_flip", "model": model_fingerprint(evaluator), "fault": fault,
             "protect_msb": float(protect_msb), "word_bits": int(word_bits), "ecc": spec.ecc,
             "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.settings(),
-            **_numerics(evaluator),
+            "protect": scheme, **_numerics(evaluator),
         }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
+        protected = scheme != "none"
         table = PointTable(
-            out, RANDOM_FLIP_COLUMNS, "ber", settings, meta=_meta(config, run),
-            realisation_columns=("ber", *REALISATION_COLUMNS) if per_realisation else None,
+            out, RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()), "ber", settings,
+            meta=_meta(config, run),
+            realisation_columns=(
+                ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                if per_realisation else None
+            ),
         )  # fmt: skip
         return _run_sweep(
             points=bers, key="ber", table=table,
@@ -307,6 +332,9 @@ def voltage_sweep(
     config: Any = None,
     banks: int | None = None,
     inference_time_ns: float | None = None,
+    protect: str | None = None,
+    fault_map: Any = None,
+    tile_offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -321,12 +349,33 @@ def voltage_sweep(
     nv_small's 32) and, if given, the accelerator's ``inference_time_ns``; ``energy_norm`` =
     total energy over the same weights without ECC at nominal voltage.  Rows are ordered
     from the highest voltage down.
+
+    ``protect``: a protection scheme (sram_models.protection; ``ecc="secded"`` is ``protect="secded"``);
+    its cells count in the energy (``energy_norm`` stays relative to the unprotected image at nominal)
+    and the table gains ``ecc_corrected_mean, ecc_detected_mean, ecc_miscorrected_mean``.
+    ``fault_map``: a measured chip (``.npz`` path or ``sram_models.ChipMeasurement``): its stuck cells
+    at each voltage it holds (``voltages`` None = all of them, else a subset), one chip, so
+    ``realisations`` is 1 and the CI columns are empty; ``ber`` is the map's faulty-cell rate there,
+    ``technology`` only gives the energy; ``tile_offset`` as in ``sram_models.MeasuredFaultMap``.
     """
     from sram_models import Technology, load_technology
     from sram_models.energy import MemoryOrganisation, inference_energy
+    from sram_models.protection import check_voltage, resolve_scheme
 
-    if fault not in ("chip", "transient"):
+    scheme = resolve_scheme(ecc, protect)
+    measured = None
+    if fault_map is not None:
+        from sram_models.measured import ChipMeasurement, MeasuredFaultMap
+
+        chip = fault_map if isinstance(fault_map, ChipMeasurement) else ChipMeasurement.load(fault_map)
+        measured = MeasuredFaultMap(chip=chip, tile_offset=tile_offset)
+        fault, chips = "measured", 1
+        held = chip.voltages
+        voltages = list(held) if voltages is None else [held[chip.index(v)] for v in voltages]
+    if fault not in ("chip", "transient", "measured"):
         raise InputError(f"unknown sweep fault {fault!r}: use chip (persistent fault maps) or transient")
+    if fault == "measured" and measured is None:
+        raise InputError("fault='measured' needs fault_map= (a .npz written by `wcatsim sram import-map`)")
     if chips < 1:
         raise InputError(f"chips must be >= 1, got {chips}")
     organisation = MemoryOrganisation(
@@ -341,6 +390,11 @@ def voltage_sweep(
         raise InputError(
             f"technology must be a preset name, a preset file or a Technology, got {technology!r}"
         )
+    if measured is not None and measured.chip.voltage_unit != tech.voltage_unit:
+        raise InputError(
+            f"the fault map's voltages are in {measured.chip.voltage_unit}, {tech.name}'s in "
+            f"{tech.voltage_unit}: choose a --preset in the map's unit"
+        )
     volts = []
     for v in voltages:
         v = float(v)
@@ -349,12 +403,15 @@ def voltage_sweep(
                 f"voltage {v:g} {tech.voltage_unit} is outside {tech.name}'s range "
                 f"{tech.v_low:g}..{tech.v_high:g} {tech.voltage_unit}: choose --voltages inside it"
             )
+        check_voltage(scheme, tech, v)  # msb-8t: the 8T cells' Vmin
         volts.append(v)
     if not volts:
         raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
-    executor, spec, evaluator = _executor_setup(run, executor, device, layers, word_bits, ecc, batch_size)
+    executor, spec, evaluator = _executor_setup(
+        run, executor, device, layers, word_bits, ecc, batch_size, scheme
+    )
     try:
         image = evaluator.memory.image
         energies = {v: inference_energy(image, tech, v, organisation=organisation) for v in volts}
@@ -365,18 +422,29 @@ def voltage_sweep(
             "ber_meaning": tech.ber_meaning, "organisation": organisation.describe(),
             "fault": fault, "stuck_at_one": float(stuck_at_one),
             "word_bits": int(word_bits), "ecc": spec.ecc, "layers": list(evaluator.memory.layers),
-            "seed": int(seed), "chips": int(chips), **_numerics(evaluator),
+            "seed": int(seed), "chips": int(chips), "protect": scheme, **_numerics(evaluator),
         }  # fmt: skip
+        if measured is not None:
+            settings |= {
+                "fault_map": measured.chip.fingerprint(), "fault_map_chip": measured.chip.chip,
+                "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
+            }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
+        protected = scheme != "none"
         table = PointTable(
-            out, SWEEP_VOLTAGE_COLUMNS, "voltage", settings, meta=_meta(config, run), descending=True,
-            realisation_columns=("voltage", *REALISATION_COLUMNS) if per_realisation else None,
+            out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()), "voltage", settings,
+            meta=_meta(config, run), descending=True,
+            realisation_columns=(
+                ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                if per_realisation else None
+            ),
         )  # fmt: skip
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
             return {
-                "ber": float(tech.ber(v)),
+                # a measured chip: its own faulty-cell rate at v (the preset gives the energy only)
+                "ber": float(tech.ber(v)) if measured is None else measured.chip.faulty_rate(v),
                 "energy_per_inference_pj": report.total_pj,
                 "energy_norm": report.total_norm,
                 "dynamic_pj": report.dynamic_pj,
@@ -387,7 +455,9 @@ def voltage_sweep(
 
         return _run_sweep(
             points=volts, key="voltage", table=table,
-            make_task=lambda v: VoltageTask(spec, tech, v, fault, int(seed), float(stuck_at_one)),
+            make_task=lambda v: VoltageTask(
+                spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured
+            ),
             rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
             data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
         )  # fmt: skip
@@ -437,6 +507,7 @@ def _meta(config: Any, run: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "ECC_COLUMNS",
     "EXTENDED_BERS",
     "compare_realisations",
     "RANDOM_FLIP_COLUMNS",

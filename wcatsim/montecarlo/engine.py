@@ -20,6 +20,11 @@ class Realisation:
     bits_changed: int  # weight bits whose read value differs from the stored one (after ECC)
     faulty_cells: int  # cells faulty in this draw (a stuck-at cell need not change a read)
     images: int  # test images evaluated (0 when the read codes equal the clean ones)
+    # Words, as sram_models.FaultResult counts them (0 without a protection scheme): corrected and
+    # then right; flagged by the scheme (zeroed by the -zero schemes); read wrong with nothing flagged.
+    ecc_corrected: int = 0
+    ecc_detected: int = 0
+    ecc_miscorrected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

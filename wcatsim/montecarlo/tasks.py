@@ -32,6 +32,7 @@ class EvalSpec:
     word_bits: int = 64
     ecc: str | None = None
     batch_size: int | None = None  # None = wcatsim.evaluate.accuracy's default (its fastest setting)
+    protect: str | None = None  # protection scheme (sram_models.protection); None = as ecc says
 
 
 _LOCK = threading.Lock()
@@ -66,8 +67,9 @@ def evaluator_for(spec: EvalSpec) -> Any:
 
     run = load_run(spec.run_dir, device=spec.device)
     evaluator = FaultEvaluator.for_run(
-        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size
-    )
+        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
+        protect=spec.protect,
+    )  # fmt: skip
     register(spec, evaluator)
     return evaluator
 
@@ -97,6 +99,9 @@ def _realise(evaluator: Any, result: Any, index: int, seed: int) -> Realisation:
         bits_changed=n_changed,
         faulty_cells=int(result.faulty_cells),
         images=images,
+        ecc_corrected=int(result.ecc_corrected),
+        ecc_detected=int(result.ecc_detected),
+        ecc_miscorrected=int(result.ecc_miscorrected),
     )
 
 
@@ -126,12 +131,17 @@ class VoltageTask:
     spec: EvalSpec
     technology: Any  # sram_models.Technology: travels with the task to every executor
     voltage: float
-    fault: str = "chip"  # chip | transient
+    fault: str = "chip"  # chip | transient | measured
     base_seed: int = 0
     stuck_at_one: float = 0.5  # share of faulty cells stuck at 1 (the rest at 0)
+    fault_map: Any = None  # fault="measured": the sram_models.MeasuredFaultMap (one chip, seed unused)
 
     def __call__(self, index: int) -> Realisation:
         evaluator = evaluator_for(self.spec)
+        if self.fault == "measured":
+            seed = 0  # one measured chip: nothing is drawn
+            result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
+            return _realise(evaluator, result, index, seed)
         if self.fault == "chip":
             seed = chip_seed(self.base_seed, index)
             model = _chip_model(self.spec, self.technology, self.stuck_at_one)
