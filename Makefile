@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/inject.py
+	$(PY) benchmarks/coverage.py
 	$(PY) benchmarks/montecarlo.py
 	$(PY) benchmarks/bfa.py
 

@@ -3,17 +3,21 @@
 1. images_ratio, on the embedded-digits 4-bit WCAT model (trained here if ``runs/`` lacks it, exactly as
    ``wcatsim train -c configs/quantization/4bit_wcat.toml`` does) over the paper's BER list:
    - the fixed protocol: 50 realisations per BER (the paper's);
-   - the adaptive protocol: stop each BER once its 95% CI half-width is at most W, where W is the
-     widest half-width the fixed protocol reached on any BER of the list (so the adaptive run is at
-     least as precise at every point); at least 10 and at most 200 realisations, the stopping std
-     floored at one test image's worth of accuracy (wcatsim.sweeps.random_flip_sweep).
+   - the adaptive protocol: Stein's two-stage rule (wcatsim.montecarlo.stopping, its defaults: a pilot
+     of 50, at most 200) for the 95% CI half-width W, the widest half-width the fixed protocol reached
+     on any BER of the list (so the adaptive run is at least as precise at every point), the pilot's
+     std floored at one test image's worth of accuracy (wcatsim.sweeps.random_flip_sweep).
    images_ratio = test images the fixed protocol evaluates (50 per BER, every one of them, as the
-   paper's code does) / test images the project's adaptive path evaluated.  Two sound savings make
-   up the ratio, and the benchmark prints each: (a) adaptive stopping spends realisations where the
-   variance is; (b) the project's path evaluates no image for a realisation whose read codes equal the
-   stored ones (every realisation at BER 0, the odd one at tiny BERs): its accuracy is the clean
-   accuracy exactly, the forward pass being deterministic, so skipping it changes no number.  The
-   ratio from (a) alone (the fixed protocol run through the project's path too) is printed beside it.
+   paper's code does) / test images the project's adaptive path evaluated.  Two savings could make up
+   the ratio, and the benchmark prints each: (a) adaptive stopping; (b) the project's path evaluates no
+   image for a realisation whose read codes equal the stored ones (every realisation at BER 0, the odd
+   one at tiny BERs): its accuracy is the clean accuracy exactly, the forward pass being
+   deterministic, so skipping it changes no number.  The ratio from (a) alone (the fixed protocol run
+   through the project's path too) is printed beside it.  Since issue 9, (a) is 1: the adaptive rule
+   never stops before the paper's 50 (a CI that covers must see rare collapses as often as 50 draws
+   do; benchmarks/coverage.py), its pilot is the fixed protocol's 50 draws (same seeds), and no point
+   of this list needs more for W.  The replaced rule stopped calm points at 10 realisations and
+   reached 3.31 (2.98 from (a)), with CIs that did not cover.
 2. throughput_ratio, on ResNet-20 (4-bit WCAT, untrained) with the 500 synthetic CIFAR-shaped test
    images, transient faults at BER 1e-3, the same fault draws on both sides:
    - project: run_from_image on the clean model (no copy), channels_last at batch 64, inference_mode,
@@ -28,8 +32,9 @@
    than one core this is the project's fastest path, and its ratio is the last line's
    ``throughput_ratio``; the in-process ratio of 2. is printed beside it.
 
-Last line: ``montecarlo: images_ratio=X throughput_ratio=Y`` (goals: >= 3 and >= 2), where Y is the
-better of the in-process and worker-process paths (both are printed).
+Last line: ``montecarlo: images_ratio=X throughput_ratio=Y`` (goal: Y >= 2; X is reported with no
+goal since honest coverage comes first, see 1.), where Y is the better of the in-process and
+worker-process paths (both are printed).
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ def digits_wcat_run(run_dir: Path | None):
 def images_ratio(run, out_dir: Path) -> tuple[float, float]:
     from wcatsim.atomic import read_csv
     from wcatsim.config import PAPER_BERS
+    from wcatsim.montecarlo import StoppingRule
     from wcatsim.sweeps import random_flip_sweep
 
     n_test = int(run.data.test_tensors()[1].shape[0])
@@ -77,10 +83,11 @@ def images_ratio(run, out_dir: Path) -> tuple[float, float]:
     t_fixed = time.perf_counter() - t0
     widths = [(r["ci_high"] - r["ci_low"]) / 2 for r in fixed]
     target = max(w for w in widths if math.isfinite(w))
+    rule = StoppingRule(ci_half_width=target)  # the rule's default pilot and cap
     t0 = time.perf_counter()
     adaptive = random_flip_sweep(
-        run, PAPER_BERS, ci_half_width=target, min_samples=10, max_samples=200, out=out_dir / "adaptive.csv",
-        per_realisation=True, progress=True,
+        run, PAPER_BERS, ci_half_width=target, min_samples=rule.min_samples, max_samples=rule.max_samples,
+        out=out_dir / "adaptive.csv", per_realisation=True, progress=True,
     )  # fmt: skip
     t_adaptive = time.perf_counter() - t0
     images = {}
@@ -95,7 +102,7 @@ def images_ratio(run, out_dir: Path) -> tuple[float, float]:
           f"{'mean_fix':>8} {'mean_ad':>8}")  # fmt: skip
     for f, a in zip(fixed, adaptive, strict=True):
         hw_f, hw_a = (f["ci_high"] - f["ci_low"]) / 2, (a["ci_high"] - a["ci_low"]) / 2
-        assert hw_a <= target + 1e-12 or a["realisations"] == 200, f"adaptive point {a['ber']} missed W"
+        assert a["realisations"] >= f["realisations"], f"adaptive point {a['ber']} drew fewer than the pilot"
         print(f"{f['ber']:>8g} {f['realisations']:>5d} {hw_f:>7.3f} {images['fixed'][f['ber']]:>8d} "
               f"{a['realisations']:>5d} {hw_a:>7.3f} {images['adaptive'][a['ber']]:>8d} "
               f"{f['acc_mean']:>8.2f} {a['acc_mean']:>8.2f}")  # fmt: skip

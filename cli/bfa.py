@@ -53,8 +53,10 @@ def bfa(
     """The Bit-Flip Attack (Rakin et al., ICCV 2019): how many chosen bit flips break the model.
 
     Flips bits of the integer weight image by progressive bit search until the test accuracy falls to
-    the stop threshold (or a budget runs out), repeats it for --trials attack batches, and flips as many
-    random bits as a baseline.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
+    the stop threshold (or a budget runs out), and on to the WCAT code's 100/C + 1/C where that is lower
+    (flips_to_original_threshold); repeats it for --trials attack batches, and flips as many random bits
+    as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
+    and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
     """
     from sram_models.errors import InputError
 

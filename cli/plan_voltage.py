@@ -32,8 +32,15 @@ from cli._common import experiment_options, handles_errors, parse_range, resolve
 @click.option("--max-sets", type=int, default=5, show_default=True,
               help="Verification sets tried (a plan that misses on one goes up and is verified on a "
               "fresh set).")
-@click.option("--protect", type=click.Choice(["none", "secded"]), default="none", show_default=True,
-              help="Protection scheme of every domain's words.")
+@click.option("--protect", default="none", show_default=True, metavar="SCHEME",
+              help="Protection scheme of every domain's words: none, secded, secded-zero, parity-zero, "
+              "bit-mask, msb-8t (its cells count in the energy).")
+@click.option("--banks", type=int, default=None,
+              help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
+              "convolution buffer), as sweep-voltage.")
+@click.option("--inference-time-ns", type=float, default=None, metavar="NS",
+              help="The accelerator's inference time in ns (the arrays leak for it), as sweep-voltage. "
+              "Default: the time the reads take.")
 @click.option("--word-bits", type=int, default=64, show_default=True,
               help="SRAM word width the weights are packed into.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed of the chips' faults.")
@@ -48,7 +55,8 @@ from cli._common import experiment_options, handles_errors, parse_range, resolve
 def plan_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, budget: float, metric: str, domains: str, voltage_text: str | None, chips: int,
-    verify_chips: int, max_sets: int, protect: str, word_bits: int, seed: int, out: Path | None,
+    verify_chips: int, max_sets: int, protect: str, banks: int | None, inference_time_ns: float | None,
+    word_bits: int, seed: int, out: Path | None,
     plot: bool, batch_size: int | None, quiet: bool,
 ) -> None:
     """Plan one SRAM supply voltage per domain of layers: least energy within --budget points of clean.
@@ -70,7 +78,8 @@ def plan_voltage(
 
     settings = PlanSettings(
         budget=budget, metric=metric, planning_chips=chips, verification_chips=verify_chips,
-        max_verification_sets=max_sets, protect=protect, word_bits=word_bits, seed=seed,
+        max_verification_sets=max_sets, protect=protect, word_bits=word_bits, seed=seed, banks=banks,
+        inference_time_ns=inference_time_ns,
     )  # fmt: skip
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
     target = resolve_run_dir(configs, overrides, run_dir)

@@ -19,7 +19,12 @@ def fault_run_options(func: F) -> F:
         click.option("--word-bits", type=int, default=None,
                      help="SRAM word width the weights are packed into (default from the config: 64)."),
         click.option("--ecc", type=click.Choice(["none", "secded"]), default=None,
-                     help="Error-correcting code per word: SECDED corrects one error and detects two."),
+                     help="Error-correcting code per word: SECDED corrects one error and detects two "
+                     "(an alias of --protect secded)."),
+        click.option("--protect", default=None, metavar="SCHEME",
+                     help="Protection scheme of the weight memory: none, secded, secded-zero, parity-zero, "
+                     "bit-mask, msb-8t (README: what each reads and costs). Adds ecc_corrected_mean, "
+                     "ecc_detected_mean, ecc_miscorrected_mean to the table."),
         click.option("--layers", default=None, metavar="NAMES",
                      help="Comma list of layers held in the faulty memory (default: every quantized layer)."),
         click.option("--seed", type=int, default=None,
@@ -46,6 +51,17 @@ def fault_run_options(func: F) -> F:
     return func
 
 
+def protection_choice(
+    ecc: str | None, protect: str | None, section: Any, protect_msb: float = 0.0
+) -> str:
+    """The scheme from --ecc / --protect (either wins over the config), else from the config section."""
+    from sram_models.protection import resolve_scheme
+
+    if ecc is not None or protect is not None:
+        return resolve_scheme(ecc, protect, protect_msb)
+    return resolve_scheme(getattr(section, "ecc", None), getattr(section, "protect", None), protect_msb)
+
+
 def open_run(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     executor: str, scheduler: str | None, section: str, workers: int | None = None,
@@ -69,17 +85,25 @@ def open_run(
 
 # (column, width, format spec) of the printed table
 _FORMATS = {
-    "random_flip": [("ber", 8, "g"), ("realisations", 5, "d"), ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"),
-                    ("ci_low", 7, ".2f"), ("ci_high", 7, ".2f"), ("acc_min", 7, ".2f"), ("acc_max", 7, ".2f"),
+    "random_flip": [("ber", 8, "g"), ("flip_rate", 9, ".3e"), ("realisations", 5, "d"),
+                    ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"), ("ci_low", 7, ".2f"),
+                    ("ci_high", 7, ".2f"), ("acc_min", 7, ".2f"), ("acc_max", 7, ".2f"),
                     ("bits_changed_mean", 9, ".1f"), ("clean_acc", 7, ".2f")],
-    "sweep_voltage": [("voltage", 7, ".3f"), ("ber", 9, ".2e"), ("bits_changed_mean", 9, ".1f"),
-                      ("energy_norm", 7, ".3f"), ("energy_per_inference_pj", 10, ".4g"),
+    "sweep_voltage": [("voltage", 7, ".3f"), ("ber", 9, ".2e"), ("flip_rate", 9, ".2e"),
+                      ("bits_changed_mean", 9, ".1f"), ("energy_norm", 7, ".3f"),
+                      ("energy_per_inference_pj", 10, ".4g"), ("leakage_share", 6, ".3f"),
                       ("realisations", 5, "d"), ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"),
                       ("ci_low", 7, ".2f"), ("ci_high", 7, ".2f"), ("clean_acc", 7, ".2f")],
 }
+# h7: with a protection scheme on, words per realisation corrected / flagged (zeroed) / silently wrong
+_ECC_FORMATS = [("ecc_corrected_mean", 8, ".2f"), ("ecc_detected_mean", 8, ".2f"),
+                ("ecc_miscorrected_mean", 8, ".2f")]
+_FORMATS |= {f"{kind}_ecc": [*formats, *_ECC_FORMATS] for kind, formats in list(_FORMATS.items())}
 _HEADERS = {"realisations": "n", "bits_changed_mean": "bits_chg", "energy_per_inference_pj": "E_pJ",
             "energy_norm": "E_norm", "acc_mean": "mean", "acc_std": "std", "acc_min": "min", "acc_max": "max",
-            "clean_acc": "clean"}
+            "clean_acc": "clean", "leakage_share": "leak"}
+_HEADERS |= {"ecc_corrected_mean": "ecc_corr", "ecc_detected_mean": "ecc_det",
+             "ecc_miscorrected_mean": "ecc_mis"}
 
 
 def format_row(kind: str, row: dict[str, Any]) -> str:
@@ -108,9 +132,9 @@ def row_printer(kind: str, quiet: bool) -> Callable[[dict[str, Any], bool], None
         from tqdm.auto import tqdm
 
         if not printed:
-            tqdm.write(format_header(kind))
-            printed.append(True)
-        tqdm.write(format_row(kind, row) + ("  (resumed)" if resumed else ""))
+            printed.append(f"{kind}_ecc" if "ecc_detected_mean" in row else kind)
+            tqdm.write(format_header(printed[0]))
+        tqdm.write(format_row(printed[0], row) + ("  (resumed)" if resumed else ""))
 
     return on_row
 
@@ -137,18 +161,23 @@ def finish(
 @click.command("random-flip")
 @experiment_options
 @click.option("--ber", "ber_text", default=None, metavar="LIST",
-              help="Comma list of bit error rates (default: attack.random_flip.bers, the paper's list "
-              "0,1e-4,4e-4,8e-4,1e-3,2e-3,4e-3,6e-3,8e-3,1e-2).")
+              help="Comma list of bit error rates: the probability that a stored bit reads wrong, for "
+              "every --fault (stuck-at models make 2 x ber of the cells faulty, so ber <= 0.5) "
+              "(default: attack.random_flip.bers, the paper's list 0,1e-4,4e-4,8e-4,1e-3,2e-3,4e-3,"
+              "6e-3,8e-3,1e-2).")
 @click.option("--samples", type=int, default=None,
               help="Realisations per BER, fixed-count protocol "
               "(default: attack.random_flip.samples, the paper's 50).")
 @click.option("--ci-half-width", type=float, default=None,
-              help="Adaptive stopping: draw realisations until the 95% CI half-width of the mean "
-              "accuracy is "
-              "at most this many points (0 = fixed count).")
+              help="Adaptive (Stein's two-stage rule): after a pilot of --min-samples realisations, draw "
+              "as many more as the pilot's spread needs for a 95% CI half-width of this many accuracy "
+              "points (0 = fixed count).")
 @click.option("--min-samples", type=int, default=None,
-              help="Adaptive: never stop before this many realisations.")
-@click.option("--max-samples", type=int, default=None, help="Adaptive: never draw more than this many.")
+              help="Adaptive: the pilot, never fewer realisations (default 50, the paper's count: a "
+              "smaller pilot misses rare collapses more often than the fixed protocol).")
+@click.option("--max-samples", type=int, default=None,
+              help="Adaptive: never draw more than this many (default 200; a capped point's CI stays "
+              "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
 @click.option("--protect-msb", type=float, default=None,
@@ -159,8 +188,8 @@ def random_flip(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     ber_text: str | None, samples: int | None, ci_half_width: float | None, min_samples: int | None,
     max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
-    ecc: str, layers: str | None, seed: int | None, executor: str, workers: int | None,
-    scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
+    ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
+    workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
     batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
@@ -177,7 +206,12 @@ def random_flip(
     run, cfg, rf, ex = open_run(
         configs, overrides, run_dir, device, executor, scheduler, "random_flip", workers
     )
-    ecc = ecc or "none"
+    msb = rf.protect_msb if protect_msb is None else protect_msb
+    try:
+        scheme = protection_choice(ecc, protect, rf, msb)
+    except BaseException:
+        ex.close()
+        raise
     bers = parse_float_list(ber_text, "--ber") if ber_text is not None else list(rf.bers)
     printer = row_printer("random_flip", quiet)
     try:
@@ -188,9 +222,9 @@ def random_flip(
             min_samples=rf.min_samples if min_samples is None else min_samples,
             max_samples=rf.max_samples if max_samples is None else max_samples,
             fault=rf.fault if fault is None else fault,
-            protect_msb=rf.protect_msb if protect_msb is None else protect_msb,
+            protect_msb=msb, protect=scheme,
             word_bits=rf.word_bits if word_bits is None else word_bits,
-            ecc=ecc, layers=layers.split(",") if layers else None,
+            layers=layers.split(",") if layers else None,
             seed=rf.seed if seed is None else seed,
             executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
             on_row=printer, batch_size=batch_size, device=device, config=cfg,

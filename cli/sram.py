@@ -8,7 +8,10 @@ import click
 
 from cli._common import handles_errors, parse_range
 
-SHOW_COLUMNS = ("voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm")
+SHOW_COLUMNS = (
+    "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",
+    "access_time_norm", "source_leakage_mw",
+)  # fmt: skip
 LIST_COLUMNS = ("name", "node", "v_low", "v_high", "source")
 
 
@@ -34,7 +37,7 @@ def _table_text(columns: tuple[str, ...], rows: list[dict]) -> str:
 
 @click.group("sram")
 def sram() -> None:
-    """SRAM technology presets: list them, tabulate and plot one.
+    """SRAM technology presets: list them, tabulate and plot one; import a measured fault map.
 
     A PRESET is a shipped name (see `wcatsim sram list`) or the path of your own
     .toml/.csv preset file (copy data/sram/generic.toml).
@@ -83,7 +86,8 @@ def list_cmd(as_csv: bool) -> None:
     "--csv",
     "as_csv",
     is_flag=True,
-    help="CSV on stdout: voltage, ber, read_energy_pj, leakage_mw, read_energy_norm.",
+    help="CSV on stdout: voltage, ber, read_energy_pj, leakage_mw, read_energy_norm, access_time_ns, "
+    "access_time_norm, source_leakage_mw.",
 )
 @click.option(
     "--plot",
@@ -95,11 +99,14 @@ def list_cmd(as_csv: bool) -> None:
 )
 @handles_errors
 def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None) -> None:
-    """BER, read energy, leakage and normalised read energy of PRESET across voltages.
+    """BER, read energy, leakage and access time of PRESET across voltages.
 
-    read_energy_pj is per access as the preset defines it and leakage_mw that of
-    the preset's array (both empty when the source publishes no absolute energy);
-    read_energy_norm is relative to the nominal voltage.
+    ber is the preset's curve (its ber_meaning says whether it counts faulty cells or wrong reads);
+    read_energy_pj is per access as the preset defines it and leakage_mw that of the preset's full
+    array, the figure the energy model uses (source_leakage_mw: the source's own column, for dpcs45
+    a cache with its faulty blocks power-gated); both empty when the source publishes no absolute
+    energy. access_time_ns is the access time (the clock period of a read) at V, empty without an
+    absolute figure; read_energy_norm and access_time_norm are relative to the nominal voltage.
     """
     from sram_models.presets import load_technology
 
@@ -112,7 +119,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
     tech.check_voltage(volts)  # one clear error naming the range
     rows = []
     for v in volts:
-        energy, leak = tech.read_energy(v), tech.leakage_power(v)
+        energy, leak, source = tech.read_energy(v), tech.leakage_power(v), tech.source_leakage_power(v)
+        timed = tech.has_delay_model
+        access = tech.access_time(v) if timed else None
         rows.append(
             {
                 "voltage": f"{v:g}",
@@ -120,6 +129,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
                 "read_energy_pj": None if energy is None else f"{energy:.4g}",
                 "leakage_mw": None if leak is None else f"{leak:.4g}",
                 "read_energy_norm": f"{tech.read_energy_norm(v):.4f}",
+                "access_time_ns": None if access is None else f"{access:.4g}",
+                "access_time_norm": f"{tech.access_time_norm(v):.4g}" if timed else None,
+                "source_leakage_mw": None if source is None else f"{source:.4g}",
             }
         )
     if not tech.has_absolute_energy:
@@ -136,11 +148,94 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
             f"v_min {tech.v_min:g}, valid {tech.v_low:g}..{tech.v_high:g}"
         )
         click.echo(f"source: {tech.source}")
+        click.echo(
+            f"ber_meaning: {tech.ber_meaning} ("
+            + ("share of cells that fail at V; about half of them read wrong on random data)"
+               if tech.ber_meaning == "faulty_cell" else "share of bits of random data read wrong)")
+        )  # fmt: skip
         if tech.has_absolute_energy:
             click.echo(f"read energy per {tech.access_bits}-bit access; leakage of {tech.leakage_bits} cells")
+        if tech.has_delay_model:
+            at = "" if tech.cycle_time_ns is None else f"{tech.cycle_time_ns:g} ns at nominal, "
+            click.echo(
+                f"access time: {at}EKV delay with Vth {tech.delay_vth:g} V, n {tech.delay_n:g}, "
+                f"{100 * tech.cell_voltage_share:.1f}% of an access at the cell supply"
+                + (f", Vmin = {tech.vmin_volts:g} V" if tech.voltage_unit == "Vmin" else "")
+            )
+        else:
+            click.echo("access time: no delay model in this preset (give delay_vth and delay_n)")
         click.echo(_table_text(SHOW_COLUMNS, rows))
     if plot_path is not None:
         from wcatsim.plots.technology import plot_technology
 
         written = plot_technology(tech, plot_path)
         click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+
+
+# ------------------------------------------------ h7: measured fault maps (issue 12, section 3)
+
+
+@sram.command("import-map")
+@click.argument("listing_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rows", type=int, required=True, help="Array rows to keep (NeuralFuse: 8192).")
+@click.option("--cols", type=int, required=True, help="Array columns to keep (NeuralFuse: 128).")
+@click.option("--banks", type=int, default=1, show_default=True,
+              help="Banks (address lists may name them; dense bitmaps are one array).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="MAP.npz", help="The fault map to write (format: sram_models.measured).")
+@click.option("--voltage-unit", type=click.Choice(["V", "Vmin"]), default="V", show_default=True,
+              help="Unit of the <V> in the file names (must match the --preset you sweep with).")
+@click.option("--chip", default="", help="Name of the chip (default: the directory's name).")
+@click.option("--swap-polarity", is_flag=True,
+              help="Read fmap_sa0 as the cells that read 1 (how NeuralFuse's injection code applies it).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@handles_errors
+def import_map(
+    listing_dir: Path, rows: int, cols: int, banks: int, out: Path, voltage_unit: str, chip: str,
+    swap_polarity: bool, force: bool,
+) -> None:
+    """Convert a measured chip's fault-map files in LISTING_DIR into MAP.npz and describe it.
+
+    LISTING_DIR holds the NeuralFuse files fmap_sa0_v_<V>.txt and fmap_sa1_v_<V>.txt (dense
+    comma-separated 0/1 bitmaps, one array row per line; the top-left ROWS x COLS is kept) and/or
+    address lists faults_v_<V>.txt (lines "row,col,stuck" or "bank,row,col,stuck"). Prints per
+    voltage the faulty-cell rate, the share stuck at 0, and whether the faulty set contains the one
+    at the next higher voltage (nesting is reported, never assumed).
+
+        wcatsim sram import-map faultmaps_chip_n --rows 8192 --cols 128 --out chip_n.npz
+    """
+    from sram_models.errors import InputError
+    from sram_models.measured import import_listing
+
+    if out.exists() and not force:
+        raise InputError(f"{out} exists: choose another --out or add --force to overwrite it")
+    chip_map = import_listing(
+        listing_dir, rows, cols, banks=banks, voltage_unit=voltage_unit, chip=chip,
+        swap_polarity=swap_polarity,
+    )  # fmt: skip
+    table = []
+    for r in chip_map.summary():
+        share = r["stuck0_share"]
+        nested = r["contains_higher"]
+        table.append({
+            "voltage": f"{r['voltage']:g}",
+            "faulty_cells": str(r["faulty_cells"]),
+            "faulty_rate": f"{r['faulty_rate']:.4g}",
+            "stuck0_share": "-" if share is None else f"{share:.3f}",
+            "contains_higher": "-" if nested is None else ("yes" if nested else "no"),
+        })  # fmt: skip
+    click.echo(
+        f"{chip_map.chip}: {chip_map.banks} bank(s) x {chip_map.rows} x {chip_map.cols} cells, "
+        f"{len(chip_map.voltages)} voltages ({chip_map.voltage_unit})"
+    )
+    columns = ("voltage", "faulty_cells", "faulty_rate", "stuck0_share", "contains_higher")
+    click.echo(_table_text(columns, table))
+    pairs = chip_map.nested()
+    broken = [f"{hi:g}->{lo:g}" for hi, lo, ok in pairs if not ok]
+    if broken:
+        click.echo(f"nested: no ({len(broken)} of {len(pairs)} voltage steps add and remove faulty cells: "
+                   f"{', '.join(broken)})")  # fmt: skip
+    else:
+        click.echo(f"nested: yes (every cell faulty at one of the {len(pairs) + 1} voltages is faulty at "
+                   "every lower one)")  # fmt: skip
+    click.echo(f"wrote {chip_map.save(out)}")

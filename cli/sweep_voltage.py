@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli._common import experiment_options, handles_errors, parse_range
-from cli.random_flip import fault_run_options, finish, open_run, row_printer
+from cli.random_flip import fault_run_options, finish, open_run, protection_choice, row_printer
 
 
 @click.command("sweep-voltage")
@@ -21,35 +21,69 @@ from cli.random_flip import fault_run_options, finish, open_run, row_printer
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
-              "transient: independent flips at the preset's BER.")
+              "transient: independent flips; both at the preset's bit error probability.")
+@click.option("--banks", type=int, default=None,
+              help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
+              "convolution buffer). More banks: shorter reads, less leakage.")
+@click.option("--inference-time-ns", type=float, default=None, metavar="NS",
+              help="The accelerator's inference time (e.g. compute-bound) in ns; the arrays leak for "
+              "it (never less than the reads take). Default: the time the reads take.")
+@click.option("--fault-map", "fault_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="MAP.npz",
+              help="Sweep one measured chip (`wcatsim sram import-map`) at the voltages it holds "
+              "(--voltages: a subset); one chip, so no CI; --preset gives the energy there.")
+@click.option("--tile-offset", type=int, default=0, show_default=True, metavar="CELLS",
+              help="With --fault-map: shift each further tile of the chip by this many cells "
+              "(an image larger than the chip tiles it).")
 @fault_run_options
 @handles_errors
 def sweep_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
-    word_bits: int | None, ecc: str | None, layers: str | None, seed: int | None, executor: str,
+    banks: int | None, inference_time_ns: float | None, fault_map: Path | None, tile_offset: int,
+    word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
+    executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
     batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
-    For each voltage the preset gives the faulty-cell rate (ber) and the read energy and leakage;
-    chip c's faults come from the seed (seed, c) at every voltage, so lowering the voltage only adds
-    faulty cells. Writes sweep_voltage.csv (and sweep_voltage.json) into the run directory; energy_norm
-    is the total energy per inference over the same at nominal voltage.
+    For each voltage the preset gives its BER (ber, meaning what the preset's ber_meaning says),
+    the read energy, the leakage and the access time; chip c's faults come from the seed (seed, c) at
+    every voltage, so lowering the voltage only adds faulty cells; flip_rate is the share of weight
+    bits that actually read wrong. Writes sweep_voltage.csv (and sweep_voltage.json) into the run
+    directory; energy_norm is the total energy per inference (reads plus leakage over the inference
+    time) over the same weights without ECC at nominal voltage.
 
         wcatsim sweep-voltage -c configs/quantization/4bit_wcat.toml --preset chandramoorthy14 --plot
     """
+    from sram_models.energy import MemoryOrganisation
     from sram_models.errors import InputError
     from wcatsim.sweeps import voltage_sweep
 
+    # checked before the run is opened or any file touched
+    MemoryOrganisation(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
+
+    if fault_map is not None:
+        for flag, value in (("--chips", chips), ("--fault", fault)):
+            if value is not None:
+                raise InputError(f"{flag} has no meaning with --fault-map (one measured chip): drop {flag}")
+    elif tile_offset != 0:
+        raise InputError("--tile-offset applies to --fault-map only")
     run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep", workers)
-    if voltage_text is not None:
-        voltages = parse_range(voltage_text, "--voltages")
-    elif isinstance(sw.voltages, str):
-        voltages = parse_range(sw.voltages, "attack.sweep.voltages")
-    else:
-        voltages = list(sw.voltages)
+    try:
+        scheme = protection_choice(ecc, protect, sw)
+        if voltage_text is not None:
+            voltages = parse_range(voltage_text, "--voltages")
+        elif fault_map is not None:
+            voltages = None  # the map's voltages
+        elif isinstance(sw.voltages, str):
+            voltages = parse_range(sw.voltages, "attack.sweep.voltages")
+        else:
+            voltages = list(sw.voltages)
+    except BaseException:
+        ex.close()
+        raise
     preset_name = sw.preset if preset is None else preset
     try:
         from sram_models import load_technology
@@ -60,17 +94,21 @@ def sweep_voltage(
             f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
         ) from None
     printer = row_printer("sweep_voltage", quiet)
+    if fault_map is not None and not quiet:
+        click.echo(f"one measured chip ({fault_map}): realisations = 1, no CI across chips; "
+                   f"energy from {tech.name}")  # fmt: skip
     try:
         rows = voltage_sweep(
             run, tech, voltages,
             chips=sw.chips if chips is None else chips,
             fault=sw.fault if fault is None else fault,
-            ecc=sw.ecc if ecc is None else ecc,
+            protect=scheme, fault_map=fault_map, tile_offset=tile_offset,
             word_bits=sw.word_bits if word_bits is None else word_bits,
             layers=layers.split(",") if layers else None,
             seed=sw.seed if seed is None else seed,
             executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
             on_row=printer, batch_size=batch_size, device=device, config=cfg,
+            banks=banks, inference_time_ns=inference_time_ns,
         )  # fmt: skip
     finally:
         ex.close()

@@ -10,6 +10,22 @@ voltage of the call (``technology=``; then ``voltage`` is required and outside
 the technology's range is an error).  Sampling is sparse: work ∝ number of
 faults (geometric skips in ``_kernels``), never ∝ number of cells.
 
+**One bit-error convention.**  ``ber`` is always the probability that a stored
+bit of random data reads wrong, and a technology gives it as
+``Technology.bit_error_rate(V)`` (its curve converted by its ``ber_meaning``).
+Flip models (``Transient``, ``BitPositionTransient``) flip each cell with that
+probability.  Stuck models (``ChipFaultMap``, ``StuckAt``, and the cells of a
+failed column in ``ColumnFailures``) make a cell faulty with probability
+``2 x ber`` (``Technology.faulty_cell_rate(V)``): a faulty cell is stuck at 0 or
+1 and reads wrong only when it stores the other value, half the time on random
+data, whatever the stuck split.  So at one voltage or one ``ber`` every model
+changes the same expected number of bits of random data; ``ber > 0.5`` is
+refused by the stuck models (more than every cell faulty).
+``AsymmetricTransient`` with ``ber=`` (or a technology) keeps that mean:
+``(p10 + p01) / 2 = ber``.  On real weights, whose bits are not 50/50, the
+stuck models change fewer or more bits than the flip models: the tables report
+the measured ``flip_rate`` beside ``ber``.
+
 Sign-bit protection (``protect_msb=f``, issue 4's ``--protect-msb``): the sign
 bits of an evenly spread fraction ``f`` of the weights, in memory order, never
 fail (weight i is protected when floor((i+1) f) > floor(i f); f=1 protects every
@@ -74,25 +90,99 @@ class FaultResult:
     """One realisation: the corrupted image and what it did."""
 
     image: MemoryImage
-    """corrupted image (raw cell values, before ECC decoding)"""
+    """corrupted image (raw cell values, before the protection scheme's read; bit-mask: with the
+    detector's flags)"""
     faulty_cells: int
     """cells faulty in this draw (flipped, stuck, or in a failed column), check bits included"""
     bits_changed: int
-    """weight bits whose read value (after ECC correction) differs from the stored one"""
+    """weight bits whose read value (through the protection scheme) differs from the stored one"""
     cells_changed: int
     """cells whose stored value differs from the clean image (before ECC)"""
     ecc_corrected: int = 0
-    """words the SECDED decoder corrected"""
+    """words the protection scheme corrected, whose weights then read right (0 without protection)"""
     ecc_detected: int = 0
-    """words with a detected, uncorrectable error (returned as read)"""
+    """words the scheme flagged as uncorrectable: returned as read (secded), read as zero
+    (secded-zero, parity-zero), or with masked bits (bit-mask)"""
+    ecc_miscorrected: int = 0
+    """words whose weights read wrong although the scheme flagged nothing: a wrong SECDED
+    correction, an undetected error (three or more errors; even errors under parity), or any
+    error under a scheme without detection (msb-8t).  The simulator knows the stored word."""
     _codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def codes(self) -> dict[str, np.ndarray]:
-        """``image.unpack()``: int16 codes per layer after ECC decode (computed once, on first use)."""
+        """``image.unpack()``: int16 codes per layer as the protection scheme reads them (computed once)."""
         if self._codes is None:
             self._codes = self.image.unpack()
         return self._codes
+
+
+def _check_stuck_ber(ber: float, model: str) -> float:
+    if ber > 0.5:
+        raise InputError(
+            f"{model}: ber={ber:g} is the probability that a stored bit reads wrong; a stuck cell reads "
+            "wrong half the time on random data, so above 0.5 more than every cell would have to fail: "
+            "use ber <= 0.5 (or the transient model)"
+        )
+    return ber
+
+
+def _read_result(
+    image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
+) -> FaultResult:
+    """The result of reading ``words`` (the cells as they read) through ``image``'s scheme, with its
+    counts against ``image`` (the stored words), over the words touched by ``sorted_positions``."""
+    from sram_models import _kernels
+    from sram_models.protection import POLICY_BIT_MASK
+
+    lay = image.layout
+    hpos, phys_of_hpos = image.hamming_tables if lay.ecc == "secded" else (_EMPTY, _EMPTY)
+    bit_mask = lay.policy == POLICY_BIT_MASK
+    flags = np.zeros_like(words) if bit_mask else _NO_FLAGS
+    cells, changed, corrected, detected, miscorrected = _kernels._read_stats(
+        image.words,
+        words,
+        sorted_positions,
+        lay.phys_bits,
+        lay.word_bits,
+        lay.bits,
+        lay.weights_per_word,
+        image.n_weights,
+        lay.policy,
+        hpos,
+        phys_of_hpos,
+        flags,
+    )
+    if lay.protect == "none":  # no scheme: nothing corrected, flagged or miscorrected
+        corrected = detected = miscorrected = 0
+    return FaultResult(
+        image.with_words(words, flags if bit_mask else None),
+        int(faulty_cells),
+        int(changed),
+        int(cells),
+        int(corrected),
+        int(detected),
+        int(miscorrected),
+    )
+
+
+def read_back(image: MemoryImage, words: np.ndarray) -> FaultResult:
+    """What a read of ``words`` returns through ``image``'s protection scheme, and what it did.
+
+    ``image`` is the memory as written (clean); ``words`` the same cells as they read (any errors,
+    e.g. set by hand).  ``faulty_cells`` of the result counts the cells that differ (a stuck cell
+    holding its stuck value is invisible here).  The bit-mask detector flags exactly those cells.
+    """
+    if not isinstance(image, MemoryImage):
+        raise InputError(f"read_back needs the clean MemoryImage, got {type(image).__name__}")
+    words = np.ascontiguousarray(words)
+    if words.shape != image.words.shape or words.dtype != np.uint64:
+        raise InputError(
+            f"words must be uint64 of shape {image.words.shape}, got {words.dtype} {words.shape}"
+        )
+    touched = np.flatnonzero((words != image.words).any(axis=1)).astype(np.int64) * image.layout.phys_bits
+    cells = int(np.bitwise_count(words ^ image.words).sum())
+    return _read_result(image, words.copy(), touched, cells)
 
 
 class FaultModel:
@@ -101,6 +191,7 @@ class FaultModel:
     ber: float | None
     technology: Technology | None
     protect_msb: float
+    _stuck = False  # True: faulty cells are stuck, so the cell rate is 2 x the bit error probability
 
     def _init_rate(self) -> None:
         if self.technology is not None and not isinstance(self.technology, Technology):
@@ -111,30 +202,51 @@ class FaultModel:
             if self.ber is None:
                 raise InputError(f"{type(self).__name__} needs ber= (a probability) or technology=")
             self.ber = _check_rate(self.ber, "ber")
+            if self._stuck:
+                _check_stuck_ber(self.ber, type(self).__name__)
         elif self.ber is not None:
             raise InputError(f"{type(self).__name__}: give ber= or technology=, not both")
         self.protect_msb = _check_fraction(self.protect_msb, "protect_msb")
 
-    def rate(self, voltage: float | None = None) -> float:
-        """The fault rate this call uses."""
-        if self.technology is None:
-            return float(self.ber)  # type: ignore[arg-type]
+    def _voltage(self, voltage: float | None) -> float:
+        assert self.technology is not None
         if voltage is None:
             raise InputError(
                 f"{type(self).__name__} follows {self.technology.name}: pass voltage= "
                 f"({self.technology.v_low:g}..{self.technology.v_high:g} {self.technology.voltage_unit})"
             )
-        return float(self.technology.ber(voltage))
+        return voltage
+
+    def bit_error_rate(self, voltage: float | None = None) -> float:
+        """Probability that a stored bit of random data reads wrong at this call (the convention)."""
+        if self.technology is None:
+            return float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.bit_error_rate(self._voltage(voltage)))
+
+    def rate(self, voltage: float | None = None) -> float:
+        """The per-cell rate this call draws: the bit error probability for flip models, the faulty-cell
+        probability (2 x it) for stuck models."""
+        if not self._stuck:
+            return self.bit_error_rate(voltage)
+        if self.technology is None:
+            return 2.0 * float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.faulty_cell_rate(self._voltage(voltage)))
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         raise NotImplementedError
 
     # ------------------------------------------------------------ shared steps
 
-    @staticmethod
-    def _check_image(image: MemoryImage) -> None:
+    def _check_image(self, image: MemoryImage, voltage: float | None = None) -> None:
+        from sram_models.protection import check_voltage
+
         if not isinstance(image, MemoryImage):
             raise InputError(f"corrupt() needs a MemoryImage (MemoryImage.pack), got {type(image).__name__}")
+        check_voltage(image.layout.protect, getattr(self, "technology", None), voltage)
+
+    def _sign_fraction(self, image: MemoryImage) -> float:
+        # msb-8t: every sign bit sits in an 8T cell that does not fail in the voltage range it covers
+        return 1.0 if image.layout.protect == "msb-8t" else float(self.protect_msb)
 
     @staticmethod
     def _geometry(image: MemoryImage) -> tuple[int, int, int, int, int]:
@@ -144,31 +256,7 @@ class FaultModel:
     def _finish(
         self, image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
     ) -> FaultResult:
-        from sram_models import _kernels
-
-        phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
-        hpos, phys_of_hpos = image.hamming_tables if image.layout.ecc else (_EMPTY, _EMPTY)
-        cells, changed, corrected, detected = _kernels._read_stats(
-            image.words,
-            words,
-            sorted_positions,
-            phys_bits,
-            data_bits,
-            bits,
-            per_word,
-            n_weights,
-            image.layout.ecc == "secded",
-            hpos,
-            phys_of_hpos,
-        )
-        return FaultResult(
-            image.with_words(words),
-            int(faulty_cells),
-            int(changed),
-            int(cells),
-            int(corrected),
-            int(detected),
-        )
+        return _read_result(image, words, sorted_positions, faulty_cells)
 
     def _apply(
         self, image: MemoryImage, positions: np.ndarray, values: np.ndarray, already_sorted: bool
@@ -177,9 +265,10 @@ class FaultModel:
         from sram_models import _kernels
 
         phys_bits, data_bits, bits, per_word, n_weights = self._geometry(image)
-        if self.protect_msb > 0 and positions.size:
+        fraction = self._sign_fraction(image)
+        if fraction > 0 and positions.size:
             keep = _kernels._keep_unprotected(
-                positions, phys_bits, data_bits, bits, per_word, n_weights, self.protect_msb
+                positions, phys_bits, data_bits, bits, per_word, n_weights, fraction
             )
             positions, values = positions[keep], values[keep]
         words = image.words.copy()
@@ -207,7 +296,7 @@ class FaultModel:
             p_max,
             stuck,
             float(stuck_one),
-            self.protect_msb,
+            self._sign_fraction(image),
             _capacity(image.n_bits, p_max),
         )
         words = image.words.copy()
@@ -216,6 +305,7 @@ class FaultModel:
 
 
 _EMPTY = np.zeros(1, np.int64)
+_NO_FLAGS = np.zeros((1, 1), np.uint64)
 
 
 def _uniform_rates(bits: int, rate: float) -> np.ndarray:
@@ -233,9 +323,9 @@ class Transient(FaultModel):
     """
 
     ber: float | None = None
-    """flip probability per cell (ignored when technology is given)"""
+    """flip probability per cell: the probability that a stored bit reads wrong"""
     technology: Technology | None = None
-    """take the rate from technology.ber(voltage)"""
+    """take the rate from technology.bit_error_rate(voltage)"""
     protect_msb: float = 0.0
     """fraction of weights whose sign bit never fails (see module docstring)"""
 
@@ -245,9 +335,9 @@ class Transient(FaultModel):
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         from sram_models import _kernels
 
-        self._check_image(image)
+        self._check_image(image, voltage)
         p = self.rate(voltage)
-        if self.protect_msb > 0:
+        if self._sign_fraction(image) > 0:
             return self._sample(image, seed, _uniform_rates(image.layout.bits, p), stuck=False)
         lay = image.layout
         words = image.words.copy()
@@ -261,18 +351,21 @@ class Transient(FaultModel):
             image.n_weights,
             _capacity(image.n_bits, p),
         )
-        if lay.ecc is None:  # every flip changes its cell; no decoder: the counts are known already
+        if lay.protect == "none":  # every flip changes its cell; no scheme: the counts are known already
             return FaultResult(image.with_words(words), positions.size, int(weight_flips), positions.size)
         return self._finish(image, words, positions, positions.size)
 
 
 @dataclass
 class StuckAt(FaultModel):
-    """Transient stuck-at faults: each cell is faulty with probability ``ber`` and then
-    reads a random value (1 with probability ``stuck_at_one``), so only about half of
-    the faulty cells change a read.  Fresh per seed (for a persistent chip use ChipFaultMap)."""
+    """Transient stuck-at faults: each cell is faulty with probability ``2 x ber`` and then
+    reads a stuck value (1 with probability ``stuck_at_one``), so about half of the faulty
+    cells change a read and ``ber`` of random data's bits read wrong.  Fresh per seed (for
+    a persistent chip use ChipFaultMap)."""
 
+    _stuck = True
     ber: float | None = None
+    """probability that a stored bit reads wrong (<= 0.5); faulty cells: 2 x ber"""
     technology: Technology | None = None
     stuck_at_one: float = 0.5
     """share of faulty cells stuck at 1 (the rest at 0); 0.5 = no bias known"""
@@ -283,7 +376,7 @@ class StuckAt(FaultModel):
         self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         rates = _uniform_rates(image.layout.bits, self.rate(voltage))
         return self._sample(image, seed, rates, stuck=True, stuck_one=self.stuck_at_one)
 
@@ -292,8 +385,8 @@ class StuckAt(FaultModel):
 class AsymmetricTransient(FaultModel):
     """A stored 1 reads 0 with probability ``p10``; a stored 0 reads 1 with ``p01``.
 
-    With ``technology=``, ``p10`` is the technology's BER at the voltage and ``p01``
-    is ``p01_share`` times it.
+    With ``technology=``, the two keep the convention's mean on random data,
+    (p10 + p01) / 2 = ``technology.bit_error_rate(V)``, split as p01 = ``p01_share`` x p10.
     """
 
     p01: float = 0.0
@@ -315,13 +408,19 @@ class AsymmetricTransient(FaultModel):
             raise InputError("technology must be a Technology (load_technology(...))")
 
     def rates(self, voltage: float | None) -> tuple[float, float]:
+        """(p01, p10) of this call."""
         if self.technology is None:
             return self.p01, self.p10
-        p = FaultModel.rate(self, voltage)
-        return self.p01_share * p, p
+        p10 = 2.0 * float(self.technology.bit_error_rate(self._voltage(voltage))) / (1.0 + self.p01_share)
+        if p10 > 1.0:
+            raise InputError(
+                f"AsymmetricTransient: {self.technology.name} at {voltage:g} needs p10 = {p10:g} > 1 "
+                "for its bit error rate with this p01_share: raise p01_share"
+            )
+        return self.p01_share * p10, p10
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         p01, p10 = self.rates(voltage)
         rates = np.empty((image.layout.bits + 2, 2), np.float64)
         rates[:, 0], rates[:, 1] = p01, p10
@@ -382,33 +481,47 @@ class BitPositionTransient(FaultModel):
         return out
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         return self._sample(image, seed, self.class_rates(image.layout.bits, voltage), stuck=False)
 
 
 @dataclass
 class ColumnFailures(FaultModel):
     """Whole-column failures: each column of each ``rows``-row array fails with
-    probability ``column_rate`` (or technology BER) and then reads a constant
-    (stuck at 1 with probability ``stuck_at_one``).  The expected faulty-cell rate
-    equals the column rate; with ``interleave > 1`` a column holds one bit position
-    of every ``interleave``-th word, so SECDED sees at most one error per word."""
+    probability ``column_rate`` (or, with a technology, its faulty-cell rate
+    ``technology.faulty_cell_rate(V)``) and then reads a constant (stuck at 1 with
+    probability ``stuck_at_one``).  The expected faulty-cell rate equals the column
+    rate (``make_fault_model("column", ber=b)`` uses 2b: stuck cells read wrong half
+    the time); with ``interleave > 1`` a column holds one bit position of every
+    ``interleave``-th word, so SECDED sees at most one error per word."""
 
+    _stuck = True
     column_rate: float | None = None
+    """probability that a column fails (its cells are then stuck): a faulty-cell rate, not a ber"""
     technology: Technology | None = None
     stuck_at_one: float = 0.5
     protect_msb: float = 0.0
 
     def __post_init__(self) -> None:
-        self.ber = self.column_rate
+        if self.technology is None and self.column_rate is not None:
+            self.column_rate = _check_rate(self.column_rate, "column_rate")
+            # the base class stores the convention's ber: half the faulty-cell rate
+            self.ber = self.column_rate / 2.0
+        else:
+            self.ber = self.column_rate
         self._init_rate()
-        self.column_rate = self.ber
         self.stuck_at_one = _check_fraction(self.stuck_at_one, "stuck_at_one")
+
+    def rate(self, voltage: float | None = None) -> float:
+        """The column failure probability of this call."""
+        if self.technology is None:
+            return float(self.column_rate)  # type: ignore[arg-type]
+        return float(self.technology.faulty_cell_rate(self._voltage(voltage)))
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         from sram_models import _kernels
 
-        self._check_image(image)
+        self._check_image(image, voltage)
         lay = image.layout
         rate = self.rate(voltage)
         arrays = -(-image.n_words // (lay.rows * lay.interleave))
@@ -431,23 +544,25 @@ class ChipFaultMap(FaultModel):
     """Persistent faults of one simulated chip (the seed is the chip).
 
     Each cell has one fixed uniform draw; it is faulty at voltage V iff its draw is
-    below BER(V), and stuck at 1 with probability ``stuck_at_one`` (else 0), that
-    value drawn once per cell too.  The voltage only sets the threshold, so the
+    below the faulty-cell rate ``technology.faulty_cell_rate(V)`` (or ``2 x ber``), and
+    stuck at 1 with probability ``stuck_at_one`` (else 0), that value drawn once per
+    cell too.  The voltage only sets the threshold, so the
     faulty set at a lower voltage contains the one at any higher voltage (nested).
 
-    Only cells whose draw is below the highest rate the chip can see (BER at
-    ``technology.v_low``, or ``ber``) are drawn, sparsely, and kept sorted by draw
+    Only cells whose draw is below the highest rate the chip can see (the faulty-cell
+    rate at ``technology.v_low``, or ``2 x ber``) are drawn, sparsely, and kept sorted by draw
     per (seed, image size) in a small cache: sweeping a chip over voltages selects
     a prefix and never redraws.  The draws of a seed depend on that highest rate
     (a property of the technology) and on the cell; an image with more cells sees
     the same faults in its first cells.
     """
 
+    _stuck = True
     technology: Technology | None = None
     stuck_at_one: float = 0.5
     """share of faulty cells stuck at 1; 0.5 = no bias known (the issue's default split)"""
     ber: float | None = None
-    """fixed faulty-cell rate instead of a technology (then voltage is ignored)"""
+    """fixed bit error probability instead of a technology (faulty cells 2 x ber; voltage ignored)"""
     protect_msb: float = 0.0
     cache_size: int = 64
     """chips (seeds) whose draws are kept; a Monte Carlo over 20 chips fits"""
@@ -461,9 +576,10 @@ class ChipFaultMap(FaultModel):
 
     @property
     def max_rate(self) -> float:
+        """The highest faulty-cell rate this chip can be asked for."""
         if self.technology is None:
-            return float(self.ber)  # type: ignore[arg-type]
-        return float(self.technology.ber(self.technology.v_low))
+            return 2.0 * float(self.ber)  # type: ignore[arg-type]
+        return float(self.technology.faulty_cell_rate(self.technology.v_low))
 
     def draws(self, seed: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The chip's weak cells sorted by draw: (positions, draws, stuck values)."""
@@ -491,7 +607,7 @@ class ChipFaultMap(FaultModel):
         return positions[: int(np.searchsorted(draws, self.rate(voltage), side="left"))]
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
-        self._check_image(image)
+        self._check_image(image, voltage)
         positions, draws, values = self.draws(seed, image.n_bits)
         k = int(np.searchsorted(draws, self.rate(voltage), side="left"))
         return self._apply(image, positions[:k], values[:k], already_sorted=False)
@@ -521,15 +637,18 @@ def make_fault_model(
 ) -> FaultModel:
     """A fault model by name, its rate from ``ber`` or from ``technology`` at the call's voltage.
 
+    ``ber`` is, for every model, the probability that a stored bit of random data reads wrong
+    (a technology gives it as ``bit_error_rate(V)``; module docstring):
+
     - ``transient``: every cell flips with probability ber (Transient).
-    - ``chip``: a persistent chip fault map, faulty cells stuck at 0/1 (ChipFaultMap;
-      the seed of ``corrupt`` is the chip).
-    - ``stuck-at``: each cell faulty with probability ber, stuck at a random value
-      (StuckAt; about half change a read).
-    - ``asymmetric``: a stored 1 reads 0 with probability ber; 0 -> 1 with ``p01``
-      (fixed rate) or ``p01_share`` x the technology's BER; both default 0.
+    - ``chip``: a persistent chip fault map; cells faulty with probability 2 ber, stuck at 0/1
+      (ChipFaultMap; the seed of ``corrupt`` is the chip); ber <= 0.5.
+    - ``stuck-at``: each cell faulty with probability 2 ber, stuck at a random value (StuckAt).
+    - ``asymmetric``: a stored 1 reads 0 with p10, a stored 0 reads 1 with p01, their mean
+      (p10 + p01) / 2 = ber; split by ``p01_share`` = p01 / p10 (default 0: p10 = 2 ber, only
+      1 -> 0 errors) or by a fixed ``p01`` (then p10 = 2 ber - p01).
     - ``msb``: ber on every bit, ``sign_ber`` on the sign bit (default 0: protected).
-    - ``column``: whole columns fail with probability ber (ColumnFailures).
+    - ``column``: whole columns fail with probability 2 ber (ColumnFailures; stuck cells).
 
     Every model takes ``protect_msb`` (fraction of weights whose sign bit never fails).
     """
@@ -550,19 +669,42 @@ def make_fault_model(
         return StuckAt(ber=ber, technology=technology, **options)
     if key == "asymmetric":
         if technology is None and ber is None:
-            raise InputError("AsymmetricTransient needs ber= (the 1 -> 0 rate) or technology=")
+            raise InputError("AsymmetricTransient needs ber= (the mean bit error probability) or technology=")
         if technology is not None and ber is not None:
             raise InputError("AsymmetricTransient: give ber= or technology=, not both")
         if technology is not None:
             if "p01" in options:
                 raise InputError(
-                    "asymmetric with a technology: use p01_share (p01 = share x BER(V)), not p01"
+                    "asymmetric with a technology: use p01_share (p01 = share x p10), not p01"
                 )
             return AsymmetricTransient(technology=technology, **options)
-        if "p01_share" in options:
-            options["p01"] = options.pop("p01_share") * _check_rate(ber, "ber")
-        return AsymmetricTransient(p10=ber, **options)  # type: ignore[arg-type]
+        mean = _check_rate(ber, "ber")
+        if "p01" in options:
+            p01 = _check_rate(options.pop("p01"), "p01")
+            p10 = 2.0 * mean - p01
+            if not 0.0 <= p10 <= 1.0:
+                raise InputError(
+                    f"asymmetric: ber={mean:g} is the mean (p10 + p01) / 2; with p01={p01:g} that needs "
+                    f"p10={p10:g}, outside [0, 1]: choose p01 <= 2 ber"
+                )
+        else:
+            share = _check_fraction(options.pop("p01_share", 0.0), "p01_share")
+            p10 = 2.0 * mean / (1.0 + share)
+            if p10 > 1.0:
+                raise InputError(
+                    f"asymmetric: ber={mean:g} with p01_share={share:g} needs p10={p10:g} > 1: "
+                    "lower ber or raise p01_share"
+                )
+            p01 = share * p10
+        return AsymmetricTransient(p01=p01, p10=p10, **options)
     if key == "msb":
         options.setdefault("sign_ber", 0.0)
         return BitPositionTransient(ber=ber, technology=technology, **options)
-    return ColumnFailures(column_rate=ber, technology=technology, **options)
+    if technology is None:
+        if ber is None:
+            raise InputError("ColumnFailures needs ber= (a probability) or technology=")
+        return ColumnFailures(column_rate=2.0 * _check_stuck_ber(_check_rate(ber, "ber"), "column"),
+                              **options)  # fmt: skip
+    if ber is not None:
+        raise InputError("ColumnFailures: give ber= or technology=, not both")
+    return ColumnFailures(technology=technology, **options)

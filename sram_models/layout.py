@@ -2,8 +2,10 @@
 
 Weights are N-bit two's-complement codes packed, in memory order, into W-bit data
 words (``W // N`` weights per word, the last word of the image zero-padded;
-layers follow each other without alignment).  With SECDED each word carries its
-check bits after the data bits, in the same (faulty) array.  Words fill the rows
+layers follow each other without alignment).  A protection scheme
+(``protect``, :mod:`sram_models.protection`) may add check cells after the data
+bits, in the same (faulty) array: SECDED's Hamming and parity bits, or one parity
+bit; ``ecc="secded"`` is ``protect="secded"``.  Words fill the rows
 of ``rows``-row arrays, ``interleave`` words per row with their bits interleaved
 column by column, arrays spread over ``banks`` banks round-robin; this fixes the
 physical place of every cell (:meth:`MemoryImage.physical_location`).
@@ -38,13 +40,17 @@ class WordLayout:
     word_bits: int = 64
     """data bits per memory word (8..512); 64 is the usual SRAM macro width"""
     ecc: str | None = None
-    """None (or "none") or "secded": extended Hamming per word, check bits stored beside the data"""
+    """None (or "none") or "secded": extended Hamming per word, check bits stored beside the data.
+    Kept for compatibility: it is the code ``protect`` stores ("secded" for secded and secded-zero)"""
     banks: int = 1
-    """banks read in parallel, one word per bank per cycle (sets the inference time)"""
+    """banks the arrays are spread over, round-robin (physical_location); the energy model's read
+    parallelism is ``sram_models.energy.MemoryOrganisation.banks`` (default 32)"""
     rows: int = 512
     """rows per array; 512 matches the 512x64 arrays of the chandramoorthy14 measurements"""
     interleave: int = 1
     """words per physical row, bit-interleaved (column b*interleave + word slot)"""
+    protect: str | None = None
+    """protection scheme (sram_models.protection.SCHEME_NAMES); None = as ``ecc`` says (none or secded)"""
 
     def __post_init__(self) -> None:
         if (
@@ -60,10 +66,25 @@ class WordLayout:
                 f"a {self.bits}-bit weight does not fit a {self.word_bits}-bit word: "
                 f"use word_bits >= {self.bits}"
             )
+        from sram_models.protection import check_scheme
+
         ecc = None if self.ecc in (None, "none", "") else self.ecc
         if ecc not in (None, "secded"):
-            raise InputError(f"ecc={self.ecc!r}: use none or secded")
+            raise InputError(f"ecc={self.ecc!r}: use none or secded (or protect=NAME)")
+        if self.protect is None:
+            protect = "secded" if ecc == "secded" else "none"
+        else:
+            protect = check_scheme(self.protect)
+            code = "secded" if protect in ("secded", "secded-zero") else None
+            # ecc=None means "not given"; an explicit ecc must agree with the code the scheme stores
+            if (ecc is not None or self.ecc == "none") and ecc != code:
+                raise InputError(
+                    f"ecc={self.ecc!r} contradicts protect={protect!r}: give protect= alone "
+                    "(ecc='secded' is protect='secded')"
+                )
+            ecc = code
         object.__setattr__(self, "ecc", ecc)
+        object.__setattr__(self, "protect", protect)
         for name in ("banks", "rows", "interleave"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -75,8 +96,17 @@ class WordLayout:
 
     @property
     def check_bits(self) -> int:
-        """ECC bits stored per word (0 without ECC; 8 for 64-bit SECDED)."""
-        return secded_check_bits(self.word_bits) if self.ecc == "secded" else 0
+        """Check bits stored per word (0 without ECC; 8 for 64-bit SECDED; 1 for parity)."""
+        from sram_models.protection import check_bits
+
+        return check_bits(self.protect, self.word_bits)
+
+    @property
+    def policy(self) -> int:
+        """The kernels' read policy of the scheme (sram_models.protection.POLICY_*)."""
+        from sram_models.protection import SCHEMES
+
+        return SCHEMES[self.protect].policy
 
     @property
     def phys_bits(self) -> int:
@@ -108,6 +138,10 @@ def _hamming_tables(data_bits: int, phys_bits: int) -> tuple[np.ndarray, np.ndar
     return hpos, phys_of_hpos
 
 
+_NO_TABLE = np.zeros(1, np.int64)
+_NO_FLAGS = np.zeros((1, 1), np.uint64)
+
+
 @dataclass
 class _Segment:
     name: str
@@ -129,6 +163,9 @@ class MemoryImage:
     words: np.ndarray
     n_weights: int
     segments: list[_Segment] = field(repr=False)
+    flags: np.ndarray | None = field(default=None, repr=False)
+    """bit-mask only: the per-bit detector's output, a uint64 array like ``words`` with the cells
+    that read wrong set (fault models fill it); None = nothing flagged"""
 
     # ------------------------------------------------------------ building and reading
 
@@ -166,16 +203,36 @@ class MemoryImage:
         if layout.ecc == "secded":
             hpos, _ = _hamming_tables(layout.word_bits, layout.phys_bits)
             _kernels._secded_encode(words, layout.word_bits, hpos)
+        elif layout.protect == "parity-zero":
+            _kernels._parity_encode(words, layout.word_bits)
         return cls(layout, words, n_weights, segments)
 
+    def read_words(self) -> np.ndarray:
+        """The words as the protection scheme returns them (corrected, zeroed or masked data bits).
+
+        Without a scheme that acts on reads this is ``words`` itself (not a copy)."""
+        from sram_models import _kernels
+        from sram_models.protection import POLICY_BIT_MASK, POLICY_PLAIN
+
+        lay = self.layout
+        policy = lay.policy
+        if policy == POLICY_PLAIN or (policy == POLICY_BIT_MASK and self.flags is None):
+            return self.words
+        words = self.words.copy()
+        hpos, phys_of_hpos = self.hamming_tables if lay.ecc == "secded" else (_NO_TABLE, _NO_TABLE)
+        flags = self.flags if self.flags is not None else _NO_FLAGS
+        _kernels._read_all(
+            words, flags, policy, lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word,
+            self.n_weights, hpos, phys_of_hpos,
+        )  # fmt: skip
+        return words
+
     def unpack(self) -> dict[str, np.ndarray]:
-        """What a read returns: int16 codes per layer (after SECDED correction when on)."""
+        """What a read returns: int16 codes per layer, through the protection scheme
+        (SECDED correction, zeroed detected words, masked bits)."""
         from sram_models import _kernels
 
-        words = self.words
-        if self.layout.ecc == "secded":
-            words = words.copy()
-            _kernels._secded_decode_all(words, self.layout.phys_bits, *self.hamming_tables)
+        words = self.read_words()
         flat = np.empty(self.n_weights, np.int16)
         if self.layout.word_bits == 64:  # the common case: one data lane per word
             data = words[:, 0] if words.shape[1] == 1 else np.ascontiguousarray(words[:, 0])
@@ -185,15 +242,19 @@ class MemoryImage:
         return {s.name: flat[s.start : s.stop].reshape(s.shape) for s in self.segments}
 
     def copy(self) -> MemoryImage:
-        return MemoryImage(self.layout, self.words.copy(), self.n_weights, self.segments)
+        flags = None if self.flags is None else self.flags.copy()
+        return MemoryImage(self.layout, self.words.copy(), self.n_weights, self.segments, flags)
 
-    def with_words(self, words: np.ndarray) -> MemoryImage:
-        """The same layout and layers holding other words (shape and dtype checked)."""
-        if words.shape != self.words.shape or words.dtype != np.uint64:
-            raise InputError(
-                f"words must be uint64 of shape {self.words.shape}, got {words.dtype} {words.shape}"
-            )
-        return MemoryImage(self.layout, words, self.n_weights, self.segments)
+    def with_words(self, words: np.ndarray, flags: np.ndarray | None = None) -> MemoryImage:
+        """The same layout and layers holding other words (shape and dtype checked).
+
+        ``flags``: for ``bit-mask``, the cells its detector flags (same shape); None = none."""
+        for what, array in (("words", words), ("flags", flags)):
+            if array is not None and (array.shape != self.words.shape or array.dtype != np.uint64):
+                raise InputError(
+                    f"{what} must be uint64 of shape {self.words.shape}, got {array.dtype} {array.shape}"
+                )
+        return MemoryImage(self.layout, words, self.n_weights, self.segments, flags)
 
     # ------------------------------------------------------------ sizes
 

@@ -13,8 +13,13 @@ Schema (TOML; see ``data/sram/generic.toml``, the template to copy)::
     v_high = 1.0
     access_bits = 64            # bits per access the read energy refers to
     leakage_bits = 32768        # cells of the array the leakage refers to
-    cycle_time_ns = 1.0         # needed with absolute energies
-    leakage_share_nominal = 0.0 # only for presets without absolute energies
+    cycle_time_ns = 1.0         # access time (= clock period) at v_nominal; needed with absolute energies
+    leakage_share_nominal = 0.0 # only for presets without absolute energies (see Technology)
+    ber_meaning = "faulty_cell" # faulty_cell | bit_error: what the ber column counts (default faulty_cell)
+    cell_voltage_share = 1.0    # share of an access's energy and delay in the array at the cell supply
+    delay_vth = 0.469           # EKV delay model: threshold voltage (volts) ...
+    delay_n = 1.44              # ... and subthreshold slope factor; both or neither
+    vmin_volts = 0.8            # only for voltage_unit = "Vmin": the Vmin in volts for the delay model
     [gaussian]                  # kind = gaussian
     mu = 0.3                    # mean cell failure voltage
     sigma = 0.1
@@ -22,7 +27,8 @@ Schema (TOML; see ``data/sram/generic.toml``, the template to copy)::
     leakage_mw = 10.0
     leakage_exponent = 2.0
     [table]                     # kind = table
-    columns = ["voltage", "ber", "read_energy_pj", "leakage_mw"]   # the last two optional
+    columns = ["voltage", "ber", "read_energy_pj", "leakage_mw"]   # the last two optional;
+    # a fifth, "leakage_full_mw", gives the full-array leakage where leakage_mw is a gated cache's
     rows = [[1.0, 1e-10, 26.07, 157.6], ...]
 
 A CSV preset is a table: ``# key = value`` lines with the top-level keys above,
@@ -39,14 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from sram_models.errors import InputError
-from sram_models.technology import GaussianCellModel, TabulatedTechnology, Technology
+from sram_models.technology import BER_MEANINGS, GaussianCellModel, TabulatedTechnology, Technology
 
 PRESET_SUFFIXES = (".toml", ".csv")
 _TOP_FLOATS = ("v_nominal", "v_min", "v_low", "v_high")
-_TOP_OPTIONAL_FLOATS = ("cycle_time_ns", "leakage_share_nominal")
+_TOP_OPTIONAL_FLOATS = (
+    "cycle_time_ns", "leakage_share_nominal", "cell_voltage_share", "delay_vth", "delay_n", "vmin_volts",
+)  # fmt: skip
 _TOP_INTS = ("access_bits", "leakage_bits")
 _TOP_STRINGS = ("name", "node", "source")
-TABLE_COLUMNS = ("voltage", "ber", "read_energy_pj", "leakage_mw")
+TABLE_COLUMNS = ("voltage", "ber", "read_energy_pj", "leakage_mw", "leakage_full_mw")
 
 
 @dataclass(frozen=True)
@@ -216,6 +224,14 @@ def _common_fields(data: dict[str, Any], path: Path, fail: Any) -> dict[str, Any
     if unit not in ("V", "Vmin"):
         raise fail("voltage_unit", f"is {unit!r}: use V or Vmin")
     out["voltage_unit"] = unit
+    meaning = data.get("ber_meaning", "faulty_cell")
+    if meaning not in BER_MEANINGS:
+        raise fail(
+            "ber_meaning",
+            f"is {meaning!r}: use faulty_cell (share of cells that fail at V) or bit_error "
+            "(share of bits of random data read wrong)",
+        )
+    out["ber_meaning"] = meaning
     out["notes"] = str(data.get("notes", ""))
     return out
 
@@ -277,6 +293,7 @@ def _table(
         "bers": col("ber"),
         "read_energies_pj": col("read_energy_pj"),
         "leakages_mw": col("leakage_mw"),
+        "full_leakages_mw": col("leakage_full_mw"),
     }
     return _build(TabulatedTechnology, path, common, params)
 

@@ -6,6 +6,8 @@ by reading.  One section per area; each section is owned by the area's module.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np  # noqa: F401
 
 # ---------------------------------------------------------------- sram_models: packing, faults, ECC, energy
@@ -92,19 +94,47 @@ def naive_chip_faulty(n_cells: int, threshold: float, rng: np.random.Generator) 
     return np.flatnonzero(rng.random(n_cells) < threshold)
 
 
+def naive_access_time(v_volts: float, v_nominal_volts: float, vth: float, n: float, share: float,
+                      t_nominal: float) -> float:
+    """Access time: the periphery part (1 - share) of t_nominal fixed, the array part scaled by
+    C V / I with the EKV on-current I = ln(1 + exp((V - Vth) / (2 n kT/q)))^2 at 300 K."""
+    phi_t = 1.380649e-23 * 300.0 / 1.602176634e-19
+
+    def delay(v: float) -> float:
+        return v / math.log(1.0 + math.exp((v - vth) / (2.0 * n * phi_t))) ** 2
+
+    return t_nominal * ((1.0 - share) + share * delay(v_volts) / delay(v_nominal_volts))
+
+
+def naive_bank_cycles(n_words: int, rows: int, banks: int) -> int:
+    """Cycles to read n_words one-word rows: place each row in its array, arrays round-robin in banks,
+    one row per bank per cycle; the busiest bank's row count."""
+    per_bank = [0] * banks
+    for w in range(n_words):
+        array = w // rows
+        per_bank[array % banks] += 1
+    return max(per_bank)
+
+
 def naive_inference_energy(
-    n_words: int, data_bits: int, check_bits: int, read_energy_pj: float, leakage_mw: float,
-    access_bits: int, leakage_bits: int, cycle_time_ns: float, banks: int,
-) -> tuple[float, float]:
-    """(dynamic pJ, leakage pJ): every word read once, summed word by word; the array leaks for the
-    time the reads take (one word per bank per cycle)."""
-    bits_per_word = data_bits + check_bits
-    dynamic = 0.0
-    for _ in range(n_words):
-        dynamic += read_energy_pj * bits_per_word / access_bits
-    time_ns = n_words / banks * cycle_time_ns
-    cells = n_words * bits_per_word
-    return dynamic, leakage_mw * cells / leakage_bits * time_ns
+    domains: list[tuple[int, int, float, float, float]], rows: int, banks: int, access_bits: int,
+    leakage_bits: int, inference_time_ns: float | None = None,
+) -> tuple[float, float, float]:
+    """(dynamic pJ, leakage pJ, inference time ns) of domains read one after the other.
+
+    ``domains``: (n_words, bits per word incl. check bits, read energy pJ per access, leakage mW of
+    the reference array, access time ns) each, one word per row.  Every word's read is summed one by
+    one; each domain's cells are its whole arrays; all of them leak for the whole inference (the
+    given time, or the reads' time when longer)."""
+    dynamic, read_time, leak_power = 0.0, 0.0, 0.0
+    for n_words, bits, read_pj, leak_mw, access_ns in domains:
+        for _ in range(n_words):
+            dynamic += read_pj * bits / access_bits
+        read_time += naive_bank_cycles(n_words, rows, banks) * access_ns
+        arrays = -(-n_words // rows)
+        leak_power += leak_mw * arrays * rows * bits / leakage_bits
+    time_ns = read_time if inference_time_ns is None else max(read_time, inference_time_ns)
+    return dynamic, leak_power * time_ns, time_ns
 
 
 # ---------------------------------------------------------------- wcatsim.quant: quantizers
@@ -403,6 +433,104 @@ def naive_iso_voltage(voltages, values, clean_acc, budget, v_nominal):
     return best
 
 
+# ---------------------------------------------------------------- sram_models.protection: what a read returns
+# (h7; words as Python ints as in the sram_models section above; SECDED decoded by brute force)
+
+
+def _naive_weights(data: int, bits: int, n_used: int) -> list[int]:
+    out = []
+    for s in range(n_used):
+        value = (data >> (s * bits)) % (1 << bits)
+        out.append(value - (1 << bits) if value >= 1 << (bits - 1) else value)
+    return out
+
+
+def naive_protected_read(
+    raw: int, clean: int, scheme: str, bits: int, word_bits: int, n_used: int
+) -> tuple[list[int], str]:
+    """(weights the word reads as, status clean / corrected / detected) for one physical word.
+
+    ``raw`` is the word's cells as they read, ``clean`` as written; ``n_used`` weights in the word.
+    secded*: nearest codeword by trying every single flip (naive_secded_decode); parity-zero: count
+    the ones of the whole word; bit-mask: every weight bit that reads differently from ``clean`` is
+    flagged, then replaced by the weight's sign bit, or the weight is 0 if its sign bit is flagged.
+    """
+    data_mask = (1 << word_bits) - 1
+    status = "clean"
+    if scheme in ("secded", "secded-zero"):
+        data, status = naive_secded_decode(raw, word_bits)
+        if status == "detected" and scheme == "secded-zero":
+            data = 0
+    elif scheme == "parity-zero":
+        data = raw & data_mask
+        if bin(raw).count("1") % 2 == 1:
+            data, status = 0, "detected"
+    elif scheme == "bit-mask":
+        data = raw & data_mask
+        weights = []
+        for s in range(n_used):
+            stored = [(clean >> (s * bits + b)) & 1 for b in range(bits)]
+            read = [(raw >> (s * bits + b)) & 1 for b in range(bits)]
+            flagged = [stored[b] != read[b] for b in range(bits)]
+            if any(flagged):
+                status = "detected"
+            if flagged[bits - 1]:
+                read = [0] * bits
+            else:
+                read = [read[bits - 1] if flagged[b] else read[b] for b in range(bits)]
+            value = sum(read[b] << b for b in range(bits))
+            weights.append(value - (1 << bits) if read[bits - 1] else value)
+        return weights, status
+    else:  # none, msb-8t
+        data = raw & data_mask
+    return _naive_weights(data, bits, n_used), status
+
+
+def naive_protected_counts(
+    raw_words: list[int], clean_words: list[int], scheme: str, bits: int, word_bits: int, n_weights: int
+) -> dict[str, int]:
+    """Word by word: corrected (weights right after a correction), detected (flagged), miscorrected
+    (weights wrong, nothing flagged) and the weight bits read wrong, against the clean words."""
+    per_word = word_bits // bits
+    out = {"corrected": 0, "detected": 0, "miscorrected": 0, "bits_changed": 0, "codes": []}
+    for w, (raw, clean) in enumerate(zip(raw_words, clean_words, strict=True)):
+        n_used = max(0, min(per_word, n_weights - w * per_word))
+        weights, status = naive_protected_read(raw, clean, scheme, bits, word_bits, n_used)
+        stored = _naive_weights(clean, bits, n_used)
+        wrong = sum(bin((a ^ b) % (1 << bits)).count("1") for a, b in zip(weights, stored, strict=True))
+        out["bits_changed"] += wrong
+        out["codes"].extend(weights)
+        if scheme == "none":
+            continue
+        if status == "detected":
+            out["detected"] += 1
+        elif wrong:
+            out["miscorrected"] += 1
+        elif status == "corrected":
+            out["corrected"] += 1
+    return out
+
+
+def naive_measured_stuck(
+    n_words: int, phys_bits: int, interleave: int, n_chip_cells: int, tile_offset: int,
+    stuck: dict[int, int],
+) -> dict[int, int]:
+    """{image cell position: stuck value}: every image cell, placed row-major on the measured chip.
+
+    Cell (word, bit) sits in image row word // interleave, column bit * interleave + word % interleave
+    (MemoryImage.physical_location); its linear index L = row * phys_bits * interleave + column reads
+    measured cell (L mod N + (L // N) * tile_offset) mod N; ``stuck`` maps measured cells to values."""
+    out = {}
+    width = phys_bits * interleave
+    for word in range(n_words):
+        for bit in range(phys_bits):
+            linear = (word // interleave) * width + bit * interleave + word % interleave
+            tile = linear // n_chip_cells
+            cell = (linear % n_chip_cells + tile * tile_offset) % n_chip_cells
+            if cell in stuck:
+                out[word * phys_bits + bit] = stuck[cell]
+    return out
+
 # ---------------------------------------------------------------- wcatsim.planning: voltage plans
 
 
@@ -431,6 +559,34 @@ def naive_mixed_voltage_energy(domains, v_nominal, read_norm):
     """Dynamic-only energy of weights in domains: sum over domains of words x read_norm(V), over the whole
     image's words at nominal.  ``domains``: (weights, weights per word, voltage) per domain, each domain
     starting a fresh word; the reference packs every weight together."""
-    words = [-(-n // per_word) for n, per_word, _ in domains]
     reference = -(-sum(n for n, _, _ in domains) // domains[0][1])
-    return sum(w * read_norm(v) for w, (_, _, v) in zip(words, domains)) / (reference * read_norm(v_nominal))
+    total = 0.0
+    for n, per_word, v in domains:
+        words = -(-n // per_word)
+        total += words * read_norm(v)
+    return total / (reference * read_norm(v_nominal))
+
+
+def naive_domains_energy_pj(domain_words, volts, read_pj, leak_mw, access_ns, access_bits, leakage_bits,
+                            word_bits=64, rows=512, banks=32):
+    """(total pJ) of 64-bit words in domains of their own arrays: every word read once at its domain's
+    voltage; arrays of ``rows`` words dealt round-robin to ``banks`` banks read in parallel, one row per
+    bank per cycle, domains one after the other; every array's cells (padding included) leak for the
+    whole inference.  ``read_pj(v)`` per ``access_bits`` bits, ``leak_mw(v)`` per ``leakage_bits`` cells,
+    ``access_ns(v)`` one cycle."""
+    time_ns = 0.0
+    dynamic = 0.0
+    arrays_of = []
+    for words, v in zip(domain_words, volts, strict=True):
+        sizes = [rows] * (words // rows) + ([words % rows] if words % rows else [])
+        per_bank = [0] * banks
+        for k, size in enumerate(sizes):
+            per_bank[k % banks] += size
+        time_ns += max(per_bank) * access_ns(v)
+        dynamic += words * word_bits * read_pj(v) / access_bits
+        arrays_of.append(len(sizes))
+    leakage = 0.0
+    for arrays, v in zip(arrays_of, volts, strict=True):
+        cells = arrays * rows * word_bits
+        leakage += leak_mw(v) * cells / leakage_bits * time_ns
+    return dynamic + leakage

@@ -40,8 +40,20 @@ def test_bfa_breaks_4bit_maxabs_while_as_many_random_flips_do_not(maxabs_run, tm
         f"{s['flips_to_break'][0]} random flips took accuracy from {s['clean_acc']:.2f}% to "
         f"{s['random_baseline_acc'][0]:.2f}% (allowed: {RANDOM_TOLERANCE} points)"
     )
+    assert s["status"] == ["broken"] and s["censored"] == 0
+    assert s["flips_to_break_median"] == s["flips_to_break"][0]
+    assert s["flips_to_break_median_lower_bound"] is None
+    # The WCAT code's 10.1% (54 of 539 correct) is one image below the stop threshold (55 of 539): the
+    # attack goes on past the break until it gets there, and the log holds those flips too.
+    assert s["original_threshold"] == pytest.approx(10.1) and s["threshold"] > s["original_threshold"]
+    to_break, to_original = s["flips_to_break"][0], s["flips_to_original_threshold"][0]
+    assert to_original is not None and to_break <= to_original == s["flips_attacked"][0]
     rows = read_csv(tmp_path / "bfa_flips.csv")
-    assert len(rows) == s["flips_to_break"][0] and list(rows[0]) == FLIP_COLUMNS
+    assert len(rows) == to_original and list(rows[0]) == FLIP_COLUMNS
+    assert float(rows[to_break - 1]["acc"]) <= s["threshold"] < float(rows[0]["acc"])
+    assert float(rows[to_original - 1]["acc"]) <= s["original_threshold"]
+    earlier = [float(r["acc"]) for r in rows if int(r["iteration"]) < int(rows[to_original - 1]["iteration"])]
+    assert all(a > s["original_threshold"] for a in earlier), "the first flip at or below 10.1%"
     # the log replays: applying the recorded flips to the clean image gives the recorded codes
     image = weight_image(maxabs_run.model)
     codes = {name: img.codes.clone() for name, img in image.items()}
@@ -52,7 +64,8 @@ def test_bfa_breaks_4bit_maxabs_while_as_many_random_flips_do_not(maxabs_run, tm
     assert float(rows[-1]["acc"]) <= s["threshold"]
     saved = json.loads((tmp_path / "bfa_summary.json").read_text())
     for key in ("trials", "threshold", "flips_to_break", "broken", "stalled", "flips_to_break_mean",
-                "flips_to_break_std", "clean_acc", "final_acc", "random_baseline_acc"):
+                "flips_to_break_std", "clean_acc", "final_acc", "random_baseline_acc", "status", "censored",
+                "flips_to_break_median", "flips_to_break_median_lower_bound", "flips_to_original_threshold"):
         assert key in saved, key
 
 
@@ -73,7 +86,12 @@ def test_attack_is_deterministic_for_a_seed_and_budgets_are_lower_bounds(maxabs_
     s = first.summary
     assert s["broken"] == [False, False] and s["budget_hit"] == ["flips", "flips"]
     assert all(f >= 4 for f in s["flips_to_break"])
-    assert "lower bound" in s["flips_to_break_stats"]
+    # Both censored: no median, the largest count is its lower bound, no mean over broken trials.
+    assert s["status"] == ["budget", "budget"] and s["censored"] == 2
+    assert s["flips_to_break_median"] is None
+    assert s["flips_to_break_median_lower_bound"] == max(s["flips_to_break"])
+    assert s["flips_to_break_mean"] is None and s["flips_to_original_threshold"] == [None, None]
+    assert "right-censored" in s["flips_to_break_stats"]
     # different trials attack with different batches
     assert first.trials[0].rows != first.trials[1].rows
 
@@ -154,7 +172,7 @@ def test_cli_writes_logs_summary_and_plots(digits_runs, tmp_path: Path) -> None:
             "--plot", str(tmp_path / "curves.png"), "--no-progress"]
     out = CliRunner().invoke(bfa, args)
     assert out.exit_code == 0, out.output
-    assert "flips to break" in out.output and "lower bound" in out.output
+    assert "flips to break: median ≥" in out.output and "2/2 censored" in out.output, out.output
     assert "subset of 100" in out.output  # says which accuracy it prints
     summary = json.loads((run / "bfa_summary.json").read_text())
     assert summary["trials"] == 2 and summary["broken"] == [False, False]

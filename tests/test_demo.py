@@ -13,7 +13,7 @@ from wcatsim.atomic import read_csv
 
 FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxabs", "bfa_lsq", "bfa_wcat",
            "weights_maxabs", "weights_lsq", "weights_wcat")  # fmt: skip
-SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "flips_to_break_mean")
+SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt")
 
 
 def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_path: Path) -> None:
@@ -43,6 +43,14 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     for model, entry in summary.items():
         for key in SUMMARY_KEYS:
             assert isinstance(entry[key], (int, float)), (model, key, entry[key])
+        # Flips to break: the mean over broken trials (None when none broke in the quick budget), and
+        # the Kaplan-Meier median or, where half the trials or more did not break, its lower bound.
+        status = entry["bfa_status"]
+        assert status and set(status) <= {"broken", "budget", "stalled"}, status
+        assert entry["bfa_censored"] == sum(st != "broken" for st in status)
+        assert (entry["flips_to_break_mean"] is None) == ("broken" not in status), entry
+        median, bound = entry["flips_to_break_median"], entry["flips_to_break_median_lower_bound"]
+        assert (median is None) != (bound is None), entry
         assert 0 <= entry["clean_acc"] <= 100
         assert 0 < entry["iso_acc_energy_norm_1pt"] <= 1.0
         assert 0.8 <= entry["iso_acc_voltage_1pt"] <= 1.0

@@ -85,35 +85,6 @@ def test_fixed_rule_draws_exactly_samples() -> None:
     assert rule.next_request(0) == 7
 
 
-def test_adaptive_rule_minimum_floor_and_maximum() -> None:
-    # Zero variance: without a floor the rule stops at the minimum count, never before it.
-    rule = StoppingRule(ci_half_width=0.5, min_samples=10, max_samples=40)
-    assert rule.stop_count([90.0] * 9) is None
-    assert rule.stop_count([90.0] * 25) == 10
-    # A floor of 1 point: t(n-1)/sqrt(n) <= 0.5 first at n = 18 (2.1098/4.243 = 0.497; n=17: 0.514).
-    floored = StoppingRule(ci_half_width=0.5, min_samples=10, max_samples=40, std_floor=1.0)
-    assert floored.stop_count([90.0] * 17) is None
-    assert floored.stop_count([90.0] * 30) == 18
-    # Very noisy values: capped at max_samples.
-    noisy = [0.0, 100.0] * 30
-    assert rule.stop_count(noisy[:39]) is None
-    assert rule.stop_count(noisy) == 40
-    with pytest.raises(InputError):
-        StoppingRule(ci_half_width=0.5, min_samples=20, max_samples=10)
-    with pytest.raises(InputError):
-        StoppingRule(samples=0)
-
-
-def test_adaptive_rule_stops_at_the_first_sufficient_count() -> None:
-    rng = np.random.default_rng(3)
-    values = list(rng.normal(90.0, 2.0, size=200))
-    rule = StoppingRule(ci_half_width=0.8, min_samples=10, max_samples=200)
-    n = rule.stop_count(values)
-    assert n is not None
-    assert summarize(values[:n]).half_width <= 0.8
-    assert all(summarize(values[:k]).half_width > 0.8 for k in range(10, n))
-
-
 def _fake_task(index: int) -> Realisation:
     # A deterministic function of the index only, like a seeded realisation.
     rng = np.random.default_rng(transient_seed(5, 1e-2, index))

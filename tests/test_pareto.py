@@ -148,6 +148,23 @@ def test_iso_with_the_nominal_voltage_given_but_not_swept() -> None:
     assert nothing.voltage == 1.0 and nothing.saving == 0.0 and nothing.energy_norm == 1.0
 
 
+def test_iso_saving_is_the_lowest_energy_among_qualifying_voltages() -> None:
+    # leakage over a slower clock: energy falls, then rises again toward the lowest voltages
+    energy = [1.30, 0.90, 0.85, 0.95, 1.0]
+    rows = sweep_rows(V, [95.0] * 5, energy=energy)
+    iso = iso_accuracy_saving(rows, 1.0)
+    assert iso.voltage == 0.90 and iso.saving == pytest.approx(0.15) and iso.lowest_voltage == 0.80
+    assert not iso.bounded_by_sweep, "the cheapest point lies inside the sweep"
+    # by the definition: the minimum over every qualifying voltage (here all of them)
+    assert iso.energy_norm == min(energy)
+    # every lowered voltage dearer than nominal: stay at nominal, saving 0
+    dear = iso_accuracy_saving(sweep_rows(V, [95.0] * 5, energy=[1.4, 1.3, 1.2, 1.1, 1.0]), 1.0)
+    assert dear.voltage == 1.0 and dear.saving == 0.0 and dear.lowest_voltage == 0.80
+    # nominal not swept: it still counts, at energy 1
+    top = iso_accuracy_saving(sweep_rows(V[:-1], [95.0] * 4, energy=[1.4, 1.3, 1.2, 1.1]), 1.0, v_nominal=1.0)
+    assert top.voltage == 1.0 and top.saving == 0.0
+
+
 def test_iso_bad_rows_are_clear_errors() -> None:
     with pytest.raises(InputError, match="no rows"):
         iso_accuracy_saving([], 1.0)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sram_models.errors import InputError
-from tests.naive import naive_best_plan, naive_mixed_voltage_energy
+from tests.naive import naive_best_plan, naive_domains_energy_pj, naive_mixed_voltage_energy
 from wcatsim.planning import search
 
 # ------------------------------------------------------------------------- greedy search (plain arrays)
@@ -26,7 +26,8 @@ def _random_tables(rng: np.random.Generator, n_domains: int, n_steps: int) -> tu
         share = rng.uniform(0.05, 1.0)
         energy[d] = share * np.sort(rng.uniform(0.3, 1.0, n_steps))[::-1]
         energy[d, 0] = share
-        loss[d] = np.maximum(0.0, np.cumsum(rng.exponential(0.3, n_steps)) - 0.3 + rng.normal(0, 0.1, n_steps))
+        rising = np.cumsum(rng.exponential(0.3, n_steps)) - 0.3
+        loss[d] = np.maximum(0.0, rising + rng.normal(0, 0.1, n_steps))
         loss[d, 0] = 0.0
         if rng.random() < 0.3:
             loss[d, n_steps - 1] = np.inf
@@ -196,6 +197,30 @@ def test_each_domain_starts_its_own_words_and_energy_matches_a_hand_computation(
     assert [img.n_words for img in chips.images][0] == 9
 
 
+def test_mixed_voltages_with_absolute_figures_count_padding_and_the_whole_inference(maxabs_chips) -> None:
+    from sram_models import MemoryImage, load_technology
+    from wcatsim.planning.chips import make_layout
+    from wcatsim.planning.energy import domains_energy
+
+    chips = maxabs_chips
+    tech = load_technology("dpcs45")  # absolute read energy, leakage and access time
+    reference = MemoryImage.pack(chips.clean, make_layout(4, 64, "none"))
+    volts = [1.0, 0.8, 0.6, 0.7]
+    words = [img.n_words for img in chips.images]  # 9, 288, 1152, 160
+
+    def total(ws, vs):
+        return naive_domains_energy_pj(ws, vs, tech.read_energy, tech.leakage_power, tech.access_time,
+                                       tech.access_bits, tech.leakage_bits)  # fmt: skip
+
+    expected = total(words, volts) / total([reference.n_words], [tech.v_nominal])
+    got = domains_energy(chips.images, volts, tech, reference)
+    assert got.total_norm == pytest.approx(expected, rel=1e-9)
+    # four domains at nominal cost more than one memory: six arrays' padding leaks where one had three
+    split = domains_energy(chips.images, [1.0] * 4, tech, reference).total_norm
+    assert split == pytest.approx(total(words, [1.0] * 4) / total([reference.n_words], [1.0]), rel=1e-9)
+    assert split > 1.0
+
+
 # ------------------------------------------------------------------------------------ domains
 
 
@@ -299,7 +324,8 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     assert result.exit_code in (0, 1), result.output
     data = json.loads((out / "plan_voltage.json").read_text())
     required = ("domains", "energy_norm", "verified_acc_mean", "verified_ci_low", "clean_acc",
-                "uniform_voltage", "uniform_energy_norm", "saving_over_uniform", "budget", "metric")  # fmt: skip
+                "uniform_voltage", "uniform_energy_norm", "saving_over_uniform", "budget",
+                "metric")  # fmt: skip
     for key in required:
         assert key in data, key
     assert [sorted(d) for d in data["domains"]] == [["name", "voltage", "weights"]] * 4
@@ -322,7 +348,8 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     rerun = CliRunner().invoke(cli, args)
     assert rerun.exit_code == result.exit_code, rerun.output
     second = json.loads((out / "plan_voltage.json").read_text())
-    assert second["search"]["sensitivity_points_reused"] == len(read_csv(out / "plan_voltage_sensitivity.csv"))
+    points = len(read_csv(out / "plan_voltage_sensitivity.csv"))
+    assert second["search"]["sensitivity_points_reused"] == points
     assert second["domains"] == data["domains"] and second["energy_norm"] == data["energy_norm"]
 
     # Grouping the layers in a file plans two domains.

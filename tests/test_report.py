@@ -45,7 +45,9 @@ def fake_results(
     atomic_write_csv(run / "sweep_voltage.csv", SWEEP_COLUMNS, sweep_rows)
     (run / "bfa_summary.json").write_text(json.dumps({
         "trials": len(flips), "threshold": 10.3, "flips_to_break": flips, "broken": broken,
-        "stalled": [False] * len(flips), "flips_to_break_mean": sum(flips) / len(flips),
+        "stalled": [False] * len(flips),
+        # the mean over broken trials only (issue 9); no status/median keys: the readers derive them
+        "flips_to_break_mean": sum(f for f, b in zip(flips, broken, strict=True) if b) / max(1, sum(broken)),
         "flips_to_break_std": 2.0, "clean_acc": clean, "final_acc": [10.0] * len(flips),
         "random_baseline_acc": [clean - 0.5] * len(flips), "test_images": 539,
     }))  # fmt: skip
@@ -55,13 +57,16 @@ def fake_results(
 def test_markdown_table_and_flip_formatting() -> None:
     table = markdown_table(["a", "b"], [["x|y", 1.23456], [None, 2]])
     assert table.splitlines() == ["| a | b |", "|:---|---:|", "| x\\|y | 1.235 |", "| — | 2 |"]
-    assert fmt_flips({"flips_to_break_mean": 60.0, "flips_to_break_std": 4.5, "broken": [True] * 3,
-                      "stalled": [False] * 3}) == "60.0 ± 4.5 (3/3 broken)"  # fmt: skip
-    # A trial that hit its budget counts the budget: the mean is a lower bound, and says so.
-    assert fmt_flips({"flips_to_break_mean": 500.0, "broken": [False], "stalled": [True]}).startswith(
-        "≥ 500.0"
-    )
-    assert "1 stalled" in fmt_flips({"flips_to_break_mean": 500.0, "broken": [False], "stalled": [True]})
+    three = {"flips_to_break": [55, 60, 65], "flips_to_break_mean": 60.0, "flips_to_break_std": 4.5,
+             "broken": [True] * 3, "stalled": [False] * 3}  # fmt: skip
+    assert fmt_flips(three) == "60 (median; 3/3 broken, mean 60.0 ± 4.5)"
+    # A trial that did not break: its count is a lower bound, and the median says so.
+    stalled = {"flips_to_break": [500], "flips_to_break_mean": None, "broken": [False], "stalled": [True]}
+    assert fmt_flips(stalled) == "≥ 500 (median; 0/1 broken, 1 stalled)"
+    new = {"flips_to_break": [40, 500, 500], "status": ["broken", "budget", "stalled"], "censored": 2,
+           "flips_to_break_median": None, "flips_to_break_median_lower_bound": 500,
+           "flips_to_break_mean": 40.0}
+    assert fmt_flips(new) == "≥ 500 (median; 1/3 broken, mean 40.0, 1 stalled)"  # fmt: skip
     assert fmt_flips(None) == "—"
 
 
@@ -78,7 +83,7 @@ def test_run_report_has_every_section(tmp_path: Path) -> None:
     ):
         assert heading in report, heading
     assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in report  # 1-point budget, lowest voltage qualifies
-    assert "65.0 ± 2.0 (2/2 broken)" in report
+    assert "60 (median; 2/2 broken, mean 65.0 ± 2.0)" in report
     assert "![fig](fig.png)" in report
     assert "| conv1 | 0.3 | 0.4 | 5.0 |" in report
 
@@ -89,14 +94,14 @@ def test_demo_report_puts_savings_and_flips_side_by_side(tmp_path: Path) -> None
     runs = {
         "maxabs": fake_results(tmp_path / "runs/m", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0], [30, 40],
                                [True, True]),
-        "wcat": fake_results(tmp_path / "runs/w", "wcat", [94.3, 94.9, 95.0, 95.0, 95.0], [80, 500],
-                             [True, False]),
+        "wcat": fake_results(tmp_path / "runs/w", "wcat", [94.3, 94.9, 95.0, 95.0, 95.0], [80, 500, 500],
+                             [True, False, False]),
     }  # fmt: skip
     summary, models = collect(runs)
     assert summary["maxabs"]["iso_acc_voltage_1pt"] == 0.95
     assert summary["maxabs"]["iso_acc_energy_norm_1pt"] == pytest.approx(0.9025)
     assert summary["wcat"]["iso_acc_bounded_1pt"] is True
-    assert summary["wcat"]["flips_to_break_mean"] == 290.0
+    assert summary["wcat"]["flips_to_break_mean"] == 80.0
     fig = tmp_path / "pareto.png"
     fig.write_bytes(b"png")
     settings = {"quick": False, "bits": 4, "model": "small_cnn", "dataset": "digits", "test_images": 539,
@@ -108,9 +113,10 @@ def test_demo_report_puts_savings_and_flips_side_by_side(tmp_path: Path) -> None
     path = write_demo_report(tmp_path, models, settings, {"pareto": fig}, tech, missing=["bfa plot"])
     text = path.read_text()
     head = next(line for line in text.splitlines() if line.startswith("| maxabs |"))
-    assert "9.8% @ 0.950 V" in head and "35.0 ± 2.0 (2/2 broken)" in head, head
+    assert "9.8% @ 0.950 V" in head and "30 (median; 2/2 broken, mean 35.0 ± 2.0)" in head, head
     wcat = next(line for line in text.splitlines() if line.startswith("| wcat |"))
-    assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in wcat and "≥ 290.0" in wcat, wcat
+    assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in wcat and "≥ 500 (median; 1/3 broken" in wcat, wcat
+    assert "The most flips to break (median ≥ 500): wcat — a lower bound" in text
     assert "largest 1-point saving (36.0%) is wcat's" in text
     assert "Incomplete run" in text and "bfa plot" in text
     assert "](pareto.png)" in text

@@ -11,6 +11,11 @@ from click.testing import CliRunner
 
 from cli.sram import sram
 
+SHOW = [
+    "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",
+    "access_time_norm", "source_leakage_mw",
+]  # fmt: skip
+
 
 def _run(*args: str):
     return CliRunner().invoke(sram, list(args))
@@ -37,10 +42,16 @@ def test_show_csv_for_a_preset_with_absolute_energy() -> None:
     r = _run("show", "dpcs45", "--voltages", "0.4:1.0:0.1", "--csv")
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert list(rows[0]) == ["voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm"]
+    assert list(rows[0]) == SHOW
     assert [float(x["voltage"]) for x in rows] == [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # both ends
     assert float(rows[0]["ber"]) == pytest.approx(1.81e-2) and float(rows[0]["read_energy_pj"]) == 19.74
     assert float(rows[-1]["leakage_mw"]) == 157.6 and float(rows[-1]["read_energy_norm"]) == 1.0
+    # the energy model's full-array leakage beside the source's gated-cache column
+    assert float(rows[0]["leakage_mw"]) == 39.08 and float(rows[0]["source_leakage_mw"]) == 20.7
+    # access time: the preset's 0.5 ns at nominal, several-fold longer toward 0.4 V
+    assert float(rows[-1]["access_time_ns"]) == 0.5 and float(rows[-1]["access_time_norm"]) == 1.0
+    times = [float(x["access_time_ns"]) for x in rows]
+    assert times == sorted(times, reverse=True) and times[0] > 10 * times[-1]
 
 
 def test_show_csv_normalised_only_has_empty_fields_and_warns_on_stderr() -> None:
@@ -49,6 +60,8 @@ def test_show_csv_normalised_only_has_empty_fields_and_warns_on_stderr() -> None
     rows = list(csv.DictReader(io.StringIO(r.stdout)))  # stdout is clean CSV
     assert len(rows) == 6 and all(row["read_energy_pj"] == "" and row["leakage_mw"] == "" for row in rows)
     assert float(rows[0]["read_energy_norm"]) == pytest.approx(0.5625)
+    # no absolute timing either, but the relative access time of its (assumed) delay model
+    assert all(row["access_time_ns"] == "" for row in rows) and float(rows[0]["access_time_norm"]) > 1.0
     assert "no absolute energy" in r.stderr
 
 
@@ -57,10 +70,12 @@ def test_show_table_default_voltages() -> None:
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("voltage"))
-    assert lines[header].split() == ["voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm"]
+    assert lines[header].split() == SHOW
     volts = [float(line.split()[0]) for line in lines[header + 1 :]]
     assert volts == pytest.approx([0.75 + 0.025 * i for i in range(11)])  # the preset's range, 10 steps
     assert any(line.startswith("source:") for line in lines)
+    assert "ber_meaning: faulty_cell" in r.stdout and "access time: EKV delay" in r.stdout
+    assert "Vmin = 0.8 V" in r.stdout
 
 
 @pytest.mark.parametrize(

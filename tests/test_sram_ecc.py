@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from sram_models import ChipFaultMap, MemoryImage, Transient, WordLayout, _kernels
-from tests.naive import naive_image_words, naive_pack, naive_secded_decode, naive_unpack
+from tests.naive import (
+    naive_image_words,
+    naive_pack,
+    naive_protected_counts,
+    naive_secded_decode,
+    naive_unpack,
+)
 
 
 def _flip(words: np.ndarray, w: int, b: int) -> None:
@@ -82,8 +88,13 @@ def test_fault_result_counts_match_naive_decode(model) -> None:
         bin(d ^ (c & (2**64 - 1))).count("1") for (d, _), c in zip(decoded, clean_words, strict=True)
     )
     cells_changed = sum(bin(r ^ c).count("1") for r, c in zip(raw_words, clean_words, strict=True))
-    assert result.ecc_corrected == statuses.count("corrected") > 0
-    assert result.ecc_detected == statuses.count("detected")
+    # h7: corrected counts only words whose weights then read right; a wrong "correction" (three
+    # or more errors) is miscorrected (see tests/test_sram_protection.py)
+    want = naive_protected_counts(raw_words, clean_words, "secded", 4, 64, codes.size)
+    assert (result.ecc_corrected, result.ecc_detected, result.ecc_miscorrected) == (
+        want["corrected"], want["detected"], want["miscorrected"],
+    )  # fmt: skip
+    assert result.ecc_corrected > 0 and result.ecc_detected == statuses.count("detected")
     assert result.bits_changed == bits_changed
     assert result.cells_changed == cells_changed
     want = naive_unpack([d for d, _ in decoded], 4, 64, codes.size)

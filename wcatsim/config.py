@@ -147,6 +147,9 @@ class TrainerConfig:
         )
 
 
+# Protection schemes of sram_models.protection.SCHEME_NAMES (h7, issue 12 section 2).
+ProtectScheme = Literal["none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t"]
+
 # The paper's random-flip BER list (kmchiti/WCAT, evaluation of random bit flips).
 PAPER_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2)
 
@@ -159,11 +162,14 @@ class RandomFlipConfig:
     bers: tuple[float, ...] = PAPER_BERS
     # Realisations per BER in the fixed-count protocol (the paper's 50).
     samples: int = 50
-    # > 0: adaptive stopping once the 95% CI half-width of the mean is at most this (accuracy points).
+    # > 0: adaptive, Stein's two-stage rule for this 95% CI half-width (accuracy points; see
+    # wcatsim.montecarlo.stopping): a pilot, then as many more as the pilot's spread asks for.
     ci_half_width: float = 0.0
-    # Adaptive: never stop before this many realisations.
-    min_samples: int = 10
-    # Adaptive: never draw more than this many realisations.
+    # Adaptive: the pilot's realisations (the paper's 50: fewer miss rare collapses more often than
+    # the fixed protocol; benchmarks/coverage.py).  A point never gets fewer.
+    min_samples: int = 50
+    # Adaptive: never draw more than this many realisations (4 x the pilot: the cost bound; the CI of a
+    # capped point stays wider than asked, and a larger cap lowers its coverage on collapse mixtures).
     max_samples: int = 200
     # A fault-model name of sram_models (validated by the random-flip command).
     fault: str = "transient"
@@ -173,6 +179,8 @@ class RandomFlipConfig:
     word_bits: int = 64
     # Base seed of the fault draws.
     seed: int = 0
+    # Protection scheme of the weight memory (sram_models.protection; h7, issue 12).
+    protect: ProtectScheme = "none"
 
     def __post_init__(self) -> None:
         for ber in self.bers:
@@ -196,6 +204,11 @@ class RandomFlipConfig:
         )
         _check(self.word_bits >= 1, "attack.random_flip.word_bits", f"must be >= 1, got {self.word_bits}")
         _check(self.seed >= 0, "attack.random_flip.seed", f"must be >= 0, got {self.seed}")
+        _check(
+            self.protect != "msb-8t" or self.protect_msb in (0.0, 1.0),
+            "attack.random_flip.protect_msb",
+            "msb-8t holds every sign bit in 8T cells: leave protect_msb at 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,8 @@ class SweepConfig:
     word_bits: int = 64
     # Base seed of the chips' draws.
     seed: int = 0
+    # Protection scheme of the weight memory (sram_models.protection; ecc = "secded" is protect = "secded").
+    protect: ProtectScheme = "none"
 
     def __post_init__(self) -> None:
         if not isinstance(self.voltages, str):
@@ -223,6 +238,11 @@ class SweepConfig:
         _check(self.chips >= 1, "attack.sweep.chips", f"must be >= 1, got {self.chips}")
         _check(self.word_bits >= 1, "attack.sweep.word_bits", f"must be >= 1, got {self.word_bits}")
         _check(self.seed >= 0, "attack.sweep.seed", f"must be >= 0, got {self.seed}")
+        _check(
+            self.ecc == "none" or self.protect in ("none", "secded"),
+            "attack.sweep.protect",
+            f"ecc = 'secded' contradicts protect = {self.protect!r}: set only protect",
+        )
 
 
 @dataclass(frozen=True)

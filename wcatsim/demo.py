@@ -397,7 +397,14 @@ def collect(run_dirs: Mapping[str, Path]) -> tuple[dict[str, dict[str, Any]], di
             "iso_acc_voltage_0.1pt": iso01["voltage"] if iso01 else None,
             "iso_acc_saving_0.1pt": iso01["saving"] if iso01 else None,
             "iso_acc_bounded_0.1pt": iso01["bounded_by_sweep"] if iso01 else None,
-            "flips_to_break_std": bfa.get("flips_to_break_std"),
+            "flips_to_break_std": bfa.get("flips_to_break_std"),  # mean and std: over broken trials only
+            # Kaplan-Meier median (null where half the trials or more did not break: then the bound)
+            "flips_to_break_median": bfa.get("flips_to_break_median"),
+            "flips_to_break_median_lower_bound": bfa.get("flips_to_break_median_lower_bound"),
+            "bfa_censored": bfa.get("censored"),
+            "bfa_status": bfa.get("status"),
+            "bfa_flips_to_break": bfa.get("flips_to_break"),
+            "bfa_flips_to_original_threshold": bfa.get("flips_to_original_threshold"),
             "bfa_broken": bfa.get("broken"),
             "bfa_stalled": bfa.get("stalled"),
             "train_test_accuracy": train.get("test_accuracy"),
@@ -432,7 +439,7 @@ def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
         "E/E_nom @1pt",
         "saving @1pt",
         "saving @0.1pt",
-        "flips to break",
+        "flips to break (median)",
     ]
     lines = [head]
     for q, s in summary.items():
@@ -441,11 +448,7 @@ def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
             return "—" if v is None else f"{100 * float(v):.1f}%"
 
         bounded = " (≥)" if s.get("iso_acc_bounded_1pt") else ""
-        flips = s.get("flips_to_break_mean")
-        std = s.get("flips_to_break_std")
-        flips_text = (
-            "—" if flips is None else f"{float(flips):.1f}" + ("" if std is None else f" ± {float(std):.1f}")
-        )
+        flips_text = _flips_text(s)
         lines.append([
             q,
             "—" if s.get("clean_acc") is None else f"{float(s['clean_acc']):.2f}",
@@ -457,6 +460,16 @@ def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
         ])  # fmt: skip
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in lines)
+
+
+def _flips_text(s: Mapping[str, Any]) -> str:
+    """Median flips to break ("≥ k" where censored) and how many trials broke, for the headline table."""
+    status = s.get("bfa_status")
+    if not status:
+        return "—"
+    median, bound = s.get("flips_to_break_median"), s.get("flips_to_break_median_lower_bound")
+    text = str(int(median)) if median is not None else "—" if bound is None else f"≥ {int(bound)}"
+    return f"{text} ({sum(1 for st in status if st == 'broken')}/{len(status)} broken)"
 
 
 def _report_settings(
@@ -494,6 +507,7 @@ def _technology_info(preset: str) -> dict[str, Any]:
         "v_nominal": getattr(tech, "v_nominal", None),
         "voltage_unit": getattr(tech, "voltage_unit", "V"),
         "has_absolute_energy": getattr(tech, "has_absolute_energy", None),
+        "ber_meaning": getattr(tech, "ber_meaning", None),
     }
 
 

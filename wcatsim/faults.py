@@ -61,7 +61,8 @@ class ModelMemory:
     ``layers``: qualified layer names to place in the faulty memory (default:
     every quantized layer, in module order, which is also the memory order).
     ``layout``: a full :class:`sram_models.WordLayout`; otherwise one is built
-    from the model's bit width, ``word_bits`` and ``ecc``.
+    from the model's bit width, ``word_bits``, ``ecc`` and ``protect`` (a protection
+    scheme of :mod:`sram_models.protection`; ``ecc="secded"`` is ``protect="secded"``).
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class ModelMemory:
         word_bits: int = DEFAULT_WORD_BITS,
         ecc: str | None = None,
         layout: WordLayout | None = None,
+        protect: str | None = None,
     ) -> None:
         from sram_models import MemoryImage, WordLayout
         from wcatsim.quant import weight_image
@@ -98,7 +100,7 @@ class ModelMemory:
         self.steps = {name: li.step for name, li in image.items()}
         self.clean_codes: dict[str, np.ndarray] = {name: li.codes.numpy() for name, li in image.items()}
         if layout is None:
-            layout = WordLayout(bits=self.bits, word_bits=word_bits, ecc=ecc)
+            layout = WordLayout(bits=self.bits, word_bits=word_bits, ecc=ecc, protect=protect)
         elif layout.bits != self.bits:
             raise InputError(f"layout.bits={layout.bits} but the model's weights have {self.bits} bits")
         self.layout = layout
@@ -195,10 +197,11 @@ class FaultEvaluator:
         word_bits: int = DEFAULT_WORD_BITS,
         ecc: str | None = None,
         batch_size: int | None = None,
+        protect: str | None = None,
     ) -> FaultEvaluator:
         """The evaluator of a :class:`wcatsim.runs.LoadedRun` on its test split."""
         x, y = run.data.test_tensors()
-        memory = ModelMemory(run.model, layers=layers, word_bits=word_bits, ecc=ecc)
+        memory = ModelMemory(run.model, layers=layers, word_bits=word_bits, ecc=ecc, protect=protect)
         return cls(memory, x, y, device=run.device, batch_size=batch_size)
 
     def _accuracy(self, codes: Mapping[str, np.ndarray] | None) -> float:

@@ -10,7 +10,10 @@ hardware designer asks of it:
   and higher accuracy are better), and
 - how low can the voltage go while the model stays within 1 (or 0.1) accuracy
   point of its clean accuracy, and what does that save (the iso-accuracy saving,
-  the headline number of a sweep).
+  the headline number of a sweep): 1 − (the lowest energy among the voltages that
+  qualify) / nominal.  Once leakage over a longer access time counts, energy per
+  inference need not fall monotonically with the voltage, so the best qualifying
+  voltage is not always the lowest one.
 
 Plain NumPy and the standard library: no torch, so the ``pareto`` command stays light.
 """
@@ -99,10 +102,12 @@ def pareto_front(points: Any) -> np.ndarray:
 class IsoAccuracy:
     """The lowest-energy voltage that keeps accuracy within ``budget`` points of clean.
 
-    Scanning down from the nominal voltage, ``voltage`` is the lowest swept voltage
-    at which the metric and the metric at every higher swept voltage (up to nominal)
-    stay at or above ``clean_acc - budget``. When no lowered voltage qualifies,
-    ``voltage`` is the nominal one and ``saving`` is 0.
+    Scanning down from the nominal voltage, the qualifying voltages are those down to
+    the lowest swept voltage at which the metric and the metric at every higher swept
+    voltage (up to nominal) stay at or above ``clean_acc - budget`` (``lowest_voltage``);
+    ``voltage`` is the one of them with the lowest energy (ties: the higher voltage),
+    nominal included. When no lowered voltage qualifies, ``voltage`` is the nominal one
+    and ``saving`` is 0.
     """
 
     budget: float  # accuracy points below clean accuracy that are tolerated
@@ -113,11 +118,12 @@ class IsoAccuracy:
     energy_norm: float  # total energy per inference there, relative to nominal
     accuracy: float  # the metric at that voltage, percent
     nominal_within_budget: bool  # False: even the nominal point misses the budget
-    bounded_by_sweep: bool  # True: the lowest swept voltage qualifies; the saving is a lower bound
+    bounded_by_sweep: bool  # True: the lowest swept voltage qualifies and has the lowest energy
+    lowest_voltage: float | None = None  # the lowest qualifying voltage (None: as ``voltage``)
 
     @property
     def saving(self) -> float:
-        """Fraction of the nominal energy per inference saved (0.25 = 25% less energy)."""
+        """1 − (lowest energy among the qualifying voltages) / nominal (0.25 = 25% less energy)."""
         return max(0.0, 1.0 - self.energy_norm) if self.voltage < self.nominal_voltage else 0.0
 
 
@@ -180,10 +186,13 @@ def iso_accuracy_saving(
     energy is already relative to nominal); if nothing qualifies, ``accuracy`` is
     the metric at the highest swept voltage.
 
+    The result is the qualifying voltage with the lowest ``energy_norm`` (the nominal
+    point counts, at energy 1 when it was not swept): saving = 1 − that energy.
+
     Edge cases: no lowered voltage within budget -> saving 0 at nominal; the nominal
     point itself outside the budget -> also saving 0, with ``nominal_within_budget``
-    False; the lowest swept voltage within budget -> ``bounded_by_sweep`` (a lower
-    voltage might qualify too; extend the sweep). A dip below budget at some voltage
+    False; the lowest swept voltage within budget and the cheapest -> ``bounded_by_sweep``
+    (a lower voltage might qualify and save more; extend the sweep). A dip below budget at some voltage
     ends the scan there even if a lower voltage recovers (every higher voltage must
     stay within budget: a chip is not operated at a voltage whose neighbour above is
     worse).
@@ -229,16 +238,27 @@ def iso_accuracy_saving(
             nominal_within_budget=nominal_ok,
             bounded_by_sweep=bool(nominal_ok and nominal_idx == lowest),
         )
+    # Among the qualifying voltages (chosen .. nominal), the cheapest; the nominal point at energy 1
+    # when it was not swept. Ties go to the higher voltage (same energy, more margin).
+    qualifying = [int(i) for i in candidates if voltage[i] >= voltage[chosen] - 1e-12]
+    best = min(qualifying[::-1], key=lambda i: energy[i])
+    if abs(voltage[nominal_idx] - v_nominal) > 1e-12 and energy[best] > 1.0:
+        return IsoAccuracy(
+            budget=float(budget), metric=metric, clean_acc=clean, nominal_voltage=float(v_nominal),
+            voltage=float(v_nominal), energy_norm=1.0, accuracy=float(values[nominal_idx]),
+            nominal_within_budget=True, bounded_by_sweep=False, lowest_voltage=float(voltage[chosen]),
+        )  # fmt: skip
     return IsoAccuracy(
         budget=float(budget),
         metric=metric,
         clean_acc=clean,
         nominal_voltage=float(v_nominal),
-        voltage=float(voltage[chosen]),
-        energy_norm=float(energy[chosen]),
-        accuracy=float(values[chosen]),
+        voltage=float(voltage[best]),
+        energy_norm=float(energy[best]),
+        accuracy=float(values[best]),
         nominal_within_budget=True,
-        bounded_by_sweep=bool(chosen == lowest),
+        bounded_by_sweep=bool(chosen == lowest and best == lowest),
+        lowest_voltage=float(voltage[chosen]),
     )
 
 
@@ -276,7 +296,8 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     ``wcatsim train``); the preset and ECC from the sweep's own metadata beside its
     CSV when the sweep wrote one, else from the run's resolved ``config.toml``.
     """
-    info: dict[str, Any] = {"quantizer": None, "bits": None, "preset": None, "ecc": None, "model": None}
+    info: dict[str, Any] = {"quantizer": None, "bits": None, "preset": None, "ecc": None, "model": None,
+                            "protect": None}  # fmt: skip
     summary = read_json_object(run_dir / "summary.json")
     for key in ("quantizer", "bits", "model", "dataset"):
         if summary.get(key) is not None:
@@ -289,6 +310,8 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     meta = _sweep_metadata(sweep_csv) if sweep_csv is not None else {}
     info["preset"] = meta.get("preset") or sweep_cfg.get("preset")
     info["ecc"] = meta.get("ecc") or sweep_cfg.get("ecc")
+    info["protect"] = meta.get("protect") or sweep_cfg.get("protect")  # h7: the protection scheme
+    info["fault_map_chip"] = meta.get("fault_map_chip")  # h7: a measured chip's sweep
     info["v_nominal"] = meta.get("v_nominal")  # the technology's nominal voltage, as the sweep recorded it
     info["label"] = run_label(info, fallback=run_dir.name)
     return info
@@ -302,9 +325,14 @@ def run_label(info: Mapping[str, Any], fallback: str = "run") -> str:
         parts.append(f"{info['quantizer']} {bits}-bit" if bits else str(info["quantizer"]))
     if info.get("preset"):
         parts.append(str(info["preset"]))
-    ecc = info.get("ecc")
-    if ecc is not None:
-        parts.append("ECC off" if str(ecc).lower() in ("none", "off", "false", "") else f"ECC {ecc}")
+    ecc, protect = info.get("ecc"), info.get("protect")
+    if protect is not None and str(protect).lower() not in ("none", "", "secded"):
+        parts.append(str(protect))  # h7: the protection scheme by name (--protect)
+    elif ecc is not None or protect is not None:
+        code = ecc if ecc is not None else protect
+        parts.append("ECC off" if str(code).lower() in ("none", "off", "false", "") else f"ECC {code}")
+    if info.get("fault_map_chip"):
+        parts.append(f"measured chip {info['fault_map_chip']}")
     return ", ".join(parts) if parts else fallback
 
 
@@ -495,7 +523,10 @@ def _sweep_metadata(sweep_csv: Path) -> dict[str, Any]:
                     flat.update(data[key])
             tech = flat.get("technology") if isinstance(flat.get("technology"), dict) else {}
             preset = flat.get("preset") or tech.get("name") or flat.get("technology")
-            return {"preset": preset, "ecc": flat.get("ecc"), "v_nominal": _as_float(tech.get("v_nominal"))}
+            return {
+                "preset": preset, "ecc": flat.get("ecc"), "v_nominal": _as_float(tech.get("v_nominal")),
+                "protect": flat.get("protect"), "fault_map_chip": flat.get("fault_map_chip"),
+            }  # fmt: skip
     return {}
 
 

@@ -76,23 +76,41 @@ def fmt_saving(iso: Mapping[str, Any] | None, unit: str | None = "V") -> str:
 
 
 def fmt_flips(bfa: Mapping[str, Any] | None) -> str:
-    """``"63.3 ± 12.1 (3/3 broken)"``; budget-bound and stalled trials said so."""
+    """``"40 (median; 3/3 broken, mean 41.3 ± 5.1)"``: the Kaplan–Meier median of flips to break ("≥ k"
+    where it is censored), the broken share, the mean over broken trials, and stalled trials said so."""
+    from wcatsim.attacks.censoring import fmt_median, statuses
+
     if not bfa:
         return "—"
+    status = statuses(dict(bfa))
+    if not status:
+        return "—"
+    broken = sum(1 for st in status if st == "broken")
+    stalled = sum(1 for st in status if st == "stalled")
+    text = f"{fmt_median(dict(bfa))} (median; {broken}/{len(status)} broken"
     mean, std = bfa.get("flips_to_break_mean"), bfa.get("flips_to_break_std")
-    broken = list(bfa.get("broken") or [])
-    stalled = list(bfa.get("stalled") or [])
-    text = f"{float(mean):.1f}" if mean is not None else "—"
-    if std is not None and len(broken) > 1:
-        text += f" ± {float(std):.1f}"
-    if broken:
-        text += f" ({sum(bool(b) for b in broken)}/{len(broken)} broken"
-        if any(stalled):
-            text += f", {sum(bool(s) for s in stalled)} stalled"
-        text += ")"
-        if not all(broken):
-            text = "≥ " + text  # an unbroken trial counts its budget: a lower bound
-    return text
+    if broken and mean is not None:
+        text += f", mean {float(mean):.1f}"
+        if std is not None and broken > 1:
+            text += f" ± {float(std):.1f}"
+    if stalled:
+        text += f", {stalled} stalled"
+    return text + ")"
+
+
+def _per_trial(bfa: Mapping[str, Any], key: str) -> str:
+    """Per-trial counts, "≥ k" where the trial did not get there (k: the flips it committed)."""
+    from wcatsim.attacks.censoring import fmt_count, statuses
+
+    if key not in bfa:
+        return "—"
+    counts = list(bfa.get(key) or [])
+    if key == "flips_to_break":
+        pairs = zip(counts, statuses(dict(bfa)), strict=False)
+        return ", ".join(fmt_count(c, st != "broken") for c, st in pairs)
+    attacked = list(bfa.get("flips_attacked") or bfa.get("flips_to_break") or [])
+    pairs = zip(counts, attacked, strict=False)
+    return ", ".join(fmt_count(c if c is not None else a, c is None) for c, a in pairs)
 
 
 def iso_dict(sweep_rows: Sequence[Mapping[str, Any]], budget: float, metric: str = "mean") -> dict[str, Any]:
@@ -125,20 +143,46 @@ def random_flip_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]]) -> s
     return markdown_table(cols, table)
 
 
-def sweep_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
-    """Voltage down the side (high to low): BER, energy, and each model's accuracy [95% CI]."""
+# What a sweep table's BER column counts, by the preset's ber_meaning.
+BER_LABELS = {"faulty_cell": "BER (faulty cells)", "bit_error": "BER (bits read wrong)"}
+# Captions that say which column is which (the README says the same).
+RANDOM_FLIP_CAPTION = (
+    "BER: the probability that a stored bit reads wrong, as set (for stuck-at models, 2 x BER of the "
+    "cells are faulty); flip rate (`flip_rate` in random_flip.csv): the share of the stored weight bits "
+    "that did read wrong, measured, averaged over realisations."
+)
+SWEEP_CAPTION = (
+    "BER: the preset's curve at that voltage, as its source measured it (faulty cells: about half of "
+    "them read wrong on random data); flip rate: the share of the stored weight bits that did read "
+    "wrong, measured (first model's); energy: dynamic reads plus leakage over the inference time, "
+    "relative to nominal; leakage share: of that energy."
+)
+
+
+def _share(row: Mapping[str, Any]) -> str:
+    value = row.get("leakage_share")
+    try:
+        return f"{100 * float(value):.0f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def sweep_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]], ber_meaning: str | None = None) -> str:
+    """Voltage down the side (high to low): BER, flip rate, energy, leakage share, each model's accuracy."""
     volts = sorted({float(r["voltage"]) for rows in per_model.values() for r in rows}, reverse=True)
     first = next(iter(per_model.values()))
-    cols = ["V (norm.)", "BER (faulty cells)", "energy / nominal"] + [
-        f"{n} acc % [95% CI]" for n in per_model
-    ]
+    cols = ["V (norm.)", BER_LABELS.get(str(ber_meaning), "BER (preset)"), "flip rate", "energy / nominal",
+            "leakage share"] + [f"{n} acc % [95% CI]" for n in per_model]  # fmt: skip
     table = []
     for v in volts:
         ref = next((r for r in first if float(r["voltage"]) == v), None)
+        flip = ref.get("flip_rate") if ref else None
         line = [
             f"{v:.3f}",
             f"{float(ref['ber']):.2e}" if ref else "—",
+            f"{float(flip):.2e}" if flip not in (None, "") else "—",
             fmt_acc(ref["energy_norm"], 3) if ref else "—",
+            _share(ref) if ref else "—",
         ]
         for rows in per_model.values():
             r = next((r for r in rows if float(r["voltage"]) == v), None)
@@ -191,10 +235,11 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
             ]
     flips = read_csv(run_dir / RANDOM_FLIP_FILE)
     if flips:
-        parts += ["## Random bit errors", "", random_flip_table({title: flips}), ""]
+        parts += ["## Random bit errors", "", random_flip_table({title: flips}), "", RANDOM_FLIP_CAPTION, ""]
     sweep = read_csv(run_dir / SWEEP_FILE)
     if sweep:
-        parts += ["## Voltage sweep", "", sweep_table({title: sweep}), ""]
+        meaning = (read_json_object(run_dir / "sweep_voltage.json").get("settings") or {}).get("ber_meaning")
+        parts += ["## Voltage sweep", "", sweep_table({title: sweep}, meaning), "", SWEEP_CAPTION, ""]
         try:
             isos = [iso_dict(sweep, b) for b in (1.0, 0.1)]
         except Exception as exc:  # noqa: BLE001 - a malformed table is reported, not fatal for the report
@@ -244,7 +289,8 @@ def bfa_table(per_model: Mapping[str, Mapping[str, Any]]) -> str:
                 fmt_acc(bfa.get("clean_acc")),
                 fmt_acc(bfa.get("threshold")),
                 fmt_flips(bfa),
-                ", ".join(str(x) for x in bfa.get("flips_to_break") or []),
+                _per_trial(bfa, "flips_to_break"),
+                _per_trial(bfa, "flips_to_original_threshold"),
                 ", ".join(fmt_acc(x, 1) for x in bfa.get("final_acc") or []),
                 ", ".join(fmt_acc(x, 1) for x in base),
             ]
@@ -256,6 +302,7 @@ def bfa_table(per_model: Mapping[str, Mapping[str, Any]]) -> str:
             "stop at %",
             "flips to break",
             "per trial",
+            "per trial to 100/C + 1/C % (WCAT code)",
             "final acc %",
             "same # random flips: acc %",
         ],
@@ -333,7 +380,7 @@ def write_demo_report(
     parts += ["## Random bit errors (transient, every stored bit flips with probability BER)", ""]
     flips = {n: m["random_flip"] for n, m in models.items() if m.get("random_flip")}
     if flips:
-        parts += [random_flip_table(flips), ""]
+        parts += [random_flip_table(flips), "", RANDOM_FLIP_CAPTION, ""]
     if "accuracy_vs_ber" in figures:
         parts += [
             figure(figures["accuracy_vs_ber"], "Accuracy vs bit error rate, mean and 95% CI band", out_dir),
@@ -347,7 +394,7 @@ def write_demo_report(
     ]
     sweeps = {n: m["sweep"] for n, m in models.items() if m.get("sweep")}
     if sweeps:
-        parts += [sweep_table(sweeps), ""]
+        parts += [sweep_table(sweeps, tech.get("ber_meaning")), "", SWEEP_CAPTION, ""]
     for key in sorted(k for k in figures if k.startswith("accuracy_energy_vs_voltage")):
         label = key.removeprefix("accuracy_energy_vs_voltage").strip("_") or "all models"
         parts += [
@@ -443,14 +490,16 @@ def _meaning_paragraph(
 ) -> str:
     text = (
         "**What this means.** The *iso-accuracy energy saving* is how much energy per inference the "
-        "weight SRAM saves at the lowest supply voltage where the model's mean accuracy over simulated "
-        "chips (and its accuracy at every higher swept voltage) stays within 1 (or 0.1) point of its clean "
-        "accuracy, "
-        "against operating at nominal voltage. A larger saving means the model tolerates more of the bit "
+        "weight SRAM saves at the cheapest supply voltage among those where the model's mean accuracy over "
+        "simulated chips (and its accuracy at every higher swept voltage) stays within 1 (or 0.1) point of "
+        "its clean accuracy, against operating at nominal voltage (with leakage over a slower clock, the "
+        "cheapest need not be the lowest). A larger saving means the model tolerates more of the bit "
         "errors that low voltage causes. “Bounded by the sweep” means the lowest voltage swept still "
         "qualifies: the true saving is at least that. *Flips to break* is how many adversarially chosen bit "
         "flips the Bit-Flip Attack needs to bring test accuracy down to the stop threshold (always answering "
-        "the most frequent class, plus 1/C); the last column shows that the same number of random flips "
+        "the most frequent class, plus 1/C): the median over trials, by Kaplan–Meier with the trials that "
+        "did not break counted as surviving at least their flips (“≥ k” wherever a count is such a lower "
+        "bound); the last column shows that the same number of random flips "
         "barely matters, so the attack is not luck. WCAT's claim (Chitsaz et al., TMLR 2023) is that "
         "learned, small quantization ranges make both numbers larger than max-abs quantization at the same "
         "bit width."
@@ -461,18 +510,15 @@ def _meaning_paragraph(
         text += (
             f" In this run the largest 1-point saving ({max(values.values()):.1f}%) is {_leaders(values)}."
         )
-    flips = {n: (m.get("bfa") or {}).get("flips_to_break_mean") for n, m in models.items()}
-    if all(v is not None for v in flips.values()) and len(flips) > 1:
-        values = {n: round(float(v), 1) for n, v in flips.items()}
+    medians = {n: _median_or_bound(m.get("bfa")) for n, m in models.items()}
+    if all(v is not None for v in medians.values()) and len(medians) > 1:
+        values = {n: v[0] for n, v in medians.items() if v is not None}
         top = max(values.values())
-        text += f" The most flips to break ({top:.1f} on average): {_leaders(values, False)}"
-        unbroken = [
-            n
-            for n, v in values.items()
-            if v == top and not all((models[n].get("bfa") or {}).get("broken") or [])
-        ]
-        if unbroken:
-            text += " — a lower bound, since a trial spent its flip budget without breaking the model"
+        bounded = any(medians[n][1] for n, v in values.items() if v == top)  # type: ignore[index]
+        text += f" The most flips to break (median {'≥ ' if bounded else ''}{top}): {_leaders(values, False)}"
+        if bounded:
+            text += (" — a lower bound, since half the trials or more spent their budget or stalled without "
+                     "breaking the model")  # fmt: skip
         text += "."
     if settings.get("quick"):
         text += (
@@ -489,9 +535,14 @@ def _sources_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) -> 
             f"- **SRAM technology `{tech.get('name')}`** ({tech.get('node', '?')}): "
             f"{str(tech.get('source', '?')).rstrip('.')}. "
             f"Nominal voltage {tech.get('v_nominal', '?')}; the BER at each swept voltage is the preset's "
-            "faulty-cell probability (a faulty cell is stuck at 0 or 1, so about half of them change a read; "
-            "`bits_changed_mean` in the sweep table counts those). Energy is the total per inference "
-            "(dynamic reads plus leakage) relative to the same image at nominal voltage"
+            + ("faulty-cell probability (a faulty cell is stuck at 0 or 1: about half of them change a read)"
+               if tech.get("ber_meaning", "faulty_cell") == "faulty_cell"
+               else "probability that a bit of random data reads wrong (twice as many cells are faulty)")
+            + "; `flip_rate` in the sweep table is the share of weight bits that did change. Energy is the "
+            "total per inference (dynamic reads plus leakage over the inference time, the clock following "
+            "the access time at each voltage, NVDLA nv_small's 32-bank weight buffer unless set) relative "
+            "to the same image at nominal voltage; the iso-accuracy saving is 1 − the lowest energy among "
+            "the qualifying voltages"
             + (
                 "."
                 if tech.get("has_absolute_energy")
@@ -536,6 +587,23 @@ def _leaders(values: Mapping[str, float], possessive: bool = True) -> str:
     if len(names) == 1:
         return names[0] + ("'s" if possessive else "")
     return " and ".join(names) + " (tied)"
+
+
+def _median_or_bound(bfa: Mapping[str, Any] | None) -> tuple[int, bool] | None:
+    """The Kaplan–Meier median of flips to break and whether it is only a lower bound."""
+    from wcatsim.attacks.censoring import km_median, statuses
+
+    if not bfa or not bfa.get("flips_to_break"):
+        return None
+    if "flips_to_break_median" in bfa or "flips_to_break_median_lower_bound" in bfa:
+        median, bound = bfa.get("flips_to_break_median"), bfa.get("flips_to_break_median_lower_bound")
+    else:
+        flips = list(bfa["flips_to_break"])
+        km = km_median(flips, [st == "broken" for st in statuses(dict(bfa))][: len(flips)])
+        median, bound = km.median, km.lower_bound
+    if median is not None:
+        return int(median), False
+    return (int(bound), True) if bound is not None else None
 
 
 def _random_baseline(bfa: Mapping[str, Any] | None) -> str:

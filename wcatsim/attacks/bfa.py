@@ -2,10 +2,12 @@
 
 Each trial draws its own attack batch (seeded) from data the test set does not contain, runs the
 progressive bit search (:mod:`wcatsim.attacks.search`) on the integer weight image until the test
-accuracy is at or below the stop threshold or a budget is spent, and then flips the same number of
-uniformly random bits of the clean image as a baseline.  Results are written to the run directory
-after every trial (``bfa_flips.csv``, ``bfa_summary.json``), so an interrupted attack keeps the trials
-it finished.
+accuracy is at or below the stop threshold or a budget is spent (and on, within the same budgets, to
+the WCAT code's 100/C + 1/C where that is lower: ``flips_to_original_threshold``), and then flips as
+many uniformly random bits of the clean image as it needed to break the model, as a baseline.  A
+trial that did not break is right-censored at its count (:mod:`wcatsim.attacks.censoring`).  Results
+are written to the run directory after every trial (``bfa_flips.csv``, ``bfa_summary.json``), so an
+interrupted attack keeps the trials it finished.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from sram_models.errors import InputError
 from wcatsim.atomic import atomic_write_csv, atomic_write_json
 from wcatsim.quant import quantized_layers, weight_image
 
-from .evaluation import StopEvaluator, chance_threshold
+from .censoring import km_median, trial_status
+from .evaluation import StopEvaluator, chance_threshold, original_threshold
 from .problem import ImageAttackProblem
 from .random_baseline import random_flip_accuracy
 from .search import commit, search_step
@@ -52,13 +55,17 @@ class TrialResult:
     """One attack trial."""
 
     trial: int
-    flips: int  # flips committed (flips to break when broken; a lower bound when a budget ran out)
-    iterations: int
+    flips: int  # flips to break when broken; else the flips committed (a right-censored count)
+    iterations: int  # search iterations until the break (or the end)
     broken: bool  # whole-test-set accuracy reached the threshold
-    stalled: bool  # the search found no flip that raises the loss, even over every weight
-    budget_hit: str | None  # "flips" or "iterations" when a budget ended the trial, else None
-    final_acc: float  # whole-test-set accuracy at the end, percent
+    stalled: bool  # not broken: the search found no flip that raises the loss, even over every weight
+    budget_hit: str | None  # not broken: "flips" or "iterations" when a budget ended the trial, else None
+    final_acc: float  # whole-test-set accuracy at the break (or the end), percent
     random_baseline_acc: float  # whole-test-set accuracy after as many random flips, percent
+    # The flip at which whole-test-set accuracy first fell to the WCAT code's 100/C + 1/C percent (the
+    # attack goes on past the break until then, within the same budgets); None when it did not.
+    flips_to_original_threshold: int | None = None
+    flips_attacked: int = 0  # flips committed in all (>= flips: those after the break included)
     widenings: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -126,24 +133,37 @@ def run_trial(
     log: Callable[[str], None] | None = None,
     bar: Any = None,
 ) -> TrialResult:
-    """One trial of the attack from the clean image (``clean_codes`` is not modified)."""
+    """One trial of the attack from the clean image (``clean_codes`` is not modified).
+
+    The trial breaks at the evaluator's threshold; when the evaluator also has an original threshold
+    (lower on an unbalanced test set), the attack goes on until that one is reached too, within the
+    same budgets, so that ``flips_to_original_threshold`` is a count, not a guess.
+    """
     started = time.perf_counter()
     codes = {name: c.clone() for name, c in clean_codes.items()}
     check = clean_check
+    tracks_original = evaluator.original_max_correct is not None
     flips = iterations = 0
     broken = stalled = False
     budget_hit = None
+    at_break: tuple[int, int, float] | None = None  # flips, iterations, whole-set accuracy at the break
+    to_original: int | None = None
     rows: list[dict[str, Any]] = []
     widenings: list[str] = []
     while True:
-        if check.broken:
+        if check.broken and at_break is None:
             broken = True
+            acc = check.full_acc if check.full_acc is not None else evaluator.accuracy(codes)
+            at_break = (flips, iterations, acc)
+        if check.below_original and to_original is None:
+            to_original = flips
+        if broken and (to_original is not None or not tracks_original):
             break
         if flips >= max_flips:
-            budget_hit = "flips"
+            budget_hit = None if broken else "flips"
             break
         if iterations >= max_iterations:
-            budget_hit = "iterations"
+            budget_hit = None if broken else "iterations"
             break
         iterations += 1
 
@@ -154,9 +174,11 @@ def run_trial(
 
         step = search_step(problem, codes, k_top, log=note)
         if step.stalled:
-            stalled = True
+            stalled = not broken
             if log is not None:
-                log(f"trial {trial} iteration {iterations}: stalled (no flip raises the loss at any k_top)")
+                goal = "the original threshold" if broken else "the threshold"
+                log(f"trial {trial} iteration {iterations}: stalled before {goal} "
+                    "(no flip raises the loss at any k_top)")  # fmt: skip
             break
         commit(codes, step.flips)
         check = evaluator.check(codes)
@@ -171,35 +193,51 @@ def run_trial(
         if bar is not None:
             bar.update(len(step.flips))
             bar.set_postfix_str(f"acc {check.acc:.1f}% loss {step.loss_after:.3g}")
-    final_acc = check.full_acc if check.full_acc is not None else evaluator.accuracy(codes)
-    random_acc = random_flip_accuracy(evaluator, clean_codes, problem.bits, flips, baseline_seed)
+    if at_break is not None:
+        to_break, iterations_to_break, final_acc = at_break
+    else:
+        to_break, iterations_to_break = flips, iterations
+        final_acc = check.full_acc if check.full_acc is not None else evaluator.accuracy(codes)
+    random_acc = random_flip_accuracy(evaluator, clean_codes, problem.bits, to_break, baseline_seed)
     return TrialResult(
-        trial=trial, flips=flips, iterations=iterations, broken=broken, stalled=stalled,
+        trial=trial, flips=to_break, iterations=iterations_to_break, broken=broken, stalled=stalled,
         budget_hit=budget_hit, final_acc=final_acc, random_baseline_acc=random_acc, widenings=widenings,
-        rows=rows,
-        seconds=time.perf_counter() - started,
+        rows=rows, seconds=time.perf_counter() - started, flips_to_original_threshold=to_original,
+        flips_attacked=flips,
     )
 
 
 def summarise(trials: list[TrialResult], base: dict[str, Any]) -> dict[str, Any]:
-    """The summary written to ``bfa_summary.json`` (keys of issue 5 plus what is needed to read them)."""
-    counted = [t.flips for t in trials if not t.stalled]
-    mean, std = mean_std([float(v) for v in counted])
+    """The summary written to ``bfa_summary.json`` (keys of issues 5 and 9 plus what is needed to read
+    them).  Unbroken trials are right-censored: the median is Kaplan–Meier's
+    (:func:`wcatsim.attacks.censoring.km_median`), the mean and std are over broken trials only."""
+    flips = [t.flips for t in trials]
+    broken = [t.broken for t in trials]
+    km = km_median(flips, broken)
+    mean, std = mean_std([float(t.flips) for t in trials if t.broken])
     out = dict(base)
     out.update({
         "trials": len(trials),
-        "flips_to_break": [t.flips for t in trials],
-        "broken": [t.broken for t in trials],
+        "flips_to_break": flips,
+        "status": [trial_status(t.broken, t.stalled) for t in trials],
+        "broken": broken,
         "stalled": [t.stalled for t in trials],
         "budget_hit": [t.budget_hit for t in trials],
         "iterations": [t.iterations for t in trials],
+        "censored": km.censored,
+        "flips_to_break_median": km.median,
+        "flips_to_break_median_lower_bound": km.lower_bound,
         "flips_to_break_mean": mean,
         "flips_to_break_std": std,
         "flips_to_break_stats": (
-            "mean and sample std (ddof=1) over trials that did not stall; "
-            + ("a lower bound: some trials ran out of budget" if any(t.budget_hit for t in trials)
-               else "every counted trial broke the model")
+            "flips_to_break: per trial, the flips to break, or where status is budget/stalled the flips "
+            "committed (right-censored: the model survives at least that many); median: Kaplan-Meier with "
+            "the unbroken trials censored at their count, the smallest count t with S(t) <= 0.5 (null "
+            "where S stays above 0.5: flips_to_break_median_lower_bound is then the largest count "
+            "observed); mean and sample std (ddof=1) over the broken trials only"
         ),
+        "flips_to_original_threshold": [t.flips_to_original_threshold for t in trials],
+        "flips_attacked": [t.flips_attacked for t in trials],
         "final_acc": [t.final_acc for t in trials],
         "random_baseline_acc": [t.random_baseline_acc for t in trials],
         "random_baseline_flips": [t.flips for t in trials],
@@ -274,7 +312,9 @@ def run_bfa(
     if threshold < 0:
         threshold = chance_threshold(y_test, run.data.num_classes)
         rule = "most-frequent test class rate + 1/C percent"
-    evaluator = StopEvaluator(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed)
+    original = original_threshold(run.data.num_classes)
+    evaluator = StopEvaluator(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed,
+                              original_threshold=original)  # fmt: skip
     clean_acc = evaluator.accuracy(clean_codes)
     clean_check = evaluator.check(clean_codes)
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
@@ -287,6 +327,8 @@ def run_bfa(
         "bits": sorted(set(bits.values())),
         "threshold": threshold,
         "threshold_rule": rule,
+        "original_threshold": original,
+        "original_threshold_rule": "100/C + 1/C percent (the WCAT code's stop accuracy)",
         "clean_acc": clean_acc,
         "clean_acc_logged": clean_check.acc,
         "evaluation": evaluator.describe,
@@ -329,7 +371,9 @@ def run_bfa(
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """A few lines for the terminal."""
+    """A few lines for the terminal; a censored count reads "≥ k"."""
+    from .censoring import fmt_count, fmt_median, statuses
+
     lines = [
         f"BFA on {summary.get('model')} / {summary.get('quant_method')} "
         f"{'/'.join(str(b) for b in summary.get('bits', []))}-bit "
@@ -337,23 +381,30 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['threshold']:.2f}% ({summary.get('threshold_rule')})",
         f"  {summary.get('evaluation')}",
     ]
+    status = statuses(summary)
+    original = summary.get("flips_to_original_threshold") or [None] * summary["trials"]
+    attacked = summary.get("flips_attacked") or summary["flips_to_break"]
     for i in range(summary["trials"]):
-        if summary["broken"][i]:
-            status = "broken"
-        elif summary["stalled"][i]:
-            status = "STALLED (no loss-raising flip left)"
+        if status[i] == "broken":
+            what = "broken"
+        elif status[i] == "stalled":
+            what = "STALLED (no loss-raising flip left), not broken"
         else:
-            status = f"not broken: {summary['budget_hit'][i]} budget spent (lower bound)"
+            what = f"not broken: {summary['budget_hit'][i]} budget spent"
+        at_original = ""
+        if "original_threshold" in summary:
+            reached = original[i] is not None
+            count = fmt_count(original[i] if reached else attacked[i], not reached)
+            at_original = f"; to <= {summary['original_threshold']:.2f}% (WCAT code's rule): {count}"
+        count = fmt_count(summary["flips_to_break"][i], status[i] != "broken")
         lines.append(
-            f"  trial {i}: {summary['flips_to_break'][i]:4d} flips, {status}; final accuracy "
-            f"{summary['final_acc'][i]:.2f}%, as many random flips: {summary['random_baseline_acc'][i]:.2f}%"
+            f"  trial {i}: {count:>5} flips, {what}; final accuracy {summary['final_acc'][i]:.2f}%, "
+            f"as many random flips: {summary['random_baseline_acc'][i]:.2f}%{at_original}"
         )
-    mean, std = summary["flips_to_break_mean"], summary["flips_to_break_std"]
-    if mean is None:
-        lines.append("  flips to break: every trial stalled")
-    else:
-        lower = " (lower bound)" if any(summary["budget_hit"]) else ""
-        spread = f" ± {std:.1f}" if std is not None else ""
-        counted = sum(1 for s in summary["stalled"] if not s)
-        lines.append(f"  flips to break: {mean:.1f}{spread}{lower} over {counted} trials (mean ± sample std)")
+    n, censored = summary["trials"], sum(1 for s in status if s != "broken")
+    mean, std = summary.get("flips_to_break_mean"), summary.get("flips_to_break_std")
+    spread = f" ± {std:.1f}" if std is not None else ""
+    mean_text = "no trial broke" if mean is None else f"mean {mean:.1f}{spread} over {n - censored} broken"
+    lines.append(f"  flips to break: median {fmt_median(summary)} (Kaplan-Meier, {censored}/{n} censored); "
+                 f"{mean_text}")  # fmt: skip
     return "\n".join(lines)

@@ -44,6 +44,13 @@ def chance_threshold(y: torch.Tensor, num_classes: int) -> float:
     return 100.0 * float(counts.max()) / float(y.numel()) + 1.0 / num_classes
 
 
+def original_threshold(num_classes: int) -> float:
+    """The WCAT code's stop accuracy in percent, 100/C + 1/C (10.1% for C = 10), whatever the test set's
+    class balance: recorded beside the project's threshold so that flip counts compare with the
+    literature."""
+    return 100.0 / num_classes + 1.0 / num_classes
+
+
 def max_correct_at_threshold(n: int, threshold: float) -> int:
     """The largest count ``c`` of correct answers out of ``n`` with ``100 c / n <= threshold`` (-1: none)."""
     c = math.floor(threshold * n / 100.0)
@@ -62,13 +69,16 @@ class Check:
     images: int
     broken: bool  # exact: whole-test-set accuracy <= threshold
     full_acc: float | None  # whole-test-set accuracy when every image was counted, else None
+    # exact: whole-test-set accuracy <= the evaluator's original_threshold; None when it has none
+    below_original: bool | None = None
 
 
 class StopEvaluator:
     """Counts correct test answers of a model run from integer codes."""
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threshold: float,
-                 subset: int = 0, seed: int = 0, share_prefix: bool = True) -> None:
+                 subset: int = 0, seed: int = 0, share_prefix: bool = True,
+                 original_threshold: float | None = None) -> None:
         n = int(y.numel())
         if n == 0:
             raise InputError("the test set is empty: the attack needs test images to decide when it has won")
@@ -86,6 +96,11 @@ class StopEvaluator:
         self.y = y[order].cpu()
         self.threshold = float(threshold)
         self.max_correct = max_correct_at_threshold(n, self.threshold)
+        # A second exact decision at the WCAT code's threshold (None: not asked).
+        self.original_threshold = None if original_threshold is None else float(original_threshold)
+        self.original_max_correct = (
+            None if original_threshold is None else max_correct_at_threshold(n, float(original_threshold))
+        )
         self.images_counted = 0  # test images evaluated over the attack (for the record)
         self.layers = quantized_layers(model)
         self.device = next(model.parameters()).device
@@ -157,16 +172,21 @@ class StopEvaluator:
             return 100.0 * sum(self._correct(a, b) for a, b in chunks) / self.n
 
     def check(self, codes: dict[str, torch.Tensor]) -> Check:
-        """Logged accuracy and the exact stop decision at ``codes``."""
+        """Logged accuracy and the exact stop decisions (the threshold, and the original one if set)."""
+        limits = [self.max_correct]
+        if self.original_max_correct is not None:
+            limits.append(self.original_max_correct)
         with run_from_image(self.model, codes):
             correct = self._subset_correct(codes)
             acc = 100.0 * correct / self.subset
             pos = self.subset
             for a, b in self._rest_chunks:
-                # Undecided while the count could still end on either side of the threshold.
-                if not correct <= self.max_correct < correct + (self.n - pos):
+                # Undecided while the count could still end on either side of a threshold.
+                if not any(correct <= m < correct + (self.n - pos) for m in limits):
                     break
                 correct += self._correct(a, b)
                 pos = b
         full = 100.0 * correct / self.n if pos == self.n else None
-        return Check(acc=acc, images=self.subset, broken=correct <= self.max_correct, full_acc=full)
+        below = None if self.original_max_correct is None else correct <= self.original_max_correct
+        return Check(acc=acc, images=self.subset, broken=correct <= self.max_correct, full_acc=full,
+                     below_original=below)

@@ -20,6 +20,11 @@ class Realisation:
     bits_changed: int  # weight bits whose read value differs from the stored one (after ECC)
     faulty_cells: int  # cells faulty in this draw (a stuck-at cell need not change a read)
     images: int  # test images evaluated (0 when the read codes equal the clean ones)
+    # Words, as sram_models.FaultResult counts them (0 without a protection scheme): corrected and
+    # then right; flagged by the scheme (zeroed by the -zero schemes); read wrong with nothing flagged.
+    ecc_corrected: int = 0
+    ecc_detected: int = 0
+    ecc_miscorrected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,10 +46,11 @@ def run_point(
     executor = executor or LocalExecutor()
     done: list[Realisation] = []
     while True:
-        stop = rule.stop_count([r.accuracy for r in done]) if done else None
+        values = [r.accuracy for r in done]
+        stop = rule.stop_count(values) if done else None
         if stop is not None:
             return done[:stop]
-        n_next = rule.next_request(len(done), executor.parallelism)
+        n_next = rule.next_request(len(done), executor.parallelism, values)
         if n_next <= 0:  # pragma: no cover - stop_count returns before this
             return done
         indices = list(range(len(done), len(done) + n_next))

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 CONFIDENCE = 0.95  # the paper's and the field's usual level
 
 
+@lru_cache(maxsize=4096)  # a pure function of two scalars, asked for once per row and per stop decision
 def t_quantile(n: int, confidence: float = CONFIDENCE) -> float:
     """Two-sided Student-t quantile for a mean of ``n`` values (``n - 1`` degrees of freedom)."""
     if n < 2:
@@ -32,6 +34,37 @@ def half_width(std: float, n: int, confidence: float = CONFIDENCE) -> float:
     if n < 2:
         return math.inf
     return t_quantile(n, confidence) * std / math.sqrt(n)
+
+
+def skew_corrected_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Hall's skewness-removing CI of the mean of ``values`` (P. Hall, 1992, "On the removal of skewness
+    by transformation", J. R. Statist. Soc. B 54(1), 221-228).
+
+    With U = (mean - mu)/s and the sample skewness g = m3/s^3, the statistic
+    √n·[((1 + g·U/3)^3 - 1)/g + g/(6n)] has its O(n^-1/2) bias and skewness removed (the Edgeworth
+    terms of the studentised mean: bias -g/(2√n), third cumulant -2g/√n) and is monotone in U, so the
+    interval is the set of mu where it lies within ± t(n-1): asymmetric around the mean, longer on the
+    side of the long tail (a rare collapse to a low accuracy).  g = 0 gives the Student-t interval.
+    Student t quantiles and s with ddof = 1 (Hall states it with the normal quantile): a little wider.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    n = int(arr.size)
+    if n < 2:
+        return math.nan, math.nan
+    mean = float(arr.mean())
+    if float(arr.min()) == float(arr.max()):
+        return float(arr[0]), float(arr[0])
+    std = float(arr.std(ddof=1))
+    skew = float(np.mean((arr - mean) ** 3)) / std**3
+    z = t_quantile(n, confidence)
+    if abs(skew) < 1e-12:
+        hw = z * std / math.sqrt(n)
+        return mean - hw, mean + hw
+    ends = []
+    for c in (z / math.sqrt(n), -z / math.sqrt(n)):
+        u = 3.0 / skew * (float(np.cbrt(1.0 + skew * (c - skew / (6.0 * n)))) - 1.0)
+        ends.append(mean - std * u)
+    return min(ends), max(ends)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
 """One realisation as a small picklable task, and the per-worker cache of what it needs.
 
 A task carries only *what* to compute (run directory, memory layout, fault,
-operating point, base seed); the worker that runs it builds the model, the
-packed memory image and the test tensors once (per process and thread: a
-model object is not shared between threads that might load different images
-into it) and keeps them.  Locally, the sweep registers the model it already
-holds, so nothing is loaded twice.
+operating point, base seed, and for voltage sweeps the :class:`Technology`
+object itself: a frozen dataclass, pickled with the task, so every executor
+computes with exactly the technology the sweep names, never one looked up by
+name); the worker that runs it builds the model, the packed memory image and
+the test tensors once (per process and thread: a model object is not shared
+between threads that might load different images into it) and keeps them.
+Locally, the sweep registers the model it already holds, so nothing is loaded
+twice.  Chip fault maps are cached per technology *value* (every field and table
+row), so two presets with one name and other numbers never share draws.
 """
 
 from __future__ import annotations
@@ -28,12 +32,12 @@ class EvalSpec:
     word_bits: int = 64
     ecc: str | None = None
     batch_size: int | None = None  # None = wcatsim.evaluate.accuracy's default (its fastest setting)
+    protect: str | None = None  # protection scheme (sram_models.protection); None = as ecc says
 
 
 _LOCK = threading.Lock()
 _EVALUATORS: dict[tuple[EvalSpec, int], Any] = {}
-_TECHNOLOGIES: dict[str, Any] = {}
-_CHIPS: dict[tuple[EvalSpec, str, float, int], Any] = {}
+_CHIPS: dict[tuple[EvalSpec, Any, float, int], Any] = {}
 
 
 def register(spec: EvalSpec, evaluator: Any) -> None:
@@ -63,35 +67,24 @@ def evaluator_for(spec: EvalSpec) -> Any:
 
     run = load_run(spec.run_dir, device=spec.device)
     evaluator = FaultEvaluator.for_run(
-        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size
-    )
+        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
+        protect=spec.protect,
+    )  # fmt: skip
     register(spec, evaluator)
     return evaluator
 
 
-def technology_for(preset: str) -> Any:
-    """A technology preset (name or file path), loaded once per process."""
-    with _LOCK:
-        found = _TECHNOLOGIES.get(preset)
-    if found is None:
-        from sram_models import load_technology
-
-        found = load_technology(preset)
-        with _LOCK:
-            _TECHNOLOGIES[preset] = found
-    return found
-
-
-def _chip_model(spec: EvalSpec, preset: str, stuck_at_one: float) -> Any:
-    # One ChipFaultMap per worker thread: it caches each chip's draws, so a chip swept over
-    # many voltages is drawn once.
-    key = (spec, preset, float(stuck_at_one), threading.get_ident())
+def _chip_model(spec: EvalSpec, technology: Any, stuck_at_one: float) -> Any:
+    # One ChipFaultMap per worker thread and technology value: it caches each chip's draws, so a
+    # chip swept over many voltages is drawn once.  The key is the Technology itself (a frozen
+    # dataclass: hashed and compared by every field), not its name.
+    key = (spec, technology, float(stuck_at_one), threading.get_ident())
     with _LOCK:
         found = _CHIPS.get(key)
     if found is None:
         from sram_models import ChipFaultMap
 
-        found = ChipFaultMap(technology=technology_for(preset), stuck_at_one=stuck_at_one)
+        found = ChipFaultMap(technology=technology, stuck_at_one=stuck_at_one)
         with _LOCK:
             _CHIPS[key] = found
     return found
@@ -106,6 +99,9 @@ def _realise(evaluator: Any, result: Any, index: int, seed: int) -> Realisation:
         bits_changed=n_changed,
         faulty_cells=int(result.faulty_cells),
         images=images,
+        ecc_corrected=int(result.ecc_corrected),
+        ecc_detected=int(result.ecc_detected),
+        ecc_miscorrected=int(result.ecc_miscorrected),
     )
 
 
@@ -133,21 +129,26 @@ class VoltageTask:
     """Chip ``i`` (persistent faults) or transient realisation ``i`` at one supply voltage."""
 
     spec: EvalSpec
-    preset: str
+    technology: Any  # sram_models.Technology: travels with the task to every executor
     voltage: float
-    fault: str = "chip"  # chip | transient
+    fault: str = "chip"  # chip | transient | measured
     base_seed: int = 0
     stuck_at_one: float = 0.5  # share of faulty cells stuck at 1 (the rest at 0)
+    fault_map: Any = None  # fault="measured": the sram_models.MeasuredFaultMap (one chip, seed unused)
 
     def __call__(self, index: int) -> Realisation:
         evaluator = evaluator_for(self.spec)
+        if self.fault == "measured":
+            seed = 0  # one measured chip: nothing is drawn
+            result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
+            return _realise(evaluator, result, index, seed)
         if self.fault == "chip":
             seed = chip_seed(self.base_seed, index)
-            model = _chip_model(self.spec, self.preset, self.stuck_at_one)
+            model = _chip_model(self.spec, self.technology, self.stuck_at_one)
         else:
             from sram_models import Transient
 
             seed = transient_seed(self.base_seed, self.voltage, index)
-            model = Transient(technology=technology_for(self.preset))
+            model = Transient(technology=self.technology)
         result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
         return _realise(evaluator, result, index, seed)

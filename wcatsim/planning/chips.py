@@ -31,10 +31,6 @@ from wcatsim.planning.domains import Domain
 # a domain's chip never shares its seed with a whole-image chip of a sweep.
 _DOMAIN_CHIP = 3
 
-# Protection schemes the memory layout accepts today.  sram_models gains the others of issue 12 §2
-# (secded-zero, parity-zero, bit-mask, msb-8t) as WordLayout(protect=NAME); make_layout is the one
-# place that then passes the name through.
-PROTECT_NAMES = ("none", "secded")
 
 
 def domain_chip_seed(base_seed: int, domain: str, chip: int) -> int:
@@ -61,13 +57,12 @@ def verification_chips(planning: int, per_set: int, set_number: int) -> list[int
 
 
 def make_layout(bits: int, word_bits: int, protect: str) -> Any:
-    """The word layout of every domain: ``bits``-bit weights in ``word_bits``-bit words with ``protect``."""
+    """The word layout of every domain: ``bits``-bit weights in ``word_bits``-bit words, protected by the
+    scheme ``protect`` (:mod:`sram_models.protection`: its check cells sit in the domain's own words)."""
     from sram_models import WordLayout
+    from sram_models.protection import check_scheme
 
-    name = str(protect).strip().lower()
-    if name not in PROTECT_NAMES:
-        raise InputError(f"--protect {protect!r}: this build has {', '.join(PROTECT_NAMES)}")
-    return WordLayout(bits=int(bits), word_bits=int(word_bits), ecc=None if name == "none" else name)
+    return WordLayout(bits=int(bits), word_bits=int(word_bits), protect=check_scheme(protect))
 
 
 class DomainChips:
@@ -128,7 +123,6 @@ class DomainChips:
 
 
 __all__ = [
-    "PROTECT_NAMES",
     "DomainChips",
     "domain_chip_seed",
     "make_layout",

@@ -93,6 +93,10 @@ class PlanSettings:
     """share of faulty cells stuck at 1 (no bias known)"""
     seed: int = 0
     """base seed of every chip's faults"""
+    banks: int | None = None
+    """banks read in parallel (None: sram_models' default organisation, as the sweeps)"""
+    inference_time_ns: float | None = None
+    """the accelerator's inference time (None: the time the reads take), as ``sweep-voltage``"""
 
     def __post_init__(self) -> None:
         if not (isinstance(self.budget, (int, float)) and math.isfinite(self.budget) and self.budget >= 0):
@@ -107,6 +111,17 @@ class PlanSettings:
             raise InputError("--metric ci_low needs at least 2 chips per set (a CI needs a spread)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        from sram_models.protection import check_scheme
+
+        object.__setattr__(self, "protect", check_scheme(self.protect))
+        self.organisation()  # bad --banks / --inference-time-ns fail here
+
+    def organisation(self) -> Any:
+        """The memory organisation of the energy model (sram_models.energy.MemoryOrganisation)."""
+        from sram_models.energy import MemoryOrganisation
+
+        banks = {} if self.banks is None else {"banks": self.banks}
+        return MemoryOrganisation(**banks, inference_time_ns=self.inference_time_ns)
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,7 @@ class VoltagePlan:
             "word_bits": s.word_bits,
             "stuck_at_one": s.stuck_at_one,
             "seed": s.seed,
+            "organisation": s.organisation().describe(),
             "energy_model": ENERGY_MODEL,
             "uniform_energy_basis": "one memory holding every weight at the uniform voltage",
             "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, verification "
@@ -227,10 +243,16 @@ def default_grid(technology: Any) -> list[float]:
     return sorted(set(grid), reverse=True)
 
 
-def check_grid(technology: Any, voltages: Sequence[float] | None) -> list[float]:
-    """The allowed voltages, highest first, each inside the preset's range."""
+def check_grid(technology: Any, voltages: Sequence[float] | None, protect: str = "none") -> list[float]:
+    """The allowed voltages, highest first, each inside the preset's range (and, for msb-8t, at or
+    above the 8T cells' Vmin: sram_models.protection.check_voltage)."""
+    from sram_models.protection import check_voltage
+
     if voltages is None:
-        return default_grid(technology)
+        grid = default_grid(technology)
+        for v in grid:
+            check_voltage(protect, technology, v)
+        return grid
     out = []
     for v in voltages:
         v = float(v)
@@ -239,6 +261,7 @@ def check_grid(technology: Any, voltages: Sequence[float] | None) -> list[float]
                 f"voltage {v:g} is outside {technology.name}'s range {technology.v_low:g}.."
                 f"{technology.v_high:g} {technology.voltage_unit}: choose --voltages inside it"
             )
+        check_voltage(protect, technology, v)
         out.append(v)
     if not out:
         raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
@@ -321,12 +344,13 @@ def plan_voltage(
     if not isinstance(technology, Technology):
         technology = load_technology(technology)
     tech = technology
-    grid = check_grid(tech, voltages)
+    grid = check_grid(tech, voltages, settings.protect)
     if isinstance(run, (str, Path)):
         from wcatsim.runs import load_run
 
         run = load_run(run, device=device)
-    make_layout(2, settings.word_bits, settings.protect)  # a bad --protect or --word-bits fails before work
+    make_layout(2, settings.word_bits, settings.protect)  # a bad --word-bits fails before any work
+    organisation = settings.organisation()
 
     evaluator = FaultEvaluator.for_run(run, word_bits=settings.word_bits, ecc=None, batch_size=batch_size)
     weights = {name: int(codes.size) for name, codes in evaluator.memory.clean_codes.items()}
@@ -348,7 +372,7 @@ def plan_voltage(
         return [grid[int(j)] for j in steps]
 
     def energy_of(steps: Sequence[int]) -> Any:
-        return domains_energy(chips.images, plan_volts(steps), tech, reference)
+        return domains_energy(chips.images, plan_volts(steps), tech, reference, organisation)
 
     try:
         # 1. sensitivity curves on the planning chips
@@ -396,7 +420,9 @@ def plan_voltage(
 
         # 4. uniform baseline on the same planning chips
         uniform_loss = [math.inf] * n_steps
-        uniform_energy = [domains_energy([whole], [v], tech, reference).total_norm for v in grid]
+        uniform_energy = [
+            domains_energy([whole], [v], tech, reference, organisation).total_norm for v in grid
+        ]
         uniform_planning = []
         for j, v in enumerate(grid):
             st = bench.stats([v] * n_dom, plan_ids)
@@ -585,11 +611,13 @@ def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: Domai
 
     described = {
         "model": model_fingerprint(evaluator),
-        "technology": hashlib.sha256(repr(tech).encode()).hexdigest(),
+        "technology": tech.fingerprint(),
         "domains": [[d.name, list(d.layers)] for d in doms],
         "layout": repr(chips.memories[0].layout),
         "planning_chips": settings.planning_chips, "stuck_at_one": settings.stuck_at_one,
         "seed": settings.seed,
+        # device and batch size change the floating-point sums, hence (rarely) an accuracy
+        "device": str(evaluator.x.device.type), "batch_size": evaluator.batch_size,
     }  # fmt: skip
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sram_models.errors import InputError
 from wcatsim.atomic import read_csv
+from wcatsim.attacks.censoring import fmt_count, fmt_median, statuses
 from wcatsim.plots.style import PALETTE, color_for, new_figure, save_figure
 
 FLIPS_FILE = "bfa_flips.csv"  # names as written by wcatsim.attacks.bfa
@@ -60,16 +61,18 @@ def plot_bfa_trials(run_dir: str | Path, path: str | Path) -> list[Path]:
     summary, rows = load_bfa_results(run_dir)
     fig, ax = new_figure()
     colour = color_for(str(summary.get("quant_method", "")))
+    status = statuses(summary)
     for trial, (flips, acc) in enumerate(trial_curves(summary, rows)):
-        status = "budget spent"
-        if summary["broken"][trial]:
-            status = "broken"
-        elif summary["stalled"][trial]:
-            status = "stalled"
+        what = {"broken": "broken", "stalled": "stalled, not broken"}.get(status[trial], "budget spent")
+        count = fmt_count(summary["flips_to_break"][trial], status[trial] != "broken")
         ax.plot(flips, acc, color=colour, linestyle=LINESTYLES[trial % len(LINESTYLES)], alpha=0.85,
-                label=f"trial {trial}: {summary['flips_to_break'][trial]} flips ({status})")
+                label=f"trial {trial}: {count} flips ({what})")
     ax.axhline(summary["threshold"], color="0.4", linestyle="--", linewidth=0.8,
                label=f"stop at {summary['threshold']:.1f}%")
+    original = summary.get("original_threshold")
+    if original is not None and abs(float(original) - float(summary["threshold"])) > 1e-9:
+        ax.axhline(float(original), color="0.6", linestyle=":", linewidth=0.8,
+                   label=f"WCAT code's {float(original):.1f}%")
     ax.set_xlabel("bit flips")
     ax.set_ylabel(_acc_axis_label(summary))
     ax.set_ylim(0, 100)
@@ -87,9 +90,8 @@ def plot_bfa_compare(run_a: str | Path, run_b: str | Path, path: str | Path) -> 
         colours[1] = next(c for c in PALETTE if c != colours[0])
     fig, ax = new_figure()
     for index, (summary, rows) in enumerate(loaded):
-        mean, std = summary.get("flips_to_break_mean"), summary.get("flips_to_break_std")
-        spread = f" ± {std:.0f}" if std is not None else ""
-        stats = "" if mean is None else f": {mean:.0f}{spread} flips"
+        censored = sum(1 for s in statuses(summary) if s != "broken")
+        stats = f": median {fmt_median(summary)} flips" + (f" ({censored} censored)" if censored else "")
         for trial, (flips, acc) in enumerate(trial_curves(summary, rows)):
             ax.plot(flips, acc, color=colours[index], alpha=0.8, linestyle=LINESTYLES[index],
                     label=f"{_label(summary)}{stats}" if trial == 0 else None)

@@ -10,7 +10,8 @@ from wcatsim.pareto import Sweep
 from wcatsim.plots.style import COLUMN_WIDTH_IN, color_for, new_figure, save_figure
 
 # Runs that share a quantizer (ECC on/off, two presets, two bit widths) share its colour;
-# line style and marker tell them apart.
+# line style and marker tell them apart.  When every sweep is of one quantizer (one model under
+# several protection schemes), each gets a palette colour of its own.
 _LINESTYLES = ["-", "--", ":", "-."]
 _MARKERS = ["o", "s", "^", "D", "v", "P"]
 
@@ -40,9 +41,11 @@ def plot_pareto(
     ylabel = "Accuracy, mean over chips (%)" if metric == "mean" else "Accuracy, lower 95% CI (%)"
     seen_per_colour: dict[str, int] = {}
     zoom_lo, zoom_hi = float("inf"), float("-inf")
+    quantizers = {str(s.info.get("quantizer") or s.label.split()[0]) for s in sweeps}
     for k, s in enumerate(sweeps):
         quantizer = str(s.info.get("quantizer") or s.label.split()[0])
-        colour = color_for(quantizer, k)
+        # one model under several protection schemes (h7): a colour per sweep, the legend names the scheme
+        colour = color_for("", k) if len(quantizers) == 1 and len(sweeps) > 1 else color_for(quantizer, k)
         n = seen_per_colour.get(colour, 0)
         seen_per_colour[colour] = n + 1
         style, marker = _LINESTYLES[n % len(_LINESTYLES)], _MARKERS[n % len(_MARKERS)]

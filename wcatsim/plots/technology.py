@@ -20,7 +20,9 @@ def plot_technology(tech: Any, path: str | Path, n_points: int = 200) -> list[Pa
     ber = np.asarray(tech.ber(v), float)
     fig, ax = new_figure(height=3.0)
     unit = "V" if tech.voltage_unit == "V" else "× Vmin"
-    ax.semilogy(v, ber, color=PALETTE[0], label="BER (faulty-cell rate)")
+    faulty = getattr(tech, "ber_meaning", "faulty_cell") == "faulty_cell"
+    meaning = "faulty-cell rate" if faulty else "bits read wrong"
+    ax.semilogy(v, ber, color=PALETTE[0], label=f"BER ({meaning})")
     ax.set_xlabel(f"supply voltage ({unit})")
     ax.set_ylabel("bit error rate", color=PALETTE[0])
     ax.tick_params(axis="y", colors=PALETTE[0])

@@ -1,0 +1,42 @@
+"""Flips to break with censored trials: the Kaplan–Meier median against hand-computed examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from wcatsim.attacks.censoring import CensoredMedian, fmt_count, fmt_median, km_median, statuses
+
+
+def test_km_median_matches_the_product_limit_by_hand() -> None:
+    # Trials: 10 broken, 20 broken, 20 budget, 30 broken, 40 stalled (5 trials, 2 censored).
+    # By hand (a censoring at 20 is still at risk at 20):
+    #   t=10: 5 at risk, 1 breaks -> S = 4/5 = 0.8
+    #   t=20: 4 at risk (20, 20, 30, 40), 1 breaks -> S = 0.8 * 3/4 = 0.6
+    #   t=30: 2 at risk (30, 40), 1 breaks -> S = 0.6 * 1/2 = 0.3 <= 0.5: median 30
+    # (the mean of the broken ones, 20, and the naive median of all five counts, 20, both differ).
+    flips = [10, 20, 20, 30, 40]
+    broken = [True, True, False, True, False]
+    assert km_median(flips, broken) == CensoredMedian(median=30, lower_bound=None, censored=2)
+    # S reaching exactly 0.5 counts: 10 and 20 broken, 30 and 40 censored: S(10) = 3/4,
+    # S(20) = 3/4 * 2/3 = 1/2 -> median 20.
+    assert km_median([10, 20, 30, 40], [True, True, False, False]).median == 20
+    # S stays above 0.5: 10 broken (S = 2/3), 50 and 60 censored -> no median, bound = 60.
+    assert km_median([10, 50, 60], [True, False, False]) == CensoredMedian(None, 60, 2)
+    # Nothing broke: S = 1, bound = the largest count; everything broke: the plain lower median.
+    assert km_median([500, 500, 320], [False, False, False]) == CensoredMedian(None, 500, 3)
+    assert km_median([7, 3, 5, 9], [True] * 4).median == 5  # S(5) = 2/4
+    assert km_median([], []) == CensoredMedian(None, None, 0)
+    with pytest.raises(ValueError):
+        km_median([1, 2], [True])
+
+
+def test_censored_counts_read_as_lower_bounds() -> None:
+    assert fmt_count(500, True) == "≥ 500" and fmt_count(42, False) == "42" and fmt_count(None, True) == "—"
+    new = {"flips_to_break_median": None, "flips_to_break_median_lower_bound": 500}
+    assert fmt_median(new) == "≥ 500"
+    assert fmt_median({"flips_to_break_median": 31, "flips_to_break_median_lower_bound": None}) == "31"
+    # A summary written before these keys existed: derived from its lists.
+    old = {"flips_to_break": [10, 20, 20, 30, 40], "broken": [True, True, False, True, False],
+           "stalled": [False, False, False, False, True]}  # fmt: skip
+    assert statuses(old) == ["broken", "broken", "budget", "broken", "stalled"]
+    assert fmt_median(old) == "30"

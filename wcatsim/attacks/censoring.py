@@ -1,0 +1,92 @@
+"""Flips to break with censored trials: the Kaplan–Meier median, and how a censored count reads.
+
+A trial that did not break the model (its flip or iteration budget ran out, or the search stalled)
+says only that the model survives at least that many flips: its count is right-censored.  Averaging
+such counts as if they had broken biases the mean down, and leaving stalled trials out drops the
+most robust ones.  The median of the flips-to-break distribution is estimated instead by Kaplan and
+Meier's product-limit estimator (E. L. Kaplan and P. Meier, 1958, "Nonparametric estimation from
+incomplete observations", JASA 53(282), 457-481) with the unbroken trials right-censored at their
+count: S(t) = prod over break counts t_i <= t of (1 - d_i / n_i), n_i the trials still unbroken and
+uncensored just before t_i (a trial censored at t_i counts as at risk at t_i).  The median is the
+smallest count t with S(t) <= 0.5; where S stays above 0.5 (half the trials or more are censored
+above every break), there is none, and the largest count observed is a lower bound of it.
+
+Torch-free: the report reads summaries with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# S(t) is a product of fractions: 0.75 · 2/3 must count as reaching 0.5 exactly.
+_HALF = 0.5 + 1e-12
+
+STATUSES = ("broken", "budget", "stalled")  # per-trial status in bfa_summary.json
+
+
+@dataclass(frozen=True)
+class CensoredMedian:
+    """The Kaplan–Meier median of flips to break, or its lower bound."""
+
+    median: int | None  # smallest count t with S(t) <= 0.5; None where S stays above 0.5
+    lower_bound: int | None  # None when ``median`` is known; else the largest count observed
+    censored: int  # trials that did not break
+
+
+def km_median(flips: Sequence[int], broken: Sequence[bool]) -> CensoredMedian:
+    """Kaplan–Meier median of ``flips`` with the trials not ``broken`` right-censored at their count
+    (``scipy.stats.CensoredData`` with ``scipy.stats.ecdf``)."""
+    if len(flips) != len(broken):
+        raise ValueError(f"{len(flips)} flip counts but {len(broken)} broken flags")
+    censored = sum(1 for b in broken if not b)
+    if not flips:
+        return CensoredMedian(None, None, 0)
+    events = [int(f) for f, b in zip(flips, broken, strict=True) if b]
+    if not events:  # nothing broke: S = 1 everywhere
+        return CensoredMedian(None, max(int(f) for f in flips), censored)
+    from scipy.stats import CensoredData, ecdf
+
+    right = [int(f) for f, b in zip(flips, broken, strict=True) if not b]
+    sf = ecdf(CensoredData(uncensored=events, right=right)).sf
+    for t, s in zip(sf.quantiles, sf.probabilities, strict=True):
+        if s <= _HALF:
+            return CensoredMedian(int(t), None, censored)
+    return CensoredMedian(None, max(int(f) for f in flips), censored)
+
+
+def trial_status(broken: bool, stalled: bool) -> str:
+    """``broken``, ``stalled`` (the search found no loss-raising flip) or ``budget`` (flips or iterations
+    ran out)."""
+    return "broken" if broken else "stalled" if stalled else "budget"
+
+
+def statuses(summary: dict) -> list[str]:
+    """The per-trial statuses of a ``bfa_summary.json`` (derived from ``broken``/``stalled`` in files
+    written before the ``status`` key existed)."""
+    if summary.get("status"):
+        return list(summary["status"])
+    broken = list(summary.get("broken") or [])
+    stalled = list(summary.get("stalled") or [False] * len(broken))
+    return [trial_status(bool(b), bool(s)) for b, s in zip(broken, stalled, strict=False)]
+
+
+def fmt_count(count: int | None, censored: bool) -> str:
+    """A flip count as a table shows it: ``"≥ 500"`` where the trial did not get there."""
+    if count is None:
+        return "—"
+    return f"≥ {int(count)}" if censored else str(int(count))
+
+
+def fmt_median(summary: dict) -> str:
+    """``"40"`` (Kaplan–Meier median), ``"≥ 500"`` where S stays above 0.5, ``"—"`` with no trial."""
+    if "flips_to_break_median" in summary or "flips_to_break_median_lower_bound" in summary:
+        median = summary.get("flips_to_break_median")
+        bound = summary.get("flips_to_break_median_lower_bound")
+    else:  # a summary from before the median existed
+        flips = list(summary.get("flips_to_break") or [])
+        km = km_median(flips, [s == "broken" for s in statuses(summary)][: len(flips)])
+        median, bound = km.median, km.lower_bound
+    if median is not None:
+        return str(int(median))
+    return fmt_count(bound, True)
