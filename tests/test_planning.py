@@ -377,3 +377,22 @@ def test_plan_voltage_bad_input_is_one_line_and_exit_2(digits_runs, tmp_path: Pa
         result = CliRunner().invoke(cli, [*base, *extra])
         assert result.exit_code == 2, (extra, result.output)
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
+    import matplotlib.image
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from tests.test_pareto import make_run
+
+    run = make_run(tmp_path, "run_maxabs", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
+    without = tmp_path / "without.png"
+    assert CliRunner().invoke(cli, ["pareto", str(run), "--out", str(without)]).exit_code == 0
+    plan = {"energy_norm": 0.7, "verified_acc_mean": 94.5, "verified_ci_low": 94.0, "metric": "mean"}
+    (run / "plan_voltage.json").write_text(json.dumps(plan))
+    marked = tmp_path / "marked.png"
+    assert CliRunner().invoke(cli, ["pareto", str(run), "--out", str(marked)]).exit_code == 0
+    a, b = matplotlib.image.imread(without), matplotlib.image.imread(marked)
+    # (the legend line naming the diamond widens the figure)
+    assert a.shape != b.shape or np.abs(a - b).max() > 0.2, "the plan's diamond is not drawn"
