@@ -335,6 +335,7 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     assert data["saving_over_uniform"] == pytest.approx(data["uniform_energy_norm"] - data["energy_norm"])
     assert data["budget"] == 1.0 and data["metric"] == "mean" and data["verification_sets"] >= 1
     assert (result.exit_code == 0) == data["verified_within_budget"]
+    assert data["bounded_by_grid"] == [d["name"] for d in data["domains"] if d["voltage"] == 0.8]
     # the energy is what the plan's voltages cost (dynamic V² reads, each domain in words of its own)
     doms = [(d["weights"], 16, d["voltage"]) for d in data["domains"]]
     assert data["energy_norm"] == pytest.approx(naive_mixed_voltage_energy(doms, 1.0, lambda v: v * v))

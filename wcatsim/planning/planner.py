@@ -210,6 +210,9 @@ class VoltagePlan:
             "uniform_verified_ci_high": self.uniform_verified.ci_high,
             "uniform_within_budget": self.uniform_within_budget,
             "verification_sets": self.verification_sets,
+            # domains at the lowest allowed voltage: the plan might go lower (extend --voltages down)
+            "bounded_by_grid": [d.name for d, v in zip(self.domains, self.voltages, strict=True)
+                                if v <= min(self.grid) + 1e-12],  # fmt: skip
             "planning_chips": s.planning_chips,
             "verification_chips": s.verification_chips,
             "verification_history": self.history,
@@ -597,6 +600,11 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
         + (f"; {sets} verification set(s) of held-out chips" if sets else ""),
     ]
+    if data.get("bounded_by_grid"):
+        table.append(
+            "at the lowest allowed voltage (the plan may go lower: extend --voltages down): "
+            + ", ".join(data["bounded_by_grid"])
+        )
     return "\n".join(table)
 
 
