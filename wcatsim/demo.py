@@ -479,6 +479,7 @@ def collect(
             "protection_1pt": {
                 scheme: {"iso_acc_saving": found["iso_1pt"]["saving"],
                          "iso_acc_voltage": found["iso_1pt"]["voltage"],
+                         "lowest_voltage": found["iso_1pt"]["lowest_voltage"],
                          "iso_acc_energy_norm": found["iso_1pt"]["energy_norm"],
                          "bounded_by_sweep": found["iso_1pt"]["bounded_by_sweep"]}
                 for scheme, found in protection.items()

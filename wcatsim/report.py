@@ -121,6 +121,7 @@ def iso_dict(sweep_rows: Sequence[Mapping[str, Any]], budget: float, metric: str
         "metric": iso.metric,
         "clean_acc": iso.clean_acc,
         "voltage": iso.voltage,
+        "lowest_voltage": iso.lowest_voltage,
         "energy_norm": iso.energy_norm,
         "saving": iso.saving,
         "accuracy": iso.accuracy,

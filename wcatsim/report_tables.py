@@ -30,8 +30,9 @@ PROTECTION_CAPTION = (
     "Every protection scheme swept on the same chips and voltages as the unprotected memory. *saving*: "
     "the iso-accuracy energy saving at 1 point, 1 − the lowest energy per inference among the voltages "
     "(and every higher one) within 1 point of clean accuracy, relative to the unprotected image at "
-    "nominal voltage, so a scheme's check cells cost it; *lowest V*: where that energy is reached; ≥: the "
-    "lowest swept voltage qualifies (the saving is a lower bound). *area*: the scheme's cells over the "
+    "nominal voltage, so a scheme's check cells cost it; *lowest V*: the lowest voltage reached, scanning "
+    "down from nominal, with it and every higher one within 1 point; ≥: the lowest swept voltage "
+    "qualifies (the saving is a lower bound). *area*: the scheme's cells over the "
     "unprotected word's (sram_models.protection, sources in the README); decoder and detector logic not "
     "modelled."
 )
@@ -103,7 +104,8 @@ def protection_section(
                 row.append("—")
                 continue
             bound = "≥ " if iso.get("bounded_by_sweep") else ""
-            row.append(f"{bound}{100 * float(iso['saving']):.1f}% @ {float(iso['voltage']):.2f} {vunit}")
+            lowest = iso.get("lowest_voltage") or iso["voltage"]
+            row.append(f"{bound}{100 * float(iso['saving']):.1f}%, {float(lowest):.2f} {vunit}")
         rows.append(row)
     lines = [f"## Protection schemes ({bits}-bit weights in {word_bits}-bit words)", ""]
     lines += [
