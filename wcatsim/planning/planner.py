@@ -20,7 +20,9 @@ The method (it scales linearly in the number of domains, e.g. ResNet-50's ~50 la
    (:func:`wcatsim.planning.search.back_off`) until the joint check passes.
 4. **Uniform baseline**, on the same planning chips: every domain at one voltage,
    scanned down from the top until the budget first fails; the qualifying voltage of
-   least energy (:func:`wcatsim.planning.search.uniform_choice`).
+   least energy (:func:`wcatsim.planning.search.uniform_choice`).  Every domain at that
+   voltage is also a plan that passed the joint check: where the descent ended costlier
+   (its additive prediction is a heuristic), that plan is taken instead.
 5. **Verification** on held-out chips (disjoint seeds, :mod:`wcatsim.planning.chips`):
    the plan and the uniform voltage are both evaluated on the same verification set.
    If one misses the budget there, it goes up (the uniform voltage one step; for the
@@ -403,9 +405,13 @@ def plan_voltage(
                         loss[d, j] = np.inf  # this voltage and every lower one are out of reach for it
                     break
             cache.save()
-            reach = grid[int(np.flatnonzero(np.isfinite(loss[d]))[-1])]
-            say(f"  {dom.name} ({dom.weights} weights): alone within budget down to {reach:g} "
-                f"{tech.voltage_unit}")
+            if loss[d, 0] > budget + search.TOLERANCE:
+                say(f"  {dom.name} ({dom.weights} weights): alone MISSES the budget at {grid[0]:g} "
+                    f"{tech.voltage_unit}")  # fmt: skip
+            else:
+                reach = grid[int(np.flatnonzero(np.isfinite(loss[d]))[-1])]
+                say(f"  {dom.name} ({dom.weights} weights): alone within budget down to {reach:g} "
+                    f"{tech.voltage_unit}")
 
         # 2. greedy descent, 3. joint check with back-off
         descent = search.greedy_descent(loss, surrogate, budget)
@@ -436,6 +442,12 @@ def plan_voltage(
                 break
         uni = search.uniform_choice(uniform_loss, uniform_energy, budget)
         say(f"  uniform: {grid[uni]:g} {tech.voltage_unit} on the planning chips")
+        # Every domain at the uniform voltage is a plan too, and it passed the same joint check: where the
+        # descent (additive losses, a heuristic) ended costlier, that plan is the better one.
+        uniform_as_plan = energy_of([uni] * n_dom).total_norm < energy_of(steps).total_norm - 1e-12
+        if uniform_as_plan:
+            steps = [uni] * n_dom
+            say("  the descent's plan costs more than every domain at the uniform voltage: taking that")
 
         # 5. verification on fresh, disjoint chip sets
         verdict = verify_held_out(bench, grid, [d.name for d in doms], steps, uni, settings, say)
@@ -471,6 +483,7 @@ def plan_voltage(
                               "acc_mean": joint[k].acc_mean, "ci_low": joint[k].ci_low}
                              for k, ok in checks],  # fmt: skip
             "planned_voltages": plan_volts(descent.trajectory[chosen]),
+            "uniform_as_plan": uniform_as_plan,
             "uniform_planning": uniform_planning,
             "sensitivity_points_reused": cache.reused,
             "evaluations": bench.evaluations,
