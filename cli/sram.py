@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import handles_errors, parse_range
+from cli._common import handles_errors, parse_range, quiet_option
 
 SHOW_COLUMNS = ("voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm")
 LIST_COLUMNS = ("name", "node", "v_low", "v_high", "source")
@@ -43,8 +43,9 @@ def sram() -> None:
 
 @sram.command("list")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout: name, node, v_low, v_high, source.")
+@quiet_option
 @handles_errors
-def list_cmd(as_csv: bool) -> None:
+def list_cmd(as_csv: bool, quiet: bool) -> None:
     """The shipped presets: name, node, valid voltage range, source."""
     from sram_models.presets import list_presets
 
@@ -93,8 +94,9 @@ def list_cmd(as_csv: bool) -> None:
     metavar="FILE.png",
     help="Also draw BER (log axis) and energy against voltage (PNG + PDF).",
 )
+@quiet_option
 @handles_errors
-def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None) -> None:
+def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None, quiet: bool) -> None:
     """BER, read energy, leakage and normalised read energy of PRESET across voltages.
 
     read_energy_pj is per access as the preset defines it and leakage_mw that of
@@ -103,6 +105,10 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
     """
     from sram_models.presets import load_technology
 
+    if plot_path is not None:
+        from wcatsim.outputs import check_figure_path
+
+        check_figure_path(plot_path, None)
     tech = load_technology(preset)
     if voltages is None:
         step = (tech.v_high - tech.v_low) / 10
@@ -122,7 +128,7 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
                 "read_energy_norm": f"{tech.read_energy_norm(v):.4f}",
             }
         )
-    if not tech.has_absolute_energy:
+    if not tech.has_absolute_energy and not quiet:
         click.echo(
             f"warning: {tech.name} publishes no absolute energy: read_energy_pj and leakage_mw are "
             "empty; read_energy_norm is relative to the nominal voltage",
@@ -143,4 +149,5 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         from wcatsim.plots.technology import plot_technology
 
         written = plot_technology(tech, plot_path)
-        click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+        if not quiet:
+            click.echo("wrote " + ", ".join(str(p) for p in written), err=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli._common import experiment_options, handles_errors, parse_range
-from cli.random_flip import fault_run_options, finish, open_run, row_printer
+from cli._common import COUNT, Experiment, experiment_options, fail, handles_errors, parse_range
+from cli.random_flip import fault_run_options, finish, open_run, prepare_outputs, row_printer
 
 
 @click.command("sweep-voltage")
@@ -17,7 +17,7 @@ from cli.random_flip import fault_run_options, finish, open_run, row_printer
               "(default: attack.sweep.preset).")
 @click.option("--voltages", "voltage_text", default=None, metavar="A:B:STEP|LIST",
               help="Supply voltages, both ends included (default: attack.sweep.voltages, 0.75:1.0:0.01).")
-@click.option("--chips", type=int, default=None,
+@click.option("--chips", type=COUNT, default=None,
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
@@ -28,7 +28,7 @@ def sweep_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
     word_bits: int | None, ecc: str | None, layers: str | None, seed: int | None, executor: str,
-    workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
+    workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
     batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
@@ -41,15 +41,18 @@ def sweep_voltage(
         wcatsim sweep-voltage -c configs/quantization/4bit_wcat.toml --preset chandramoorthy14 --plot
     """
     from sram_models.errors import InputError
-    from wcatsim.sweeps import voltage_sweep
+    from wcatsim.atomic import exclusive
 
-    run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep", workers)
+    # Every option is checked before anything is loaded or written.
     if voltage_text is not None:
         voltages = parse_range(voltage_text, "--voltages")
-    elif isinstance(sw.voltages, str):
-        voltages = parse_range(sw.voltages, "attack.sweep.voltages")
-    else:
-        voltages = list(sw.voltages)
+    exp = Experiment(configs, overrides, run_dir)
+    sw = exp.attack_defaults().sweep
+    if voltage_text is None:
+        if isinstance(sw.voltages, str):
+            voltages = parse_range(sw.voltages, "attack.sweep.voltages")
+        else:
+            voltages = list(sw.voltages)
     preset_name = sw.preset if preset is None else preset
     try:
         from sram_models import load_technology
@@ -59,19 +62,28 @@ def sweep_voltage(
         raise InputError(
             f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
         ) from None
-    printer = row_printer("sweep_voltage", quiet)
-    try:
-        rows = voltage_sweep(
-            run, tech, voltages,
-            chips=sw.chips if chips is None else chips,
-            fault=sw.fault if fault is None else fault,
-            ecc=sw.ecc if ecc is None else ecc,
-            word_bits=sw.word_bits if word_bits is None else word_bits,
-            layers=layers.split(",") if layers else None,
-            seed=sw.seed if seed is None else seed,
-            executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
-            on_row=printer, batch_size=batch_size, device=device, config=cfg,
-        )  # fmt: skip
-    finally:
-        ex.close()
-    finish("sweep_voltage", run, rows, out, plot, voltage_unit=getattr(tech, "voltage_unit", "V"))
+    outside = [v for v in voltages if not tech.v_low <= v <= tech.v_high]
+    if outside:
+        unit = getattr(tech, "voltage_unit", "V")
+        fail(f"voltage {outside[0]:g} {unit} is outside {tech.name}'s range {tech.v_low:g}..{tech.v_high:g} "
+             f"{unit}: choose --voltages inside it")  # fmt: skip
+    table, figure = prepare_outputs("sweep_voltage", exp, out, plot)
+    with exclusive(table):
+        from wcatsim.sweeps import voltage_sweep
+
+        run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
+        try:
+            rows = voltage_sweep(
+                run, tech, voltages,
+                chips=sw.chips if chips is None else chips,
+                fault=sw.fault if fault is None else fault,
+                ecc=sw.ecc if ecc is None else ecc,
+                word_bits=sw.word_bits if word_bits is None else word_bits,
+                layers=layers.split(",") if layers else None,
+                seed=sw.seed if seed is None else seed,
+                executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
+                on_row=row_printer("sweep_voltage", quiet), batch_size=batch_size, device=device, config=cfg,
+            )  # fmt: skip
+        finally:
+            ex.close()
+    finish("sweep_voltage", run, rows, table, figure, voltage_unit=getattr(tech, "voltage_unit", "V"))

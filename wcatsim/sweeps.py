@@ -100,11 +100,10 @@ class _Progress:
     """A tqdm bar over realisations (no-op when progress is off)."""
 
     def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
+        from wcatsim.progress import bar
 
-            self.bar = tqdm(total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
+        # only on a terminal; elsewhere each finished point's row is the progress (on_row)
+        self.bar = bar(enabled, total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
         if self.bar is not None:
@@ -237,16 +236,16 @@ def random_flip_sweep(
             "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.__dict__,
         }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
-        table = PointTable(
+        with PointTable(
             out, RANDOM_FLIP_COLUMNS, "ber", settings, meta=_meta(config, run),
             realisation_columns=("ber", *REALISATION_COLUMNS) if per_realisation else None,
-        )  # fmt: skip
-        return _run_sweep(
-            points=bers, key="ber", table=table,
-            make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
-            rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
-            progress=progress, on_row=on_row, desc="random-flip",
-        )  # fmt: skip
+        ) as table:  # fmt: skip
+            return _run_sweep(
+                points=bers, key="ber", table=table,
+                make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
+                rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
+                progress=progress, on_row=on_row, desc="random-flip",
+            )  # fmt: skip
     finally:
         unregister(spec)
 
@@ -318,10 +317,6 @@ def voltage_sweep(
             "seed": int(seed), "chips": int(chips),
         }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
-        table = PointTable(
-            out, SWEEP_VOLTAGE_COLUMNS, "voltage", settings, meta=_meta(config, run), descending=True,
-            realisation_columns=("voltage", *REALISATION_COLUMNS) if per_realisation else None,
-        )  # fmt: skip
         image = evaluator.memory.image
 
         def extra(v: float) -> dict[str, Any]:
@@ -332,12 +327,16 @@ def voltage_sweep(
                 "energy_norm": report.total_norm,
             }
 
-        return _run_sweep(
-            points=volts, key="voltage", table=table,
-            make_task=lambda v: VoltageTask(spec, preset, v, fault, int(seed), float(stuck_at_one)),
-            rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
-            progress=progress, on_row=on_row, desc="sweep-voltage",
-        )  # fmt: skip
+        with PointTable(
+            out, SWEEP_VOLTAGE_COLUMNS, "voltage", settings, meta=_meta(config, run), descending=True,
+            realisation_columns=("voltage", *REALISATION_COLUMNS) if per_realisation else None,
+        ) as table:  # fmt: skip
+            return _run_sweep(
+                points=volts, key="voltage", table=table,
+                make_task=lambda v: VoltageTask(spec, preset, v, fault, int(seed), float(stuck_at_one)),
+                rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
+                progress=progress, on_row=on_row, desc="sweep-voltage",
+            )  # fmt: skip
     finally:
         unregister(spec)
 
