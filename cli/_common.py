@@ -219,6 +219,13 @@ class Experiment:
                 )
         return config
 
+    def require_trained(self) -> None:
+        """Fail now, before any lock or output exists, when the run directory holds no trained model."""
+        if not (self.dir / "checkpoint.pt").is_file():
+            from wcatsim.runs import load_run
+
+            load_run(self.dir)  # raises the CheckpointError that names the `wcatsim train` command
+
     def load(self, device: str) -> tuple[Any, Any]:
         """(the loaded run, the config to record and take attack settings from)."""
         from wcatsim.runs import load_run

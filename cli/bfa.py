@@ -84,6 +84,7 @@ def bfa(
     from wcatsim.outputs import OUTPUTS
 
     exp = Experiment(configs, overrides, run_dir)
+    exp.require_trained()
     attack = exp.attack_defaults().bfa  # the attack settings of these layers, not the run's
     figure = plot_target(plot, exp.dir / "bfa.png")
     if figure is not None:

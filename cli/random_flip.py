@@ -67,6 +67,7 @@ def prepare_outputs(
     file the run needs or another command's output, and both must be writable."""
     from wcatsim.outputs import check_figure_path, check_table_path, default_table
 
+    exp.require_trained()
     table = out or exp.dir / default_table(family)
     check_table_path(table, family)
     figure = plot_target(plot, table.with_suffix(".png"))

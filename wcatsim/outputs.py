@@ -80,7 +80,8 @@ def _owner(name: str) -> str | None:
 
 
 def check_not_reserved(
-    path: str | os.PathLike, written: Iterable[Path], allowed: Iterable[str], option: str
+    path: str | os.PathLike, written: Iterable[Path], allowed: Iterable[str], option: str,
+    suffix: str = ".csv",
 ) -> None:
     """Refuse ``path`` when it, or a file it comes with (``written``), is a file a run needs or another
     command's output; names in ``allowed`` (a command's own files, rewritten by a rerun) pass."""
@@ -93,7 +94,7 @@ def check_not_reserved(
         if target == path:
             raise InputError(
                 f"{option} {path}: that is the name of {owner}; write elsewhere, e.g. {option} "
-                f"{path.with_name('my_' + path.name)}"
+                f"{path.with_name('my_' + path.stem + suffix)}"
             )
         raise InputError(
             f"{option} {path}: it would also write {target.name}, the name of {owner}; choose another name"
@@ -115,7 +116,7 @@ def check_figure_path(path: str | os.PathLike, family: str | None, option: str =
     files = figure_files(path)
     own = {n for n in OUTPUTS.get(family, ()) if Path(n).suffix in FIGURE_SUFFIXES} if family else set()
     allowed = own if files[0].name in own else set()
-    check_not_reserved(path, files, allowed, option)
+    check_not_reserved(path, files, allowed, option, suffix=".png")
     check_writable(path, option)
 
 
