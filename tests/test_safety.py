@@ -125,7 +125,7 @@ def test_two_writers_of_one_table_the_second_refuses_others_work_side_by_side(ru
         assert holder.poll() is None, "the first writer ended early"
     finally:
         holder.send_signal(signal.SIGCONT)
-        time.sleep(0.5)  # a SIGINT that arrives together with SIGCONT can find Python's handler gone
+        time.sleep(0.5)  # sent together with SIGCONT, SIGINT once ended the process as a signal (1 in 4)
         holder.send_signal(signal.SIGINT)
         holder.communicate(timeout=60)
     code, out, err = done["same table"]
