@@ -48,6 +48,45 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# click >= 8.2 raises this for a bare group name (it prints the help); older click has no such class.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class OneLineErrors:
+    """Mixin for click commands and groups: a usage error (an unknown option, a value out of range) is
+    one line, ``error: ...`` naming the option and the help to read, with exit code 2, as every other
+    bad input is (click itself prints usage, a hint and the error on three lines)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        parent: Any = super()
+        if not standalone_mode:
+            return parent.main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = parent.main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:
+            exc.show()  # a bare group name prints its help, as click does
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+class Command(OneLineErrors, click.Command):
+    """A wcatsim command: ``@click.command(NAME, cls=Command)`` (one-line usage errors when invoked
+    directly too, e.g. from tests; through ``wcatsim`` the group already gives them)."""
+
+
+class Group(OneLineErrors, click.Group):
+    """A wcatsim command group (``@click.group(NAME, cls=Group)``)."""
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print ``error: message`` as one line on stderr and exit with ``code``."""
     click.echo("error: " + " ".join(message.split()), err=True)

@@ -9,6 +9,7 @@ import click
 from cli._common import (
     COUNT,
     NON_NEGATIVE,
+    Command,
     Experiment,
     FiniteFloat,
     experiment_options,
@@ -19,7 +20,7 @@ from cli._common import (
 )
 
 
-@click.command("bfa")
+@click.command("bfa", cls=Command)
 @experiment_options
 @click.option("--trials", type=COUNT, default=None,
               help="Attack trials, each with its own seeded attack batch [attack.bfa.trials, 5].")

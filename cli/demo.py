@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from cli._common import fail, handles_errors, quiet_option, removes_empty_dirs_on_failure
+from cli._common import Command, fail, handles_errors, quiet_option, removes_empty_dirs_on_failure
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @click.option(
     "--quick",
     is_flag=True,

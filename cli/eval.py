@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from cli._common import Experiment, experiment_options, fail, handles_errors, quiet_option
+from cli._common import Command, Experiment, experiment_options, fail, handles_errors, quiet_option
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-@click.command("eval")
+@click.command("eval", cls=Command)
 @click.argument("run_path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @experiment_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")

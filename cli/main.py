@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
-from typing import Any
 
 import click
+
+from cli._common import OneLineErrors
 
 # name -> (module:attribute, one-line help shown by `wcatsim --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,11 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# click >= 8.2 raises this for a bare group name (it prints the help); older click has no such class.
-_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
-
-
-class LazyGroup(click.Group):
+class LazyGroup(OneLineErrors, click.Group):
     """A group whose commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -50,29 +46,6 @@ class LazyGroup(click.Group):
         rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
-        """As click's, except that a usage error (an unknown option, a value out of range) is one line,
-        ``error: ...`` naming the option and the help to read, with exit code 2, as every other bad
-        input is (click prints usage, a hint and the error on three)."""
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except _NO_ARGS_IS_HELP as exc:
-            exc.show()  # a bare group name prints its help, as click does
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            message = " ".join(exc.format_message().split())
-            click.echo(f"error: {message}{hint}", err=True)
-            sys.exit(2)
-        except click.exceptions.Abort:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        sys.exit(result if isinstance(result, int) else 0)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from cli._common import handles_errors, quiet_option
+from cli._common import Command, handles_errors, quiet_option
 
 
-@click.command("pareto")
+@click.command("pareto", cls=Command)
 @click.argument(
     "sweeps", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="RUN_DIR..."
 )

@@ -11,6 +11,7 @@ import click
 from cli._common import (
     COUNT,
     NON_NEGATIVE,
+    Command,
     Experiment,
     FiniteFloat,
     experiment_options,
@@ -160,7 +161,7 @@ def check_bers(bers: list[float], what: str = "--ber") -> None:
             fail(f"{what}: BER {ber:g} is outside [0, 1]: a bit error rate is a probability")
 
 
-@click.command("random-flip")
+@click.command("random-flip", cls=Command)
 @experiment_options
 @click.option("--ber", "ber_text", default=None, metavar="LIST",
               help="Comma list of bit error rates (default: attack.random_flip.bers, the paper's list "

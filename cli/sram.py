@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import handles_errors, parse_range, quiet_option
+from cli._common import Group, handles_errors, parse_range, quiet_option
 
 SHOW_COLUMNS = ("voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm")
 LIST_COLUMNS = ("name", "node", "v_low", "v_high", "source")
@@ -32,7 +32,7 @@ def _table_text(columns: tuple[str, ...], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-@click.group("sram")
+@click.group("sram", cls=Group)
 def sram() -> None:
     """SRAM technology presets: list them, tabulate and plot one.
 

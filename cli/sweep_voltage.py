@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from cli._common import COUNT, Experiment, experiment_options, fail, handles_errors, parse_range
+from cli._common import COUNT, Command, Experiment, experiment_options, fail, handles_errors, parse_range
 from cli.random_flip import fault_run_options, finish, open_run, prepare_outputs, row_printer
 
 
-@click.command("sweep-voltage")
+@click.command("sweep-voltage", cls=Command)
 @experiment_options
 @click.option("--preset", default=None,
               help="SRAM technology preset (wcatsim sram list) or a preset file "

@@ -6,10 +6,16 @@ from pathlib import Path
 
 import click
 
-from cli._common import experiment_options, handles_errors, quiet_option, removes_empty_dirs_on_failure
+from cli._common import (
+    Command,
+    experiment_options,
+    handles_errors,
+    quiet_option,
+    removes_empty_dirs_on_failure,
+)
 
 
-@click.command("train")
+@click.command("train", cls=Command)
 @experiment_options
 @click.option(
     "--out",

@@ -105,13 +105,13 @@ def test_a_table_without_sidecar_is_kept_as_unknown(tmp_path) -> None:
 
 
 def test_two_writers_of_one_table_the_second_refuses_others_work_side_by_side(run, tmp_path) -> None:
-    def start(*argv: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "cli.main", *argv, "--device", "cpu"], env=_env(),
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    # the first writer never finishes its first point; another table of the same run is written meanwhile
-    holder = start("random-flip", "--run", str(run), "--ber", "1e-2", "--samples", "100000", "--quiet")
-    other = start("sweep-voltage", "--run", str(run), "--voltages", "1.0,0.95", "--chips", "1")
+    # The first writer is a real `wcatsim random-flip` process that never finishes its first point;
+    # the others run here, in this (second) process, while it holds its table.
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "random-flip", "--run", str(run), "--ber", "1e-2",
+         "--samples", "100000", "--quiet", "--device", "cpu"],
+        env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
         lock_info = run / "random_flip.csv.lock.json"
         deadline = time.monotonic() + 120
@@ -119,26 +119,27 @@ def test_two_writers_of_one_table_the_second_refuses_others_work_side_by_side(ru
             time.sleep(0.05)
         assert lock_info.exists(), holder.stderr.read() if holder.poll() is not None else "no lock"
         holder.send_signal(signal.SIGSTOP)  # a stopped process keeps its lock and leaves the cores free
-        second = start("random-flip", "--run", str(run), "--ber", "0", "--samples", "2")
-        done = {name: (p.wait(timeout=300), *p.communicate()) for name, p in
-                (("same table", second), ("other table", other))}  # fmt: skip
+        same = _cli("random-flip", "--run", run, "--ber", "0", "--samples", "2", "--device", "cpu")
+        other = _cli("sweep-voltage", "--run", run, "--voltages", "1.0,0.95", "--chips", "1",
+                     "--device", "cpu")  # fmt: skip
+        mine = _cli("random-flip", "--run", run, "--ber", "0", "--samples", "2", "--out", run / "mine.csv",
+                    "--device", "cpu")  # fmt: skip
         assert holder.poll() is None, "the first writer ended early"
     finally:
         holder.send_signal(signal.SIGCONT)
         time.sleep(0.5)  # sent together with SIGCONT, SIGINT once ended the process as a signal (1 in 4)
         holder.send_signal(signal.SIGINT)
         holder.communicate(timeout=60)
-    code, out, err = done["same table"]
-    assert code == 2, err
-    (line,) = err.strip().splitlines()
+    assert same.exit_code == 2, same.output
+    (line,) = same.stderr.strip().splitlines()
     assert f"being written by process {holder.pid}" in line and "random-flip" in line, line
-    code, out, err = done["other table"]
-    assert code == 0, err
-    assert "\r" not in err, "a progress bar was drawn although stderr is not a terminal"
+    for result in (other, mine):
+        assert result.exit_code == 0, result.output
+        assert "\r" not in result.stderr, "a progress bar was drawn although stderr is not a terminal"
     # off a terminal: one line per finished point (header + rows), no bar
-    out_lines = out.strip().splitlines()
+    out_lines = other.stdout.strip().splitlines()
     assert len(out_lines) == 4 and out_lines[-1].startswith("table: "), out_lines
-    assert len(read_csv(run / "sweep_voltage.csv")) == 2
+    assert len(read_csv(run / "sweep_voltage.csv")) == 2 and len(read_csv(run / "mine.csv")) == 1
     assert holder.returncode == 130
     assert not list(run.glob("*.lock*")), "a lock file outlived its holder"
     assert not (run / "random_flip.csv").exists(), "the stopped writer had no finished point to write"
