@@ -211,6 +211,8 @@ def random_flip(
     exp = Experiment(configs, overrides, run_dir)
     rf = exp.attack_defaults().random_flip
     ci = rf.ci_half_width if ci_half_width is None else ci_half_width
+    if given("samples") and not given("ci_half_width"):
+        ci = 0.0  # a count on the command line is the fixed protocol, whatever a layer's ci_half_width
     if not ci and (given("min_samples") or given("max_samples")):
         fail("--min-samples/--max-samples bound adaptive stopping, which is off: add --ci-half-width "
              "(e.g. 0.5), or give the fixed count with --samples")  # fmt: skip
