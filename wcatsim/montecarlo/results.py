@@ -185,17 +185,21 @@ class PointTable:
         return out
 
 
-def keep_earlier_table(path: str | os.PathLike) -> list[Path]:
+def keep_earlier_table(
+    path: str | os.PathLike, meta_path: str | os.PathLike | None = None, also: tuple[Path, ...] = ()
+) -> list[Path]:
     """Rename the table at ``path``, its sidecar and realisation rows to ``STEM.<created>.<fp8>.SUFFIX``.
 
     ``created`` and the fingerprint come from the sidecar (a sidecar without them, or a table without a
     sidecar: the file's modification time, and ``unknown``); a name already taken gets ``-2``, ``-3`` ...
+    ``meta_path``: the sidecar when it is not ``NAME.json`` (e.g. ``bfa_summary.json`` beside
+    ``bfa_flips.csv``); ``also``: further files that belong to the table.  All get the same tag.
     Returns the new paths (nothing when there was nothing to keep).
     """
     path = Path(path)
-    meta_path = path.with_suffix(".json")
+    meta_path = Path(meta_path) if meta_path is not None else path.with_suffix(".json")
     realisation_path = path.with_name(path.stem + "_realisations.csv")
-    present = [p for p in (path, meta_path, realisation_path) if p.exists()]
+    present = [p for p in (path, meta_path, realisation_path, *map(Path, also)) if p.exists()]
     if not present:
         return []
     meta: dict[str, Any] = {}
