@@ -420,3 +420,39 @@ def test_every_ber_is_ticked_and_labelled(tmp_path) -> None:
     assert seen["labels"] == ["1e-4", "4e-4", "8e-4", "1e-3", "2e-3", "4e-3", "6e-3", "8e-3", "1e-2", "2e-2",
                               "3e-2", "5e-2"]  # fmt: skip
     assert seen["overlaps"] == 0, "two BER labels overlap"
+
+
+def test_bfa_compare_legend_sits_below_the_axes(tmp_path) -> None:
+    import wcatsim.plots.bfa as bfa_plots
+    from wcatsim.atomic import atomic_write_csv, atomic_write_json
+
+    runs = []
+    for name, method, flips in (("a", "maxabs", 12), ("b", "wcat", 30)):
+        folder = tmp_path / name
+        rows = [{"trial": 0, "iteration": i, "flip": i + 1, "acc": 95.0 - 85.0 * (i + 1) / flips}
+                for i in range(flips)]  # fmt: skip
+        atomic_write_csv(folder / "bfa_flips.csv", ["trial", "iteration", "flip", "acc"], rows)
+        atomic_write_json(folder / "bfa_summary.json", {
+            "trials": 1, "clean_acc": 95.0, "threshold": 10.1, "broken": [True], "stalled": [False],
+            "flips_to_break": [flips], "quant_method": method, "bits": [4], "model": "small_cnn",
+            "flips_to_break_mean": flips, "flips_to_break_std": None,
+        })  # fmt: skip
+        runs.append(folder)
+    seen = {}
+    save = bfa_plots.save_figure
+
+    def keep(fig, path, pdf=True):
+        fig.canvas.draw()
+        legend = fig.legends[0].get_window_extent()
+        seen["overlap"] = fig.axes[0].get_window_extent().overlaps(legend)
+        seen["axes_legend"] = fig.axes[0].get_legend()
+        return save(fig, path, pdf)
+
+    bfa_plots.save_figure = keep
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            bfa_plots.plot_bfa_compare(runs[0], runs[1], tmp_path / "c.png")
+    finally:
+        bfa_plots.save_figure = save
+    assert seen == {"overlap": False, "axes_legend": None}

@@ -226,7 +226,8 @@ def kept_tables(path: str | os.PathLike) -> list[Path]:
     """Earlier tables kept beside ``path`` (``STEM.<created>.<fp8>.SUFFIX``), oldest first."""
     path = Path(path)
     found = [p for p in path.parent.glob(f"{path.stem}.*{path.suffix}") if p != path and _is_kept(p, path)]
-    return sorted(found, key=lambda p: p.name)
+    # by creation stamp, then (two tables started in one second) by when each was last written
+    return sorted(found, key=lambda p: (p.name[len(path.stem) + 1 :][:16], p.stat().st_mtime_ns))
 
 
 def _is_kept(candidate: Path, path: Path) -> bool:
