@@ -101,6 +101,8 @@ class PointTable:
             # A sidecar of these settings without a table yet: killed before its first row landed.
             self._matches = old is not None and old.get("fingerprint") == self.fingerprint
             self._created = (old or {}).get("created") if self._matches else None
+            if self._matches and not self._created:  # a sidecar written before tables had `created`
+                self._created = time.strftime(STAMP_FORMAT, time.gmtime(self.meta_path.stat().st_mtime))
             if self._matches:
                 for row in read_csv(self.path):
                     self.rows[float(row[key])] = row
