@@ -6,9 +6,10 @@ functions so that ``wcatsim --help`` loads neither torch nor numba.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(func: F) -> F:
-    """Turn bad user input into one line on stderr and exit code 2 (never a traceback)."""
+    """Turn bad user input into one line on stderr and exit code 2 (never a traceback).
+
+    InputError (and its subclasses), a missing file, a path that cannot be written (read-only folder,
+    a folder that is a file, a full disk) and a file that ends early all become ``error: ...``.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -27,16 +32,65 @@ def handles_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
         except FileNotFoundError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
+        except OSError as exc:
+            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            fail(f"{reason}{where} (choose a path this process can write, or free space there)")
+        except EOFError as exc:
+            fail(f"a file ended early ({exc or 'end of file'}): it is truncated; replace it with a full copy")
         except KeyboardInterrupt:
             click.echo("interrupted: results written so far are kept; rerun to resume", err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+# click >= 8.2 raises this for a bare group name (it prints the help); older click has no such class.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class OneLineErrors:
+    """Mixin for click commands and groups: a usage error (an unknown option, a value out of range) is
+    one line, ``error: ...`` naming the option and the help to read, with exit code 2, as every other
+    bad input is (click itself prints usage, a hint and the error on three lines)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        parent: Any = super()
+        if not standalone_mode:
+            return parent.main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = parent.main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:
+            exc.show()  # a bare group name prints its help, as click does
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+class Command(OneLineErrors, click.Command):
+    """A wcatsim command: ``@click.command(NAME, cls=Command)`` (one-line usage errors when invoked
+    directly too, e.g. from tests; through ``wcatsim`` the group already gives them)."""
+
+
+class Group(OneLineErrors, click.Group):
+    """A wcatsim command group (``@click.group(NAME, cls=Group)``)."""
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` as one line on stderr and exit with ``code``."""
+    click.echo("error: " + " ".join(message.split()), err=True)
+    sys.exit(code)
 
 
 def experiment_options(func: F) -> F:
@@ -77,18 +131,198 @@ def experiment_options(func: F) -> F:
     return func
 
 
+def quiet_option(func: F) -> F:
+    """``--quiet`` (alias ``--no-progress``): no progress bars or running commentary; results and
+    errors still print.  Every command has it."""
+    return click.option(
+        "--quiet", "--no-progress", "quiet", is_flag=True,
+        help="No progress bars or running commentary (results and errors still print).",
+    )(func)  # fmt: skip
+
+
+def plot_option(help_text: str) -> Callable[[F], F]:
+    """``--plot [FILE]``: draw the figure; FILE is optional (each command has a default path)."""
+    return click.option(
+        "--plot", "plot", is_flag=False, flag_value="", default=None, metavar="[FILE]", help=help_text
+    )
+
+
+def plot_target(value: str | None, default: Path) -> Path | None:
+    """The figure path of a ``--plot [FILE]`` value: None (no figure), FILE, or ``default``."""
+    if value is None:
+        return None
+    return Path(value) if value else default
+
+
+def given(name: str) -> bool:
+    """Whether the parameter ``name`` of the running command was given on the command line."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+# Integer options: a count of at least one, a seed or size of at least zero (click prints the range).
+COUNT = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+
+
+class FiniteFloat(click.ParamType):
+    """A finite number, optionally within [low, high] (NaN and inf are refused, unlike click.FloatRange)."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):
+            lo = "" if self.low is None else f"{self.low:g} <= "
+            hi = "" if self.high is None else f" <= {self.high:g}"
+            self.fail(f"{number:g} is outside {lo}x{hi}", param, ctx)
+        return number
+
+
+class Experiment:
+    """Which run a command works on, and the config whose attack settings it uses.
+
+    Without ``--run`` (or ``eval RUN_DIR``) the ``-c`` layers and ``--set`` overrides select the run,
+    as ``wcatsim train`` named it.  With an explicit run, the run fixes the model: ``--set`` of a
+    ``model``, ``quant``, ``trainer`` or ``data`` key (``data.root`` excepted: the data may have moved)
+    is refused, and so is a ``-c`` layer that changes one of them; the layers and overrides then only
+    give the attack settings.
+    """
+
+    def __init__(
+        self, configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None,
+        option: str = "--run",
+    ) -> None:  # fmt: skip
+        self.configs, self.overrides, self.explicit = configs, overrides, run_dir is not None
+        self.data_root: str | None = None
+        if run_dir is None:
+            from wcatsim.config import load_config
+            from wcatsim.runs import run_dir_for
+
+            self.config: Any = load_config(configs, overrides)
+            self.dir: Path = run_dir_for(self.config)
+            return
+        self.dir = Path(run_dir)
+        self.config = None
+        for item in overrides:
+            key = item.split("=", 1)[0].strip()
+            section = key.split(".", 1)[0]
+            if key == "data.root":
+                from wcatsim.config import parse_override
+
+                self.data_root = str(parse_override(item)[1])
+            elif section in _MODEL_SECTIONS:
+                from wcatsim.errors import ConfigError
+
+                raise ConfigError(
+                    f"--set {item}: {option} {run_dir} fixes the trained model, so {section}.* cannot change "
+                    f"(only data.root may); drop the --set, or drop {option} to select a run by its config"
+                )
+        if configs or overrides:
+            self.config = self._layered(option)
+
+    def _layered(self, option: str) -> Any:
+        from sram_models.tomlio import read_toml
+        from wcatsim.config import load_config
+        from wcatsim.errors import ConfigError
+
+        saved = self.dir / "config.toml"
+        base = read_toml(saved, ConfigError) if saved.is_file() else None
+        config = load_config(self.configs, self.overrides, base=base)
+        if base is not None:
+            trained = load_config((), (), base=base).to_dict()
+            mine = config.to_dict()
+            changed = [
+                f"{section}.{key} = {mine[section][key]!r} (trained with {trained[section].get(key)!r})"
+                for section in _MODEL_SECTIONS
+                for key in mine[section]
+                if mine[section][key] != trained[section].get(key) and f"{section}.{key}" != "data.root"
+            ]
+            if changed:
+                layers = " ".join(f"-c {c}" for c in self.configs)
+                raise ConfigError(
+                    f"{layers} changes the model of {option} {self.dir}: {', '.join(changed[:3])}; "
+                    f"drop that layer (keep attack layers), or drop {option} to select a run by its config"
+                )
+        return config
+
+    def require_trained(self) -> None:
+        """Fail now, before any lock or output exists, when the run directory holds no trained model."""
+        if not (self.dir / "checkpoint.pt").is_file():
+            from wcatsim.runs import load_run
+
+            load_run(self.dir)  # raises the CheckpointError that names the `wcatsim train` command
+
+    def load(self, device: str) -> tuple[Any, Any]:
+        """(the loaded run, the config to record and take attack settings from)."""
+        from wcatsim.runs import load_run
+
+        run = load_run(self.dir, device=device, data_root=self.data_root)
+        if not self.explicit:
+            return run, self.config
+        if self.config is None:
+            return run, run.config
+        # the run's own model sections, the attack settings asked for
+        return run, run.config.replace(attack=self.config.attack)
+
+    def attack_defaults(self) -> Any:
+        """The attack section known before the run is loaded (the run's own once loaded)."""
+        if self.config is not None:
+            return self.config.attack
+        from sram_models.tomlio import read_toml
+        from wcatsim.config import config_from_dict, load_config
+        from wcatsim.errors import ConfigError
+
+        saved = self.dir / "config.toml"
+        if saved.is_file():
+            return config_from_dict(read_toml(saved, ConfigError), source=str(saved)).attack
+        return load_config().attack
+
+
+_MODEL_SECTIONS = ("model", "data", "quant", "trainer")  # as wcatsim.config.MODEL_SECTIONS
+
+
 def resolve_run_dir(configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None) -> Path:
     """The run directory a command works on: ``--run`` if given, else the one the config names."""
-    if run_dir is not None:
-        return run_dir
-    from wcatsim.config import load_config
-    from wcatsim.runs import run_dir_for
+    return Experiment(configs, overrides, run_dir).dir
 
-    return run_dir_for(load_config(configs, overrides))
+
+@contextlib.contextmanager
+def removes_empty_dirs_on_failure(path: Path) -> Iterator[None]:
+    """Folders of ``path`` (itself included) that this block creates are removed again if it fails and
+    they stayed empty: a failed command leaves no empty directory behind."""
+    from wcatsim.atomic import missing_parents, remove_empty_created
+
+    created = missing_parents(path)
+    try:
+        yield
+    except BaseException:
+        remove_empty_created(created)
+        raise
+
+
+# Sweeps of more points than this are refused (a typo such as a step of 1e-9 would otherwise exhaust
+# memory before anything runs).  10,000 voltages are far finer than any published BER(V) curve
+# (tens of measured points) and at 20 chips each already 200,000 evaluations of the test set.
+MAX_POINTS = 10_000
 
 
 def parse_float_list(text: str, what: str) -> list[float]:
-    """``"0,1e-4,2e-3"`` -> floats; a bad item is a usage error naming it."""
+    """``"0,1e-4,2e-3"`` -> floats; a bad, NaN or infinite item is a usage error naming it."""
+    import math
+
     from sram_models.errors import InputError
 
     out = []
@@ -97,16 +331,23 @@ def parse_float_list(text: str, what: str) -> list[float]:
         if not item:
             continue
         try:
-            out.append(float(item))
+            value = float(item)
         except ValueError:
             raise InputError(f"{what}: {item!r} is not a number (use e.g. 0,1e-4,1e-3)") from None
+        if not math.isfinite(value):
+            raise InputError(f"{what}: {item!r} is not a finite number (use e.g. 0,1e-4,1e-3)")
+        out.append(value)
     if not out:
-        raise InputError(f"{what}: the list is empty")
+        raise InputError(f"{what}: the list is empty (use e.g. 0,1e-4,1e-3)")
+    if len(out) > MAX_POINTS:
+        raise InputError(f"{what}: {len(out)} values; at most {MAX_POINTS} points per sweep")
     return out
 
 
 def parse_range(text: str, what: str = "--voltages") -> list[float]:
     """``"A:B:STEP"`` -> every value from A to B inclusive (B included up to rounding), or a comma list."""
+    import math
+
     from sram_models.errors import InputError
 
     if ":" not in text:
@@ -118,13 +359,19 @@ def parse_range(text: str, what: str = "--voltages") -> list[float]:
         a, b, step = (float(p) for p in parts)
     except ValueError:
         raise InputError(f"{what}: {text!r} is not A:B:STEP of numbers (e.g. 0.75:1.0:0.01)") from None
+    if not all(math.isfinite(v) for v in (a, b, step)):
+        raise InputError(
+            f"{what}: {text!r} has a NaN or infinite value; give finite A:B:STEP (e.g. 0.75:1.0:0.01)"
+        )
     if step <= 0:
-        raise InputError(f"{what}: STEP must be positive, got {step}")
+        raise InputError(f"{what}: STEP must be positive, got {step:g} (e.g. 0.75:1.0:0.01)")
     lo, hi = min(a, b), max(a, b)
-    import math
-
-    n = math.floor((hi - lo) / step + 1e-9)
-    values = [round(lo + i * step, 10) for i in range(n + 1)]
+    count = math.floor((hi - lo) / step + 1e-9) + 1
+    if count > MAX_POINTS:
+        raise InputError(
+            f"{what}: {text!r} is {count:,} points; at most {MAX_POINTS:,} per sweep: use a larger STEP"
+        )
+    values = [round(lo + i * step, 10) for i in range(count)]
     if hi - values[-1] > 1e-9 * max(1.0, abs(hi)):
         values.append(hi)  # both ends are always included
     return values

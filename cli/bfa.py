@@ -6,32 +6,44 @@ from pathlib import Path
 
 import click
 
-from cli._common import experiment_options, handles_errors, resolve_run_dir
+from cli._common import (
+    COUNT,
+    NON_NEGATIVE,
+    Command,
+    Experiment,
+    FiniteFloat,
+    experiment_options,
+    handles_errors,
+    plot_option,
+    plot_target,
+    quiet_option,
+)
 
 
-@click.command("bfa")
+@click.command("bfa", cls=Command)
 @experiment_options
-@click.option("--trials", type=int, default=None,
+@click.option("--trials", type=COUNT, default=None,
               help="Attack trials, each with its own seeded attack batch [attack.bfa.trials, 5].")
-@click.option("--k-top", type=int, default=None,
+@click.option("--k-top", type=COUNT, default=None,
               help="Weights per layer kept by |gradient| [attack.bfa.k_top, 100].")
-@click.option("--max-flips", type=int, default=None,
+@click.option("--max-flips", type=COUNT, default=None,
               help="Flip budget per trial [attack.bfa.max_flips, 500].")
-@click.option("--max-iterations", type=int, default=None,
+@click.option("--max-iterations", type=COUNT, default=None,
               help="Iteration budget per trial [attack.bfa.max_iterations, 500].")
-@click.option("--attack-batch", type=int, default=None,
+@click.option("--attack-batch", type=COUNT, default=None,
               help="Images in the attack batch, from the validation split [attack.bfa.attack_batch, 64].")
-@click.option("--eval-subset", type=int, default=None,
+@click.option("--eval-subset", type=NON_NEGATIVE, default=None,
               help="Test images for the per-iteration accuracy; 0 = all. The stop decision and the final "
               "accuracy always use the whole test set [attack.bfa.eval_subset, 0].")
-@click.option("--threshold", type=float, default=None,
+@click.option("--threshold", type=FiniteFloat(high=100.0), default=None,
               help="Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C [attack.bfa.threshold].")
-@click.option("--seed", type=int, default=None, help="Base seed of the attack batches [attack.bfa.seed, 0].")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Draw accuracy against flips (every trial; with --compare both runs) to this PNG (+ PDF).")
+@click.option("--seed", type=NON_NEGATIVE, default=None,
+              help="Base seed of the attack batches [attack.bfa.seed, 0].")
+@plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
+             "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
-              metavar="RUN_A RUN_B", help="Overlay two runs' saved attack curves (no attack); needs --plot.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+              metavar="RUN_A RUN_B", help="Overlay two runs' saved attack curves (no attack) in a figure.")
+@quiet_option
 @handles_errors
 def bfa(
     configs: tuple[Path, ...],
@@ -46,9 +58,9 @@ def bfa(
     eval_subset: int | None,
     threshold: float | None,
     seed: int | None,
-    plot_path: Path | None,
+    plot: str | None,
     compare: tuple[Path, Path] | None,
-    no_progress: bool,
+    quiet: bool,
 ) -> None:
     """The Bit-Flip Attack (Rakin et al., ICCV 2019): how many chosen bit flips break the model.
 
@@ -58,45 +70,56 @@ def bfa(
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
     and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
     """
-    from sram_models.errors import InputError
+    from wcatsim.outputs import check_figure_path
 
     if compare is not None:
-        if plot_path is None:
-            raise InputError("--compare draws a figure: add --plot FILE.png")
-        from wcatsim.plots.bfa import plot_bfa_compare
+        from wcatsim.plots.bfa import load_bfa_results, plot_bfa_compare
 
-        written = plot_bfa_compare(compare[0], compare[1], plot_path)
+        figure = plot_target(plot, Path("bfa_compare.png")) or Path("bfa_compare.png")
+        check_figure_path(figure, None)
+        for run in compare:
+            load_bfa_results(run)  # a run without results fails here, before anything is drawn
+        written = plot_bfa_compare(compare[0], compare[1], figure)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
         return
 
-    from wcatsim.attacks.bfa import format_summary, run_bfa
-    from wcatsim.config import load_config
-    from wcatsim.runs import load_run
+    from wcatsim.atomic import exclusive
+    from wcatsim.outputs import OUTPUTS
 
-    target = resolve_run_dir(configs, overrides, run_dir)
-    attack = load_config(configs, overrides).attack.bfa  # the attack settings of these layers, not the run's
-    run = load_run(target, device=device)
+    exp = Experiment(configs, overrides, run_dir)
+    exp.require_trained()
+    attack = exp.attack_defaults().bfa  # the attack settings of these layers, not the run's
+    figure = plot_target(plot, exp.dir / "bfa.png")
+    if figure is not None:
+        check_figure_path(figure, "bfa")
+    with exclusive(exp.dir / OUTPUTS["bfa"][0]):
+        from wcatsim.attacks.bfa import format_summary, run_bfa
+        from wcatsim.progress import on_terminal
 
-    def pick(flag, value):
-        return value if flag is None else flag
+        run, _ = exp.load(device)
 
-    result = run_bfa(
-        run,
-        trials=pick(trials, attack.trials),
-        seed=pick(seed, attack.seed),
-        k_top=pick(k_top, attack.k_top),
-        max_flips=pick(max_flips, attack.max_flips),
-        max_iterations=pick(max_iterations, attack.max_iterations),
-        attack_batch=pick(attack_batch, attack.attack_batch),
-        eval_subset=pick(eval_subset, attack.eval_subset),
-        threshold=pick(threshold, attack.threshold),
-        progress=not no_progress,
-        log=None if not no_progress else (lambda message: click.echo(message, err=True)),
-    )
+        def pick(flag, value):
+            return value if flag is None else flag
+
+        bar = not quiet and on_terminal()
+        result = run_bfa(
+            run,
+            trials=pick(trials, attack.trials),
+            seed=pick(seed, attack.seed),
+            k_top=pick(k_top, attack.k_top),
+            max_flips=pick(max_flips, attack.max_flips),
+            max_iterations=pick(max_iterations, attack.max_iterations),
+            attack_batch=pick(attack_batch, attack.attack_batch),
+            eval_subset=pick(eval_subset, attack.eval_subset),
+            threshold=pick(threshold, attack.threshold),
+            progress=bar,
+            # off a terminal (no bar) the attack's messages go to stderr line by line
+            log=None if bar or quiet else (lambda message: click.echo(message, err=True)),
+        )
     click.echo(format_summary(result.summary))
     click.echo(f"wrote {result.flips_path} and {result.summary_path}")
-    if plot_path is not None:
+    if figure is not None:
         from wcatsim.plots.bfa import plot_bfa_trials
 
-        written = plot_bfa_trials(run.dir, plot_path)
+        written = plot_bfa_trials(run.dir, figure)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from cli._common import handles_errors
+from cli._common import Command, fail, handles_errors, quiet_option, removes_empty_dirs_on_failure
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @click.option(
     "--quick",
     is_flag=True,
@@ -39,8 +39,9 @@ from cli._common import handles_errors
     help="Where `wcatsim train` puts runs: a model trained there with the "
     "identical config is copied instead of retrained.",
 )
+@quiet_option
 @handles_errors
-def demo(quick: bool, out_dir: Path, device: str, runs_root: Path) -> None:
+def demo(quick: bool, out_dir: Path, device: str, runs_root: Path, quiet: bool) -> None:
     """The main job on the embedded digits, in under 15 minutes on 2 cores.
 
     Trains 4-bit maxabs, LSQ and WCAT models; runs the random-flip protocol
@@ -49,9 +50,22 @@ def demo(quick: bool, out_dir: Path, device: str, runs_root: Path) -> None:
     figure; writes OUT/report.md, OUT/pareto.csv and OUT/summary.json. A rerun
     reuses the stages already finished.
     """
+    from wcatsim.outputs import check_writable, is_run_dir
+
+    if is_run_dir(out_dir):
+        fail(f"--out {out_dir} is a trained run's directory: the demo's summary.json would replace the "
+             "run's; give the demo a folder of its own")  # fmt: skip
+    check_writable(out_dir, "--out", folder=True)
+    if runs_root.exists() and not runs_root.is_dir():
+        fail(f"--runs-root {runs_root} is a file, not a folder")
+
     from wcatsim.demo import run_demo
 
-    result = run_demo(out_dir, quick=quick, device=device, progress=True, log=click.echo, runs_root=runs_root)
+    with removes_empty_dirs_on_failure(out_dir):
+        result = run_demo(
+            out_dir, quick=quick, device=device, progress=not quiet,
+            log=(lambda *_: None) if quiet else click.echo, runs_root=runs_root,
+        )  # fmt: skip
     if result.missing:
         click.echo("incomplete: " + "; ".join(result.missing), err=True)
     click.echo(f"report: {result.report}")

@@ -7,15 +7,16 @@ from typing import Any
 
 import click
 
-from cli._common import experiment_options, handles_errors, resolve_run_dir
+from cli._common import Command, Experiment, experiment_options, fail, handles_errors, quiet_option
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-@click.command("eval")
+@click.command("eval", cls=Command)
 @click.argument("run_path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @experiment_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@quiet_option
 @handles_errors
 def eval_cmd(
     run_path: Path | None,
@@ -24,28 +25,33 @@ def eval_cmd(
     run_dir: Path | None,
     device: str,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Clean test accuracy (percent) and, per quantized layer, range, step, clipped share and code histogram.
 
     RUN_PATH is a run directory; without it the run is the one the -c/--set options (or --run) name.
+    With a run named, --set may change data.root only (the run fixes the model).
     """
     import json
 
-    target = run_path or resolve_run_dir(configs, overrides, run_dir)
-    report = evaluate_run(target, device)
+    if run_path is not None and run_dir is not None and Path(run_path) != Path(run_dir):
+        fail(f"RUN_DIR {run_path} and --run {run_dir} name two runs: give one")
+    explicit = run_path if run_path is not None else run_dir
+    exp = Experiment(configs, overrides, explicit, option="RUN_DIR" if run_path is not None else "--run")
+    report = evaluate_run(exp.dir, device, data_root=exp.data_root)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(format_report(report))
 
 
-def evaluate_run(run_dir: Path, device: str) -> dict[str, Any]:
+def evaluate_run(run_dir: Path, device: str, data_root: str | None = None) -> dict[str, Any]:
     """Accuracy and per-layer statistics of the run's best checkpoint, as a JSON-ready dict."""
     from wcatsim.evaluate import accuracy
     from wcatsim.quant import layer_stats
     from wcatsim.runs import load_run
 
-    run = load_run(run_dir, device=device)
+    run = load_run(run_dir, device=device, data_root=data_root)
     x, y = run.data.test_tensors()
     acc = float(accuracy(run.model, x, y, device=run.device))
     quant = run.config.quant

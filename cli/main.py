@@ -11,6 +11,8 @@ import os
 
 import click
 
+from cli._common import OneLineErrors
+
 # name -> (module:attribute, one-line help shown by `wcatsim --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo:demo", "The main job: train, flip, sweep, attack, and report on the embedded digits."),
@@ -26,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(OneLineErrors, click.Group):
     """A group whose commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from cli._common import handles_errors
+from cli._common import Command, handles_errors, quiet_option
 
 
-@click.command("pareto")
+@click.command("pareto", cls=Command)
 @click.argument(
     "sweeps", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="RUN_DIR..."
 )
@@ -28,8 +28,9 @@ from cli._common import handles_errors
     show_default=True,
     help="Figure path (PNG; a PDF is written beside it, and FILE.csv).",
 )
+@quiet_option
 @handles_errors
-def pareto(sweeps: tuple[Path, ...], metric: str, out: Path) -> None:
+def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, quiet: bool) -> None:
     """Pareto fronts and iso-accuracy energy savings of voltage sweeps.
 
     Each RUN_DIR is a run directory holding sweep_voltage.csv (from `wcatsim
@@ -41,27 +42,31 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path) -> None:
     A run directory holding plan_voltage.json (`wcatsim plan-voltage`) has its plan marked (◆).
     """
     from wcatsim.atomic import atomic_write_csv
+    from wcatsim.outputs import check_not_reserved, check_writable
     from wcatsim.pareto import (
         ISO_COLUMNS,
         format_iso_table,
         iso_table,
         load_sweep,
+        read_json_object,
         unique_labels,
         write_points_csv,
     )
     from wcatsim.plots.pareto import plot_pareto
 
+    if out.suffix.lower() != ".png":
+        out = out.with_suffix(".png")
+    written = [out, out.with_suffix(".pdf"), out.with_suffix(".csv"), out.with_name(out.stem + "_iso.csv")]
+    check_not_reserved(out, written, (), "--out")
+    check_writable(out, "--out")
     loaded = [load_sweep(p) for p in sweeps]
     unique_labels(loaded)
     rows = iso_table(loaded, metric)
     click.echo(format_iso_table(rows))
-    if out.suffix.lower() != ".png":
-        out = out.with_suffix(".png")
-    from wcatsim.pareto import read_json_object
-
     plans = [read_json_object(p / "plan_voltage.json") if p.is_dir() else {} for p in sweeps]
     figures = plot_pareto(loaded, out, metric=metric, plans=[p or None for p in plans])
     points_csv = write_points_csv(out.with_suffix(".csv"), loaded, metric)
     iso_csv = out.with_name(out.stem + "_iso.csv")
     atomic_write_csv(iso_csv, ISO_COLUMNS, rows)
-    click.echo("wrote " + ", ".join(str(p) for p in [*figures, points_csv, iso_csv]))
+    if not quiet:
+        click.echo("wrote " + ", ".join(str(p) for p in [*figures, points_csv, iso_csv]))

@@ -8,7 +8,21 @@ from typing import Any, TypeVar
 
 import click
 
-from cli._common import experiment_options, handles_errors, parse_float_list, resolve_run_dir
+from cli._common import (
+    COUNT,
+    NON_NEGATIVE,
+    Command,
+    Experiment,
+    FiniteFloat,
+    experiment_options,
+    fail,
+    given,
+    handles_errors,
+    parse_float_list,
+    plot_option,
+    plot_target,
+    quiet_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -16,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def fault_run_options(func: F) -> F:
     """Options shared by random-flip and sweep-voltage (memory layout, seeds, executor, output)."""
     options = [
-        click.option("--word-bits", type=int, default=None,
+        click.option("--word-bits", type=COUNT, default=None,
                      help="SRAM word width the weights are packed into (default from the config: 64)."),
         click.option("--ecc", type=click.Choice(["none", "secded"]), default=None,
                      help="Error-correcting code per word: SECDED corrects one error and detects two "
@@ -27,24 +41,25 @@ def fault_run_options(func: F) -> F:
                      "ecc_detected_mean, ecc_miscorrected_mean to the table."),
         click.option("--layers", default=None, metavar="NAMES",
                      help="Comma list of layers held in the faulty memory (default: every quantized layer)."),
-        click.option("--seed", type=int, default=None,
+        click.option("--seed", type=NON_NEGATIVE, default=None,
                      help="Base seed of the fault draws (same seed, same faults for every model)."),
         click.option("--executor", type=click.Choice(["local", "processes", "dask"]), default="local",
                      show_default=True,
                      help="Where realisations run: this process; local worker processes, one core each "
                      "(faster for ResNet-sized models); or a Dask cluster (optional extra, --scheduler)."),
-        click.option("--workers", type=int, default=None,
+        click.option("--workers", type=COUNT, default=None,
                      help="Worker processes for --executor processes (default: every core)."),
         click.option("--scheduler", default=None, metavar="ADDRESS",
                      help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Write the table here instead of into the run directory."),
-        click.option("--plot", is_flag=True, help="Also draw the figure (PNG and PDF beside the table)."),
+                     help="Write the table here instead of into the run directory (not over a file the "
+                     "run needs, nor another command's table)."),
+        plot_option("Also draw the figure: to FILE, or without FILE beside the table (PNG + PDF)."),
         click.option("--per-realisation", is_flag=True,
                      help="Also write one row per realisation (NAME_realisations.csv)."),
-        click.option("--batch-size", type=int, default=None,
+        click.option("--batch-size", type=COUNT, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
-        click.option("--quiet", is_flag=True, help="No progress bar and no table while running."),
+        quiet_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -62,25 +77,35 @@ def protection_choice(
     return resolve_scheme(getattr(section, "ecc", None), getattr(section, "protect", None), protect_msb)
 
 
-def open_run(
-    configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
-    executor: str, scheduler: str | None, section: str, workers: int | None = None,
-) -> tuple[Any, Any, Any, Any]:
-    """(loaded run, config, its attack section, executor): -c/--set layers win over the run's saved config."""
-    from wcatsim.config import load_config
-    from wcatsim.montecarlo import make_executor
-    from wcatsim.runs import load_run
+def prepare_outputs(
+    family: str, exp: Experiment, out: Path | None, plot: str | None
+) -> tuple[Path, Path | None]:
+    """(table path, figure path or None), both checked before anything runs: neither may replace a
+    file the run needs or another command's output, and both must be writable."""
+    from wcatsim.outputs import check_figure_path, check_table_path, default_table
 
-    target = resolve_run_dir(configs, overrides, run_dir)
-    cfg = load_config(configs, overrides) if (configs or overrides or run_dir is None) else None
+    exp.require_trained()
+    table = out or exp.dir / default_table(family)
+    check_table_path(table, family)
+    figure = plot_target(plot, table.with_suffix(".png"))
+    if figure is not None:
+        check_figure_path(figure, family)
+    return table, figure
+
+
+def open_run(
+    exp: Experiment, device: str, executor: str, scheduler: str | None, workers: int | None = None
+) -> tuple[Any, Any, Any]:
+    """(loaded run, the config to record, executor); the executor is closed again if loading fails."""
+    from wcatsim.montecarlo import make_executor
+
     ex = make_executor(executor, scheduler, workers)
     try:
-        run = load_run(target, device=device)
+        run, cfg = exp.load(device)
     except BaseException:
         ex.close()
         raise
-    cfg = cfg or run.config
-    return run, cfg, getattr(cfg.attack, section), ex
+    return run, cfg, ex
 
 
 # (column, width, format spec) of the printed table
@@ -139,48 +164,50 @@ def row_printer(kind: str, quiet: bool) -> Callable[[dict[str, Any], bool], None
     return on_row
 
 
-def finish(
-    kind: str, run: Any, rows: list[dict[str, Any]], out: Path | None, plot: bool, voltage_unit: str = "V"
-) -> None:
+def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure: Path | None,
+           voltage_unit: str = "V") -> None:  # fmt: skip
     """Say where the table is; draw the figure if asked."""
-    from wcatsim.sweeps import RANDOM_FLIP_FILE, SWEEP_VOLTAGE_FILE
-
-    table = out or Path(run.dir) / (RANDOM_FLIP_FILE if kind == "random_flip" else SWEEP_VOLTAGE_FILE)
     click.echo(f"table: {table}")
-    if plot:
+    if figure is not None:
         from wcatsim.plots.faults import plot_accuracy_vs_ber, plot_voltage_sweep
 
         label = f"{run.config.quant.method}{run.config.quant.bits}"
         if kind == "random_flip":
-            paths = plot_accuracy_vs_ber({label: rows}, table.with_suffix(".png"))
+            paths = plot_accuracy_vs_ber({label: rows}, figure)
         else:
-            paths = plot_voltage_sweep({label: rows}, table.with_suffix(".png"), voltage_unit=voltage_unit)
+            paths = plot_voltage_sweep({label: rows}, figure, voltage_unit=voltage_unit)
         click.echo("figure: " + ", ".join(str(p) for p in paths))
 
 
-@click.command("random-flip")
+def check_bers(bers: list[float], what: str = "--ber") -> None:
+    for ber in bers:
+        if not 0.0 <= ber <= 1.0:
+            fail(f"{what}: BER {ber:g} is outside [0, 1]: a bit error rate is a probability")
+
+
+@click.command("random-flip", cls=Command)
 @experiment_options
 @click.option("--ber", "ber_text", default=None, metavar="LIST",
               help="Comma list of bit error rates: the probability that a stored bit reads wrong, for "
               "every --fault (stuck-at models make 2 x ber of the cells faulty, so ber <= 0.5) "
               "(default: attack.random_flip.bers, the paper's list 0,1e-4,4e-4,8e-4,1e-3,2e-3,4e-3,"
               "6e-3,8e-3,1e-2).")
-@click.option("--samples", type=int, default=None,
+@click.option("--samples", type=COUNT, default=None,
               help="Realisations per BER, fixed-count protocol "
               "(default: attack.random_flip.samples, the paper's 50).")
-@click.option("--ci-half-width", type=float, default=None,
+@click.option("--ci-half-width", type=FiniteFloat(low=0.0), default=None,
               help="Adaptive (Stein's two-stage rule): after a pilot of --min-samples realisations, draw "
               "as many more as the pilot's spread needs for a 95% CI half-width of this many accuracy "
               "points (0 = fixed count).")
-@click.option("--min-samples", type=int, default=None,
+@click.option("--min-samples", type=COUNT, default=None,
               help="Adaptive: the pilot, never fewer realisations (default 50, the paper's count: a "
               "smaller pilot misses rare collapses more often than the fixed protocol).")
-@click.option("--max-samples", type=int, default=None,
+@click.option("--max-samples", type=COUNT, default=None,
               help="Adaptive: never draw more than this many (default 200; a capped point's CI stays "
               "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
-@click.option("--protect-msb", type=float, default=None,
+@click.option("--protect-msb", type=FiniteFloat(0.0, 1.0), default=None,
               help="Fraction of the weights whose sign bit is held in hardened cells (0..1).")
 @fault_run_options
 @handles_errors
@@ -189,7 +216,7 @@ def random_flip(
     ber_text: str | None, samples: int | None, ci_half_width: float | None, min_samples: int | None,
     max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
-    workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
+    workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
     batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
@@ -197,38 +224,51 @@ def random_flip(
     Each BER gets --samples realisations (or adaptive stopping with --ci-half-width); realisation i at
     BER p uses the seed (seed, p, i), so two models run with the same seed see the same faults.
     Writes random_flip.csv (and random_flip.json: settings, config, versions) into the run directory;
-    a killed run resumes without recomputing finished BERs.
+    a killed run resumes without recomputing finished BERs, and a run with other settings keeps the
+    earlier table as random_flip.<created>.<fingerprint>.csv.
 
         wcatsim random-flip -c configs/quantization/4bit_wcat.toml --ber 0,1e-3,1e-2,3e-2 --plot
     """
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.atomic import exclusive
 
-    run, cfg, rf, ex = open_run(
-        configs, overrides, run_dir, device, executor, scheduler, "random_flip", workers
-    )
+    # Every option is checked before anything is loaded or written.
+    bers = parse_float_list(ber_text, "--ber") if ber_text is not None else None
+    if bers is not None:
+        check_bers(bers)
+    if given("samples") and given("ci_half_width") and ci_half_width:
+        fail("--samples fixes the count and --ci-half-width stops adaptively: give one of them "
+             "(--min-samples/--max-samples bound the adaptive count)")  # fmt: skip
+    exp = Experiment(configs, overrides, run_dir)
+    rf = exp.attack_defaults().random_flip
+    ci = rf.ci_half_width if ci_half_width is None else ci_half_width
+    if given("samples") and not given("ci_half_width"):
+        ci = 0.0  # a count on the command line is the fixed protocol, whatever a layer's ci_half_width
+    if not ci and (given("min_samples") or given("max_samples")):
+        fail("--min-samples/--max-samples bound adaptive stopping, which is off: add --ci-half-width "
+             "(e.g. 0.5), or give the fixed count with --samples")  # fmt: skip
+    bers = bers if bers is not None else list(rf.bers)
     msb = rf.protect_msb if protect_msb is None else protect_msb
-    try:
-        scheme = protection_choice(ecc, protect, rf, msb)
-    except BaseException:
-        ex.close()
-        raise
-    bers = parse_float_list(ber_text, "--ber") if ber_text is not None else list(rf.bers)
-    printer = row_printer("random_flip", quiet)
-    try:
-        rows = random_flip_sweep(
-            run, bers,
-            samples=rf.samples if samples is None else samples,
-            ci_half_width=rf.ci_half_width if ci_half_width is None else ci_half_width,
-            min_samples=rf.min_samples if min_samples is None else min_samples,
-            max_samples=rf.max_samples if max_samples is None else max_samples,
-            fault=rf.fault if fault is None else fault,
-            protect_msb=msb, protect=scheme,
-            word_bits=rf.word_bits if word_bits is None else word_bits,
-            layers=layers.split(",") if layers else None,
-            seed=rf.seed if seed is None else seed,
-            executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
-            on_row=printer, batch_size=batch_size, device=device, config=cfg,
-        )  # fmt: skip
-    finally:
-        ex.close()
-    finish("random_flip", run, rows, out, plot)
+    scheme = protection_choice(ecc, protect, rf, msb)
+    table, figure = prepare_outputs("random_flip", exp, out, plot)
+    with exclusive(table):
+        from wcatsim.sweeps import random_flip_sweep
+
+        run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
+        try:
+            rows = random_flip_sweep(
+                run, bers,
+                samples=rf.samples if samples is None else samples,
+                ci_half_width=ci,
+                min_samples=rf.min_samples if min_samples is None else min_samples,
+                max_samples=rf.max_samples if max_samples is None else max_samples,
+                fault=rf.fault if fault is None else fault,
+                protect_msb=msb, protect=scheme,
+                word_bits=rf.word_bits if word_bits is None else word_bits,
+                layers=layers.split(",") if layers else None,
+                seed=rf.seed if seed is None else seed,
+                executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
+                on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
+            )  # fmt: skip
+        finally:
+            ex.close()
+    finish("random_flip", run, rows, table, figure)

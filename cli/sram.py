@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import handles_errors, parse_range
+from cli._common import Group, handles_errors, parse_range, quiet_option
 
 SHOW_COLUMNS = (
     "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",
@@ -35,7 +35,7 @@ def _table_text(columns: tuple[str, ...], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-@click.group("sram")
+@click.group("sram", cls=Group)
 def sram() -> None:
     """SRAM technology presets: list them, tabulate and plot one; import a measured fault map.
 
@@ -46,8 +46,9 @@ def sram() -> None:
 
 @sram.command("list")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout: name, node, v_low, v_high, source.")
+@quiet_option
 @handles_errors
-def list_cmd(as_csv: bool) -> None:
+def list_cmd(as_csv: bool, quiet: bool) -> None:
     """The shipped presets: name, node, valid voltage range, source."""
     from sram_models.presets import list_presets
 
@@ -97,8 +98,9 @@ def list_cmd(as_csv: bool) -> None:
     metavar="FILE.png",
     help="Also draw BER (log axis) and energy against voltage (PNG + PDF).",
 )
+@quiet_option
 @handles_errors
-def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None) -> None:
+def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None, quiet: bool) -> None:
     """BER, read energy, leakage and access time of PRESET across voltages.
 
     ber is the preset's curve (its ber_meaning says whether it counts faulty cells or wrong reads);
@@ -110,6 +112,10 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
     """
     from sram_models.presets import load_technology
 
+    if plot_path is not None:
+        from wcatsim.outputs import check_figure_path
+
+        check_figure_path(plot_path, None)
     tech = load_technology(preset)
     if voltages is None:
         step = (tech.v_high - tech.v_low) / 10
@@ -134,7 +140,7 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
                 "source_leakage_mw": None if source is None else f"{source:.4g}",
             }
         )
-    if not tech.has_absolute_energy:
+    if not tech.has_absolute_energy and not quiet:
         click.echo(
             f"warning: {tech.name} publishes no absolute energy: read_energy_pj and leakage_mw are "
             "empty; read_energy_norm is relative to the nominal voltage",
@@ -169,7 +175,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         from wcatsim.plots.technology import plot_technology
 
         written = plot_technology(tech, plot_path)
-        click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+        if not quiet:
+            click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+
 
 
 # ------------------------------------------------ h7: measured fault maps (issue 12, section 3)
@@ -189,10 +197,11 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
 @click.option("--swap-polarity", is_flag=True,
               help="Read fmap_sa0 as the cells that read 1 (how NeuralFuse's injection code applies it).")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@quiet_option
 @handles_errors
 def import_map(
     listing_dir: Path, rows: int, cols: int, banks: int, out: Path, voltage_unit: str, chip: str,
-    swap_polarity: bool, force: bool,
+    swap_polarity: bool, force: bool, quiet: bool,
 ) -> None:
     """Convert a measured chip's fault-map files in LISTING_DIR into MAP.npz and describe it.
 
@@ -213,6 +222,9 @@ def import_map(
         listing_dir, rows, cols, banks=banks, voltage_unit=voltage_unit, chip=chip,
         swap_polarity=swap_polarity,
     )  # fmt: skip
+    if quiet:
+        chip_map.save(out)
+        return
     table = []
     for r in chip_map.summary():
         share = r["stuck0_share"]

@@ -6,33 +6,50 @@ from pathlib import Path
 
 import click
 
-from cli._common import experiment_options, handles_errors, parse_range
-from cli.random_flip import fault_run_options, finish, open_run, protection_choice, row_printer
+from cli._common import (
+    COUNT,
+    NON_NEGATIVE,
+    Command,
+    Experiment,
+    FiniteFloat,
+    experiment_options,
+    fail,
+    handles_errors,
+    parse_range,
+)
+from cli.random_flip import (
+    fault_run_options,
+    finish,
+    open_run,
+    prepare_outputs,
+    protection_choice,
+    row_printer,
+)
 
 
-@click.command("sweep-voltage")
+@click.command("sweep-voltage", cls=Command)
 @experiment_options
 @click.option("--preset", default=None,
               help="SRAM technology preset (wcatsim sram list) or a preset file "
               "(default: attack.sweep.preset).")
 @click.option("--voltages", "voltage_text", default=None, metavar="A:B:STEP|LIST",
               help="Supply voltages, both ends included (default: attack.sweep.voltages, 0.75:1.0:0.01).")
-@click.option("--chips", type=int, default=None,
+@click.option("--chips", type=COUNT, default=None,
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
               "transient: independent flips; both at the preset's bit error probability.")
-@click.option("--banks", type=int, default=None,
+@click.option("--banks", type=COUNT, default=None,
               help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
               "convolution buffer). More banks: shorter reads, less leakage.")
-@click.option("--inference-time-ns", type=float, default=None, metavar="NS",
+@click.option("--inference-time-ns", type=FiniteFloat(low=0.0), default=None, metavar="NS",
               help="The accelerator's inference time (e.g. compute-bound) in ns; the arrays leak for "
               "it (never less than the reads take). Default: the time the reads take.")
 @click.option("--fault-map", "fault_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="MAP.npz",
               help="Sweep one measured chip (`wcatsim sram import-map`) at the voltages it holds "
               "(--voltages: a subset); one chip, so no CI; --preset gives the energy there.")
-@click.option("--tile-offset", type=int, default=0, show_default=True, metavar="CELLS",
+@click.option("--tile-offset", type=NON_NEGATIVE, default=0, show_default=True, metavar="CELLS",
               help="With --fault-map: shift each further tile of the chip by this many cells "
               "(an image larger than the chip tiles it).")
 @fault_run_options
@@ -43,7 +60,7 @@ def sweep_voltage(
     banks: int | None, inference_time_ns: float | None, fault_map: Path | None, tile_offset: int,
     word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
     executor: str,
-    workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
+    workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
     batch_size: int | None, quiet: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
@@ -59,31 +76,25 @@ def sweep_voltage(
     """
     from sram_models.energy import MemoryOrganisation
     from sram_models.errors import InputError
-    from wcatsim.sweeps import voltage_sweep
+    from wcatsim.atomic import exclusive
 
-    # checked before the run is opened or any file touched
+    # Every option is checked before anything is loaded or written.
     MemoryOrganisation(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
-
     if fault_map is not None:
         for flag, value in (("--chips", chips), ("--fault", fault)):
             if value is not None:
                 raise InputError(f"{flag} has no meaning with --fault-map (one measured chip): drop {flag}")
     elif tile_offset != 0:
         raise InputError("--tile-offset applies to --fault-map only")
-    run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep", workers)
-    try:
-        scheme = protection_choice(ecc, protect, sw)
-        if voltage_text is not None:
-            voltages = parse_range(voltage_text, "--voltages")
-        elif fault_map is not None:
-            voltages = None  # the map's voltages
-        elif isinstance(sw.voltages, str):
+    voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
+    exp = Experiment(configs, overrides, run_dir)
+    sw = exp.attack_defaults().sweep
+    scheme = protection_choice(ecc, protect, sw)
+    if voltage_text is None and fault_map is None:  # with a map and no --voltages: the map's voltages
+        if isinstance(sw.voltages, str):
             voltages = parse_range(sw.voltages, "attack.sweep.voltages")
         else:
             voltages = list(sw.voltages)
-    except BaseException:
-        ex.close()
-        raise
     preset_name = sw.preset if preset is None else preset
     try:
         from sram_models import load_technology
@@ -93,23 +104,32 @@ def sweep_voltage(
         raise InputError(
             f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
         ) from None
-    printer = row_printer("sweep_voltage", quiet)
+    outside = [v for v in (voltages or []) if not tech.v_low <= v <= tech.v_high]
+    if outside:
+        unit = getattr(tech, "voltage_unit", "V")
+        fail(f"voltage {outside[0]:g} {unit} is outside {tech.name}'s range {tech.v_low:g}..{tech.v_high:g} "
+             f"{unit}: choose --voltages inside it")  # fmt: skip
+    table, figure = prepare_outputs("sweep_voltage", exp, out, plot)
     if fault_map is not None and not quiet:
         click.echo(f"one measured chip ({fault_map}): realisations = 1, no CI across chips; "
                    f"energy from {tech.name}")  # fmt: skip
-    try:
-        rows = voltage_sweep(
-            run, tech, voltages,
-            chips=sw.chips if chips is None else chips,
-            fault=sw.fault if fault is None else fault,
-            protect=scheme, fault_map=fault_map, tile_offset=tile_offset,
-            word_bits=sw.word_bits if word_bits is None else word_bits,
-            layers=layers.split(",") if layers else None,
-            seed=sw.seed if seed is None else seed,
-            executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
-            on_row=printer, batch_size=batch_size, device=device, config=cfg,
-            banks=banks, inference_time_ns=inference_time_ns,
-        )  # fmt: skip
-    finally:
-        ex.close()
-    finish("sweep_voltage", run, rows, out, plot, voltage_unit=getattr(tech, "voltage_unit", "V"))
+    with exclusive(table):
+        from wcatsim.sweeps import voltage_sweep
+
+        run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
+        try:
+            rows = voltage_sweep(
+                run, tech, voltages,
+                chips=sw.chips if chips is None else chips,
+                fault=sw.fault if fault is None else fault,
+                protect=scheme, fault_map=fault_map, tile_offset=tile_offset,
+                word_bits=sw.word_bits if word_bits is None else word_bits,
+                layers=layers.split(",") if layers else None,
+                seed=sw.seed if seed is None else seed,
+                executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
+                on_row=row_printer("sweep_voltage", quiet), batch_size=batch_size, device=device, config=cfg,
+                banks=banks, inference_time_ns=inference_time_ns,
+            )  # fmt: skip
+        finally:
+            ex.close()
+    finish("sweep_voltage", run, rows, table, figure, voltage_unit=getattr(tech, "voltage_unit", "V"))

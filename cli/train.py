@@ -6,10 +6,16 @@ from pathlib import Path
 
 import click
 
-from cli._common import experiment_options, handles_errors
+from cli._common import (
+    Command,
+    experiment_options,
+    handles_errors,
+    quiet_option,
+    removes_empty_dirs_on_failure,
+)
 
 
-@click.command("train")
+@click.command("train", cls=Command)
 @experiment_options
 @click.option(
     "--out",
@@ -27,7 +33,7 @@ from cli._common import experiment_options, handles_errors
     "quantization ranges are initialised afresh from them.",
 )
 @click.option("--fresh", is_flag=True, help="Start over even if the run directory holds a resumable run.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @handles_errors
 def train(
     configs: tuple[Path, ...],
@@ -55,9 +61,13 @@ def train(
 
     if init_from is not None:
         overrides = (*overrides, f"trainer.init_from={_toml_string(str(init_from))}")
+    from wcatsim.outputs import check_writable
+
     cfg = load_config(configs, overrides)
     target = out_dir or run_dir or run_dir_for(cfg)
-    result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
+    check_writable(target, "--out" if (out_dir or run_dir) else "the run directory", folder=True)
+    with removes_empty_dirs_on_failure(target):  # a failed run leaves no empty directory behind
+        result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
     if result.epochs_run == 0:
         click.echo(f"{target}: already trained ({cfg.trainer.epochs} epochs); --fresh retrains it")
     elif result.resumed_from is not None:

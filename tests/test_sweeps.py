@@ -120,7 +120,10 @@ def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_pat
     assert with_rows == first and len(read_csv(tmp_path / "rf_realisations.csv")) == 4
     before = out.read_text()
     random_flip_sweep(runs["wcat"], [0.0], samples=3, out=out)  # other settings: a new table
-    assert (tmp_path / "rf.previous.csv").read_text() == before
+    from wcatsim.montecarlo.results import kept_tables
+
+    (kept,) = kept_tables(out)  # the earlier table, kept under its creation time and fingerprint
+    assert kept.read_text() == before
     assert len(read_csv(out)) == 1
 
 

@@ -1,4 +1,5 @@
-"""The wheel carries data/: build it, unzip it away from the checkout, load a preset from it."""
+"""The wheel carries data/ and configs/: build it, unzip it away from the checkout, load a preset and a
+config layer from it."""
 
 from __future__ import annotations
 
@@ -49,3 +50,35 @@ def test_wheel_ships_the_presets(tmp_path: Path) -> None:
     assert module_file.startswith(str(site)) and data.startswith(str(site))
     assert presets == "['chandramoorthy14', 'dpcs45', 'generic']"
     assert float(ber) == pytest.approx(1.35e-4)
+
+    # The config layers travel too: the README's `-c configs/...` resolves from anywhere to the wheel's
+    # copy (the layer lookup wcatsim.config uses; checked here without torch, which would triple the
+    # test's time), and a layer that is not there says where the shipped ones are.
+    assert "wcatsim/_configs/quantization/4bit_wcat.toml" in names
+    code = (
+        "import json, sys\n"
+        "from sram_models.tomlio import read_toml\n"
+        "from wcatsim.shipped import find_layer\n"
+        "layer = find_layer('configs/quantization/4bit_wcat.toml')\n"
+        "try:\n"
+        "    find_layer('configs/quantization/4bit_nope.toml')\n"
+        "except ValueError as exc:\n"
+        "    error = str(exc)\n"
+        "print(json.dumps([str(layer), read_toml(layer)['quant'], error, 'torch' in sys.modules]))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "numba")},
+    )
+    assert run.returncode == 0, run.stderr
+    import json
+
+    layer, quant, error, torch_loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    shipped = site / "wcatsim" / "_configs"
+    assert layer == str(shipped / "quantization" / "4bit_wcat.toml")
+    assert quant["method"] == "wcat" and quant["bits"] == 4
+    assert f"the shipped layers are in {shipped}" in error, error
+    assert not torch_loaded

@@ -11,6 +11,7 @@ message that says what differs.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,20 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before it fails
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+        # torch's own text advises weights_only=False, i.e. running code from the file: never repeat it.
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(
+                f"{path} holds Python objects besides tensors and plain values; wcatsim loads checkpoints "
+                "safely (tensors, numbers, strings, lists, dicts only) and never runs code from a file: "
+                "save a plain state dict instead, or retrain with `wcatsim train`"
+            ) from None
         raise CheckpointError(
-            f"{path} is not a readable wcatsim checkpoint ({type(exc).__name__}: "
-            f"{(str(exc).splitlines() or [''])[0]}); retrain it with `wcatsim train`"
+            f"{path} is not a readable wcatsim checkpoint ({type(exc).__name__}; truncated, or not a .pt "
+            "file); retrain it with `wcatsim train`"
         ) from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(f"{path} holds no model state dict; it is not a wcatsim checkpoint")

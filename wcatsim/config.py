@@ -420,10 +420,9 @@ def _toml_value(value: Any) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        hint = " (the shipped layers are under configs/)" if not path.is_absolute() else ""
-        raise ConfigError(f"config file {path} does not exist{hint}")
-    return read_toml(path, ConfigError)
+    from wcatsim.shipped import find_layer  # configs/... also resolves outside the checkout
+
+    return read_toml(find_layer(path), ConfigError)
 
 
 def _merge(

@@ -471,6 +471,16 @@ def _rows_to_arrays(rows: list[Mapping[str, Any]], where: str) -> dict[str, Any]
                 raise InputError(
                     f"{where}: row {n} column {key!r} is {raw!r}; rerun the sweep for that voltage"
                 )
+            if key in ("acc_mean", "ci_low", "clean_acc") and not 0.0 <= value <= 100.0:
+                raise InputError(
+                    f"{where}: row {n} {key} = {raw} is not a percentage in 0..100; the table is not a "
+                    "sweep-voltage table or was edited: rerun `wcatsim sweep-voltage`"
+                )
+            if key == "energy_norm" and value <= 0.0:
+                raise InputError(
+                    f"{where}: row {n} energy_norm = {raw} is not positive (energy per inference relative "
+                    "to nominal); the table was edited or damaged: rerun `wcatsim sweep-voltage`"
+                )
             values.append(value)
     voltage = np.asarray(cols["voltage"])
     order = np.argsort(voltage, kind="stable")

@@ -95,10 +95,13 @@ def train_command_hint(run_dir: Path) -> str:
     )
 
 
-def load_run(run_dir: str | Path, device: str = "auto") -> LoadedRun:
+def load_run(run_dir: str | Path, device: str = "auto", data_root: str | None = None) -> LoadedRun:
     """The best checkpoint of ``run_dir``: model in eval mode on ``device``, with its config and data.
 
-    No checkpoint -> :class:`CheckpointError` naming the ``wcatsim train`` command that makes one.
+    No checkpoint -> :class:`CheckpointError` naming the ``wcatsim train`` command that makes one; a
+    checkpoint of another architecture, dataset, quantizer or bit width than the run's ``config.toml``
+    (one copied in from elsewhere) -> :class:`CheckpointError` too.  ``data_root``: read the dataset
+    from this folder instead of the one the run was trained from (the data moved).
     """
     from wcatsim.evaluate import resolve_device
 
@@ -112,13 +115,36 @@ def load_run(run_dir: str | Path, device: str = "auto") -> LoadedRun:
     saved = payload.get("config")
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path} holds no config; retrain it: {train_command_hint(run_dir)}")
+    _check_config_file(run_dir, saved, path)
     cfg = config_from_dict(saved, source=f"the config saved in {path}")
+    if data_root is not None:
+        import dataclasses
+
+        cfg = cfg.replace(data=dataclasses.replace(cfg.data, root=str(data_root)))
     data = load_dataset_for(cfg)
     model = build_model_for(cfg, data)
     load_model_state(model, payload["model"], path)
     dev = resolve_device(device)
     model.to(dev).eval()
     return LoadedRun(model=model, config=cfg, data=data, dir=run_dir, device=dev)
+
+
+def _check_config_file(run_dir: Path, saved: dict[str, Any], path: Path) -> None:
+    """Refuse a checkpoint whose model differs from the run directory's ``config.toml``."""
+    from sram_models.tomlio import read_toml
+    from wcatsim.errors import ConfigError
+
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.is_file():
+        return
+    declared = read_toml(config_path, ConfigError)
+    try:
+        check_same_model(saved, declared, path)
+    except CheckpointError:
+        raise CheckpointError(
+            f"{path} holds {describe(saved)}, but {config_path} describes {describe(declared)}: the "
+            "checkpoint belongs to another run; put back this run's own checkpoint.pt, or retrain it"
+        ) from None
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:

@@ -130,11 +130,10 @@ class _Progress:
     """A tqdm bar over realisations (no-op when progress is off)."""
 
     def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
+        from wcatsim.progress import bar
 
-            self.bar = tqdm(total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
+        # only on a terminal; elsewhere each finished point's row is the progress (on_row)
+        self.bar = bar(enabled, total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
         if self.bar is not None:
@@ -292,20 +291,20 @@ def random_flip_sweep(
         }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         protected = scheme != "none"
-        table = PointTable(
+        with PointTable(
             out, RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()), "ber", settings,
             meta=_meta(config, run),
             realisation_columns=(
                 ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None
             ),
-        )  # fmt: skip
-        return _run_sweep(
-            points=bers, key="ber", table=table,
-            make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
-            rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
-            data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
-        )  # fmt: skip
+        ) as table:  # fmt: skip
+            return _run_sweep(
+                points=bers, key="ber", table=table,
+                make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
+                rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
+                data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
+            )  # fmt: skip
     finally:
         unregister(spec)
 
@@ -430,15 +429,6 @@ def voltage_sweep(
                 "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
             }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
-        protected = scheme != "none"
-        table = PointTable(
-            out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()), "voltage", settings,
-            meta=_meta(config, run), descending=True,
-            realisation_columns=(
-                ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
-                if per_realisation else None
-            ),
-        )  # fmt: skip
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
@@ -453,14 +443,23 @@ def voltage_sweep(
                 "inference_time_ns": report.inference_time_ns,
             }
 
-        return _run_sweep(
-            points=volts, key="voltage", table=table,
-            make_task=lambda v: VoltageTask(
-                spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured
+        protected = scheme != "none"
+        with PointTable(
+            out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()), "voltage", settings,
+            meta=_meta(config, run), descending=True,
+            realisation_columns=(
+                ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                if per_realisation else None
             ),
-            rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
-            data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
-        )  # fmt: skip
+        ) as table:  # fmt: skip
+            return _run_sweep(
+                points=volts, key="voltage", table=table,
+                make_task=lambda v: VoltageTask(
+                    spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured
+                ),
+                rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
+                data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
+            )  # fmt: skip
     finally:
         unregister(spec)
 

@@ -132,7 +132,8 @@ def train(
         resumed_from = start_epoch
 
     atomic_write_text(run_dir / CONFIG_FILE, cfg.to_toml())
-    log = _Log(run_dir / LOG_FILE)
+    # Off a terminal there is no bar: the log's lines (one per epoch) go to stderr as well.
+    log = _Log(run_dir / LOG_FILE, echo=progress and not _on_terminal())
     if resumed_from is not None:
         log.write(f"resuming {run_dir.name} after epoch {resumed_from} of {tcfg.epochs}")
     else:
@@ -461,13 +462,18 @@ class _BatchSource:
 class _Log:
     """``train.log``: appended line by line (timestamps in UTC)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, echo: bool = False) -> None:
         self.path = path
+        self.echo = echo  # also print each line to stderr
 
     def write(self, line: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(f"{stamp} {line}\n")
+        if self.echo:
+            import sys
+
+            print(line, file=sys.stderr, flush=True)
 
 
 def _describe_cfg(cfg: ExperimentConfig) -> str:
@@ -481,11 +487,15 @@ def _describe_cfg(cfg: ExperimentConfig) -> str:
 
 
 def _progress_bar(enabled: bool, total: int, initial: int, name: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+    from wcatsim.progress import bar
 
-    return tqdm(total=total, initial=initial, desc=name, unit="step", leave=False, dynamic_ncols=True)
+    return bar(enabled, total=total, initial=initial, desc=name, unit="step", leave=False, dynamic_ncols=True)
+
+
+def _on_terminal() -> bool:
+    from wcatsim.progress import on_terminal
+
+    return on_terminal()
 
 
 __all__ = ["NonFiniteLossError", "TrainResult", "layer_table", "make_summary", "train"]

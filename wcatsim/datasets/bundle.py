@@ -113,6 +113,14 @@ def make_bundle(
 ) -> DatasetBundle:
     """Normalise, carve a stratified validation split (seeded) from train, wrap as datasets."""
     check_val_fraction(val_fraction)
+    for split, labels in (("training", train_y), ("test", test_y)):
+        # a label outside 0..C-1 would index past the classifier's outputs deep inside torch
+        if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+            bad = int(labels.max()) if int(labels.max()) >= num_classes else int(labels.min())
+            raise InputError(
+                f"{name}: a {split} label is {bad}, but the dataset has {num_classes} classes "
+                f"(0..{num_classes - 1}): the label file is damaged or belongs to another dataset"
+            )
     kept, held = stratified_split(train_y, val_fraction, seed)
     x_train = normalise(train_x, mean, std)
     y_train = torch.from_numpy(train_y.astype(np.int64))

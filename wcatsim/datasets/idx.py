@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,15 @@ def _find(root: Path, name: str, stem: str) -> Path | None:
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (images: magic 2051, N x rows x cols uint8; labels: magic 2049, N uint8)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        # a truncated download: gzip raises EOFError, which click would report as a bare "Aborted!"
+        raise InputError(
+            f"{path} cannot be decompressed ({type(exc).__name__}: the file is truncated or not gzip); "
+            "replace it with a complete copy"
+        ) from None
     if len(data) < 8:
         raise InputError(f"{path} is not an IDX file (too short)")
     magic = int.from_bytes(data[0:4], "big")

@@ -47,6 +47,50 @@ class LocalExecutor:
         self.close()
 
 
+# prctl(2) option: the signal the kernel sends this process when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+# Seconds between the fallback watcher's looks at the parent (where prctl is missing).
+_PARENT_POLL_S = 1.0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the process that started it ends, even by SIGKILL.
+
+    A killed parent runs no cleanup, so its pool's workers (and with them the multiprocessing
+    resource tracker, which lives while any of them holds its pipe) would run on.  On Linux the
+    kernel delivers SIGKILL to the worker when its parent dies (PR_SET_PDEATHSIG); elsewhere, and as a
+    second line, a daemon thread exits the worker once it has been re-parented.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the watcher below still works
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="wcatsim-parent-watch", daemon=True).start()
+
+
+def _worker_start(parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    _one_torch_thread()
+
+
 def _one_torch_thread() -> None:
     # Runs first in every worker process, before the first task imports torch: each worker
     # computes one realisation on one core, so the pool's parallelism is the process count.
@@ -67,7 +111,8 @@ class ProcessExecutor:
     ``spawn`` (forking a process that already runs OpenMP threads can deadlock), load the
     run once each (:mod:`wcatsim.montecarlo.tasks`) and keep it for every later task.
     For a model as small as the digits CNN the start-up (a second or two per worker)
-    outweighs the gain: use ``local`` there.
+    outweighs the gain: use ``local`` there.  Killing this process, even with SIGKILL, ends
+    its workers too (:func:`_die_with_parent`).
     """
 
     name = "processes"
@@ -82,7 +127,8 @@ class ProcessExecutor:
         self._pool = ProcessPoolExecutor(
             max_workers=self.parallelism,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_one_torch_thread,
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
         )
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

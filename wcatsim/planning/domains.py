@@ -88,14 +88,12 @@ def group_domains(groups: Mapping[str, Sequence[str]], layer_weights: Mapping[st
     return out
 
 
-def load_domains(spec: str | Path, layer_weights: Mapping[str, int]) -> list[Domain]:
-    """``"layer"`` (one domain per layer) or the path of a domains TOML file (format: module docstring)."""
-    if str(spec) == PER_LAYER:
-        return per_layer_domains(layer_weights)
-    path = Path(spec)
+def read_domains_file(path: str | Path) -> dict[str, list[str]]:
+    """The ``[domains]`` table of a domains TOML file (format: module docstring), its shape checked."""
+    path = Path(path)
     if not path.is_file():
         raise InputError(
-            f"--domains {spec}: no such file; give 'layer' or a TOML file with a [domains] table"
+            f"--domains {path}: no such file; give 'layer' or a TOML file with a [domains] table"
         )
     from sram_models.tomlio import read_toml
 
@@ -107,7 +105,20 @@ def load_domains(spec: str | Path, layer_weights: Mapping[str, int]) -> list[Dom
             f"{path}: expected one [domains] table (name = [layers]) and nothing else"
             + (f"; found {', '.join(unknown)}" if unknown else "")
         )
-    return group_domains(groups, layer_weights)
+    for domain, patterns in groups.items():
+        if isinstance(patterns, str) or not isinstance(patterns, list) or not patterns:
+            raise InputError(
+                f"domain {domain!r}: give a non-empty list of layer names or patterns, "
+                f"e.g. {domain} = ['conv1']"
+            )
+    return groups
 
 
-__all__ = ["PER_LAYER", "Domain", "group_domains", "load_domains", "per_layer_domains"]
+def load_domains(spec: str | Path, layer_weights: Mapping[str, int]) -> list[Domain]:
+    """``"layer"`` (one domain per layer) or the path of a domains TOML file (format: module docstring)."""
+    if str(spec) == PER_LAYER:
+        return per_layer_domains(layer_weights)
+    return group_domains(read_domains_file(spec), layer_weights)
+
+
+__all__ = ["PER_LAYER", "Domain", "group_domains", "load_domains", "per_layer_domains", "read_domains_file"]

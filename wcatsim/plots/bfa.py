@@ -9,7 +9,7 @@ from typing import Any
 from sram_models.errors import InputError
 from wcatsim.atomic import read_csv
 from wcatsim.attacks.censoring import fmt_count, fmt_median, statuses
-from wcatsim.plots.style import PALETTE, color_for, new_figure, save_figure
+from wcatsim.plots.style import LEGEND_LINE_IN, PALETTE, color_for, new_figure, save_figure
 
 FLIPS_FILE = "bfa_flips.csv"  # names as written by wcatsim.attacks.bfa
 SUMMARY_FILE = "bfa_summary.json"
@@ -59,7 +59,7 @@ def _acc_axis_label(summary: dict[str, Any]) -> str:
 def plot_bfa_trials(run_dir: str | Path, path: str | Path) -> list[Path]:
     """Accuracy against flips for every trial of one run; the stop threshold dashed; PNG + PDF."""
     summary, rows = load_bfa_results(run_dir)
-    fig, ax = new_figure()
+    fig, ax = new_figure(height=2.6 + LEGEND_LINE_IN * (int(summary["trials"]) + 1))  # + legend lines
     colour = color_for(str(summary.get("quant_method", "")))
     status = statuses(summary)
     for trial, (flips, acc) in enumerate(trial_curves(summary, rows)):
@@ -77,7 +77,7 @@ def plot_bfa_trials(run_dir: str | Path, path: str | Path) -> list[Path]:
     ax.set_ylabel(_acc_axis_label(summary))
     ax.set_ylim(0, 100)
     ax.set_title(f"Bit-Flip Attack: {_label(summary)}")
-    ax.legend(loc="upper right", frameon=False)
+    fig.legend(loc="outside lower center", frameon=False)  # below the axes: never over a curve
     return save_figure(fig, path)
 
 
@@ -88,7 +88,7 @@ def plot_bfa_compare(run_a: str | Path, run_b: str | Path, path: str | Path) -> 
     if colours[0] == colours[1]:
         # the same quantizer twice: tell the runs apart by colour as well as line style
         colours[1] = next(c for c in PALETTE if c != colours[0])
-    fig, ax = new_figure()
+    fig, ax = new_figure(height=2.6 + 2 * LEGEND_LINE_IN)  # + the two legend lines below the axes
     for index, (summary, rows) in enumerate(loaded):
         censored = sum(1 for s in statuses(summary) if s != "broken")
         stats = f": median {fmt_median(summary)} flips" + (f" ({censored} censored)" if censored else "")
@@ -100,5 +100,5 @@ def plot_bfa_compare(run_a: str | Path, run_b: str | Path, path: str | Path) -> 
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Bit-Flip Attack: accuracy against flips")
-    ax.legend(loc="upper right", frameon=False)
+    fig.legend(loc="outside lower center", frameon=False)  # below the axes: never over a curve
     return save_figure(fig, path)

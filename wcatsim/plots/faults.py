@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wcatsim.plots.style import DOUBLE_WIDTH_IN, color_for, new_figure, save_figure
+from wcatsim.plots.style import COLUMN_WIDTH_IN, DOUBLE_WIDTH_IN, color_for, new_figure, save_figure
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -28,14 +28,42 @@ def _column(rows: Rows, name: str) -> list[float]:
     return [_num(row.get(name)) for row in rows]
 
 
+def ber_label(ber: float) -> str:
+    """A BER as a short tick label: ``1e-4``, ``4e-4``, ``2.5e-3``, ``0.1`` (no padded exponents)."""
+    exponent = math.floor(math.log10(ber))
+    mantissa = round(ber / 10**exponent, 3)
+    if mantissa >= 10:  # 9.9995e-4 rounds up to the next decade
+        mantissa, exponent = mantissa / 10, exponent + 1
+    if -1 <= exponent <= 0:
+        return f"{ber:g}"
+    return f"{mantissa:g}e{exponent}"
+
+
+# Room a vertical tick label needs along the axis (7 pt text plus a gap), inches.
+_TICK_IN = 0.13
+
+
+def _ber_axis_width(bers: Sequence[float]) -> float:
+    """Figure width at which the two closest BERs' labels do not overlap (column width at least)."""
+    logs = sorted({math.log10(b) for b in bers})
+    if len(logs) < 2:
+        return COLUMN_WIDTH_IN
+    span = logs[-1] - logs[0] + 0.2  # matplotlib's log-axis margins, in decades (about)
+    closest = min(b - a for a, b in zip(logs, logs[1:], strict=False))
+    axes_in = span / closest * _TICK_IN
+    return min(DOUBLE_WIDTH_IN, max(COLUMN_WIDTH_IN, axes_in + 0.9))  # + y label and tick labels
+
+
 def plot_accuracy_vs_ber(
     tables: Mapping[str, Rows], path: str | Path, title: str | None = None
 ) -> list[Path]:
     """Mean accuracy with its 95% CI band against BER (log axis); clean accuracy dashed.
 
-    BER 0 cannot sit on a log axis: it is the clean accuracy, drawn as the dashed line.
+    BER 0 cannot sit on a log axis: it is the clean accuracy, drawn as the dashed line.  Every BER of
+    the tables is ticked and labelled (vertically, the figure widened until the closest two fit).
     """
-    fig, ax = new_figure()
+    bers = sorted({_num(r["ber"]) for rows in tables.values() for r in rows if _num(r["ber"]) > 0})
+    fig, ax = new_figure(width=_ber_axis_width(bers), height=2.8)
     for i, (label, rows) in enumerate(tables.items()):
         colour = color_for(label, i)
         points = sorted((r for r in rows if _num(r["ber"]) > 0), key=lambda r: _num(r["ber"]))
@@ -46,6 +74,13 @@ def plot_accuracy_vs_ber(
         if rows:
             ax.axhline(_num(rows[0]["clean_acc"]), color=colour, linestyle="--", linewidth=0.8, alpha=0.8)
     ax.set_xscale("log")
+    if bers:
+        from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+        ax.xaxis.set_major_locator(FixedLocator(bers))
+        ax.xaxis.set_major_formatter(FixedFormatter([ber_label(b) for b in bers]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.tick_params(axis="x", labelrotation=90)
     ax.set_xlabel("bit error rate (BER)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Accuracy under random bit errors (mean, 95% CI; dashed: clean)")
@@ -89,4 +124,4 @@ def plot_voltage_sweep(
     return save_figure(fig, path)
 
 
-__all__ = ["plot_accuracy_vs_ber", "plot_voltage_sweep"]
+__all__ = ["ber_label", "plot_accuracy_vs_ber", "plot_voltage_sweep"]

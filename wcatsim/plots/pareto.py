@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wcatsim.pareto import Sweep
-from wcatsim.plots.style import COLUMN_WIDTH_IN, color_for, new_figure, save_figure
+from wcatsim.plots.style import COLUMN_WIDTH_IN, LEGEND_LINE_IN, color_for, new_figure, save_figure
 
 # Runs that share a quantizer (ECC on/off, two presets, two bit widths) share its colour;
 # line style and marker tell them apart.  When every sweep is of one quantizer (one model under
@@ -37,7 +37,11 @@ def plot_pareto(
         from sram_models.errors import InputError
 
         raise InputError("plot_pareto: no sweeps to draw")
-    fig, (ax_full, ax_zoom) = new_figure(width=COLUMN_WIDTH_IN, height=4.2, nrows=2)
+    # The legend goes below both panels, one run per line (it never covers a curve); the figure grows
+    # by a legend line per run so that the panels keep their size however many runs are compared.
+    fig, (ax_full, ax_zoom) = new_figure(
+        width=COLUMN_WIDTH_IN, height=4.2 + LEGEND_LINE_IN * len(sweeps), nrows=2
+    )
     ylabel = "Accuracy, mean over chips (%)" if metric == "mean" else "Accuracy, lower 95% CI (%)"
     seen_per_colour: dict[str, int] = {}
     zoom_lo, zoom_hi = float("inf"), float("-inf")
@@ -88,5 +92,6 @@ def plot_pareto(
     marks = "★ = iso-accuracy point" + (", ◆ = per-domain voltage plan" if plans and any(plans) else "")
     ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, {marks}", fontsize=7)
     ax_full.set_title(title or "Accuracy vs weight-SRAM energy (lines: Pareto fronts)")
-    ax_full.legend(loc="lower right", frameon=False)
+    handles, labels = ax_full.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)
     return save_figure(fig, path)

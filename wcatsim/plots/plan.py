@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from wcatsim.plots.style import COLUMN_WIDTH_IN, PALETTE, new_figure, save_figure
+from wcatsim.plots.style import COLUMN_WIDTH_IN, LEGEND_LINE_IN, PALETTE, new_figure, save_figure
 
 # Neighbouring domains alternate between two blues so that their edges show.
 _COLOURS = (PALETTE[0], PALETTE[5])
@@ -28,7 +28,8 @@ def plot_plan(plan: Mapping[str, Any], path: str | Path, title: str | None = Non
     unit = plan.get("voltage_unit", "V")
     unit_text = "V" if unit in ("", "V") else f"× {unit}"
     grid = [float(v) for v in plan.get("voltages_allowed") or [d["voltage"] for d in domains]]
-    fig, ax = new_figure(width=COLUMN_WIDTH_IN, height=2.4)
+    # the legend (two lines) goes below the axes, as in every figure: it never covers a bar
+    fig, ax = new_figure(width=COLUMN_WIDTH_IN, height=2.4 + 2 * LEGEND_LINE_IN)
     lo = min(grid + [float(d["voltage"]) for d in domains])
     hi = max(grid + [float(d["voltage"]) for d in domains] + [float(plan["uniform_voltage"])])
     pad = max(0.02 * (hi - lo), 1e-3)
@@ -54,7 +55,7 @@ def plot_plan(plan: Mapping[str, Any], path: str | Path, title: str | None = Non
         f"Voltage per domain: E/E_nom {float(plan['energy_norm']):.3f} vs uniform "
         f"{float(plan['uniform_energy_norm']):.3f} (saving {saving:.3f})"
     ), fontsize=7)  # fmt: skip
-    ax.legend(loc="upper right", frameon=True, framealpha=0.85, fontsize=6)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=1, frameon=False)
     return save_figure(fig, path)
 
 

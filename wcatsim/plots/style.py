@@ -14,6 +14,9 @@ from typing import Any
 COLUMN_WIDTH_IN = 3.5
 DOUBLE_WIDTH_IN = 7.0
 DPI = 200
+# Height of one legend line at the house legend size (7 pt text, 1.2 line spacing), inches: figures
+# whose legend sits outside the axes grow by this per line, so their axes keep their size.
+LEGEND_LINE_IN = 0.16
 
 # Colour-blind-safe palette (Okabe & Ito, 2008), one fixed colour per quantizer so a
 # quantizer looks the same in every figure of a report.
