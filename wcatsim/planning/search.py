@@ -18,11 +18,12 @@ saves the most energy per accuracy point lost (a move may skip grid steps: the
 steepest move from a hull vertex lands on the next hull vertex), and where the
 steepest move does not fit the budget it takes the steepest one that does.  Up to
 the first move that does not fit it is the relaxation's solution minus the
-fractional segment, so (with additive energies) its energy exceeds the optimum by
-at most one domain's whole energy range: ``greedy <= optimum + max_d (E[d, 0] -
-min_j E[d, j])``; the tests check this bound and exactness in the cases where it
-holds (one domain; convex curves whose budget ends on a hull vertex) against a
-brute-force search.  Work: ``O(D V)`` per move and at most ``D V`` moves, so
+fractional segment, so (with additive energies falling with the step, and no loss at
+step 0, as measured curves have) its energy exceeds the optimum by at most one
+domain's whole energy range: ``greedy <= optimum + max_d (E[d, 0] - min_j E[d, j])``;
+the tests check this bound on random tables, and exactness where it holds (one
+domain; convex curves whose budget ends on a hull vertex), against a brute-force
+search.  Work: ``O(D V)`` per move and at most ``D V`` moves, so
 ResNet-50's ~50 layers on a 26-voltage grid are a few milliseconds.
 """
 
