@@ -224,3 +224,14 @@ def test_cli_finds_the_run_from_config_layers_like_train(digits_runs, tmp_path: 
     assert out.exit_code == 0, out.output
     summary = json.loads((target / "bfa_summary.json").read_text())
     assert summary["max_flips"] == 2 and summary["trials"] == 1  # config override and flag both applied
+
+
+def test_a_second_attack_keeps_the_first_attacks_files(maxabs_run, tmp_path: Path) -> None:
+    # An attack is not resumed, but what an earlier one wrote is never deleted (issue 10 §2).
+    first = run_bfa(maxabs_run, trials=1, seed=0, max_flips=2, eval_subset=100, out_dir=tmp_path).summary
+    run_bfa(maxabs_run, trials=1, seed=0, max_flips=3, eval_subset=100, out_dir=tmp_path)
+    kept = sorted(p.name for p in tmp_path.glob("bfa_summary.*.json"))
+    assert len(kept) == 1 and first["fingerprint"][:8] in kept[0], kept
+    assert json.loads((tmp_path / kept[0]).read_text())["max_flips"] == 2
+    assert len(list(tmp_path.glob("bfa_flips.*.csv"))) == 1
+    assert json.loads((tmp_path / "bfa_summary.json").read_text())["max_flips"] == 3

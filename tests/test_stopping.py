@@ -124,3 +124,12 @@ def test_adaptive_ci_covers_as_often_as_the_fixed_protocol() -> None:
         assert adaptive >= fixed - 0.035, (
             f"collapse p={p}: adaptive coverage {adaptive:.3f} must be >= fixed {fixed:.3f} - 0.035"
         )
+
+
+def test_fixed_count_fingerprint_ignores_the_adaptive_bounds() -> None:
+    # A config layer's min/max samples do not change a fixed-count table (they are not used there).
+    a = StoppingRule(samples=50, min_samples=50, max_samples=200).settings()
+    b = StoppingRule(samples=50, min_samples=10, max_samples=400).settings()
+    assert a == b and a["ci_procedure"] == "student_t"
+    adaptive = StoppingRule(ci_half_width=0.5, min_samples=50, max_samples=200).settings()
+    assert adaptive != StoppingRule(ci_half_width=0.5, min_samples=50, max_samples=400).settings()

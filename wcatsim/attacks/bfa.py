@@ -345,6 +345,13 @@ def run_bfa(
     out_dir = Path(run.dir if out_dir is None else out_dir)
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
+    from wcatsim.montecarlo.results import STAMP_FORMAT, fingerprint, keep_earlier_table
+
+    # The summary is the table's sidecar: its fingerprint and creation time name the earlier results
+    # when a later attack keeps them aside (an attack is not resumed; nothing it wrote is deleted).
+    base["fingerprint"] = fingerprint({k: v for k, v in base.items() if k != "run"})
+    base["created"] = time.strftime(STAMP_FORMAT, time.gmtime())
+    kept_earlier = False
 
     from tqdm.auto import tqdm
 
@@ -361,6 +368,9 @@ def run_bfa(
             )
         results.append(result)
         if write:
+            if not kept_earlier:  # just before the first write: the earlier attack's files are kept
+                keep_earlier_table(flips_path, meta_path=summary_path)
+                kept_earlier = True
             summary = summarise(results, base)
             summary["complete"] = trial + 1 == trials
             atomic_write_csv(flips_path, FLIP_COLUMNS, [row for t in results for row in t.rows])

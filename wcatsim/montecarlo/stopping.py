@@ -152,8 +152,10 @@ class StoppingRule:
     def settings(self) -> dict[str, Any]:
         """The rule's fields and the interval it reports: what a result table's fingerprint must cover
         (a table made with the same counts under another CI procedure is another table)."""
-        procedure = "stein1945_pilot+hall1992_skew" if self.adaptive else "student_t"
-        return {**asdict(self), "ci_procedure": procedure}
+        if not self.adaptive:  # the adaptive bounds do not change a fixed-count table
+            return {"samples": self.samples, "ci_procedure": "student_t"}
+        fields = {k: v for k, v in asdict(self).items() if k != "samples"}
+        return {**fields, "ci_procedure": "stein1945_pilot+hall1992_skew"}
 
     def next_request(self, n_have: int, parallelism: int = 1, values: Sequence[float] | None = None) -> int:
         """How many more realisations to compute now.
