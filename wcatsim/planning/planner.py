@@ -212,7 +212,7 @@ class VoltagePlan:
             "uniform_verified_ci_high": self.uniform_verified.ci_high,
             "uniform_within_budget": self.uniform_within_budget,
             "verification_sets": self.verification_sets,
-            # domains at the lowest allowed voltage: the plan might go lower (extend --voltages down)
+            # domains at the lowest allowed voltage: the plan might go lower where the preset reaches
             "bounded_by_grid": [d.name for d, v in zip(self.domains, self.voltages, strict=True)
                                 if v <= min(self.grid) + 1e-12],  # fmt: skip
             "planning_chips": s.planning_chips,
@@ -615,7 +615,7 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
     ]
     if data.get("bounded_by_grid"):
         table.append(
-            "at the lowest allowed voltage (the plan may go lower: extend --voltages down): "
+            "at the lowest allowed voltage (a lower one, where the preset reaches, might hold too): "
             + ", ".join(data["bounded_by_grid"])
         )
     return "\n".join(table)
