@@ -154,25 +154,31 @@ def naive_wcat_grads(
 
 
 def naive_lsq_grads(
-    weights: list[float], step: float, upstream: list[float], bits: int
+    weights: list[float], step: float, upstream: list[float], bits: int, gradient: str = "paper"
 ) -> tuple[list[float], float]:
-    """LSQ backward by hand (Esser et al. 2020, eq. 3): v = w/s; d out/d s = round(v) - v inside the
-    grid, -Qn below, Qp above, the sum scaled by 1/sqrt(Qp * n); d out/d w = 1 inside, 0 outside."""
+    """LSQ backward by hand, v = w/s, g = 1/sqrt(Qp * n); d out/d w = 1 inside the grid, 0 outside.
+
+    paper (Esser et al. 2020, eq. 3): d out/d s = g * (round(v) - v) inside, g * (-Qn) below, g * Qp above.
+    wcat_code: out = round(clamp(w / s_g)) * s where s_g carries the gradient scale g and s does not, so
+    by the product rule d out/d s = round(v) + s * (-w / s^2) * g = round(v) - g * v inside, and -Qn or Qp
+    outside (the clamp passes nothing there), unscaled."""
     qn, qp = 2 ** (bits - 1), 2 ** (bits - 1) - 1
+    g_scale = 1.0 / np.sqrt(qp * len(weights))
     grad_step = 0.0
     grad_w = []
     for w, g in zip(weights, upstream, strict=True):
         v = w / step
         if v < -qn:
-            grad_step += g * (-qn)
-            grad_w.append(0.0)
+            local, pass_w = -qn * (g_scale if gradient == "paper" else 1.0), 0.0
         elif v > qp:
-            grad_step += g * qp
-            grad_w.append(0.0)
+            local, pass_w = qp * (g_scale if gradient == "paper" else 1.0), 0.0
+        elif gradient == "paper":
+            local, pass_w = g_scale * (naive_round_half_even(v) - v), g
         else:
-            grad_step += g * (naive_round_half_even(v) - v)
-            grad_w.append(g)
-    return grad_w, grad_step / np.sqrt(qp * len(weights))
+            local, pass_w = naive_round_half_even(v) - g_scale * v, g
+        grad_step += g * local
+        grad_w.append(pass_w)
+    return grad_w, grad_step
 
 
 def naive_twos_complement_read(code: int, error_mask: int, bits: int) -> int:
