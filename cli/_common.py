@@ -18,14 +18,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(func: F) -> F:
-    """Turn bad user input into one line on stderr and exit code 2 (never a traceback)."""
+    """Turn bad user input into one line on stderr and exit code 2 (never a traceback); a training run
+    that stopped unhealthy (wcatsim.health.TrainingHealthError) into its one line and exit code 3."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sram_models.errors import InputError
+        from wcatsim.health import TrainingHealthError
 
         try:
             return func(*args, **kwargs)
+        except TrainingHealthError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(3)
         except InputError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)

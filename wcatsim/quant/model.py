@@ -117,9 +117,8 @@ def range_parameters(model: nn.Module) -> list[nn.Parameter]:
 def collapsed_ranges(model: nn.Module) -> list[str]:
     """Names of the layers whose learned range (wcat alpha, lsq step) is held at its floor
     (:func:`wcatsim.quant.quantizers.range_floor`): the sign of a range the optimiser drove through zero."""
-    return [
-        name for name, layer in quantized_layers(model).items() if layer.quantizer.range_at_floor(layer.weight)
-    ]
+    layers = quantized_layers(model)
+    return [name for name, layer in layers.items() if layer.quantizer.range_at_floor(layer.weight)]
 
 
 def reinit_ranges(model: nn.Module) -> None:
