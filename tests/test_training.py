@@ -253,7 +253,8 @@ def test_accuracy_at_chance_from_the_third_epoch_stops_the_run(
     monkeypatch.setattr(training, "_accuracy", dead_on_validation)
     two = fit(["trainer.epochs=2", "trainer.steps_per_epoch=2"], tmp_path / "two")  # too short to judge
     assert json.loads((two.run_dir / "summary.json").read_text())["healthy"] is True
-    with pytest.raises(training.TrainingHealthError, match=r"validation accuracy .* at epoch 3 is at chance") as e:
+    at_chance = r"validation accuracy .* at epoch 3 is at chance"
+    with pytest.raises(training.TrainingHealthError, match=at_chance) as e:
         fit(["trainer.epochs=5", "trainer.steps_per_epoch=2"], tmp_path / "five")
     assert f"most frequent class: {majority:.2f}%" in str(e.value) and "lower trainer.lr" in str(e.value)
     assert read_checkpoint(tmp_path / "five" / LAST)["epoch"] == 3
