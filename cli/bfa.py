@@ -32,6 +32,9 @@ from cli._common import experiment_options, handles_errors, resolve_run_dir
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
               metavar="RUN_A RUN_B", help="Overlay two runs' saved attack curves (no attack); needs --plot.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--allow-degenerate", is_flag=True,
+              help="Attack even a model at chance (clean accuracy within 2 points of the most frequent "
+              "class's share) or one whose training stopped unhealthy.")
 @handles_errors
 def bfa(
     configs: tuple[Path, ...],
@@ -49,6 +52,7 @@ def bfa(
     plot_path: Path | None,
     compare: tuple[Path, Path] | None,
     no_progress: bool,
+    allow_degenerate: bool,
 ) -> None:
     """The Bit-Flip Attack (Rakin et al., ICCV 2019): how many chosen bit flips break the model.
 
@@ -74,6 +78,9 @@ def bfa(
     target = resolve_run_dir(configs, overrides, run_dir)
     attack = load_config(configs, overrides).attack.bfa  # the attack settings of these layers, not the run's
     run = load_run(target, device=device)
+    from wcatsim.health import check_run
+
+    check_run(run, allow_degenerate)
 
     def pick(flag, value):
         return value if flag is None else flag

@@ -39,8 +39,11 @@ from cli._common import handles_errors
     help="Where `wcatsim train` puts runs: a model trained there with the "
     "identical config is copied instead of retrained.",
 )
+@click.option("--allow-degenerate", is_flag=True,
+              help="Evaluate and attack even models at chance (clean accuracy within 2 points of the most "
+              "frequent class's share).")
 @handles_errors
-def demo(quick: bool, out_dir: Path, device: str, runs_root: Path) -> None:
+def demo(quick: bool, out_dir: Path, device: str, runs_root: Path, allow_degenerate: bool) -> None:
     """The main job on the embedded digits, in under 15 minutes on 2 cores.
 
     Trains 4-bit maxabs, LSQ and WCAT models; runs the random-flip protocol
@@ -51,7 +54,10 @@ def demo(quick: bool, out_dir: Path, device: str, runs_root: Path) -> None:
     """
     from wcatsim.demo import run_demo
 
-    result = run_demo(out_dir, quick=quick, device=device, progress=True, log=click.echo, runs_root=runs_root)
+    result = run_demo(
+        out_dir, quick=quick, device=device, progress=True, log=click.echo, runs_root=runs_root,
+        allow_degenerate=allow_degenerate,
+    )
     if result.missing:
         click.echo("incomplete: " + "; ".join(result.missing), err=True)
     click.echo(f"report: {result.report}")

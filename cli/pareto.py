@@ -28,8 +28,11 @@ from cli._common import handles_errors
     show_default=True,
     help="Figure path (PNG; a PDF is written beside it, and FILE.csv).",
 )
+@click.option("--allow-degenerate", is_flag=True,
+              help="Include sweeps of models at chance (clean accuracy within 2 points of the most "
+              "frequent class's share).")
 @handles_errors
-def pareto(sweeps: tuple[Path, ...], metric: str, out: Path) -> None:
+def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, allow_degenerate: bool) -> None:
     """Pareto fronts and iso-accuracy energy savings of voltage sweeps.
 
     Each RUN_DIR is a run directory holding sweep_voltage.csv (from `wcatsim
@@ -40,6 +43,7 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path) -> None:
     FILE.csv (every point and whether it is on its front) and FILE_iso.csv (the table).
     """
     from wcatsim.atomic import atomic_write_csv
+    from wcatsim.health import check_sweeps
     from wcatsim.pareto import (
         ISO_COLUMNS,
         format_iso_table,
@@ -51,6 +55,7 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path) -> None:
     from wcatsim.plots.pareto import plot_pareto
 
     loaded = [load_sweep(p) for p in sweeps]
+    check_sweeps(loaded, allow_degenerate)
     unique_labels(loaded)
     rows = iso_table(loaded, metric)
     click.echo(format_iso_table(rows))

@@ -40,6 +40,9 @@ def fault_run_options(func: F) -> F:
         click.option("--batch-size", type=int, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
         click.option("--quiet", is_flag=True, help="No progress bar and no table while running."),
+        click.option("--allow-degenerate", is_flag=True,
+                     help="Evaluate even a model at chance (clean accuracy within 2 points of the most "
+                     "frequent class's share) or one whose training stopped unhealthy."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -161,7 +164,7 @@ def random_flip(
     max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
     ecc: str, layers: str | None, seed: int | None, executor: str, workers: int | None,
     scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
-    batch_size: int | None, quiet: bool,
+    batch_size: int | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
@@ -172,6 +175,7 @@ def random_flip(
 
         wcatsim random-flip -c configs/quantization/4bit_wcat.toml --ber 0,1e-3,1e-2,3e-2 --plot
     """
+    from wcatsim.health import check_run
     from wcatsim.sweeps import random_flip_sweep
 
     run, cfg, rf, ex = open_run(
@@ -181,6 +185,7 @@ def random_flip(
     bers = parse_float_list(ber_text, "--ber") if ber_text is not None else list(rf.bers)
     printer = row_printer("random_flip", quiet)
     try:
+        check_run(run, allow_degenerate)
         rows = random_flip_sweep(
             run, bers,
             samples=rf.samples if samples is None else samples,

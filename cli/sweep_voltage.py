@@ -29,7 +29,7 @@ def sweep_voltage(
     preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
     word_bits: int | None, ecc: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
-    batch_size: int | None, quiet: bool,
+    batch_size: int | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
@@ -41,6 +41,7 @@ def sweep_voltage(
         wcatsim sweep-voltage -c configs/quantization/4bit_wcat.toml --preset chandramoorthy14 --plot
     """
     from sram_models.errors import InputError
+    from wcatsim.health import check_run
     from wcatsim.sweeps import voltage_sweep
 
     run, cfg, sw, ex = open_run(configs, overrides, run_dir, device, executor, scheduler, "sweep", workers)
@@ -61,6 +62,7 @@ def sweep_voltage(
         ) from None
     printer = row_printer("sweep_voltage", quiet)
     try:
+        check_run(run, allow_degenerate)
         rows = voltage_sweep(
             run, tech, voltages,
             chips=sw.chips if chips is None else chips,

@@ -71,8 +71,8 @@ def check_run(run: Any, allow: bool = False) -> None:
     """Refuse a loaded run (:class:`wcatsim.runs.LoadedRun`) whose model is at chance on its test split,
     or whose training stopped unhealthy (``"healthy": false`` in its ``summary.json``).
 
-    The clean accuracy is the test accuracy ``wcatsim train`` recorded for this checkpoint in
-    ``summary.json``; without one it is measured.
+    The clean accuracy is measured on the test split (one pass, the same evaluation every sweep starts
+    with), not read from ``summary.json``, which a checkpoint copied into the run would not match.
     """
     if allow:
         return
@@ -82,13 +82,10 @@ def check_run(run: Any, allow: bool = False) -> None:
             f"the training of {run.dir} stopped unhealthy ({summary.get('reason', 'see its train.log')}); "
             "retrain it, or pass --allow-degenerate to evaluate it anyway"
         )
-    x, y = run.data.test_tensors()
-    value = summary.get("test_accuracy")
-    clean = float(value) if isinstance(value, (int, float)) else None
-    if clean is None:
-        from wcatsim.evaluate import accuracy
+    from wcatsim.evaluate import accuracy
 
-        clean = float(accuracy(run.model, x, y, device=run.device))
+    x, y = run.data.test_tensors()
+    clean = float(accuracy(run.model, x, y, device=run.device))
     refuse_degenerate(clean, majority_share(y), f"the model in {run.dir}")
 
 
@@ -102,12 +99,10 @@ def check_sweeps(sweeps: Sequence[Any], allow: bool = False) -> None:
     if allow:
         return
     for sweep in sweeps:
-        clean = [float(v) for v in sweep.clean_acc if v == v]  # NaN-free
-        if not clean:
-            continue
+        clean = float(sweep.clean_acc)
         majority = run_majority_share(Path(sweep.source).parent)
-        if majority is not None:
-            refuse_degenerate(clean[0], majority, f"the model of {sweep.source}")
+        if majority is not None and clean == clean:  # NaN: nothing to judge
+            refuse_degenerate(clean, majority, f"the model of {sweep.source}")
 
 
 def run_majority_share(run_dir: Path) -> float | None:
