@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
 # (dy, dx) pixel moves of the extra training copies at the target size: the original and three moved ones
 SHIFTS = ((0, 0), (0, 2), (2, 0), (-2, -2))
 
