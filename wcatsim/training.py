@@ -11,7 +11,7 @@ for bit where an uninterrupted run ends.
 
 Every epoch writes ``metrics.csv``, a line of ``train.log`` and ``last.pt``
 (atomically); a better validation accuracy also writes ``checkpoint.pt``. Then
-the run's health is checked (:func:`_health_problem`): a non-finite loss, a
+the run's health is checked (``_HealthContext.problem``): a non-finite loss, a
 learned range at its floor, or validation accuracy at chance from the third
 epoch on stops the run with :class:`wcatsim.health.TrainingHealthError` (exit
 code 3 on the command line), one line naming the likely cause and the fix; the
