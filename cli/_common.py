@@ -19,7 +19,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(func: F) -> F:
-    """Turn bad user input into one line on stderr and exit code 2 (never a traceback).
+    """Turn bad user input into one line on stderr and exit code 2 (never a traceback); a training run
+    that stopped unhealthy (wcatsim.health.TrainingHealthError) into its one line and exit code 3.
 
     InputError (and its subclasses), a missing file, a path that cannot be written (read-only folder,
     a folder that is a file, a full disk) and a file that ends early all become ``error: ...``.
@@ -28,9 +29,13 @@ def handles_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sram_models.errors import InputError
+        from wcatsim.health import TrainingHealthError
 
         try:
             return func(*args, **kwargs)
+        except TrainingHealthError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(3)
         except InputError as exc:
             fail(str(exc))
         except FileNotFoundError as exc:

@@ -43,6 +43,9 @@ from cli._common import (
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
               metavar="RUN_A RUN_B", help="Overlay two runs' saved attack curves (no attack) in a figure.")
+@click.option("--allow-degenerate", is_flag=True,
+              help="Attack even a model at chance (clean accuracy within 2 points of the most frequent "
+              "class's share) or one whose training stopped unhealthy.")
 @quiet_option
 @handles_errors
 def bfa(
@@ -60,6 +63,7 @@ def bfa(
     seed: int | None,
     plot: str | None,
     compare: tuple[Path, Path] | None,
+    allow_degenerate: bool,
     quiet: bool,
 ) -> None:
     """The Bit-Flip Attack (Rakin et al., ICCV 2019): how many chosen bit flips break the model.
@@ -97,6 +101,9 @@ def bfa(
         from wcatsim.progress import on_terminal
 
         run, _ = exp.load(device)
+        from wcatsim.health import check_run
+
+        check_run(run, allow_degenerate)
 
         def pick(flag, value):
             return value if flag is None else flag

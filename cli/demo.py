@@ -39,9 +39,14 @@ from cli._common import Command, fail, handles_errors, quiet_option, removes_emp
     help="Where `wcatsim train` puts runs: a model trained there with the "
     "identical config is copied instead of retrained.",
 )
+@click.option("--allow-degenerate", is_flag=True,
+              help="Evaluate and attack even models at chance (clean accuracy within 2 points of the most "
+              "frequent class's share).")
 @quiet_option
 @handles_errors
-def demo(quick: bool, out_dir: Path, device: str, runs_root: Path, quiet: bool) -> None:
+def demo(
+    quick: bool, out_dir: Path, device: str, runs_root: Path, allow_degenerate: bool, quiet: bool
+) -> None:
     """The main job on the embedded digits, in under 15 minutes on 2 cores.
 
     Trains 4-bit maxabs, LSQ and WCAT models; runs the random-flip protocol
@@ -65,6 +70,7 @@ def demo(quick: bool, out_dir: Path, device: str, runs_root: Path, quiet: bool) 
         result = run_demo(
             out_dir, quick=quick, device=device, progress=not quiet,
             log=(lambda *_: None) if quiet else click.echo, runs_root=runs_root,
+            allow_degenerate=allow_degenerate,
         )  # fmt: skip
     if result.missing:
         click.echo("incomplete: " + "; ".join(result.missing), err=True)

@@ -28,9 +28,12 @@ from cli._common import Command, handles_errors, quiet_option
     show_default=True,
     help="Figure path (PNG; a PDF is written beside it, and FILE.csv).",
 )
+@click.option("--allow-degenerate", is_flag=True,
+              help="Include sweeps of models at chance (clean accuracy within 2 points of the most "
+              "frequent class's share).")
 @quiet_option
 @handles_errors
-def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, quiet: bool) -> None:
+def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, allow_degenerate: bool, quiet: bool) -> None:
     """Pareto fronts and iso-accuracy energy savings of voltage sweeps.
 
     Each RUN_DIR is a run directory holding sweep_voltage.csv (from `wcatsim
@@ -42,6 +45,7 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, quiet: bool) -> Non
     A run directory holding plan_voltage.json (`wcatsim plan-voltage`) has its plan marked (◆).
     """
     from wcatsim.atomic import atomic_write_csv
+    from wcatsim.health import check_sweeps
     from wcatsim.outputs import check_not_reserved, check_writable
     from wcatsim.pareto import (
         ISO_COLUMNS,
@@ -60,6 +64,7 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, quiet: bool) -> Non
     check_not_reserved(out, written, (), "--out")
     check_writable(out, "--out")
     loaded = [load_sweep(p) for p in sweeps]
+    check_sweeps(loaded, allow_degenerate)
     unique_labels(loaded)
     rows = iso_table(loaded, metric)
     click.echo(format_iso_table(rows))

@@ -60,6 +60,9 @@ def fault_run_options(func: F) -> F:
         click.option("--batch-size", type=COUNT, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
         quiet_option,
+        click.option("--allow-degenerate", is_flag=True,
+                     help="Evaluate even a model at chance (clean accuracy within 2 points of the most "
+                     "frequent class's share) or one whose training stopped unhealthy."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -217,7 +220,7 @@ def random_flip(
     max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, quiet: bool,
+    batch_size: int | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
@@ -230,6 +233,7 @@ def random_flip(
         wcatsim random-flip -c configs/quantization/4bit_wcat.toml --ber 0,1e-3,1e-2,3e-2 --plot
     """
     from wcatsim.atomic import exclusive
+    from wcatsim.health import check_run
 
     # Every option is checked before anything is loaded or written.
     bers = parse_float_list(ber_text, "--ber") if ber_text is not None else None
@@ -255,6 +259,7 @@ def random_flip(
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
         try:
+            check_run(run, allow_degenerate)
             rows = random_flip_sweep(
                 run, bers,
                 samples=rf.samples if samples is None else samples,

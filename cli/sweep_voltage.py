@@ -61,7 +61,7 @@ def sweep_voltage(
     word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
     executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, quiet: bool,
+    batch_size: int | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
@@ -77,6 +77,7 @@ def sweep_voltage(
     from sram_models.energy import MemoryOrganisation
     from sram_models.errors import InputError
     from wcatsim.atomic import exclusive
+    from wcatsim.health import check_run
 
     # Every option is checked before anything is loaded or written.
     MemoryOrganisation(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
@@ -118,6 +119,7 @@ def sweep_voltage(
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
         try:
+            check_run(run, allow_degenerate)
             rows = voltage_sweep(
                 run, tech, voltages,
                 chips=sw.chips if chips is None else chips,

@@ -184,25 +184,31 @@ def naive_wcat_grads(
 
 
 def naive_lsq_grads(
-    weights: list[float], step: float, upstream: list[float], bits: int
+    weights: list[float], step: float, upstream: list[float], bits: int, gradient: str = "paper"
 ) -> tuple[list[float], float]:
-    """LSQ backward by hand (Esser et al. 2020, eq. 3): v = w/s; d out/d s = round(v) - v inside the
-    grid, -Qn below, Qp above, the sum scaled by 1/sqrt(Qp * n); d out/d w = 1 inside, 0 outside."""
+    """LSQ backward by hand, v = w/s, g = 1/sqrt(Qp * n); d out/d w = 1 inside the grid, 0 outside.
+
+    paper (Esser et al. 2020, eq. 3): d out/d s = g * (round(v) - v) inside, g * (-Qn) below, g * Qp above.
+    wcat_code: out = round(clamp(w / s_g)) * s where s_g carries the gradient scale g and s does not, so
+    by the product rule d out/d s = round(v) + s * (-w / s^2) * g = round(v) - g * v inside, and -Qn or Qp
+    outside (the clamp passes nothing there), unscaled."""
     qn, qp = 2 ** (bits - 1), 2 ** (bits - 1) - 1
+    g_scale = 1.0 / np.sqrt(qp * len(weights))
     grad_step = 0.0
     grad_w = []
     for w, g in zip(weights, upstream, strict=True):
         v = w / step
         if v < -qn:
-            grad_step += g * (-qn)
-            grad_w.append(0.0)
+            local, pass_w = -qn * (g_scale if gradient == "paper" else 1.0), 0.0
         elif v > qp:
-            grad_step += g * qp
-            grad_w.append(0.0)
+            local, pass_w = qp * (g_scale if gradient == "paper" else 1.0), 0.0
+        elif gradient == "paper":
+            local, pass_w = g_scale * (naive_round_half_even(v) - v), g
         else:
-            grad_step += g * (naive_round_half_even(v) - v)
-            grad_w.append(g)
-    return grad_w, grad_step / np.sqrt(qp * len(weights))
+            local, pass_w = naive_round_half_even(v) - g_scale * v, g
+        grad_step += g * local
+        grad_w.append(pass_w)
+    return grad_w, grad_step
 
 
 def naive_twos_complement_read(code: int, error_mask: int, bits: int) -> int:
@@ -241,31 +247,114 @@ def mean_ci_reference(values, confidence=0.95):
     return {"mean": mean, "std": std, "ci_low": mean - q * std / n**0.5, "ci_high": mean + q * std / n**0.5}
 
 
-def naive_corrupted_accuracy(model, codes, x, y, batch_size=256):
-    """Accuracy from faulty codes the way the original WCAT code gets it: deep-copy the model, write
-    the dequantized faulty weights as floats into its parameters, evaluate at batch 256 (no autograd).
-
-    The copy's quantizers re-quantize those floats in the forward pass; for a learned range (wcat)
-    codes*step round-trips to the same codes, so the result equals the image path exactly."""
+def naive_float_copy(model):
+    """A plain-torch float twin of a quantized model: a deep copy in which every quantized Conv2d/Linear
+    (a module with a ``quantizer``) is replaced by a fresh ``nn.Conv2d``/``nn.Linear`` of the same shape
+    and settings holding the same weight and bias.  Returns (twin in eval mode, {name: its new layer})."""
     import copy
 
     import torch
+    from torch import nn
 
-    from wcatsim.quant import weight_image
+    twin = copy.deepcopy(model)
+    replaced = {}
+    for name, module in list(twin.named_modules()):
+        if not hasattr(module, "quantizer"):
+            continue
+        if isinstance(module, nn.Conv2d):
+            plain = nn.Conv2d(
+                module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                padding=module.padding, dilation=module.dilation, groups=module.groups,
+                bias=module.bias is not None, padding_mode=module.padding_mode,
+            )
+        else:
+            plain = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+        with torch.no_grad():
+            plain.weight.copy_(module.weight)
+            if module.bias is not None:
+                plain.bias.copy_(module.bias)
+        parent_name, _, child = name.rpartition(".")
+        setattr(twin.get_submodule(parent_name) if parent_name else twin, child, plain)
+        replaced[name] = plain
+    return twin.eval(), replaced
 
-    steps = {name: li.step for name, li in weight_image(model).items()}
-    faulty = copy.deepcopy(model)
-    modules = dict(faulty.named_modules())
-    correct = 0
+
+def naive_steps(model) -> dict:
+    """Each quantized layer's step (float32, as a Python float) by the formula of its method, read from
+    the stored parameters (ranges in weight units, N bits, half = 2^(N-1), float32 arithmetic):
+    maxabs max|w| / half; wclip w_max / half; plclip base * max(0.2, max|w_l| / the largest max|w| of the
+    plclip layers) / half (kmchiti/WCAT _set_plclip_values); wcat max(|alpha|, 1e-3 max|w|) / half;
+    lsq max(|s|, 1e-3 max|w| / half)."""
+    f32 = np.float32
+    layers = {n: m for n, m in model.named_modules() if hasattr(m, "quantizer")}
+    tops = {n: f32(np.abs(m.weight.detach().cpu().numpy()).max()) for n, m in layers.items()}
+    plclip_top = max([tops[n] for n, m in layers.items() if m.quantizer.method == "plclip"], default=f32(1))
+    steps = {}
+    for name, layer in layers.items():
+        q, top = layer.quantizer, tops[name]
+        half = f32(2 ** (q.bits - 1))
+        floor = max(top * f32(1e-3), f32(1e-8))
+        if q.method == "maxabs":
+            step = (top if top > 0 else f32(1)) / half
+        elif q.method == "wclip":
+            step = f32(float(q.w_range)) / half
+        elif q.method == "plclip":
+            step = max(top / plclip_top, f32(0.2)) * f32(q.base) / half
+        elif q.method == "wcat":
+            step = max(abs(f32(float(q.alpha.detach()))), floor) / half
+        elif q.method == "lsq":
+            step = max(abs(f32(float(q.step_size.detach()))), floor / half)
+        else:
+            raise ValueError(f"no naive step for {q.method!r}")
+        steps[name] = float(f32(step))
+    return steps
+
+
+def naive_clean_codes(model, steps: dict) -> dict:
+    """The integer codes of every quantized layer, written out: clamp w to [-range, range], divide by the
+    step, round half to even, clamp to [-2^(N-1), 2^(N-1)-1] (lsq: round(clamp(w / s, qmin, qmax)))."""
+    import torch
+
+    out = {}
+    for name, layer in model.named_modules():
+        if not hasattr(layer, "quantizer"):
+            continue
+        bits = layer.quantizer.bits
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        w = layer.weight.detach().cpu().to(torch.float32)
+        step = torch.tensor(steps[name], dtype=torch.float32)
+        if layer.quantizer.method == "lsq":
+            codes = torch.round(torch.clamp(w / step, lo, hi))
+        else:
+            r = step * 2 ** (bits - 1)
+            codes = torch.clamp(torch.round(torch.clamp(w, -r, r) / step), lo, hi)
+        out[name] = codes.to(torch.int64)
+    return out
+
+
+def naive_load_codes(replaced: dict, codes: dict, steps: dict) -> None:
+    """Write codes * step (float32) into the plain layers' weights."""
+    import torch
+
     with torch.no_grad():
         for name, layer_codes in codes.items():
-            values = torch.as_tensor(np.asarray(layer_codes), dtype=torch.float32) * torch.tensor(
-                steps[name], dtype=torch.float32
-            )
-            modules[name].weight.copy_(values)
-        faulty.eval()
+            values = torch.as_tensor(np.asarray(layer_codes), dtype=torch.float32)
+            replaced[name].weight.copy_(values * torch.tensor(steps[name], dtype=torch.float32))
+
+
+def naive_corrupted_accuracy(model, codes, x, y, batch_size=256):
+    """Accuracy from faulty codes the way the original WCAT code gets it, in plain torch: a float copy of
+    the model whose weights are the dequantized faulty codes (the clean codes for layers not given),
+    evaluated at batch 256 without autograd.  Works for every quantizer (steps from naive_steps)."""
+    import torch
+
+    steps = naive_steps(model)
+    twin, replaced = naive_float_copy(model)
+    naive_load_codes(replaced, {**naive_clean_codes(model, steps), **codes}, steps)
+    correct = 0
+    with torch.no_grad():
         for start in range(0, len(y), batch_size):
-            out = faulty(x[start : start + batch_size])
+            out = twin(x[start : start + batch_size])
             correct += int((out.argmax(dim=1) == y[start : start + batch_size]).sum())
     return 100.0 * correct / len(y)
 
@@ -309,37 +398,31 @@ def naive_flip(code: int, bit: int, bits: int) -> int:
     return naive_bits_to_code(stored, bits)
 
 
-def naive_attack_loss(model, codes, x, y) -> float:
-    """Attack-batch cross-entropy with a full forward from the integer image."""
+def naive_attack_loss(model, codes, x, y, steps=None) -> float:
+    """Attack-batch cross-entropy of the plain float copy holding codes * step."""
     import torch
     import torch.nn.functional as F
 
-    from wcatsim.quant import run_from_image
+    steps = steps or naive_steps(model)
+    twin, replaced = naive_float_copy(model)
+    naive_load_codes(replaced, {**naive_clean_codes(model, steps), **codes}, steps)
+    with torch.no_grad():
+        return float(F.cross_entropy(twin(x), y))
 
-    with torch.no_grad(), run_from_image(model, codes):
-        return float(F.cross_entropy(model(x), y))
 
-
-def naive_weight_gradients(model, codes, x, y):
-    """(loss, {layer: dL/dw as a flat list of floats}) at the dequantized image weights."""
+def naive_weight_gradients(model, codes, x, y, steps=None):
+    """(loss, {layer: dL/dw as a flat list of floats}) at the dequantized image weights: plain autograd
+    through the float copy holding codes * step."""
     import torch
     import torch.nn.functional as F
 
-    from wcatsim.quant import quantized_layers, run_from_image
-
-    layers = quantized_layers(model)
-    with run_from_image(model, codes):
-        for layer in layers.values():
-            layer._image_weight.requires_grad_(True)
-        with torch.enable_grad():
-            loss = F.cross_entropy(model(x), y)
-            weights = [layer._image_weight for layer in layers.values()]
-            grads = torch.autograd.grad(loss, weights, allow_unused=True)
-        for layer in layers.values():
-            layer._image_weight.requires_grad_(False)
-    out = {}
-    for name, layer, g in zip(layers, layers.values(), grads, strict=True):
-        out[name] = [0.0] * layer.weight.numel() if g is None else [float(v) for v in g.reshape(-1).tolist()]
+    steps = steps or naive_steps(model)
+    twin, replaced = naive_float_copy(model)
+    naive_load_codes(replaced, {**naive_clean_codes(model, steps), **codes}, steps)
+    with torch.enable_grad():
+        loss = F.cross_entropy(twin(x), y)
+        grads = torch.autograd.grad(loss, [replaced[n].weight for n in codes])
+    out = {name: [float(v) for v in g.reshape(-1).tolist()] for name, g in zip(codes, grads, strict=True)}
     return float(loss.detach()), out
 
 
@@ -351,7 +434,7 @@ def naive_bfa_step(model, codes, steps, bits, x, y, k_top):
     Tie rules: larger |gradient| first, then lower index (then lower bit); the earlier layer wins a tie
     in loss.  Only bits whose flip raises the loss to first order are candidates.
     """
-    loss, grads = naive_weight_gradients(model, codes, x, y)
+    loss, grads = naive_weight_gradients(model, codes, x, y, steps)
     names = list(codes)
     k = k_top
     while True:
@@ -385,7 +468,7 @@ def naive_bfa_step(model, codes, steps, bits, x, y, k_top):
                     flips.append((name, i, b, before, flat_codes[i]))
                 trial = dict(codes)
                 trial[name] = codes[name].new_tensor(flat_codes).reshape(codes[name].shape)
-                trial_loss = naive_attack_loss(model, trial, x, y)
+                trial_loss = naive_attack_loss(model, trial, x, y, steps)
                 if trial_loss > best_loss:
                     best_name, best_loss, best_flips = name, trial_loss, flips
             if best_name is not None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.naive import naive_bfa_step
+from tests.naive import naive_bfa_step, naive_steps
 from wcatsim.attacks.bits import code_bits
 from wcatsim.attacks.problem import ImageAttackProblem, as_model_input
 from wcatsim.attacks.replay import PrefixReplay
@@ -132,9 +132,9 @@ def test_fast_search_matches_the_naive_reference_flip_for_flip(case: tuple) -> N
     x, y = torch.randn(12, channels, size, size), torch.randint(0, 10, (12,))
     x = as_model_input(model, x)  # the layout the attack runs in; the naive version gets the same tensor
     problem, codes = _problem(model, x, y, share_prefix=True)
-    image = weight_image(model)
-    steps = {n: i.step for n, i in image.items()}
-    bits = {n: i.bits for n, i in image.items()}
+    steps = naive_steps(model)  # the reference derives its steps from the parameters, not weight_image
+    assert steps == {n: i.step for n, i in weight_image(model).items()}, "steps differ from the formulas"
+    bits = {n: layer.quantizer.bits for n, layer in quantized_layers(model).items()}
     naive_codes = {n: c.clone() for n, c in codes.items()}
     for iteration in range(3):
         step = search_step(problem, codes, k_top=7)
@@ -197,9 +197,8 @@ def test_in_place_model_search_matches_naive() -> None:
     model = quantize(_InPlaceNet(), QuantConfig(method="maxabs", bits=4)).eval()
     x, y = as_model_input(model, torch.randn(10, 1, 6, 6)), torch.randint(0, 5, (10,))
     problem, codes = _problem(model, x, y)
-    image = weight_image(model)
-    steps = {n: i.step for n, i in image.items()}
-    bits = {n: i.bits for n, i in image.items()}
+    steps = naive_steps(model)
+    bits = {n: layer.quantizer.bits for n, layer in quantized_layers(model).items()}
     for _ in range(3):
         step = search_step(problem, codes, k_top=5)
         flips, _, loss_after = naive_bfa_step(model, codes, steps, bits, x, y, k_top=5)

@@ -87,10 +87,6 @@ BAD_INPUTS = [
     ),
     (["train", "--set", "trainer.lr=0.5", "--out", "{other}"], ["another config", "trainer.lr", "--fresh"]),
     (["train", "--set", "quant.bits=8", "--out", "{other}"], ["4-bit wcat", "8-bit wcat", "bit width"]),
-    (
-        ["train", "--set", "trainer.optimizer=sgd", "--set", "trainer.lr=1e30"],
-        ["became", "training stopped", "trainer.lr", "trainer.grad_clip"],
-    ),
     (["eval", "{tmp}/never-trained"], ["never-trained does not exist", "wcatsim train"]),
     (["eval", "{empty}"], ["holds no trained model", "wcatsim train"]),
     (["eval", "--set", "trainer.epochz=2"], ["trainer.epochz"]),
@@ -128,6 +124,19 @@ def test_bad_input_gives_one_clear_line_and_exit_code_2(
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for part in expected:
         assert part in lines[0], f"{part!r} missing from: {lines[0]}"
+
+
+def test_an_unhealthy_training_exits_3_with_one_line_and_keeps_what_it_has(tmp_path: Path) -> None:
+    out = tmp_path / "diverged"
+    result = invoke("train", "--set", "trainer.optimizer=sgd", "--set", "trainer.lr=1e30", "--set",
+                    "trainer.epochs=2", "--set", "trainer.steps_per_epoch=2", "--out", out, "--quiet")
+    assert result.exit_code == 3, f"exit {result.exit_code}: {result.output}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: loss became"), result.stderr
+    for part in ("training stopped", "trainer.lr", "trainer.grad_clip"):
+        assert part in lines[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["healthy"] is False and summary["reason"] in lines[0]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when there is no GPU")

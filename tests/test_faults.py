@@ -88,15 +88,42 @@ def test_faulty_evaluation_never_touches_or_copies_the_clean_model(wcat_run, eva
     assert again == evaluator.clean_acc
 
 
-def test_faulty_accuracy_equals_the_naive_deepcopy_path(wcat_run, evaluator) -> None:
-    from wcatsim.faults import make_flip_model
+def _fixed_range_twin(run, method: str):
+    """The trained wcat model's weights under a wclip or plclip quantizer (untrained for it, but a real
+    model of real shape with clipped weights: the step formulas and the evaluation path are what count)."""
+    from wcatsim.config import ExperimentConfig
+    from wcatsim.quant import QuantConfig
+    from wcatsim.runs import build_model_for
 
+    cfg = ExperimentConfig(quant=QuantConfig(method=method, bits=4, w_max=0.3, plclip_base=0.4))
+    model = build_model_for(cfg, run.data)
+    own = model.state_dict()
+    model.load_state_dict({k: v for k, v in run.model.state_dict().items() if k in own}, strict=False)
+    return model.eval()
+
+
+@pytest.mark.parametrize("method", ["wcat", "maxabs", "lsq", "wclip", "plclip"])
+def test_faulty_accuracy_equals_the_naive_float_copy_path(method, digits_runs, wcat_run) -> None:
+    from wcatsim.faults import FaultEvaluator, ModelMemory, make_flip_model
+    from wcatsim.quant import weight_image
+    from wcatsim.runs import load_run
+
+    run = wcat_run if method == "wcat" else None
+    if method in ("maxabs", "lsq"):
+        run = load_run(digits_runs[method], device="cpu")
+    model = run.model if run is not None else _fixed_range_twin(wcat_run, method)
     x, y = wcat_run.data.test_tensors()
+    steps = naive.naive_steps(model)
+    assert steps == {n: li.step for n, li in weight_image(model).items()}, "steps differ from the formulas"
+    codes = naive.naive_clean_codes(model, steps)
+    assert all(torch.equal(codes[n], li.codes.to(torch.int64)) for n, li in weight_image(model).items())
+    evaluator = FaultEvaluator(ModelMemory(model), x, y, device="cpu")
+    assert evaluator.clean_acc == naive.naive_corrupted_accuracy(model, {}, x, y)
     for seed in range(2):
         result = evaluator.memory.corrupt(make_flip_model("transient", 2e-2), seed)
         acc, _, _ = evaluator.evaluate(result.codes)
-        ref = naive.naive_corrupted_accuracy(wcat_run.model, result.codes, x, y)
-        assert acc == pytest.approx(ref, abs=1e-9), (seed, acc, ref)
+        ref = naive.naive_corrupted_accuracy(model, result.codes, x, y)
+        assert acc == pytest.approx(ref, abs=1e-9), (method, seed, acc, ref)
 
 
 def test_protected_sign_bits_never_change(evaluator) -> None:

@@ -53,11 +53,17 @@ def test_quantize_to_grid_matches_reference_including_ties() -> None:
 
 
 def test_dequantize_is_codes_times_step_in_float32() -> None:
-    codes = torch.tensor([-8, -1, 0, 3, 7], dtype=torch.int16)
-    step = torch.tensor(0.0123, dtype=torch.float32)
-    out = dequantize(codes, step)
-    assert out.dtype == torch.float32
-    assert torch.equal(out, codes.to(torch.float32) * step)
+    # Every 8-bit code times a few float32 steps, against NumPy's IEEE single-precision product (the
+    # exact product rounded once to float32), and against hand-computed values for one step.
+    codes = torch.arange(-128, 128, dtype=torch.int16)
+    for step_value in (0.0123, 1 / 3, 2.0**-7, 7.5e-5):
+        step = torch.tensor(step_value, dtype=torch.float32)
+        out = dequantize(codes, step)
+        assert out.dtype == torch.float32 and out.shape == codes.shape
+        want = codes.numpy().astype(np.float32) * np.float32(step_value)
+        np.testing.assert_array_equal(out.numpy(), want)
+    out = dequantize(torch.tensor([-8, -1, 0, 3, 7], dtype=torch.int16), torch.tensor(0.25))
+    assert out.tolist() == [-2.0, -0.25, 0.0, 0.75, 1.75]
 
 
 @pytest.mark.parametrize("bits,p", [(2, 0.1), (4, 0.01), (4, 0.3), (8, 0.05)])

@@ -152,7 +152,7 @@ def test_float_checkpoint_loads_into_the_quantized_model_and_ranges_reinitialise
             p.mul_(3.0)
     state = float_model.state_dict()
     torch.manual_seed(1)
-    model = quantize(conv_net(), QuantConfig(method="wcat", bits=4))
+    model = quantize(conv_net(), QuantConfig(method="wcat", bits=4, range_init="max_abs"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert unexpected == []
     assert sorted(missing) == ["0.quantizer.alpha", "3.quantizer.alpha", "6.quantizer.alpha"]
@@ -200,22 +200,58 @@ def test_range_parameters_layer_stats_clip_and_deepcopy() -> None:
     assert torch.equal(weight_image(twin)["3"].codes, weight_image(model)["3"].codes)
 
 
-def test_reinit_ranges_follows_loaded_weights_for_lsq_and_plclip() -> None:
+def test_reinit_ranges_follows_loaded_weights_for_lsq() -> None:
     torch.manual_seed(0)
     lsq = quantize(conv_net(), QuantConfig(method="lsq", bits=4))
-    plclip = quantize(conv_net(), QuantConfig(method="plclip", plclip_base=0.5))
-    for model in (lsq, plclip):
-        with torch.no_grad():
-            for layer in quantized_layers(model).values():
-                layer.weight.mul_(4.0)
-        reinit_ranges(model)
+    with torch.no_grad():
+        for layer in quantized_layers(lsq).values():
+            layer.weight.mul_(4.0)
+    reinit_ranges(lsq)
     for layer in quantized_layers(lsq).values():
         want = 2 * layer.weight.detach().abs().mean().item() / 7**0.5  # 2 E|w| / sqrt(Qp)
         assert layer.quantizer.step_size.item() == pytest.approx(want, rel=1e-6)
-    tops = {n: m.weight.detach().abs().max().item() for n, m in quantized_layers(plclip).items()}
-    for name, layer in quantized_layers(plclip).items():
-        want = 0.5 * max(0.2, tops[name] / max(tops.values()))
-        assert layer.quantizer.w_range.item() == pytest.approx(want, rel=1e-6)
+
+
+def plclip_steps_by_hand(model: nn.Module, base: float, bits: int) -> dict[str, float]:
+    """kmchiti/WCAT _set_plclip_values: base * max(0.2, max|w_l| / the largest max|w|), / 2^(N-1)."""
+    tops = {n: float(m.weight.detach().abs().max()) for n, m in quantized_layers(model).items()}
+    return {n: base * max(0.2, t / max(tops.values())) / 2 ** (bits - 1) for n, t in tops.items()}
+
+
+def test_plclip_ranges_follow_the_current_weights_and_the_stored_weights_are_never_clipped() -> None:
+    torch.manual_seed(0)
+    model = quantize(conv_net(), QuantConfig(method="plclip", bits=4, plclip_base=0.5))
+    layers = quantized_layers(model)
+    with torch.no_grad():
+        layers["6"].weight.mul_(0.1)  # a small layer: its share falls below the 0.2 floor
+    for _ in range(2):
+        want = plclip_steps_by_hand(model, 0.5, 4)
+        got = {n: li.step for n, li in weight_image(model).items()}
+        assert got == pytest.approx(want, rel=1e-6)
+        assert got["6"] == pytest.approx(0.5 * 0.2 / 8, rel=1e-6), "floor of 0.2 of the base range"
+        with torch.no_grad():
+            layers["0"].weight.mul_(5.0)  # the largest layer grows: every other layer's share shrinks
+    now = {n: li.step for n, li in weight_image(model).items()}
+    assert now == pytest.approx(plclip_steps_by_hand(model, 0.5, 4), rel=1e-6) and now != want
+    before = {n: m.weight.detach().clone() for n, m in layers.items()}
+    clip_weights_(model)  # plclip clips in the forward only (the WCAT code): stored weights are kept
+    assert all(torch.equal(before[n], m.weight) for n, m in layers.items())
+    # a deep copy (as the naive reference and attack baselines make) is grouped with its own layers
+    twin = copy.deepcopy(model)
+    steps = {n: li.step for n, li in weight_image(model).items()}
+    with torch.no_grad():
+        quantized_layers(twin)["3"].weight.mul_(100.0)  # now the largest layer of the copy only
+    assert {n: li.step for n, li in weight_image(model).items()} == steps
+    twin_steps = {n: li.step for n, li in weight_image(twin).items()}
+    assert twin_steps == pytest.approx(plclip_steps_by_hand(twin, 0.5, 4), rel=1e-6)
+    assert twin_steps["3"] == pytest.approx(0.5 / 8, rel=1e-6) and twin_steps["0"] < steps["0"]
+    # the gradient of a weight outside the range is zero, inside it passes
+    x = torch.randn(4, 2, 8, 8)
+    model(x).sum().backward()
+    layer = layers["0"]
+    outside = layer.weight.detach().abs() > weight_image(model)["0"].step * 8
+    assert outside.any() and (~outside).any()
+    assert torch.all(layer.weight.grad[outside] == 0) and torch.any(layer.weight.grad[~outside] != 0)
 
 
 @pytest.mark.gpu

@@ -12,7 +12,13 @@ from sram_models.errors import InputError
 from tests import naive
 from wcatsim.quant import QuantConfig, quantize, quantized_layers
 from wcatsim.quant.functions import grid_bounds, half_levels
-from wcatsim.quant.quantizers import FixedRangeQuantizer, LsqQuantizer, MaxAbsQuantizer, WcatQuantizer
+from wcatsim.quant.quantizers import (
+    FixedRangeQuantizer,
+    LsqQuantizer,
+    MaxAbsQuantizer,
+    PlclipQuantizer,
+    WcatQuantizer,
+)
 from wcatsim.quant.range_init import sawb_range
 
 METHODS = ["maxabs", "lsq", "wcat", "wclip", "plclip"]
@@ -25,6 +31,8 @@ def make_quantizer(method: str, bits: int, w: torch.Tensor, **kwargs):
         q = LsqQuantizer(bits, **kwargs)
     elif method == "wcat":
         q = WcatQuantizer(bits, range_init="mse", **kwargs)
+    elif method == "plclip":  # alone in its group: the base range, here one that clips part of the weights
+        return PlclipQuantizer(bits, 0.6 * float(w.abs().max()), **kwargs)
     else:  # a fixed range that clips part of the weights
         return FixedRangeQuantizer(bits, 0.6 * float(w.abs().max()), method, **kwargs)
     q.init_range(w)
@@ -78,18 +86,91 @@ def test_wcat_gradients_match_hand_derivation(clamp_grad: str) -> None:
     assert float(q.alpha.grad) == pytest.approx(want_alpha, rel=1e-5)
 
 
-def test_lsq_gradients_match_hand_derivation() -> None:
+@pytest.mark.parametrize("gradient", ["paper", "wcat_code"])
+def test_lsq_gradients_match_hand_derivation(gradient: str) -> None:
     torch.manual_seed(1)
     w = torch.randn(60)
     upstream = torch.randn(60)
-    q = LsqQuantizer(3)
+    q = LsqQuantizer(3, gradient=gradient)
     with torch.no_grad():
         q.step_size.fill_(0.3)
     w.requires_grad_(True)
     (q(w) * upstream).sum().backward()
-    want_w, want_step = naive.naive_lsq_grads(w.detach().tolist(), 0.3, upstream.tolist(), 3)
+    want_w, want_step = naive.naive_lsq_grads(w.detach().tolist(), 0.3, upstream.tolist(), 3, gradient)
+    assert ((w.detach() / 0.3).abs() > 4).sum() > 5, "the test tensor must have weights outside the grid"
     assert w.grad.tolist() == pytest.approx(want_w, abs=1e-7)
     assert float(q.step_size.grad) == pytest.approx(want_step, rel=1e-5)
+
+
+def test_lsq_wcat_code_gradient_is_the_paper_one_plus_the_unscaled_rounding_term() -> None:
+    # Written out once more in float64 on a tensor with every weight inside the grid, where
+    # wcat_code = sum(u * (round(v) - g v)) and paper = g * sum(u * (round(v) - v)).
+    torch.manual_seed(2)
+    w = torch.rand(400) * 0.8 - 0.4
+    upstream = torch.randn(400)
+    grads = {}
+    for gradient in ("paper", "wcat_code"):
+        q = LsqQuantizer(4, gradient=gradient)
+        with torch.no_grad():
+            q.step_size.fill_(0.06)  # grid [-0.48, 0.42]: every weight inside
+        (q(w) * upstream).sum().backward()
+        grads[gradient] = float(q.step_size.grad)
+    v = (w / torch.tensor(0.06)).double()
+    u = upstream.double()
+    g = 1 / math.sqrt(7 * 400)
+    assert grads["paper"] == pytest.approx(float(g * (u * (v.round() - v)).sum()), rel=1e-4)
+    assert grads["wcat_code"] == pytest.approx(float((u * (v.round() - g * v)).sum()), rel=1e-4)
+    with pytest.raises(InputError, match="lsq_gradient"):
+        QuantConfig(method="lsq", lsq_gradient="esser")
+    net = quantize(small_net(), QuantConfig(method="lsq", lsq_gradient="wcat_code"))
+    assert quantized_layers(net)["0"].quantizer.gradient == "wcat_code"
+
+
+@pytest.mark.parametrize("method", ["wcat", "lsq"])
+def test_a_learned_range_driven_through_zero_stays_positive_and_recovers(method: str) -> None:
+    torch.manual_seed(3)
+    w = torch.randn(500) * 0.1
+    q = make_quantizer(method, 4, w)
+    param = q.range_parameter()
+    positive = float(param.detach())
+    step_positive = q.step(w).clone()
+    out_positive = q(w).detach()
+    with torch.no_grad():
+        param.fill_(-positive)  # one optimiser step overshot zero
+    # the range in use is |parameter|: the same model, bit for bit
+    assert torch.equal(q.step(w), step_positive) and torch.equal(q(w).detach(), out_positive)
+    assert not q.range_at_floor(w)
+    # the gradient reaches the parameter with the sign flipped (d|p|/dp = -1), so a step that would
+    # widen the range moves p away from zero on its side
+    (q(w) - w).pow(2).sum().backward()  # the MSE: wider ranges clip less
+    grad_negative = float(param.grad)
+    param.grad = None
+    with torch.no_grad():
+        param.fill_(positive)
+    (q(w) - w).pow(2).sum().backward()  # the MSE: wider ranges clip less
+    assert grad_negative == pytest.approx(-float(param.grad), rel=1e-6) and grad_negative != 0
+    # at (or below) the floor: the floor is used, it is reported, and the gradient still passes
+    param.grad = None
+    with torch.no_grad():
+        param.fill_(1e-12)
+    floor = 1e-3 * float(w.abs().max()) / (8 if method == "lsq" else 1)
+    assert float(q.step(w)) == pytest.approx(floor / (1 if method == "lsq" else 8), rel=1e-6)
+    assert q.range_at_floor(w)
+    (q(w) - w).pow(2).sum().backward()  # the MSE: wider ranges clip less
+    assert float(param.grad) < 0, "clipped weights pull a range at the floor up (gradient descent: -grad)"
+    assert not MaxAbsQuantizer(4).range_at_floor(w)
+
+
+def test_collapsed_ranges_names_the_layers_at_their_floor() -> None:
+    from wcatsim.quant import collapsed_ranges
+
+    torch.manual_seed(0)
+    net = quantize(small_net(), QuantConfig(method="wcat", bits=4))
+    assert collapsed_ranges(net) == []
+    with torch.no_grad():
+        quantized_layers(net)["3"].quantizer.alpha.fill_(0.0)
+    assert collapsed_ranges(net) == ["3"]
+    assert collapsed_ranges(quantize(small_net(), QuantConfig(method="maxabs"))) == []
 
 
 def test_fixed_range_and_maxabs_gradients() -> None:
@@ -153,8 +234,8 @@ def test_plclip_ranges_are_layer_shares_floored() -> None:
         net[3].weight.clamp_(-0.05, 0.05)  # max 0.05: share 0.1 -> floor 0.2
     quantize(net, QuantConfig(method="plclip", plclip_base=0.3))
     layers = quantized_layers(net)
-    assert float(layers["0"].quantizer.w_range) == pytest.approx(0.3)
-    assert float(layers["3"].quantizer.w_range) == pytest.approx(0.3 * 0.2)
+    assert float(layers["0"].quantizer.step(layers["0"].weight)) * 8 == pytest.approx(0.3)
+    assert float(layers["3"].quantizer.step(layers["3"].weight)) * 8 == pytest.approx(0.3 * 0.2)
 
 
 def test_float_method_leaves_the_model_alone_and_exclude_keeps_layers_float() -> None:

@@ -79,9 +79,9 @@ def test_decoder_matches_naive_on_random_errors() -> None:
 @pytest.mark.parametrize("model", [Transient(3e-3), ChipFaultMap(ber=3e-3)])
 def test_fault_result_counts_match_naive_decode(model) -> None:
     image, codes = _image(2000, 64, 5)
+    clean_words = naive_image_words(image.words)  # before corrupt(): what was stored
     result = model.corrupt(image, seed=11)
     raw_words = naive_image_words(result.image.words)
-    clean_words = naive_image_words(image.words)
     decoded = [naive_secded_decode(x, 64) for x in raw_words]
     statuses = [s for _, s in decoded]
     bits_changed = sum(

@@ -14,7 +14,7 @@ import wcatsim.training as training
 from wcatsim.atomic import read_csv
 from wcatsim.checkpoint import BEST, LAST, check_same_model, read_checkpoint
 from wcatsim.config import load_config
-from wcatsim.errors import CheckpointError
+from wcatsim.errors import CheckpointError, InputError
 from wcatsim.quant import layer_stats, range_parameters
 from wcatsim.runs import build_model_for, load_dataset_for, load_run
 from wcatsim.schedules import lr_factor
@@ -157,8 +157,13 @@ def test_init_from_loads_float_weights_and_reinitialises_ranges(tmp_path: Path) 
     for name, tensor in model.state_dict().items():
         if name in source:
             assert torch.equal(tensor, source[name]), name
-    for name, stats in layer_stats(model).items():  # max_abs init from the loaded weights
-        assert stats["range"] == pytest.approx(stats["max_abs_weight"], rel=1e-6), name
+    from wcatsim.quant import quantized_layers
+    from wcatsim.quant.range_init import minimise_mse_range
+
+    layers = quantized_layers(model)
+    for name, stats in layer_stats(model).items():  # the default mse init, from the loaded weights
+        want = minimise_mse_range(layers[name].weight, 4)
+        assert stats["range"] == pytest.approx(want, rel=1e-6) and want < stats["max_abs_weight"], name
     result = train(cfg, out_dir=tmp_path / "wcat", device="cpu", progress=False)
     assert result.epochs_run == 2
     other = load_config([], [*TINY, "model.name=mlp", init])
@@ -183,7 +188,10 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         train(cfg, out_dir=tmp_path, device="cpu", progress=False)
     assert read_checkpoint(tmp_path / LAST)["epoch"] == 1
     assert read_checkpoint(tmp_path / BEST)["epoch"] == 1
-    assert "stopped: loss became nan" in (tmp_path / "train.log").read_text()
+    assert "stopped, unhealthy: loss became nan" in (tmp_path / "train.log").read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["healthy"] is False and summary["reason"].startswith("loss became nan at epoch 2")
+    assert summary["best_epoch"] == 1 and summary["test_accuracy"] > 0
     monkeypatch.setattr(training.F, "cross_entropy", real)
     # the kept checkpoint resumes
     assert train(cfg, out_dir=tmp_path, device="cpu", progress=False).resumed_from == 1
@@ -194,6 +202,65 @@ def test_a_diverging_learning_rate_stops_with_a_message(tmp_path: Path) -> None:
     with pytest.raises(NonFiniteLossError, match="no epoch finished.*Lower trainer.lr"):
         train(cfg, out_dir=tmp_path, device="cpu", progress=False)
     assert not (tmp_path / BEST).exists()
+
+
+def test_a_range_at_its_floor_stops_the_run_naming_the_layer_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wcatsim.quant import quantized_layers
+
+    cfg = load_config([], ["trainer.epochs=4", "trainer.steps_per_epoch=3"])
+    real_step = torch.optim.Adam.step
+    calls = {"n": 0}
+
+    def collapse_conv2_in_epoch_2(self, *args, **kwargs):
+        out = real_step(self, *args, **kwargs)
+        calls["n"] += 1
+        if 4 <= calls["n"] <= 6:  # what an SGD step far too large for the range does
+            for group in self.param_groups:
+                if group["name"] == "ranges":
+                    group["params"][1].data.zero_()
+        return out
+
+    monkeypatch.setattr(torch.optim.Adam, "step", collapse_conv2_in_epoch_2)
+    with pytest.raises(training.TrainingHealthError) as caught:
+        train(cfg, out_dir=tmp_path, device="cpu", progress=False)
+    message = str(caught.value)
+    assert message.startswith("wcat ranges of conv2 fell to the floor at epoch 2: lower trainer.lr or set "
+                              "trainer.range_lr (e.g. 0.0001)"), message
+    assert "\n" not in message and str(tmp_path) in message
+    assert not isinstance(caught.value, InputError)  # exit code 3, not 2
+    assert read_checkpoint(tmp_path / LAST)["epoch"] == 2, "the collapsed epoch is kept for inspection"
+    assert list(quantized_layers(load_run(tmp_path, device="cpu").model)) == ["conv1", "conv2", "conv3", "fc"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["healthy"] is False and summary["reason"] == message
+
+
+def test_accuracy_at_chance_from_the_third_epoch_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = training._accuracy
+    majority = None
+
+    def dead_on_validation(model, x, y, dev):
+        nonlocal majority
+        if len(y) == 126:  # the digits' validation split: answer like a model that predicts one class
+            counts = torch.bincount(y)
+            majority = 100.0 * float(counts.max()) / len(y)
+            return majority + 1.9  # within 2 points of the most frequent class
+        return real(model, x, y, dev)
+
+    monkeypatch.setattr(training, "_accuracy", dead_on_validation)
+    two = fit(["trainer.epochs=2", "trainer.steps_per_epoch=2"], tmp_path / "two")  # too short to judge
+    assert json.loads((two.run_dir / "summary.json").read_text())["healthy"] is True
+    at_chance = r"validation accuracy .* at epoch 3 is at chance"
+    with pytest.raises(training.TrainingHealthError, match=at_chance) as e:
+        fit(["trainer.epochs=5", "trainer.steps_per_epoch=2"], tmp_path / "five")
+    assert f"most frequent class: {majority:.2f}%" in str(e.value) and "lower trainer.lr" in str(e.value)
+    assert read_checkpoint(tmp_path / "five" / LAST)["epoch"] == 3
+    summary = json.loads((tmp_path / "five" / "summary.json").read_text())
+    assert summary["healthy"] is False and "at chance" in summary["reason"]
+    assert summary["test_majority_share"] == pytest.approx(100 * 55 / 539, abs=1e-3)  # 55 of 539 digits
 
 
 def test_gradient_clipping_bounds_each_sgd_step(tmp_path: Path) -> None:
@@ -220,24 +287,44 @@ def test_gradient_clipping_bounds_each_sgd_step(tmp_path: Path) -> None:
     assert 0 < float(moved.norm()) <= 1e-4 * (1 + 1e-5), f"step norm {float(moved.norm())}"
 
 
-def test_range_decay_has_its_own_group_for_wcat_only() -> None:
-    for method, expect_group in [("wcat", True), ("lsq", False), ("maxabs", False)]:
-        decays = ["trainer.weight_decay=5e-4", "trainer.range_decay=0.3"]
-        cfg = load_config([], [f"quant.method={method}", *decays])
-        model = build_model_for(cfg, load_dataset_for(cfg))
-        optimizer = training._make_optimizer(model, cfg)
-        groups = {g["name"]: g for g in optimizer.param_groups}
-        assert groups["weights"]["weight_decay"] == 5e-4
-        n_all = sum(1 for _ in model.parameters())
-        if expect_group:
-            assert groups["ranges"]["weight_decay"] == 0.3
-            assert {id(p) for p in groups["ranges"]["params"]} == {id(p) for p in range_parameters(model)}
-            assert len(groups["weights"]["params"]) + len(groups["ranges"]["params"]) == n_all
-        else:
-            assert "ranges" not in groups and len(groups["weights"]["params"]) == n_all
+def test_ranges_have_their_own_group_with_range_lr_and_range_decay_for_wcat() -> None:
+    # (method, the ranges group's weight decay): WCAT's ranges get trainer.range_decay; LSQ's step keeps the
+    # ordinary weight decay (as LSQ and the WCAT code do); maxabs has no learned range.
+    for method, decay in [("wcat", 0.3), ("lsq", 5e-4), ("maxabs", None)]:
+        for range_lr, want_lr in [(0.0, 2e-3), (1e-4, 1e-4)]:
+            settings = ["trainer.lr=2e-3", f"trainer.range_lr={range_lr}"]
+            decays = ["trainer.weight_decay=5e-4", "trainer.range_decay=0.3"]
+            cfg = load_config([], [f"quant.method={method}", *decays, *settings])
+            model = build_model_for(cfg, load_dataset_for(cfg))
+            optimizer = training._make_optimizer(model, cfg)
+            groups = {g["name"]: g for g in optimizer.param_groups}
+            assert groups["weights"]["weight_decay"] == 5e-4 and groups["weights"]["lr"] == 2e-3
+            n_all = sum(1 for _ in model.parameters())
+            if decay is None:
+                assert "ranges" not in groups and len(groups["weights"]["params"]) == n_all
+                continue
+            ranges = groups["ranges"]
+            assert ranges["weight_decay"] == decay
+            assert ranges["lr"] == pytest.approx(want_lr, rel=1e-12), (method, range_lr)
+            assert {id(p) for p in ranges["params"]} == {id(p) for p in range_parameters(model)}
+            assert len(groups["weights"]["params"]) + len(ranges["params"]) == n_all
     sgd = load_config([], ["trainer.optimizer=sgd"])
     optimizer = training._make_optimizer(build_model_for(sgd, load_dataset_for(sgd)), sgd)
     assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["nesterov"] is True
+
+
+def test_range_lr_follows_the_schedule_in_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def record(self, *args, **kwargs):
+        seen.append({g["name"]: g["lr"] for g in self.param_groups})
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    fit([*TINY, "trainer.lr=1e-3", "trainer.range_lr=1e-4"], tmp_path)
+    ratios = {round(s["ranges"] / s["weights"], 12) for s in seen if s["weights"] > 0}
+    assert ratios == {0.1} and seen[-1]["weights"] < seen[0]["weights"], seen
 
 
 def test_schedules() -> None:
@@ -257,6 +344,7 @@ def test_metrics_and_summary_of_a_run(digits_runs: dict) -> None:
     assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # cosine
     summary = json.loads((digits_runs["wcat"] / "summary.json").read_text())
     assert summary["best_epoch"] >= 1 and summary["epochs"] == len(rows)
+    assert summary["healthy"] is True and "reason" not in summary
 
 
 @pytest.mark.slow

@@ -111,6 +111,12 @@ class TrainerConfig:
     # equilibrium range is where this decay balances the clipped weights' pull, whatever the step size.
     # The paper's CIFAR recipe uses 0.01 over 300 SGD epochs (configs/resnet20_cifar10.toml).
     range_decay: float = 0.1
+    # Peak learning rate of the learned ranges (wcat alpha, lsq step), which have a parameter group of their
+    # own; the schedule scales it as it scales trainer.lr. 0 = trainer.lr, what the WCAT code does
+    # (kmchiti/WCAT src/train/trainer.py, _set_q_range_weight_decay: its range group sets only a weight
+    # decay, so the ranges learn at the weights' rate). Set it lower when the health check reports ranges
+    # at their floor (an SGD step at lr 0.1 can move a range by more than its size).
+    range_lr: float = 0.0
     # Learning-rate schedule over the whole run: cosine (to 0, per step), exponential (x gamma per epoch),
     # or constant.
     schedule: Literal["cosine", "exponential", "constant"] = "cosine"
@@ -122,7 +128,10 @@ class TrainerConfig:
     batch_size: int = 64
     # Clip the global L2 norm of the gradients to this value before each step; 0 = no clipping.
     grad_clip: float = 0.0
-    # Seed of the initial weights, the batch order and the augmentation (deterministic on CPU).
+    # Seed of the initial weights, the batch order, the augmentation and dropout: the same seed gives the
+    # same model bit for bit on CPU (each epoch reseeds from (seed, epoch), so a resumed run ends where an
+    # uninterrupted one does); GPUs may differ in the last bits. It is part of the run directory's hash, so
+    # seeds 0, 1, 2 of one recipe are three runs. The validation split has its own seed, data.seed.
     seed: int = 0
     # Stop each epoch after this many steps; 0 = a full pass (> 0 only for smoke tests and demos).
     steps_per_epoch: int = 0
@@ -135,6 +144,11 @@ class TrainerConfig:
         _check(0 <= self.momentum < 1, "trainer.momentum", f"must be in [0, 1), got {self.momentum}")
         _check(self.weight_decay >= 0, "trainer.weight_decay", f"must be >= 0, got {self.weight_decay}")
         _check(self.range_decay >= 0, "trainer.range_decay", f"must be >= 0, got {self.range_decay}")
+        _check(
+            math.isfinite(self.range_lr) and self.range_lr >= 0,
+            "trainer.range_lr",
+            f"must be >= 0 (0 = trainer.lr), got {self.range_lr}",
+        )
         _check(0 < self.gamma <= 1, "trainer.gamma", f"must be in (0, 1], got {self.gamma}")
         _check(self.epochs >= 1, "trainer.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "trainer.batch_size", f"must be >= 1, got {self.batch_size}")

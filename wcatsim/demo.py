@@ -145,6 +145,7 @@ def run_demo(
     log: Callable[[str], None] | None = None,
     plan: DemoPlan | None = None,
     runs_root: str | Path | None = Path("runs"),
+    allow_degenerate: bool = False,
 ) -> DemoResult:
     """Run the demo into ``out_dir``; return where the report and figures are.
 
@@ -152,8 +153,10 @@ def run_demo(
     shows the underlying progress bars. A model already trained with the identical
     config under ``runs_root`` (where ``wcatsim train`` puts it) is copied, not
     retrained. A stage whose code is not available is recorded in ``missing`` and
-    said at the top of the report; the other stages still run.
+    said at the top of the report; the other stages still run. A model at chance is refused
+    (:func:`wcatsim.health.check_run`) before it is evaluated, unless ``allow_degenerate``.
     """
+    from wcatsim.health import check_run
     from wcatsim.runs import load_run
 
     start = time.perf_counter()
@@ -182,6 +185,7 @@ def run_demo(
     def loaded(q: str) -> Any:
         if q not in runs:
             runs[q] = load_run(run_dirs[q], device=device)
+            check_run(runs[q], allow_degenerate)
         return runs[q]
 
     # 2. Random flips, 3. voltage sweep, 4. the sweep per protection scheme, 5. the per-layer voltage

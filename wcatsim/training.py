@@ -1,17 +1,22 @@
 """The trainer: quantization-aware training of one model into its run directory.
 
 SGD (momentum, Nesterov) or Adam; cosine, exponential or constant learning
-rate; weight decay on the weights and a separate one on the quantization ranges
-(``wcatsim.quant.range_parameters``, their own parameter group: the pull that
-makes WCAT's ranges small); optional gradient-norm clipping. Seeded and
-deterministic on CPU: each epoch reseeds torch from (seed, epoch), so a run
-resumed from its last checkpoint ends bit for bit where an uninterrupted run
-ends.
+rate; weight decay on the weights; the quantization ranges
+(``wcatsim.quant.range_parameters``) in a parameter group of their own, with
+their own learning rate (``trainer.range_lr``) and, for WCAT, their own decay
+(``trainer.range_decay``, the pull that makes WCAT's ranges small); optional
+gradient-norm clipping. Seeded and deterministic on CPU: each epoch reseeds
+torch from (seed, epoch), so a run resumed from its last checkpoint ends bit
+for bit where an uninterrupted run ends.
 
 Every epoch writes ``metrics.csv``, a line of ``train.log`` and ``last.pt``
-(atomically); a better validation accuracy also writes ``checkpoint.pt``. A
-non-finite loss stops the run (:class:`NonFiniteLossError`) and keeps the last
-good checkpoints.
+(atomically); a better validation accuracy also writes ``checkpoint.pt``. Then
+the run's health is checked (``_HealthContext.problem``): a non-finite loss, a
+learned range at its floor, or validation accuracy at chance from the third
+epoch on stops the run with :class:`wcatsim.health.TrainingHealthError` (exit
+code 3 on the command line), one line naming the likely cause and the fix; the
+checkpoints are kept for inspection and ``summary.json`` records
+``"healthy": false`` and the reason (a healthy run records ``"healthy": true``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from wcatsim.checkpoint import (
 )
 from wcatsim.config import MODEL_SECTIONS, ExperimentConfig
 from wcatsim.errors import CheckpointError, InputError
+from wcatsim.health import MAJORITY_KEY, TrainingHealthError, at_chance, majority_share
 from wcatsim.runs import (
     CONFIG_FILE,
     LOG_FILE,
@@ -59,8 +65,13 @@ METRICS_COLUMNS = (
 )
 
 
-class NonFiniteLossError(InputError):
-    """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+# Validation accuracy at chance counts as unhealthy from this epoch on (1-based): the first two epochs of
+# a healthy run may still be near chance (issue 10 §1), a third at chance is a run that is not learning.
+CHANCE_FROM_EPOCH = 3
+
+
+class NonFiniteLossError(TrainingHealthError):
+    """The loss (or the weights) became NaN or infinite; the run stopped and kept its last good checkpoint."""
 
 
 @dataclass
@@ -144,6 +155,12 @@ def train(
     steps_per_epoch = batches.steps(tcfg.steps_per_epoch)
     total_steps = steps_per_epoch * tcfg.epochs
     x_test, y_test = data.test_tensors()
+    train_labels = getattr(data.train, "y", None)
+    health = _HealthContext(
+        run_dir, cfg, log, dev, x_test, y_test,
+        val_majority=None if y_val is None else majority_share(y_val),
+        train_majority=None if train_labels is None else majority_share(train_labels),
+    )  # fmt: skip
 
     bar = _progress_bar(progress, total_steps, start_epoch * steps_per_epoch, run_dir.name)
     try:
@@ -160,12 +177,14 @@ def train(
                 step = epoch * steps_per_epoch + step_in_epoch
                 lr = tcfg.lr * lr_factor(tcfg.schedule, step, total_steps, epoch, tcfg.gamma)
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 if not torch.isfinite(loss):
-                    _stop_non_finite(log, run_dir, epoch, step_in_epoch, float(loss.detach()), best_epoch)
+                    value = float(loss.detach())
+                    reason = _non_finite_message(run_dir, epoch, step_in_epoch, value, best_epoch)
+                    health.stop(NonFiniteLossError, reason, model, history)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if tcfg.grad_clip > 0:
@@ -186,7 +205,10 @@ def train(
                         )
             # The last step's update is not seen by a loss; check the weights before keeping them.
             if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-                _stop_non_finite(log, run_dir, epoch, step_in_epoch, float("nan"), best_epoch, what="weights")
+                reason = _non_finite_message(
+                    run_dir, epoch, step_in_epoch, float("nan"), best_epoch, what="weights"
+                )
+                health.stop(NonFiniteLossError, reason, model, history)
             val_acc = _accuracy(model, x_val, y_val, dev) if x_val is not None else None
             row = {
                 "epoch": epoch + 1,
@@ -227,6 +249,9 @@ def train(
                 + ("-" if val_acc is None else f"{val_acc:.2f}%")
                 + f" range/max|w| {row['mean_range_ratio']} ({row['seconds']:.1f} s)"
             )
+            problem = health.problem(model, epoch + 1, val_acc, row["train_accuracy"])
+            if problem is not None:
+                health.stop(TrainingHealthError, problem, model, history)
     finally:
         if bar is not None:
             bar.close()
@@ -235,7 +260,9 @@ def train(
     best = read_checkpoint(run_dir / BEST)
     load_model_state(model, best["model"], run_dir / BEST)
     test_acc = _accuracy(model, x_test, y_test, dev)
-    summary = make_summary(model, cfg, test_acc, best_val, best_epoch, history)
+    summary = make_summary(
+        model, cfg, test_acc, best_val, best_epoch, history, majority=majority_share(y_test)
+    )
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
     epochs_run = tcfg.epochs - start_epoch
     log.write(
@@ -258,16 +285,25 @@ def train(
 def make_summary(
     model: torch.nn.Module,
     cfg: ExperimentConfig,
-    test_acc: float,
+    test_acc: float | None,
     best_val: float | None,
     best_epoch: int,
     history: list[dict[str, Any]],
+    *,
+    healthy: bool = True,
+    reason: str | None = None,
+    majority: float | None = None,
 ) -> dict[str, Any]:
-    """``summary.json``: accuracies in percent, the quantizer and, per layer, range, max|w|, clipped share."""
+    """``summary.json``: accuracies in percent, the quantizer, whether training stayed healthy (and if not,
+    why), the test split's most frequent class share and, per layer, range, max|w|, clipped share."""
     from wcatsim import __version__
 
+    health: dict[str, Any] = {"healthy": healthy}
+    if not healthy:
+        health["reason"] = reason
     return {
-        "test_accuracy": round(test_acc, 4),
+        **health,
+        "test_accuracy": None if test_acc is None else round(test_acc, 4),
         "best_val_accuracy": None if best_val is None else round(best_val, 4),
         "best_epoch": best_epoch,
         "epochs": len(history),
@@ -276,6 +312,7 @@ def make_summary(
         "model": cfg.model.name,
         "dataset": cfg.data.name,
         "seed": cfg.trainer.seed,
+        MAJORITY_KEY: None if majority is None else round(majority, 4),
         "train_seconds": round(sum(float(r["seconds"]) for r in history), 3),
         "version": __version__,
         "layers": layer_table(model),
@@ -303,14 +340,22 @@ def _make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.opti
     from wcatsim.quant import range_parameters
 
     tcfg = cfg.trainer
-    # Range decay on WCAT's alphas only, as the original code does (its q_range_weight_decay group matches
-    # the WCAT range parameter by name); LSQ's step is trained with the ordinary weight decay, as in LSQ.
-    ranges = list(range_parameters(model)) if cfg.quant.method == "wcat" else []
+    # The learned ranges (wcat alpha, lsq step) get a group of their own, as in the WCAT code (its
+    # _set_q_range_weight_decay matches the range parameter by name), so that they have their own learning
+    # rate (trainer.range_lr) and, for WCAT, their own decay (trainer.range_decay). LSQ's step keeps the
+    # ordinary weight decay, as in LSQ and in that code (whose range group matches WCAT's only).
+    ranges = list(range_parameters(model))
     range_ids = {id(p) for p in ranges}
     weights = [p for p in model.parameters() if id(p) not in range_ids and p.requires_grad]
-    groups: list[dict[str, Any]] = [{"params": weights, "weight_decay": tcfg.weight_decay, "name": "weights"}]
+    groups: list[dict[str, Any]] = [
+        {"params": weights, "weight_decay": tcfg.weight_decay, "name": "weights", "lr_scale": 1.0}
+    ]
     if ranges:
-        groups.append({"params": ranges, "weight_decay": tcfg.range_decay, "name": "ranges"})
+        decay = tcfg.range_decay if cfg.quant.method == "wcat" else tcfg.weight_decay
+        scale = tcfg.range_lr / tcfg.lr if tcfg.range_lr > 0 else 1.0
+        groups.append({"params": ranges, "weight_decay": decay, "name": "ranges", "lr_scale": scale})
+    for group in groups:
+        group["lr"] = tcfg.lr * group["lr_scale"]
     if tcfg.optimizer == "sgd":
         return torch.optim.SGD(
             groups, lr=tcfg.lr, momentum=tcfg.momentum, nesterov=tcfg.nesterov and tcfg.momentum > 0
@@ -375,21 +420,89 @@ def _model_payload(model: torch.nn.Module, cfg: ExperimentConfig, epoch: int, va
     }
 
 
-def _stop_non_finite(
-    log: _Log, run_dir: Path, epoch: int, step: int, value: float, best_epoch: int, what: str = "loss"
-) -> None:
+def _non_finite_message(
+    run_dir: Path, epoch: int, step: int, value: float, best_epoch: int, what: str = "loss"
+) -> str:
     kept = (
         f"the last good checkpoints (best: epoch {best_epoch}) are kept in {run_dir}"
         if best_epoch
         else f"no epoch finished, so {run_dir} holds no checkpoint"
     )
-    message = (
+    return (
         f"{what} became {'non-finite' if what == 'weights' else value} at epoch {epoch + 1}, "
         f"step {step + 1}; training stopped and {kept}. "
         "Lower trainer.lr or set trainer.grad_clip, then rerun with --fresh"
     )
-    log.write("stopped: " + message)
-    raise NonFiniteLossError(message)
+
+
+@dataclass
+class _HealthContext:
+    """What the health checks and the unhealthy summary need besides the model."""
+
+    run_dir: Path
+    cfg: ExperimentConfig
+    log: _Log
+    device: torch.device
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    val_majority: float | None  # most frequent class share of the validation split (percent)
+    train_majority: float | None  # ... of the training split, used where there is no validation split
+
+    def problem(
+        self, model: torch.nn.Module, epoch: int, val_acc: float | None, train_acc: float
+    ) -> str | None:
+        """What is wrong after ``epoch`` (1-based), one line naming the cause and the fix; None if healthy.
+
+        Checked: a learned range at its floor (every epoch); accuracy at chance from epoch
+        CHANCE_FROM_EPOCH on (validation accuracy; training accuracy where there is no validation split).
+        """
+        from wcatsim.quant import collapsed_ranges
+
+        kept = f"the checkpoints are kept in {self.run_dir} for inspection"
+        tcfg, method = self.cfg.trainer, self.cfg.quant.method
+        fallen = collapsed_ranges(model)
+        if fallen:
+            names = ", ".join(fallen[:4]) + (f" and {len(fallen) - 4} more" if len(fallen) > 4 else "")
+            suggested = (tcfg.range_lr if tcfg.range_lr > 0 else tcfg.lr) / 10
+            return (
+                f"{method} ranges of {names} fell to the floor at epoch {epoch}: lower trainer.lr or set "
+                f"trainer.range_lr (e.g. {suggested:g}), then train again; {kept}"
+            )
+        if epoch < CHANCE_FROM_EPOCH:
+            return None
+        if val_acc is not None:
+            split, acc, majority = "validation", val_acc, self.val_majority
+        else:
+            split, acc, majority = "training", train_acc, self.train_majority
+        if majority is None or not at_chance(acc, majority):
+            return None
+        fix = "lower trainer.lr (e.g. 10x)" if tcfg.optimizer == "sgd" else "lower trainer.lr"
+        if method in ("wcat", "lsq"):
+            fix += " or set trainer.range_lr"
+        return (
+            f"{split} accuracy {acc:.2f}% at epoch {epoch} is at chance (most frequent class: "
+            f"{majority:.2f}%): the model is not learning; {fix}, then train again; {kept}"
+        )
+
+    def stop(
+        self, error: type[TrainingHealthError], reason: str, model: torch.nn.Module,
+        history: list[dict[str, Any]],
+    ) -> None:
+        """Record the failure (train.log; summary.json with ``healthy: false`` describing the best checkpoint
+        kept, its test accuracy measured, where there is one) and raise ``error``."""
+        self.log.write("stopped, unhealthy: " + reason)
+        test_acc, best_val, best_epoch = None, None, 0
+        if (self.run_dir / BEST).is_file():
+            best = read_checkpoint(self.run_dir / BEST)
+            load_model_state(model, best["model"], self.run_dir / BEST)
+            best_val, best_epoch = best.get("val_accuracy"), int(best.get("epoch", 0))
+            test_acc = _accuracy(model, self.x_test, self.y_test, self.device)
+        summary = make_summary(
+            model, self.cfg, test_acc, best_val, best_epoch, history, healthy=False, reason=reason,
+            majority=majority_share(self.y_test),
+        )
+        atomic_write_json(self.run_dir / SUMMARY_FILE, summary)
+        raise error(reason)
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -482,7 +595,7 @@ def _describe_cfg(cfg: ExperimentConfig) -> str:
     return (
         f"{cfg.model.name} on {cfg.data.name}, {quant}; {t.optimizer} lr {t.lr} {t.schedule}, "
         f"{t.epochs} epochs, batch {t.batch_size}, weight decay {t.weight_decay}, "
-        f"range decay {t.range_decay}, seed {t.seed}"
+        f"range decay {t.range_decay}, range lr {t.range_lr or t.lr}, seed {t.seed}"
     )
 
 
@@ -498,4 +611,7 @@ def _on_terminal() -> bool:
     return on_terminal()
 
 
-__all__ = ["NonFiniteLossError", "TrainResult", "layer_table", "make_summary", "train"]
+__all__ = [
+    "CHANCE_FROM_EPOCH", "NonFiniteLossError", "TrainResult", "TrainingHealthError", "layer_table",
+    "make_summary", "train",
+]

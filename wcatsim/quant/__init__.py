@@ -13,12 +13,13 @@ while running from an image; a leaf tensor without grad, which the Bit-Flip Atta
 through), and ``functions.MIN_BITS/MAX_BITS/grid_bounds/to_unsigned/flip_bits``.
 """
 
-from .config import CLAMP_GRADS, METHODS, RANGE_INITS, QuantConfig
+from .config import CLAMP_GRADS, LSQ_GRADIENTS, METHODS, RANGE_INITS, QuantConfig
 from .functions import dequantize, flip_bits, grid_bounds, quantize_to_grid, random_bit_flips
 from .image import LayerImage, run_from_image, weight_image
 from .layers import QConv2d, QLinear
 from .model import (
     clip_weights_,
+    collapsed_ranges,
     layer_stats,
     quant_config_of,
     quantize,
@@ -26,13 +27,22 @@ from .model import (
     range_parameters,
     reinit_ranges,
 )
-from .quantizers import FixedRangeQuantizer, LsqQuantizer, MaxAbsQuantizer, WcatQuantizer, WeightQuantizer
+from .quantizers import (
+    FixedRangeQuantizer,
+    LsqQuantizer,
+    MaxAbsQuantizer,
+    PlclipQuantizer,
+    WcatQuantizer,
+    WeightQuantizer,
+)
 
 __all__ = [
-    "QuantConfig", "METHODS", "CLAMP_GRADS", "RANGE_INITS",
+    "QuantConfig", "METHODS", "CLAMP_GRADS", "RANGE_INITS", "LSQ_GRADIENTS",
     "quantize", "quantized_layers", "quant_config_of", "range_parameters", "reinit_ranges", "clip_weights_",
+    "collapsed_ranges",
     "layer_stats", "weight_image", "run_from_image", "LayerImage",
     "QConv2d", "QLinear",
     "WeightQuantizer", "MaxAbsQuantizer", "LsqQuantizer", "WcatQuantizer", "FixedRangeQuantizer",
+    "PlclipQuantizer",
     "grid_bounds", "quantize_to_grid", "dequantize", "flip_bits", "random_bit_flips",
 ]

@@ -82,17 +82,24 @@ class WcatFakeQuant(torch.autograd.Function):
 class LsqFakeQuant(torch.autograd.Function):
     """LSQ (Esser et al., ICLR 2020): learned step s; codes = round(clamp(w / s, -Qn, Qp)).
 
-    Backward: d/dw = 1 inside the grid, 0 outside; d/ds = round(v) - v inside, -Qn or Qp outside
-    (v = w / s), summed and scaled by g = 1 / sqrt(Qp * numel).
+    Backward: d/dw = 1 inside the grid, 0 outside (v = w / s).  The step's gradient, with
+    g = 1 / sqrt(Qp * numel), by ``gradient``:
+
+    - ``"paper"`` (LSQ, eq. 3 with the gradient scale of section 2.2): g * (round(v) - v) inside the grid,
+      g * (-Qn) below, g * Qp above, summed over the layer;
+    - ``"wcat_code"`` (kmchiti/WCAT ``LSQ``: the gradient scale is applied to the step that divides w,
+      but the codes are multiplied back by the unscaled step): round(v) - g * v inside, -Qn or Qp
+      outside, unscaled -- about 1/g times the paper's (g is ~1/300 for a 4-bit ResNet-20 layer).
     """
 
     @staticmethod
-    def forward(ctx, w: torch.Tensor, step: torch.Tensor, bits: int, ber: float) -> torch.Tensor:
+    def forward(ctx, w: torch.Tensor, step: torch.Tensor, bits: int, ber: float, gradient: str = "paper"):
         qmin, qmax = grid_bounds(bits)
         v = w / step
         codes = torch.round(torch.clamp(v, qmin, qmax))
         ctx.save_for_backward(v)
         ctx.bits = bits
+        ctx.gradient = gradient
         return _maybe_flip(codes, bits, ber) * step
 
     @staticmethod
@@ -102,8 +109,35 @@ class LsqFakeQuant(torch.autograd.Function):
         inside = (v >= qmin) & (v <= qmax)
         grad_step = None
         if ctx.needs_input_grad[1]:
-            local = torch.where(inside, torch.round(v) - v, torch.where(v < qmin, float(qmin), float(qmax)))
             scale = 1.0 / math.sqrt(qmax * v.numel())
-            grad_step = ((grad * local).sum() * scale).reshape(())
+            edge = torch.where(v < qmin, float(qmin), float(qmax))
+            if ctx.gradient == "wcat_code":
+                local = torch.where(inside, torch.round(v) - scale * v, edge)
+                grad_step = (grad * local).sum().reshape(())
+            else:
+                local = torch.where(inside, torch.round(v) - v, edge)
+                grad_step = ((grad * local).sum() * scale).reshape(())
         grad_w = grad * inside.to(grad.dtype) if ctx.needs_input_grad[0] else None
-        return grad_w, grad_step, None, None
+        return grad_w, grad_step, None, None, None
+
+
+class PositiveRange(torch.autograd.Function):
+    """A learned range that stays positive and can always recover: r = max(|p|, floor).
+
+    The quantity used is the magnitude of the parameter p, never less than ``floor`` (a positive tensor,
+    no gradient).  Backward: dr/dp = sign(p) (+1 at p = 0), *also below the floor* (straight through):
+    a clamp such as ``p.clamp_min(floor)`` has zero gradient below the floor, so one optimiser step that
+    pushed p under it trapped the range there for good.  Here a step that overshoots zero lands on the
+    mirror image |p| (the same model the positive value gives), and a range held at the floor still
+    receives the loss's pull and can leave it.  For p > floor, r = p exactly (bit for bit).
+    """
+
+    @staticmethod
+    def forward(ctx, p: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(p)
+        return torch.maximum(p.abs(), floor)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (p,) = ctx.saved_tensors
+        return grad * torch.where(p < 0, -1.0, 1.0).to(grad.dtype), None

@@ -11,6 +11,7 @@ from .functions import MAX_BITS, MIN_BITS
 METHODS = ("float", "maxabs", "lsq", "wcat", "wclip", "plclip")
 CLAMP_GRADS = ("ste", "pwl", "mad")
 RANGE_INITS = ("max_abs", "sawb", "mse", "noisy_mse")
+LSQ_GRADIENTS = ("paper", "wcat_code")
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,24 @@ class QuantConfig:
     # pwl (zero outside the range), mad (alpha/|w| outside)
     clamp_grad: str = "ste"
     # wcat only: how alpha starts: max_abs (max|w|), sawb (Choi et al. 2018; 2, 4, 8 bits only),
-    # mse (minimises the quantization MSE), noisy_mse (minimises the expected MSE under bit flips)
-    range_init: str = "max_abs"
+    # mse (minimises the quantization MSE), noisy_mse (minimises the expected MSE under bit flips).
+    # mse by default: the paper's choice and that of its code's configs (kmchiti/WCAT
+    # configs/quantization/4bit_wcat.jsonnet, init_method "MSE"), so the built-in default and
+    # configs/quantization/4bit_wcat.toml are one recipe (the code's class default is max_abs, which no
+    # shipped config of it uses).  The search is bounded to (1e-3 max|w|, max|w|] (range_init.py).
+    range_init: str = "mse"
     # noisy_mse only: probability that a stored bit flips, used when initialising alpha (1e-3 as in the
     # WCAT code's default noisy_mse_ber)
     range_init_ber: float = 1e-3
+    # lsq only: the step's gradient.  paper: LSQ's (Esser et al., ICLR 2020, eq. 3, scaled by
+    # g = 1/sqrt(Qp numel)); wcat_code: what kmchiti/WCAT computes (its codes are multiplied back by the
+    # unscaled step, so the step gradient is about 1/g larger).  paper by default: the method as published;
+    # wcat_code reproduces the paper's LSQ numbers as its code trained them.
+    lsq_gradient: str = "paper"
     # wclip only: the fixed clipping range of every layer, in weight units (Stutz et al. use 0.1 on CIFAR)
     w_max: float = 0.1
     # plclip only: base range in weight units; a layer's range is base * max(0.2, its max|w| / the largest
-    # layer max|w|), fixed when the model is quantized
+    # layer max|w|), recomputed from the current weights in every forward (as kmchiti/WCAT does)
     plclip_base: float = 0.1
     # qualified layer names (as in model.named_modules()) that stay float
     exclude: tuple[str, ...] = ()
@@ -64,6 +74,10 @@ class QuantConfig:
         if self.range_init not in RANGE_INITS:
             raise InputError(
                 f"quant.range_init {self.range_init!r} is unknown: use one of {', '.join(RANGE_INITS)}"
+            )
+        if self.lsq_gradient not in LSQ_GRADIENTS:
+            raise InputError(
+                f"quant.lsq_gradient {self.lsq_gradient!r} is unknown: use one of {', '.join(LSQ_GRADIENTS)}"
             )
         if self.method == "wcat" and self.range_init == "sawb" and self.bits not in (2, 4, 8):
             raise InputError(

@@ -12,12 +12,14 @@ from sram_models.errors import InputError
 from .config import QuantConfig
 from .functions import grid_bounds
 from .layers import QUANTIZED_TYPES, QConv2d, QLinear
-from .quantizers import FixedRangeQuantizer, LsqQuantizer, MaxAbsQuantizer, WcatQuantizer, WeightQuantizer
-from .range_init import max_abs_range
-
-# plclip: a layer's share of the largest layer max|w| is never taken below this floor (the WCAT code's
-# per-layer clipping baseline), so that layers with small weights keep a usable range
-PLCLIP_FLOOR = 0.2
+from .quantizers import (
+    FixedRangeQuantizer,
+    LsqQuantizer,
+    MaxAbsQuantizer,
+    PlclipQuantizer,
+    WcatQuantizer,
+    WeightQuantizer,
+)
 
 _CONFIG_ATTRIBUTE = "_wcatsim_quant_config"
 
@@ -29,35 +31,28 @@ def _float_layers(model: nn.Module) -> dict[str, nn.Module]:
     }
 
 
-def _make_quantizer(cfg: QuantConfig, weight: torch.Tensor, plclip_range: float | None) -> WeightQuantizer:
+def _make_quantizer(cfg: QuantConfig, weight: torch.Tensor) -> WeightQuantizer:
     if cfg.method == "maxabs":
         return MaxAbsQuantizer(cfg.bits, cfg.train_ber)
     if cfg.method == "wclip":
         return FixedRangeQuantizer(cfg.bits, cfg.w_max, "wclip", cfg.train_ber)
     if cfg.method == "plclip":
-        return FixedRangeQuantizer(cfg.bits, plclip_range, "plclip", cfg.train_ber)
+        return PlclipQuantizer(cfg.bits, cfg.plclip_base, cfg.train_ber)
     if cfg.method == "lsq":
-        quantizer = LsqQuantizer(cfg.bits, cfg.train_ber)
+        quantizer = LsqQuantizer(cfg.bits, cfg.train_ber, cfg.lsq_gradient)
     else:
         quantizer = WcatQuantizer(cfg.bits, cfg.clamp_grad, cfg.range_init, cfg.range_init_ber, cfg.train_ber)
     quantizer.init_range(weight)
     return quantizer
 
 
-def plclip_ranges(weights: dict[str, torch.Tensor], base: float) -> dict[str, float]:
-    """plclip: range_l = base * max(PLCLIP_FLOOR, max|w_l| / max over layers of max|w|)."""
-    tops = {name: max_abs_range(w) for name, w in weights.items()}
-    largest = max(tops.values())
-    return {name: base * max(PLCLIP_FLOOR, top / largest) for name, top in tops.items()}
-
-
 def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
     """Replace every Conv2d and Linear of ``model`` (in place; first and last included) by its quantized
     subclass, except those named in ``cfg.exclude``; returns the model.
 
-    ``method="float"`` returns the model unchanged.  Learned ranges (wcat alpha, lsq step) and plclip
-    ranges are initialised from the current weights; after loading other weights call
-    :func:`reinit_ranges`.
+    ``method="float"`` returns the model unchanged.  Learned ranges (wcat alpha, lsq step) are initialised
+    from the current weights; after loading other weights call :func:`reinit_ranges`.  plclip ranges follow
+    the current weights of all the model's plclip layers in every forward.
     """
     if not isinstance(cfg, QuantConfig):
         raise TypeError(f"quantize needs a QuantConfig, got {type(cfg).__name__}")
@@ -85,13 +80,15 @@ def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
         )
     if not chosen:
         raise InputError("the model has no Conv2d or Linear layer left to quantize (check quant.exclude)")
-    ranges = {}
-    if cfg.method == "plclip":
-        ranges = plclip_ranges({n: m.weight for n, m in chosen.items()}, cfg.plclip_base)
+    replaced = []
     for name, layer in chosen.items():
-        quantizer = _make_quantizer(cfg, layer.weight, ranges.get(name))
+        quantizer = _make_quantizer(cfg, layer.weight)
         replacement = (QConv2d if isinstance(layer, nn.Conv2d) else QLinear).from_float(layer, quantizer)
         _set_submodule(model, name, replacement)
+        replaced.append(replacement)
+    if cfg.method == "plclip":
+        for layer in replaced:  # each range is a share of the largest max|w| of these layers
+            layer.quantizer.set_group(replaced)
     return model
 
 
@@ -117,25 +114,25 @@ def range_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in params if p is not None]
 
 
-def reinit_ranges(model: nn.Module) -> None:
-    """Re-initialise every learned or per-layer range from the layers' current weights (after loading a
-    float checkpoint into a quantized model, e.g. ``--init-from``)."""
+def collapsed_ranges(model: nn.Module) -> list[str]:
+    """Names of the layers whose learned range (wcat alpha, lsq step) is held at its floor
+    (:func:`wcatsim.quant.quantizers.range_floor`): the sign of a range the optimiser drove through zero."""
     layers = quantized_layers(model)
-    cfg = quant_config_of(model)
-    plclip = [n for n, m in layers.items() if isinstance(m.quantizer, FixedRangeQuantizer)
-              and m.quantizer.method == "plclip"]
-    if plclip:
-        base = cfg.plclip_base if cfg is not None else QuantConfig().plclip_base
-        for name, value in plclip_ranges({n: layers[n].weight for n in plclip}, base).items():
-            layers[name].quantizer.set_range(value)
-    for layer in layers.values():
+    return [name for name, layer in layers.items() if layer.quantizer.range_at_floor(layer.weight)]
+
+
+def reinit_ranges(model: nn.Module) -> None:
+    """Re-initialise every learned range from the layers' current weights (after loading a float
+    checkpoint into a quantized model, e.g. ``--init-from``); plclip ranges follow the weights anyway."""
+    for layer in quantized_layers(model).values():
         layer.quantizer.init_range(layer.weight)
 
 
 @torch.no_grad()
 def clip_weights_(model: nn.Module) -> None:
-    """Clip the stored weights of wclip/plclip layers to their fixed range (call after each optimiser
-    step, as weight clipping does in Stutz et al., MLSys 2021); other quantizers are left alone."""
+    """Clip the stored weights of wclip layers to their fixed range (call after each optimiser step, as
+    weight clipping does in Stutz et al., MLSys 2021); other quantizers are left alone (plclip, as in the
+    WCAT code, clips only in the forward)."""
     for layer in quantized_layers(model).values():
         if isinstance(layer.quantizer, FixedRangeQuantizer):
             r = layer.quantizer.w_range

@@ -1,0 +1,138 @@
+"""A model at chance is refused by every fault and attack command (exit 2, one line) unless
+--allow-degenerate; the rule itself (wcatsim.health) against its definition."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from wcatsim.checkpoint import BEST, read_checkpoint, save_checkpoint
+from wcatsim.health import (
+    DEGENERATE_MARGIN,
+    DegenerateModelError,
+    at_chance,
+    check_run,
+    majority_share,
+    refuse_degenerate,
+)
+
+# the embedded digits' test split: 539 images, the most frequent class has 55 of them
+DIGITS_TEST_MAJORITY = 100 * 55 / 539
+
+
+def test_chance_is_within_two_points_of_the_most_frequent_class() -> None:
+    assert majority_share([0, 1, 1, 2]) == 50.0
+    assert majority_share(torch.tensor([3] * 9 + [1])) == 90.0
+    assert DEGENERATE_MARGIN == 2.0
+    assert at_chance(12.0, 10.0) and at_chance(3.0, 10.0) and not at_chance(12.01, 10.0)
+    refuse_degenerate(12.5, 10.0, "m")  # above the margin: nothing happens
+    refuse_degenerate(10.0, 10.0, "m", allow=True)
+    with pytest.raises(DegenerateModelError, match=r"^m has clean accuracy 11.00%.*\(10.00%\).*--allow-deg"):
+        refuse_degenerate(11.0, 10.0, "m")
+    with pytest.raises(Exception, match="empty"):
+        majority_share([])
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture
+def dead_run(digits_runs: dict, tmp_path: Path) -> Path:
+    """A copy of the maxabs digits run whose classifier answers class 0 whatever the image."""
+    run = tmp_path / "dead"
+    shutil.copytree(digits_runs["maxabs"], run)
+    payload = read_checkpoint(run / BEST)
+    payload["model"]["fc.weight"].zero_()
+    payload["model"]["fc.bias"].copy_(torch.arange(10, 0, -1, dtype=torch.float32))  # class 0 wins
+    save_checkpoint(run / BEST, payload)
+    return run
+
+
+def _invoke(args: list) -> object:
+    from cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+REFUSING = [
+    ["random-flip", "--ber", "0,1e-2", "--samples", "2"],
+    ["sweep-voltage", "--preset", "chandramoorthy14", "--voltages", "0.9,1.0", "--chips", "1"],
+    ["bfa", "--trials", "1", "--max-flips", "2", "--max-iterations", "2", "--no-progress"],
+]
+
+
+@pytest.mark.parametrize("args", REFUSING, ids=[a[0] for a in REFUSING])
+def test_fault_commands_refuse_a_model_at_chance_unless_allowed(args: list, dead_run: Path) -> None:
+    before = _tree_digest(dead_run)
+    result = _invoke([*args, "--run", dead_run, "--device", "cpu", "--quiet"] if args[0] != "bfa"
+                     else [*args, "--run", dead_run, "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the model in "), result.stderr
+    share = f"({DIGITS_TEST_MAJORITY:.2f}%)"
+    assert share in lines[0] and "--allow-degenerate" in lines[0] and "Traceback" not in result.output
+    assert _tree_digest(dead_run) == before, "a refused command must not touch the run directory"
+    extra = ["--quiet"] if args[0] != "bfa" else []
+    allowed = _invoke([*args, "--run", dead_run, "--device", "cpu", *extra, "--allow-degenerate"])
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_pareto_refuses_the_sweep_of_a_model_at_chance(dead_run: Path, tmp_path: Path) -> None:
+    sweep = ["sweep-voltage", "--preset", "chandramoorthy14", "--voltages", "0.9,1.0", "--chips", "2",
+             "--device", "cpu", "--quiet", "--allow-degenerate"]  # fmt: skip
+    assert _invoke([*sweep, "--run", dead_run]).exit_code == 0
+    result = _invoke(["pareto", dead_run, "--out", tmp_path / "p.png"])
+    assert result.exit_code == 2 and "--allow-degenerate" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.png").exists()
+    assert _invoke(["pareto", dead_run, "--out", tmp_path / "p.png", "--allow-degenerate"]).exit_code == 0
+
+
+def test_a_run_whose_training_stopped_unhealthy_is_refused(digits_runs: dict, tmp_path: Path) -> None:
+    import json
+
+    from wcatsim.runs import load_run
+
+    run_dir = tmp_path / "unhealthy"
+    shutil.copytree(digits_runs["wcat"], run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    check_run(load_run(run_dir, device="cpu"))  # healthy and far above chance
+    summary.update(healthy=False, reason="wcat ranges of conv2 fell to the floor at epoch 2")
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DegenerateModelError, match="stopped unhealthy .*conv2 fell to the floor"):
+        check_run(load_run(run_dir, device="cpu"))
+    check_run(load_run(run_dir, device="cpu"), allow=True)
+
+
+def test_the_demo_refuses_a_model_at_chance_unless_allowed(
+    dead_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wcatsim.demo as demo
+
+    plan = demo.DemoPlan(
+        quick=True, quantizers=("maxabs",), bits=4, train_overrides=(), bers=(0.0, 1e-2), samples=2,
+        preset="chandramoorthy14", voltages=(0.9, 1.0), chips=2, bfa_trials=1, bfa_max_flips=1,
+        bfa_max_iterations=1, bfa_k_top=5, bfa_eval_subset=0,
+    )  # fmt: skip
+    monkeypatch.setattr(demo, "train_or_reuse", lambda *args, **kwargs: (dead_run, True))
+    with pytest.raises(DegenerateModelError, match="--allow-degenerate"):
+        demo.run_demo(tmp_path / "out", plan=plan, device="cpu", progress=False, log=lambda _: None)
+    assert not (dead_run / "random_flip.csv").exists()
+
+    class Reached(Exception):
+        pass
+
+    def first_stage(run, plan, progress):
+        raise Reached(run.dir)
+
+    monkeypatch.setattr(demo, "_random_flip", first_stage)  # allowed: the evaluation starts
+    with pytest.raises(Reached):
+        demo.run_demo(tmp_path / "out", plan=plan, device="cpu", progress=False, log=lambda _: None,
+                      allow_degenerate=True)  # fmt: skip
+    assert "--allow-degenerate" in _invoke(["demo", "--help"]).output
