@@ -64,12 +64,16 @@ from cli._common import (
 @click.option("--batch-size", type=COUNT, default=None,
               help="Images per evaluation batch (default: the fastest setting for the device).")
 @quiet_option
+@click.option("--allow-degenerate", is_flag=True,
+              help="Plan even for a model at chance (clean accuracy within 2 points of the most frequent "
+              "class's share) or one whose training stopped unhealthy.")
 @handles_errors
 def plan_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, budget: float, metric: str, domains: str, voltage_text: str | None, chips: int,
     verify_chips: int, max_sets: int, protect: str, banks: int | None, inference_time_ns: float | None,
     word_bits: int, seed: int, out: Path | None, plot: str | None, batch_size: int | None, quiet: bool,
+    allow_degenerate: bool,
 ) -> None:
     """Plan one SRAM supply voltage per domain of layers: least energy within --budget points of clean.
 
@@ -84,6 +88,7 @@ def plan_voltage(
     from sram_models import load_technology
     from sram_models.errors import InputError
     from wcatsim.atomic import exclusive
+    from wcatsim.health import check_run
     from wcatsim.outputs import check_figure_path, check_writable
     from wcatsim.planning.domains import read_domains_file
     from wcatsim.planning.planner import PLAN_JSON, PlanSettings, check_grid, format_plan
@@ -115,6 +120,7 @@ def plan_voltage(
         check_figure_path(figure, "plan_voltage")
     with exclusive(where / PLAN_JSON):
         run, _ = exp.load(device)
+        check_run(run, allow_degenerate)
         log = None if quiet else (lambda text: click.echo(text, err=True))
         plan = run_plan(run, tech, voltages, domains=domains, settings=settings, out_dir=where,
                         progress=not quiet, log=log, device=device, batch_size=batch_size)  # fmt: skip
