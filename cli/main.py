@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "random-flip": ("cli.random_flip:random_flip", "Accuracy under random bit errors over a list of BERs."),
     "sweep-voltage": ("cli.sweep_voltage:sweep_voltage", "Accuracy and energy across SRAM supply voltages."),
     "bfa": ("cli.bfa:bfa", "The Bit-Flip Attack (progressive bit search): flips to break a model."),
+    "plan-voltage": ("cli.plan_voltage:plan_voltage",
+                     "Plan one SRAM voltage per domain of layers: least energy within an accuracy budget."),
     "pareto": ("cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
     "sram": ("cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),
 }

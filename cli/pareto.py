@@ -42,6 +42,7 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, allow_degenerate: b
     that of every higher voltage) stays within 1 and 0.1 point of clean, its
     voltage and the saving against nominal. Writes the figure (PNG + PDF),
     FILE.csv (every point and whether it is on its front) and FILE_iso.csv (the table).
+    A run directory holding plan_voltage.json (`wcatsim plan-voltage`) has its plan marked (◆).
     """
     from wcatsim.atomic import atomic_write_csv
     from wcatsim.health import check_sweeps
@@ -51,6 +52,7 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, allow_degenerate: b
         format_iso_table,
         iso_table,
         load_sweep,
+        read_json_object,
         unique_labels,
         write_points_csv,
     )
@@ -66,7 +68,8 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, allow_degenerate: b
     unique_labels(loaded)
     rows = iso_table(loaded, metric)
     click.echo(format_iso_table(rows))
-    figures = plot_pareto(loaded, out, metric=metric)
+    plans = [read_json_object(p / "plan_voltage.json") if p.is_dir() else {} for p in sweeps]
+    figures = plot_pareto(loaded, out, metric=metric, plans=[p or None for p in plans])
     points_csv = write_points_csv(out.with_suffix(".csv"), loaded, metric)
     iso_csv = out.with_name(out.stem + "_iso.csv")
     atomic_write_csv(iso_csv, ISO_COLUMNS, rows)

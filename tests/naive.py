@@ -613,3 +613,63 @@ def naive_measured_stuck(
             if cell in stuck:
                 out[word * phys_bits + bit] = stuck[cell]
     return out
+
+# ---------------------------------------------------------------- wcatsim.planning: voltage plans
+
+
+def naive_best_plan(loss, energy, budget):
+    """Every assignment of one step per domain; the least summed energy whose summed loss <= budget.
+
+    ``loss[d][j]``, ``energy[d][j]``: nested lists (inf loss = not allowed).  Returns (energy, steps) or
+    None when nothing fits.
+    """
+    import itertools
+    import math
+
+    best = None
+    n_steps = [len(row) for row in loss]
+    for steps in itertools.product(*(range(n) for n in n_steps)):
+        total_loss = sum(loss[d][j] for d, j in enumerate(steps))
+        if math.isinf(total_loss) or total_loss > budget + 1e-9:
+            continue
+        total_energy = sum(energy[d][j] for d, j in enumerate(steps))
+        if best is None or total_energy < best[0] - 1e-12:
+            best = (total_energy, steps)
+    return best
+
+
+def naive_mixed_voltage_energy(domains, v_nominal, read_norm):
+    """Dynamic-only energy of weights in domains: sum over domains of words x read_norm(V), over the whole
+    image's words at nominal.  ``domains``: (weights, weights per word, voltage) per domain, each domain
+    starting a fresh word; the reference packs every weight together."""
+    reference = -(-sum(n for n, _, _ in domains) // domains[0][1])
+    total = 0.0
+    for n, per_word, v in domains:
+        words = -(-n // per_word)
+        total += words * read_norm(v)
+    return total / (reference * read_norm(v_nominal))
+
+
+def naive_domains_energy_pj(domain_words, volts, read_pj, leak_mw, access_ns, access_bits, leakage_bits,
+                            word_bits=64, rows=512, banks=32):
+    """(total pJ) of 64-bit words in domains of their own arrays: every word read once at its domain's
+    voltage; arrays of ``rows`` words dealt round-robin to ``banks`` banks read in parallel, one row per
+    bank per cycle, domains one after the other; every array's cells (padding included) leak for the
+    whole inference.  ``read_pj(v)`` per ``access_bits`` bits, ``leak_mw(v)`` per ``leakage_bits`` cells,
+    ``access_ns(v)`` one cycle."""
+    time_ns = 0.0
+    dynamic = 0.0
+    arrays_of = []
+    for words, v in zip(domain_words, volts, strict=True):
+        sizes = [rows] * (words // rows) + ([words % rows] if words % rows else [])
+        per_bank = [0] * banks
+        for k, size in enumerate(sizes):
+            per_bank[k % banks] += size
+        time_ns += max(per_bank) * access_ns(v)
+        dynamic += words * word_bits * read_pj(v) / access_bits
+        arrays_of.append(len(sizes))
+    leakage = 0.0
+    for arrays, v in zip(arrays_of, volts, strict=True):
+        cells = arrays * rows * word_bits
+        leakage += leak_mw(v) * cells / leakage_bits * time_ns
+    return dynamic + leakage

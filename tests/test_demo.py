@@ -12,8 +12,11 @@ from click.testing import CliRunner
 from wcatsim.atomic import read_csv
 
 FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxabs", "bfa_lsq", "bfa_wcat",
-           "weights_maxabs", "weights_lsq", "weights_wcat")  # fmt: skip
-SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt")
+           "weights_maxabs", "weights_lsq", "weights_wcat",
+           "plan_voltage_maxabs", "plan_voltage_lsq", "plan_voltage_wcat")  # fmt: skip
+SUMMARY_KEYS = ("clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "plan_energy_norm_1pt",
+                "plan_saving_over_uniform_1pt")  # fmt: skip
+SCHEMES = ("none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t")
 
 
 def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_path: Path) -> None:
@@ -25,8 +28,8 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     result = CliRunner().invoke(demo, args)
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'report.md'}" in result.output
-    for stage in range(1, 6):
-        assert f"[demo {stage}/5]" in result.output, f"stage {stage} did not say it started"
+    for stage in range(1, 8):
+        assert f"[demo {stage}/7]" in result.output, f"stage {stage} did not say it started"
     assert "incomplete" not in result.output, result.output
 
     for name in ("report.md", "pareto.csv", "summary.json", "demo.json"):
@@ -54,6 +57,14 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert 0 <= entry["clean_acc"] <= 100
         assert 0 < entry["iso_acc_energy_norm_1pt"] <= 1.0
         assert 0.8 <= entry["iso_acc_voltage_1pt"] <= 1.0
+        # the plan: never costlier than nominal, its saving the uniform voltage's energy minus its own
+        assert 0 < entry["plan_energy_norm_1pt"] <= 1.0 + 1e-9
+        assert entry["plan_saving_over_uniform_1pt"] == pytest.approx(
+            entry["plan_uniform_energy_norm_1pt"] - entry["plan_energy_norm_1pt"]
+        )
+        assert sorted(entry["plan_voltages_1pt"]) == ["conv1", "conv2", "conv3", "fc"]
+        assert sorted(entry["protection_1pt"]) == sorted(SCHEMES)
+        assert entry["protection_1pt"]["none"]["iso_acc_saving"] == pytest.approx(entry["iso_acc_saving_1pt"])
 
     points = read_csv(out / "pareto.csv")
     assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front"]
@@ -66,11 +77,15 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     for name in FIGURES:
         assert f"]({name}.png)" in report, f"{name}.png is not embedded in the report"
     assert "iso-accuracy energy saving and flips-to-break" in report
+    assert "## Per-layer voltage plan within 1 point" in report
+    assert "## Protection schemes" in report
+    for scheme in SCHEMES:
+        assert f"| {scheme} |" in report, scheme
 
     # A rerun reuses every finished stage.
     again = CliRunner().invoke(demo, args)
     assert again.exit_code == 0, again.output
-    assert again.output.count("reusing") == 12, again.output  # 4 stages x 3 models
+    assert again.output.count("reusing") == 18, again.output  # 6 stages x 3 models
 
 
 def test_an_identical_run_under_runs_root_is_copied_not_retrained(tmp_path: Path) -> None:

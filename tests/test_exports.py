@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["sram_models", "wcatsim", "wcatsim.attacks"])
+@pytest.mark.parametrize("package", ["sram_models", "wcatsim", "wcatsim.attacks", "wcatsim.planning"])
 def test_every_listed_public_name_resolves(package: str) -> None:
     module = importlib.import_module(package)
     names = module._EXPORTS

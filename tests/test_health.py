@@ -65,6 +65,8 @@ REFUSING = [
     ["random-flip", "--ber", "0,1e-2", "--samples", "2"],
     ["sweep-voltage", "--preset", "chandramoorthy14", "--voltages", "0.9,1.0", "--chips", "1"],
     ["bfa", "--trials", "1", "--max-flips", "2", "--max-iterations", "2", "--no-progress"],
+    ["plan-voltage", "--preset", "chandramoorthy14", "--voltages", "0.9,1.0", "--chips", "2",
+     "--verify-chips", "2"],
 ]
 
 

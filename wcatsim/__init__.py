@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "random_flip_sweep": "wcatsim.sweeps", "voltage_sweep": "wcatsim.sweeps",
     "ModelMemory": "wcatsim.faults", "FaultEvaluator": "wcatsim.faults",
     "run_bfa": "wcatsim.attacks.bfa", "BFAResult": "wcatsim.attacks.bfa",
+    "plan_voltage": "wcatsim.planning", "PlanSettings": "wcatsim.planning",
 }
 
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ class DemoPlan:
     bfa_k_top: int  # BFA candidate weights per layer
     bfa_eval_subset: int  # test images for BFA's per-iteration accuracy (0 = all)
     seed: int = 0  # base seed of every fault draw and attack batch (common to all models)
+    # Protection schemes swept besides the unprotected memory (issue 12 §2: every scheme on one table)
+    schemes: tuple[str, ...] = ("secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t")
+    plan_budget: float = 1.0  # accuracy points of the per-layer voltage plan (issue 12 §1: 1 point)
 
     def stage_settings(self, stage: str) -> dict[str, Any]:
         """The settings a stage's results depend on (its fingerprint)."""
@@ -60,6 +63,9 @@ class DemoPlan:
             "train": ("bits", "train_overrides"),
             "random_flip": ("bers", "samples", "seed"),
             "sweep": ("preset", "voltages", "chips", "seed"),
+            "protect": ("preset", "voltages", "chips", "seed", "schemes"),
+            # the plan's grid is the sweep's; as many planning chips, and as many per verification set
+            "plan": ("preset", "voltages", "chips", "seed", "plan_budget"),
             "bfa": (
                 "bfa_trials",
                 "bfa_max_flips",
@@ -161,7 +167,7 @@ def run_demo(
     state = _State(out_dir / STATE_FILE, plan)
     missing: list[str] = []
     reused = 0  # stages found finished from an earlier run
-    n_stages = 5
+    n_stages = 7
     say(
         f"[demo] {'quick' if plan.quick else 'full'} run into {out_dir}/ "
         "(results of finished stages are reused)"
@@ -182,17 +188,23 @@ def run_demo(
             check_run(runs[q], allow_degenerate)
         return runs[q]
 
-    # 2. Random flips, 3. voltage sweep, 4. BFA: one stage per model, each reusable.
+    # 2. Random flips, 3. voltage sweep, 4. the sweep per protection scheme, 5. the per-layer voltage
+    # plan, 6. BFA: one stage per model, each reusable.
     stages: list[tuple[str, str, Callable[[str], None]]] = [
         ("random_flip", f"random bit flips at {len(plan.bers)} BERs x {plan.samples} realisations",
          lambda q: _random_flip(loaded(q), plan, progress)),
         ("sweep", f"voltage sweep on {plan.preset}: {len(plan.voltages)} voltages x {plan.chips} chips",
          lambda q: _sweep(loaded(q), plan, progress)),
+        ("protect", f"the same sweep with each protection scheme ({', '.join(plan.schemes)})",
+         lambda q: _protect(loaded(q), plan, progress)),
+        ("plan", f"per-layer voltage plan within {plan.plan_budget:g} point ({plan.chips} planning chips, "
+         "held-out verification)", lambda q: _plan(loaded(q), plan, progress)),
         ("bfa", f"Bit-Flip Attack, {plan.bfa_trials} trial(s), budget {plan.bfa_max_flips} flips",
          lambda q: _bfa(loaded(q), plan, progress)),
     ]  # fmt: skip
     outputs = {"random_flip": ("random_flip.csv",), "sweep": ("sweep_voltage.csv",),
-               "bfa": ("bfa_summary.json", "bfa_flips.csv")}  # fmt: skip
+               "protect": tuple(protected_sweep_file(s) for s in plan.schemes) or ("sweep_voltage.csv",),
+               "plan": ("plan_voltage.json",), "bfa": ("bfa_summary.json", "bfa_flips.csv")}  # fmt: skip
     for number, (stage, what, action) in enumerate(stages, start=2):
         say(f"[demo {number}/{n_stages}] {what}")
         for q in plan.quantizers:
@@ -213,11 +225,11 @@ def run_demo(
             state.finish(key, stage, run_dirs[q], seconds, time.process_time() - c0)
             say(f"  {q}: done ({seconds:.0f} s)")
 
-    # 5. Figures, tables, summary, report.
-    say(f"[demo 5/{n_stages}] figures, pareto.csv, summary.json and report.md")
+    # 7. Figures, tables, summary, report.
+    say(f"[demo {n_stages}/{n_stages}] figures, pareto.csv, summary.json and report.md")
     figures, fig_missing = draw_figures(out_dir, run_dirs, plan, loaded)
     missing += fig_missing
-    summary, models = collect(run_dirs)
+    summary, models = collect(run_dirs, plan.schemes)
     _write_pareto_csv(out_dir, run_dirs)
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     from wcatsim.report import write_demo_report, write_run_report
@@ -294,6 +306,28 @@ def _sweep(run: Any, plan: DemoPlan, progress: bool) -> None:
                   config=run.config)  # fmt: skip
 
 
+def protected_sweep_file(scheme: str) -> str:
+    """The run directory's sweep table with protection scheme ``scheme``."""
+    return f"sweep_voltage_{scheme}.csv"
+
+
+def _protect(run: Any, plan: DemoPlan, progress: bool) -> None:
+    from wcatsim.sweeps import voltage_sweep
+
+    for scheme in plan.schemes:
+        voltage_sweep(run, plan.preset, plan.voltages, chips=plan.chips, seed=plan.seed, protect=scheme,
+                      out=Path(run.dir) / protected_sweep_file(scheme), progress=progress,
+                      config=run.config)  # fmt: skip
+
+
+def _plan(run: Any, plan: DemoPlan, progress: bool) -> None:
+    from wcatsim.planning.planner import PlanSettings, plan_voltage
+
+    settings = PlanSettings(budget=plan.plan_budget, planning_chips=plan.chips,
+                            verification_chips=plan.chips, seed=plan.seed)  # fmt: skip
+    plan_voltage(run, plan.preset, plan.voltages, settings=settings, out_dir=run.dir, progress=progress)
+
+
 def _bfa(run: Any, plan: DemoPlan, progress: bool) -> None:
     from wcatsim.attacks.bfa import run_bfa
 
@@ -330,14 +364,26 @@ def draw_figures(
 
     from wcatsim.pareto import load_sweep
     from wcatsim.plots.pareto import plot_pareto
+    from wcatsim.plots.plan import plot_plan
     from wcatsim.plots.weights import plot_weight_histograms
 
+    plans = {q: read_json_object(d / "plan_voltage.json") or None for q, d in run_dirs.items()}
     if all((d / "sweep_voltage.csv").exists() for d in run_dirs.values()):
-        attempt(
-            "pareto", lambda: plot_pareto([load_sweep(d) for d in run_dirs.values()], out_dir / "pareto.png")
-        )
+
+        def draw_pareto() -> Any:
+            sweeps = [load_sweep(d) for d in run_dirs.values()]
+            marks = list(plans.values())
+            return plot_pareto(sweeps, out_dir / "pareto.png", budget=plan.plan_budget, plans=marks)
+
+        attempt("pareto", draw_pareto)
     else:
         missing.append("figure pareto: a voltage sweep is missing")
+    for q, found in plans.items():
+        if found:
+            title = (f"{q}: voltage per layer within {plan.plan_budget:g} pt "
+                     f"(saving over uniform {found['saving_over_uniform']:.3f})")  # fmt: skip
+            attempt(f"plan_{q}", lambda q=q, found=found, title=title: plot_plan(
+                found, out_dir / f"plan_voltage_{q}.png", title=title))  # fmt: skip
     for q in run_dirs:
         attempt(
             f"weights_{q}",
@@ -375,8 +421,13 @@ def _bfa_plot(run_dir: Path, path: Path) -> Any:
 # ------------------------------------------------------------------------------- summary and tables
 
 
-def collect(run_dirs: Mapping[str, Path]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """``summary.json`` (per model) and the data the report needs, from the run directories."""
+def collect(
+    run_dirs: Mapping[str, Path], schemes: Sequence[str] = ()
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``summary.json`` (per model) and the data the report needs, from the run directories.
+
+    ``schemes``: the protection schemes whose sweeps (:func:`protected_sweep_file`) to read.
+    """
     from wcatsim.report import iso_dict
 
     summary: dict[str, dict[str, Any]] = {}
@@ -386,6 +437,14 @@ def collect(run_dirs: Mapping[str, Path]) -> tuple[dict[str, dict[str, Any]], di
         flips = read_csv(run_dir / "random_flip.csv")
         sweep = read_csv(run_dir / "sweep_voltage.csv")
         bfa = read_json_object(run_dir / "bfa_summary.json")
+        voltage_plan = read_json_object(run_dir / "plan_voltage.json")
+        protection = {"none": {"sweep": sweep}} if sweep else {}
+        for scheme in schemes:
+            rows = read_csv(run_dir / protected_sweep_file(scheme))
+            if rows:
+                protection[scheme] = {"sweep": rows}
+        for found in protection.values():
+            found["iso_1pt"] = iso_dict(found["sweep"], 1.0)
         iso1 = iso_dict(sweep, 1.0) if sweep else None
         iso01 = iso_dict(sweep, 0.1) if sweep else None
         clean = float(sweep[0]["clean_acc"]) if sweep else train.get("test_accuracy")
@@ -412,6 +471,23 @@ def collect(run_dirs: Mapping[str, Path]) -> tuple[dict[str, dict[str, Any]], di
             "bfa_broken": bfa.get("broken"),
             "bfa_stalled": bfa.get("stalled"),
             "train_test_accuracy": train.get("test_accuracy"),
+            # issue 12 §1: the per-layer voltage plan within 1 point, verified on held-out chips
+            "plan_energy_norm_1pt": voltage_plan.get("energy_norm"),
+            "plan_saving_over_uniform_1pt": voltage_plan.get("saving_over_uniform"),
+            "plan_uniform_voltage_1pt": voltage_plan.get("uniform_voltage"),
+            "plan_uniform_energy_norm_1pt": voltage_plan.get("uniform_energy_norm"),
+            "plan_verified_acc_mean_1pt": voltage_plan.get("verified_acc_mean"),
+            "plan_within_budget_1pt": voltage_plan.get("verified_within_budget"),
+            "plan_voltages_1pt": {d["name"]: d["voltage"] for d in voltage_plan.get("domains", [])} or None,
+            # issue 12 §2: per protection scheme, the sweep's iso-accuracy point at 1 point
+            "protection_1pt": {
+                scheme: {"iso_acc_saving": found["iso_1pt"]["saving"],
+                         "iso_acc_voltage": found["iso_1pt"]["voltage"],
+                         "lowest_voltage": found["iso_1pt"]["lowest_voltage"],
+                         "iso_acc_energy_norm": found["iso_1pt"]["energy_norm"],
+                         "bounded_by_sweep": found["iso_1pt"]["bounded_by_sweep"]}
+                for scheme, found in protection.items()
+            } or None,  # fmt: skip
             "run_dir": str(run_dir),
         }
         summary[q] = entry
@@ -421,6 +497,8 @@ def collect(run_dirs: Mapping[str, Path]) -> tuple[dict[str, dict[str, Any]], di
             "random_flip": flips,
             "sweep": sweep,
             "bfa": bfa,
+            "plan": voltage_plan or None,
+            "protection": protection,
             "run_dir": run_dir,
         }
     return summary, models
@@ -443,6 +521,8 @@ def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
         "E/E_nom @1pt",
         "saving @1pt",
         "saving @0.1pt",
+        "plan E/E_nom @1pt",
+        "plan saving over uniform",
         "flips to break (median)",
     ]
     lines = [head]
@@ -460,6 +540,9 @@ def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
             "—" if s.get("iso_acc_energy_norm_1pt") is None else f"{float(s['iso_acc_energy_norm_1pt']):.3f}",
             pct(s.get("iso_acc_saving_1pt")) + bounded,
             pct(s.get("iso_acc_saving_0.1pt")),
+            "—" if s.get("plan_energy_norm_1pt") is None else f"{float(s['plan_energy_norm_1pt']):.3f}",
+            "—" if s.get("plan_saving_over_uniform_1pt") is None
+            else f"{float(s['plan_saving_over_uniform_1pt']):.3f}",
             flips_text,
         ])  # fmt: skip
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]

@@ -39,6 +39,11 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
         "sweep_voltage.png", "sweep_voltage.pdf",
     ),
     "bfa": ("bfa_flips.csv", "bfa_summary.json", "bfa.png", "bfa.pdf"),
+    "plan_voltage": (
+        "plan_voltage.json", "plan_voltage.csv", "plan_voltage_sensitivity.csv",
+        "plan_voltage_sensitivity.json", "plan_voltage.png", "plan_voltage.pdf",
+        "plan_voltage_pareto.png", "plan_voltage_pareto.pdf",
+    ),
 }  # fmt: skip
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # what wcatsim.plots.style.save_figure writes

@@ -121,6 +121,7 @@ def iso_dict(sweep_rows: Sequence[Mapping[str, Any]], budget: float, metric: str
         "metric": iso.metric,
         "clean_acc": iso.clean_acc,
         "voltage": iso.voltage,
+        "lowest_voltage": iso.lowest_voltage,
         "energy_norm": iso.energy_norm,
         "saving": iso.saving,
         "accuracy": iso.accuracy,
@@ -402,6 +403,11 @@ def write_demo_report(
             "",
         ]
 
+    from wcatsim.report_tables import plan_section, protection_section
+
+    parts += protection_section(models, int(settings.get("bits", 4)), unit=tech.get("voltage_unit"))
+    parts += plan_section(models, figures, out_dir, tech.get("voltage_unit"))
+
     parts += ["## Bit-Flip Attack (progressive bit search, Rakin et al. ICCV 2019)", ""]
     bfas = {n: m["bfa"] for n, m in models.items() if m.get("bfa")}
     if bfas:
@@ -451,7 +457,8 @@ def write_demo_report(
             rel = os.path.relpath(Path(m["run_dir"]), out_dir).replace(os.sep, "/")
             parts.append(
                 f"- `{rel}/`: {name} run (config.toml, checkpoint.pt, random_flip.csv, "
-                "sweep_voltage.csv, bfa_flips.csv, bfa_summary.json)"
+                "sweep_voltage.csv and sweep_voltage_SCHEME.csv per protection scheme, "
+                "plan_voltage.json/.csv, bfa_flips.csv, bfa_summary.json)"
             )
     parts += [
         "- `pareto.csv`: every sweep point with `on_front` (mean accuracy vs normalised energy)",

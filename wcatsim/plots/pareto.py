@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from wcatsim.pareto import Sweep
 from wcatsim.plots.style import COLUMN_WIDTH_IN, LEGEND_LINE_IN, color_for, new_figure, save_figure
@@ -21,13 +22,16 @@ def plot_pareto(
     metric: str = "mean",
     budget: float = 1.0,
     title: str | None = None,
+    plans: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> list[Path]:
     """Draw every sweep's points and front on one figure; save PNG + PDF; return the paths.
 
     Top panel: the whole sweep. Bottom panel: the same, zoomed on the accuracies
     within a few points of clean, where the iso-accuracy operating points are; each
     sweep's iso-accuracy point at ``budget`` is starred (hollow star: bounded by the
-    sweep, the saving is a lower bound).
+    sweep, the saving is a lower bound).  ``plans``: per sweep, a voltage plan of the
+    same model (``plan_voltage.json`` as a dict, or None), drawn as a diamond at its
+    energy and its accuracy verified on held-out chips (read with ``metric``).
     """
     if not sweeps:
         from sram_models.errors import InputError
@@ -72,6 +76,12 @@ def plot_pareto(
                 markerfacecolor="white" if iso.bounded_by_sweep else colour,
                 linestyle="none",
             )
+        plan = plans[k] if plans is not None and k < len(plans) else None
+        if plan:
+            accuracy = plan["verified_acc_mean"] if metric == "mean" else plan["verified_ci_low"]
+            for ax in (ax_full, ax_zoom):
+                ax.plot([plan["energy_norm"]], [accuracy], marker="D", markersize=5, color=colour,
+                        markeredgecolor="black", markeredgewidth=0.6, linestyle="none")  # fmt: skip
         ax_zoom.axhline(s.clean_acc - budget, color=colour, linewidth=0.6, linestyle=":", alpha=0.8)
         zoom_lo = min(zoom_lo, s.clean_acc - 3 * max(budget, 1.0))
         zoom_hi = max(zoom_hi, s.clean_acc + 0.5)
@@ -79,7 +89,8 @@ def plot_pareto(
     for ax in (ax_full, ax_zoom):
         ax.set_xlabel("Energy per inference (relative to nominal V)")
         ax.set_ylabel(ylabel)
-    ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, ★ = iso-accuracy point", fontsize=7)
+    marks = "★ = iso-accuracy point" + (", ◆ = per-domain voltage plan" if plans and any(plans) else "")
+    ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, {marks}", fontsize=7)
     ax_full.set_title(title or "Accuracy vs weight-SRAM energy (lines: Pareto fronts)")
     handles, labels = ax_full.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=1, frameon=False)

@@ -1,0 +1,139 @@
+"""``wcatsim plan-voltage``: one supply voltage per domain of layers, least energy within a budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli._common import (
+    COUNT,
+    NON_NEGATIVE,
+    Command,
+    Experiment,
+    FiniteFloat,
+    experiment_options,
+    fail,
+    handles_errors,
+    parse_range,
+    plot_option,
+    plot_target,
+    quiet_option,
+)
+
+
+@click.command("plan-voltage", cls=Command)
+@experiment_options
+@click.option("--preset", default=None,
+              help="SRAM technology preset (wcatsim sram list) or a preset file "
+              "(default: attack.sweep.preset).")
+@click.option("--budget", type=FiniteFloat(low=0.0), default=1.0, show_default=True,
+              help="Accuracy points below clean accuracy the plan may lose.")
+@click.option("--metric", type=click.Choice(["mean", "ci_low"]), default="mean", show_default=True,
+              help="Accuracy over chips held to the budget: the mean, or the lower end of its 95% CI.")
+@click.option("--domains", "domains", default="layer", show_default=True, metavar="layer|FILE.toml",
+              help="layer: one voltage domain per quantized layer; or a TOML file whose [domains] table maps "
+              "each domain's name to its layers (names or fnmatch patterns).")
+@click.option("--voltages", "voltage_text", default=None, metavar="A:B:STEP|LIST",
+              help="Allowed supply voltages (default: the preset's grid; chandramoorthy14: "
+              "0.75..1.0 in steps of 0.01).")
+@click.option("--chips", type=COUNT, default=20, show_default=True,
+              help="Planning chips: the chips the search sees.")
+@click.option("--verify-chips", type=COUNT, default=20, show_default=True,
+              help="Chips per verification set, disjoint from the planning chips and from every other set.")
+@click.option("--max-sets", type=COUNT, default=5, show_default=True,
+              help="Verification sets tried (a plan that misses on one goes up and is verified on a "
+              "fresh set).")
+@click.option("--protect", default="none", show_default=True, metavar="SCHEME",
+              help="Protection scheme of every domain's words: none, secded, secded-zero, parity-zero, "
+              "bit-mask, msb-8t (its cells count in the energy).")
+@click.option("--banks", type=COUNT, default=None,
+              help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
+              "convolution buffer), as sweep-voltage.")
+@click.option("--inference-time-ns", type=FiniteFloat(low=0.0), default=None, metavar="NS",
+              help="The accelerator's inference time in ns (the arrays leak for it), as sweep-voltage. "
+              "Default: the time the reads take.")
+@click.option("--word-bits", type=COUNT, default=64, show_default=True,
+              help="SRAM word width the weights are packed into.")
+@click.option("--seed", type=NON_NEGATIVE, default=0, show_default=True,
+              help="Base seed of the chips' faults.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the plan files (default: the run directory).")
+@plot_option("Also draw the plan (bars as wide as each domain's weights) to FILE, or without FILE to "
+             "plan_voltage.png beside the plan; and the run's sweep with the plan marked (FILE_pareto.png).")
+@click.option("--batch-size", type=COUNT, default=None,
+              help="Images per evaluation batch (default: the fastest setting for the device).")
+@quiet_option
+@click.option("--allow-degenerate", is_flag=True,
+              help="Plan even for a model at chance (clean accuracy within 2 points of the most frequent "
+              "class's share) or one whose training stopped unhealthy.")
+@handles_errors
+def plan_voltage(
+    configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
+    preset: str | None, budget: float, metric: str, domains: str, voltage_text: str | None, chips: int,
+    verify_chips: int, max_sets: int, protect: str, banks: int | None, inference_time_ns: float | None,
+    word_bits: int, seed: int, out: Path | None, plot: str | None, batch_size: int | None, quiet: bool,
+    allow_degenerate: bool,
+) -> None:
+    """Plan one SRAM supply voltage per domain of layers: least energy within --budget points of clean.
+
+    Per-domain sensitivity curves on the planning chips (faults in one domain at a time), a greedy
+    descent that lowers next the domain saving the most energy per accuracy point lost, a joint check
+    with every domain faulty (backing off until the budget holds), and the best uniform voltage on the
+    same chips; both are then verified on held-out chips. Writes plan_voltage.json, plan_voltage.csv
+    and plan_voltage_sensitivity.csv; exits 1 if the plan still misses the budget on held-out chips.
+
+        wcatsim plan-voltage -c configs/quantization/4bit_maxabs.toml --preset chandramoorthy14
+    """
+    from sram_models import load_technology
+    from sram_models.errors import InputError
+    from wcatsim.atomic import exclusive
+    from wcatsim.health import check_run
+    from wcatsim.outputs import check_figure_path, check_writable
+    from wcatsim.planning.domains import read_domains_file
+    from wcatsim.planning.planner import PLAN_JSON, PlanSettings, check_grid, format_plan
+    from wcatsim.planning.planner import plan_voltage as run_plan
+
+    # Every option is checked before anything is loaded or written.
+    settings = PlanSettings(
+        budget=budget, metric=metric, planning_chips=chips, verification_chips=verify_chips,
+        max_verification_sets=max_sets, protect=protect, word_bits=word_bits, seed=seed, banks=banks,
+        inference_time_ns=inference_time_ns,
+    )  # fmt: skip
+    voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
+    if domains != "layer":
+        read_domains_file(domains)  # its format; the layer names are checked against the model later
+    exp = Experiment(configs, overrides, run_dir)
+    preset_name = preset if preset is not None else exp.attack_defaults().sweep.preset
+    try:
+        tech = load_technology(preset_name)
+    except FileNotFoundError:
+        raise InputError(
+            f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
+        ) from None
+    check_grid(tech, voltages, settings.protect)
+    exp.require_trained()
+    where = Path(out) if out is not None else exp.dir
+    check_writable(where, "--out", folder=True)
+    figure = plot_target(plot, where / "plan_voltage.png")
+    if figure is not None:
+        check_figure_path(figure, "plan_voltage")
+    with exclusive(where / PLAN_JSON):
+        run, _ = exp.load(device)
+        check_run(run, allow_degenerate)
+        log = None if quiet else (lambda text: click.echo(text, err=True))
+        plan = run_plan(run, tech, voltages, domains=domains, settings=settings, out_dir=where,
+                        progress=not quiet, log=log, device=device, batch_size=batch_size)  # fmt: skip
+    click.echo(format_plan(plan))
+    click.echo(f"table: {where / 'plan_voltage.csv'} (and {PLAN_JSON})")
+    if figure is not None:
+        from wcatsim.planning.figures import draw_plan_figures
+
+        paths = draw_plan_figures(plan.to_json(), figure, Path(run.dir))
+        click.echo("figure: " + ", ".join(str(p) for p in paths))
+    if not plan.within_budget:
+        fail(
+            f"the plan still misses the budget on held-out chips after {plan.verification_sets} "
+            "verification set(s); its files are written (raise --max-sets or --budget, or narrow --voltages)",
+            code=1,
+        )

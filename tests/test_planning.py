@@ -1,0 +1,398 @@
+"""Voltage planning: the greedy search against brute force, back-off, disjoint chips, common random
+numbers, the energy of mixed voltages, domains files, and `wcatsim plan-voltage` on the digits runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sram_models.errors import InputError
+from tests.naive import naive_best_plan, naive_domains_energy_pj, naive_mixed_voltage_energy
+from wcatsim.planning import search
+
+# ------------------------------------------------------------------------- greedy search (plain arrays)
+
+
+def _random_tables(rng: np.random.Generator, n_domains: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Energies falling with the step (lower voltage), losses 0 at the top and rising with noise (as
+    measured curves do), an occasional step not allowed (inf) at the bottom."""
+    energy = np.empty((n_domains, n_steps))
+    loss = np.empty((n_domains, n_steps))
+    for d in range(n_domains):
+        share = rng.uniform(0.05, 1.0)
+        energy[d] = share * np.sort(rng.uniform(0.3, 1.0, n_steps))[::-1]
+        energy[d, 0] = share
+        rising = np.cumsum(rng.exponential(0.3, n_steps)) - 0.3
+        loss[d] = np.maximum(0.0, rising + rng.normal(0, 0.1, n_steps))
+        loss[d, 0] = 0.0
+        if rng.random() < 0.3:
+            loss[d, n_steps - 1] = np.inf
+    return loss, energy
+
+
+def test_greedy_is_feasible_and_within_one_domain_range_of_the_brute_force_optimum() -> None:
+    rng = np.random.default_rng(12)
+    exact = 0
+    cases = 300
+    for _ in range(cases):
+        n_domains, n_steps = int(rng.integers(1, 4)), int(rng.integers(2, 6))
+        loss, energy = _random_tables(rng, n_domains, n_steps)
+        budget = float(rng.uniform(0.0, 2.0))
+        best = naive_best_plan(loss.tolist(), energy.tolist(), budget)
+        assert best is not None  # every domain at the top loses nothing
+        got = search.greedy_descent(loss, energy, budget)
+        rows = np.arange(n_domains)
+        steps = np.asarray(got.steps)
+        assert loss[rows, steps].sum() <= budget + 1e-9, (loss, budget, got.steps)
+        assert got.energy == pytest.approx(energy[rows, steps].sum())
+        assert got.energy >= best[0] - 1e-12, "greedy beat the brute-force optimum: the check is wrong"
+        slack = float(np.max(energy[:, 0] - energy.min(axis=1)))
+        assert got.energy <= best[0] + slack + 1e-12, (
+            f"greedy {got.energy:.4f} exceeds optimum {best[0]:.4f} + one domain's range {slack:.4f}"
+        )
+        exact += got.energy <= best[0] + 1e-12
+    # On tables this small the greedy mostly finds the optimum itself.
+    assert exact >= 0.7 * cases, f"greedy optimal in only {exact}/{cases} cases"
+
+
+def test_greedy_is_exact_for_one_domain() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        loss, energy = _random_tables(rng, 1, int(rng.integers(2, 9)))
+        budget = float(rng.uniform(0, 2))
+        best = naive_best_plan(loss.tolist(), energy.tolist(), budget)
+        assert search.greedy_descent(loss, energy, budget).energy == pytest.approx(best[0], abs=1e-12)
+
+
+def test_greedy_takes_the_steepest_saving_first_and_is_exact_on_a_hull_vertex() -> None:
+    # Convex curves: domain 0 saves 0.3 for 0.1 point, then 0.1 for 0.4; domain 1 saves 0.2 for 0.2 point.
+    loss = np.array([[0.0, 0.1, 0.5], [0.0, 0.2, 1.0]])
+    energy = np.array([[0.5, 0.2, 0.1], [0.5, 0.3, 0.25]])
+    got = search.greedy_descent(loss, energy, budget=0.3)
+    assert [(m.domain, m.stop) for m in got.moves] == [(0, 1), (1, 1)]  # slopes 3, then 1
+    assert got.trajectory == ((0, 0), (1, 0), (1, 1))
+    assert got.energy == pytest.approx(naive_best_plan(loss.tolist(), energy.tolist(), 0.3)[0])
+    # A move that is free (no loss) and saves energy is always taken first.
+    free = search.greedy_descent(np.array([[0.0, 0.0], [0.0, 0.5]]), np.array([[1.0, 0.9], [1.0, 0.1]]), 0.4)
+    assert free.steps == (1, 0)
+
+
+def test_greedy_refuses_a_top_that_already_misses_the_budget() -> None:
+    with pytest.raises(InputError, match="highest allowed voltage"):
+        search.greedy_descent(np.array([[1.5, 2.0]]), np.array([[1.0, 0.5]]), budget=1.0)
+
+
+def test_back_off_bisects_to_the_latest_passing_plan() -> None:
+    trajectory = [(k,) for k in range(21)]
+    chosen, checks = search.back_off(trajectory, lambda k: k <= 7)
+    assert chosen == 7
+    assert checks[0] == (20, False)
+    assert len(checks) <= 1 + math.ceil(math.log2(20)) + 1
+    assert search.back_off(trajectory, lambda k: True) == (20, [(20, True)])
+    with pytest.raises(InputError, match="highest allowed voltage"):
+        search.back_off(trajectory, lambda k: False)
+
+
+def test_failing_domains_cover_the_excess_largest_loss_first() -> None:
+    solo = [0.1, 0.8, 0.0, 0.5]
+    lowered = [True, True, False, True]
+    assert search.failing_domains(solo, lowered, excess=0.6) == [1]
+    assert search.failing_domains(solo, lowered, excess=1.2) == [1, 3]
+    # the losses alone do not explain the miss (interaction): every lowered domain goes up
+    assert search.failing_domains(solo, lowered, excess=2.0) == [0, 1, 3]
+    assert search.failing_domains([0.0, 0.0], [True, False], excess=0.1) == [0]
+    assert search.failing_domains([0.3], [False], excess=0.1) == []
+
+
+def test_uniform_choice_stops_at_the_first_miss_and_takes_the_least_energy() -> None:
+    loss = [0.0, 0.2, 0.9, 1.4, 0.5]  # the scan ends at step 3 even though step 4 recovers
+    energy = [1.0, 0.8, 0.85, 0.5, 0.4]  # not monotone: leakage over a slower clock
+    assert search.uniform_choice(loss, energy, budget=1.0) == 1
+    assert search.uniform_choice(loss, energy, budget=2.0) == 4
+    with pytest.raises(InputError, match="highest allowed voltage"):
+        search.uniform_choice([1.5, 0.0], [1.0, 0.5], budget=1.0)
+
+
+# ------------------------------------------------------------------------------- chips and seeds
+
+
+def test_planning_and_verification_chips_are_disjoint_and_seeds_distinct() -> None:
+    from wcatsim.planning.chips import domain_chip_seed, planning_chips, verification_chips
+
+    plan = set(planning_chips(20))
+    sets = [set(verification_chips(20, 20, s)) for s in (1, 2, 3)]
+    assert all(len(s) == 20 for s in sets) and len(plan) == 20
+    every = [plan, *sets]
+    for i in range(len(every)):
+        for j in range(i + 1, len(every)):
+            assert not every[i] & every[j], (i, j)
+    seeds = {domain_chip_seed(0, d, c) for d in ("conv1", "conv2") for c in range(80)}
+    assert len(seeds) == 160  # every (domain, chip) its own stream
+    assert domain_chip_seed(0, "conv1", 5) == domain_chip_seed(0, "conv1", 5)
+    assert domain_chip_seed(1, "conv1", 5) != domain_chip_seed(0, "conv1", 5)
+
+
+@pytest.fixture(scope="module")
+def maxabs_chips(digits_runs):
+    from sram_models import load_technology
+    from wcatsim.planning.chips import DomainChips, make_layout
+    from wcatsim.planning.domains import per_layer_domains
+    from wcatsim.runs import load_run
+
+    run = load_run(digits_runs["maxabs"], device="cpu")
+    from wcatsim.quant import weight_image
+
+    weights = {name: int(li.codes.numel()) for name, li in weight_image(run.model).items()}
+    tech = load_technology("chandramoorthy14")
+    return DomainChips(run.model, per_layer_domains(weights), make_layout(4, 64, "none"), tech, base_seed=7)
+
+
+def test_a_chip_has_the_same_faults_in_a_domain_alone_and_jointly(maxabs_chips) -> None:
+    chips = maxabs_chips
+    n = len(chips.domains)
+    joint_volts = [0.78, 0.8, 0.76, 0.9][:n]
+    for chip in range(3):
+        joint, _ = chips.read(joint_volts, chip)
+        for d, dom in enumerate(chips.domains):
+            alone = [None] * n
+            alone[d] = joint_volts[d]
+            codes, faulty = chips.read(alone, chip)
+            for layer in dom.layers:
+                assert np.array_equal(codes[layer], joint[layer]), (chip, layer)
+            for other in chips.domains:
+                if other is not dom:
+                    for layer in other.layers:
+                        assert np.array_equal(codes[layer], chips.clean[layer])
+            assert faulty > 0  # at these voltages every domain has faulty cells (else the test is empty)
+    # nested within a domain: a lower voltage changes a superset of the weights
+    hi, _ = chips.read([0.9] + [None] * (n - 1), 0)
+    lo, _ = chips.read([0.8] + [None] * (n - 1), 0)
+    name = chips.domains[0].layers[0]
+    clean = chips.clean[name]
+    assert set(np.flatnonzero(hi[name] != clean)) <= set(np.flatnonzero(lo[name] != clean))
+
+
+def test_each_domain_starts_its_own_words_and_energy_matches_a_hand_computation(maxabs_chips) -> None:
+    from sram_models import MemoryImage, load_technology
+    from wcatsim.planning.chips import make_layout
+    from wcatsim.planning.energy import domains_energy
+
+    chips = maxabs_chips
+    tech = load_technology("chandramoorthy14")  # read energy ∝ V², no leakage weight: dynamic reads only
+    layout = make_layout(4, 64, "none")
+    reference = MemoryImage.pack(chips.clean, layout)
+    volts = [0.97, 0.81, 0.76, 0.75]
+    got = domains_energy(chips.images, volts, tech, reference)
+    domains = [(d.weights, 16, v) for d, v in zip(chips.domains, volts, strict=True)]
+    expected = naive_mixed_voltage_energy(domains, tech.v_nominal, lambda v: v * v)
+    assert got.total_norm == pytest.approx(expected, rel=1e-12)
+    assert sum(got.domain_norm) == pytest.approx(got.total_norm, rel=1e-12)
+    # one domain holding everything at nominal is the reference itself
+    assert domains_energy([reference], [1.0], tech, reference).total_norm == pytest.approx(1.0)
+    # per-domain packing: conv1's 144 weights fill 9 words of their own
+    assert [img.n_words for img in chips.images][0] == 9
+
+
+def test_mixed_voltages_with_absolute_figures_count_padding_and_the_whole_inference(maxabs_chips) -> None:
+    from sram_models import MemoryImage, load_technology
+    from wcatsim.planning.chips import make_layout
+    from wcatsim.planning.energy import domains_energy
+
+    chips = maxabs_chips
+    tech = load_technology("dpcs45")  # absolute read energy, leakage and access time
+    reference = MemoryImage.pack(chips.clean, make_layout(4, 64, "none"))
+    volts = [1.0, 0.8, 0.6, 0.7]
+    words = [img.n_words for img in chips.images]  # 9, 288, 1152, 160
+
+    def total(ws, vs):
+        return naive_domains_energy_pj(ws, vs, tech.read_energy, tech.leakage_power, tech.access_time,
+                                       tech.access_bits, tech.leakage_bits)  # fmt: skip
+
+    expected = total(words, volts) / total([reference.n_words], [tech.v_nominal])
+    got = domains_energy(chips.images, volts, tech, reference)
+    assert got.total_norm == pytest.approx(expected, rel=1e-9)
+    # four domains at nominal cost more than one memory: six arrays' padding leaks where one had three
+    split = domains_energy(chips.images, [1.0] * 4, tech, reference).total_norm
+    assert split == pytest.approx(total(words, [1.0] * 4) / total([reference.n_words], [1.0]), rel=1e-9)
+    assert split > 1.0
+
+
+# ------------------------------------------------------------------------------------ domains
+
+
+def test_domains_file_groups_layers_by_name_and_pattern(tmp_path: Path) -> None:
+    from wcatsim.planning.domains import load_domains
+
+    weights = {"conv1": 144, "conv2": 4608, "conv3": 18432, "fc": 2560}
+    path = tmp_path / "domains.toml"
+    path.write_text('[domains]\nfront = ["conv1", "conv3", "fc"]\nmiddle = ["conv2"]\n')
+    got = load_domains(path, weights)
+    assert [(d.name, d.layers, d.weights) for d in got] == [
+        ("front", ("conv1", "conv3", "fc"), 144 + 18432 + 2560),
+        ("middle", ("conv2",), 4608),
+    ]
+    path.write_text('[domains]\nconvs = ["conv*"]\nhead = ["fc"]\n')
+    assert [d.layers for d in load_domains(path, weights)] == [("conv1", "conv2", "conv3"), ("fc",)]
+    assert [d.name for d in load_domains("layer", weights)] == list(weights)
+    bad = {
+        '[domains]\na = ["conv*"]\nb = ["conv2", "fc"]\n': "in two domains",
+        '[domains]\na = ["conv1", "conv2", "conv3"]\n': "in no domain: fc",
+        '[domains]\na = ["conv9"]\n': "matches no quantized layer",
+        '[domains]\na = "conv1"\n': "non-empty list",
+        '[groups]\na = ["conv1"]\n': r"one \[domains\] table",
+    }
+    for text, message in bad.items():
+        path.write_text(text)
+        with pytest.raises(InputError, match=message):
+            load_domains(path, weights)
+    with pytest.raises(InputError, match="no such file"):
+        load_domains(tmp_path / "absent.toml", weights)
+
+
+# --------------------------------------------------------------------- verification (the back-off path)
+
+
+class _FakeBench:
+    """Accuracy = clean minus the sum over domains of a per-voltage loss; verification set 1's chips are
+    unlucky for domain 1 (one extra point), the others are not."""
+
+    clean = 90.0
+
+    def __init__(self, per_volt_loss: dict[float, float]) -> None:
+        self.per_volt_loss = per_volt_loss
+        self.calls: list[tuple[tuple, tuple]] = []
+
+    def stats(self, voltages, chip_ids):
+        from wcatsim.planning.planner import PointStats
+
+        self.calls.append((tuple(voltages), tuple(chip_ids)))
+        lost = sum(self.per_volt_loss[v] for v in voltages if v is not None)
+        if chip_ids[0] == 4 and voltages[1] is not None and voltages[1] < 1.0:  # set 1 = chips 4..7
+            lost += 1.0
+        return PointStats(len(chip_ids), self.clean - lost, self.clean - lost - 0.1, self.clean - lost + 0.1)
+
+    def loss(self, stats):
+        return self.clean - stats.acc_mean
+
+
+def test_a_plan_that_misses_on_held_out_chips_raises_its_failing_domain_and_is_verified_afresh() -> None:
+    from wcatsim.planning.planner import PlanSettings, verify_held_out
+
+    grid = [1.0, 0.9, 0.8]
+    bench = _FakeBench({1.0: 0.0, 0.9: 0.2, 0.8: 0.4})
+    settings = PlanSettings(budget=1.0, planning_chips=4, verification_chips=4, max_verification_sets=5)
+    out = verify_held_out(bench, grid, ["a", "b"], [2, 2], 1, settings)
+    # set 1: plan 0.8 + 1 = 1.8 points lost -> misses; b lost 1.4 alone, a 0.4: b (the largest) covers 0.8
+    assert out.history[0]["within_budget"] is False and out.history[0]["raised"] == ["b"]
+    assert out.history[0]["uniform_within_budget"] is False  # uniform 0.9 on set 1: 0.4 + 1 = 1.4
+    assert out.steps == [2, 1] and out.uniform_step == 0
+    assert len(out.history) == 2 and out.history[1]["chips"] == [8, 11]  # a fresh set
+    assert out.plan.acc_mean == pytest.approx(90.0 - 0.6)
+    assert out.uniform.acc_mean == pytest.approx(90.0)
+    # every chip set the verification used is disjoint from the planning chips 0..3
+    assert all(min(ids) >= 4 for _, ids in bench.calls)
+
+
+def test_verification_stops_after_the_last_set_and_reports_the_miss() -> None:
+    from wcatsim.planning.planner import PlanSettings, verify_held_out
+
+    bench = _FakeBench({1.0: 2.0, 0.9: 2.0})  # misses everywhere, even at the top
+    settings = PlanSettings(budget=1.0, planning_chips=4, verification_chips=4, max_verification_sets=2)
+    out = verify_held_out(bench, [1.0, 0.9], ["a", "b"], [1, 1], 1, settings)
+    assert len(out.history) == 2 and not out.history[-1]["within_budget"]
+    assert out.steps == [0, 0] and out.uniform_step == 0
+
+
+# ------------------------------------------------------------------------------------ the command
+
+
+def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from wcatsim.atomic import read_csv
+
+    out = tmp_path / "plan"
+    args = ["plan-voltage", "--run", str(digits_runs["maxabs"]), "--preset", "chandramoorthy14",
+            "--voltages", "0.8:1.0:0.05", "--chips", "3", "--verify-chips", "3", "--device", "cpu",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    args_plot = [*args, "--plot"]
+    result = CliRunner().invoke(cli, args_plot)
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads((out / "plan_voltage.json").read_text())
+    required = ("domains", "energy_norm", "verified_acc_mean", "verified_ci_low", "clean_acc",
+                "uniform_voltage", "uniform_energy_norm", "saving_over_uniform", "budget",
+                "metric")  # fmt: skip
+    for key in required:
+        assert key in data, key
+    assert [sorted(d) for d in data["domains"]] == [["name", "voltage", "weights"]] * 4
+    assert [d["name"] for d in data["domains"]] == ["conv1", "conv2", "conv3", "fc"]
+    assert sum(d["weights"] for d in data["domains"]) == 25744
+    assert all(v in (0.8, 0.85, 0.9, 0.95, 1.0) for v in (d["voltage"] for d in data["domains"]))
+    assert data["saving_over_uniform"] == pytest.approx(data["uniform_energy_norm"] - data["energy_norm"])
+    assert data["budget"] == 1.0 and data["metric"] == "mean" and data["verification_sets"] >= 1
+    assert (result.exit_code == 0) == data["verified_within_budget"]
+    assert data["bounded_by_grid"] == [d["name"] for d in data["domains"] if d["voltage"] == 0.8]
+    # the energy is what the plan's voltages cost (dynamic V² reads, each domain in words of its own)
+    doms = [(d["weights"], 16, d["voltage"]) for d in data["domains"]]
+    assert data["energy_norm"] == pytest.approx(naive_mixed_voltage_energy(doms, 1.0, lambda v: v * v))
+    rows = read_csv(out / "plan_voltage.csv")
+    assert [r["name"] for r in rows] == ["conv1", "conv2", "conv3", "fc"]
+    assert sum(float(r["energy_share"]) for r in rows) == pytest.approx(1.0)
+    assert (out / "plan_voltage.png").stat().st_size > 1000
+    assert "saving_over_uniform" in result.output and "verified" in result.output
+
+    # A rerun reuses every sensitivity point (and finds the same plan).
+    rerun = CliRunner().invoke(cli, args)
+    assert rerun.exit_code == result.exit_code, rerun.output
+    second = json.loads((out / "plan_voltage.json").read_text())
+    points = len(read_csv(out / "plan_voltage_sensitivity.csv"))
+    assert second["search"]["sensitivity_points_reused"] == points
+    assert second["domains"] == data["domains"] and second["energy_norm"] == data["energy_norm"]
+
+    # Grouping the layers in a file plans two domains.
+    domains = tmp_path / "domains.toml"
+    domains.write_text('[domains]\nbig = ["conv3", "fc"]\nsmall = ["conv1", "conv2"]\n')
+    again = CliRunner().invoke(cli, [*args, "--domains", str(domains), "--budget", "2"])
+    assert again.exit_code in (0, 1), again.output
+    grouped = json.loads((out / "plan_voltage.json").read_text())
+    assert [(d["name"], d["weights"]) for d in grouped["domains"]] == [("big", 20992), ("small", 4752)]
+
+
+def test_a_domains_file_naming_no_layer_of_the_model_is_refused_first(digits_runs, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    # (the option checks that need no model are rows of tests/test_bad_inputs.py)
+    domains = tmp_path / "domains.toml"
+    domains.write_text('[domains]\nall = ["conv1", "conv2", "conv3", "fc"]\nextra = ["layer4.*"]\n')
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(cli, ["plan-voltage", "--run", str(digits_runs["maxabs"]), "--device", "cpu",
+                                      "--quiet", "--domains", str(domains), "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "'layer4.*' matches no quantized layer" in result.output and "Traceback" not in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
+    import matplotlib.image
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from tests.test_pareto import make_run
+
+    run = make_run(tmp_path, "run_maxabs", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
+    without = tmp_path / "without.png"
+    assert CliRunner().invoke(cli, ["pareto", str(run), "--out", str(without)]).exit_code == 0
+    plan = {"energy_norm": 0.7, "verified_acc_mean": 94.5, "verified_ci_low": 94.0, "metric": "mean"}
+    (run / "plan_voltage.json").write_text(json.dumps(plan))
+    marked = tmp_path / "marked.png"
+    assert CliRunner().invoke(cli, ["pareto", str(run), "--out", str(marked)]).exit_code == 0
+    a, b = matplotlib.image.imread(without), matplotlib.image.imread(marked)
+    # (the legend line naming the diamond widens the figure)
+    assert a.shape != b.shape or np.abs(a - b).max() > 0.2, "the plan's diamond is not drawn"
