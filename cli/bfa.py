@@ -24,6 +24,10 @@ from cli._common import experiment_options, handles_errors, resolve_run_dir
 @click.option("--eval-subset", type=int, default=None,
               help="Test images for the per-iteration accuracy; 0 = all. The stop decision and the final "
               "accuracy always use the whole test set [attack.bfa.eval_subset, 0].")
+@click.option("--eval-images", type=int, default=None, metavar="K",
+              help="Use a fixed, class-stratified, seeded subset of K test images as the test set: the stop "
+              "decision and final accuracy use it, --eval-subset samples within it (recorded in the "
+              "summary).")
 @click.option("--threshold", type=float, default=None,
               help="Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C [attack.bfa.threshold].")
 @click.option("--seed", type=int, default=None, help="Base seed of the attack batches [attack.bfa.seed, 0].")
@@ -44,6 +48,7 @@ def bfa(
     max_iterations: int | None,
     attack_batch: int | None,
     eval_subset: int | None,
+    eval_images: int | None,
     threshold: float | None,
     seed: int | None,
     plot_path: Path | None,
@@ -67,13 +72,15 @@ def bfa(
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
         return
 
+    from cli.random_flip import data_reading
     from wcatsim.attacks.bfa import format_summary, run_bfa
     from wcatsim.config import load_config
     from wcatsim.runs import load_run
 
     target = resolve_run_dir(configs, overrides, run_dir)
-    attack = load_config(configs, overrides).attack.bfa  # the attack settings of these layers, not the run's
-    run = load_run(target, device=device)
+    layers = load_config(configs, overrides)
+    attack = layers.attack.bfa  # the attack settings of these layers, not the run's
+    run = load_run(target, device=device, **data_reading(layers))
 
     def pick(flag, value):
         return value if flag is None else flag
@@ -88,10 +95,15 @@ def bfa(
         attack_batch=pick(attack_batch, attack.attack_batch),
         eval_subset=pick(eval_subset, attack.eval_subset),
         threshold=pick(threshold, attack.threshold),
+        eval_images=eval_images or 0,
         progress=not no_progress,
         log=None if not no_progress else (lambda message: click.echo(message, err=True)),
     )
     click.echo(format_summary(result.summary))
+    if result.summary.get("eval_images"):
+        k = result.summary["eval_images"]["images"]
+        click.echo(f"  test set: a fixed class-stratified subset of {k} test images (--eval-images; recorded "
+                   "in the summary)")
     click.echo(f"wrote {result.flips_path} and {result.summary_path}")
     if plot_path is not None:
         from wcatsim.plots.bfa import plot_bfa_trials

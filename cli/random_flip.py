@@ -39,6 +39,9 @@ def fault_run_options(func: F) -> F:
                      help="Also write one row per realisation (NAME_realisations.csv)."),
         click.option("--batch-size", type=int, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
+        click.option("--eval-images", type=int, default=None, metavar="K",
+                     help="Evaluate on a fixed, class-stratified, seeded subset of K test images (recorded "
+                     "in the sidecar; the CIs are then over realisations on that subset)."),
         click.option("--quiet", is_flag=True, help="No progress bar and no table while running."),
     ]
     for option in reversed(options):
@@ -59,12 +62,34 @@ def open_run(
     cfg = load_config(configs, overrides) if (configs or overrides or run_dir is None) else None
     ex = make_executor(executor, scheduler, workers)
     try:
-        run = load_run(target, device=device)
+        run = load_run(target, device=device, **data_reading(cfg))
     except BaseException:
         ex.close()
         raise
     cfg = cfg or run.config
     return run, cfg, getattr(cfg.attack, section), ex
+
+
+def data_reading(cfg: Any) -> dict[str, Any]:
+    """``data.stream`` / ``data.workers`` of the command's own layers, where they set them: how the run's
+    data is read (in memory or streamed), which never changes a number."""
+    if cfg is None:
+        return {}
+    from wcatsim.config import DataConfig
+
+    out: dict[str, Any] = {}
+    if cfg.data.stream != DataConfig.stream:
+        out["stream"] = cfg.data.stream
+    if cfg.data.workers != DataConfig.workers:
+        out["workers"] = cfg.data.workers
+    return out
+
+
+def subset_note(eval_images: int | None, quiet: bool) -> None:
+    """Say, before the table, that the CIs are over realisations on the --eval-images subset."""
+    if eval_images and not quiet:
+        click.echo(f"test images: a fixed class-stratified subset of {eval_images} (recorded in the "
+                   "sidecar); CIs are over fault realisations on that subset")
 
 
 # (column, width, format spec) of the printed table
@@ -161,7 +186,7 @@ def random_flip(
     max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
     ecc: str, layers: str | None, seed: int | None, executor: str, workers: int | None,
     scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
-    batch_size: int | None, quiet: bool,
+    batch_size: int | None, eval_images: int | None, quiet: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
@@ -180,6 +205,7 @@ def random_flip(
     ecc = ecc or "none"
     bers = parse_float_list(ber_text, "--ber") if ber_text is not None else list(rf.bers)
     printer = row_printer("random_flip", quiet)
+    subset_note(eval_images, quiet)
     try:
         rows = random_flip_sweep(
             run, bers,
@@ -193,7 +219,7 @@ def random_flip(
             ecc=ecc, layers=layers.split(",") if layers else None,
             seed=rf.seed if seed is None else seed,
             executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
-            on_row=printer, batch_size=batch_size, device=device, config=cfg,
+            on_row=printer, batch_size=batch_size, device=device, config=cfg, eval_images=eval_images or 0,
         )  # fmt: skip
     finally:
         ex.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli._common import experiment_options, handles_errors, parse_range
-from cli.random_flip import fault_run_options, finish, open_run, row_printer
+from cli.random_flip import fault_run_options, finish, open_run, row_printer, subset_note
 
 
 @click.command("sweep-voltage")
@@ -29,7 +29,7 @@ def sweep_voltage(
     preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
     word_bits: int | None, ecc: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: bool, per_realisation: bool,
-    batch_size: int | None, quiet: bool,
+    batch_size: int | None, eval_images: int | None, quiet: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
@@ -60,6 +60,7 @@ def sweep_voltage(
             f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
         ) from None
     printer = row_printer("sweep_voltage", quiet)
+    subset_note(eval_images, quiet)
     try:
         rows = voltage_sweep(
             run, tech, voltages,
@@ -70,7 +71,7 @@ def sweep_voltage(
             layers=layers.split(",") if layers else None,
             seed=sw.seed if seed is None else seed,
             executor=ex, out=out, per_realisation=per_realisation, progress=not quiet,
-            on_row=printer, batch_size=batch_size, device=device, config=cfg,
+            on_row=printer, batch_size=batch_size, device=device, config=cfg, eval_images=eval_images or 0,
         )  # fmt: skip
     finally:
         ex.close()

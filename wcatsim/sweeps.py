@@ -68,8 +68,7 @@ def model_fingerprint(evaluator: Any) -> str:
     for name, tensor in sorted(evaluator.memory.model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    digest.update(evaluator.x.cpu().contiguous().numpy().tobytes())
-    digest.update(evaluator.y.cpu().contiguous().numpy().tobytes())
+    digest.update(evaluator.data_identity())  # the test tensors' bytes; file identities when streamed
     return digest.hexdigest()
 
 
@@ -158,17 +157,17 @@ def _run_sweep(
 
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
-    word_bits: int, ecc: str | None, batch_size: int | None,
+    word_bits: int, ecc: str | None, batch_size: int | None, eval_images: int = 0,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.faults import FaultEvaluator
 
     ecc = None if ecc in (None, "", "none") else ecc
     spec = EvalSpec(
         run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
-        word_bits=int(word_bits), ecc=ecc, batch_size=batch_size,
+        word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, eval_images=int(eval_images or 0),
     )  # fmt: skip
     evaluator = FaultEvaluator.for_run(
-        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size
+        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, eval_images=spec.eval_images
     )
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
@@ -208,6 +207,7 @@ def random_flip_sweep(
     batch_size: int | None = None,
     device: str = "auto",
     config: Any = None,
+    eval_images: int = 0,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -219,13 +219,17 @@ def random_flip_sweep(
     stopping std is floored at one test image's worth of accuracy).  ``fault`` names
     a fault model of sram_models; ``protect_msb`` the fraction of weights whose sign
     bit is in hardened cells.  ``on_row(row, resumed)`` is called as each point ends.
+    ``eval_images`` K > 0: every accuracy on one fixed, class-stratified, seeded subset of K test images
+    (recorded in the sidecar); the CIs are then over realisations on that subset.
     """
     from wcatsim.faults import make_flip_model
 
     bers = _check_bers(bers)
     make_flip_model(fault, 0.0)  # an unknown fault name fails here, before anything is computed
     run = _loaded(run, device)
-    executor, spec, evaluator = _executor_setup(run, executor, device, layers, word_bits, ecc, batch_size)
+    executor, spec, evaluator = _executor_setup(
+        run, executor, device, layers, word_bits, ecc, batch_size, eval_images
+    )
     try:
         rule = StoppingRule(
             samples=samples, ci_half_width=ci_half_width, min_samples=min_samples, max_samples=max_samples,
@@ -236,9 +240,11 @@ def random_flip_sweep(
             "protect_msb": float(protect_msb), "word_bits": int(word_bits), "ecc": spec.ecc,
             "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.__dict__,
         }  # fmt: skip
+        if evaluator.subset is not None:
+            settings["eval_images"] = evaluator.subset
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         table = PointTable(
-            out, RANDOM_FLIP_COLUMNS, "ber", settings, meta=_meta(config, run),
+            out, RANDOM_FLIP_COLUMNS, "ber", settings, meta=_meta(config, run, evaluator),
             realisation_columns=("ber", *REALISATION_COLUMNS) if per_realisation else None,
         )  # fmt: skip
         return _run_sweep(
@@ -271,6 +277,7 @@ def voltage_sweep(
     batch_size: int | None = None,
     device: str = "auto",
     config: Any = None,
+    eval_images: int = 0,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -280,7 +287,8 @@ def voltage_sweep(
     stuck at 1 with probability ``stuck_at_one``); ``"transient"``: independent flips
     at the technology's BER.  Energy from ``sram_models.inference_energy`` on the
     packed image (check bits included with ECC), ``energy_norm`` = total energy over
-    the same at nominal voltage.  Rows are ordered from the highest voltage down.
+    the same at nominal voltage.  Rows are ordered from the highest voltage down.  ``eval_images``: as
+    in :func:`random_flip_sweep`.
     """
     from sram_models import inference_energy
     from wcatsim.montecarlo import tasks
@@ -308,7 +316,9 @@ def voltage_sweep(
         raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
-    executor, spec, evaluator = _executor_setup(run, executor, device, layers, word_bits, ecc, batch_size)
+    executor, spec, evaluator = _executor_setup(
+        run, executor, device, layers, word_bits, ecc, batch_size, eval_images
+    )
     try:
         rule = StoppingRule(samples=int(chips))
         settings = {
@@ -317,9 +327,12 @@ def voltage_sweep(
             "word_bits": int(word_bits), "ecc": spec.ecc, "layers": list(evaluator.memory.layers),
             "seed": int(seed), "chips": int(chips),
         }  # fmt: skip
+        if evaluator.subset is not None:
+            settings["eval_images"] = evaluator.subset
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
         table = PointTable(
-            out, SWEEP_VOLTAGE_COLUMNS, "voltage", settings, meta=_meta(config, run), descending=True,
+            out, SWEEP_VOLTAGE_COLUMNS, "voltage", settings, meta=_meta(config, run, evaluator),
+            descending=True,
             realisation_columns=("voltage", *REALISATION_COLUMNS) if per_realisation else None,
         )  # fmt: skip
         image = evaluator.memory.image
@@ -384,9 +397,12 @@ def _describe_technology(tech: Any) -> dict[str, Any]:
     return {name: str(getattr(tech, name, "")) for name in names}
 
 
-def _meta(config: Any, run: Any) -> dict[str, Any]:
+def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
     cfg = config if config is not None else getattr(run, "config", None)
-    return {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    meta = {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    if evaluator is not None:
+        meta["test_data"] = evaluator.data_description  # in memory or streamed (never changes a number)
+    return meta
 
 
 __all__ = [

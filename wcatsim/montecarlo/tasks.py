@@ -28,6 +28,7 @@ class EvalSpec:
     word_bits: int = 64
     ecc: str | None = None
     batch_size: int | None = None  # None = wcatsim.evaluate.accuracy's default (its fastest setting)
+    eval_images: int = 0  # > 0: a fixed class-stratified subset of this many test images (--eval-images)
 
 
 _LOCK = threading.Lock()
@@ -63,7 +64,8 @@ def evaluator_for(spec: EvalSpec) -> Any:
 
     run = load_run(spec.run_dir, device=spec.device)
     evaluator = FaultEvaluator.for_run(
-        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size
+        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
+        eval_images=spec.eval_images,
     )
     register(spec, evaluator)
     return evaluator
