@@ -86,8 +86,8 @@ def data_reading(cfg: Any) -> dict[str, Any]:
 
 
 def subset_note(eval_images: int | None, quiet: bool) -> None:
-    """Say, before the table, that the CIs are over realisations on the --eval-images subset."""
-    if eval_images and not quiet:
+    """Say, before the table (also with --quiet), that the CIs are over realisations on the subset."""
+    if eval_images:
         click.echo(f"test images: a fixed class-stratified subset of {eval_images} (recorded in the "
                    "sidecar); CIs are over fault realisations on that subset")
 

@@ -225,9 +225,9 @@ def build_from_factory(
         model = factory(**kwargs)
     except Exception as exc:  # noqa: BLE001 - the user's code: one line, not a traceback
         given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        raise InputError(
-            f"model factory {name} raised {_one_line(exc, source_file(name))} (called with {given})"
-        ) from None
+        code = getattr(factory, "__code__", None)  # the file the code was compiled from
+        where = Path(code.co_filename) if code is not None else source_file(name)
+        raise InputError(f"model factory {name} raised {_one_line(exc, where)} (called with {given})") from None
     if not isinstance(model, nn.Module):
         raise InputError(f"model factory {name} returned a {type(model).__name__}, not a torch nn.Module")
     return model
