@@ -58,8 +58,8 @@ def test_class_order_is_sorted_not_creation_order_and_extensions_case_insensitiv
             folder = tmp_path / split / name
             folder.mkdir(parents=True)
             for i in range(count):
-                Image.new("RGB", (20, 20), (10 * i, 0, 0)).save(folder / f"img{i}{ext}",
-                                                                format="PNG" if ext.lower() == ".png" else "JPEG")
+                fmt = "PNG" if ext.lower() == ".png" else "JPEG"
+                Image.new("RGB", (20, 20), (10 * i, 0, 0)).save(folder / f"img{i}{ext}", format=fmt)
             (folder / "notes.txt").write_text("not an image")
             (folder / ".hidden.jpg").write_bytes(b"")
     data = load_dataset("imagefolder", root=tmp_path, val_fraction=0.0, **SMALL)

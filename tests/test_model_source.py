@@ -172,7 +172,8 @@ def test_a_changed_model_file_is_refused_by_later_commands(tmp_path: Path, monke
     ok = CliRunner().invoke(cli, ["eval", str(run), "--device", "cpu"])
     assert ok.exit_code == 0 and "my_net.py:build on digits" in ok.output
     (tmp_path / "my_net.py").write_text(NET.replace("width=4", "width=5"))
-    for command in (["eval", str(run)], ["random-flip", "--run", str(run), "--ber", "1e-2", "--samples", "1"]):
+    flip = ["random-flip", "--run", str(run), "--ber", "1e-2", "--samples", "1"]
+    for command in (["eval", str(run)], flip):
         refused = CliRunner().invoke(cli, [*command, "--device", "cpu"])
         assert refused.exit_code == 2, refused.output
         assert "my_net.py has changed since this run's config was resolved" in refused.output

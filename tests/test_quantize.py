@@ -21,7 +21,7 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def float_weights(digits_runs, tmp_path_factory) -> Path:
-    """The float weights of the trained 4-bit WCAT digits model (its learned ranges dropped), as safetensors."""
+    """The float weights of the trained 4-bit WCAT digits model (learned ranges dropped), as safetensors."""
     from wcatsim.models import build_model
 
     own = build_model("small_cnn", num_classes=10, in_channels=1, image_size=8).state_dict()
@@ -31,26 +31,29 @@ def float_weights(digits_runs, tmp_path_factory) -> Path:
     return path
 
 
-def test_quantize_writes_a_run_that_eval_random_flip_and_bfa_accept(float_weights: Path, tmp_path: Path) -> None:
+def test_quantize_writes_a_run_that_eval_random_flip_and_bfa_accept(float_weights: Path, tmp_path) -> None:
     out = tmp_path / "ptq"
     layer = REPO / "configs" / "quantization" / "4bit_maxabs.toml"
     result = invoke("quantize", "-c", layer, "--weights", float_weights, "--out", out, "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert f"run directory: {out}" in result.output and "batch-norm statistics of the file kept" in result.output
+    assert f"run directory: {out}" in result.output
+    assert "batch-norm statistics of the file kept" in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["post_training"]["weights_sha256"] and summary["quantizer"] == "maxabs"
     assert summary["test_accuracy"] > 80, "the trained weights, 4-bit max-abs quantized, still classify"
     evaluated = json.loads(invoke("eval", out, "--json", "--device", "cpu").stdout)
     assert evaluated["test_accuracy"] == summary["test_accuracy"]
-    flip = invoke("random-flip", "--run", out, "--ber", "1e-2", "--samples", "2", "--quiet", "--device", "cpu")
+    flip = invoke("random-flip", "--run", out, "--ber", "1e-2", "--samples", "2", "--quiet", "--device",
+                  "cpu")
     assert flip.exit_code == 0, flip.output
     attack = invoke("bfa", "--run", out, "--trials", "1", "--max-flips", "2", "--eval-images", "50",
                     "--no-progress", "--device", "cpu")
     assert attack.exit_code == 0, attack.output
     bfa = json.loads((out / "bfa_summary.json").read_text())
     assert bfa["eval_images"]["images"] == 50 and bfa["test_images"] == 50
-    # the same layers and weights into the same directory: re-quantized (deterministic); another config: refused
-    again = invoke("quantize", "-c", layer, "--weights", float_weights, "--out", out, "--device", "cpu", "--quiet")
+    # the same layers and weights into the same directory: re-quantized; another config: refused
+    again = invoke("quantize", "-c", layer, "--weights", float_weights, "--out", out, "--device", "cpu",
+                   "--quiet")
     assert again.exit_code == 0, again.output
     other = invoke("quantize", "--weights", float_weights, "--out", out, "--device", "cpu")
     assert other.exit_code == 2 and "already holds another run" in other.output

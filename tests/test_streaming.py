@@ -102,7 +102,7 @@ def test_bfa_runs_on_streamed_data_with_the_same_flips(folder_run: Path, monkeyp
 
     results = []
     for stream in (False, True):
-        if stream:  # the test set stays lazy (the evaluator decodes slice by slice), an attack batch is decoded
+        if stream:  # the test set stays lazy (decoded slice by slice), an attack batch is decoded
             monkeypatch.setattr(streaming, "STREAM_ABOVE_BYTES", 30_000)  # 18 test images: 55 kB
         run = load_run(folder_run, device="cpu", stream=stream, workers=0)
         if stream:

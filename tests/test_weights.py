@@ -131,7 +131,8 @@ def test_weights_go_in_before_quantization_and_set_the_ranges(tmp_path: Path) ->
     # the file's hash is part of the run directory's name
     first = config_hash(cfg)
     save_file(_float_state(seed=1), str(path))
-    assert config_hash(load_config([], [f"model.weights={json.dumps(str(path))}", "quant.method=wcat"])) != first
+    changed = load_config([], [f"model.weights={json.dumps(str(path))}", "quant.method=wcat"])
+    assert config_hash(changed) != first
 
 
 def test_weights_and_init_from_together_are_refused(tmp_path: Path) -> None:

@@ -227,7 +227,9 @@ def build_from_factory(
         given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         code = getattr(factory, "__code__", None)  # the file the code was compiled from
         where = Path(code.co_filename) if code is not None else source_file(name)
-        raise InputError(f"model factory {name} raised {_one_line(exc, where)} (called with {given})") from None
+        raise InputError(
+            f"model factory {name} raised {_one_line(exc, where)} (called with {given})"
+        ) from None
     if not isinstance(model, nn.Module):
         raise InputError(f"model factory {name} returned a {type(model).__name__}, not a torch nn.Module")
     return model
