@@ -110,6 +110,9 @@ def accuracy_on(model: nn.Module, images: Any, batch_size: int | None = None,
         raise InputError("accuracy of an empty set is undefined: pass at least one image")
     if images.x is not None:
         return accuracy(model, images.x, images.y, batch_size, device)
+    from wcatsim.datasets.streaming import release_free_memory
+
     predicted = torch.cat([predict(model, xb, batch_size or len(xb), device) for xb, _ in images.batches()])
+    release_free_memory()  # the pass's activations, so that the next pass does not start on top of them
     # the same expression as accuracy(), so both paths give the same float for the same answers
     return 100.0 * float((predicted == images.y.cpu()).double().mean())

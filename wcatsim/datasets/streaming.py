@@ -14,6 +14,7 @@ view (or, when the selection fits in memory, the decoded tensor).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import multiprocessing
@@ -80,6 +81,49 @@ class _IndexList(Sampler):
         return len(self.indices)
 
 
+def _new_batch(shape: tuple[int, ...], shared: bool) -> torch.Tensor:
+    """An uninitialised float32 (B, C, H, W) batch in the channels-last layout the CPU convolutions
+    prefer; in shared memory inside a loader worker, so that handing it to the main process copies
+    nothing (what torch's default collate does for its own batches)."""
+    b, c, h, w = shape
+    strides = (c * h * w, 1, w * c, c)
+    if not shared:
+        return torch.empty(shape).contiguous(memory_format=torch.channels_last)
+    storage = torch.empty(0)._typed_storage()._new_shared(b * c * h * w)
+    return torch.empty(0).new(storage).as_strided(shape, strides)
+
+
+class _BatchDecoder(Dataset):
+    """A file dataset read a batch at a time: each image is decoded straight into its row of one batch
+    tensor, so a loader worker never holds a list of single images beside the batch, and the batch
+    arrives channels-last (no layout copy before the forward)."""
+
+    def __init__(self, files: Dataset) -> None:
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.files[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        from torch.utils.data import get_worker_info
+
+        x = _new_batch((len(indices), *image_shape(self.files)), shared=get_worker_info() is not None)
+        for row, index in enumerate(indices):
+            x[row] = self.files[index][0]
+        return x, labels_of(self.files)[torch.as_tensor(indices, dtype=torch.int64)]
+
+
+def _collate(data: Any) -> Any:
+    if isinstance(data, tuple):  # a batch _BatchDecoder made already
+        return data
+    from torch.utils.data import default_collate
+
+    return default_collate(data)
+
+
 class Streamer:
     """A DataLoader over ``dataset`` with persistent workers, in the order of the indices it is given."""
 
@@ -88,12 +132,15 @@ class Streamer:
         self.batch_size = int(batch_size)
         self.workers = loader_workers(workers)
         self._sampler = _IndexList()
+        self._started = False
         options: dict[str, Any] = {}
         if self.workers:
             options = {"persistent_workers": True, "prefetch_factor": PREFETCH}
+        source = _BatchDecoder(dataset) if hasattr(dataset, "image_shape") else dataset
         self.loader = DataLoader(
-            dataset, batch_size=self.batch_size, sampler=self._sampler, num_workers=self.workers, **options
-        )
+            source, batch_size=self.batch_size, sampler=self._sampler, num_workers=self.workers,
+            collate_fn=_collate, **options,
+        )  # fmt: skip
 
     def __call__(self, indices: Sequence[int]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches (x, y) of ``indices``, in that order."""
@@ -101,9 +148,24 @@ class Streamer:
         if not self._sampler.indices:
             return
         try:
-            yield from self.loader
+            yield from self._iterate()
         except InputError as exc:  # a worker's error arrives with its traceback in the message: keep its line
             raise type(exc)(_last_line(str(exc))) from None
+
+    def _iterate(self) -> Any:
+        if not self.workers or self._started:
+            return iter(self.loader)
+        # The persistent workers are forked now. Frozen objects are left alone by the garbage collector
+        # (in the workers too), whose passes would otherwise write to every object a worker inherited and
+        # so copy those pages of the parent's Python heap into each worker.
+        gc.collect()
+        gc.freeze()
+        try:
+            iterator = iter(self.loader)
+        finally:
+            gc.unfreeze()
+        self._started = True
+        return iterator
 
     def describe(self) -> str:
         where = f"{self.workers} loader workers" if self.workers else "decoded in the main process"
@@ -114,6 +176,28 @@ def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     last = lines[-1] if lines else text
     return last.split("Error: ", 1)[1] if "Error: " in last else last
+
+
+_LIBC: Any = None
+
+
+def release_free_memory() -> None:
+    """Give the C allocator's free heap memory back to the system (glibc ``malloc_trim``; a no-op
+    elsewhere). A streamed pass frees hundreds of MB of activations of every size; glibc keeps much of it
+    in its heap afterwards, and the next pass's peak then sits on top of that (measured on a ResNet-18
+    at 224 pixels, batch 64: 170 MB kept after a pass, and a 90 MB lower peak on the next pass with it
+    returned). Costs milliseconds, against seconds for the pass."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - present on glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 def stratified_subset(labels: np.ndarray | torch.Tensor, k: int, seed: int) -> np.ndarray:
