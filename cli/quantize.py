@@ -42,12 +42,12 @@ def quantize(
     The ranges are initialised from the weights (quant.range_init); --calibration-images only
     re-estimates batch-norm statistics.
     """
+    from cli.train import _toml_string
     from wcatsim.config import load_config
     from wcatsim.posttraining import quantize_pretrained
 
     if weights is not None:
-        text = str(weights).replace("\\", "\\\\").replace('"', '\\"')
-        overrides = (*overrides, f'model.weights="{text}"')
+        overrides = (*overrides, f"model.weights={_toml_string(str(weights))}")
     cfg = load_config(configs, overrides)
     result = quantize_pretrained(
         cfg, out_dir, calibration_images=calibration_images, device=device, allow_degenerate=allow_degenerate

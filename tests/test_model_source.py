@@ -190,7 +190,8 @@ def test_a_user_model_trains_and_sweeps_on_an_imagefolder(tmp_path: Path, monkey
     _net(tmp_path)
     root = write_image_folder(tmp_path / "data", classes=3, train_per_class=6, val_per_class=4, size=20)
     common = ["--set", 'model.name="my_net.py:build"', "--set", "data.name=imagefolder", "--set",
-              f"data.root={json.dumps(str(root))}", "--set", "data.image_size=16", "--set", "data.resize=18"]
+              f"data.root={json.dumps(str(root))}", "--set", "data.image_size=16", "--set", "data.resize=18",
+              "--set", "data.workers=0"]
     train = CliRunner().invoke(cli, ["train", *common, "--set", "trainer.epochs=2", "--quiet", "--device",
                                      "cpu"])
     assert train.exit_code == 0, train.output

@@ -14,7 +14,7 @@ from sram_models.errors import InputError
 from wcatsim.datasets.streaming import EvalImages, LazyImages, stratified_subset
 
 IMAGEFOLDER = ["data.name=imagefolder", "data.image_size=16", "data.resize=20", "quant.method=maxabs",
-               "quant.bits=4", "trainer.epochs=4", "data.val_fraction=0.2"]
+               "quant.bits=4", "trainer.epochs=4", "data.val_fraction=0.2", "data.workers=0"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def folder_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _accuracies(run, stream: bool, bers=(0.0, 3e-2, 1e-1), seeds=(0, 1, 2)) -> list[float]:
     from wcatsim.faults import FaultEvaluator, make_flip_model
 
-    run.data = dataclasses.replace(run.data, stream=stream)
+    run.data = dataclasses.replace(run.data, stream=stream, workers=2)  # streamed: two worker processes
     evaluator = FaultEvaluator.for_run(run)
     assert evaluator.streamed is stream
     out = [evaluator.clean_acc]

@@ -142,3 +142,21 @@ def test_weights_and_init_from_together_are_refused(tmp_path: Path) -> None:
         load_config([], [f"model.weights={json.dumps(str(path))}", 'trainer.init_from="x.pt"'])
     with pytest.raises(Exception, match="does not exist"):
         load_config([], ['model.weights="absent.safetensors"'])
+
+
+def test_train_starts_from_weights_given_with_the_flag(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    state = _float_state()
+    path = tmp_path / "w.safetensors"
+    save_file(state, str(path))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--weights", str(path), "--set", "quant.method=float", "--set",
+                                      "trainer.epochs=1", "--set", "trainer.steps_per_epoch=1", "--set",
+                                      "trainer.lr=1e-12", "--out", str(run), "--quiet", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    trained = torch.load(run / "checkpoint.pt", weights_only=True)["model"]
+    assert torch.allclose(trained["conv1.weight"], state["conv1.weight"], atol=1e-8), "one step at lr 1e-12"
+    assert f'weights = "{path}"' in (run / "config.toml").read_text()
