@@ -35,6 +35,7 @@ def quantize(
     """Quantize a pretrained network (no training) into a run directory that eval, random-flip,
     sweep-voltage, bfa and pareto accept.
 
+    \b
         wcatsim quantize -c configs/quantization/4bit_maxabs.toml --set model.name=resnet18 \\
             --set data.name=imagefolder --set data.root=/data/imagenet --weights resnet18.safetensors \\
             --out runs/resnet18-ptq4
