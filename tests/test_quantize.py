@@ -96,3 +96,9 @@ def test_a_model_at_chance_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert allowed.exit_code == 0, allowed.output
     missing = invoke("quantize", "--out", tmp_path / "c", "--device", "cpu")
     assert missing.exit_code == 2 and "pass --weights FILE" in missing.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when there is no GPU")
+def test_quantize_on_cuda_without_a_gpu_is_exit_code_2(float_weights: Path, tmp_path: Path) -> None:
+    result = invoke("quantize", "--weights", float_weights, "--out", tmp_path / "q", "--device", "cuda")
+    assert result.exit_code == 2 and "no CUDA GPU is available" in result.output

@@ -154,3 +154,14 @@ def test_random_flip_on_an_eval_images_subset_is_recorded(digits_runs, tmp_path:
     # another subset size is another table (the settings differ), never a silent mix
     random_flip_sweep(run, [2e-2], samples=3, out=out, eval_images=20, device="cpu")
     assert (tmp_path / "rf.previous.csv").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_streamed_evaluation_on_the_gpu_matches_the_cpu(folder_run: Path) -> None:
+    from wcatsim.runs import load_run
+
+    cpu = _accuracies(load_run(folder_run, device="cpu"), stream=True)
+    gpu = _accuracies(load_run(folder_run, device="cuda"), stream=True)
+    one_image = 100.0 / 18
+    assert all(abs(a - b) <= one_image + 1e-9 for a, b in zip(cpu, gpu, strict=True)), (cpu, gpu)
