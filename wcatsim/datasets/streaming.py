@@ -136,6 +136,7 @@ class Streamer:
         options: dict[str, Any] = {}
         if self.workers:
             options = {"persistent_workers": True, "prefetch_factor": PREFETCH}
+        keep_heap_small()
         source = _BatchDecoder(dataset) if hasattr(dataset, "image_shape") else dataset
         self.loader = DataLoader(
             source, batch_size=self.batch_size, sampler=self._sampler, num_workers=self.workers,
@@ -179,6 +180,24 @@ def _last_line(text: str) -> str:
 
 
 _LIBC: Any = None
+# glibc's mallopt parameter number of M_MMAP_THRESHOLD (malloc.h).
+_M_MMAP_THRESHOLD = -3
+# Blocks from 1 MiB up are mapped and unmapped on their own (see keep_heap_small).
+MMAP_THRESHOLD_BYTES = 1 << 20
+
+
+def _glibc() -> Any:
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - present on glibc only
+            _LIBC.mallopt  # noqa: B018
+        except (OSError, AttributeError):
+            _LIBC = False
+    return _LIBC
 
 
 def release_free_memory() -> None:
@@ -187,17 +206,22 @@ def release_free_memory() -> None:
     in its heap afterwards, and the next pass's peak then sits on top of that (measured on a ResNet-18
     at 224 pixels, batch 64: 170 MB kept after a pass, and a 90 MB lower peak on the next pass with it
     returned). Costs milliseconds, against seconds for the pass."""
-    global _LIBC
-    if _LIBC is None:
-        try:
-            import ctypes
+    libc = _glibc()
+    if libc:
+        libc.malloc_trim(0)
 
-            _LIBC = ctypes.CDLL("libc.so.6")
-            _LIBC.malloc_trim  # noqa: B018 - present on glibc only
-        except (OSError, AttributeError):
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
+
+def keep_heap_small() -> None:
+    """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD_BYTES` for this process (and the loader workers
+    it forks later); a no-op elsewhere. glibc raises the threshold up to 32 MB as large blocks are freed,
+    after which a forward's activation-sized blocks come from the heap, fragment it and are kept: on a
+    ResNet-18 at 224 pixels, batch 64, with two loader workers, the memory between batches grew from 100 to
+    230 MB over 24 batches, and stayed at 80 MB with the threshold fixed, for about 5% more CPU time (the
+    kernel zeroes each new mapping; measured side by side on the shared 2-core machine). Called when
+    streaming starts: in-memory evaluation of small data keeps glibc's default."""
+    libc = _glibc()
+    if libc:
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def stratified_subset(labels: np.ndarray | torch.Tensor, k: int, seed: int) -> np.ndarray:
