@@ -217,8 +217,9 @@ def keep_heap_small() -> None:
     after which a forward's activation-sized blocks come from the heap, fragment it and are kept: on a
     ResNet-18 at 224 pixels, batch 64, with two loader workers, the memory between batches grew from 100 to
     230 MB over 24 batches, and stayed at 80 MB with the threshold fixed, for about 5% more CPU time (the
-    kernel zeroes each new mapping; measured side by side on the shared 2-core machine). Called when
-    streaming starts: in-memory evaluation of small data keeps glibc's default."""
+    kernel zeroes each new mapping; measured side by side on the shared 2-core machine). Called when a
+    :class:`Streamer` is made (streamed evaluation, and the one-off decoding of a small image folder into
+    memory); tensor datasets evaluated in memory keep glibc's default."""
     libc = _glibc()
     if libc:
         libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
