@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench gpu-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/coverage.py
 	$(PY) benchmarks/montecarlo.py
 	$(PY) benchmarks/bfa.py
+
+# The GPU path checked against the CPU (scripts/gpu_check.py, under 8 minutes on one GPU). It installs
+# nothing and does not use .venv: it runs from this checkout with the python that has CUDA torch.
+GPU_PYTHON ?= python3
+gpu-check:
+	PYTHONPATH=. $(GPU_PYTHON) scripts/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

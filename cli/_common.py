@@ -212,6 +212,7 @@ class Experiment:
     ) -> None:  # fmt: skip
         self.configs, self.overrides, self.explicit = configs, overrides, run_dir is not None
         self.data_root: str | None = None
+        self.reading: dict[str, Any] = {}  # data.stream / data.workers given with an explicit run
         if run_dir is None:
             from wcatsim.config import load_config
             from wcatsim.runs import run_dir_for
@@ -228,6 +229,10 @@ class Experiment:
                 from wcatsim.config import parse_override
 
                 self.data_root = str(parse_override(item)[1])
+            elif key in _READING_KEYS:  # how the data is read (in memory or streamed), never a number
+                from wcatsim.config import parse_override
+
+                self.reading[key.split(".", 1)[1]] = parse_override(item)[1]
             elif section in _MODEL_SECTIONS:
                 from wcatsim.errors import ConfigError
 
@@ -253,7 +258,8 @@ class Experiment:
                 f"{section}.{key} = {mine[section][key]!r} (trained with {trained[section].get(key)!r})"
                 for section in _MODEL_SECTIONS
                 for key in mine[section]
-                if mine[section][key] != trained[section].get(key) and f"{section}.{key}" != "data.root"
+                if mine[section][key] != trained[section].get(key)
+                and f"{section}.{key}" not in ("data.root", *_READING_KEYS)
             ]
             if changed:
                 layers = " ".join(f"-c {c}" for c in self.configs)
@@ -274,7 +280,8 @@ class Experiment:
         """(the loaded run, the config to record and take attack settings from)."""
         from wcatsim.runs import load_run
 
-        run = load_run(self.dir, device=device, data_root=self.data_root)
+        reading = self.reading if self.explicit else data_reading(self.config)
+        run = load_run(self.dir, device=device, data_root=self.data_root, **reading)
         if not self.explicit:
             return run, self.config
         if self.config is None:
@@ -297,6 +304,24 @@ class Experiment:
 
 
 _MODEL_SECTIONS = ("model", "data", "quant", "trainer")  # as wcatsim.config.MODEL_SECTIONS
+# data keys that say how the run's data is read (in memory or streamed, loader workers): never a number,
+# so an explicit run takes them from --set like data.root
+_READING_KEYS = ("data.stream", "data.workers")
+
+
+def data_reading(cfg: Any) -> dict[str, Any]:
+    """``data.stream`` / ``data.workers`` of the command's own layers, where they set them away from the
+    defaults: how the run's data is read, which never changes a number."""
+    if cfg is None:
+        return {}
+    from wcatsim.config import DataConfig
+
+    out: dict[str, Any] = {}
+    if cfg.data.stream != DataConfig.stream:
+        out["stream"] = cfg.data.stream
+    if cfg.data.workers != DataConfig.workers:
+        out["workers"] = cfg.data.workers
+    return out
 
 
 def resolve_run_dir(configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None) -> Path:

@@ -35,6 +35,10 @@ from cli._common import (
 @click.option("--eval-subset", type=NON_NEGATIVE, default=None,
               help="Test images for the per-iteration accuracy; 0 = all. The stop decision and the final "
               "accuracy always use the whole test set [attack.bfa.eval_subset, 0].")
+@click.option("--eval-images", type=NON_NEGATIVE, default=None, metavar="K",
+              help="Use a fixed, class-stratified, seeded subset of K test images as the test set: the stop "
+              "decision and final accuracy use it, --eval-subset samples within it (recorded in the "
+              "summary).")
 @click.option("--threshold", type=FiniteFloat(high=100.0), default=None,
               help="Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C [attack.bfa.threshold].")
 @click.option("--seed", type=NON_NEGATIVE, default=None,
@@ -59,6 +63,7 @@ def bfa(
     max_iterations: int | None,
     attack_batch: int | None,
     eval_subset: int | None,
+    eval_images: int | None,
     threshold: float | None,
     seed: int | None,
     plot: str | None,
@@ -119,11 +124,16 @@ def bfa(
             attack_batch=pick(attack_batch, attack.attack_batch),
             eval_subset=pick(eval_subset, attack.eval_subset),
             threshold=pick(threshold, attack.threshold),
+            eval_images=eval_images or 0,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),
         )
     click.echo(format_summary(result.summary))
+    if result.summary.get("eval_images"):
+        k = result.summary["eval_images"]["images"]
+        click.echo(f"  test set: a fixed class-stratified subset of {k} test images (--eval-images; recorded "
+                   "in the summary)")
     click.echo(f"wrote {result.flips_path} and {result.summary_path}")
     if figure is not None:
         from wcatsim.plots.bfa import plot_bfa_trials

@@ -47,13 +47,13 @@ def eval_cmd(
 
 def evaluate_run(run_dir: Path, device: str, data_root: str | None = None) -> dict[str, Any]:
     """Accuracy and per-layer statistics of the run's best checkpoint, as a JSON-ready dict."""
-    from wcatsim.evaluate import accuracy
+    from wcatsim.evaluate import accuracy_on
     from wcatsim.quant import layer_stats
     from wcatsim.runs import load_run
 
     run = load_run(run_dir, device=device, data_root=data_root)
-    x, y = run.data.test_tensors()
-    acc = float(accuracy(run.model, x, y, device=run.device))
+    images = run.data.eval_images("test")  # in memory or streamed, as data.stream and the size decide
+    acc = float(accuracy_on(run.model, images, device=run.device))
     quant = run.config.quant
     return {
         "run_dir": str(run_dir),
@@ -62,7 +62,8 @@ def evaluate_run(run_dir: Path, device: str, data_root: str | None = None) -> di
         "quantizer": quant.method,
         "bits": quant.bits if quant.method != "float" else None,
         "test_accuracy": round(acc, 4),
-        "test_images": int(y.shape[0]),
+        "test_images": images.n_images,
+        "test_data": images.description,
         "layers": layer_stats(run.model),
     }
 

@@ -17,6 +17,7 @@ from cli._common import OneLineErrors
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo:demo", "The main job: train, flip, sweep, attack, and report on the embedded digits."),
     "train": ("cli.train:train", "Train a quantized (or float) model into its run directory."),
+    "quantize": ("cli.quantize:quantize", "Post-training quantization of pretrained weights into a run."),
     "eval": ("cli.eval:eval_cmd", "Clean accuracy and per-layer quantization ranges of a trained run."),
     "random-flip": ("cli.random_flip:random_flip", "Accuracy under random bit errors over a list of BERs."),
     "sweep-voltage": ("cli.sweep_voltage:sweep_voltage", "Accuracy and energy across SRAM supply voltages."),

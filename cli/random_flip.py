@@ -59,6 +59,9 @@ def fault_run_options(func: F) -> F:
                      help="Also write one row per realisation (NAME_realisations.csv)."),
         click.option("--batch-size", type=COUNT, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
+        click.option("--eval-images", type=NON_NEGATIVE, default=None, metavar="K",
+                     help="Evaluate on a fixed, class-stratified, seeded subset of K test images (recorded "
+                     "in the sidecar; the CIs are then over realisations on that subset)."),
         quiet_option,
         click.option("--allow-degenerate", is_flag=True,
                      help="Evaluate even a model at chance (clean accuracy within 2 points of the most "
@@ -109,6 +112,13 @@ def open_run(
         ex.close()
         raise
     return run, cfg, ex
+
+
+def subset_note(eval_images: int | None, quiet: bool) -> None:
+    """Say, before the table (also with --quiet), that the CIs are over realisations on the subset."""
+    if eval_images:
+        click.echo(f"test images: a fixed class-stratified subset of {eval_images} (recorded in the "
+                   "sidecar); CIs are over fault realisations on that subset")
 
 
 # (column, width, format spec) of the printed table
@@ -220,7 +230,7 @@ def random_flip(
     max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, quiet: bool, allow_degenerate: bool,
+    batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
@@ -254,6 +264,7 @@ def random_flip(
     msb = rf.protect_msb if protect_msb is None else protect_msb
     scheme = protection_choice(ecc, protect, rf, msb)
     table, figure = prepare_outputs("random_flip", exp, out, plot)
+    subset_note(eval_images, quiet)
     with exclusive(table):
         from wcatsim.sweeps import random_flip_sweep
 
@@ -273,6 +284,7 @@ def random_flip(
                 seed=rf.seed if seed is None else seed,
                 executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
+                eval_images=eval_images or 0,
             )  # fmt: skip
         finally:
             ex.close()

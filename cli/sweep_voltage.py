@@ -24,6 +24,7 @@ from cli.random_flip import (
     prepare_outputs,
     protection_choice,
     row_printer,
+    subset_note,
 )
 
 
@@ -61,7 +62,7 @@ def sweep_voltage(
     word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
     executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, quiet: bool, allow_degenerate: bool,
+    batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
@@ -111,6 +112,7 @@ def sweep_voltage(
         fail(f"voltage {outside[0]:g} {unit} is outside {tech.name}'s range {tech.v_low:g}..{tech.v_high:g} "
              f"{unit}: choose --voltages inside it")  # fmt: skip
     table, figure = prepare_outputs("sweep_voltage", exp, out, plot)
+    subset_note(eval_images, quiet)
     if fault_map is not None and not quiet:
         click.echo(f"one measured chip ({fault_map}): realisations = 1, no CI across chips; "
                    f"energy from {tech.name}")  # fmt: skip
@@ -130,7 +132,7 @@ def sweep_voltage(
                 seed=sw.seed if seed is None else seed,
                 executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("sweep_voltage", quiet), batch_size=batch_size, device=device, config=cfg,
-                banks=banks, inference_time_ns=inference_time_ns,
+                banks=banks, inference_time_ns=inference_time_ns, eval_images=eval_images or 0,
             )  # fmt: skip
         finally:
             ex.close()

@@ -32,6 +32,13 @@ from cli._common import (
     help="Start from the weights of this checkpoint (same architecture, e.g. a float run's checkpoint.pt); "
     "quantization ranges are initialised afresh from them.",
 )
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Pretrained float state dict (.safetensors, or a torch file read with weights_only=True) loaded "
+    "before quantization; same as --set model.weights=FILE.",
+)
 @click.option("--fresh", is_flag=True, help="Start over even if the run directory holds a resumable run.")
 @quiet_option
 @handles_errors
@@ -42,6 +49,7 @@ def train(
     device: str,
     out_dir: Path | None,
     init_from: Path | None,
+    weights: Path | None,
     fresh: bool,
     quiet: bool,
 ) -> None:
@@ -61,6 +69,8 @@ def train(
 
     if init_from is not None:
         overrides = (*overrides, f"trainer.init_from={_toml_string(str(init_from))}")
+    if weights is not None:
+        overrides = (*overrides, f"model.weights={_toml_string(str(weights))}")
     from wcatsim.outputs import check_writable
 
     cfg = load_config(configs, overrides)

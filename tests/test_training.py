@@ -242,13 +242,14 @@ def test_accuracy_at_chance_from_the_third_epoch_stops_the_run(
     real = training._accuracy
     majority = None
 
-    def dead_on_validation(model, x, y, dev):
+    def dead_on_validation(model, images, dev):
         nonlocal majority
+        y = images.y
         if len(y) == 126:  # the digits' validation split: answer like a model that predicts one class
             counts = torch.bincount(y)
             majority = 100.0 * float(counts.max()) / len(y)
             return majority + 1.9  # within 2 points of the most frequent class
-        return real(model, x, y, dev)
+        return real(model, images, dev)
 
     monkeypatch.setattr(training, "_accuracy", dead_on_validation)
     two = fit(["trainer.epochs=2", "trainer.steps_per_epoch=2"], tmp_path / "two")  # too short to judge

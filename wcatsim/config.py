@@ -48,23 +48,76 @@ def _check(ok: bool, key: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which network to build (``wcatsim.models.build_model``)."""
+    """Which network to build: a registry model (``wcatsim.models.build_model``) or the user's own factory."""
 
-    # Registry name; the input shape and class count come from the dataset.
+    # A registry name (wcatsim.models.MODEL_NAMES), or a factory returning an nn.Module:
+    # "path/to/file.py:function" (a Python file; a relative path is read from the working directory) or
+    # "package.module:function" (an importable module). The input shape and class count come from the
+    # dataset. A model file is code that runs (see wcatsim.model_source).
     name: str = "small_cnn"
+    # Keyword arguments of the builder ([model.args] table): build_model(name, ..., **args) for a
+    # registry model, factory(**args) for a factory. Empty by default.
+    args: dict[str, Any] = field(default_factory=dict)
+    # A state dict loaded into the float model before quantization (.safetensors, or a torch file read
+    # with weights_only=True); "" = random initialisation. Relative to the working directory.
+    weights: str = ""
+    # SHA-256 of the factory's source file, recorded when the config is resolved (wcatsim.config.load_config)
+    # and part of the run-directory hash; a later command refuses to run the factory when the file no
+    # longer has it. "" for registry models.
+    factory_sha256: str = ""
+    # SHA-256 of model.weights, recorded likewise (part of the run-directory hash).
+    weights_sha256: str = ""
 
     def __post_init__(self) -> None:
-        names = _model_names()
-        if names is not None:
-            allowed = ", ".join(names)
-            _check(self.name in names, "model.name", f"unknown model {self.name!r}; allowed: {allowed}")
+        from wcatsim.model_source import check_factory_name, is_factory_name
+
+        _check(isinstance(self.name, str) and self.name != "", "model.name", "must be a non-empty string")
+        if is_factory_name(self.name):
+            try:
+                check_factory_name(self.name)
+            except ValueError as exc:
+                raise _FieldError("model.name", f"model.name: {exc}") from None
+        else:
+            names = _model_names()
+            if names is not None:
+                allowed = ", ".join(names)
+                _check(
+                    self.name in names,
+                    "model.name",
+                    f"unknown model {self.name!r}; allowed: {allowed}, or a factory "
+                    "\"path/to/file.py:function\" / \"package.module:function\"",
+                )
+            _check(
+                not self.factory_sha256,
+                "model.factory_sha256",
+                "is recorded for factory models only (model.name = \"file.py:function\"); remove it",
+            )
+        for key in self.args:
+            _check(
+                isinstance(key, str) and key.isidentifier(),
+                "model.args",
+                f"{key!r} is not a Python keyword-argument name",
+            )
+        for key in ("factory_sha256", "weights_sha256"):
+            value = getattr(self, key)
+            _check(
+                value == "" or (len(value) == 64 and all(c in "0123456789abcdef" for c in value)),
+                f"model.{key}",
+                f"must be 64 lowercase hex digits (a SHA-256) or empty, got {value!r}",
+            )
+        _check(
+            bool(self.weights) or not self.weights_sha256,
+            "model.weights_sha256",
+            "is set but model.weights is empty; remove it or name the weights file",
+        )
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which dataset to train and test on (``wcatsim.datasets.load_dataset``)."""
 
-    # digits is embedded (no download); mnist, fashion_mnist and cifar10 read a local folder.
+    # digits is embedded (no download); mnist, fashion_mnist and cifar10 read a local folder; imagefolder
+    # reads data.root/train/<class>/* and data.root/val/<class>/* (JPEG/PNG; wcatsim.datasets.imagefolder).
     name: str = "digits"
     # Folder holding the dataset files ("" = the dataset's default location); unused for embedded data.
     root: str = ""
@@ -73,6 +126,30 @@ class DataConfig:
     # Share of the training split held out for validation (best-checkpoint choice); 0.1 as the original
     # WCAT code's valid_size. 0 = no validation split (the last epoch is kept).
     val_fraction: float = 0.1
+    # imagefolder only: the side of the square image the network sees (centre crop for evaluation,
+    # random-resized crop for training). 224: the ImageNet convention of torchvision's and timm's weights.
+    image_size: int = 224
+    # imagefolder only: evaluation resizes the shorter side to this first, aspect kept (256 for 224, the
+    # crop ratio 0.875 of torchvision's ResNet and timm's DeiT evaluation).
+    resize: int = 256
+    # imagefolder only: resampling filter of the resizes. auto = bicubic for deit_* models (as timm
+    # evaluates DeiT), bilinear otherwise (torchvision's CNNs); Pillow's filters antialias when shrinking.
+    interpolation: Literal["auto", "bilinear", "bicubic"] = "auto"
+    # imagefolder only: per-channel normalisation (RGB, pixels in [0, 1]); ImageNet's mean and std, which
+    # torchvision's and timm's weights expect.
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    # imagefolder only: labels of a flat val folder (the ImageNet validation archive's own layout): a file
+    # of "filename WNID" lines, or Kaggle's LOC_val_solution.csv. Relative to data.root. "" = val_labels.txt
+    # or LOC_val_solution.csv in data.root when the val folder is flat.
+    val_labels: str = ""
+    # How evaluation reads the data: auto = held in memory when the split's float tensor fits in
+    # wcatsim.datasets.streaming.STREAM_ABOVE_BYTES, streamed through a DataLoader otherwise; true / false
+    # force one path. Not part of the run-directory hash (it never changes a number).
+    stream: bool | Literal["auto"] = "auto"
+    # DataLoader worker processes that decode streamed images (0 = in the main process). 2: the issue's
+    # scale benchmark setting, enough to keep a CPU forward busy. Not part of the run-directory hash.
+    workers: int = 2
 
     def __post_init__(self) -> None:
         _check(
@@ -85,6 +162,36 @@ class DataConfig:
             "data.val_fraction",
             f"must be in [0, 0.5), e.g. 0.1, got {self.val_fraction}",
         )
+        _check(self.workers >= 0, "data.workers", f"must be >= 0 (0 = no worker process), got {self.workers}")
+        _check(self.image_size >= 1, "data.image_size", f"must be >= 1 pixel, got {self.image_size}")
+        _check(
+            self.resize >= self.image_size,
+            "data.resize",
+            f"must be >= data.image_size ({self.image_size}) so the centre crop fits, got {self.resize}",
+        )
+        _check(
+            len(self.mean) == 3 and len(self.std) == 3,
+            "data.mean",
+            "data.mean and data.std need three values (R, G, B)",
+        )
+        _check(all(s > 0 for s in self.std), "data.std", f"every value must be > 0, got {list(self.std)}")
+        if self.name != "imagefolder":
+            default = DataConfig.__dataclass_fields__
+            changed = [
+                key
+                for key in _IMAGEFOLDER_KEYS
+                if getattr(self, key) != (default[key].default)
+            ]
+            _check(
+                not changed,
+                f"data.{changed[0]}" if changed else "data.name",
+                f"data.{', data.'.join(changed)} only apply to data.name = \"imagefolder\"; remove them "
+                f"for {self.name}",
+            )
+
+
+# DataConfig keys that only the imagefolder dataset reads.
+_IMAGEFOLDER_KEYS = ("image_size", "resize", "interpolation", "mean", "std", "val_labels")
 
 
 @dataclass(frozen=True)
@@ -313,6 +420,13 @@ class ExperimentConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
 
+    def __post_init__(self) -> None:
+        if self.model.weights and self.trainer.init_from:
+            raise ConfigError(
+                f"model.weights ({self.model.weights}) and trainer.init_from ({self.trainer.init_from}) both "
+                "give the starting weights: keep one"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (tuples as lists), the form hashed and written to TOML."""
         return _plain(dataclasses.asdict(self))
@@ -344,13 +458,20 @@ _SECTION_TYPES: dict[str, type] = {
 
 
 def load_config(
-    layers: Sequence[str | Path] = (), overrides: Sequence[str] = (), *, base: Mapping | None = None
+    layers: Sequence[str | Path] = (),
+    overrides: Sequence[str] = (),
+    *,
+    base: Mapping | None = None,
+    record_hashes: bool = True,
 ) -> ExperimentConfig:
     """Compose the built-in default, TOML ``layers`` in order, then ``overrides`` (``"a.b=value"``).
 
     ``base`` (a nested dict such as a checkpoint's saved config) replaces the
     built-in default as the first layer. Raises :class:`ConfigError` naming the
     key, its source and the allowed values for anything unknown or invalid.
+    ``record_hashes``: fill ``model.factory_sha256`` / ``model.weights_sha256``
+    from the files named, where the layers do not give them already
+    (:func:`wcatsim.model_source.record_file_hashes`).
     """
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -368,7 +489,12 @@ def load_config(
             node = node.setdefault(part, {})
         node[parts[-1]] = value
         _merge(merged, sources, nested, f"--set {item}", ())
-    return _build_experiment(merged, sources)
+    cfg = _build_experiment(merged, sources)
+    if record_hashes:
+        from wcatsim.model_source import record_file_hashes
+
+        cfg = record_file_hashes(cfg)
+    return cfg
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "the saved config") -> ExperimentConfig:
@@ -489,6 +615,11 @@ def _build_section(default: Any, values: dict[str, Any], sources: dict[str, str]
             if not isinstance(value, dict):
                 raise ConfigError(f"{dotted} in {sources_under(sources, dotted)} must be a table [{dotted}]")
             changes[key] = _build_section(current, value, sources, dotted)
+        elif isinstance(current, dict):  # a free-form table, e.g. [model.args]
+            if not isinstance(value, dict):
+                where = sources_under(sources, dotted)
+                raise ConfigError(f"{dotted} in {where} must be a table [{dotted}], not a single value")
+            changes[key] = dict(value)
         else:
             if isinstance(value, dict):
                 where = sources_under(sources, dotted)

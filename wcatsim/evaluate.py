@@ -1,6 +1,9 @@
-"""Clean accuracy of a model on tensors, and device selection."""
+"""Clean accuracy of a model on tensors or streamed images, and device selection."""
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,7 +24,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         device = str(device)
     text = str(device).strip().lower()
     if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            configure_cuda()
+            return torch.device("cuda")
+        return torch.device("cpu")
     if text == "cpu":
         return torch.device("cpu")
     if text == "cuda" or text.startswith("cuda:"):
@@ -35,8 +41,20 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             raise InputError(f"device {device!r} is not a CUDA device name, e.g. cuda or cuda:0") from None
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise InputError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) present")
+        configure_cuda()
         return resolved
     raise InputError(f"device {device!r} is unknown: use auto, cpu or cuda")
+
+
+def configure_cuda() -> None:
+    """FP32 numbers on a GPU, reproducible run to run: TF32 off (cuDNN's convolutions use TF32 by default,
+    which changes accuracies against the CPU), cuDNN autotuning off, deterministic algorithms on (with a
+    warning, not an error, for an operation that has none) and the cuBLAS workspace setting they need."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -84,3 +102,20 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     # (100 * correct) / n is one correctly rounded division: 974 of 1000 gives 97.4 exactly as written
     # in a table, where 100 * (974 / 1000) gives 97.39999999999999.
     return 100.0 * correct / int(y.shape[0])
+
+
+def accuracy_on(model: nn.Module, images: Any, batch_size: int | None = None,
+                device: str | torch.device | None = None) -> float:
+    """Top-1 accuracy in percent on a :class:`wcatsim.datasets.streaming.EvalImages` (held in memory or
+    streamed): in-memory images go through :func:`accuracy` exactly as tensors do; streamed ones are
+    counted batch by batch in the fixed order."""
+    if images.n_images == 0:
+        raise InputError("accuracy of an empty set is undefined: pass at least one image")
+    if images.x is not None:
+        return accuracy(model, images.x, images.y, batch_size, device)
+    from wcatsim.datasets.streaming import release_free_memory
+
+    predicted = torch.cat([predict(model, xb, batch_size or len(xb), device) for xb, _ in images.batches()])
+    release_free_memory()  # the pass's activations, so that the next pass does not start on top of them
+    # the same expression as accuracy(), so both paths give the same float for the same answers
+    return 100.0 * int((predicted == images.y.cpu()).sum()) / int(images.y.shape[0])

@@ -157,26 +157,42 @@ def default_batch_size(x: torch.Tensor, device: Any = None) -> int | None:
 
 
 class FaultEvaluator:
-    """Accuracy of a model reading its weights from a faulty memory, on a test set held in memory.
+    """Accuracy of a model reading its weights from a faulty memory, on a test set in a fixed order.
 
-    Every accuracy, the clean one included, goes through the same path
-    (``run_from_image`` + ``wcatsim.evaluate.accuracy``), so a realisation that
-    changes no bit gives exactly ``clean_acc``; such a realisation is not
+    The test set is either tensors ``x``, ``y`` held in memory, or an
+    :class:`wcatsim.datasets.streaming.EvalImages` (pass it as ``x``, no ``y``), which is held in memory
+    or streamed through a DataLoader batch by batch, in the same order on every pass. Every accuracy,
+    the clean one included, goes through the same path (``run_from_image`` + ``wcatsim.evaluate``), so
+    a realisation that changes no bit gives exactly ``clean_acc``; such a realisation is not
     re-evaluated (the deterministic forward would return the same number).
     """
 
     def __init__(
         self,
         memory: ModelMemory,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        x: Any,
+        y: torch.Tensor | None = None,
         device: torch.device | str | None = None,
         batch_size: int | None = None,
+        subset: Mapping[str, Any] | None = None,
     ) -> None:
+        from wcatsim.datasets.streaming import EvalImages
         from wcatsim.evaluate import resolve_device
 
         self.memory = memory
         self.device = resolve_device(device) if device is not None else None
+        self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
+        self.images: EvalImages | None = None
+        if isinstance(x, EvalImages):
+            if x.x is None:  # streamed: batches are decoded, moved and laid out as each pass reads them
+                self.images = x
+                self.x, self.y = None, x.y
+                self.batch_size = batch_size or x.batch_size
+                self.n_images = x.n_images
+                self.clean_acc = self._accuracy(None)
+                return
+            self.images = x
+            x, y = x.x, x.y
         # Held once, where the model runs, in the memory format the conv kernels prefer (NHWC on CPU):
         # per-batch slices of it are then already in that format and nothing is copied per realisation.
         if self.device is not None:
@@ -189,6 +205,17 @@ class FaultEvaluator:
         self.n_images = int(y.shape[0])
         self.clean_acc = self._accuracy(None)
 
+    @property
+    def streamed(self) -> bool:
+        return self.x is None
+
+    @property
+    def data_description(self) -> str:
+        """Which path the test images take (in memory or streamed), for logs and sidecars."""
+        if self.images is not None:
+            return self.images.description
+        return f"{self.n_images} images held in memory"
+
     @classmethod
     def for_run(
         cls,
@@ -198,14 +225,29 @@ class FaultEvaluator:
         ecc: str | None = None,
         batch_size: int | None = None,
         protect: str | None = None,
+        eval_images: int = 0,
     ) -> FaultEvaluator:
-        """The evaluator of a :class:`wcatsim.runs.LoadedRun` on its test split."""
-        x, y = run.data.test_tensors()
+        """The evaluator of a :class:`wcatsim.runs.LoadedRun` on its test split, or with ``eval_images`` K
+        > 0 on a fixed, class-stratified subset of K test images (seeded with ``data.seed``)."""
+        from wcatsim.datasets.streaming import labels_of, stratified_subset, subset_record
+
         memory = ModelMemory(run.model, layers=layers, word_bits=word_bits, ecc=ecc, protect=protect)
-        return cls(memory, x, y, device=run.device, batch_size=batch_size)
+        indices = record = None
+        if eval_images:
+            seed = int(run.config.data.seed)
+            indices = stratified_subset(labels_of(run.data.test), eval_images, seed)
+            record = subset_record(indices, len(run.data.test), seed)
+        images = run.data.eval_images("test", indices, batch_size=batch_size)
+        return cls(memory, images, device=run.device, batch_size=batch_size, subset=record)
+
+    def data_identity(self) -> bytes:
+        """Bytes identifying the test images and labels (fingerprints): the tensors' bytes when in memory."""
+        if self.x is not None:
+            return self.x.cpu().contiguous().numpy().tobytes() + self.y.cpu().contiguous().numpy().tobytes()
+        return self.images.identity()
 
     def _accuracy(self, codes: Mapping[str, np.ndarray] | None) -> float:
-        from wcatsim.evaluate import accuracy
+        from wcatsim.evaluate import accuracy, accuracy_on
 
         kwargs: dict[str, Any] = {}
         if self.batch_size:
@@ -213,6 +255,8 @@ class FaultEvaluator:
         if self.device is not None:
             kwargs["device"] = self.device
         with self.memory.loaded(codes) as model:
+            if self.x is None:
+                return float(accuracy_on(model, self.images, **kwargs))
             return float(accuracy(model, self.x, self.y, **kwargs))
 
     def evaluate(self, codes: Mapping[str, np.ndarray]) -> tuple[float, int, int]:

@@ -36,15 +36,41 @@ LOG_FILE = "train.log"
 
 
 def config_hash(cfg: ExperimentConfig) -> str:
-    """8 hex digits of SHA-256 over the resolved model, data, quant and trainer sections (not attack)."""
-    text = json.dumps(cfg.model_dict(), sort_keys=True, separators=(",", ":"))
+    """8 hex digits of SHA-256 over the resolved model, data, quant and trainer sections (not attack).
+
+    Keys that only say how data is read (``data.stream``, ``data.workers``) never enter it; keys added
+    after run directories were first named enter it only when they differ from their default, so an
+    existing run keeps its name.
+    """
+    sections = cfg.model_dict()
+    for section, keys in _RUNTIME_KEYS.items():
+        for key in keys:
+            sections[section].pop(key, None)
+    defaults = ExperimentConfig().model_dict()
+    for section, keys in _LATER_KEYS.items():
+        for key in keys:
+            if sections[section].get(key) == defaults[section].get(key):
+                sections[section].pop(key, None)
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
+# How data is read, not which model: the same run whatever their values.
+_RUNTIME_KEYS = {"data": ("stream", "workers")}
+# Added by issue 11 (own models and weights, imagefolder data); hashed only when set.
+_LATER_KEYS = {
+    "model": ("args", "weights", "factory_sha256", "weights_sha256"),
+    "data": ("image_size", "resize", "interpolation", "mean", "std", "val_labels"),
+}
+
+
 def run_name(cfg: ExperimentConfig) -> str:
-    """``small_cnn-digits-wcat4-1a2b3c4d`` (``float`` instead of method and bits for float runs)."""
+    """``small_cnn-digits-wcat4-1a2b3c4d`` (``float`` instead of method and bits for float runs); a factory
+    model is named after its file (or module) and function, ``my_net.build-imagefolder-wcat4-...``."""
+    from wcatsim.model_source import short_name
+
     quant = "float" if cfg.quant.method == "float" else f"{cfg.quant.method}{cfg.quant.bits}"
-    return f"{cfg.model.name}-{cfg.data.name}-{quant}-{config_hash(cfg)}"
+    return f"{short_name(cfg.model.name)}-{cfg.data.name}-{quant}-{config_hash(cfg)}"
 
 
 def run_dir_for(cfg: ExperimentConfig, root: Path = Path("runs")) -> Path:
@@ -63,27 +89,81 @@ class LoadedRun:
     device: torch.device
 
 
-def build_model_for(cfg: ExperimentConfig, data: DatasetBundle) -> torch.nn.Module:
-    """The untrained model ``cfg`` describes, sized for ``data``, quantized as ``cfg.quant`` says.
+def build_float_model(cfg: ExperimentConfig, data: DatasetBundle) -> torch.nn.Module:
+    """The float network ``cfg.model`` names, sized for ``data``, with ``[model.args]``, freshly initialised.
 
-    Weights are drawn from ``torch``'s global generator: seed it first for a reproducible init.
+    A factory model (``file.py:function``) is refused when its file no longer has the SHA-256 recorded in
+    ``cfg`` (:func:`wcatsim.model_source.load_factory`).
     """
+    from wcatsim.model_source import build_from_factory, is_factory_name
+
+    sizes = {"num_classes": data.num_classes, "in_channels": data.in_channels, "image_size": data.image_size}
+    if is_factory_name(cfg.model.name):
+        return build_from_factory(cfg.model.name, cfg.model.factory_sha256, cfg.model.args, **sizes)
     from wcatsim.models import build_model
+
+    try:
+        return build_model(cfg.model.name, **sizes, **cfg.model.args)
+    except TypeError as exc:  # an argument of [model.args] the builder does not take
+        from wcatsim.errors import ConfigError
+
+        raise ConfigError(
+            f"model {cfg.model.name!r} does not take [model.args] {sorted(cfg.model.args)} ({exc})"
+        ) from None
+
+
+def load_pretrained(model: torch.nn.Module, cfg: ExperimentConfig) -> None:
+    """Load ``cfg.model.weights`` into the float ``model`` (its file must still have the recorded SHA-256)."""
+    from wcatsim.checkpoint import load_weights, read_weights_file
+    from wcatsim.model_source import check_recorded, weights_file
+
+    path = weights_file(cfg.model.weights)
+    check_recorded("weights file", path, cfg.model.weights_sha256, "model.weights_sha256")
+    load_weights(model, read_weights_file(path), path)
+
+
+def build_model_for(
+    cfg: ExperimentConfig, data: DatasetBundle, *, pretrained: bool = True
+) -> torch.nn.Module:
+    """The model ``cfg`` describes, sized for ``data``, quantized as ``cfg.quant`` says.
+
+    With ``pretrained`` (the default) and ``model.weights`` set, the float model gets those weights
+    before it is quantized, so the quantization ranges are initialised from them (as ``--init-from``
+    does); ``pretrained=False`` skips that (a checkpoint's state replaces the weights anyway).
+    Weights are otherwise drawn from ``torch``'s global generator: seed it first for a reproducible init.
+    """
     from wcatsim.quant import quantize
 
-    model = build_model(
-        cfg.model.name, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size
-    )
+    model = build_float_model(cfg, data)
+    if pretrained and cfg.model.weights:
+        load_pretrained(model, cfg)
     return quantize(model, cfg.quant)
 
 
-def load_dataset_for(cfg: ExperimentConfig) -> DatasetBundle:
-    """The dataset ``cfg.data`` names."""
+def load_dataset_for(cfg: ExperimentConfig, *, stream: bool | str | None = None,
+                     workers: int | None = None) -> DatasetBundle:
+    """The dataset ``cfg.data`` names; ``stream`` / ``workers`` (when given) replace ``data.stream`` /
+    ``data.workers``, which only change how the data is read."""
     from wcatsim.datasets import load_dataset
 
-    return load_dataset(
-        cfg.data.name, root=cfg.data.root or None, seed=cfg.data.seed, val_fraction=cfg.data.val_fraction
-    )
+    d = cfg.data
+    options = {
+        "stream": d.stream if stream is None else stream,
+        "workers": d.workers if workers is None else workers,
+    }
+    if d.name == "imagefolder":
+        options.update(
+            image_size=d.image_size, resize=d.resize, mean=d.mean, std=d.std, val_labels=d.val_labels,
+            interpolation=_interpolation(d.interpolation, cfg.model.name),
+        )  # fmt: skip
+    return load_dataset(d.name, root=d.root or None, seed=d.seed, val_fraction=d.val_fraction, **options)
+
+
+def _interpolation(setting: str, model_name: str) -> str:
+    # timm evaluates (and trains) DeiT with bicubic resizing; torchvision's CNN weights expect bilinear.
+    if setting != "auto":
+        return setting
+    return "bicubic" if model_name.startswith("deit") else "bilinear"
 
 
 def train_command_hint(run_dir: Path) -> str:
@@ -95,13 +175,18 @@ def train_command_hint(run_dir: Path) -> str:
     )
 
 
-def load_run(run_dir: str | Path, device: str = "auto", data_root: str | None = None) -> LoadedRun:
+def load_run(
+    run_dir: str | Path, device: str = "auto", data_root: str | None = None, *,
+    stream: bool | str | None = None, workers: int | None = None,
+) -> LoadedRun:
     """The best checkpoint of ``run_dir``: model in eval mode on ``device``, with its config and data.
 
     No checkpoint -> :class:`CheckpointError` naming the ``wcatsim train`` command that makes one; a
     checkpoint of another architecture, dataset, quantizer or bit width than the run's ``config.toml``
     (one copied in from elsewhere) -> :class:`CheckpointError` too.  ``data_root``: read the dataset
-    from this folder instead of the one the run was trained from (the data moved).
+    from this folder instead of the one the run was trained from (the data moved).  ``stream`` /
+    ``workers`` override the saved ``data.stream`` / ``data.workers`` (how the data is read).  A
+    factory model whose file changed since the run was made is refused (InputError).
     """
     from wcatsim.evaluate import resolve_device
 
@@ -121,8 +206,8 @@ def load_run(run_dir: str | Path, device: str = "auto", data_root: str | None = 
         import dataclasses
 
         cfg = cfg.replace(data=dataclasses.replace(cfg.data, root=str(data_root)))
-    data = load_dataset_for(cfg)
-    model = build_model_for(cfg, data)
+    data = load_dataset_for(cfg, stream=stream, workers=workers)
+    model = build_model_for(cfg, data, pretrained=False)
     load_model_state(model, payload["model"], path)
     dev = resolve_device(device)
     model.to(dev).eval()
@@ -157,11 +242,13 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
 
 __all__ = [
     "LoadedRun",
+    "build_float_model",
     "build_model_for",
     "check_same_model",
     "config_hash",
     "describe",
     "load_dataset_for",
+    "load_pretrained",
     "load_run",
     "read_summary",
     "run_dir_for",

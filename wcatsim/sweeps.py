@@ -89,8 +89,7 @@ def model_fingerprint(evaluator: Any) -> str:
     for name, tensor in sorted(evaluator.memory.model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    digest.update(evaluator.x.cpu().contiguous().numpy().tobytes())
-    digest.update(evaluator.y.cpu().contiguous().numpy().tobytes())
+    digest.update(evaluator.data_identity())  # the test tensors' bytes; file identities when streamed
     return digest.hexdigest()
 
 
@@ -188,7 +187,7 @@ def _run_sweep(
 
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
-    word_bits: int, ecc: str | None, batch_size: int | None, protect: str = "none",
+    word_bits: int, ecc: str | None, batch_size: int | None, protect: str = "none", eval_images: int = 0,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.faults import FaultEvaluator
 
@@ -197,9 +196,11 @@ def _executor_setup(
     spec = EvalSpec(
         run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
         word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
+        eval_images=int(eval_images or 0),
     )  # fmt: skip
     evaluator = FaultEvaluator.for_run(
-        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect
+        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect,
+        eval_images=spec.eval_images,
     )
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
@@ -250,6 +251,7 @@ def random_flip_sweep(
     device: str = "auto",
     config: Any = None,
     protect: str | None = None,
+    eval_images: int = 0,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -266,6 +268,8 @@ def random_flip_sweep(
     BER: a BER has no voltage to check the 8T cells' Vmin against).  With a scheme on, the table
     gains ``ecc_corrected_mean, ecc_detected_mean, ecc_miscorrected_mean`` (words per realisation).
     ``on_row(row, resumed)`` is called as each point ends.
+    ``eval_images`` K > 0: every accuracy on one fixed, class-stratified, seeded subset of K test images
+    (recorded in the sidecar); the CIs are then over realisations on that subset.
     """
     from sram_models.protection import resolve_scheme
     from wcatsim.faults import make_flip_model
@@ -276,7 +280,7 @@ def random_flip_sweep(
         make_flip_model(fault, ber, protect_msb)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, ecc, batch_size, scheme
+        run, executor, device, layers, word_bits, ecc, batch_size, scheme, eval_images
     )
     try:
         rule = StoppingRule(
@@ -289,11 +293,13 @@ def random_flip_sweep(
             "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.settings(),
             "protect": scheme, **_numerics(evaluator),
         }  # fmt: skip
+        if evaluator.subset is not None:
+            settings["eval_images"] = evaluator.subset
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         protected = scheme != "none"
         with PointTable(
             out, RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()), "ber", settings,
-            meta=_meta(config, run),
+            meta=_meta(config, run, evaluator),
             realisation_columns=(
                 ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None
@@ -334,6 +340,7 @@ def voltage_sweep(
     protect: str | None = None,
     fault_map: Any = None,
     tile_offset: int = 0,
+    eval_images: int = 0,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -347,7 +354,7 @@ def voltage_sweep(
     image (check bits included with ECC) with the organisation ``banks`` (default: NVDLA
     nv_small's 32) and, if given, the accelerator's ``inference_time_ns``; ``energy_norm`` =
     total energy over the same weights without ECC at nominal voltage.  Rows are ordered
-    from the highest voltage down.
+    from the highest voltage down.  ``eval_images``: as in :func:`random_flip_sweep`.
 
     ``protect``: a protection scheme (sram_models.protection; ``ecc="secded"`` is ``protect="secded"``);
     its cells count in the energy (``energy_norm`` stays relative to the unprotected image at nominal)
@@ -409,7 +416,7 @@ def voltage_sweep(
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, ecc, batch_size, scheme
+        run, executor, device, layers, word_bits, ecc, batch_size, scheme, eval_images
     )
     try:
         image = evaluator.memory.image
@@ -429,6 +436,8 @@ def voltage_sweep(
                 "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
             }  # fmt: skip
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
+        if evaluator.subset is not None:
+            settings["eval_images"] = evaluator.subset
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
@@ -446,7 +455,7 @@ def voltage_sweep(
         protected = scheme != "none"
         with PointTable(
             out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()), "voltage", settings,
-            meta=_meta(config, run), descending=True,
+            meta=_meta(config, run, evaluator), descending=True,
             realisation_columns=(
                 ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None
@@ -500,9 +509,12 @@ def compare_realisations(
     return result
 
 
-def _meta(config: Any, run: Any) -> dict[str, Any]:
+def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
     cfg = config if config is not None else getattr(run, "config", None)
-    return {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    meta = {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    if evaluator is not None:
+        meta["test_data"] = evaluator.data_description  # in memory or streamed (never changes a number)
+    return meta
 
 
 __all__ = [

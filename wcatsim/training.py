@@ -150,16 +150,19 @@ def train(
     else:
         log.write(f"training {run_dir.name}: {_describe_cfg(cfg)} on {dev}")
 
-    x_val, y_val = _split_tensors(data.val)
+    # Validation and test images in a fixed order, held in memory or streamed (wcatsim.datasets.streaming).
+    val_images = data.eval_images("val") if len(data.val) else None
+    test_images = data.eval_images("test")
+    log.write(f"test data: {test_images.description}")
     batches = _BatchSource(data.train, tcfg.batch_size)
     steps_per_epoch = batches.steps(tcfg.steps_per_epoch)
     total_steps = steps_per_epoch * tcfg.epochs
-    x_test, y_test = data.test_tensors()
-    train_labels = getattr(data.train, "y", None)
+    from wcatsim.datasets.streaming import labels_of
+
     health = _HealthContext(
-        run_dir, cfg, log, dev, x_test, y_test,
-        val_majority=None if y_val is None else majority_share(y_val),
-        train_majority=None if train_labels is None else majority_share(train_labels),
+        run_dir, cfg, log, dev, test_images,
+        val_majority=None if val_images is None else majority_share(val_images.y),
+        train_majority=majority_share(labels_of(data.train)),
     )  # fmt: skip
 
     bar = _progress_bar(progress, total_steps, start_epoch * steps_per_epoch, run_dir.name)
@@ -209,7 +212,7 @@ def train(
                     run_dir, epoch, step_in_epoch, float("nan"), best_epoch, what="weights"
                 )
                 health.stop(NonFiniteLossError, reason, model, history)
-            val_acc = _accuracy(model, x_val, y_val, dev) if x_val is not None else None
+            val_acc = _accuracy(model, val_images, dev) if val_images is not None else None
             row = {
                 "epoch": epoch + 1,
                 "lr": lr,
@@ -228,7 +231,7 @@ def train(
             # Without a validation split the last epoch is kept.
             if val_acc is not None:
                 max_val = val_acc if max_val is None else max(max_val, val_acc)
-            if val_acc is None or val_acc >= max_val - 100.0 / len(x_val) - 1e-9:
+            if val_acc is None or val_acc >= max_val - 100.0 / val_images.n_images - 1e-9:
                 best_val, best_epoch = val_acc, epoch + 1
                 save_checkpoint(run_dir / BEST, _model_payload(model, cfg, epoch + 1, val_acc))
             save_checkpoint(
@@ -259,9 +262,9 @@ def train(
     # Evaluate and summarise the best checkpoint (the model that later commands load).
     best = read_checkpoint(run_dir / BEST)
     load_model_state(model, best["model"], run_dir / BEST)
-    test_acc = _accuracy(model, x_test, y_test, dev)
+    test_acc = _accuracy(model, test_images, dev)
     summary = make_summary(
-        model, cfg, test_acc, best_val, best_epoch, history, majority=majority_share(y_test)
+        model, cfg, test_acc, best_val, best_epoch, history, majority=majority_share(test_images.y)
     )
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
     epochs_run = tcfg.epochs - start_epoch
@@ -365,8 +368,8 @@ def _make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.opti
 
 def _model_from_init(cfg: ExperimentConfig, data: Any, path: Path) -> torch.nn.Module:
     """A model of ``cfg`` whose weights come from the checkpoint at ``path`` (ranges re-initialised)."""
-    from wcatsim.models import build_model
     from wcatsim.quant import quantize, reinit_ranges
+    from wcatsim.runs import build_float_model
 
     source = read_checkpoint(path)
     saved = source.get("config", {})
@@ -379,9 +382,7 @@ def _model_from_init(cfg: ExperimentConfig, data: Any, path: Path) -> torch.nn.M
     if saved.get("data", {}).get("name") != wanted["data"]["name"]:
         # Another dataset may mean another input shape or class count: the shape check below decides.
         pass
-    float_model = build_model(
-        cfg.model.name, num_classes=data.num_classes, in_channels=data.in_channels, image_size=data.image_size
-    )
+    float_model = build_float_model(cfg, data)
     own = float_model.state_dict()
     # Take the float parameters and buffers only: a quantized source's ranges are not reused.
     state = {k: v for k, v in source["model"].items() if k in own}
@@ -443,8 +444,7 @@ class _HealthContext:
     cfg: ExperimentConfig
     log: _Log
     device: torch.device
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    test_images: Any  # wcatsim.datasets.streaming.EvalImages of the test split
     val_majority: float | None  # most frequent class share of the validation split (percent)
     train_majority: float | None  # ... of the training split, used where there is no validation split
 
@@ -496,10 +496,10 @@ class _HealthContext:
             best = read_checkpoint(self.run_dir / BEST)
             load_model_state(model, best["model"], self.run_dir / BEST)
             best_val, best_epoch = best.get("val_accuracy"), int(best.get("epoch", 0))
-            test_acc = _accuracy(model, self.x_test, self.y_test, self.device)
+            test_acc = _accuracy(model, self.test_images, self.device)
         summary = make_summary(
             model, self.cfg, test_acc, best_val, best_epoch, history, healthy=False, reason=reason,
-            majority=majority_share(self.y_test),
+            majority=majority_share(self.test_images.y),
         )
         atomic_write_json(self.run_dir / SUMMARY_FILE, summary)
         raise error(reason)
@@ -509,13 +509,13 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
 
 
-def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dev: torch.device) -> float:
-    from wcatsim.evaluate import accuracy
+def _accuracy(model: torch.nn.Module, images: Any, dev: torch.device) -> float:
+    from wcatsim.evaluate import accuracy_on
 
     was_training = model.training
     model.eval()
     try:
-        return float(accuracy(model, x, y, device=dev))
+        return float(accuracy_on(model, images, device=dev))
     finally:
         model.train(was_training)
 
@@ -527,17 +527,6 @@ def _mean_range_ratio(model: torch.nn.Module) -> float | None:
     stats = layer_stats(model)
     ratios = [s["range"] / s["max_abs_weight"] for s in stats.values() if s["max_abs_weight"] > 0]
     return round(sum(ratios) / len(ratios), 4) if ratios else None
-
-
-def _split_tensors(dataset: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """All of a (small) evaluation split as two tensors; (None, None) when it is empty or absent."""
-    if dataset is None or len(dataset) == 0:
-        return None, None
-    if hasattr(dataset, "x") and hasattr(dataset, "y"):
-        return dataset.x, dataset.y
-    loader = torch.utils.data.DataLoader(dataset, batch_size=1024, shuffle=False)
-    xs, ys = zip(*loader, strict=True)
-    return torch.cat(xs), torch.cat(ys)
 
 
 class _BatchSource:
@@ -567,8 +556,14 @@ class _BatchSource:
                 x = self.dataset.augment_batch(self.dataset.x[idx], generator=generator)
                 yield x, self.dataset.y[idx]
             return
-        sampler = order[: steps * self.batch_size].tolist()
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler)
+        sampler: list[Any] = order[: steps * self.batch_size].tolist()
+        if getattr(self.dataset, "seeded_items", False):
+            # one augmentation seed per drawn image (from the epoch's generator), so the augmentation is the
+            # same whichever loader worker decodes the image
+            seeds = torch.randint(0, 2**62, (len(sampler),), generator=generator).tolist()
+            sampler = list(zip(sampler, seeds, strict=True))
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
+                                             num_workers=getattr(self.dataset, "workers", 0))
         yield from loader
 
 

@@ -263,11 +263,14 @@ def run_bfa(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     share_prefix: bool = True,
+    eval_images: int = 0,
 ) -> BFAResult:
     """Attack ``run`` (a :class:`wcatsim.runs.LoadedRun`) ``trials`` times; write and return the results.
 
     Every argument left ``None`` comes from ``run.config.attack.bfa``.  Results go to ``out_dir``
-    (default: the run directory) unless ``write`` is False.
+    (default: the run directory) unless ``write`` is False.  ``eval_images`` K > 0 replaces the test set
+    by a fixed, class-stratified, seeded subset of K test images (stop decision, final accuracy and the
+    ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).
     """
     cfg = run.config.attack.bfa
     trials = _positive_int(cfg.trials if trials is None else trials, "trials")
@@ -307,7 +310,7 @@ def run_bfa(
     steps = {name: img.step for name, img in image.items()}
     bits = {name: img.bits for name, img in image.items()}
 
-    x_test, y_test = run.data.test_tensors()
+    x_test, y_test, subset_record = run.data.test_subset(eval_images, seed=run.config.data.seed)
     rule = "given"
     if threshold < 0:
         threshold = chance_threshold(y_test, run.data.num_classes)
@@ -334,6 +337,7 @@ def run_bfa(
         "evaluation": evaluator.describe,
         "eval_subset": evaluator.subset,
         "test_images": evaluator.n,
+        "eval_images": subset_record,  # None: the whole test set
         "k_top": k_top,
         "max_flips": max_flips,
         "max_iterations": max_iterations,

@@ -1,6 +1,18 @@
-"""Datasets: the embedded digits, MNIST / Fashion-MNIST / CIFAR-10 from local folders, synthetic sets."""
+"""Datasets: the embedded digits, MNIST / Fashion-MNIST / CIFAR-10 from local folders, image folders
+(streamed), synthetic sets."""
 
 from .bundle import DatasetBundle, ImageTensorDataset
+from .imagefolder import ImageFileDataset
 from .loader import DATASET_NAMES, load_dataset
+from .streaming import EvalImages, LazyImages, stratified_subset
 
-__all__ = ["DATASET_NAMES", "DatasetBundle", "ImageTensorDataset", "load_dataset"]
+__all__ = [
+    "DATASET_NAMES",
+    "DatasetBundle",
+    "EvalImages",
+    "ImageFileDataset",
+    "ImageTensorDataset",
+    "LazyImages",
+    "load_dataset",
+    "stratified_subset",
+]

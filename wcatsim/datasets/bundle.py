@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,25 +48,75 @@ class DatasetBundle:
     """What :func:`wcatsim.datasets.load_dataset` returns."""
 
     name: str
-    train: ImageTensorDataset  # augmented on access where the dataset has an augmentation (CIFAR-10)
-    val: ImageTensorDataset  # carved from the training split (may be empty when val_fraction = 0)
-    test: ImageTensorDataset
+    train: Dataset  # augmented on access where the dataset has an augmentation (CIFAR-10, imagefolder)
+    val: Dataset  # carved from the training split (may be empty when val_fraction = 0)
+    test: Dataset
     num_classes: int
     in_channels: int
     image_size: int
     mean: tuple[float, ...]  # per-channel normalisation applied to every split (in [0, 1] pixel units)
     std: tuple[float, ...]
+    # How evaluation reads a split (data.stream): "auto" (by size), True (stream), False (in memory).
+    stream: bool | str = "auto"
+    workers: int = 2  # DataLoader worker processes for streamed splits (data.workers)
+    classes: tuple[str, ...] = ()  # class names in label order, where the dataset has them (imagefolder)
+
+    def eval_images(self, split: str = "test", indices: Any = None, batch_size: int | None = None) -> Any:
+        """The split (or its subset ``indices``) as :class:`wcatsim.datasets.streaming.EvalImages`: held in
+        memory or streamed as ``stream`` and its size decide, always in the same order."""
+        from .streaming import EvalImages
+
+        return EvalImages(self._split(split), indices, stream=self.stream, workers=self.workers,
+                          batch_size=batch_size)
+
+    def test_subset(self, images: int | None, seed: int = 0) -> tuple[Any, torch.Tensor, dict | None]:
+        """(x, y, record) of a fixed, class-stratified, seeded subset of ``images`` test images
+        (:func:`wcatsim.datasets.streaming.stratified_subset`); ``images`` 0 or None: the whole test set
+        and record None. ``x`` is a tensor, or a lazy view for large streamed sets."""
+        from .streaming import stratified_subset, subset_record
+
+        if not images:
+            x, y = self.test_tensors()
+            return x, y, None
+        from .streaming import labels_of
+
+        indices = stratified_subset(labels_of(self.test), images, seed)
+        x, y = self.eval_images("test", indices).tensors()
+        return x, y, subset_record(indices, len(self.test), seed)
+
+    def _split(self, split: str) -> Dataset:
+        """A split for evaluation: ``train`` without its augmentation."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be train, val or test, got {split!r}")
+        return self._unaugmented_train() if split == "train" else getattr(self, split)
+
+    def _unaugmented_train(self) -> Dataset:
+        train = self.train
+        if not hasattr(train, "x") and hasattr(train, "transform") and hasattr(self.val, "transform"):
+            import copy
+
+            train = copy.copy(train)
+            train.transform = self.val.transform  # the evaluation preprocessing
+        return train
+
+    def _tensors(self, dataset: Dataset) -> tuple[Any, torch.Tensor]:
+        if hasattr(dataset, "x") and hasattr(dataset, "y"):
+            return dataset.x, dataset.y
+        from .streaming import EvalImages
+
+        return EvalImages(dataset, stream=self.stream, workers=self.workers).tensors()
 
     def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The whole test split in memory: (x float32 normalised (N, C, H, W), y int64)."""
-        return self.test.x, self.test.y
+        """The whole test split: (x float32 normalised (N, C, H, W), y int64); for file datasets too large
+        to hold, ``x`` is a :class:`wcatsim.datasets.streaming.LazyImages` that decodes when sliced."""
+        return self._tensors(self.test)
 
     def val_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.val.x, self.val.y
+        return self._tensors(self.val)
 
     def train_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training split without augmentation."""
-        return self.train.x, self.train.y
+        """The training split without augmentation (file datasets: with the evaluation preprocessing)."""
+        return self._tensors(self._unaugmented_train())
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

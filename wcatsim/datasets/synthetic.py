@@ -6,6 +6,8 @@ the seed passed to the loader only picks the validation split.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -53,3 +55,53 @@ def load_synthetic_cifar(seed: int = 0, val_fraction: float = 0.1) -> DatasetBun
 def load_synthetic_digits(seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
     """1x8x8, 10 classes, 700 training and 300 test images, no augmentation."""
     return _load("synthetic_digits", 1, 8, 700, 300, seed, val_fraction, augment=False)
+
+
+def write_image_folder(
+    root: str | Path, classes: int = 3, train_per_class: int = 8, val_per_class: int = 4, size: int = 64,
+    seed: int = DATA_SEED, extension: str = ".jpg", quality: int = 90, flat_val: bool = False,
+    varied_sizes: bool = True,
+) -> Path:
+    """Write a small imagefolder (``root/train/<class>/*``, ``root/val/<class>/*``) of generated, learnable
+    RGB images: each class a smooth colour template plus noise, the same :func:`_images` recipe.
+
+    Class folders are named ``n0000000``, ``n0000001``, ... (WNID-like). ``extension`` picks the format
+    (``.jpg``, ``.JPEG``, ``.png``); ``varied_sizes`` makes images up to 1.5x as wide or tall, so resizing
+    keeps an aspect ratio; ``flat_val`` writes val/ as one flat folder with ``val_labels.txt``
+    (``filename WNID`` lines) in ``root``, the ImageNet validation archive's layout.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    names = [f"n{c:07d}" for c in range(classes)]
+    fmt = "PNG" if extension.lower() == ".png" else "JPEG"
+    labels_lines = []
+    n_train, n_val = train_per_class * classes, val_per_class * classes
+    x, y = _images(n_train + n_val, 3, size, classes, rng)  # one set of class templates for both splits
+    pixels = (np.clip(x, 0.0, 1.0) * 255).round().astype(np.uint8).transpose(0, 2, 3, 1)
+    # exactly train_per_class / val_per_class images of every class (each class has their sum in x)
+    members = [np.flatnonzero(y == c) for c in range(classes)]
+    train_idx = np.sort(np.concatenate([m[:train_per_class] for m in members]))
+    val_idx = np.sort(np.concatenate([m[train_per_class:] for m in members]))
+    for split, chosen in (("train", train_idx), ("val", val_idx)):
+        for j, i in enumerate(chosen):
+            image = Image.fromarray(pixels[i])
+            if varied_sizes:
+                w, h = size, size
+                if rng.uniform() < 0.5:
+                    w = int(size * rng.uniform(1.0, 1.5))
+                else:
+                    h = int(size * rng.uniform(1.0, 1.5))
+                image = image.resize((w, h), Image.Resampling.BILINEAR)
+            file = f"{split}_{j:05d}{extension}"
+            if split == "val" and flat_val:
+                folder = root / "val"
+                labels_lines.append(f"{file} {names[y[i]]}")
+            else:
+                folder = root / split / names[y[i]]
+            folder.mkdir(parents=True, exist_ok=True)
+            image.save(folder / file, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+    if flat_val:
+        (root / "val_labels.txt").write_text("\n".join(labels_lines) + "\n", encoding="utf-8")
+    return root

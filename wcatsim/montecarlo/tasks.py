@@ -33,6 +33,7 @@ class EvalSpec:
     ecc: str | None = None
     batch_size: int | None = None  # None = wcatsim.evaluate.accuracy's default (its fastest setting)
     protect: str | None = None  # protection scheme (sram_models.protection); None = as ecc says
+    eval_images: int = 0  # > 0: a fixed class-stratified subset of this many test images (--eval-images)
 
 
 _LOCK = threading.Lock()
@@ -68,7 +69,7 @@ def evaluator_for(spec: EvalSpec) -> Any:
     run = load_run(spec.run_dir, device=spec.device)
     evaluator = FaultEvaluator.for_run(
         run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
-        protect=spec.protect,
+        protect=spec.protect, eval_images=spec.eval_images,
     )  # fmt: skip
     register(spec, evaluator)
     return evaluator
