@@ -117,7 +117,8 @@ def quantize_pretrained(
     if at_chance(test_acc, majority_share(test_images.y)) and not allow_degenerate:
         raise DegenerateModelError(
             f"the quantized model is at chance ({test_acc:.2f}% on {test_images.n_images} test images, "
-            f"within 2 points of the most frequent class's share): check that the weights belong to this model and dataset (class order, "
+            f"within 2 points of the most frequent class's share): check that the weights belong to this "
+            f"model and dataset (class order, "
             f"preprocessing data.mean/std/resize); {run_dir} is written for inspection, --allow-degenerate "
             "accepts it"
         )
