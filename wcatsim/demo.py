@@ -159,7 +159,10 @@ def run_demo(
     from wcatsim.health import check_run
     from wcatsim.runs import load_run
 
+    from wcatsim.progress import on_terminal
+
     start = time.perf_counter()
+    progress = progress and on_terminal()  # bars only on a terminal; a log gets the stage lines
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or (quick_plan() if quick else full_plan())

@@ -359,11 +359,15 @@ def run_bfa(
 
     from tqdm.auto import tqdm
 
+    from wcatsim.progress import on_terminal
+
+    bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
+
     results: list[TrialResult] = []
     for trial in range(trials):
         xb, yb = attack_batch_for(x_pool, y_pool, attack_batch, int(seed), trial)
         problem = ImageAttackProblem(model, xb, yb, steps, bits, share_prefix=share_prefix)
-        with tqdm(total=max_flips, desc=f"bfa trial {trial + 1}/{trials}", unit="flip", disable=not progress,
+        with tqdm(total=max_flips, desc=f"bfa trial {trial + 1}/{trials}", unit="flip", disable=not bars,
                   leave=False) as bar:
             say = (lambda message: bar.write(message)) if (progress and log is None) else log
             result = run_trial(

@@ -700,11 +700,10 @@ class _progress:
     """A tqdm bar over chip evaluations (no-op when off)."""
 
     def __init__(self, enabled: bool) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
+        from wcatsim.progress import bar
 
-            self.bar = tqdm(desc="plan-voltage", unit="chip", leave=False, dynamic_ncols=True)
+        # a bar on a terminal only: redrawn lines are unreadable in a log file
+        self.bar = bar(enabled, desc="plan-voltage", unit="chip", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
         if self.bar is not None:
