@@ -157,9 +157,8 @@ def run_demo(
     (:func:`wcatsim.health.check_run`) before it is evaluated, unless ``allow_degenerate``.
     """
     from wcatsim.health import check_run
-    from wcatsim.runs import load_run
-
     from wcatsim.progress import on_terminal
+    from wcatsim.runs import load_run
 
     start = time.perf_counter()
     progress = progress and on_terminal()  # bars only on a terminal; a log gets the stage lines
