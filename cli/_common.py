@@ -136,6 +136,29 @@ def experiment_options(func: F) -> F:
     return func
 
 
+def preset_option(func: F) -> F:
+    """``--preset``: the SRAM technology (a shipped name or a preset file), the same in every command."""
+    return click.option(
+        "--preset", default=None,
+        help="SRAM technology preset (wcatsim sram list) or a preset file (default: attack.sweep.preset).",
+    )(func)  # fmt: skip
+
+
+def organisation_options(func: F) -> F:
+    """``--banks`` and ``--inference-time-ns``: the memory organisation the energy model assumes
+    (sram_models.energy.MemoryOrganisation), the same in sweep-voltage and plan-voltage."""
+    func = click.option(
+        "--inference-time-ns", type=FiniteFloat(low=0.0), default=None, metavar="NS",
+        help="The accelerator's inference time (e.g. compute-bound) in ns; the arrays leak for it (never "
+        "less than the reads take). Default: the time the reads take.",
+    )(func)  # fmt: skip
+    return click.option(
+        "--banks", type=click.IntRange(min=1), default=None,
+        help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's convolution "
+        "buffer). More banks: shorter reads, less leakage.",
+    )(func)  # fmt: skip
+
+
 def quiet_option(func: F) -> F:
     """``--quiet`` (alias ``--no-progress``): no progress bars or running commentary; results and
     errors still print.  Every command has it."""

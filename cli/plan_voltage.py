@@ -15,18 +15,18 @@ from cli._common import (
     experiment_options,
     fail,
     handles_errors,
+    organisation_options,
     parse_range,
     plot_option,
     plot_target,
+    preset_option,
     quiet_option,
 )
 
 
 @click.command("plan-voltage", cls=Command)
 @experiment_options
-@click.option("--preset", default=None,
-              help="SRAM technology preset (wcatsim sram list) or a preset file "
-              "(default: attack.sweep.preset).")
+@preset_option
 @click.option("--budget", type=FiniteFloat(low=0.0), default=1.0, show_default=True,
               help="Accuracy points below clean accuracy the plan may lose.")
 @click.option("--metric", type=click.Choice(["mean", "ci_low"]), default="mean", show_default=True,
@@ -47,12 +47,7 @@ from cli._common import (
 @click.option("--protect", default="none", show_default=True, metavar="SCHEME",
               help="Protection scheme of every domain's words: none, secded, secded-zero, parity-zero, "
               "bit-mask, msb-8t (its cells count in the energy).")
-@click.option("--banks", type=COUNT, default=None,
-              help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
-              "convolution buffer), as sweep-voltage.")
-@click.option("--inference-time-ns", type=FiniteFloat(low=0.0), default=None, metavar="NS",
-              help="The accelerator's inference time in ns (the arrays leak for it), as sweep-voltage. "
-              "Default: the time the reads take.")
+@organisation_options
 @click.option("--word-bits", type=COUNT, default=64, show_default=True,
               help="SRAM word width the weights are packed into.")
 @click.option("--seed", type=NON_NEGATIVE, default=0, show_default=True,
@@ -63,6 +58,9 @@ from cli._common import (
              "plan_voltage.png beside the plan; and the run's sweep with the plan marked (FILE_pareto.png).")
 @click.option("--batch-size", type=COUNT, default=None,
               help="Images per evaluation batch (default: the fastest setting for the device).")
+@click.option("--eval-images", type=NON_NEGATIVE, default=0, metavar="K",
+              help="Plan and verify on a fixed, class-stratified, seeded subset of K test images (recorded "
+              "in plan_voltage.json; the CIs are then over chips on that subset). 0: the whole test set.")
 @quiet_option
 @click.option("--allow-degenerate", is_flag=True,
               help="Plan even for a model at chance (clean accuracy within 2 points of the most frequent "
@@ -72,8 +70,8 @@ def plan_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     preset: str | None, budget: float, metric: str, domains: str, voltage_text: str | None, chips: int,
     verify_chips: int, max_sets: int, protect: str, banks: int | None, inference_time_ns: float | None,
-    word_bits: int, seed: int, out: Path | None, plot: str | None, batch_size: int | None, quiet: bool,
-    allow_degenerate: bool,
+    word_bits: int, seed: int, out: Path | None, plot: str | None, batch_size: int | None,
+    eval_images: int, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Plan one SRAM supply voltage per domain of layers: least energy within --budget points of clean.
 
@@ -98,7 +96,7 @@ def plan_voltage(
     settings = PlanSettings(
         budget=budget, metric=metric, planning_chips=chips, verification_chips=verify_chips,
         max_verification_sets=max_sets, protect=protect, word_bits=word_bits, seed=seed, banks=banks,
-        inference_time_ns=inference_time_ns,
+        inference_time_ns=inference_time_ns, eval_images=eval_images,
     )  # fmt: skip
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
     if domains != "layer":

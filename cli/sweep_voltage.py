@@ -11,11 +11,12 @@ from cli._common import (
     NON_NEGATIVE,
     Command,
     Experiment,
-    FiniteFloat,
     experiment_options,
     fail,
     handles_errors,
+    organisation_options,
     parse_range,
+    preset_option,
 )
 from cli.random_flip import (
     fault_run_options,
@@ -30,9 +31,7 @@ from cli.random_flip import (
 
 @click.command("sweep-voltage", cls=Command)
 @experiment_options
-@click.option("--preset", default=None,
-              help="SRAM technology preset (wcatsim sram list) or a preset file "
-              "(default: attack.sweep.preset).")
+@preset_option
 @click.option("--voltages", "voltage_text", default=None, metavar="A:B:STEP|LIST",
               help="Supply voltages, both ends included (default: attack.sweep.voltages, 0.75:1.0:0.01).")
 @click.option("--chips", type=COUNT, default=None,
@@ -40,12 +39,7 @@ from cli.random_flip import (
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
               "transient: independent flips; both at the preset's bit error probability.")
-@click.option("--banks", type=COUNT, default=None,
-              help="Banks read in parallel, one row each per cycle (default 32: NVDLA nv_small's "
-              "convolution buffer). More banks: shorter reads, less leakage.")
-@click.option("--inference-time-ns", type=FiniteFloat(low=0.0), default=None, metavar="NS",
-              help="The accelerator's inference time (e.g. compute-bound) in ns; the arrays leak for "
-              "it (never less than the reads take). Default: the time the reads take.")
+@organisation_options
 @click.option("--fault-map", "fault_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="MAP.npz",
               help="Sweep one measured chip (`wcatsim sram import-map`) at the voltages it holds "

@@ -196,6 +196,9 @@ CASES = [
     Case("sweep-voltage --run {run} --fault-map {file}", "is not a .npz fault map"),
     Case("sweep-voltage --run {run} --fault-map {file} --chips 3", "--chips has no meaning"),
     # ---------------------------------------------------------------- plan-voltage
+    Case("plan-voltage --run {run} --eval-images -1", "--eval-images"),
+    Case("random-flip --run {run} --eval-images -3", "--eval-images"),
+    Case("bfa --run {run} --eval-images -3", "--eval-images"),
     Case("plan-voltage --run {run} --budget -1", "--budget"),
     Case("plan-voltage --run {run} --inference-time-ns -5", "--inference-time-ns"),
     Case("plan-voltage --run {run} --budget nan", "not a finite number"),

@@ -361,6 +361,13 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     assert again.exit_code in (0, 1), again.output
     grouped = json.loads((out / "plan_voltage.json").read_text())
     assert [(d["name"], d["weights"]) for d in grouped["domains"]] == [("big", 20992), ("small", 4752)]
+    assert data["eval_images"] is None  # the whole test set
+
+    # --eval-images: planned and verified on a recorded, stratified subset (as the sweeps)
+    subset = CliRunner().invoke(cli, [*args, "--eval-images", "100", "--out", str(tmp_path / "sub")])
+    assert subset.exit_code in (0, 1), subset.output
+    record = json.loads((tmp_path / "sub" / "plan_voltage.json").read_text())["eval_images"]
+    assert record["images"] == 100 and record["of"] == 539 and len(record["indices"]) == 100
 
 
 def test_a_domains_file_naming_no_layer_of_the_model_is_refused_first(digits_runs, tmp_path) -> None:

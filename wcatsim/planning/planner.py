@@ -99,6 +99,9 @@ class PlanSettings:
     """banks read in parallel (None: sram_models' default organisation, as the sweeps)"""
     inference_time_ns: float | None = None
     """the accelerator's inference time (None: the time the reads take), as ``sweep-voltage``"""
+    eval_images: int = 0
+    """> 0: every accuracy on one fixed, class-stratified, seeded subset of this many test images
+    (``--eval-images``, as the sweeps; the verified accuracy and its CI are then over chips on it)"""
 
     def __post_init__(self) -> None:
         if not (isinstance(self.budget, (int, float)) and math.isfinite(self.budget) and self.budget >= 0):
@@ -113,6 +116,9 @@ class PlanSettings:
             raise InputError("--metric ci_low needs at least 2 chips per set (a CI needs a spread)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        images = self.eval_images
+        if isinstance(images, bool) or not isinstance(images, int) or images < 0:
+            raise InputError(f"--eval-images must be >= 0 (0 = the whole test set), got {self.eval_images!r}")
         from sram_models.protection import check_scheme
 
         object.__setattr__(self, "protect", check_scheme(self.protect))
@@ -163,6 +169,8 @@ class VoltagePlan:
     search_info: dict[str, Any]
     sensitivity: list[dict[str, Any]] = field(repr=False, default_factory=list)
     run_dir: str | None = None
+    eval_images: dict[str, Any] | None = None
+    """the --eval-images subset record (images, of, seed, indices), None for the whole test set"""
 
     @property
     def saving_over_uniform(self) -> float:
@@ -226,6 +234,7 @@ class VoltagePlan:
             "word_bits": s.word_bits,
             "stuck_at_one": s.stuck_at_one,
             "seed": s.seed,
+            "eval_images": self.eval_images,
             "organisation": s.organisation().describe(),
             "energy_model": ENERGY_MODEL,
             "uniform_energy_basis": "one memory holding every weight at the uniform voltage",
@@ -357,7 +366,9 @@ def plan_voltage(
     make_layout(2, settings.word_bits, settings.protect)  # a bad --word-bits fails before any work
     organisation = settings.organisation()
 
-    evaluator = FaultEvaluator.for_run(run, word_bits=settings.word_bits, ecc=None, batch_size=batch_size)
+    evaluator = FaultEvaluator.for_run(
+        run, word_bits=settings.word_bits, ecc=None, batch_size=batch_size, eval_images=settings.eval_images
+    )
     weights = {name: int(codes.size) for name, codes in evaluator.memory.clean_codes.items()}
     doms = load_domains(domains, weights)
     layout = make_layout(evaluator.memory.bits, settings.word_bits, settings.protect)
@@ -491,6 +502,7 @@ def plan_voltage(
         },
         sensitivity=cache.rows_for([d.name for d in doms], grid),
         run_dir=str(getattr(run, "dir", "")) or None,
+        eval_images=evaluator.subset,
     )
     write_plan(plan, target)
     return plan
