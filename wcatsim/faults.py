@@ -189,6 +189,7 @@ class FaultEvaluator:
                 self.x, self.y = None, x.y
                 self.batch_size = batch_size or x.batch_size
                 self.n_images = x.n_images
+                x.start()  # the workers fork before any pass allocates weights (Streamer.start says why)
                 self.clean_acc = self._accuracy(None)
                 return
             self.images = x

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .args import ModelArg, dropout_arg
+from .lean_inference import InplaceBatchNorm2d
 
 # (expansion t, output channels c, blocks n, first stride s) per stage: Sandler et al. 2018, table 2.
 MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -49,7 +50,7 @@ def conv_bn_relu6(in_channels: int, out_channels: int, kernel: int, stride: int 
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups,
                   bias=False),
-        nn.BatchNorm2d(out_channels),
+        InplaceBatchNorm2d(out_channels),
         nn.ReLU6(inplace=True),
     )
 
@@ -67,7 +68,7 @@ class InvertedResidual(nn.Module):
         layers += [
             conv_bn_relu6(hidden, hidden, 3, stride=stride, groups=hidden),
             nn.Conv2d(hidden, out_channels, 1, bias=False),
-            nn.BatchNorm2d(out_channels),
+            InplaceBatchNorm2d(out_channels),
         ]
         self.conv = nn.Sequential(*layers)
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .args import ModelArg
+from .lean_inference import BatchChunkedMaxPool2d, InplaceBatchNorm2d
 
 # Blocks per stage (He et al. 2016, table 1).
 RESNET_DEPTHS: dict[str, tuple[str, tuple[int, int, int, int]]] = {
@@ -40,10 +41,10 @@ class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, planes: int, stride: int, downsample: nn.Module | None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = InplaceBatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = InplaceBatchNorm2d(planes)
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,11 +62,11 @@ class Bottleneck(nn.Module):
     def __init__(self, in_channels: int, planes: int, stride: int, downsample: nn.Module | None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = InplaceBatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = InplaceBatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.bn3 = InplaceBatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -85,9 +86,9 @@ class ImageNetResNet(nn.Module):
         kind, depths = RESNET_DEPTHS[name]
         block = BasicBlock if kind == "basic" else Bottleneck
         self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
+        self.bn1 = InplaceBatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.maxpool = BatchChunkedMaxPool2d(3, stride=2, padding=1)
         channels = width
         stages = []
         for index, blocks in enumerate(depths):
@@ -99,7 +100,7 @@ class ImageNetResNet(nn.Module):
                 downsample = None
                 if b == 0 and (stride != 1 or channels != out):
                     downsample = nn.Sequential(
-                        nn.Conv2d(channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
+                        nn.Conv2d(channels, out, 1, stride=stride, bias=False), InplaceBatchNorm2d(out)
                     )
                 layers.append(block(channels, planes, stride if b == 0 else 1, downsample))
                 channels = out

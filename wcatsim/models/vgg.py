@@ -25,6 +25,7 @@ from torch import nn
 from sram_models.errors import InputError
 
 from .args import ModelArg, dropout_arg
+from .lean_inference import BatchChunkedMaxPool2d, InplaceBatchNorm2d
 
 # Conv widths per configuration in units of the first width (64 in the paper), "M" a 2x2 max-pool
 # (Simonyan & Zisserman 2015, table 1: A = VGG-11, D = VGG-16).
@@ -53,10 +54,10 @@ def vgg_features(config: tuple[int | str, ...], in_channels: int, width: int) ->
     channels = in_channels
     for item in config:
         if item == "M":
-            layers.append(nn.MaxPool2d(2, stride=2))
+            layers.append(BatchChunkedMaxPool2d(2, stride=2))
             continue
         out = int(item) * width
-        layers += [nn.Conv2d(channels, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(channels, out, 3, padding=1), InplaceBatchNorm2d(out), nn.ReLU(inplace=True)]
         channels = out
     return nn.Sequential(*layers)
 
