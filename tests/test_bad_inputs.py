@@ -48,6 +48,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.processes import interruptible
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -468,6 +470,7 @@ def test_ctrl_c_keeps_the_points_finished_and_says_so_in_one_line(digits_runs, t
         [sys.executable, "-m", "cli.main", "random-flip", "--run", str(run), "--ber", "0,1e-2,2e-2,3e-2,5e-2",
          "--samples", "40", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        preexec_fn=interruptible,
     )  # fmt: skip
     table = run / "random_flip.csv"
     deadline = time.monotonic() + 120

@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from sram_models.errors import InputError
+from tests.processes import interruptible
 from wcatsim.atomic import read_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,6 +112,7 @@ def test_two_writers_of_one_table_the_second_refuses_others_work_side_by_side(ru
         [sys.executable, "-m", "cli.main", "random-flip", "--run", str(run), "--ber", "1e-2",
          "--samples", "100000", "--quiet", "--device", "cpu"],
         env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )  # fmt: skip
     try:
         lock_info = run / "random_flip.csv.lock.json"
