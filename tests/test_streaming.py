@@ -54,6 +54,27 @@ def test_streamed_and_in_memory_evaluation_agree_exactly_on_files(folder_run: Pa
     assert len(set(in_memory)) > 1, "the faults must change some accuracy, or the comparison proves nothing"
 
 
+def test_random_flip_sweep_streamed_equals_held_and_resumes_across_data_stream(folder_run: Path,
+                                                                            tmp_path: Path) -> None:
+    # data.stream changes neither a number nor a table's identity: a sweep held in memory and the same
+    # sweep streamed write the same rows under the same fingerprint at one batch size (the batch size is
+    # in the fingerprint: it changes the floating-point sums). Found: the streamed sweep crashed
+    # reading the device of its absent test tensor, and the two fingerprints differed)
+    from wcatsim.atomic import read_csv
+    from wcatsim.runs import load_run
+    from wcatsim.sweeps import random_flip_sweep
+
+    tables = {}
+    for stream in (False, True):
+        run = load_run(folder_run, device="cpu", stream=stream, workers=2 if stream else 0)
+        out = tmp_path / f"rf_{stream}.csv"
+        random_flip_sweep(run, [0.0, 5e-2], samples=3, out=out, device="cpu", batch_size=64)
+        sidecar = json.loads(out.with_suffix(".json").read_text())
+        tables[stream] = (read_csv(out), sidecar["fingerprint"])
+        assert ("streamed" in sidecar["test_data"]) is stream, sidecar["test_data"]
+    assert tables[True] == tables[False]
+
+
 def test_streamed_and_in_memory_evaluation_agree_exactly_on_tensors(digits_runs) -> None:
     from wcatsim.faults import FaultEvaluator
     from wcatsim.runs import load_run

@@ -13,6 +13,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _run_from_wheel(code: str, site: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -c code`` from an empty folder with the unzipped wheel first on the path, not the checkout."""
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(cwd / "numba")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env)
+
+
 def test_wheel_ships_the_presets(tmp_path: Path) -> None:
     pytest.importorskip("hatchling")
     dist = tmp_path / "dist"
@@ -37,14 +43,7 @@ def test_wheel_ships_the_presets(tmp_path: Path) -> None:
         "print(sorted(p.name for p in list_presets()))\n"
         "print(load_technology('dpcs45').ber(0.6))\n"
     )
-    # run from an empty folder with the unzipped wheel first on the path, not the checkout
-    run = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "numba")},
-    )
+    run = _run_from_wheel(code, site, tmp_path)
     assert run.returncode == 0, run.stderr
     module_file, data, presets, ber = run.stdout.strip().splitlines()
     assert module_file.startswith(str(site)) and data.startswith(str(site))
@@ -66,13 +65,7 @@ def test_wheel_ships_the_presets(tmp_path: Path) -> None:
         "    error = str(exc)\n"
         "print(json.dumps([str(layer), read_toml(layer)['quant'], error, 'torch' in sys.modules]))\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "numba")},
-    )
+    run = _run_from_wheel(code, site, tmp_path)
     assert run.returncode == 0, run.stderr
     import json
 

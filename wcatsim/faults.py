@@ -211,6 +211,13 @@ class FaultEvaluator:
         return self.x is None
 
     @property
+    def device_type(self) -> str:
+        """Where the forward runs ("cpu", "cuda"): part of a table's fingerprint, since the numbers differ."""
+        if self.x is not None:
+            return str(self.x.device.type)
+        return str(self.device.type) if self.device is not None else "cpu"
+
+    @property
     def data_description(self) -> str:
         """Which path the test images take (in memory or streamed), for logs and sidecars."""
         if self.images is not None:
@@ -242,10 +249,10 @@ class FaultEvaluator:
         return cls(memory, images, device=run.device, batch_size=batch_size, subset=record)
 
     def data_identity(self) -> bytes:
-        """Bytes identifying the test images and labels (fingerprints): the tensors' bytes when in memory."""
-        if self.x is not None:
-            return self.x.cpu().contiguous().numpy().tobytes() + self.y.cpu().contiguous().numpy().tobytes()
-        return self.images.identity()
+        """Bytes identifying the test images and labels (fingerprints): tensor pixels, or file identities."""
+        if self.images is not None:  # files: the same identity streamed or held
+            return self.images.identity()
+        return self.x.cpu().contiguous().numpy().tobytes() + self.y.cpu().contiguous().numpy().tobytes()
 
     def _accuracy(self, codes: Mapping[str, np.ndarray] | None) -> float:
         from wcatsim.evaluate import accuracy, accuracy_on

@@ -213,7 +213,7 @@ def _data_bits(evaluator: Any) -> int:
 
 def _numerics(evaluator: Any) -> dict[str, Any]:
     """Device type and batch size: they change the floating-point sums, hence (rarely) an accuracy."""
-    return {"device": str(evaluator.x.device.type), "batch_size": evaluator.batch_size}
+    return {"device": evaluator.device_type, "batch_size": evaluator.batch_size}
 
 
 def _check_bers(bers: Sequence[float]) -> list[float]:

@@ -650,7 +650,7 @@ def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: Domai
         "planning_chips": settings.planning_chips, "stuck_at_one": settings.stuck_at_one,
         "seed": settings.seed,
         # device and batch size change the floating-point sums, hence (rarely) an accuracy
-        "device": str(evaluator.x.device.type), "batch_size": evaluator.batch_size,
+        "device": evaluator.device_type, "batch_size": evaluator.batch_size,
     }  # fmt: skip
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
