@@ -113,6 +113,10 @@ def test_a_finished_run_is_not_retrained_and_fresh_starts_over(tmp_path: Path) -
     assert over.epochs_run == 2 and over.resumed_from is None
     assert over.test_accuracy == first.test_accuracy  # deterministic
     assert len(read_csv(tmp_path / "metrics.csv")) == 2
+    # how the data is read is not the run: another data.workers / data.stream is the same finished run
+    same = train(load_config([], [*TINY, "data.workers=1", "data.stream=true"]), out_dir=tmp_path,
+                 device="cpu", progress=False)  # fmt: skip
+    assert same.epochs_run == 0 and same.test_accuracy == first.test_accuracy
 
 
 def test_run_dir_of_another_config_is_refused_unless_fresh(tmp_path: Path) -> None:

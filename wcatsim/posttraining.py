@@ -30,7 +30,15 @@ from sram_models.errors import InputError
 from wcatsim.atomic import atomic_write_json, atomic_write_text
 from wcatsim.checkpoint import BEST, LAST, read_checkpoint, save_checkpoint
 from wcatsim.config import ExperimentConfig
-from wcatsim.runs import CONFIG_FILE, LOG_FILE, SUMMARY_FILE, build_model_for, load_dataset_for, run_dir_for
+from wcatsim.runs import (
+    CONFIG_FILE,
+    LOG_FILE,
+    SUMMARY_FILE,
+    build_model_for,
+    identity_sections,
+    load_dataset_for,
+    run_dir_for,
+)
 
 SOURCE = "post-training quantization"
 
@@ -133,7 +141,9 @@ def _check_target(run_dir: Path, cfg: ExperimentConfig) -> None:
     best = run_dir / BEST
     if best.is_file():
         saved = read_checkpoint(best)
-        if "post_training" not in saved or saved.get("config") != cfg.to_dict():
+        if "post_training" not in saved or identity_sections(saved.get("config", {})) != identity_sections(
+            cfg.to_dict()
+        ):
             raise InputError(f"{run_dir} already holds another run's checkpoint: quantize into another --out")
 
 

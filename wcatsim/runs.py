@@ -42,10 +42,7 @@ def config_hash(cfg: ExperimentConfig) -> str:
     after run directories were first named enter it only when they differ from their default, so an
     existing run keeps its name.
     """
-    sections = cfg.model_dict()
-    for section, keys in _RUNTIME_KEYS.items():
-        for key in keys:
-            sections[section].pop(key, None)
+    sections = identity_sections(cfg.model_dict())
     defaults = ExperimentConfig().model_dict()
     for section, keys in _LATER_KEYS.items():
         for key in keys:
@@ -57,6 +54,17 @@ def config_hash(cfg: ExperimentConfig) -> str:
 
 # How data is read, not which model: the same run whatever their values.
 _RUNTIME_KEYS = {"data": ("stream", "workers")}
+
+
+def identity_sections(sections: dict[str, Any]) -> dict[str, Any]:
+    """A copy of config sections without the keys that only say how data is read (:data:`_RUNTIME_KEYS`):
+    what makes two configs the same run, for the run hash and for resuming into a run."""
+    out = {name: dict(values) if isinstance(values, dict) else values for name, values in sections.items()}
+    for section, keys in _RUNTIME_KEYS.items():
+        for key in keys:
+            if isinstance(out.get(section), dict):
+                out[section].pop(key, None)
+    return out
 # Added by issue 11 (own models and weights, imagefolder data); hashed only when set.
 _LATER_KEYS = {
     "model": ("args", "weights", "factory_sha256", "weights_sha256"),

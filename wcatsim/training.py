@@ -49,6 +49,7 @@ from wcatsim.runs import (
     METRICS_FILE,
     SUMMARY_FILE,
     build_model_for,
+    identity_sections,
     load_dataset_for,
     run_dir_for,
 )
@@ -393,8 +394,8 @@ def _model_from_init(cfg: ExperimentConfig, data: Any, path: Path) -> torch.nn.M
 
 
 def _check_resumable(state: dict[str, Any], cfg: ExperimentConfig, path: Path) -> None:
-    saved = state.get("config", {})
-    wanted = cfg.to_dict()
+    saved = identity_sections(state.get("config", {}))
+    wanted = identity_sections(cfg.to_dict())  # data.stream / data.workers may change between calls
     check_same_model(saved, wanted, path)
     diffs = [
         f"{section}.{key}"
