@@ -43,10 +43,6 @@ from wcatsim.runs import (
 SOURCE = "post-training quantization"
 
 
-class DegenerateModelError(InputError):
-    """The quantized model answers at chance: the weights, the model or the preprocessing do not match."""
-
-
 @dataclass
 class QuantizeResult:
     """What :func:`quantize_pretrained` did."""
@@ -71,12 +67,12 @@ def quantize_pretrained(
     """Quantize ``cfg``'s model from ``cfg.model.weights`` into ``out_dir`` (default: its run directory).
 
     Refuses (InputError) a directory that holds another run, and, after writing the run, a model at or
-    below chance (:class:`DegenerateModelError`) unless ``allow_degenerate``.
+    below chance (:class:`wcatsim.health.DegenerateModelError`) unless ``allow_degenerate``.
     """
     from wcatsim.attacks.evaluation import chance_threshold
     from wcatsim.evaluate import accuracy_on, resolve_device
-    from wcatsim.health import at_chance, majority_share
-    from wcatsim.training import make_summary
+    from wcatsim.health import DegenerateModelError, at_chance, majority_share
+    from wcatsim.training import _Log, _model_payload, make_summary
 
     started = time.perf_counter()
     if not cfg.model.weights:
@@ -99,6 +95,7 @@ def quantize_pretrained(
     test_images = data.eval_images("test")
     test_acc = float(accuracy_on(model, test_images, device=dev))
     chance = chance_threshold(test_images.y, data.num_classes)
+    majority = majority_share(test_images.y)
 
     record = {
         "source": SOURCE,
@@ -110,19 +107,17 @@ def quantize_pretrained(
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / CONFIG_FILE, cfg.to_toml())
-    save_checkpoint(run_dir / BEST, {
-        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "config": cfg.to_dict(), "config_toml": cfg.to_toml(), "epoch": 0, "val_accuracy": None,
-        "post_training": record,
-    })  # fmt: skip
-    summary = make_summary(model, cfg, test_acc, None, 0, [])
+    save_checkpoint(run_dir / BEST, {**_model_payload(model, cfg, 0, None), "post_training": record})
+    summary = make_summary(model, cfg, test_acc, None, 0, [], majority=majority)
     summary["post_training"] = record
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
     seconds = time.perf_counter() - started
-    _log(run_dir, f"{SOURCE} of {cfg.model.name} from {cfg.model.weights} on {dev}: {cfg.quant.bits}-bit "
-         f"{cfg.quant.method}, batch norm recalibrated in {calibrated} layers on {calibration_images} "
-         f"training images; test {test_acc:.2f}% on {test_images.description} ({seconds:.1f} s)")
-    if at_chance(test_acc, majority_share(test_images.y)) and not allow_degenerate:
+    _Log(run_dir / LOG_FILE).write(
+        f"{SOURCE} of {cfg.model.name} from {cfg.model.weights} on {dev}: {cfg.quant.bits}-bit "
+        f"{cfg.quant.method}, batch norm recalibrated in {calibrated} layers on {calibration_images} "
+        f"training images; test {test_acc:.2f}% on {test_images.description} ({seconds:.1f} s)"
+    )
+    if at_chance(test_acc, majority) and not allow_degenerate:
         raise DegenerateModelError(
             f"the quantized model is at chance ({test_acc:.2f}% on {test_images.n_images} test images, "
             f"within 2 points of the most frequent class's share): check that the weights belong to this "
@@ -185,10 +180,4 @@ def recalibrate_batchnorm(model: nn.Module, images: Any, device: torch.device) -
     return len(norms)
 
 
-def _log(run_dir: Path, line: str) -> None:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    with (run_dir / LOG_FILE).open("a", encoding="utf-8") as fh:
-        fh.write(f"{stamp} {line}\n")
-
-
-__all__ = ["DegenerateModelError", "QuantizeResult", "quantize_pretrained", "recalibrate_batchnorm"]
+__all__ = ["QuantizeResult", "quantize_pretrained", "recalibrate_batchnorm"]
