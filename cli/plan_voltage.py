@@ -84,7 +84,6 @@ def plan_voltage(
         wcatsim plan-voltage -c configs/quantization/4bit_maxabs.toml --preset chandramoorthy14
     """
     from sram_models import load_technology
-    from sram_models.errors import InputError
     from wcatsim.atomic import exclusive
     from wcatsim.health import check_run
     from wcatsim.outputs import check_figure_path, check_writable
@@ -103,12 +102,7 @@ def plan_voltage(
         read_domains_file(domains)  # its format; the layer names are checked against the model later
     exp = Experiment(configs, overrides, run_dir)
     preset_name = preset if preset is not None else exp.attack_defaults().sweep.preset
-    try:
-        tech = load_technology(preset_name)
-    except FileNotFoundError:
-        raise InputError(
-            f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
-        ) from None
+    tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
     check_grid(tech, voltages, settings.protect)
     exp.require_trained()
     where = Path(out) if out is not None else exp.dir

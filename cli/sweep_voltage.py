@@ -12,7 +12,6 @@ from cli._common import (
     Command,
     Experiment,
     experiment_options,
-    fail,
     handles_errors,
     organisation_options,
     parse_range,
@@ -92,19 +91,11 @@ def sweep_voltage(
         else:
             voltages = list(sw.voltages)
     preset_name = sw.preset if preset is None else preset
-    try:
-        from sram_models import load_technology
+    from sram_models import load_technology
 
-        tech = load_technology(preset_name)
-    except FileNotFoundError:
-        raise InputError(
-            f"unknown preset {preset_name!r}: see `wcatsim sram list`, or give a preset file"
-        ) from None
-    outside = [v for v in (voltages or []) if not tech.v_low <= v <= tech.v_high]
-    if outside:
-        unit = getattr(tech, "voltage_unit", "V")
-        fail(f"voltage {outside[0]:g} {unit} is outside {tech.name}'s range {tech.v_low:g}..{tech.v_high:g} "
-             f"{unit}: choose --voltages inside it")  # fmt: skip
+    tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
+    for v in voltages or []:
+        tech.check_voltage(v)
     table, figure = prepare_outputs("sweep_voltage", exp, out, plot)
     subset_note(eval_images, quiet)
     if fault_map is not None and not quiet:

@@ -270,11 +270,7 @@ def check_grid(technology: Any, voltages: Sequence[float] | None, protect: str =
     out = []
     for v in voltages:
         v = float(v)
-        if not (technology.v_low - 1e-9 <= v <= technology.v_high + 1e-9):
-            raise InputError(
-                f"voltage {v:g} is outside {technology.name}'s range {technology.v_low:g}.."
-                f"{technology.v_high:g} {technology.voltage_unit}: choose --voltages inside it"
-            )
+        technology.check_voltage(v)
         check_voltage(protect, technology, v)
         out.append(v)
     if not out:
