@@ -41,25 +41,35 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before it fails
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        # torch's own text advises weights_only=False, i.e. running code from the file: never repeat it.
-        if "Unsupported global" in str(exc):
-            raise CheckpointError(
-                f"{path} holds Python objects besides tensors and plain values; wcatsim loads checkpoints "
-                "safely (tensors, numbers, strings, lists, dicts only) and never runs code from a file: "
-                "save a plain state dict instead, or retrain with `wcatsim train`"
-            ) from None
-        raise CheckpointError(
-            f"{path} is not a readable wcatsim checkpoint ({type(exc).__name__}; truncated, or not a .pt "
-            "file); retrain it with `wcatsim train`"
-        ) from None
+    payload = _torch_load_safely(
+        path, CheckpointError,
+        unsafe_fix="save a plain state dict instead, or retrain with `wcatsim train`",
+        unreadable=f"{path} is not a readable wcatsim checkpoint ({{kind}}; truncated, or not a .pt file); "
+        "retrain it with `wcatsim train`",
+    )  # fmt: skip
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(f"{path} holds no model state dict; it is not a wcatsim checkpoint")
     return payload
+
+
+def _torch_load_safely(path: Path, error: type[Exception], unsafe_fix: str, unreadable: str) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; a failure is one line of ``error``. torch's own text
+    advises weights_only=False, i.e. running code from the file: it is never repeated. ``unreadable`` is
+    the message for a file that is not a torch file (``{kind}``: the exception's type)."""
+    try:
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before it fails
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad or unsafe file
+        if "Unsupported global" in str(exc):
+            raise error(
+                f"{path} holds Python objects besides tensors and plain values; wcatsim loads files with "
+                f"torch.load(weights_only=True) (tensors, numbers, strings, lists, dicts only) and never "
+                f"runs code from a file: "
+                f"{unsafe_fix}"
+            ) from None
+        # replace, not .format: a path may hold braces
+        raise error(unreadable.replace("{kind}", type(exc).__name__)) from None
 
 
 def describe(config: Mapping[str, Any]) -> str:
@@ -153,13 +163,12 @@ def read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
             raise WeightsError(f"{path} is not a readable safetensors file ({_first_line(exc)})") from None
     else:
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad or unsafe file
-            raise WeightsError(
-                f"{path} does not load with torch.load(weights_only=True) ({_first_line(exc)}): save a plain "
-                "state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file"
-            ) from None
+        fix = "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file"
+        payload = _torch_load_safely(
+            path, WeightsError, unsafe_fix=fix,
+            unreadable=f"{path} does not load with torch.load(weights_only=True) ({{kind}}; truncated, or "
+            f"not a torch file): {fix}",
+        )  # fmt: skip
     state = _unwrap(payload, path)
     if state and all(k.startswith(PARALLEL_PREFIX) for k in state):
         state = {k[len(PARALLEL_PREFIX):]: v for k, v in state.items()}
