@@ -187,7 +187,7 @@ def test_a_corrupt_image_is_a_one_line_error_also_from_a_loader_worker(tmp_path:
     from wcatsim.datasets.streaming import Streamer
 
     root = write_image_folder(tmp_path / "d", classes=2, train_per_class=2, val_per_class=2, size=20)
-    bad = next((root / "val" / "n0000001").iterdir())
+    bad = sorted((root / "val" / "n0000001").iterdir())[-1]  # the test split's last image (sorted order)
     bad.write_bytes(b"not a jpeg at all")
     data = load_dataset("imagefolder", root=root, val_fraction=0.0, **SMALL)
     with pytest.raises(InputError, match="cannot decode image"):

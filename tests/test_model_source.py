@@ -154,7 +154,7 @@ def test_registry_model_with_arguments_it_does_not_take(tmp_path: Path) -> None:
     from wcatsim.datasets import load_dataset
     from wcatsim.runs import build_model_for
 
-    # this checkout's registry refuses through the TypeError; the extended one (h4) names the argument itself
+    # the registry names the argument it does not take (models.args.check_args)
     with pytest.raises(InputError, match="nonsense"):
         build_model_for(load_config([], ["model.args.nonsense=3"]), load_dataset("digits"))
     with pytest.raises(ConfigError, match="factory models only"):
