@@ -238,13 +238,15 @@ def _per_cell_time(tech: Technology, v: float) -> float:
 
 
 def _cycle(tech: Technology, v: float, needed: bool) -> float:
-    """Length of one read cycle at ``v``: ns with absolute timing, else nominal access times."""
+    """Length of one read cycle at ``v``: ns with absolute energies and timing, else nominal access times
+    (the unit a relative preset's leakage is per: a relative preset's cycle_time_ns only labels times)."""
     if not tech.has_delay_model:
         if needed:
             tech.access_time_norm(v)  # raises the message that names the fix
         return math.nan
     norm = float(tech.access_time_norm(v))
-    return norm * tech.cycle_time_ns if tech.cycle_time_ns is not None else norm
+    absolute = tech.has_absolute_energy and tech.cycle_time_ns is not None
+    return norm * tech.cycle_time_ns if absolute else norm
 
 
 def _cost(
@@ -328,7 +330,8 @@ def memory_energy(
     absolute = tech.has_absolute_energy
     volts = {v for _, v in footprints}
     single = volts.pop() if len(volts) == 1 else None
-    timed = absolute and not math.isnan(read_time) and all(not math.isnan(p[1]) for p in parts)
+    # in ns when the reads are timed, or when the accelerator's time is given (then it is the leakage time)
+    timed = absolute and (all(not math.isnan(p[1]) for p in parts) or org.inference_time_ns is not None)
     return EnergyReport(
         voltage=single,
         words_read=sum(fp.n_words for fp, _ in footprints) * org.reads_per_weight,

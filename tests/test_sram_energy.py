@@ -157,6 +157,11 @@ def test_relative_presets_add_in_their_own_units() -> None:
         per_cell = 0.3 / (0.7 * 512) * float(leaky.leakage_norm(v))
         assert d.leakage == pytest.approx(d.cells * per_cell * ta)
     assert both.total == pytest.approx(sum(d.dynamic + d.leakage for d in both.domains))
+    # a cycle_time_ns on a relative preset labels times only: the energies stay in nominal access times
+    labelled = inference_energy(one, dataclasses.replace(leaky, cycle_time_ns=0.5), 1.0,
+                                organisation=MemoryOrganisation(banks=1))  # fmt: skip
+    assert labelled.leakage_share == pytest.approx(0.3)
+    assert labelled.total_norm == pytest.approx(alone.total_norm)
 
 
 def test_gaussian_preset_with_absolute_energy() -> None:
@@ -178,5 +183,10 @@ def test_dpcs45_full_array_leakage_is_the_gated_column_divided_out() -> None:
         full = 20.71584 + (float(tech.source_leakage_power(v)) - 20.71584) / (1 - blk)
         assert float(tech.leakage_power(v)) == pytest.approx(full, rel=3e-3), v  # the rows' 4 digits
     assert tech.leakage_power(0.4) == pytest.approx(39.08) and tech.source_leakage_power(0.4) == 20.7
+    untimed = dataclasses.replace(tech, delay_vth=None, delay_n=None)
     with pytest.raises(InputError, match="delay model"):
-        inference_energy(_image(), dataclasses.replace(tech, delay_vth=None, delay_n=None), 0.8)
+        inference_energy(_image(), untimed, 0.8)
+    # without a delay model a given inference time is the leakage time, and the report says which
+    one_us = MemoryOrganisation(inference_time_ns=1000.0)
+    given = inference_energy(_image(), untimed, 0.8, organisation=one_us)
+    assert given.inference_time_ns == 1000.0
