@@ -395,7 +395,7 @@ class AsymmetricTransient(FaultModel):
     """1 -> 0 flip probability per cell storing 1"""
     technology: Technology | None = None
     p01_share: float = 0.0
-    """with technology: p01 = p01_share * BER(V)"""
+    """with technology: p01 = p01_share x p10, set so that (p10 + p01)/2 = technology.bit_error_rate(V)"""
     protect_msb: float = 0.0
     ber: float | None = field(default=None, init=False, repr=False)
 

@@ -431,11 +431,19 @@ class MeasuredFaultMap(FaultModel):
 
         self.protect_msb = _check_fraction(self.protect_msb, "protect_msb")
 
+    _stuck = True  # measured cells are stuck: the cell rate is the faulty-cell rate
+
     def rate(self, voltage: float | None = None) -> float:
+        """The map's faulty-cell rate at ``voltage``."""
         if voltage is None:
             raise InputError("MeasuredFaultMap: pass voltage= (one the map holds)")
         assert isinstance(self.chip, ChipMeasurement)
         return self.chip.faulty_rate(voltage)
+
+    def bit_error_rate(self, voltage: float | None = None) -> float:
+        """Half the faulty-cell rate: a stuck cell reads wrong when it stores the other value, for random
+        data half the time (the convention of every stuck model)."""
+        return self.rate(voltage) / 2.0
 
     def stuck_cells(self, image: MemoryImage, voltage: float) -> tuple[np.ndarray, np.ndarray]:
         """(image cell positions, stuck values) at ``voltage``, before sign protection."""

@@ -29,6 +29,9 @@ def test_known_stuck_cells_change_exactly_the_known_weights() -> None:
     want[[1, 17]] = 2
     np.testing.assert_array_equal(result.codes["w"], want)
     assert (result.faulty_cells, result.cells_changed, result.bits_changed) == (4, 2, 2)
+    # the conventions of every stuck model: rate = faulty cells / cells, bit error rate = half of it
+    measured = MeasuredFaultMap(chip=chip)
+    assert measured.rate(0.9) == 2 / 64 and measured.bit_error_rate(0.9) == 1 / 64
     # with a tile offset of 3 the second tile reads measured cell (L mod 64 + 3) mod 64: cell 5 is read by
     # L = 64 + 2 = word 4 bit 2 = weight 16 bit 2 -> 4
     shifted = MeasuredFaultMap(chip=chip, tile_offset=3).corrupt(image, voltage=0.9)
