@@ -139,3 +139,11 @@ def test_weight_histograms_draw_headless(tmp_path: Path) -> None:
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     image = matplotlib.image.imread(paths[0])
     assert image.std() > 0.02, "the figure is blank"
+
+
+def test_sweep_caption_says_what_the_presets_ber_counts() -> None:
+    from wcatsim.report import BER_LABELS, sweep_caption
+
+    assert "share of faulty cells" in sweep_caption("faulty_cell")
+    assert "faulty" not in sweep_caption("bit_error") and "reads wrong" in sweep_caption("bit_error")
+    assert set(BER_LABELS) == {"faulty_cell", "bit_error"}, "a new meaning needs its caption wording too"

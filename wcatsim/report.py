@@ -149,15 +149,27 @@ BER_LABELS = {"faulty_cell": "BER (faulty cells)", "bit_error": "BER (bits read 
 # Captions that say which column is which (the README says the same).
 RANDOM_FLIP_CAPTION = (
     "BER: the probability that a stored bit reads wrong, as set (for stuck-at models, 2 x BER of the "
-    "cells are faulty); flip rate (`flip_rate` in random_flip.csv): the share of the stored weight bits "
-    "that did read wrong, measured, averaged over realisations."
+    "cells are faulty); acc: mean test accuracy over the fault realisations, 95% CI over realisations "
+    "(random_flip.json says which procedure: fixed count, or the adaptive two-stage rule); random_flip.csv "
+    "also holds `flip_rate`: the share of the stored weight bits that did read wrong, measured."
 )
-SWEEP_CAPTION = (
-    "BER: the preset's curve at that voltage, as its source measured it (faulty cells: about half of "
-    "them read wrong on random data); flip rate: the share of the stored weight bits that did read "
-    "wrong, measured (first model's); energy: dynamic reads plus leakage over the inference time, "
-    "relative to nominal; leakage share: of that energy."
-)
+# What the BER column of a sweep is, by the preset's ber_meaning.
+_SWEEP_BER = {
+    "faulty_cell": "the preset's curve at that voltage, the share of faulty cells (about half of them read "
+                   "wrong on random data)",
+    "bit_error": "the preset's curve at that voltage, the probability that a stored bit reads wrong",
+}
+
+
+def sweep_caption(ber_meaning: str | None) -> str:
+    """The sweep table's caption: what its BER column counts (the preset's ``ber_meaning``) and the rest."""
+    ber = _SWEEP_BER.get(str(ber_meaning), "the preset's curve at that voltage")
+    return (
+        f"BER: {ber}; flip rate: the share of the stored weight bits that did read wrong, measured "
+        "(first model's); energy: dynamic reads plus leakage over the inference time, relative to the "
+        "unprotected image at nominal; leakage share: of that energy; acc: mean over the realisations "
+        "(chips, or transient draws), 95% CI over them (none for one measured chip)."
+    )
 
 
 def _share(row: Mapping[str, Any]) -> str:
@@ -240,7 +252,8 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
     sweep = read_csv(run_dir / SWEEP_FILE)
     if sweep:
         meaning = (read_json_object(run_dir / "sweep_voltage.json").get("settings") or {}).get("ber_meaning")
-        parts += ["## Voltage sweep", "", sweep_table({title: sweep}, meaning), "", SWEEP_CAPTION, ""]
+        parts += ["## Voltage sweep", "", sweep_table({title: sweep}, meaning), "", sweep_caption(meaning)]
+        parts += [""]
         try:
             isos = [iso_dict(sweep, b) for b in (1.0, 0.1)]
         except Exception as exc:  # noqa: BLE001 - a malformed table is reported, not fatal for the report
@@ -395,7 +408,8 @@ def write_demo_report(
     ]
     sweeps = {n: m["sweep"] for n, m in models.items() if m.get("sweep")}
     if sweeps:
-        parts += [sweep_table(sweeps, tech.get("ber_meaning")), "", SWEEP_CAPTION, ""]
+        meaning = tech.get("ber_meaning")
+        parts += [sweep_table(sweeps, meaning), "", sweep_caption(meaning), ""]
     for key in sorted(k for k in figures if k.startswith("accuracy_energy_vs_voltage")):
         label = key.removeprefix("accuracy_energy_vs_voltage").strip("_") or "all models"
         parts += [
