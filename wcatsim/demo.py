@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from wcatsim.atomic import atomic_write_json, read_csv
+from wcatsim.attacks.censoring import fmt_count, median_or_bound
 from wcatsim.pareto import read_json_object, read_toml_file
 
 DEFAULT_OUT = Path("demo_out")
@@ -447,7 +448,8 @@ def collect(
                 protection[scheme] = {"sweep": rows}
         for found in protection.values():
             found["iso_1pt"] = iso_dict(found["sweep"], 1.0)
-        iso1 = iso_dict(sweep, 1.0) if sweep else None
+        iso1 = protection["none"]["iso_1pt"] if sweep else None  # computed just above
+        km = median_or_bound(bfa) if bfa else (None, None)  # also for a summary older than the median
         iso01 = iso_dict(sweep, 0.1) if sweep else None
         clean = float(sweep[0]["clean_acc"]) if sweep else train.get("test_accuracy")
         entry: dict[str, Any] = {
@@ -464,8 +466,8 @@ def collect(
             "iso_acc_bounded_0.1pt": iso01["bounded_by_sweep"] if iso01 else None,
             "flips_to_break_std": bfa.get("flips_to_break_std"),  # mean and std: over broken trials only
             # Kaplan-Meier median (null where half the trials or more did not break: then the bound)
-            "flips_to_break_median": bfa.get("flips_to_break_median"),
-            "flips_to_break_median_lower_bound": bfa.get("flips_to_break_median_lower_bound"),
+            "flips_to_break_median": km[0],
+            "flips_to_break_median_lower_bound": km[1],
             "bfa_censored": bfa.get("censored"),
             "bfa_status": bfa.get("status"),
             "bfa_flips_to_break": bfa.get("flips_to_break"),
@@ -557,7 +559,7 @@ def _flips_text(s: Mapping[str, Any]) -> str:
     if not status:
         return "—"
     median, bound = s.get("flips_to_break_median"), s.get("flips_to_break_median_lower_bound")
-    text = str(int(median)) if median is not None else "—" if bound is None else f"≥ {int(bound)}"
+    text = fmt_count(median, False) if median is not None else fmt_count(bound, True)
     return f"{text} ({sum(1 for st in status if st == 'broken')}/{len(status)} broken)"
 
 

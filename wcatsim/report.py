@@ -612,19 +612,14 @@ def _leaders(values: Mapping[str, float], possessive: bool = True) -> str:
 
 def _median_or_bound(bfa: Mapping[str, Any] | None) -> tuple[int, bool] | None:
     """The Kaplan–Meier median of flips to break and whether it is only a lower bound."""
-    from wcatsim.attacks.censoring import km_median, statuses
+    from wcatsim.attacks.censoring import median_or_bound
 
     if not bfa or not bfa.get("flips_to_break"):
         return None
-    if "flips_to_break_median" in bfa or "flips_to_break_median_lower_bound" in bfa:
-        median, bound = bfa.get("flips_to_break_median"), bfa.get("flips_to_break_median_lower_bound")
-    else:
-        flips = list(bfa["flips_to_break"])
-        km = km_median(flips, [st == "broken" for st in statuses(dict(bfa))][: len(flips)])
-        median, bound = km.median, km.lower_bound
+    median, bound = median_or_bound(bfa)
     if median is not None:
-        return int(median), False
-    return (int(bound), True) if bound is not None else None
+        return median, False
+    return (bound, True) if bound is not None else None
 
 
 def _random_baseline(bfa: Mapping[str, Any] | None) -> str:

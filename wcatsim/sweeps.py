@@ -187,11 +187,11 @@ def _run_sweep(
 
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
-    word_bits: int, ecc: str | None, batch_size: int | None, protect: str = "none", eval_images: int = 0,
+    word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.faults import FaultEvaluator
 
-    # the scheme (resolved from ecc and protect by the caller) decides the stored code; ecc follows it
+    # the scheme (resolved by the caller from its ecc and protect options) decides the stored code
     ecc = "secded" if protect in ("secded", "secded-zero") else None
     spec = EvalSpec(
         run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
@@ -280,7 +280,7 @@ def random_flip_sweep(
         make_flip_model(fault, ber, protect_msb)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, ecc, batch_size, scheme, eval_images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images
     )
     try:
         rule = StoppingRule(
@@ -416,7 +416,7 @@ def voltage_sweep(
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, ecc, batch_size, scheme, eval_images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images
     )
     try:
         image = evaluator.memory.image

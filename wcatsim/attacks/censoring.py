@@ -16,8 +16,9 @@ Torch-free: the report reads summaries with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # S(t) is a product of fractions: 0.75 · 2/3 must count as reaching 0.5 exactly.
 _HALF = 0.5 + 1e-12
@@ -78,15 +79,21 @@ def fmt_count(count: int | None, censored: bool) -> str:
     return f"≥ {int(count)}" if censored else str(int(count))
 
 
-def fmt_median(summary: dict) -> str:
-    """``"40"`` (Kaplan–Meier median), ``"≥ 500"`` where S stays above 0.5, ``"—"`` with no trial."""
+def median_or_bound(summary: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(Kaplan–Meier median of flips to break, its lower bound where S stays above 0.5) of a
+    ``bfa_summary.json``, each None where absent; a summary from before the median existed gets it
+    computed from its per-trial flips and statuses."""
     if "flips_to_break_median" in summary or "flips_to_break_median_lower_bound" in summary:
         median = summary.get("flips_to_break_median")
         bound = summary.get("flips_to_break_median_lower_bound")
-    else:  # a summary from before the median existed
+    else:
         flips = list(summary.get("flips_to_break") or [])
-        km = km_median(flips, [s == "broken" for s in statuses(summary)][: len(flips)])
+        km = km_median(flips, [s == "broken" for s in statuses(dict(summary))][: len(flips)])
         median, bound = km.median, km.lower_bound
-    if median is not None:
-        return str(int(median))
-    return fmt_count(bound, True)
+    return (None if median is None else int(median)), (None if bound is None else int(bound))
+
+
+def fmt_median(summary: Mapping[str, Any]) -> str:
+    """``"40"`` (Kaplan–Meier median), ``"≥ 500"`` where S stays above 0.5, ``"—"`` with no trial."""
+    median, bound = median_or_bound(summary)
+    return fmt_count(median, False) if median is not None else fmt_count(bound, True)
