@@ -88,6 +88,7 @@ def plan_voltage(
     from wcatsim.health import check_run
     from wcatsim.outputs import check_figure_path, check_writable
     from wcatsim.planning.domains import read_domains_file
+    from wcatsim.planning.figures import PLAN_FIGURE
     from wcatsim.planning.planner import PLAN_JSON, PlanSettings, check_grid, format_plan
     from wcatsim.planning.planner import plan_voltage as run_plan
 
@@ -107,7 +108,7 @@ def plan_voltage(
     exp.require_trained()
     where = Path(out) if out is not None else exp.dir
     check_writable(where, "--out", folder=True)
-    figure = plot_target(plot, where / "plan_voltage.png")
+    figure = plot_target(plot, where / PLAN_FIGURE)
     if figure is not None:
         check_figure_path(figure, "plan_voltage")
     with exclusive(where / PLAN_JSON):

@@ -403,3 +403,22 @@ def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
     a, b = matplotlib.image.imread(without), matplotlib.image.imread(marked)
     # (the legend line naming the diamond widens the figure)
     assert a.shape != b.shape or np.abs(a - b).max() > 0.2, "the plan's diamond is not drawn"
+
+
+def test_the_plan_is_marked_only_on_a_sweep_whose_energies_compare(tmp_path: Path) -> None:
+    from tests.test_pareto import make_run
+    from wcatsim.planning.figures import draw_plan_figures
+
+    run = make_run(tmp_path, "run", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
+    organisation = {"banks": 32, "inference_time_ns": None, "reads_per_weight": 1.0}
+    (run / "sweep_voltage.json").write_text(json.dumps({"settings": {
+        "preset": "chandramoorthy14", "protect": "none", "word_bits": 64, "organisation": organisation}}))
+    plan = {"energy_norm": 0.7, "verified_acc_mean": 94.5, "verified_ci_low": 94.0, "metric": "mean",
+            "budget": 1.0, "preset": "chandramoorthy14", "protect": "none", "word_bits": 64,
+            "organisation": organisation, "domains": [{"name": "a", "weights": 10, "voltage": 0.9}],
+            "uniform_voltage": 0.95, "uniform_energy_norm": 0.75, "saving_over_uniform": 0.05}
+    same = draw_plan_figures(plan, tmp_path / "same.png", run)
+    assert [p.name for p in same] == ["same.png", "same_pareto.png"]
+    # a plan under SECDED against an unprotected sweep: its energies include check cells the sweep lacks
+    other = draw_plan_figures({**plan, "protect": "secded"}, tmp_path / "other.png", run)
+    assert [p.name for p in other] == ["other.png"]

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 PLAN_FIGURE = "plan_voltage.png"
-PARETO_FIGURE = "plan_voltage_pareto.png"
 
 
 def draw_plan_figures(plan: Mapping[str, Any], path: str | Path, run_dir: str | Path) -> list[Path]:
     """The plan at ``path`` (PNG + PDF; e.g. ``plan_voltage.png``); and beside it ``STEM_pareto.png``, the
-    run's voltage sweep with the plan marked, when the run has a sweep on the plan's preset (another
-    preset's energies would not compare).  Returns the PNG paths written."""
-    from wcatsim.pareto import SWEEP_FILE, load_sweep
+    run's voltage sweep with the plan marked, when the run has a sweep whose energies compare: the plan's
+    preset, protection scheme, word width and memory organisation.  Returns the PNG paths written."""
+    from wcatsim.pareto import SWEEP_FILE, load_sweep, read_json_object
     from wcatsim.plots.pareto import plot_pareto
     from wcatsim.plots.plan import plot_plan
 
@@ -22,7 +21,9 @@ def draw_plan_figures(plan: Mapping[str, Any], path: str | Path, run_dir: str | 
     written = [p for p in plot_plan(plan, path) if p.suffix == ".png"]
     if (run_dir / SWEEP_FILE).is_file():
         sweep = load_sweep(run_dir)
-        if sweep.info.get("preset") in (None, plan.get("preset")):
+        swept = read_json_object((run_dir / SWEEP_FILE).with_suffix(".json")).get("settings") or {}
+        same = all(swept.get(k) in (None, plan.get(k)) for k in ("protect", "word_bits", "organisation"))
+        if sweep.info.get("preset") in (None, plan.get("preset")) and same:
             pareto = path.with_name(path.stem + "_pareto.png")
             paths = plot_pareto([sweep], pareto, metric=str(plan.get("metric", "mean")),
                                 budget=float(plan.get("budget", 1.0)), plans=[plan])  # fmt: skip
@@ -30,4 +31,4 @@ def draw_plan_figures(plan: Mapping[str, Any], path: str | Path, run_dir: str | 
     return written
 
 
-__all__ = ["PARETO_FIGURE", "PLAN_FIGURE", "draw_plan_figures"]
+__all__ = ["PLAN_FIGURE", "draw_plan_figures"]
