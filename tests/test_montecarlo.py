@@ -97,11 +97,17 @@ def test_run_point_truncates_speculative_batches_to_the_one_by_one_count() -> No
     class Wide(LocalExecutor):
         parallelism = 7  # asks for 7 at a time, like a 7-thread cluster
 
+    class Greedy(StoppingRule):  # a batch as wide as the workers every time: it overshoots the stop
+        def next_request(self, n_have, parallelism=1, values=None):
+            return max(super().next_request(n_have, parallelism, values), parallelism)
+
+    greedy = Greedy(ci_half_width=1.5, min_samples=5, max_samples=100)
     one = run_point(_fake_task, rule, LocalExecutor())
-    wide = run_point(_fake_task, rule, Wide())
+    wide = run_point(_fake_task, greedy, Wide())
     assert [r.index for r in one] == list(range(len(one)))
     assert one == wide
     assert len(one) == rule.stop_count([r.accuracy for r in wide])
+    assert len(one) % Wide.parallelism != 0, "pick settings where the greedy batches overshoot the stop"
 
 
 def test_dask_local_cluster_gives_the_local_result() -> None:
