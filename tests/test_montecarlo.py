@@ -97,9 +97,10 @@ def test_run_point_truncates_speculative_batches_to_the_one_by_one_count() -> No
     class Wide(LocalExecutor):
         parallelism = 7  # asks for 7 at a time, like a 7-thread cluster
 
-    class Greedy(StoppingRule):  # a batch as wide as the workers every time: it overshoots the stop
+    class Greedy(StoppingRule):  # requests rounded up to whole rounds of the workers: it overshoots the stop
         def next_request(self, n_have, parallelism=1, values=None):
-            return max(super().next_request(n_have, parallelism, values), parallelism)
+            n = super().next_request(n_have, parallelism, values)
+            return -(-n // parallelism) * parallelism
 
     greedy = Greedy(ci_half_width=1.5, min_samples=5, max_samples=100)
     one = run_point(_fake_task, rule, LocalExecutor())
