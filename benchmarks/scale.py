@@ -2,7 +2,7 @@
 
 One random-flip point (5 transient realisations at BER 1e-3, the sweep's own realisation task,
 ``wcatsim.montecarlo.tasks.FlipTask``) on a 4-bit max-abs ``resnet18`` (11.7 M weights; ``--model`` picks
-another registry model, e.g. ``resnet20`` where ``resnet18`` is not in the registry yet), untrained
+another registry model or a factory file), untrained
 (seeded initialisation: memory and time do not depend on the weights' values), over an imagefolder of
 generated 224 x 224 JPEGs (8 classes), streamed (``data.stream = true``, 2 DataLoader workers) at batch
 64: once with 512 images, once with 2,048, each in a fresh child process.
@@ -181,7 +181,7 @@ def _point(root: Path, model_name: str, realisations: int, ber: float, batch: in
     from wcatsim.config import load_config
     from wcatsim.faults import FaultEvaluator
     from wcatsim.montecarlo.tasks import EvalSpec, FlipTask, register, unregister
-    from wcatsim.quant import QuantConfig, quantize
+    from wcatsim.quant import quantize
     from wcatsim.runs import LoadedRun, build_float_model, load_dataset_for
 
     cfg = load_config([], [
@@ -194,7 +194,7 @@ def _point(root: Path, model_name: str, realisations: int, ber: float, batch: in
     float_model = build_float_model(cfg, data).eval()
     param_bytes = sum(4 * p.numel() for p in float_model.parameters())
     largest = _largest_activation(float_model, data)
-    model = quantize(float_model, QuantConfig(method="maxabs", bits=4)).eval()
+    model = quantize(float_model, cfg.quant).eval()  # the config's 4-bit maxabs
     run = LoadedRun(model=model, config=cfg, data=data, dir=root, device=torch.device("cpu"))
     started = time.perf_counter()
     evaluator = FaultEvaluator.for_run(run, batch_size=batch)

@@ -347,11 +347,6 @@ def data_reading(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def resolve_run_dir(configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None) -> Path:
-    """The run directory a command works on: ``--run`` if given, else the one the config names."""
-    return Experiment(configs, overrides, run_dir).dir
-
-
 @contextlib.contextmanager
 def removes_empty_dirs_on_failure(path: Path) -> Iterator[None]:
     """Folders of ``path`` (itself included) that this block creates are removed again if it fails and

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import Group, handles_errors, parse_range, quiet_option
+from cli._common import COUNT, Group, handles_errors, parse_range, quiet_option
 
 SHOW_COLUMNS = (
     "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",
@@ -185,9 +185,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
 
 @sram.command("import-map")
 @click.argument("listing_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--rows", type=int, required=True, help="Array rows to keep (NeuralFuse: 8192).")
-@click.option("--cols", type=int, required=True, help="Array columns to keep (NeuralFuse: 128).")
-@click.option("--banks", type=int, default=1, show_default=True,
+@click.option("--rows", type=COUNT, required=True, help="Array rows to keep (NeuralFuse: 8192).")
+@click.option("--cols", type=COUNT, required=True, help="Array columns to keep (NeuralFuse: 128).")
+@click.option("--banks", type=COUNT, default=1, show_default=True,
               help="Banks (address lists may name them; dense bitmaps are one array).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               metavar="MAP.npz", help="The fault map to write (format: sram_models.measured).")
