@@ -192,12 +192,6 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
         click.echo("figure: " + ", ".join(str(p) for p in paths))
 
 
-def check_bers(bers: list[float], what: str = "--ber") -> None:
-    for ber in bers:
-        if not 0.0 <= ber <= 1.0:
-            fail(f"{what}: BER {ber:g} is outside [0, 1]: a bit error rate is a probability")
-
-
 @click.command("random-flip", cls=Command)
 @experiment_options
 @click.option("--ber", "ber_text", default=None, metavar="LIST",
@@ -244,11 +238,12 @@ def random_flip(
     """
     from wcatsim.atomic import exclusive
     from wcatsim.health import check_run
+    from wcatsim.sweeps import check_bers
 
     # Every option is checked before anything is loaded or written.
     bers = parse_float_list(ber_text, "--ber") if ber_text is not None else None
     if bers is not None:
-        check_bers(bers)
+        bers = check_bers(bers)
     if given("samples") and given("ci_half_width") and ci_half_width:
         fail("--samples fixes the count and --ci-half-width stops adaptively: give one of them "
              "(--min-samples/--max-samples bound the adaptive count)")  # fmt: skip

@@ -216,7 +216,8 @@ def _numerics(evaluator: Any) -> dict[str, Any]:
     return {"device": evaluator.device_type, "batch_size": evaluator.batch_size}
 
 
-def _check_bers(bers: Sequence[float]) -> list[float]:
+def check_bers(bers: Sequence[float]) -> list[float]:
+    """The BERs as floats, each a probability; InputError for one outside [0, 1] or an empty list."""
     out = []
     for ber in bers:
         ber = float(ber)
@@ -274,7 +275,7 @@ def random_flip_sweep(
     from sram_models.protection import resolve_scheme
     from wcatsim.faults import make_flip_model
 
-    bers = _check_bers(bers)
+    bers = check_bers(bers)
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
     for ber in bers:  # an unknown fault name or a ber the model refuses fails here, before any work
         make_flip_model(fault, ber, protect_msb)
