@@ -74,7 +74,7 @@ def sweep_voltage(
     from wcatsim.health import check_run
 
     # Every option is checked before anything is loaded or written.
-    MemoryOrganisation(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
+    MemoryOrganisation.from_options(banks, inference_time_ns)
     if fault_map is not None:
         for flag, value in (("--chips", chips), ("--fault", fault)):
             if value is not None:

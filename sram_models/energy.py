@@ -85,6 +85,13 @@ class MemoryOrganisation:
             object.__setattr__(self, "inference_time_ns", t)
         object.__setattr__(self, "reads_per_weight", _positive(self.reads_per_weight, "reads_per_weight"))
 
+    @classmethod
+    def from_options(
+        cls, banks: int | None = None, inference_time_ns: float | None = None
+    ) -> MemoryOrganisation:
+        """The organisation a command's ``--banks`` / ``--inference-time-ns`` name (None: the default)."""
+        return cls(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
+
     def describe(self) -> dict[str, float | int | None]:
         return {
             "banks": int(self.banks),

@@ -385,9 +385,7 @@ def voltage_sweep(
         raise InputError("fault='measured' needs fault_map= (a .npz written by `wcatsim sram import-map`)")
     if chips < 1:
         raise InputError(f"chips must be >= 1, got {chips}")
-    organisation = MemoryOrganisation(
-        **({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns
-    )
+    organisation = MemoryOrganisation.from_options(banks, inference_time_ns)
     if isinstance(technology, (str, Path)):
         preset = str(technology)
         tech = load_technology(preset)

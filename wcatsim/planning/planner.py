@@ -128,8 +128,7 @@ class PlanSettings:
         """The memory organisation of the energy model (sram_models.energy.MemoryOrganisation)."""
         from sram_models.energy import MemoryOrganisation
 
-        banks = {} if self.banks is None else {"banks": self.banks}
-        return MemoryOrganisation(**banks, inference_time_ns=self.inference_time_ns)
+        return MemoryOrganisation.from_options(self.banks, self.inference_time_ns)
 
 
 @dataclass(frozen=True)
