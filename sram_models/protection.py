@@ -309,7 +309,7 @@ def cost_table(bits: int = 4, word_bits: int = 64) -> list[dict[str, Any]]:
                 "read_energy_overhead": round(cost.read_energy_overhead, 6),
                 "leakage_overhead": round(cost.leakage_overhead, 6),
                 "weights_zeroed_per_detection": (
-                    lay.weights_per_word if name in ("secded-zero", "parity-zero") else 0
+                    weights_zeroed_per_detection(lay) if name in ("secded-zero", "parity-zero") else 0
                 ),
                 "source": SCHEMES[name].source,
             }
