@@ -216,20 +216,6 @@ def _secded_decode_word(words, w, phys_bits, hpos, phys_of_hpos):
     return 1
 
 
-@njit(cache=True)
-def _secded_decode_all(words, phys_bits, hpos, phys_of_hpos):
-    """Correct every word in place; return (corrected, detected) word counts."""
-    corrected = 0
-    detected = 0
-    for w in range(words.shape[0]):
-        s = _secded_decode_word(words, w, phys_bits, hpos, phys_of_hpos)
-        if s == 1:
-            corrected += 1
-        elif s == 2:
-            detected += 1
-    return corrected, detected
-
-
 # ---------------------------------------------------------------- sparse sampling
 
 
