@@ -422,3 +422,14 @@ def test_the_plan_is_marked_only_on_a_sweep_whose_energies_compare(tmp_path: Pat
     # a plan under SECDED against an unprotected sweep: its energies include check cells the sweep lacks
     other = draw_plan_figures({**plan, "protect": "secded"}, tmp_path / "other.png", run)
     assert [p.name for p in other] == ["other.png"]
+
+
+def test_a_plan_costlier_than_uniform_says_so() -> None:
+    from wcatsim.planning.planner import format_plan
+
+    plan = {"domains": [{"name": "a", "weights": 10, "voltage": 0.9}], "energy_norm": 1.4,
+            "verified_acc_mean": 94.5, "verified_ci_low": 94.0, "uniform_voltage": 0.8,
+            "uniform_energy_norm": 0.7, "uniform_verified_acc_mean": 94.6, "uniform_verified_ci_low": 94.1,
+            "clean_acc": 95.0, "budget": 1.0, "metric": "mean", "saving_over_uniform": -0.7}
+    assert "costs less than these domains" in format_plan(plan)
+    assert "costs less" not in format_plan({**plan, "energy_norm": 0.6, "saving_over_uniform": 0.1})

@@ -620,6 +620,11 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
         + (f"; {sets} verification set(s) of held-out chips" if sets else ""),
     ]
+    if float(data["saving_over_uniform"]) < 0:
+        table.append(
+            "the uniform voltage in one memory costs less than these domains: each domain's arrays of its "
+            "own (and their leaking padding) cost more than the voltages save; group layers with --domains"
+        )
     if data.get("bounded_by_grid"):
         table.append(
             "at the lowest allowed voltage (a lower one, where the preset reaches, might hold too): "
