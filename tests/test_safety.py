@@ -335,7 +335,6 @@ def test_csv_accuracies_are_short_and_read_back_exactly(run) -> None:
 
     out = _cli("random-flip", "--run", run, "--ber", "0,2e-2", "--samples", "3", "--quiet", "--device", "cpu")
     assert out.exit_code == 0, out.output
-    n = json.loads((run / "summary.json").read_text()) and None
     from wcatsim.runs import load_run
 
     n = int(load_run(run, device="cpu").data.test_tensors()[1].shape[0])

@@ -328,7 +328,7 @@ class RandomFlipConfig:
         _check(
             self.protect != "msb-8t" or self.protect_msb in (0.0, 1.0),
             "attack.random_flip.protect_msb",
-            "msb-8t holds every sign bit in 8T cells: leave protect_msb at 0",
+            "msb-8t holds every sign bit in 8T cells: leave protect_msb at 0 (1 would change nothing)",
         )
 
 

@@ -13,6 +13,7 @@ Pure text from data already on disk or in memory: no torch, no plotting.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,11 +47,12 @@ def figure(path: str | Path, caption: str, relative_to: Path) -> str:
 
 
 def fmt_acc(value: Any, digits: int = 2) -> str:
-    """An accuracy in percent, or an em dash when absent."""
+    """An accuracy in percent, or an em dash when absent or not a number."""
     try:
-        return f"{float(value):.{digits}f}"
+        number = float(value)
     except (TypeError, ValueError):
         return "—"
+    return f"{number:.{digits}f}" if math.isfinite(number) else "—"
 
 
 def fmt_ber(value: Any) -> str:

@@ -5,7 +5,6 @@ Pure text from data already collected (``wcatsim.demo.collect``): no torch, no p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ PROTECTION_CAPTION = (
     "(and every higher one) within 1 point of clean accuracy, relative to the unprotected image at "
     "nominal voltage, so a scheme's check cells cost it; *lowest V*: the lowest voltage reached, scanning "
     "down from nominal, with it and every higher one within 1 point; ≥: the lowest swept voltage "
-    "qualifies (the saving is a lower bound). *area*: the scheme's cells over the "
+    "qualifies and is the cheapest (the saving is a lower bound). *area*: the scheme's cells over the "
     "unprotected word's (sram_models.protection, sources in the README); decoder and detector logic not "
     "modelled."
 )
@@ -49,9 +48,8 @@ def plan_section(
     rows = []
     for name, p in plans.items():
         low = p.get("verified_ci_low")
-        low_text = "—" if low is None or (isinstance(low, float) and math.isnan(low)) else fmt_acc(low)
-        uni_low = p.get("uniform_verified_ci_low")
-        uni_low_text = "—" if uni_low is None else fmt_acc(uni_low)
+        low_text = fmt_acc(low)  # "—" when absent or NaN
+        uni_low_text = fmt_acc(p.get("uniform_verified_ci_low"))
         miss = "" if p.get("verified_within_budget", True) else " (misses)"
         voltages = ", ".join(f"{d['name']} {float(d['voltage']):.2f}" for d in p["domains"])
         rows.append([

@@ -164,7 +164,9 @@ def _interpolation(setting: str, model_name: str) -> str:
     # timm evaluates (and trains) DeiT with bicubic resizing; torchvision's CNN weights expect bilinear.
     if setting != "auto":
         return setting
-    return "bicubic" if model_name.startswith("deit") else "bilinear"
+    from wcatsim.models.vit import DEIT_SIZES
+
+    return "bicubic" if model_name in DEIT_SIZES else "bilinear"
 
 
 def train_command_hint(run_dir: Path) -> str:
