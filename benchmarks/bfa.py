@@ -13,10 +13,10 @@ weights; for every candidate layer the flipped codes are written back into the f
 re-quantized by the model's own forward (a full forward per candidate); the whole test set is
 evaluated after every iteration.
 
-wcatsim: the same search on the integer image (:func:`wcatsim.attacks.search.search_step`), candidate
-forwards sharing the unchanged layers below the candidate (:mod:`wcatsim.attacks.replay`),
+wcatsim: the same search on the integer image (:func:`wcatsim.experiments.attacks.search.search_step`), candidate
+forwards sharing the unchanged layers below the candidate (:mod:`wcatsim.experiments.attacks.replay`),
 per-iteration accuracy on a fixed subset (``--eval-subset``) and the stop decision exact on the whole
-test set (:class:`wcatsim.attacks.evaluation.StopEvaluator`).
+test set (:class:`wcatsim.experiments.attacks.evaluation.StopEvaluator`).
 
 Both run the same number of iterations, side by side in this process; the last line is
 ``bfa: flips_per_s=X ratio_vs_naive=Y``.
@@ -36,14 +36,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from wcatsim.attacks.bits import bit_values, code_bits, flip_bit  # noqa: E402
-from wcatsim.attacks.evaluation import StopEvaluator  # noqa: E402
-from wcatsim.attacks.problem import ImageAttackProblem  # noqa: E402
-from wcatsim.attacks.search import commit, search_step  # noqa: E402
-from wcatsim.datasets import load_dataset  # noqa: E402
-from wcatsim.evaluate import accuracy  # noqa: E402
-from wcatsim.models import build_model  # noqa: E402
-from wcatsim.quant import QuantConfig, quantize, quantized_layers, weight_image  # noqa: E402
+from wcatsim.experiments.attacks.bits import bit_values, code_bits, flip_bit  # noqa: E402
+from wcatsim.experiments.attacks.evaluation import StopEvaluator  # noqa: E402
+from wcatsim.experiments.attacks.problem import ImageAttackProblem  # noqa: E402
+from wcatsim.experiments.attacks.search import commit, search_step  # noqa: E402
+from wcatsim.image import weight_image
+from wcatsim.train.datasets import load_dataset  # noqa: E402
+from wcatsim.train.evaluate import accuracy  # noqa: E402
+from wcatsim.train.models import build_model  # noqa: E402
+from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
 TEST_IMAGES = 2000
 ATTACK_BATCH = 64

@@ -51,8 +51,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wcatsim.montecarlo.stats import summarize  # noqa: E402
-from wcatsim.montecarlo.stopping import StoppingRule  # noqa: E402
+from wcatsim.experiments.montecarlo.stats import summarize  # noqa: E402
+from wcatsim.experiments.montecarlo.stopping import StoppingRule  # noqa: E402
 
 HALF_WIDTH = 0.5  # accuracy points: the issue's --ci-half-width 0.5
 FIXED = 50  # the paper's realisations per BER

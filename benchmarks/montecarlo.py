@@ -3,10 +3,10 @@
 1. images_ratio, on the embedded-digits 4-bit WCAT model (trained here if ``runs/`` lacks it, exactly as
    ``wcatsim train -c configs/quantization/4bit_wcat.toml`` does) over the paper's BER list:
    - the fixed protocol: 50 realisations per BER (the paper's);
-   - the adaptive protocol: Stein's two-stage rule (wcatsim.montecarlo.stopping, its defaults: a pilot
+   - the adaptive protocol: Stein's two-stage rule (wcatsim.experiments.montecarlo.stopping, its defaults: a pilot
      of 50, at most 200) for the 95% CI half-width W, the widest half-width the fixed protocol reached
      on any BER of the list (so the adaptive run is at least as precise at every point), the pilot's
-     std floored at one test image's worth of accuracy (wcatsim.sweeps.random_flip_sweep).
+     std floored at one test image's worth of accuracy (wcatsim.experiments.sweeps.random_flip_sweep).
    images_ratio = test images the fixed protocol evaluates (50 per BER, every one of them, as the
    paper's code does) / test images the project's adaptive path evaluated.  Two savings could make up
    the ratio, and the benchmark prints each: (a) adaptive stopping; (b) the project's path evaluates no
@@ -21,7 +21,7 @@
 2. throughput_ratio, on ResNet-20 (4-bit WCAT, untrained) with the 500 synthetic CIFAR-shaped test
    images, transient faults at BER 1e-3, the same fault draws on both sides:
    - project: run_from_image on the clean model (no copy), channels_last at batch 64, inference_mode,
-     test tensors held in memory (wcatsim.faults.FaultEvaluator);
+     test tensors held in memory (wcatsim.memory.evaluator.FaultEvaluator);
    - naive (tests/naive.py, as the original code does it): deep-copy the model, write the dequantized
      faulty floats into its parameters, evaluate at batch 256.
    Realisations alternate between the two paths so that a change in machine load hits both; the
@@ -57,8 +57,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def digits_wcat_run(run_dir: Path | None):
     from wcatsim.config import load_config
-    from wcatsim.runs import load_run, run_dir_for
-    from wcatsim.training import train
+    from wcatsim.store.runs import run_dir_for
+    from wcatsim.train.runs import load_run
+    from wcatsim.train.trainer import train
 
     # The shipped 4-bit WCAT layer on the built-in default (small CNN, embedded digits): the same run
     # directory as `wcatsim train -c configs/quantization/4bit_wcat.toml`.
@@ -71,10 +72,10 @@ def digits_wcat_run(run_dir: Path | None):
 
 
 def images_ratio(run, out_dir: Path) -> tuple[float, float]:
-    from wcatsim.atomic import read_csv
     from wcatsim.config import PAPER_BERS
-    from wcatsim.montecarlo import StoppingRule
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.montecarlo import StoppingRule
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
+    from wcatsim.store.atomic import read_csv
 
     n_test = int(run.data.test_tensors()[1].shape[0])
     t0 = time.perf_counter()
@@ -121,11 +122,11 @@ def throughput_ratio(realisations: int) -> float:
     import torch
 
     from tests.naive import naive_corrupted_accuracy
-    from wcatsim.datasets import load_dataset
-    from wcatsim.faults import FaultEvaluator, ModelMemory, make_flip_model
-    from wcatsim.models import build_model
-    from wcatsim.montecarlo import transient_seed
-    from wcatsim.quant import QuantConfig, quantize
+    from wcatsim.experiments.montecarlo import transient_seed
+    from wcatsim.memory.evaluator import FaultEvaluator, ModelMemory, make_flip_model
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.models import build_model
+    from wcatsim.train.quant import QuantConfig, quantize
 
     torch.manual_seed(0)
     data = load_dataset("synthetic_cifar")
@@ -175,7 +176,7 @@ def resnet20_run(root: Path):
     """A 4-bit WCAT ResNet-20 run directory on the synthetic CIFAR-shaped data (one training step: its
     evaluation costs what a trained one's does), for the executor's workers to load."""
     from wcatsim.config import load_config
-    from wcatsim.training import train
+    from wcatsim.train.trainer import train
 
     cfg = load_config([], ["model.name=resnet20", "data.name=synthetic_cifar", "trainer.epochs=1",
                            "trainer.steps_per_epoch=1", "quant.method=wcat", "quant.bits=4"])  # fmt: skip
@@ -185,10 +186,10 @@ def resnet20_run(root: Path):
 
 def process_throughput_ratio(run_dir: Path, blocks: int = 3, workers: int | None = None) -> float:
     from tests.naive import naive_corrupted_accuracy
-    from wcatsim.faults import ModelMemory, make_flip_model
-    from wcatsim.montecarlo import ProcessExecutor
-    from wcatsim.montecarlo.tasks import EvalSpec, FlipTask
-    from wcatsim.runs import load_run
+    from wcatsim.experiments.montecarlo import ProcessExecutor
+    from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask
+    from wcatsim.memory.evaluator import ModelMemory, make_flip_model
+    from wcatsim.train.runs import load_run
 
     run = load_run(run_dir, device="cpu")
     x, y = run.data.test_tensors()
@@ -220,7 +221,7 @@ def process_throughput_ratio(run_dir: Path, blocks: int = 3, workers: int | None
 
 
 def task_seed(index: int) -> int:
-    from wcatsim.montecarlo import transient_seed
+    from wcatsim.experiments.montecarlo import transient_seed
 
     return transient_seed(0, 1e-3, index)
 

@@ -1,7 +1,7 @@
 """Memory and time of a fault point on an ImageNet-sized network over streamed images (issue 11 §3).
 
 One random-flip point (5 transient realisations at BER 1e-3, the sweep's own realisation task,
-``wcatsim.montecarlo.tasks.FlipTask``) on a 4-bit max-abs ``resnet18`` (11.7 M weights; ``--model`` picks
+``wcatsim.experiments.montecarlo.tasks.FlipTask``) on a 4-bit max-abs ``resnet18`` (11.7 M weights; ``--model`` picks
 another registry model or a factory file), untrained
 (seeded initialisation: memory and time do not depend on the weights' values), over an imagefolder of
 generated 224 x 224 JPEGs (8 classes), streamed (``data.stream = true``, 2 DataLoader workers) at batch
@@ -142,9 +142,9 @@ def write_jpegs(root: Path, n: int, seed: int = 0) -> Path:
 def measure(root: Path, model_name: str, realisations: int, ber: float, batch: int, workers: int) -> dict:
     import torch  # noqa: F401 - part of the baseline
 
-    import wcatsim.datasets  # noqa: F401
-    import wcatsim.faults  # noqa: F401
-    import wcatsim.montecarlo.tasks  # noqa: F401
+    import wcatsim.experiments.montecarlo.tasks  # noqa: F401
+    import wcatsim.memory.evaluator  # noqa: F401
+    import wcatsim.train.datasets  # noqa: F401
 
     imports_pss, _, _ = tree_memory(os.getpid())
     _load_code()
@@ -167,8 +167,8 @@ def _load_code() -> None:
     import numpy as np
 
     import wcatsim.config  # noqa: F401
-    import wcatsim.quant  # noqa: F401
-    import wcatsim.runs  # noqa: F401 - imports SciPy
+    import wcatsim.train.quant  # noqa: F401
+    import wcatsim.train.runs  # noqa: F401 - imports SciPy
     from sram_models import MemoryImage, WordLayout, make_fault_model
 
     image = MemoryImage.pack({"w": np.zeros(64, dtype=np.int16)}, WordLayout(bits=4, word_bits=64))
@@ -179,10 +179,10 @@ def _point(root: Path, model_name: str, realisations: int, ber: float, batch: in
     import torch
 
     from wcatsim.config import load_config
-    from wcatsim.faults import FaultEvaluator
-    from wcatsim.montecarlo.tasks import EvalSpec, FlipTask, register, unregister
-    from wcatsim.quant import quantize
-    from wcatsim.runs import LoadedRun, build_float_model, load_dataset_for
+    from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, register, unregister
+    from wcatsim.memory.evaluator import FaultEvaluator
+    from wcatsim.train.quant import quantize
+    from wcatsim.train.runs import LoadedRun, build_float_model, load_dataset_for
 
     cfg = load_config([], [
         f"model.name={json.dumps(model_name)}", "data.name=imagefolder", f"data.root={json.dumps(str(root))}",
@@ -260,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
         return 0
 
-    from wcatsim.model_source import is_factory_name
-    from wcatsim.models import MODEL_NAMES
+    from wcatsim.config.model_source import is_factory_name
+    from wcatsim.train.models import MODEL_NAMES
 
     if args.model not in MODEL_NAMES and not is_factory_name(args.model):
         print(f"error: model {args.model!r} is not in this checkout's registry ({', '.join(MODEL_NAMES)}); "

@@ -20,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def handles_errors(func: F) -> F:
     """Turn bad user input into one line on stderr and exit code 2 (never a traceback); a training run
-    that stopped unhealthy (wcatsim.health.TrainingHealthError) into its one line and exit code 3.
+    that stopped unhealthy (wcatsim.train.health.TrainingHealthError) into its one line and exit code 3.
 
     InputError (and its subclasses), a missing file, a path that cannot be written (read-only folder,
     a folder that is a file, a full disk) and a file that ends early all become ``error: ...``.
@@ -29,7 +29,7 @@ def handles_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sram_models.errors import InputError
-        from wcatsim.health import TrainingHealthError
+        from wcatsim.train.health import TrainingHealthError
 
         try:
             return func(*args, **kwargs)
@@ -238,7 +238,7 @@ class Experiment:
         self.reading: dict[str, Any] = {}  # data.stream / data.workers given with an explicit run
         if run_dir is None:
             from wcatsim.config import load_config
-            from wcatsim.runs import run_dir_for
+            from wcatsim.store.runs import run_dir_for
 
             self.config: Any = load_config(configs, overrides)
             self.dir: Path = run_dir_for(self.config)
@@ -295,13 +295,13 @@ class Experiment:
     def require_trained(self) -> None:
         """Fail now, before any lock or output exists, when the run directory holds no trained model."""
         if not (self.dir / "checkpoint.pt").is_file():
-            from wcatsim.runs import load_run
+            from wcatsim.train.runs import load_run
 
             load_run(self.dir)  # raises the CheckpointError that names the `wcatsim train` command
 
     def load(self, device: str) -> tuple[Any, Any]:
         """(the loaded run, the config to record and take attack settings from)."""
-        from wcatsim.runs import load_run
+        from wcatsim.train.runs import load_run
 
         reading = self.reading if self.explicit else data_reading(self.config)
         run = load_run(self.dir, device=device, data_root=self.data_root, **reading)
@@ -351,7 +351,7 @@ def data_reading(cfg: Any) -> dict[str, Any]:
 def removes_empty_dirs_on_failure(path: Path) -> Iterator[None]:
     """Folders of ``path`` (itself included) that this block creates are removed again if it fails and
     they stayed empty: a failed command leaves no empty directory behind."""
-    from wcatsim.atomic import missing_parents, remove_empty_created
+    from wcatsim.store.atomic import missing_parents, remove_empty_created
 
     created = missing_parents(path)
     try:

@@ -79,10 +79,10 @@ def bfa(
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
     and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
     """
-    from wcatsim.outputs import check_figure_path
+    from wcatsim.store.files import check_figure_path
 
     if compare is not None:
-        from wcatsim.plots.bfa import load_bfa_results, plot_bfa_compare
+        from wcatsim.analysis.plots.bfa import load_bfa_results, plot_bfa_compare
 
         figure = plot_target(plot, Path("bfa_compare.png")) or Path("bfa_compare.png")
         check_figure_path(figure, None)
@@ -92,8 +92,8 @@ def bfa(
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
         return
 
-    from wcatsim.atomic import exclusive
-    from wcatsim.outputs import OUTPUTS
+    from wcatsim.store.atomic import exclusive
+    from wcatsim.store.files import OUTPUTS
 
     exp = Experiment(configs, overrides, run_dir)
     exp.require_trained()
@@ -102,11 +102,11 @@ def bfa(
     if figure is not None:
         check_figure_path(figure, "bfa")
     with exclusive(exp.dir / OUTPUTS["bfa"][0]):
-        from wcatsim.attacks.bfa import format_summary, run_bfa
-        from wcatsim.progress import on_terminal
+        from wcatsim.experiments.attacks.bfa import format_summary, run_bfa
+        from wcatsim.train.progress import on_terminal
 
         run, _ = exp.load(device)
-        from wcatsim.health import check_run
+        from wcatsim.train.health import check_run
 
         check_run(run, allow_degenerate)
 
@@ -136,7 +136,7 @@ def bfa(
                    "in the summary)")
     click.echo(f"wrote {result.flips_path} and {result.summary_path}")
     if figure is not None:
-        from wcatsim.plots.bfa import plot_bfa_trials
+        from wcatsim.analysis.plots.bfa import plot_bfa_trials
 
         written = plot_bfa_trials(run.dir, figure)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")

@@ -55,7 +55,7 @@ def demo(
     figure; writes OUT/report.md, OUT/pareto.csv and OUT/summary.json. A rerun
     reuses the stages already finished.
     """
-    from wcatsim.outputs import check_writable, is_run_dir
+    from wcatsim.store.files import check_writable, is_run_dir
 
     if is_run_dir(out_dir):
         fail(f"--out {out_dir} is a trained run's directory: the demo's summary.json would replace the "
@@ -64,7 +64,7 @@ def demo(
     if runs_root.exists() and not runs_root.is_dir():
         fail(f"--runs-root {runs_root} is a file, not a folder")
 
-    from wcatsim.demo import run_demo
+    from wcatsim.pipelines.demo import run_demo
 
     with removes_empty_dirs_on_failure(out_dir):
         result = run_demo(

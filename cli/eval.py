@@ -47,9 +47,9 @@ def eval_cmd(
 
 def evaluate_run(run_dir: Path, device: str, data_root: str | None = None) -> dict[str, Any]:
     """Accuracy and per-layer statistics of the run's best checkpoint, as a JSON-ready dict."""
-    from wcatsim.evaluate import accuracy_on
-    from wcatsim.quant import layer_stats
-    from wcatsim.runs import load_run
+    from wcatsim.train.evaluate import accuracy_on
+    from wcatsim.train.quant import layer_stats
+    from wcatsim.train.runs import load_run
 
     run = load_run(run_dir, device=device, data_root=data_root)
     images = run.data.eval_images("test")  # in memory or streamed, as data.stream and the size decide

@@ -44,19 +44,18 @@ def pareto(sweeps: tuple[Path, ...], metric: str, out: Path, allow_degenerate: b
     FILE.csv (every point and whether it is on its front) and FILE_iso.csv (the table).
     A run directory holding plan_voltage.json (`wcatsim plan-voltage`) has its plan marked (◆).
     """
-    from wcatsim.atomic import atomic_write_csv
-    from wcatsim.health import check_sweeps
-    from wcatsim.outputs import check_not_reserved, check_writable
-    from wcatsim.pareto import (
+    from wcatsim.analysis.pareto import (
         ISO_COLUMNS,
         format_iso_table,
         iso_table,
         load_sweep,
-        read_json_object,
         unique_labels,
         write_points_csv,
     )
-    from wcatsim.plots.pareto import plot_pareto
+    from wcatsim.analysis.plots.pareto import plot_pareto
+    from wcatsim.store.atomic import atomic_write_csv, read_json_object
+    from wcatsim.store.files import check_not_reserved, check_writable
+    from wcatsim.train.health import check_sweeps
 
     if out.suffix.lower() != ".png":
         out = out.with_suffix(".png")

@@ -84,13 +84,13 @@ def plan_voltage(
         wcatsim plan-voltage -c configs/quantization/4bit_maxabs.toml --preset chandramoorthy14
     """
     from sram_models import load_technology
-    from wcatsim.atomic import exclusive
-    from wcatsim.health import check_run
-    from wcatsim.outputs import check_figure_path, check_writable
-    from wcatsim.planning.domains import read_domains_file
-    from wcatsim.planning.figures import PLAN_FIGURE
-    from wcatsim.planning.planner import PLAN_JSON, PlanSettings, check_grid, format_plan
-    from wcatsim.planning.planner import plan_voltage as run_plan
+    from wcatsim.analysis.plots.plan_figures import PLAN_FIGURE
+    from wcatsim.experiments.plan.domains import read_domains_file
+    from wcatsim.experiments.plan.planner import PLAN_JSON, PlanSettings, check_grid, format_plan
+    from wcatsim.experiments.plan.planner import plan_voltage as run_plan
+    from wcatsim.store.atomic import exclusive
+    from wcatsim.store.files import check_figure_path, check_writable
+    from wcatsim.train.health import check_run
 
     # Every option is checked before anything is loaded or written.
     settings = PlanSettings(
@@ -120,7 +120,7 @@ def plan_voltage(
     click.echo(format_plan(plan))
     click.echo(f"table: {where / 'plan_voltage.csv'} (and {PLAN_JSON})")
     if figure is not None:
-        from wcatsim.planning.figures import draw_plan_figures
+        from wcatsim.analysis.plots.plan_figures import draw_plan_figures
 
         paths = draw_plan_figures(plan.to_json(), figure, Path(run.dir))
         click.echo("figure: " + ", ".join(str(p) for p in paths))

@@ -45,12 +45,12 @@ def quantize(
     """
     from cli.train import _toml_string
     from wcatsim.config import load_config
-    from wcatsim.posttraining import quantize_pretrained
+    from wcatsim.train.posttraining import quantize_pretrained
 
     if weights is not None:
         overrides = (*overrides, f"model.weights={_toml_string(str(weights))}")
-    from wcatsim.outputs import check_writable
-    from wcatsim.runs import run_dir_for
+    from wcatsim.store.files import check_writable
+    from wcatsim.store.runs import run_dir_for
 
     cfg = load_config(configs, overrides)
     target = out_dir or run_dir_for(cfg)

@@ -88,7 +88,7 @@ def prepare_outputs(
 ) -> tuple[Path, Path | None]:
     """(table path, figure path or None), both checked before anything runs: neither may replace a
     file the run needs or another command's output, and both must be writable."""
-    from wcatsim.outputs import check_figure_path, check_table_path, default_table
+    from wcatsim.store.files import check_figure_path, check_table_path, default_table
 
     exp.require_trained()
     table = out or exp.dir / default_table(family)
@@ -103,7 +103,7 @@ def open_run(
     exp: Experiment, device: str, executor: str, scheduler: str | None, workers: int | None = None
 ) -> tuple[Any, Any, Any]:
     """(loaded run, the config to record, executor); the executor is closed again if loading fails."""
-    from wcatsim.montecarlo import make_executor
+    from wcatsim.experiments.montecarlo import make_executor
 
     ex = make_executor(executor, scheduler, workers)
     try:
@@ -182,7 +182,7 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
     """Say where the table is; draw the figure if asked."""
     click.echo(f"table: {table}")
     if figure is not None:
-        from wcatsim.plots.faults import plot_accuracy_vs_ber, plot_voltage_sweep
+        from wcatsim.analysis.plots.faults import plot_accuracy_vs_ber, plot_voltage_sweep
 
         label = f"{run.config.quant.method}{run.config.quant.bits}"
         if kind == "random_flip":
@@ -236,9 +236,9 @@ def random_flip(
 
         wcatsim random-flip -c configs/quantization/4bit_wcat.toml --ber 0,1e-3,1e-2,3e-2 --plot
     """
-    from wcatsim.atomic import exclusive
-    from wcatsim.health import check_run
-    from wcatsim.sweeps import check_bers
+    from wcatsim.experiments.sweeps.sweep import check_bers
+    from wcatsim.store.atomic import exclusive
+    from wcatsim.train.health import check_run
 
     # Every option is checked before anything is loaded or written.
     bers = parse_float_list(ber_text, "--ber") if ber_text is not None else None
@@ -261,7 +261,7 @@ def random_flip(
     table, figure = prepare_outputs("random_flip", exp, out, plot)
     subset_note(eval_images, quiet)
     with exclusive(table):
-        from wcatsim.sweeps import random_flip_sweep
+        from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
         try:

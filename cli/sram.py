@@ -113,7 +113,7 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
     from sram_models.presets import load_technology
 
     if plot_path is not None:
-        from wcatsim.outputs import check_figure_path
+        from wcatsim.store.files import check_figure_path
 
         check_figure_path(plot_path, None)
     tech = load_technology(preset)
@@ -172,7 +172,7 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
             click.echo("access time: no delay model in this preset (give delay_vth and delay_n)")
         click.echo(_table_text(SHOW_COLUMNS, rows))
     if plot_path is not None:
-        from wcatsim.plots.technology import plot_technology
+        from wcatsim.analysis.plots.technology import plot_technology
 
         written = plot_technology(tech, plot_path)
         if not quiet:

@@ -70,8 +70,8 @@ def sweep_voltage(
     """
     from sram_models.energy import MemoryOrganisation
     from sram_models.errors import InputError
-    from wcatsim.atomic import exclusive
-    from wcatsim.health import check_run
+    from wcatsim.store.atomic import exclusive
+    from wcatsim.train.health import check_run
 
     # Every option is checked before anything is loaded or written.
     MemoryOrganisation.from_options(banks, inference_time_ns)
@@ -102,7 +102,7 @@ def sweep_voltage(
         click.echo(f"one measured chip ({fault_map}): realisations = 1, no CI across chips; "
                    f"energy from {tech.name}")  # fmt: skip
     with exclusive(table):
-        from wcatsim.sweeps import voltage_sweep
+        from wcatsim.experiments.sweeps.sweep import voltage_sweep
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
         try:

@@ -64,14 +64,14 @@ def train(
     validation accuracy), last.pt and summary.json. Rerunning an interrupted run resumes from last.pt.
     """
     from wcatsim.config import load_config
-    from wcatsim.runs import run_dir_for
-    from wcatsim.training import train as run_training
+    from wcatsim.store.runs import run_dir_for
+    from wcatsim.train.trainer import train as run_training
 
     if init_from is not None:
         overrides = (*overrides, f"trainer.init_from={_toml_string(str(init_from))}")
     if weights is not None:
         overrides = (*overrides, f"model.weights={_toml_string(str(weights))}")
-    from wcatsim.outputs import check_writable
+    from wcatsim.store.files import check_writable
 
     cfg = load_config(configs, overrides)
     target = out_dir or run_dir or run_dir_for(cfg)

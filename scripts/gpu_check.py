@@ -16,7 +16,7 @@ Run from the checkout with the Python that has CUDA torch; it installs nothing a
    untrained 4-bit ResNet-20 over 500 CIFAR-shaped synthetic images.
 
 Every command runs as ``python -m cli.main ...`` from the checkout (``PYTHONPATH=.``); on CUDA wcatsim
-turns TF32 off and deterministic algorithms on (``wcatsim.evaluate.configure_cuda``). Exit status 1 when
+turns TF32 off and deterministic algorithms on (``wcatsim.train.evaluate.configure_cuda``). Exit status 1 when
 a test fails or a BER's accuracies disagree beyond their CIs. ``--dry-run`` runs every step that needs no
 GPU with the CPU in both columns (what the default test suite checks).
 """
@@ -101,7 +101,7 @@ def first_divergence(cpu: list[dict[str, str]], gpu: list[dict[str, str]]) -> st
 
 def realisation_seconds(run: Any, n: int, ber: float) -> float:
     """Median seconds of one realisation (fault draw + evaluation of the test set) on the run's device."""
-    from wcatsim.faults import FaultEvaluator, make_flip_model
+    from wcatsim.memory.evaluator import FaultEvaluator, make_flip_model
 
     evaluator = FaultEvaluator.for_run(run)
     fault = make_flip_model("transient", ber)
@@ -121,7 +121,7 @@ def speed_ratios(run_dir: Path, devices: tuple[str, str], n: int, resnet: bool =
     import torch
 
     from wcatsim.config import load_config
-    from wcatsim.runs import LoadedRun, build_model_for, load_dataset_for, load_run
+    from wcatsim.train.runs import LoadedRun, build_model_for, load_dataset_for, load_run
 
     out = []
     runs = [load_run(run_dir, device=d) for d in devices]

@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "presets_dir": "sram_models.presets",
     "WordLayout": "sram_models.layout",
     "MemoryImage": "sram_models.layout",
-    "secded_check_bits": "sram_models.layout",
+    "secded_check_bits": "sram_models.protection",
     "FaultModel": "sram_models.faults",
     "FaultResult": "sram_models.faults",
     "Transient": "sram_models.faults",

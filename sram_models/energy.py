@@ -53,11 +53,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sram_models.errors import InputError
-from sram_models.layout import MemoryImage
+from sram_models.layout import MemoryImage, WordLayout
+from sram_models.protection import SCHEME_NAMES, SCHEMES, protection_cost, weights_zeroed_per_detection
 from sram_models.technology import Technology
 
 # The reference array of leakage_share_nominal (presets without absolute figures): 512 rows,
@@ -378,3 +380,27 @@ def inference_energy(
     if reads_per_weight is not None:
         org = MemoryOrganisation(org.banks, org.inference_time_ns, reads_per_weight)
     return memory_energy([(image, voltage)], tech, org)
+
+
+def cost_table(bits: int = 4, word_bits: int = 64) -> list[dict[str, Any]]:
+    """One row per scheme: check bits, cells by kind, overheads, source (README and reports)."""
+    rows = []
+    for name in SCHEME_NAMES:
+        lay = WordLayout(bits=bits, word_bits=word_bits, protect=name)
+        cost = protection_cost(lay)
+        rows.append(
+            {
+                "scheme": name,
+                "check_bits": cost.check_bits,
+                "cells_6t": cost.cells.get("6T", 0),
+                "cells_8t": cost.cells.get("8T", 0),
+                "area_overhead": round(cost.area_overhead, 6),
+                "read_energy_overhead": round(cost.read_energy_overhead, 6),
+                "leakage_overhead": round(cost.leakage_overhead, 6),
+                "weights_zeroed_per_detection": (
+                    weights_zeroed_per_detection(lay) if name in ("secded-zero", "parity-zero") else 0
+                ),
+                "source": SCHEMES[name].source,
+            }
+        )
+    return rows

@@ -23,14 +23,6 @@ from sram_models.errors import InputError
 ALLOWED_BITS = (2, 3, 4, 5, 6, 7, 8, 16)
 
 
-def secded_check_bits(data_bits: int) -> int:
-    """Check bits of an extended Hamming code for ``data_bits``: r with 2^r >= k + r + 1, plus parity."""
-    r = 1
-    while (1 << r) < data_bits + r + 1:
-        r += 1
-    return r + 1
-
-
 @dataclass(frozen=True)
 class WordLayout:
     """Geometry of the weight memory."""

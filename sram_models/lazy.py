@@ -1,6 +1,6 @@
 """Lazy package exports: a package lists its public names, each is imported on first use.
 
-So that importing a light submodule (``sram_models.errors``, ``wcatsim.atomic``) never
+So that importing a light submodule (``sram_models.errors``, ``wcatsim.store.atomic``) never
 loads numba or torch through the package's ``__init__``.
 """
 

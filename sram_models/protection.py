@@ -203,10 +203,16 @@ def resolve_scheme(ecc: str | None = None, protect: str | None = None, protect_m
     return scheme
 
 
+def secded_check_bits(data_bits: int) -> int:
+    """Check bits of an extended Hamming code for ``data_bits``: r with 2^r >= k + r + 1, plus parity."""
+    r = 1
+    while (1 << r) < data_bits + r + 1:
+        r += 1
+    return r + 1
+
+
 def check_bits(scheme: str, word_bits: int) -> int:
     """Check cells stored per word beside the data bits."""
-    from sram_models.layout import secded_check_bits
-
     scheme = check_scheme(scheme)
     if scheme in ("secded", "secded-zero"):
         return secded_check_bits(word_bits)
@@ -291,32 +297,6 @@ def weights_zeroed_per_detection(layout: WordLayout) -> int:
     return layout.weights_per_word
 
 
-def cost_table(bits: int = 4, word_bits: int = 64) -> list[dict[str, Any]]:
-    """One row per scheme: check bits, cells by kind, overheads, source (README and reports)."""
-    from sram_models.layout import WordLayout
-
-    rows = []
-    for name in SCHEME_NAMES:
-        lay = WordLayout(bits=bits, word_bits=word_bits, protect=name)
-        cost = protection_cost(lay)
-        rows.append(
-            {
-                "scheme": name,
-                "check_bits": cost.check_bits,
-                "cells_6t": cost.cells.get("6T", 0),
-                "cells_8t": cost.cells.get("8T", 0),
-                "area_overhead": round(cost.area_overhead, 6),
-                "read_energy_overhead": round(cost.read_energy_overhead, 6),
-                "leakage_overhead": round(cost.leakage_overhead, 6),
-                "weights_zeroed_per_detection": (
-                    weights_zeroed_per_detection(lay) if name in ("secded-zero", "parity-zero") else 0
-                ),
-                "source": SCHEMES[name].source,
-            }
-        )
-    return rows
-
-
 __all__ = [
     "CELL_KINDS",
     "CellKind",
@@ -330,7 +310,6 @@ __all__ = [
     "check_bits",
     "check_scheme",
     "check_voltage",
-    "cost_table",
     "energy_weights",
     "protection_cost",
     "resolve_scheme",

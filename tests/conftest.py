@@ -15,7 +15,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-# ---------------------------------------------------------------- trained runs (wcatsim.training)
+# ---------------------------------------------------------------- trained runs (wcatsim.train.trainer)
 
 import pytest  # noqa: E402
 
@@ -28,15 +28,15 @@ DIGITS_RUN_EPOCHS = 15
 def digits_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run directories of 4-bit ``maxabs``, ``lsq`` and ``wcat`` small CNNs trained on the embedded digits.
 
-    Built once per test session with :func:`wcatsim.training.train` (the default recipe, shortened to
+    Built once per test session with :func:`wcatsim.train.trainer.train` (the default recipe, shortened to
     ``DIGITS_RUN_EPOCHS`` epochs); each holds config.toml, checkpoint.pt, summary.json, metrics.csv.
-    Load one with ``wcatsim.runs.load_run(digits_runs["wcat"])``. Tests must not write into them.
+    Load one with ``wcatsim.train.runs.load_run(digits_runs["wcat"])``. Tests must not write into them.
     """
     import torch
 
     from wcatsim.config import load_config
-    from wcatsim.runs import run_dir_for
-    from wcatsim.training import train
+    from wcatsim.store.runs import run_dir_for
+    from wcatsim.train.trainer import train
 
     root = tmp_path_factory.mktemp("digits_runs")
     runs = {}

@@ -137,7 +137,7 @@ def naive_inference_energy(
     return dynamic, leak_power * time_ns, time_ns
 
 
-# ---------------------------------------------------------------- wcatsim.quant: quantizers
+# ---------------------------------------------------------------- wcatsim.train.quant: quantizers
 
 
 def naive_round_half_even(v: float) -> int:
@@ -232,7 +232,7 @@ def naive_expected_noisy_mse(weights: list[float], w_range: float, bits: int, p:
     return total / len(weights)
 
 
-# ---------------------------------------------------------------- wcatsim.faults / montecarlo
+# ---------------------------------------------------------------- wcatsim.memory.evaluator / montecarlo
 
 
 def mean_ci_reference(values, confidence=0.95):
@@ -368,7 +368,7 @@ def changed_bits_reference(clean, read, bits):
     return total
 
 
-# ---------------------------------------------------------------- wcatsim.attacks: bit-flip attack search
+# ---------------------------------------------------------------- wcatsim.experiments.attacks: bit-flip attack search
 
 
 def naive_bit_value(bit: int, bits: int) -> int:
@@ -480,7 +480,7 @@ def naive_bfa_step(model, codes, steps, bits, x, y, k_top):
 
 
 
-# ---------------------------------------------------------------- wcatsim.pareto: Pareto front
+# ---------------------------------------------------------------- wcatsim.analysis.pareto: Pareto front
 
 
 def naive_pareto_front(points):
@@ -614,7 +614,7 @@ def naive_measured_stuck(
                 out[word * phys_bits + bit] = stuck[cell]
     return out
 
-# ---------------------------------------------------------------- wcatsim.planning: voltage plans
+# ---------------------------------------------------------------- wcatsim.experiments.plan: voltage plans
 
 
 def naive_best_plan(loss, energy, budget):

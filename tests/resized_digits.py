@@ -22,8 +22,8 @@ SHIFTS = ((0, 0), (0, 2), (2, 0), (-2, -2))
 
 
 def _digit_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from wcatsim.datasets.bundle import stratified_split
-    from wcatsim.datasets.digits import SPLIT_SEED, TEST_FRACTION, _read
+    from wcatsim.train.datasets.bundle import stratified_split
+    from wcatsim.train.datasets.digits import SPLIT_SEED, TEST_FRACTION, _read
 
     x, y = _read()  # (N, 1, 8, 8) in [0, 1]
     train, test = stratified_split(y, TEST_FRACTION, SPLIT_SEED)

@@ -348,8 +348,8 @@ def workspace(digits_runs, tmp_path_factory):
     import torch
 
     from wcatsim.config import load_config
-    from wcatsim.sweeps import random_flip_sweep, voltage_sweep
-    from wcatsim.training import train
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep, voltage_sweep
+    from wcatsim.train.trainer import train
 
     root = tmp_path_factory.mktemp("bad_inputs")
     run = root / "run"

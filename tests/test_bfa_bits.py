@@ -8,7 +8,7 @@ import torch
 
 from sram_models.errors import InputError
 from tests.naive import naive_bit_value, naive_code_to_bits, naive_flip
-from wcatsim.attacks.bits import (
+from wcatsim.experiments.attacks.bits import (
     bit_gradients,
     bit_values,
     code_bits,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wcatsim.attacks.censoring import CensoredMedian, fmt_count, fmt_median, km_median, statuses
+from wcatsim.stats.censoring import CensoredMedian, fmt_count, fmt_median, km_median, statuses
 
 
 def test_km_median_matches_the_product_limit_by_hand() -> None:

@@ -12,11 +12,12 @@ import torch
 from click.testing import CliRunner
 
 from sram_models.errors import InputError
-from wcatsim.atomic import read_csv
-from wcatsim.attacks.bfa import FLIP_COLUMNS, run_bfa
-from wcatsim.attacks.evaluation import StopEvaluator, chance_threshold, max_correct_at_threshold
-from wcatsim.attacks.random_baseline import random_bit_flips
-from wcatsim.quant import weight_image
+from wcatsim.experiments.attacks.bfa import FLIP_COLUMNS, run_bfa
+from wcatsim.experiments.attacks.evaluation import StopEvaluator, max_correct_at_threshold
+from wcatsim.experiments.attacks.random_baseline import random_bit_flips
+from wcatsim.image import weight_image
+from wcatsim.store.atomic import read_csv
+from wcatsim.train.health import chance_threshold
 
 # "within a few points of clean" (issue 5): the random baseline may cost at most this many points
 RANDOM_TOLERANCE = 5.0
@@ -24,7 +25,7 @@ RANDOM_TOLERANCE = 5.0
 
 @pytest.fixture(scope="module")
 def maxabs_run(digits_runs):
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     return load_run(digits_runs["maxabs"], device="cpu")
 
@@ -70,7 +71,7 @@ def test_bfa_breaks_4bit_maxabs_while_as_many_random_flips_do_not(maxabs_run, tm
 
 
 def test_bfa_breaks_4bit_wcat_without_stalling(digits_runs, tmp_path: Path) -> None:
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     run = load_run(digits_runs["wcat"], device="cpu")
     s = run_bfa(run, trials=1, seed=1, out_dir=tmp_path, eval_subset=200).summary
@@ -154,7 +155,7 @@ def test_bad_inputs_are_input_errors(maxabs_run, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="k_top .* larger than layer 'conv1'"):
         run_bfa(maxabs_run, k_top=10**6, write=False)
     from wcatsim.config import load_config
-    from wcatsim.models import build_model
+    from wcatsim.train.models import build_model
 
     cfg = load_config([], ["quant.method=float"])
     float_run = SimpleNamespace(model=build_model("small_cnn"), config=cfg, data=maxabs_run.data,
@@ -212,7 +213,7 @@ def test_cli_missing_checkpoint_and_missing_results_exit_2(tmp_path: Path) -> No
 def test_cli_finds_the_run_from_config_layers_like_train(digits_runs, tmp_path: Path, monkeypatch) -> None:
     from cli.bfa import bfa
     from wcatsim.config import load_config
-    from wcatsim.runs import run_dir_for
+    from wcatsim.store.runs import run_dir_for
 
     overrides = ["quant.method=maxabs", "quant.bits=4", "trainer.epochs=15"]  # the fixture's maxabs run
     target = tmp_path / run_dir_for(load_config([], overrides))

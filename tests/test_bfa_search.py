@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from tests.naive import naive_bfa_step, naive_steps
-from wcatsim.attacks.bits import code_bits
-from wcatsim.attacks.problem import ImageAttackProblem, as_model_input
-from wcatsim.attacks.replay import PrefixReplay
-from wcatsim.attacks.search import commit, layer_candidates, search_step
-from wcatsim.models import build_model
-from wcatsim.quant import QuantConfig, quantize, quantized_layers, run_from_image, weight_image
+from wcatsim.experiments.attacks.bits import code_bits
+from wcatsim.experiments.attacks.problem import ImageAttackProblem, as_model_input
+from wcatsim.experiments.attacks.replay import PrefixReplay
+from wcatsim.experiments.attacks.search import commit, layer_candidates, search_step
+from wcatsim.image import run_from_image, weight_image
+from wcatsim.train.models import build_model
+from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
 
 def _linear_model(weights: list[np.ndarray]) -> nn.Module:

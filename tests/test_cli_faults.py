@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wcatsim.atomic import read_csv
+from wcatsim.store.atomic import read_csv
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from sram_models.errors import InputError
-from wcatsim.datasets import DATASET_NAMES, load_dataset
-from wcatsim.datasets.augment import RandomCropFlip
-from wcatsim.datasets.cifar import CIFAR10_MEAN, CIFAR10_STD
+from wcatsim.train.datasets import DATASET_NAMES, load_dataset
+from wcatsim.train.datasets.augment import RandomCropFlip
+from wcatsim.train.datasets.cifar import CIFAR10_MEAN, CIFAR10_STD
 
 
 def test_digits_split_is_fixed_stratified_and_normalised() -> None:

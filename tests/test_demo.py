@@ -9,7 +9,7 @@ import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
-from wcatsim.atomic import read_csv
+from wcatsim.store.atomic import read_csv
 
 FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxabs", "bfa_lsq", "bfa_wcat",
            "weights_maxabs", "weights_lsq", "weights_wcat",
@@ -90,8 +90,8 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
 
 def test_an_identical_run_under_runs_root_is_copied_not_retrained(tmp_path: Path) -> None:
     from wcatsim.config import load_config
-    from wcatsim.demo import _State, quick_plan, train_or_reuse
-    from wcatsim.runs import run_dir_for
+    from wcatsim.pipelines.demo import _State, quick_plan, train_or_reuse
+    from wcatsim.store.runs import run_dir_for
 
     plan = quick_plan()
     cfg = load_config([], ["quant.method=wcat", f"quant.bits={plan.bits}", *plan.train_overrides])

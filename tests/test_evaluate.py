@@ -1,4 +1,4 @@
-"""Clean accuracy and device selection (wcatsim.evaluate)."""
+"""Clean accuracy and device selection (wcatsim.train.evaluate)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from sram_models.errors import InputError
-from wcatsim.evaluate import accuracy, predict, resolve_device
-from wcatsim.models import build_model
-from wcatsim.quant import QuantConfig, quantize
+from wcatsim.train.evaluate import accuracy, predict, resolve_device
+from wcatsim.train.models import build_model
+from wcatsim.train.quant import QuantConfig, quantize
 
 
 class PickChannel(nn.Module):

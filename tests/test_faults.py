@@ -14,21 +14,21 @@ from tests import naive
 
 @pytest.fixture(scope="module")
 def wcat_run(digits_runs):
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     return load_run(digits_runs["wcat"], device="cpu")
 
 
 @pytest.fixture(scope="module")
 def evaluator(wcat_run):
-    from wcatsim.faults import FaultEvaluator
+    from wcatsim.memory.evaluator import FaultEvaluator
 
     return FaultEvaluator.for_run(wcat_run)
 
 
 def test_memory_holds_exactly_the_models_integer_weights(wcat_run) -> None:
-    from wcatsim.faults import ModelMemory
-    from wcatsim.quant import weight_image
+    from wcatsim.image import weight_image
+    from wcatsim.memory.evaluator import ModelMemory
 
     image = weight_image(wcat_run.model)
     memory = ModelMemory(wcat_run.model)
@@ -45,7 +45,7 @@ def test_memory_holds_exactly_the_models_integer_weights(wcat_run) -> None:
 
 
 def test_changed_bits_is_exact(evaluator) -> None:
-    from wcatsim.faults import make_flip_model
+    from wcatsim.memory.evaluator import make_flip_model
 
     memory = evaluator.memory
     for seed in range(3):
@@ -60,7 +60,7 @@ def test_changed_bits_is_exact(evaluator) -> None:
 
 
 def test_clean_accuracy_is_the_fake_quant_accuracy(wcat_run, evaluator) -> None:
-    from wcatsim.evaluate import accuracy
+    from wcatsim.train.evaluate import accuracy
 
     x, y = wcat_run.data.test_tensors()
     assert evaluator.clean_acc == accuracy(wcat_run.model, x, y, batch_size=evaluator.batch_size)
@@ -69,7 +69,7 @@ def test_clean_accuracy_is_the_fake_quant_accuracy(wcat_run, evaluator) -> None:
 
 
 def test_faulty_evaluation_never_touches_or_copies_the_clean_model(wcat_run, evaluator, monkeypatch) -> None:
-    from wcatsim.faults import make_flip_model
+    from wcatsim.memory.evaluator import make_flip_model
 
     before = {k: v.clone() for k, v in wcat_run.model.state_dict().items()}
 
@@ -92,8 +92,8 @@ def _fixed_range_twin(run, method: str):
     """The trained wcat model's weights under a wclip or plclip quantizer (untrained for it, but a real
     model of real shape with clipped weights: the step formulas and the evaluation path are what count)."""
     from wcatsim.config import ExperimentConfig
-    from wcatsim.quant import QuantConfig
-    from wcatsim.runs import build_model_for
+    from wcatsim.train.quant import QuantConfig
+    from wcatsim.train.runs import build_model_for
 
     cfg = ExperimentConfig(quant=QuantConfig(method=method, bits=4, w_max=0.3, plclip_base=0.4))
     model = build_model_for(cfg, run.data)
@@ -104,9 +104,9 @@ def _fixed_range_twin(run, method: str):
 
 @pytest.mark.parametrize("method", ["wcat", "maxabs", "lsq", "wclip", "plclip"])
 def test_faulty_accuracy_equals_the_naive_float_copy_path(method, digits_runs, wcat_run) -> None:
-    from wcatsim.faults import FaultEvaluator, ModelMemory, make_flip_model
-    from wcatsim.quant import weight_image
-    from wcatsim.runs import load_run
+    from wcatsim.image import weight_image
+    from wcatsim.memory.evaluator import FaultEvaluator, ModelMemory, make_flip_model
+    from wcatsim.train.runs import load_run
 
     run = wcat_run if method == "wcat" else None
     if method in ("maxabs", "lsq"):
@@ -127,7 +127,7 @@ def test_faulty_accuracy_equals_the_naive_float_copy_path(method, digits_runs, w
 
 
 def test_protected_sign_bits_never_change(evaluator) -> None:
-    from wcatsim.faults import make_flip_model
+    from wcatsim.memory.evaluator import make_flip_model
 
     memory = evaluator.memory
     result = memory.corrupt(make_flip_model("transient", 5e-2, protect_msb=1.0), 4)

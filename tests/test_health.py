@@ -1,5 +1,5 @@
 """A model at chance is refused by every fault and attack command (exit 2, one line) unless
---allow-degenerate; the rule itself (wcatsim.health) against its definition."""
+--allow-degenerate; the rule itself (wcatsim.train.health) against its definition."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from wcatsim.checkpoint import BEST, read_checkpoint, save_checkpoint
-from wcatsim.health import (
+from wcatsim.train.checkpoints import BEST, read_checkpoint, save_checkpoint
+from wcatsim.train.health import (
     DEGENERATE_MARGIN,
     DegenerateModelError,
     at_chance,
@@ -99,7 +99,7 @@ def test_pareto_refuses_the_sweep_of_a_model_at_chance(dead_run: Path, tmp_path:
 def test_a_run_whose_training_stopped_unhealthy_is_refused(digits_runs: dict, tmp_path: Path) -> None:
     import json
 
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     run_dir = tmp_path / "unhealthy"
     shutil.copytree(digits_runs["wcat"], run_dir)
@@ -115,7 +115,7 @@ def test_a_run_whose_training_stopped_unhealthy_is_refused(digits_runs: dict, tm
 def test_the_demo_refuses_a_model_at_chance_unless_allowed(
     dead_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wcatsim.demo as demo
+    import wcatsim.pipelines.demo as demo
 
     plan = demo.DemoPlan(
         quick=True, quantizers=("maxabs",), bits=4, train_overrides=(), bers=(0.0, 1e-2), samples=2,

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from sram_models.errors import InputError
-from wcatsim.datasets import load_dataset
-from wcatsim.datasets.synthetic import write_image_folder
-from wcatsim.datasets.transforms import (
+from wcatsim.train.datasets import load_dataset
+from wcatsim.train.datasets.synthetic import write_image_folder
+from wcatsim.train.datasets.transforms import (
     CROP_RATIO,
     CROP_SCALE,
     EvalTransform,
@@ -184,7 +184,7 @@ def test_bad_layouts_are_one_line_errors(tmp_path: Path, damage: str, message: s
 
 
 def test_a_corrupt_image_is_a_one_line_error_also_from_a_loader_worker(tmp_path: Path) -> None:
-    from wcatsim.datasets.streaming import Streamer
+    from wcatsim.train.datasets.streaming import Streamer
 
     root = write_image_folder(tmp_path / "d", classes=2, train_per_class=2, val_per_class=2, size=20)
     bad = sorted((root / "val" / "n0000001").iterdir())[-1]  # the test split's last image (sorted order)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from wcatsim.models.lean_inference import POOL_CHUNK, BatchChunkedMaxPool2d, InplaceBatchNorm2d
-from wcatsim.models.registry import build_model
+from wcatsim.train.models.lean_inference import POOL_CHUNK, BatchChunkedMaxPool2d, InplaceBatchNorm2d
+from wcatsim.train.models.registry import build_model
 
 
 def _pair(channels: int = 8) -> tuple[nn.BatchNorm2d, InplaceBatchNorm2d]:

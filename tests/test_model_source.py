@@ -62,7 +62,7 @@ def _cfg(path: Path, *extra: str):
 
 
 def test_factory_config_records_the_files_hash_and_names_the_run(tmp_path: Path) -> None:
-    from wcatsim.runs import config_hash, run_name
+    from wcatsim.store.runs import config_hash, run_name
 
     path = _net(tmp_path)
     cfg = _cfg(path, "model.args.width=6")
@@ -80,7 +80,7 @@ def test_factory_config_records_the_files_hash_and_names_the_run(tmp_path: Path)
 
 
 def test_registry_run_names_and_hashes_are_unchanged_by_the_new_keys() -> None:
-    from wcatsim.runs import run_name
+    from wcatsim.store.runs import run_name
 
     # the name main's runs had before issue 11 added model.args/weights and the data keys (computed on the
     # tree just before they were merged, after issue 10's trainer.range_lr and quant.lsq_gradient)
@@ -91,9 +91,9 @@ def test_registry_run_names_and_hashes_are_unchanged_by_the_new_keys() -> None:
 
 
 def test_factory_builds_with_args_and_dataset_sizes(tmp_path: Path) -> None:
-    from wcatsim.datasets import load_dataset
-    from wcatsim.model_source import build_from_factory
-    from wcatsim.runs import build_model_for
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.models.factory import build_from_factory
+    from wcatsim.train.runs import build_model_for
 
     path = _net(tmp_path)
     cfg = _cfg(path, "model.args.width=6", "quant.method=maxabs")
@@ -110,8 +110,8 @@ def test_factory_builds_with_args_and_dataset_sizes(tmp_path: Path) -> None:
 
 
 def test_module_factory(tmp_path: Path, monkeypatch) -> None:
-    from wcatsim.datasets import load_dataset
-    from wcatsim.runs import build_model_for
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.runs import build_model_for
 
     package = tmp_path / "userpkg"
     package.mkdir()
@@ -134,8 +134,8 @@ def test_module_factory(tmp_path: Path, monkeypatch) -> None:
     ],
 )
 def test_factory_errors_are_one_line(tmp_path: Path, monkeypatch, target: str, message: str) -> None:
-    from wcatsim.datasets import load_dataset
-    from wcatsim.runs import build_model_for
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.runs import build_model_for
 
     monkeypatch.chdir(tmp_path)
     name = target.format(net=_net(tmp_path))
@@ -151,8 +151,8 @@ def test_malformed_factory_names_are_config_errors(name: str) -> None:
 
 
 def test_registry_model_with_arguments_it_does_not_take(tmp_path: Path) -> None:
-    from wcatsim.datasets import load_dataset
-    from wcatsim.runs import build_model_for
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.runs import build_model_for
 
     # the registry names the argument it does not take (models.args.check_args)
     with pytest.raises(InputError, match="nonsense"):
@@ -186,7 +186,7 @@ def test_a_changed_model_file_is_refused_by_later_commands(tmp_path: Path, monke
 
 
 def test_a_user_model_trains_and_sweeps_on_an_imagefolder(tmp_path: Path, monkeypatch) -> None:
-    from wcatsim.datasets.synthetic import write_image_folder
+    from wcatsim.train.datasets.synthetic import write_image_folder
 
     monkeypatch.chdir(tmp_path)
     _net(tmp_path)

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from sram_models.errors import InputError
-from wcatsim.models import MODEL_NAMES, build_model
-from wcatsim.quant import QuantConfig, quantize, quantized_layers
+from wcatsim.train.models import MODEL_NAMES, build_model
+from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
 
 def n_params(model: nn.Module) -> int:

@@ -9,19 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wcatsim.attacks.bfa import run_trial
-from wcatsim.attacks.evaluation import StopEvaluator, chance_threshold
-from wcatsim.attacks.problem import ImageAttackProblem
-from wcatsim.faults import FaultEvaluator, ModelMemory, make_flip_model
-from wcatsim.models import build_model
-from wcatsim.quant import (
-    QuantConfig,
-    quantize,
-    quantized_layers,
-    range_parameters,
-    run_from_image,
-    weight_image,
-)
+from wcatsim.experiments.attacks.bfa import run_trial
+from wcatsim.experiments.attacks.evaluation import StopEvaluator
+from wcatsim.experiments.attacks.problem import ImageAttackProblem
+from wcatsim.image import run_from_image, weight_image
+from wcatsim.memory.evaluator import FaultEvaluator, ModelMemory, make_flip_model
+from wcatsim.train.health import chance_threshold
+from wcatsim.train.models import build_model
+from wcatsim.train.quant import QuantConfig, quantize, quantized_layers, range_parameters
 
 CLASSES = 5
 # (id, model, image size, tiny arguments): every new architecture and the CIFAR forms

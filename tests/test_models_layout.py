@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from sram_models.errors import InputError
-from wcatsim.models import MODEL_NAMES, build_model
-from wcatsim.models.registry import model_args
-from wcatsim.quant import QuantConfig, quantize, quantized_layers
+from wcatsim.train.models import MODEL_NAMES, build_model
+from wcatsim.train.models.registry import model_args
+from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 NEW_MODELS = ("resnet18", "resnet34", "resnet50", "vgg11_bn", "vgg16_bn", "mobilenet_v2", "deit_tiny",

@@ -9,7 +9,7 @@ import pytest
 
 from sram_models.errors import InputError
 from tests import naive
-from wcatsim.montecarlo import (
+from wcatsim.experiments.montecarlo import (
     LocalExecutor,
     Realisation,
     StoppingRule,
@@ -114,7 +114,7 @@ def test_run_point_truncates_speculative_batches_to_the_one_by_one_count() -> No
 def test_dask_local_cluster_gives_the_local_result() -> None:
     import distributed  # the test run installs the dask extra: this test must run, not skip
 
-    from wcatsim.montecarlo import DaskExecutor
+    from wcatsim.experiments.montecarlo import DaskExecutor
 
     rule = StoppingRule(ci_half_width=1.5, min_samples=5, max_samples=100)
     cluster = distributed.LocalCluster(

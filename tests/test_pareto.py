@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from sram_models.errors import InputError
 from tests.naive import naive_iso_voltage, naive_pareto_front
-from wcatsim.atomic import atomic_write_csv, read_csv
-from wcatsim.pareto import iso_accuracy_saving, load_sweep, pareto_front
+from wcatsim.analysis.pareto import iso_accuracy_saving, load_sweep, pareto_front
+from wcatsim.store.atomic import atomic_write_csv, read_csv
 
 SWEEP_COLUMNS = [
     "voltage",
@@ -275,7 +275,7 @@ def test_load_sweep_labels_from_sweep_metadata(tmp_path: Path) -> None:
     s = load_sweep(run)
     assert s.label == "lsq 4-bit, dpcs45, ECC secded"
     assert s.front().any()
-    # The layout wcatsim.sweeps writes: settings with the technology's description (values as strings).
+    # The layout wcatsim.experiments.sweeps.sweep writes: settings with the technology's description (values as strings).
     meta = {
         "fingerprint": "x",
         "settings": {

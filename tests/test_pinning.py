@@ -10,7 +10,7 @@ Written before a large refactor (modules moving between packages) that must chan
   protected sweeps, the per-realisation tables, ``bfa_flips.csv``, ``plan_voltage.csv``,
   ``plan_voltage_sensitivity.csv``, ``pareto.csv``, the iso-accuracy table, ``metrics.csv``) and the
   keys of the demo's ``summary.json``;
-* :func:`wcatsim.montecarlo.results.fingerprint` on fixed settings dicts shaped as each sweep builds them,
+* :func:`wcatsim.store.results.fingerprint` on fixed settings dicts shaped as each sweep builds them,
   and the fingerprints the real code writes (CSV sidecars of ``random_flip_sweep`` / ``voltage_sweep``,
   ``bfa_summary.json``, ``plan_voltage_sensitivity.json``) for a tiny untrained 4-bit WCAT small_cnn on
   the embedded digits (seeded init, no training; CPU);
@@ -30,16 +30,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from wcatsim.atomic import read_csv
-from wcatsim.attacks.bfa import FLIP_COLUMNS, run_bfa
+from wcatsim.analysis.pareto import ISO_COLUMNS, POINT_COLUMNS
 from wcatsim.config import load_config
-from wcatsim.demo import _State, collect, full_plan, quick_plan
-from wcatsim.montecarlo.results import fingerprint
-from wcatsim.montecarlo.stopping import StoppingRule
-from wcatsim.pareto import ISO_COLUMNS, POINT_COLUMNS
-from wcatsim.planning.planner import PLAN_CSV_COLUMNS, SENSITIVITY_COLUMNS, PlanSettings, plan_voltage
-from wcatsim.runs import LoadedRun, build_model_for, config_hash, load_dataset_for, run_dir_for
-from wcatsim.sweeps import (
+from wcatsim.experiments.attacks.bfa import FLIP_COLUMNS, run_bfa
+from wcatsim.experiments.montecarlo.stopping import StoppingRule
+from wcatsim.experiments.plan.planner import PLAN_CSV_COLUMNS, SENSITIVITY_COLUMNS, PlanSettings, plan_voltage
+from wcatsim.experiments.sweeps.sweep import (
     ECC_COLUMNS,
     ECC_REALISATION_COLUMNS,
     RANDOM_FLIP_COLUMNS,
@@ -48,7 +44,12 @@ from wcatsim.sweeps import (
     random_flip_sweep,
     voltage_sweep,
 )
-from wcatsim.training import METRICS_COLUMNS
+from wcatsim.pipelines.demo import _State, collect, full_plan, quick_plan
+from wcatsim.store.atomic import read_csv
+from wcatsim.store.results import fingerprint
+from wcatsim.store.runs import config_hash, run_dir_for
+from wcatsim.train.runs import LoadedRun, build_model_for, load_dataset_for
+from wcatsim.train.trainer import METRICS_COLUMNS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -410,7 +411,7 @@ def test_demo_stage_settings_and_fingerprints(
 
 # ------------------------------------------------------- the real code on a tiny untrained model
 
-# SHA-256 of the tiny model's tensors and the digits test set (wcatsim.sweeps.model_fingerprint)
+# SHA-256 of the tiny model's tensors and the digits test set (wcatsim.memory.evaluator.model_fingerprint)
 TINY_MODEL = "93dca8e4820704aa3cdff603d5aaf94732d1a9c20988af411ca45350f6889221"
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from sram_models.errors import InputError
 from tests.naive import naive_best_plan, naive_domains_energy_pj, naive_mixed_voltage_energy
-from wcatsim.planning import search
+from wcatsim.experiments.plan import search
 
 # ------------------------------------------------------------------------- greedy search (plain arrays)
 
@@ -121,7 +121,7 @@ def test_uniform_choice_stops_at_the_first_miss_and_takes_the_least_energy() -> 
 
 
 def test_planning_and_verification_chips_are_disjoint_and_seeds_distinct() -> None:
-    from wcatsim.planning.chips import domain_chip_seed, planning_chips, verification_chips
+    from wcatsim.experiments.plan.chips import domain_chip_seed, planning_chips, verification_chips
 
     plan = set(planning_chips(20))
     sets = [set(verification_chips(20, 20, s)) for s in (1, 2, 3)]
@@ -139,12 +139,12 @@ def test_planning_and_verification_chips_are_disjoint_and_seeds_distinct() -> No
 @pytest.fixture(scope="module")
 def maxabs_chips(digits_runs):
     from sram_models import load_technology
-    from wcatsim.planning.chips import DomainChips, make_layout
-    from wcatsim.planning.domains import per_layer_domains
-    from wcatsim.runs import load_run
+    from wcatsim.experiments.plan.chips import DomainChips, make_layout
+    from wcatsim.experiments.plan.domains import per_layer_domains
+    from wcatsim.train.runs import load_run
 
     run = load_run(digits_runs["maxabs"], device="cpu")
-    from wcatsim.quant import weight_image
+    from wcatsim.image import weight_image
 
     weights = {name: int(li.codes.numel()) for name, li in weight_image(run.model).items()}
     tech = load_technology("chandramoorthy14")
@@ -178,8 +178,8 @@ def test_a_chip_has_the_same_faults_in_a_domain_alone_and_jointly(maxabs_chips) 
 
 def test_each_domain_starts_its_own_words_and_energy_matches_a_hand_computation(maxabs_chips) -> None:
     from sram_models import MemoryImage, load_technology
-    from wcatsim.planning.chips import make_layout
-    from wcatsim.planning.energy import domains_energy
+    from wcatsim.experiments.plan.chips import make_layout
+    from wcatsim.experiments.plan.energy import domains_energy
 
     chips = maxabs_chips
     tech = load_technology("chandramoorthy14")  # read energy ∝ V², no leakage weight: dynamic reads only
@@ -199,8 +199,8 @@ def test_each_domain_starts_its_own_words_and_energy_matches_a_hand_computation(
 
 def test_mixed_voltages_with_absolute_figures_count_padding_and_the_whole_inference(maxabs_chips) -> None:
     from sram_models import MemoryImage, load_technology
-    from wcatsim.planning.chips import make_layout
-    from wcatsim.planning.energy import domains_energy
+    from wcatsim.experiments.plan.chips import make_layout
+    from wcatsim.experiments.plan.energy import domains_energy
 
     chips = maxabs_chips
     tech = load_technology("dpcs45")  # absolute read energy, leakage and access time
@@ -225,7 +225,7 @@ def test_mixed_voltages_with_absolute_figures_count_padding_and_the_whole_infere
 
 
 def test_domains_file_groups_layers_by_name_and_pattern(tmp_path: Path) -> None:
-    from wcatsim.planning.domains import load_domains
+    from wcatsim.experiments.plan.domains import load_domains
 
     weights = {"conv1": 144, "conv2": 4608, "conv3": 18432, "fc": 2560}
     path = tmp_path / "domains.toml"
@@ -267,7 +267,7 @@ class _FakeBench:
         self.calls: list[tuple[tuple, tuple]] = []
 
     def stats(self, voltages, chip_ids):
-        from wcatsim.planning.planner import PointStats
+        from wcatsim.experiments.plan.planner import PointStats
 
         self.calls.append((tuple(voltages), tuple(chip_ids)))
         lost = sum(self.per_volt_loss[v] for v in voltages if v is not None)
@@ -280,7 +280,7 @@ class _FakeBench:
 
 
 def test_a_plan_that_misses_on_held_out_chips_raises_its_failing_domain_and_is_verified_afresh() -> None:
-    from wcatsim.planning.planner import PlanSettings, verify_held_out
+    from wcatsim.experiments.plan.planner import PlanSettings, verify_held_out
 
     grid = [1.0, 0.9, 0.8]
     bench = _FakeBench({1.0: 0.0, 0.9: 0.2, 0.8: 0.4})
@@ -298,7 +298,7 @@ def test_a_plan_that_misses_on_held_out_chips_raises_its_failing_domain_and_is_v
 
 
 def test_verification_stops_after_the_last_set_and_reports_the_miss() -> None:
-    from wcatsim.planning.planner import PlanSettings, verify_held_out
+    from wcatsim.experiments.plan.planner import PlanSettings, verify_held_out
 
     bench = _FakeBench({1.0: 2.0, 0.9: 2.0})  # misses everywhere, even at the top
     settings = PlanSettings(budget=1.0, planning_chips=4, verification_chips=4, max_verification_sets=2)
@@ -314,7 +314,7 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     from click.testing import CliRunner
 
     from cli.main import cli
-    from wcatsim.atomic import read_csv
+    from wcatsim.store.atomic import read_csv
 
     out = tmp_path / "plan"
     args = ["plan-voltage", "--run", str(digits_runs["maxabs"]), "--preset", "chandramoorthy14",
@@ -407,7 +407,7 @@ def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
 
 def test_the_plan_is_marked_only_on_a_sweep_whose_energies_compare(tmp_path: Path) -> None:
     from tests.test_pareto import make_run
-    from wcatsim.planning.figures import draw_plan_figures
+    from wcatsim.analysis.plots.plan_figures import draw_plan_figures
 
     run = make_run(tmp_path, "run", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
     organisation = {"banks": 32, "inference_time_ns": None, "reads_per_weight": 1.0}
@@ -425,7 +425,7 @@ def test_the_plan_is_marked_only_on_a_sweep_whose_energies_compare(tmp_path: Pat
 
 
 def test_a_plan_costlier_than_uniform_says_so() -> None:
-    from wcatsim.planning.planner import format_plan
+    from wcatsim.experiments.plan.planner import format_plan
 
     plan = {"domains": [{"name": "a", "weights": 10, "voltage": 0.9}], "energy_norm": 1.4,
             "verified_acc_mean": 94.5, "verified_ci_low": 94.0, "uniform_voltage": 0.8,

@@ -9,9 +9,14 @@ from click.testing import CliRunner
 
 from sram_models import ChipMeasurement, InputError, Transient, WordLayout
 from tests.naive import naive_image_words, naive_measured_stuck
-from wcatsim.atomic import read_csv
-from wcatsim.montecarlo.seeds import transient_seed
-from wcatsim.sweeps import ECC_COLUMNS, RANDOM_FLIP_COLUMNS, random_flip_sweep, voltage_sweep
+from wcatsim.experiments.montecarlo.seeds import transient_seed
+from wcatsim.experiments.sweeps.sweep import (
+    ECC_COLUMNS,
+    RANDOM_FLIP_COLUMNS,
+    random_flip_sweep,
+    voltage_sweep,
+)
+from wcatsim.store.atomic import read_csv
 
 
 def _invoke(command, args):
@@ -19,8 +24,8 @@ def _invoke(command, args):
 
 
 def test_random_flip_ecc_columns_match_the_fault_results(digits_runs, tmp_path) -> None:
-    from wcatsim.faults import ModelMemory
-    from wcatsim.runs import load_run
+    from wcatsim.memory.evaluator import ModelMemory
+    from wcatsim.train.runs import load_run
 
     run = load_run(digits_runs["wcat"], device="cpu")
     out = tmp_path / "rf.csv"
@@ -55,8 +60,8 @@ def test_energy_counts_every_schemes_cells(digits_runs, tmp_path, scheme: str, n
 
 
 def test_fault_map_sweep_changes_exactly_the_known_bits(digits_runs, tmp_path) -> None:
-    from wcatsim.faults import ModelMemory
-    from wcatsim.runs import load_run
+    from wcatsim.memory.evaluator import ModelMemory
+    from wcatsim.train.runs import load_run
 
     run = load_run(digits_runs["lsq"], device="cpu")
     image = ModelMemory(run.model).image  # 4-bit weights in 64-bit words
@@ -147,7 +152,7 @@ def test_sweep_voltage_cli_protect_and_fault_map(digits_runs, tmp_path) -> None:
 
 
 def test_pareto_legend_names_each_scheme(digits_runs, tmp_path) -> None:
-    from wcatsim.pareto import load_sweep
+    from wcatsim.analysis.pareto import load_sweep
 
     labels = []
     for scheme in ("none", "secded", "parity-zero"):
@@ -174,7 +179,7 @@ def test_config_protect_matches_the_schemes() -> None:
     import typing
 
     from sram_models.protection import SCHEME_NAMES
-    from wcatsim.config import ProtectScheme
+    from wcatsim.config.schema import ProtectScheme
 
     assert typing.get_args(ProtectScheme) == SCHEME_NAMES
     # a word-zeroing scheme zeroes all the weights of a word: 16 at the default 4-bit / 64-bit layout

@@ -1,4 +1,4 @@
-"""Plain quantization maths (wcatsim.quant.functions, range_init) against the slow references."""
+"""Plain quantization maths (wcatsim.train.quant.functions, range_init) against the slow references."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests import naive
-from wcatsim.quant.functions import (
+from wcatsim.train.quant.functions import (
     dequantize,
     flip_bits,
     flip_moments,
@@ -17,7 +17,7 @@ from wcatsim.quant.functions import (
     random_bit_flips,
     to_unsigned,
 )
-from wcatsim.quant.range_init import (
+from wcatsim.train.quant.range_init import (
     SAWB_COEFFICIENTS,
     expected_mse,
     initial_range,

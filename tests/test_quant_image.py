@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sram_models.errors import InputError
-from wcatsim.models import build_model
-from wcatsim.quant import (
-    LayerImage,
+from wcatsim.image import LayerImage, run_from_image, weight_image
+from wcatsim.train.models import build_model
+from wcatsim.train.quant import (
     QuantConfig,
     clip_weights_,
     layer_stats,
@@ -21,10 +21,8 @@ from wcatsim.quant import (
     quantized_layers,
     range_parameters,
     reinit_ranges,
-    run_from_image,
-    weight_image,
 )
-from wcatsim.quant.functions import grid_bounds
+from wcatsim.train.quant.functions import grid_bounds
 
 METHODS = ["maxabs", "lsq", "wcat", "wclip", "plclip"]
 

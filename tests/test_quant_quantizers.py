@@ -10,16 +10,16 @@ from torch import nn
 
 from sram_models.errors import InputError
 from tests import naive
-from wcatsim.quant import QuantConfig, quantize, quantized_layers
-from wcatsim.quant.functions import grid_bounds, half_levels
-from wcatsim.quant.quantizers import (
+from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
+from wcatsim.train.quant.functions import grid_bounds, half_levels
+from wcatsim.train.quant.quantizers import (
     FixedRangeQuantizer,
     LsqQuantizer,
     MaxAbsQuantizer,
     PlclipQuantizer,
     WcatQuantizer,
 )
-from wcatsim.quant.range_init import sawb_range
+from wcatsim.train.quant.range_init import sawb_range
 
 METHODS = ["maxabs", "lsq", "wcat", "wclip", "plclip"]
 
@@ -162,7 +162,7 @@ def test_a_learned_range_driven_through_zero_stays_positive_and_recovers(method:
 
 
 def test_collapsed_ranges_names_the_layers_at_their_floor() -> None:
-    from wcatsim.quant import collapsed_ranges
+    from wcatsim.train.quant import collapsed_ranges
 
     torch.manual_seed(0)
     net = quantize(small_net(), QuantConfig(method="wcat", bits=4))

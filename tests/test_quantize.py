@@ -22,7 +22,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def float_weights(digits_runs, tmp_path_factory) -> Path:
     """The float weights of the trained 4-bit WCAT digits model (learned ranges dropped), as safetensors."""
-    from wcatsim.models import build_model
+    from wcatsim.train.models import build_model
 
     own = build_model("small_cnn", num_classes=10, in_channels=1, image_size=8).state_dict()
     trained = torch.load(Path(digits_runs["wcat"]) / "checkpoint.pt", weights_only=True)["model"]
@@ -61,9 +61,9 @@ def test_quantize_writes_a_run_that_eval_random_flip_and_bfa_accept(float_weight
 
 def test_calibration_reestimates_batch_norm_statistics_on_training_images(float_weights: Path) -> None:
     from wcatsim.config import load_config
-    from wcatsim.datasets import load_dataset
-    from wcatsim.posttraining import recalibrate_batchnorm
-    from wcatsim.runs import build_model_for
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.posttraining import recalibrate_batchnorm
+    from wcatsim.train.runs import build_model_for
 
     cfg = load_config([], [f"model.weights={json.dumps(str(float_weights))}", "quant.method=maxabs"])
     data = load_dataset("digits")
@@ -79,7 +79,7 @@ def test_calibration_reestimates_batch_norm_statistics_on_training_images(float_
 
 
 def test_a_model_at_chance_is_refused_unless_allowed(tmp_path: Path) -> None:
-    from wcatsim.models import build_model
+    from wcatsim.train.models import build_model
 
     torch.manual_seed(0)
     model = build_model("small_cnn", num_classes=10, in_channels=1, image_size=8)

@@ -24,7 +24,7 @@ import pytest
 
 from tests.resized_digits import SHIFTS, write_cifar_batches, write_mnist_idx
 from wcatsim.config import load_config
-from wcatsim.training import train
+from wcatsim.train.trainer import train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 # config -> (writer of its data files, epochs here).  The shipped configs run 60 (LeNet-5) and 300

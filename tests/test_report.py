@@ -9,13 +9,9 @@ import matplotlib.image
 import pytest
 
 from tests.test_pareto import SWEEP_COLUMNS, V
-from wcatsim.atomic import atomic_write_csv
-from wcatsim.report import (
-    fmt_flips,
-    markdown_table,
-    write_demo_report,
-    write_run_report,
-)
+from wcatsim.analysis.report.format import markdown_table
+from wcatsim.analysis.report.writer import fmt_flips, write_demo_report, write_run_report
+from wcatsim.store.atomic import atomic_write_csv
 
 FLIP_COLUMNS = ["ber", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max", "ci_low", "ci_high",
                 "bits_changed_mean", "clean_acc"]  # fmt: skip
@@ -89,7 +85,7 @@ def test_run_report_has_every_section(tmp_path: Path) -> None:
 
 
 def test_demo_report_puts_savings_and_flips_side_by_side(tmp_path: Path) -> None:
-    from wcatsim.demo import collect
+    from wcatsim.pipelines.demo import collect
 
     runs = {
         "maxabs": fake_results(tmp_path / "runs/m", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0], [30, 40],
@@ -128,8 +124,8 @@ def test_weight_histograms_draw_headless(tmp_path: Path) -> None:
     import torch
     from torch import nn
 
-    from wcatsim.plots.weights import plot_weight_histograms
-    from wcatsim.quant import QuantConfig, quantize
+    from wcatsim.analysis.plots.weights import plot_weight_histograms
+    from wcatsim.train.quant import QuantConfig, quantize
 
     torch.manual_seed(0)
     layers: list[nn.Module] = [nn.Conv2d(1, 4, 3), nn.Flatten()]
@@ -142,7 +138,7 @@ def test_weight_histograms_draw_headless(tmp_path: Path) -> None:
 
 
 def test_sweep_caption_says_what_the_presets_ber_counts() -> None:
-    from wcatsim.report import BER_LABELS, sweep_caption
+    from wcatsim.analysis.report.writer import BER_LABELS, sweep_caption
 
     assert "share of faulty cells" in sweep_caption("faulty_cell")
     assert "faulty" not in sweep_caption("bit_error") and "reads wrong" in sweep_caption("bit_error")

@@ -1,4 +1,4 @@
-"""Run directories: stable names, their files, and loading a trained model back (wcatsim.runs)."""
+"""Run directories: stable names, their files, and loading a trained model back (wcatsim.train.runs)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from wcatsim.atomic import read_csv
-from wcatsim.checkpoint import BEST, read_checkpoint
 from wcatsim.config import load_config
 from wcatsim.errors import CheckpointError
-from wcatsim.evaluate import accuracy
-from wcatsim.quant import quantized_layers
-from wcatsim.runs import load_run, run_dir_for, run_name
+from wcatsim.store.atomic import read_csv
+from wcatsim.store.runs import run_dir_for, run_name
+from wcatsim.train.checkpoints import BEST, read_checkpoint
+from wcatsim.train.evaluate import accuracy
+from wcatsim.train.quant import quantized_layers
+from wcatsim.train.runs import load_run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

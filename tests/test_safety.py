@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from sram_models.errors import InputError
 from tests.processes import interruptible
-from wcatsim.atomic import read_csv
+from wcatsim.store.atomic import read_csv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_three_runs_with_other_samples_keep_all_three_tables(run) -> None:
-    from wcatsim.montecarlo.results import kept_tables
+    from wcatsim.store.results import kept_tables
 
     tables = []
     for samples in (2, 3, 4):
@@ -81,7 +81,7 @@ def test_three_runs_with_other_samples_keep_all_three_tables(run) -> None:
 def test_a_sweep_failing_at_its_first_point_touches_nothing(run) -> None:
     # The library's own check of protect_msb fires in the first realisation, i.e. after the table is
     # open: the table of other settings must still be there, untouched, sidecar included.
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
     random_flip_sweep(str(run), [0.0], samples=2, device="cpu")
     before = _files(run)
@@ -91,7 +91,7 @@ def test_a_sweep_failing_at_its_first_point_touches_nothing(run) -> None:
 
 
 def test_a_table_without_sidecar_is_kept_as_unknown(tmp_path) -> None:
-    from wcatsim.montecarlo.results import PointTable, kept_tables
+    from wcatsim.store.results import PointTable, kept_tables
 
     path = tmp_path / "t.csv"
     path.write_text("ber,acc\n0.0,97.0\n")
@@ -176,7 +176,7 @@ def test_sigkill_of_the_parent_leaves_no_worker_and_no_resource_tracker(tmp_path
     script = tmp_path / "pool.py"
     script.write_text(textwrap.dedent("""
         import os, sys, time
-        from wcatsim.montecarlo.executors import ProcessExecutor
+        from wcatsim.experiments.montecarlo.executors import ProcessExecutor
 
         def pid(_):
             time.sleep(0.5)  # both workers busy at once: both exist
@@ -210,7 +210,7 @@ def test_sigkill_of_the_parent_leaves_no_worker_and_no_resource_tracker(tmp_path
 
 def test_load_run_refuses_a_checkpoint_of_another_run(digits_runs, run) -> None:
     from wcatsim.errors import CheckpointError
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     shutil.copy(Path(digits_runs["maxabs"]) / "checkpoint.pt", run / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="belongs to another run"):
@@ -220,7 +220,7 @@ def test_load_run_refuses_a_checkpoint_of_another_run(digits_runs, run) -> None:
 def test_an_explicit_run_takes_data_root_and_attack_settings_only(run, tmp_path) -> None:
     # --set data.root is allowed with --run (the data moved) and reaches the dataset loader: a root
     # that does not hold MNIST fails there, naming it.
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     assert load_run(run, device="cpu", data_root="/elsewhere").config.data.root == "/elsewhere"
     out = _cli("random-flip", "--run", run, "--ber", "0", "--samples", "2", "--quiet", "--device", "cpu",
@@ -238,7 +238,7 @@ def test_an_explicit_run_takes_data_root_and_attack_settings_only(run, tmp_path)
 def test_layers_and_set_without_a_run_still_select_the_run(digits_runs, tmp_path, monkeypatch) -> None:
     # `-c`/`--set` with no --run name the run directory as `wcatsim train` did (runs/<name-hash>)
     from wcatsim.config import load_config
-    from wcatsim.runs import run_dir_for
+    from wcatsim.store.runs import run_dir_for
 
     cfg = load_config([], ["quant.method=wcat", "quant.bits=4", "trainer.epochs=15"])
     target = tmp_path / run_dir_for(cfg)
@@ -251,7 +251,7 @@ def test_layers_and_set_without_a_run_still_select_the_run(digits_runs, tmp_path
 
 
 def test_out_guard_names_every_derived_file(tmp_path) -> None:
-    from wcatsim.outputs import check_figure_path, check_table_path
+    from wcatsim.store.files import check_figure_path, check_table_path
 
     check_table_path(tmp_path / "random_flip.csv", "random_flip")  # its own name: fine
     check_table_path(tmp_path / "mine.csv", "random_flip")
@@ -265,9 +265,11 @@ def test_out_guard_names_every_derived_file(tmp_path) -> None:
 
 
 def test_output_names_agree_with_the_modules_that_write_them() -> None:
-    from wcatsim import checkpoint, runs, sweeps
-    from wcatsim.outputs import OUTPUTS, RUN_FILES
-    from wcatsim.plots import bfa
+    from wcatsim.analysis.plots import bfa
+    from wcatsim.experiments.sweeps import sweep as sweeps
+    from wcatsim.store import runs
+    from wcatsim.store.files import OUTPUTS, RUN_FILES
+    from wcatsim.train import checkpoints as checkpoint
 
     assert {runs.CONFIG_FILE, runs.SUMMARY_FILE, runs.METRICS_FILE, runs.LOG_FILE, checkpoint.BEST,
             checkpoint.LAST} == set(RUN_FILES)  # fmt: skip
@@ -321,7 +323,7 @@ def test_train_off_a_terminal_prints_one_line_per_epoch(tmp_path) -> None:
 def test_csv_accuracies_are_short_and_read_back_exactly(run) -> None:
     import torch
 
-    from wcatsim.evaluate import accuracy
+    from wcatsim.train.evaluate import accuracy
 
     class Fixed(torch.nn.Module):  # predicts class 0 for the first 974 images of 1000, else 1
         def forward(self, x):
@@ -335,7 +337,7 @@ def test_csv_accuracies_are_short_and_read_back_exactly(run) -> None:
 
     out = _cli("random-flip", "--run", run, "--ber", "0,2e-2", "--samples", "3", "--quiet", "--device", "cpu")
     assert out.exit_code == 0, out.output
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     n = int(load_run(run, device="cpu").data.test_tensors()[1].shape[0])
     for row in read_csv(run / "random_flip.csv"):
@@ -352,8 +354,8 @@ def test_csv_accuracies_are_short_and_read_back_exactly(run) -> None:
 def test_pareto_of_many_runs_has_its_legend_outside_and_no_layout_warning(tmp_path) -> None:
     import matplotlib
 
-    from wcatsim.pareto import Sweep
-    from wcatsim.plots.pareto import plot_pareto
+    from wcatsim.analysis.pareto import Sweep
+    from wcatsim.analysis.plots.pareto import plot_pareto
 
     matplotlib.use("Agg")
     import numpy as np
@@ -365,7 +367,7 @@ def test_pareto_of_many_runs_has_its_legend_outside_and_no_layout_warning(tmp_pa
               ci_low=96 - 20 * (1 - volts) * (k + 1), clean_acc=97.0, info={"quantizer": q})
         for k, q in enumerate(["wcat", "maxabs", "lsq", "wcat", "maxabs", "lsq", "wclip", "plclip"])
     ]  # fmt: skip
-    import wcatsim.plots.style as style
+    import wcatsim.analysis.plots.style as style
 
     captured = {}
     save = style.save_figure
@@ -378,7 +380,7 @@ def test_pareto_of_many_runs_has_its_legend_outside_and_no_layout_warning(tmp_pa
         captured["overlap"] = [a.overlaps(legend) for a in axes]
         return save(fig, path, pdf)
 
-    import wcatsim.plots.pareto as pareto_plots
+    import wcatsim.analysis.plots.pareto as pareto_plots
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a layout warning fails the test
@@ -392,7 +394,7 @@ def test_pareto_of_many_runs_has_its_legend_outside_and_no_layout_warning(tmp_pa
 
 
 def test_every_ber_is_ticked_and_labelled(tmp_path) -> None:
-    import wcatsim.plots.faults as faults
+    import wcatsim.analysis.plots.faults as faults
 
     bers = [1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2, 2e-2, 3e-2, 5e-2]
     rows = [{"ber": b, "acc_mean": 90.0, "ci_low": 89.0, "ci_high": 91.0, "clean_acc": 95.0}
@@ -424,8 +426,8 @@ def test_every_ber_is_ticked_and_labelled(tmp_path) -> None:
 
 
 def test_bfa_compare_legend_sits_below_the_axes(tmp_path) -> None:
-    import wcatsim.plots.bfa as bfa_plots
-    from wcatsim.atomic import atomic_write_csv, atomic_write_json
+    import wcatsim.analysis.plots.bfa as bfa_plots
+    from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
 
     runs = []
     for name, method, flips in (("a", "maxabs", 12), ("b", "wcat", 30)):

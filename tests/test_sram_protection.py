@@ -17,14 +17,8 @@ from sram_models import (
     load_technology,
     read_back,
 )
-from sram_models.protection import (
-    EIGHT_T,
-    SCHEME_NAMES,
-    cost_table,
-    energy_weights,
-    protection_cost,
-    resolve_scheme,
-)
+from sram_models.energy import cost_table
+from sram_models.protection import EIGHT_T, SCHEME_NAMES, energy_weights, protection_cost, resolve_scheme
 from tests.naive import naive_image_words, naive_protected_counts
 
 # One 16-bit word of four 4-bit weights [3, -2, 5, -8] = nibbles 0011 1110 0101 1000 (weight 0 lowest).

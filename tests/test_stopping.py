@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sram_models.errors import InputError
-from wcatsim.montecarlo import StoppingRule, summarize
-from wcatsim.montecarlo.stats import skew_corrected_interval
+from wcatsim.experiments.montecarlo import StoppingRule, summarize
+from wcatsim.experiments.montecarlo.stats import skew_corrected_interval
 
 # t(0.975, 9), from a printed Student-t table (independent of scipy).
 T_975_9 = 2.2621571628

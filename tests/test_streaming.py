@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sram_models.errors import InputError
-from wcatsim.datasets.streaming import EvalImages, LazyImages, stratified_subset
+from wcatsim.train.datasets.streaming import EvalImages, LazyImages, stratified_subset
 
 IMAGEFOLDER = ["data.name=imagefolder", "data.image_size=16", "data.resize=20", "quant.method=maxabs",
                "quant.bits=4", "trainer.epochs=4", "data.val_fraction=0.2", "data.workers=0"]
@@ -21,8 +21,8 @@ IMAGEFOLDER = ["data.name=imagefolder", "data.image_size=16", "data.resize=20", 
 def folder_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4-bit small CNN trained briefly on a generated imagefolder (3 classes, 18 test images)."""
     from wcatsim.config import load_config
-    from wcatsim.datasets.synthetic import write_image_folder
-    from wcatsim.training import train
+    from wcatsim.train.datasets.synthetic import write_image_folder
+    from wcatsim.train.trainer import train
 
     base = tmp_path_factory.mktemp("stream")
     root = write_image_folder(base / "data", classes=3, train_per_class=10, val_per_class=6, size=24)
@@ -31,7 +31,7 @@ def folder_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _accuracies(run, stream: bool, bers=(0.0, 3e-2, 1e-1), seeds=(0, 1, 2)) -> list[float]:
-    from wcatsim.faults import FaultEvaluator, make_flip_model
+    from wcatsim.memory.evaluator import FaultEvaluator, make_flip_model
 
     run.data = dataclasses.replace(run.data, stream=stream, workers=2)  # streamed: two worker processes
     evaluator = FaultEvaluator.for_run(run)
@@ -45,7 +45,7 @@ def _accuracies(run, stream: bool, bers=(0.0, 3e-2, 1e-1), seeds=(0, 1, 2)) -> l
 
 
 def test_streamed_and_in_memory_evaluation_agree_exactly_on_files(folder_run: Path) -> None:
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     run = load_run(folder_run, device="cpu")
     in_memory = _accuracies(run, stream=False)
@@ -60,9 +60,9 @@ def test_random_flip_sweep_streamed_equals_held_and_resumes_across_data_stream(f
     # sweep streamed write the same rows under the same fingerprint at one batch size (the batch size is
     # in the fingerprint: it changes the floating-point sums). Found: the streamed sweep crashed
     # reading the device of its absent test tensor, and the two fingerprints differed)
-    from wcatsim.atomic import read_csv
-    from wcatsim.runs import load_run
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
+    from wcatsim.store.atomic import read_csv
+    from wcatsim.train.runs import load_run
 
     tables = {}
     for stream in (False, True):
@@ -76,8 +76,8 @@ def test_random_flip_sweep_streamed_equals_held_and_resumes_across_data_stream(f
 
 
 def test_streamed_and_in_memory_evaluation_agree_exactly_on_tensors(digits_runs) -> None:
-    from wcatsim.faults import FaultEvaluator
-    from wcatsim.runs import load_run
+    from wcatsim.memory.evaluator import FaultEvaluator
+    from wcatsim.train.runs import load_run
 
     run = load_run(digits_runs["wcat"], device="cpu")
     assert _accuracies(run, stream=True, bers=(5e-2,)) == _accuracies(run, stream=False, bers=(5e-2,))
@@ -89,7 +89,7 @@ def test_streamed_and_in_memory_evaluation_agree_exactly_on_tensors(digits_runs)
 
 
 def test_auto_streams_above_the_size_limit(monkeypatch, digits_runs) -> None:
-    from wcatsim.datasets import load_dataset, streaming
+    from wcatsim.train.datasets import load_dataset, streaming
 
     data = load_dataset("digits")
     assert data.eval_images("test").in_memory
@@ -104,7 +104,7 @@ def test_auto_streams_above_the_size_limit(monkeypatch, digits_runs) -> None:
 
 
 def test_lazy_images_decode_on_slicing_in_the_order_asked(folder_run: Path) -> None:
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     data = load_run(folder_run, device="cpu").data
     full = EvalImages(data.test, stream=False, workers=0).x
@@ -117,9 +117,9 @@ def test_lazy_images_decode_on_slicing_in_the_order_asked(folder_run: Path) -> N
 
 
 def test_bfa_runs_on_streamed_data_with_the_same_flips(folder_run: Path, monkeypatch) -> None:
-    from wcatsim.attacks.bfa import run_bfa
-    from wcatsim.datasets import streaming
-    from wcatsim.runs import load_run
+    from wcatsim.experiments.attacks.bfa import run_bfa
+    from wcatsim.train.datasets import streaming
+    from wcatsim.train.runs import load_run
 
     results = []
     for stream in (False, True):
@@ -158,9 +158,9 @@ def test_stratified_subset_counts_follow_the_largest_remainder_rule() -> None:
 
 
 def test_random_flip_on_an_eval_images_subset_is_recorded(digits_runs, tmp_path: Path) -> None:
-    from wcatsim.atomic import read_csv
-    from wcatsim.runs import load_run
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
+    from wcatsim.store.atomic import read_csv
+    from wcatsim.train.runs import load_run
 
     run = load_run(digits_runs["maxabs"], device="cpu")
     out = tmp_path / "rf.csv"
@@ -181,7 +181,7 @@ def test_random_flip_on_an_eval_images_subset_is_recorded(digits_runs, tmp_path:
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_streamed_evaluation_on_the_gpu_matches_the_cpu(folder_run: Path) -> None:
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     cpu = _accuracies(load_run(folder_run, device="cpu"), stream=True)
     gpu = _accuracies(load_run(folder_run, device="cuda"), stream=True)

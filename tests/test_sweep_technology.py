@@ -9,12 +9,12 @@ import math
 import pytest
 
 from sram_models import load_technology
-from wcatsim.atomic import read_csv
+from wcatsim.store.atomic import read_csv
 
 
 @pytest.fixture(scope="module")
 def run(digits_runs):
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     return load_run(digits_runs["maxabs"], device="cpu")
 
@@ -28,7 +28,7 @@ def _twins():
 def _executors():
     import distributed  # installed by the test run: the Dask case must run, not skip
 
-    from wcatsim.montecarlo import DaskExecutor, LocalExecutor, ProcessExecutor
+    from wcatsim.experiments.montecarlo import DaskExecutor, LocalExecutor, ProcessExecutor
 
     yield "local", LocalExecutor()
     with ProcessExecutor(workers=1) as pool:  # one worker: it sees both technologies in turn
@@ -40,7 +40,7 @@ def _executors():
 
 
 def test_a_preset_with_the_same_name_and_another_sigma_is_its_own_sweep(run, tmp_path) -> None:
-    from wcatsim.sweeps import voltage_sweep
+    from wcatsim.experiments.sweeps.sweep import voltage_sweep
 
     first, second = _twins()
     assert first.name == second.name and first.fingerprint() != second.fingerprint()
@@ -62,7 +62,7 @@ def test_a_preset_with_the_same_name_and_another_sigma_is_its_own_sweep(run, tmp
 
 
 def test_transient_and_chip_sweeps_give_the_same_flip_rate(run, tmp_path) -> None:
-    from wcatsim.sweeps import voltage_sweep
+    from wcatsim.experiments.sweeps.sweep import voltage_sweep
 
     v = 0.8  # chandramoorthy14: BER 2.1% of the cells faulty, so 1.06% of the bits read wrong
     rows = {f: voltage_sweep(run, "chandramoorthy14", [v], chips=10, fault=f, out=tmp_path / f"{f}.csv")[0]
@@ -76,7 +76,7 @@ def test_transient_and_chip_sweeps_give_the_same_flip_rate(run, tmp_path) -> Non
 
 
 def test_energy_columns_and_what_the_fingerprint_covers(run, tmp_path) -> None:
-    from wcatsim.sweeps import voltage_sweep
+    from wcatsim.experiments.sweeps.sweep import voltage_sweep
 
     out = tmp_path / "sv.csv"
     seen: list[bool] = []

@@ -7,18 +7,18 @@ import math
 import pytest
 
 from sram_models.errors import InputError
-from wcatsim.atomic import read_csv
+from wcatsim.store.atomic import read_csv
 
 
 @pytest.fixture(scope="module")
 def runs(digits_runs):
-    from wcatsim.runs import load_run
+    from wcatsim.train.runs import load_run
 
     return {name: load_run(digits_runs[name], device="cpu") for name in ("wcat", "maxabs")}
 
 
 def test_random_flip_table_and_ber_zero_is_exactly_clean(runs, tmp_path) -> None:
-    from wcatsim.sweeps import RANDOM_FLIP_COLUMNS, random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import RANDOM_FLIP_COLUMNS, random_flip_sweep
 
     out = tmp_path / "rf.csv"
     rows = random_flip_sweep(runs["wcat"], [0.0, 2e-2], samples=4, out=out, per_realisation=True)
@@ -39,8 +39,8 @@ def test_random_flip_table_and_ber_zero_is_exactly_clean(runs, tmp_path) -> None
 
 
 def test_common_random_numbers_across_models(runs, tmp_path) -> None:
-    from wcatsim.montecarlo import paired_difference
-    from wcatsim.sweeps import compare_realisations, random_flip_sweep
+    from wcatsim.experiments.montecarlo import paired_difference
+    from wcatsim.experiments.sweeps.sweep import compare_realisations, random_flip_sweep
 
     tables = {}
     for name, run in runs.items():
@@ -60,8 +60,8 @@ def test_common_random_numbers_across_models(runs, tmp_path) -> None:
 def test_dask_and_wide_batches_give_the_local_table(runs, tmp_path) -> None:
     import distributed  # installed by the test run: this test must run, not skip
 
-    from wcatsim.montecarlo import DaskExecutor
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.montecarlo import DaskExecutor
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
     kwargs = dict(ci_half_width=1.0, min_samples=3, max_samples=6, seed=2)
     local = random_flip_sweep(runs["wcat"], [1e-2, 3e-2], out=tmp_path / "local.csv", **kwargs)
@@ -84,8 +84,8 @@ def test_dask_and_wide_batches_give_the_local_table(runs, tmp_path) -> None:
 def test_worker_processes_give_the_local_table(runs, tmp_path) -> None:
     # Realisations in spawned worker processes (one torch thread each) must reproduce the
     # in-process table to the byte: seeds depend only on what a realisation is.
-    from wcatsim.montecarlo import ProcessExecutor
-    from wcatsim.sweeps import random_flip_sweep, voltage_sweep
+    from wcatsim.experiments.montecarlo import ProcessExecutor
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep, voltage_sweep
 
     kwargs = dict(samples=3, seed=5)
     local = random_flip_sweep(runs["maxabs"], [2e-2], out=tmp_path / "local.csv", **kwargs)
@@ -104,7 +104,7 @@ def test_worker_processes_give_the_local_table(runs, tmp_path) -> None:
 
 
 def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_path) -> None:
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
     out = tmp_path / "rf.csv"
     first = random_flip_sweep(runs["wcat"], [0.0, 1e-2], samples=2, out=out)
@@ -120,7 +120,7 @@ def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_pat
     assert with_rows == first and len(read_csv(tmp_path / "rf_realisations.csv")) == 4
     before = out.read_text()
     random_flip_sweep(runs["wcat"], [0.0], samples=3, out=out)  # other settings: a new table
-    from wcatsim.montecarlo.results import kept_tables
+    from wcatsim.store.results import kept_tables
 
     (kept,) = kept_tables(out)  # the earlier table, kept under its creation time and fingerprint
     assert kept.read_text() == before
@@ -128,7 +128,7 @@ def test_rerun_reuses_points_and_other_settings_keep_the_old_table(runs, tmp_pat
 
 
 def test_bad_bers_and_fault_names_fail_before_anything_is_written(runs, tmp_path) -> None:
-    from wcatsim.sweeps import random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
     out = tmp_path / "rf.csv"
     out.write_text("precious\n")
@@ -141,7 +141,7 @@ def test_bad_bers_and_fault_names_fail_before_anything_is_written(runs, tmp_path
 
 def test_voltage_sweep_energy_ber_and_nested_chips(runs, tmp_path) -> None:
     from sram_models import load_technology
-    from wcatsim.sweeps import SWEEP_VOLTAGE_COLUMNS, voltage_sweep
+    from wcatsim.experiments.sweeps.sweep import SWEEP_VOLTAGE_COLUMNS, voltage_sweep
 
     tech = load_technology("chandramoorthy14")
     volts = [tech.v_nominal, 0.85, 0.78]
@@ -183,8 +183,8 @@ def secded_bits_changed_bound(q: float, n_words: int, chips: int, z: float = 5.0
 
 
 def test_voltage_sweep_with_absolute_energy_and_ecc(runs, tmp_path) -> None:
-    from wcatsim.faults import ModelMemory
-    from wcatsim.sweeps import voltage_sweep
+    from wcatsim.experiments.sweeps.sweep import voltage_sweep
+    from wcatsim.memory.evaluator import ModelMemory
 
     chips = 2
     plain = voltage_sweep(runs["wcat"], "dpcs45", [1.0, 0.5], chips=chips, out=tmp_path / "a.csv")

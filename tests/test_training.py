@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-import wcatsim.training as training
-from wcatsim.atomic import read_csv
-from wcatsim.checkpoint import BEST, LAST, check_same_model, read_checkpoint
+import wcatsim.train.trainer as training
 from wcatsim.config import load_config
 from wcatsim.errors import CheckpointError, InputError
-from wcatsim.quant import layer_stats, range_parameters
-from wcatsim.runs import build_model_for, load_dataset_for, load_run
-from wcatsim.schedules import lr_factor
-from wcatsim.training import NonFiniteLossError, train
+from wcatsim.store.atomic import read_csv
+from wcatsim.train.checkpoints import BEST, LAST, check_same_model, read_checkpoint
+from wcatsim.train.quant import layer_stats, range_parameters
+from wcatsim.train.runs import build_model_for, load_dataset_for, load_run
+from wcatsim.train.schedules import lr_factor
+from wcatsim.train.trainer import NonFiniteLossError, train
 
 # A ResNet-20 on synthetic CIFAR-shaped data (with its random crop/flip augmentation), a few steps per epoch.
 RESNET = [
@@ -161,8 +161,8 @@ def test_init_from_loads_float_weights_and_reinitialises_ranges(tmp_path: Path) 
     for name, tensor in model.state_dict().items():
         if name in source:
             assert torch.equal(tensor, source[name]), name
-    from wcatsim.quant import quantized_layers
-    from wcatsim.quant.range_init import minimise_mse_range
+    from wcatsim.train.quant import quantized_layers
+    from wcatsim.train.quant.range_init import minimise_mse_range
 
     layers = quantized_layers(model)
     for name, stats in layer_stats(model).items():  # the default mse init, from the loaded weights
@@ -211,7 +211,7 @@ def test_a_diverging_learning_rate_stops_with_a_message(tmp_path: Path) -> None:
 def test_a_range_at_its_floor_stops_the_run_naming_the_layer_and_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wcatsim.quant import quantized_layers
+    from wcatsim.train.quant import quantized_layers
 
     cfg = load_config([], ["trainer.epochs=4", "trainer.steps_per_epoch=3"])
     real_step = torch.optim.Adam.step

@@ -9,13 +9,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from wcatsim.checkpoint import WeightsError, load_weights, read_weights_file
 from wcatsim.config import load_config
 from wcatsim.errors import ConfigError
+from wcatsim.train.checkpoints import WeightsError, load_weights, read_weights_file
 
 
 def _float_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    from wcatsim.models import build_model
+    from wcatsim.train.models import build_model
 
     torch.manual_seed(seed)
     model = build_model("small_cnn", num_classes=10, in_channels=1, image_size=8)
@@ -27,7 +27,7 @@ def _float_state(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def _fresh():
-    from wcatsim.models import build_model
+    from wcatsim.train.models import build_model
 
     torch.manual_seed(99)
     return build_model("small_cnn", num_classes=10, in_channels=1, image_size=8)
@@ -111,9 +111,10 @@ def test_unreadable_files_are_refused_without_running_code(tmp_path: Path, capfd
 
 
 def test_weights_go_in_before_quantization_and_set_the_ranges(tmp_path: Path) -> None:
-    from wcatsim.datasets import load_dataset
-    from wcatsim.quant import weight_image
-    from wcatsim.runs import build_model_for, config_hash
+    from wcatsim.image import weight_image
+    from wcatsim.store.runs import config_hash
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.runs import build_model_for
 
     state = _float_state()
     path = tmp_path / "w.safetensors"

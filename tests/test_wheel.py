@@ -57,7 +57,7 @@ def test_wheel_ships_the_presets(tmp_path: Path) -> None:
     code = (
         "import json, sys\n"
         "from sram_models.tomlio import read_toml\n"
-        "from wcatsim.shipped import find_layer\n"
+        "from wcatsim.config.shipped import find_layer\n"
         "layer = find_layer('configs/quantization/4bit_wcat.toml')\n"
         "try:\n"
         "    find_layer('configs/quantization/4bit_nope.toml')\n"

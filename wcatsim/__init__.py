@@ -1,7 +1,7 @@
 """The network: quantizers, models, data, training, faults on models, attacks, sweeps, plots.
 
 Public names are imported lazily so that
-``import wcatsim.atomic`` (used by the CLI) does not load torch.
+``import wcatsim.store.atomic`` (used by the CLI) does not load torch.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ _EXPORTS: dict[str, str] = {
     "InputError": "wcatsim.errors",
     "ConfigError": "wcatsim.errors",
     "CheckpointError": "wcatsim.errors",
-    "QuantConfig": "wcatsim.quant", "quantize": "wcatsim.quant", "quantized_layers": "wcatsim.quant",
-    "weight_image": "wcatsim.quant", "run_from_image": "wcatsim.quant", "LayerImage": "wcatsim.quant",
-    "layer_stats": "wcatsim.quant", "range_parameters": "wcatsim.quant", "reinit_ranges": "wcatsim.quant",
-    "build_model": "wcatsim.models", "MODEL_NAMES": "wcatsim.models",
-    "load_dataset": "wcatsim.datasets", "DatasetBundle": "wcatsim.datasets",
-    "accuracy": "wcatsim.evaluate", "resolve_device": "wcatsim.evaluate",
-    "ExperimentConfig": "wcatsim.config", "load_config": "wcatsim.config", "run_dir_for": "wcatsim.runs",
-    "load_run": "wcatsim.runs", "LoadedRun": "wcatsim.runs",
-    "train": "wcatsim.training", "TrainResult": "wcatsim.training",
-    "pareto_front": "wcatsim.pareto", "iso_accuracy_saving": "wcatsim.pareto", "run_demo": "wcatsim.demo",
-    "write_run_report": "wcatsim.report", "write_demo_report": "wcatsim.report",
-    "random_flip_sweep": "wcatsim.sweeps", "voltage_sweep": "wcatsim.sweeps",
-    "ModelMemory": "wcatsim.faults", "FaultEvaluator": "wcatsim.faults",
-    "run_bfa": "wcatsim.attacks.bfa", "BFAResult": "wcatsim.attacks.bfa",
-    "plan_voltage": "wcatsim.planning", "PlanSettings": "wcatsim.planning",
+    "QuantConfig": "wcatsim.config", "quantize": "wcatsim.train.quant", "quantized_layers": "wcatsim.train.quant",
+    "weight_image": "wcatsim.image", "run_from_image": "wcatsim.image", "LayerImage": "wcatsim.image",
+    "layer_stats": "wcatsim.train.quant", "range_parameters": "wcatsim.train.quant", "reinit_ranges": "wcatsim.train.quant",
+    "build_model": "wcatsim.train.models", "MODEL_NAMES": "wcatsim.train.models",
+    "load_dataset": "wcatsim.train.datasets", "DatasetBundle": "wcatsim.train.datasets",
+    "accuracy": "wcatsim.train.evaluate", "resolve_device": "wcatsim.train.evaluate",
+    "ExperimentConfig": "wcatsim.config", "load_config": "wcatsim.config", "run_dir_for": "wcatsim.store.runs",
+    "load_run": "wcatsim.train.runs", "LoadedRun": "wcatsim.train.runs",
+    "train": "wcatsim.train.trainer", "TrainResult": "wcatsim.train.trainer",
+    "pareto_front": "wcatsim.analysis.pareto", "iso_accuracy_saving": "wcatsim.analysis.pareto", "run_demo": "wcatsim.pipelines.demo",
+    "write_run_report": "wcatsim.analysis.report.writer", "write_demo_report": "wcatsim.analysis.report.writer",
+    "random_flip_sweep": "wcatsim.experiments.sweeps.sweep", "voltage_sweep": "wcatsim.experiments.sweeps.sweep",
+    "ModelMemory": "wcatsim.memory.evaluator", "FaultEvaluator": "wcatsim.memory.evaluator",
+    "run_bfa": "wcatsim.experiments.attacks.bfa", "BFAResult": "wcatsim.experiments.attacks.bfa",
+    "plan_voltage": "wcatsim.experiments.plan", "PlanSettings": "wcatsim.experiments.plan",
 }
 
 

@@ -1,0 +1,1 @@
+"""Reading results: Pareto fronts and iso-accuracy savings, reports, figures."""

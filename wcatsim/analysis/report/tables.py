@@ -1,0 +1,121 @@
+"""Demo report sections of issue 12: the per-layer voltage plans and the protection schemes' table.
+
+Pure text from data already collected (``wcatsim.pipelines.demo.collect``): no torch, no plotting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wcatsim.analysis.report.format import figure, fmt_acc, markdown_table, voltage_label
+
+PLAN_CAPTION = (
+    "Per-layer voltage plan (`wcatsim plan-voltage`): one supply voltage per quantized layer, each "
+    "layer's weights in SRAM arrays of their own. Searched on the planning chips (faults in one layer at "
+    "a time, then a greedy descent lowering next the layer that saves the most energy per accuracy point "
+    "lost, then a joint check with every layer faulty, backing off until the budget holds); the best "
+    "uniform voltage is chosen on the same chips. Both are then verified on the same held-out chips "
+    "(seeds disjoint from the planning chips); a plan or uniform voltage that misses there goes up and "
+    "both are verified again on a fresh set (*sets*). *verified*: mean accuracy over the last set's "
+    "chips [lower end of its 95% CI]. Energies are relative to the whole image unprotected at nominal "
+    "voltage, from the same model as the sweeps (padding of each layer's last array leaks and counts); "
+    "level shifters and regulators between domains are not modelled. *saving over uniform*: the "
+    "uniform voltage's energy minus the plan's, as a fraction of the nominal energy."
+)
+
+PROTECTION_CAPTION = (
+    "Every protection scheme swept on the same chips and voltages as the unprotected memory. *saving*: "
+    "the iso-accuracy energy saving at 1 point, 1 − the lowest energy per inference among the voltages "
+    "(and every higher one) within 1 point of clean accuracy, relative to the unprotected image at "
+    "nominal voltage, so a scheme's check cells cost it; *lowest V*: the lowest voltage reached, scanning "
+    "down from nominal, with it and every higher one within 1 point; ≥: the lowest swept voltage "
+    "qualifies and is the cheapest (the saving is a lower bound). *area*: the scheme's cells over the "
+    "unprotected word's (sram_models.protection, sources in the README); decoder and detector logic not "
+    "modelled."
+)
+
+
+def plan_section(
+    models: Mapping[str, Mapping[str, Any]], figures: Mapping[str, Path], out_dir: Path, unit: str | None
+) -> list[str]:
+    """The report's lines for the voltage plans (empty when no model has one)."""
+    plans = {name: m["plan"] for name, m in models.items() if m.get("plan")}
+    if not plans:
+        return []
+    vunit = voltage_label(unit)
+    rows = []
+    for name, p in plans.items():
+        low = p.get("verified_ci_low")
+        low_text = fmt_acc(low)  # "—" when absent or NaN
+        uni_low_text = fmt_acc(p.get("uniform_verified_ci_low"))
+        miss = "" if p.get("verified_within_budget", True) else " (misses)"
+        voltages = ", ".join(f"{d['name']} {float(d['voltage']):.2f}" for d in p["domains"])
+        rows.append([
+            name, f"{float(p['energy_norm']):.3f}", f"{fmt_acc(p['verified_acc_mean'])} [{low_text}]{miss}",
+            f"{float(p['uniform_voltage']):.2f} {vunit}", f"{float(p['uniform_energy_norm']):.3f}",
+            f"{fmt_acc(p.get('uniform_verified_acc_mean'))} [{uni_low_text}]",
+            f"{float(p['saving_over_uniform']):.3f}", str(p.get("verification_sets", "—")), voltages,
+        ])  # fmt: skip
+    budget = float(next(iter(plans.values())).get("budget", 1.0))
+    lines = [f"## Per-layer voltage plan within {budget:g} point", ""]
+    lines += [
+        markdown_table(
+            ["quantizer", "plan E/E_nom", "verified acc % [CI low]", "uniform V", "uniform E/E_nom",
+             "uniform verified acc %", "saving over uniform", "sets", f"voltage per layer ({vunit})"],
+            rows, align="lrrrrrrrl",
+        ),  # fmt: skip
+        "",
+        PLAN_CAPTION,
+        "",
+    ]
+    for name in plans:
+        if f"plan_{name}" in figures:
+            caption = f"{name}: supply voltage per layer (bar width = the layer's weights; dashed: uniform)"
+            lines += [figure(figures[f"plan_{name}"], caption, out_dir), ""]
+    return lines
+
+
+def protection_section(
+    models: Mapping[str, Mapping[str, Any]], bits: int, word_bits: int = 64, unit: str | None = "V",
+    schemes: Sequence[str] | None = None,
+) -> list[str]:  # fmt: skip
+    """The report's protection table: per scheme, its area overhead and per model the iso-accuracy
+    saving at 1 point and the lowest voltage reached (empty when no model has a protected sweep)."""
+    from sram_models import WordLayout
+    from sram_models.protection import SCHEME_NAMES, protection_cost
+
+    names = list(models)
+    swept = [set(models[n].get("protection") or {}) for n in names]
+    present = [s for s in (schemes or SCHEME_NAMES) if any(s in found for found in swept)]
+    if len(present) < 2:
+        return []
+    vunit = voltage_label(unit)
+    rows = []
+    for scheme in present:
+        cost = protection_cost(WordLayout(bits=int(bits), word_bits=int(word_bits), protect=scheme))
+        row = [scheme, str(cost.check_bits), f"{100 * cost.area_overhead:+.1f}%"]
+        for n in names:
+            iso = ((models[n].get("protection") or {}).get(scheme) or {}).get("iso_1pt")
+            if not iso:
+                row.append("—")
+                continue
+            bound = "≥ " if iso.get("bounded_by_sweep") else ""
+            lowest = iso.get("lowest_voltage") or iso["voltage"]
+            row.append(f"{bound}{100 * float(iso['saving']):.1f}%, {float(lowest):.2f} {vunit}")
+        rows.append(row)
+    lines = [f"## Protection schemes ({bits}-bit weights in {word_bits}-bit words)", ""]
+    lines += [
+        markdown_table(
+            ["scheme", "check bits / word", "area", *(f"{n}: saving @1pt, lowest V" for n in names)],
+            rows, align="lrr" + "r" * len(names),
+        ),  # fmt: skip
+        "",
+        PROTECTION_CAPTION,
+        "",
+    ]
+    return lines
+
+
+__all__ = ["PLAN_CAPTION", "PROTECTION_CAPTION", "plan_section", "protection_section"]

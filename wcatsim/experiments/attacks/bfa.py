@@ -1,0 +1,430 @@
+"""``run_bfa``: the Bit-Flip Attack on a trained run, trial by trial, with its random-flip baseline.
+
+Each trial draws its own attack batch (seeded) from data the test set does not contain, runs the
+progressive bit search (:mod:`wcatsim.experiments.attacks.search`) on the integer weight image until the test
+accuracy is at or below the stop threshold or a budget is spent (and on, within the same budgets, to
+the WCAT code's 100/C + 1/C where that is lower: ``flips_to_original_threshold``), and then flips as
+many uniformly random bits of the clean image as it needed to break the model, as a baseline.  A
+trial that did not break is right-censored at its count (:mod:`wcatsim.stats.censoring`).  Results
+are written to the run directory after every trial (``bfa_flips.csv``, ``bfa_summary.json``), so an
+interrupted attack keeps the trials it finished.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sram_models.errors import InputError
+from wcatsim.image import weight_image
+from wcatsim.stats.censoring import km_median, trial_status
+from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
+from wcatsim.train.health import chance_threshold
+from wcatsim.train.quant import quantized_layers
+
+from .evaluation import StopEvaluator, original_threshold
+from .problem import ImageAttackProblem
+from .random_baseline import random_flip_accuracy
+from .search import commit, search_step
+
+FLIPS_FILE = "bfa_flips.csv"
+SUMMARY_FILE = "bfa_summary.json"
+FLIP_COLUMNS = [
+    "trial",  # 0-based trial number
+    "iteration",  # 1-based search iteration within the trial
+    "flip",  # flips committed in this trial so far, this one included
+    "layer",  # qualified layer name
+    "index",  # flat index of the weight in its layer
+    "bit",  # 0 = LSB, N-1 = sign bit
+    "code_before",  # the weight's integer code before this flip
+    "code_after",  # and after it
+    "loss",  # attack-batch cross-entropy after the iteration's flips
+    "acc",  # test accuracy (percent) after the iteration, on `acc_images` test images
+    "acc_images",  # the number of test images `acc` was measured on (the whole test set or the subset)
+    "k_top",  # the k_top at which the iteration found its flips (> the configured one after widening)
+]
+
+
+@dataclass
+class TrialResult:
+    """One attack trial."""
+
+    trial: int
+    flips: int  # flips to break when broken; else the flips committed (a right-censored count)
+    iterations: int  # search iterations until the break (or the end)
+    broken: bool  # whole-test-set accuracy reached the threshold
+    stalled: bool  # not broken: the search found no flip that raises the loss, even over every weight
+    budget_hit: str | None  # not broken: "flips" or "iterations" when a budget ended the trial, else None
+    final_acc: float  # whole-test-set accuracy at the break (or the end), percent
+    random_baseline_acc: float  # whole-test-set accuracy after as many random flips, percent
+    # The flip at which whole-test-set accuracy first fell to the WCAT code's 100/C + 1/C percent (the
+    # attack goes on past the break until then, within the same budgets); None when it did not.
+    flips_to_original_threshold: int | None = None
+    flips_attacked: int = 0  # flips committed in all (>= flips: those after the break included)
+    widenings: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class BFAResult:
+    """All trials and the summary written to ``bfa_summary.json``."""
+
+    trials: list[TrialResult]
+    summary: dict[str, Any]
+    flips_path: Path | None
+    summary_path: Path | None
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def attack_split(data: Any, attack_batch: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Images the attack may use: the validation split, or the (unaugmented) training split when the
+    validation split is smaller than one attack batch.  Never the test split."""
+    x, y = data.val_tensors()
+    if len(y) >= attack_batch:
+        return x, y, "val"
+    x, y = data.train_tensors()
+    if len(y) < attack_batch:
+        raise InputError(
+            f"attack batch of {attack_batch} images but the validation and training splits hold only "
+            f"{len(y)}: use a smaller --attack-batch"
+        )
+    return x, y, "train"
+
+
+def attack_batch_for(
+    x: torch.Tensor, y: torch.Tensor, size: int, seed: int, trial: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attack batch of one trial: ``size`` distinct images drawn with seed ``(seed, trial)``."""
+    index = np.random.default_rng([seed, trial]).choice(len(y), size=size, replace=False)
+    index_t = torch.from_numpy(np.sort(index))
+    return x[index_t], y[index_t]
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof = 1; None for fewer than two values)."""
+    if not values:
+        return None, None
+    mean = float(np.mean(values))
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return mean, std
+
+
+def run_trial(
+    trial: int,
+    problem: ImageAttackProblem,
+    evaluator: StopEvaluator,
+    clean_codes: dict[str, torch.Tensor],
+    clean_check: Any,
+    k_top: int,
+    max_flips: int,
+    max_iterations: int,
+    baseline_seed: Any,
+    log: Callable[[str], None] | None = None,
+    bar: Any = None,
+) -> TrialResult:
+    """One trial of the attack from the clean image (``clean_codes`` is not modified).
+
+    The trial breaks at the evaluator's threshold; when the evaluator also has an original threshold
+    (lower on an unbalanced test set), the attack goes on until that one is reached too, within the
+    same budgets, so that ``flips_to_original_threshold`` is a count, not a guess.
+    """
+    started = time.perf_counter()
+    codes = {name: c.clone() for name, c in clean_codes.items()}
+    check = clean_check
+    tracks_original = evaluator.original_max_correct is not None
+    flips = iterations = 0
+    broken = stalled = False
+    budget_hit = None
+    at_break: tuple[int, int, float] | None = None  # flips, iterations, whole-set accuracy at the break
+    to_original: int | None = None
+    rows: list[dict[str, Any]] = []
+    widenings: list[str] = []
+    while True:
+        if check.broken and at_break is None:
+            broken = True
+            acc = check.full_acc if check.full_acc is not None else evaluator.accuracy(codes)
+            at_break = (flips, iterations, acc)
+        if check.below_original and to_original is None:
+            to_original = flips
+        if broken and (to_original is not None or not tracks_original):
+            break
+        if flips >= max_flips:
+            budget_hit = None if broken else "flips"
+            break
+        if iterations >= max_iterations:
+            budget_hit = None if broken else "iterations"
+            break
+        iterations += 1
+
+        def note(message: str, _it: int = iterations) -> None:
+            widenings.append(f"trial {trial} iteration {_it}: {message}")
+            if log is not None:
+                log(widenings[-1])
+
+        step = search_step(problem, codes, k_top, log=note)
+        if step.stalled:
+            stalled = not broken
+            if log is not None:
+                goal = "the original threshold" if broken else "the threshold"
+                log(f"trial {trial} iteration {iterations}: stalled before {goal} "
+                    "(no flip raises the loss at any k_top)")  # fmt: skip
+            break
+        commit(codes, step.flips)
+        check = evaluator.check(codes)
+        for flip in step.flips:
+            flips += 1
+            rows.append({
+                "trial": trial, "iteration": iterations, "flip": flips, "layer": flip.layer,
+                "index": flip.index, "bit": flip.bit,
+                "code_before": flip.code_before, "code_after": flip.code_after,
+                "loss": step.loss_after, "acc": check.acc, "acc_images": check.images, "k_top": step.k_top,
+            })
+        if bar is not None:
+            bar.update(len(step.flips))
+            bar.set_postfix_str(f"acc {check.acc:.1f}% loss {step.loss_after:.3g}")
+    if at_break is not None:
+        to_break, iterations_to_break, final_acc = at_break
+    else:
+        to_break, iterations_to_break = flips, iterations
+        final_acc = check.full_acc if check.full_acc is not None else evaluator.accuracy(codes)
+    random_acc = random_flip_accuracy(evaluator, clean_codes, problem.bits, to_break, baseline_seed)
+    return TrialResult(
+        trial=trial, flips=to_break, iterations=iterations_to_break, broken=broken, stalled=stalled,
+        budget_hit=budget_hit, final_acc=final_acc, random_baseline_acc=random_acc, widenings=widenings,
+        rows=rows, seconds=time.perf_counter() - started, flips_to_original_threshold=to_original,
+        flips_attacked=flips,
+    )
+
+
+def summarise(trials: list[TrialResult], base: dict[str, Any]) -> dict[str, Any]:
+    """The summary written to ``bfa_summary.json`` (keys of issues 5 and 9 plus what is needed to read
+    them).  Unbroken trials are right-censored: the median is Kaplan–Meier's
+    (:func:`wcatsim.stats.censoring.km_median`), the mean and std are over broken trials only."""
+    flips = [t.flips for t in trials]
+    broken = [t.broken for t in trials]
+    km = km_median(flips, broken)
+    mean, std = mean_std([float(t.flips) for t in trials if t.broken])
+    out = dict(base)
+    out.update({
+        "trials": len(trials),
+        "flips_to_break": flips,
+        "status": [trial_status(t.broken, t.stalled) for t in trials],
+        "broken": broken,
+        "stalled": [t.stalled for t in trials],
+        "budget_hit": [t.budget_hit for t in trials],
+        "iterations": [t.iterations for t in trials],
+        "censored": km.censored,
+        "flips_to_break_median": km.median,
+        "flips_to_break_median_lower_bound": km.lower_bound,
+        "flips_to_break_mean": mean,
+        "flips_to_break_std": std,
+        "flips_to_break_stats": (
+            "flips_to_break: per trial, the flips to break, or where status is budget/stalled the flips "
+            "committed (right-censored: the model survives at least that many); median: Kaplan-Meier with "
+            "the unbroken trials censored at their count, the smallest count t with S(t) <= 0.5 (null "
+            "where S stays above 0.5: flips_to_break_median_lower_bound is then the largest count "
+            "observed); mean and sample std (ddof=1) over the broken trials only"
+        ),
+        "flips_to_original_threshold": [t.flips_to_original_threshold for t in trials],
+        "flips_attacked": [t.flips_attacked for t in trials],
+        "final_acc": [t.final_acc for t in trials],
+        "random_baseline_acc": [t.random_baseline_acc for t in trials],
+        "random_baseline_flips": [t.flips for t in trials],
+        "widenings": [len(t.widenings) for t in trials],
+        "widening_log": [message for t in trials for message in t.widenings],
+        "seconds": [round(t.seconds, 3) for t in trials],
+    })
+    return out
+
+
+def run_bfa(
+    run: Any,
+    trials: int | None = None,
+    seed: int | None = None,
+    k_top: int | None = None,
+    max_flips: int | None = None,
+    max_iterations: int | None = None,
+    attack_batch: int | None = None,
+    eval_subset: int | None = None,
+    threshold: float | None = None,
+    out_dir: str | Path | None = None,
+    write: bool = True,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    share_prefix: bool = True,
+    eval_images: int = 0,
+) -> BFAResult:
+    """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the results.
+
+    Every argument left ``None`` comes from ``run.config.attack.bfa``.  Results go to ``out_dir``
+    (default: the run directory) unless ``write`` is False.  ``eval_images`` K > 0 replaces the test set
+    by a fixed, class-stratified, seeded subset of K test images (stop decision, final accuracy and the
+    ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).
+    """
+    cfg = run.config.attack.bfa
+    trials = _positive_int(cfg.trials if trials is None else trials, "trials")
+    seed = cfg.seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    k_top = _positive_int(cfg.k_top if k_top is None else k_top, "k_top")
+    max_flips = _positive_int(cfg.max_flips if max_flips is None else max_flips, "max_flips (flip budget)")
+    max_iterations = _positive_int(
+        cfg.max_iterations if max_iterations is None else max_iterations, "max_iterations (iteration budget)"
+    )
+    attack_batch = _positive_int(cfg.attack_batch if attack_batch is None else attack_batch, "attack_batch")
+    eval_subset = cfg.eval_subset if eval_subset is None else eval_subset
+    if isinstance(eval_subset, bool) or not isinstance(eval_subset, (int, np.integer)) or eval_subset < 0:
+        raise InputError(f"eval_subset must be an integer >= 0 (0 = whole test set), got {eval_subset!r}")
+    threshold = cfg.threshold if threshold is None else float(threshold)
+    if not math.isfinite(threshold) or threshold > 100:
+        raise InputError(f"threshold must be a percentage <= 100 (< 0: chance + 1/C), got {threshold!r}")
+
+    model = run.model
+    layers = quantized_layers(model)
+    if not layers:
+        raise InputError(
+            f"the model of {run.dir} is not quantized (quant.method = {run.config.quant.method!r}): the "
+            "Bit-Flip Attack flips bits of an integer weight image; train a quantized model, e.g. -c "
+            "configs/quantization/4bit_wcat.toml"
+        )
+    image = weight_image(model)
+    smallest = min(image, key=lambda name: image[name].codes.numel())
+    if k_top > image[smallest].codes.numel():
+        raise InputError(
+            f"k_top {k_top} is larger than layer {smallest!r} ({image[smallest].codes.numel()} weights): use "
+            f"--k-top {image[smallest].codes.numel()} or less"
+        )
+    model.eval()
+    clean_codes = {name: img.codes.clone() for name, img in image.items()}
+    steps = {name: img.step for name, img in image.items()}
+    bits = {name: img.bits for name, img in image.items()}
+
+    x_test, y_test, subset_record = run.data.test_subset(eval_images, seed=run.config.data.seed)
+    rule = "given"
+    if threshold < 0:
+        threshold = chance_threshold(y_test, run.data.num_classes)
+        rule = "most-frequent test class rate + 1/C percent"
+    original = original_threshold(run.data.num_classes)
+    evaluator = StopEvaluator(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed,
+                              original_threshold=original)  # fmt: skip
+    clean_acc = evaluator.accuracy(clean_codes)
+    clean_check = evaluator.check(clean_codes)
+    x_pool, y_pool, split = attack_split(run.data, attack_batch)
+
+    base = {
+        "run": str(run.dir),
+        "model": run.config.model.name,
+        "dataset": run.data.name,
+        "quant_method": run.config.quant.method,
+        "bits": sorted(set(bits.values())),
+        "threshold": threshold,
+        "threshold_rule": rule,
+        "original_threshold": original,
+        "original_threshold_rule": "100/C + 1/C percent (the WCAT code's stop accuracy)",
+        "clean_acc": clean_acc,
+        "clean_acc_logged": clean_check.acc,
+        "evaluation": evaluator.describe,
+        "eval_subset": evaluator.subset,
+        "test_images": evaluator.n,
+        "eval_images": subset_record,  # None: the whole test set
+        "k_top": k_top,
+        "max_flips": max_flips,
+        "max_iterations": max_iterations,
+        "attack_batch": attack_batch,
+        "attack_split": split,
+        "seed": int(seed),
+        "random_baseline": "as many distinct bits as the trial flipped, uniform over all clean-image bits",
+    }
+    out_dir = Path(run.dir if out_dir is None else out_dir)
+    flips_path = out_dir / FLIPS_FILE if write else None
+    summary_path = out_dir / SUMMARY_FILE if write else None
+    from wcatsim.store.results import STAMP_FORMAT, fingerprint, keep_earlier_table
+
+    # The summary is the table's sidecar: its fingerprint and creation time name the earlier results
+    # when a later attack keeps them aside (an attack is not resumed; nothing it wrote is deleted).
+    base["fingerprint"] = fingerprint({k: v for k, v in base.items() if k != "run"})
+    base["created"] = time.strftime(STAMP_FORMAT, time.gmtime())
+    kept_earlier = False
+
+    from tqdm.auto import tqdm
+
+    from wcatsim.train.progress import on_terminal
+
+    bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
+
+    results: list[TrialResult] = []
+    for trial in range(trials):
+        xb, yb = attack_batch_for(x_pool, y_pool, attack_batch, int(seed), trial)
+        problem = ImageAttackProblem(model, xb, yb, steps, bits, share_prefix=share_prefix)
+        with tqdm(total=max_flips, desc=f"bfa trial {trial + 1}/{trials}", unit="flip", disable=not bars,
+                  leave=False) as bar:
+            say = (lambda message: bar.write(message)) if (progress and log is None) else log
+            result = run_trial(
+                trial, problem, evaluator, clean_codes, clean_check, k_top, max_flips, max_iterations,
+                baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
+            )
+        results.append(result)
+        if write:
+            if not kept_earlier:  # just before the first write: the earlier attack's files are kept
+                keep_earlier_table(flips_path, meta_path=summary_path)
+                kept_earlier = True
+            summary = summarise(results, base)
+            summary["complete"] = trial + 1 == trials
+            atomic_write_csv(flips_path, FLIP_COLUMNS, [row for t in results for row in t.rows])
+            atomic_write_json(summary_path, summary)
+    summary = summarise(results, base)
+    summary["complete"] = True
+    return BFAResult(trials=results, summary=summary, flips_path=flips_path, summary_path=summary_path)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A few lines for the terminal; a censored count reads "≥ k"."""
+    from wcatsim.stats.censoring import fmt_count, fmt_median, statuses
+
+    lines = [
+        f"BFA on {summary.get('model')} / {summary.get('quant_method')} "
+        f"{'/'.join(str(b) for b in summary.get('bits', []))}-bit "
+        f"({summary.get('dataset')}): clean accuracy {summary['clean_acc']:.2f}%, stop at <= "
+        f"{summary['threshold']:.2f}% ({summary.get('threshold_rule')})",
+        f"  {summary.get('evaluation')}",
+    ]
+    status = statuses(summary)
+    original = summary.get("flips_to_original_threshold") or [None] * summary["trials"]
+    attacked = summary.get("flips_attacked") or summary["flips_to_break"]
+    for i in range(summary["trials"]):
+        if status[i] == "broken":
+            what = "broken"
+        elif status[i] == "stalled":
+            what = "STALLED (no loss-raising flip left), not broken"
+        else:
+            what = f"not broken: {summary['budget_hit'][i]} budget spent"
+        at_original = ""
+        if "original_threshold" in summary:
+            reached = original[i] is not None
+            count = fmt_count(original[i] if reached else attacked[i], not reached)
+            at_original = f"; to <= {summary['original_threshold']:.2f}% (WCAT code's rule): {count}"
+        count = fmt_count(summary["flips_to_break"][i], status[i] != "broken")
+        lines.append(
+            f"  trial {i}: {count:>5} flips, {what}; final accuracy {summary['final_acc'][i]:.2f}%, "
+            f"as many random flips: {summary['random_baseline_acc'][i]:.2f}%{at_original}"
+        )
+    n, censored = summary["trials"], sum(1 for s in status if s != "broken")
+    mean, std = summary.get("flips_to_break_mean"), summary.get("flips_to_break_std")
+    spread = f" ± {std:.1f}" if std is not None else ""
+    mean_text = "no trial broke" if mean is None else f"mean {mean:.1f}{spread} over {n - censored} broken"
+    lines.append(f"  flips to break: median {fmt_median(summary)} (Kaplan-Meier, {censored}/{n} censored); "
+                 f"{mean_text}")  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""One realisation as a small picklable task, and the per-worker cache of what it needs.
+
+A task carries only *what* to compute (run directory, memory layout, fault,
+operating point, base seed, and for voltage sweeps the :class:`Technology`
+object itself: a frozen dataclass, pickled with the task, so every executor
+computes with exactly the technology the sweep names, never one looked up by
+name); the worker that runs it builds the model, the packed memory image and
+the test tensors once (per process and thread: a model object is not shared
+between threads that might load different images into it) and keeps them.
+Locally, the sweep registers the model it already holds, so nothing is loaded
+twice.  Chip fault maps are cached per technology *value* (every field and table
+row), so two presets with one name and other numbers never share draws.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from wcatsim.experiments.montecarlo.engine import Realisation
+from wcatsim.experiments.montecarlo.seeds import chip_seed, transient_seed
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Which model and memory a realisation reads (everything but the fault draw)."""
+
+    run_dir: str
+    device: str = "cpu"
+    layers: tuple[str, ...] | None = None  # None = every quantized layer
+    word_bits: int = 64
+    ecc: str | None = None
+    batch_size: int | None = None  # None = wcatsim.train.evaluate.accuracy's default (its fastest setting)
+    protect: str | None = None  # protection scheme (sram_models.protection); None = as ecc says
+    eval_images: int = 0  # > 0: a fixed class-stratified subset of this many test images (--eval-images)
+
+
+_LOCK = threading.Lock()
+_EVALUATORS: dict[tuple[EvalSpec, int], Any] = {}
+_CHIPS: dict[tuple[EvalSpec, Any, float, int], Any] = {}
+
+
+def register(spec: EvalSpec, evaluator: Any) -> None:
+    """Make ``evaluator`` the one this thread uses for ``spec`` (the local path: no reload)."""
+    with _LOCK:
+        _EVALUATORS[(spec, threading.get_ident())] = evaluator
+
+
+def unregister(spec: EvalSpec) -> None:
+    """Forget this thread's evaluator and chip maps for ``spec``."""
+    ident = threading.get_ident()
+    with _LOCK:
+        _EVALUATORS.pop((spec, ident), None)
+        for key in [k for k in _CHIPS if k[0] == spec and k[3] == ident]:
+            del _CHIPS[key]
+
+
+def evaluator_for(spec: EvalSpec) -> Any:
+    """This thread's :class:`wcatsim.memory.evaluator.FaultEvaluator` for ``spec``, loading the run on first use."""
+    key = (spec, threading.get_ident())
+    with _LOCK:
+        found = _EVALUATORS.get(key)
+    if found is not None:
+        return found
+    from wcatsim.memory.evaluator import FaultEvaluator
+    from wcatsim.train.runs import load_run
+
+    run = load_run(spec.run_dir, device=spec.device)
+    evaluator = FaultEvaluator.for_run(
+        run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
+        protect=spec.protect, eval_images=spec.eval_images,
+    )  # fmt: skip
+    register(spec, evaluator)
+    return evaluator
+
+
+def _chip_model(spec: EvalSpec, technology: Any, stuck_at_one: float) -> Any:
+    # One ChipFaultMap per worker thread and technology value: it caches each chip's draws, so a
+    # chip swept over many voltages is drawn once.  The key is the Technology itself (a frozen
+    # dataclass: hashed and compared by every field), not its name.
+    key = (spec, technology, float(stuck_at_one), threading.get_ident())
+    with _LOCK:
+        found = _CHIPS.get(key)
+    if found is None:
+        from sram_models import ChipFaultMap
+
+        found = ChipFaultMap(technology=technology, stuck_at_one=stuck_at_one)
+        with _LOCK:
+            _CHIPS[key] = found
+    return found
+
+
+def _realise(evaluator: Any, result: Any, index: int, seed: int) -> Realisation:
+    accuracy, n_changed, images = evaluator.evaluate(result.codes)
+    return Realisation(
+        index=index,
+        seed=seed,
+        accuracy=accuracy,
+        bits_changed=n_changed,
+        faulty_cells=int(result.faulty_cells),
+        images=images,
+        ecc_corrected=int(result.ecc_corrected),
+        ecc_detected=int(result.ecc_detected),
+        ecc_miscorrected=int(result.ecc_miscorrected),
+    )
+
+
+@dataclass(frozen=True)
+class FlipTask:
+    """Realisation ``i`` of a random-bit-flip fault model at one BER (call it with ``i``)."""
+
+    spec: EvalSpec
+    fault: str
+    ber: float
+    base_seed: int
+    protect_msb: float = 0.0
+
+    def __call__(self, index: int) -> Realisation:
+        from wcatsim.memory.evaluator import make_flip_model
+
+        evaluator = evaluator_for(self.spec)
+        seed = transient_seed(self.base_seed, self.ber, index)
+        result = evaluator.memory.corrupt(make_flip_model(self.fault, self.ber, self.protect_msb), seed)
+        return _realise(evaluator, result, index, seed)
+
+
+@dataclass(frozen=True)
+class VoltageTask:
+    """Chip ``i`` (persistent faults) or transient realisation ``i`` at one supply voltage."""
+
+    spec: EvalSpec
+    technology: Any  # sram_models.Technology: travels with the task to every executor
+    voltage: float
+    fault: str = "chip"  # chip | transient | measured
+    base_seed: int = 0
+    stuck_at_one: float = 0.5  # share of faulty cells stuck at 1 (the rest at 0)
+    fault_map: Any = None  # fault="measured": the sram_models.MeasuredFaultMap (one chip, seed unused)
+
+    def __call__(self, index: int) -> Realisation:
+        evaluator = evaluator_for(self.spec)
+        if self.fault == "measured":
+            seed = 0  # one measured chip: nothing is drawn
+            result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
+            return _realise(evaluator, result, index, seed)
+        if self.fault == "chip":
+            seed = chip_seed(self.base_seed, index)
+            model = _chip_model(self.spec, self.technology, self.stuck_at_one)
+        else:
+            from sram_models import Transient
+
+            seed = transient_seed(self.base_seed, self.voltage, index)
+            model = Transient(technology=self.technology)
+        result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
+        return _realise(evaluator, result, index, seed)

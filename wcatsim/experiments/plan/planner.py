@@ -1,0 +1,753 @@
+"""``plan_voltage``: one supply voltage per domain of layers, least energy within an accuracy budget.
+
+The method (it scales linearly in the number of domains, e.g. ResNet-50's ~50 layers):
+
+1. **Sensitivity curves.**  For every domain, the planning chips are swept down the
+   voltage grid with faults in that domain only (every other domain reads clean);
+   the loss at a voltage is clean accuracy minus the metric (mean over chips, or the
+   lower end of its 95% CI), floored at 0.  A domain's sweep stops at the first
+   voltage where its loss alone exceeds the budget: no plan can use that voltage or
+   any lower one for it (the lower voltages are marked not allowed).
+2. **Greedy descent** (:func:`wcatsim.experiments.plan.search.greedy_descent`) on those curves:
+   the predicted loss of a plan is the sum of its domains' losses, its energy the sum
+   of each domain's energy surrogate (the energy of the plan with only that domain
+   lowered, minus what the others spend at the top); starting with every domain at
+   the top of the grid, the domain whose move saves the most energy per accuracy point
+   lost goes down next, while the predicted loss stays within the budget.
+3. **Joint check and back-off**, on the planning chips: the plan is evaluated with
+   every domain faulty at its own voltage at once.  If it misses the budget, the
+   descent's moves are undone, least efficient first, by bisection over the moves
+   (:func:`wcatsim.experiments.plan.search.back_off`) until the joint check passes.
+4. **Uniform baseline**, on the same planning chips: every domain at one voltage,
+   scanned down from the top until the budget first fails; the qualifying voltage of
+   least energy (:func:`wcatsim.experiments.plan.search.uniform_choice`).  Every domain at that
+   voltage is also a plan that passed the joint check: where the descent ended costlier
+   (its additive prediction is a heuristic), that plan is taken instead.
+5. **Verification** on held-out chips (disjoint seeds, :mod:`wcatsim.experiments.plan.chips`):
+   the plan and the uniform voltage are both evaluated on the same verification set.
+   If one misses the budget there, it goes up (the uniform voltage one step; for the
+   plan, the domains that lost most alone on those chips, until their losses cover the
+   miss, each one step, :func:`wcatsim.experiments.plan.search.failing_domains`), and both are
+   evaluated again on a fresh disjoint set, up to ``max_verification_sets`` sets.  The
+   accuracies reported are always those of the last set, which the search never saw.
+
+Energies: :func:`wcatsim.experiments.plan.energy.domains_energy` (each domain in arrays of its
+own at its own voltage, normalised to the whole image unprotected at nominal).  The
+uniform baseline is costed as one memory holding every weight at that voltage (what a
+design without domains builds, no per-domain padding), and its accuracy is measured
+on the domains' cells of the same chips (faults are independent per cell, so the split
+into domains does not change the accuracy's distribution; sharing the cells makes the
+plan-versus-uniform comparison a paired one).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sram_models.errors import InputError
+from wcatsim.experiments.plan import search
+from wcatsim.experiments.plan.chips import (
+    DomainChips,
+    domain_chip_seed,
+    make_layout,
+    planning_chips,
+    verification_chips,
+)
+from wcatsim.experiments.plan.domains import Domain, load_domains
+from wcatsim.experiments.plan.energy import ENERGY_MODEL, domains_energy
+
+PLAN_JSON = "plan_voltage.json"
+PLAN_CSV = "plan_voltage.csv"
+SENSITIVITY_CSV = "plan_voltage_sensitivity.csv"
+PLAN_CSV_COLUMNS = ("name", "weights", "voltage", "energy_share", "energy_norm", "layers")
+SENSITIVITY_COLUMNS = ("domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm")
+METRICS = ("mean", "ci_low")
+# Voltages of the default grid of a preset without a table: 26 from v_low to v_high, i.e. the sweeps'
+# default 0.75:1.0:0.01 on chandramoorthy14.
+GRID_POINTS = 26
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What a plan is asked to meet and how it is searched and verified."""
+
+    budget: float = 1.0
+    """accuracy points below clean accuracy the plan may lose (1: the literature's 'no visible loss')"""
+    metric: str = "mean"
+    """mean: mean accuracy over chips; ci_low: the lower end of its 95% CI (also charges for few chips)"""
+    planning_chips: int = 20
+    """chips the search sees (20: the sweeps' default chips per voltage)"""
+    verification_chips: int = 20
+    """chips per verification set, never seen by the search (20, as many as the search saw)"""
+    max_verification_sets: int = 5
+    """fresh verification sets tried before a plan that keeps missing is reported as missing"""
+    protect: str = "none"
+    """protection scheme of every domain's words (sram_models layout)"""
+    word_bits: int = 64
+    """data bits per SRAM word (the 512x64 arrays of chandramoorthy14)"""
+    stuck_at_one: float = 0.5
+    """share of faulty cells stuck at 1 (no bias known)"""
+    seed: int = 0
+    """base seed of every chip's faults"""
+    banks: int | None = None
+    """banks read in parallel (None: sram_models' default organisation, as the sweeps)"""
+    inference_time_ns: float | None = None
+    """the accelerator's inference time (None: the time the reads take), as ``sweep-voltage``"""
+    eval_images: int = 0
+    """> 0: every accuracy on one fixed, class-stratified, seeded subset of this many test images
+    (``--eval-images``, as the sweeps; the verified accuracy and its CI are then over chips on it)"""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.budget, (int, float)) and math.isfinite(self.budget) and self.budget >= 0):
+            raise InputError(f"--budget must be >= 0 accuracy points, got {self.budget!r}")
+        if self.metric not in METRICS:
+            raise InputError(f"--metric must be mean or ci_low, got {self.metric!r}")
+        for name in ("planning_chips", "verification_chips", "max_verification_sets"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name.replace('_', ' ')} must be a positive integer, got {value!r}")
+        if self.metric == "ci_low" and min(self.planning_chips, self.verification_chips) < 2:
+            raise InputError("--metric ci_low needs at least 2 chips per set (a CI needs a spread)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        images = self.eval_images
+        if isinstance(images, bool) or not isinstance(images, int) or images < 0:
+            raise InputError(f"--eval-images must be >= 0 (0 = the whole test set), got {self.eval_images!r}")
+        from sram_models.protection import check_scheme
+
+        object.__setattr__(self, "protect", check_scheme(self.protect))
+        self.organisation()  # bad --banks / --inference-time-ns fail here
+
+    def organisation(self) -> Any:
+        """The memory organisation of the energy model (sram_models.energy.MemoryOrganisation)."""
+        from sram_models.energy import MemoryOrganisation
+
+        return MemoryOrganisation.from_options(self.banks, self.inference_time_ns)
+
+
+@dataclass(frozen=True)
+class PointStats:
+    """Accuracy over one set of chips at one assignment of voltages."""
+
+    chips: int
+    acc_mean: float
+    ci_low: float
+    ci_high: float
+
+    def value(self, metric: str) -> float:
+        if metric == "mean" or math.isnan(self.ci_low):
+            return self.acc_mean
+        return self.ci_low
+
+
+@dataclass
+class VoltagePlan:
+    """The result of :func:`plan_voltage` (``to_json()`` is ``plan_voltage.json``)."""
+
+    domains: list[Domain]
+    voltages: list[float]
+    energy_norm: float
+    domain_energy_norm: list[float]
+    verified: PointStats
+    clean_acc: float
+    uniform_voltage: float
+    uniform_energy_norm: float
+    uniform_verified: PointStats
+    settings: PlanSettings
+    grid: list[float]
+    preset: str
+    voltage_unit: str
+    verification_sets: int
+    history: list[dict[str, Any]]
+    search_info: dict[str, Any]
+    sensitivity: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    run_dir: str | None = None
+    eval_images: dict[str, Any] | None = None
+    """the --eval-images subset record (images, of, seed, indices), None for the whole test set"""
+
+    @property
+    def saving_over_uniform(self) -> float:
+        """Uniform plan's energy minus this plan's, as a fraction of the nominal energy."""
+        return self.uniform_energy_norm - self.energy_norm
+
+    def _within(self, stats: PointStats) -> bool:
+        return self.clean_acc - stats.value(self.settings.metric) <= self.settings.budget + search.TOLERANCE
+
+    @property
+    def within_budget(self) -> bool:
+        """The plan holds the budget on the last verification set."""
+        return self._within(self.verified)
+
+    @property
+    def uniform_within_budget(self) -> bool:
+        return self._within(self.uniform_verified)
+
+    def domain_rows(self) -> list[dict[str, Any]]:
+        total = self.energy_norm
+        return [
+            {"name": d.name, "weights": d.weights, "voltage": v, "energy_share": e / total if total else 0.0,
+             "energy_norm": e, "layers": " ".join(d.layers)}
+            for d, v, e in zip(self.domains, self.voltages, self.domain_energy_norm, strict=True)
+        ]  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            # the keys other tools read (issue 12)
+            "domains": [{"name": d.name, "weights": d.weights, "voltage": v}
+                        for d, v in zip(self.domains, self.voltages, strict=True)],  # fmt: skip
+            "energy_norm": self.energy_norm,
+            "verified_acc_mean": self.verified.acc_mean,
+            "verified_ci_low": self.verified.ci_low,
+            "clean_acc": self.clean_acc,
+            "uniform_voltage": self.uniform_voltage,
+            "uniform_energy_norm": self.uniform_energy_norm,
+            "saving_over_uniform": self.saving_over_uniform,
+            "budget": s.budget,
+            "metric": s.metric,
+            # more
+            "verified_ci_high": self.verified.ci_high,
+            "verified_within_budget": self.within_budget,
+            "uniform_verified_acc_mean": self.uniform_verified.acc_mean,
+            "uniform_verified_ci_low": self.uniform_verified.ci_low,
+            "uniform_verified_ci_high": self.uniform_verified.ci_high,
+            "uniform_within_budget": self.uniform_within_budget,
+            "verification_sets": self.verification_sets,
+            # domains at the lowest allowed voltage: the plan might go lower where the preset reaches
+            "bounded_by_grid": [d.name for d, v in zip(self.domains, self.voltages, strict=True)
+                                if v <= min(self.grid) + 1e-12],  # fmt: skip
+            "planning_chips": s.planning_chips,
+            "verification_chips": s.verification_chips,
+            "verification_history": self.history,
+            "domain_details": self.domain_rows(),
+            "preset": self.preset,
+            "voltage_unit": self.voltage_unit,
+            "voltages_allowed": self.grid,
+            "protect": s.protect,
+            "word_bits": s.word_bits,
+            "stuck_at_one": s.stuck_at_one,
+            "seed": s.seed,
+            "eval_images": self.eval_images,
+            "organisation": s.organisation().describe(),
+            "energy_model": ENERGY_MODEL,
+            "uniform_energy_basis": "one memory holding every weight at the uniform voltage",
+            "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, verification "
+            "set s: chips P+(s-1)V .. P+sV-1",
+            "search": self.search_info,
+            "run_dir": self.run_dir,
+        }
+
+
+def default_grid(technology: Any) -> list[float]:
+    """The preset's grid: a tabulated preset's own voltages inside its range, else ``GRID_POINTS``
+    evenly spaced voltages from v_low to v_high.  Highest first."""
+    lo, hi = float(technology.v_low), float(technology.v_high)
+    table = getattr(technology, "voltages", None)
+    if table:
+        grid = [float(v) for v in table if lo - 1e-9 <= float(v) <= hi + 1e-9]
+    else:
+        grid = [round(lo + (hi - lo) * i / (GRID_POINTS - 1), 10) for i in range(GRID_POINTS)]
+    return sorted(set(grid), reverse=True)
+
+
+def check_grid(technology: Any, voltages: Sequence[float] | None, protect: str = "none") -> list[float]:
+    """The allowed voltages, highest first, each inside the preset's range (and, for msb-8t, at or
+    above the 8T cells' Vmin: sram_models.protection.check_voltage)."""
+    from sram_models.protection import check_voltage
+
+    if voltages is None:
+        grid = default_grid(technology)
+        for v in grid:
+            check_voltage(protect, technology, v)
+        return grid
+    out = []
+    for v in voltages:
+        v = float(v)
+        technology.check_voltage(v)
+        check_voltage(protect, technology, v)
+        out.append(v)
+    if not out:
+        raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
+    return sorted(set(out), reverse=True)
+
+
+class _Bench:
+    """Evaluates accuracies of the model on sets of chips at per-domain voltages."""
+
+    def __init__(
+        self, evaluator: Any, chips: DomainChips, metric: str, on_eval: Callable[[int], None]
+    ) -> None:
+        self.evaluator = evaluator
+        self.chips = chips
+        self.metric = metric
+        self.clean = float(evaluator.clean_acc)
+        self.on_eval = on_eval
+        self.evaluations = 0  # chip reads asked for
+        self.forwards = 0  # of which evaluated on the test set (the others read codes seen before)
+        # Accuracy per distinct read (a digest of every layer's codes): nested faults make a small domain
+        # read the same codes at several voltages, and the joint checks repeat reads; the forward pass is
+        # deterministic, so a repeated read has the accuracy already measured.
+        self._seen: dict[bytes, float] = {}
+
+    def accuracy(self, codes: dict[str, np.ndarray]) -> float:
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=20)
+        for name in sorted(codes):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(codes[name]).tobytes())
+        key = digest.digest()
+        found = self._seen.get(key)
+        if found is None:
+            found, _, images = self.evaluator.evaluate(codes)
+            self.forwards += 1 if images else 0
+            self._seen[key] = found
+        return found
+
+    def stats(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> PointStats:
+        from wcatsim.experiments.montecarlo.stats import summarize
+
+        accs = []
+        for chip in chip_ids:
+            codes, _ = self.chips.read(voltages, chip)
+            accs.append(self.accuracy(codes))
+            self.evaluations += 1
+            self.on_eval(1)
+        s = summarize(accs, bounds=(0.0, 100.0))
+        return PointStats(s.n, s.mean, s.ci_low, s.ci_high)
+
+    def loss(self, stats: PointStats) -> float:
+        return self.clean - stats.value(self.metric)
+
+
+def plan_voltage(
+    run: Any,
+    technology: Any,
+    voltages: Sequence[float] | None = None,
+    domains: str | Path = "layer",
+    settings: PlanSettings | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+) -> VoltagePlan:
+    """Plan one voltage per domain (method: module docstring); write the plan files into ``out_dir``.
+
+    ``run``: a LoadedRun or a run directory; ``technology``: a preset name, file or
+    Technology; ``voltages``: the allowed grid (default :func:`default_grid`);
+    ``domains``: ``"layer"`` or a domains TOML file (:mod:`wcatsim.experiments.plan.domains`).
+    ``out_dir`` defaults to the run directory; ``None`` results are also returned.
+    """
+    from sram_models import MemoryImage, Technology, load_technology
+    from wcatsim.memory.evaluator import FaultEvaluator
+
+    settings = settings or PlanSettings()
+    say = log or (lambda text: None)
+    if not isinstance(technology, Technology):
+        technology = load_technology(technology)
+    tech = technology
+    grid = check_grid(tech, voltages, settings.protect)
+    if isinstance(run, (str, Path)):
+        from wcatsim.train.runs import load_run
+
+        run = load_run(run, device=device)
+    make_layout(2, settings.word_bits, settings.protect)  # a bad --word-bits fails before any work
+    organisation = settings.organisation()
+
+    evaluator = FaultEvaluator.for_run(
+        run, word_bits=settings.word_bits, ecc=None, batch_size=batch_size, eval_images=settings.eval_images
+    )
+    weights = {name: int(codes.size) for name, codes in evaluator.memory.clean_codes.items()}
+    doms = load_domains(domains, weights)
+    layout = make_layout(evaluator.memory.bits, settings.word_bits, settings.protect)
+    per_set = max(settings.planning_chips, settings.verification_chips)
+    chips = DomainChips(run.model, doms, layout, tech, settings.stuck_at_one, settings.seed, per_set)
+    reference = evaluator.memory.image  # the whole image, packed as one memory, unprotected
+    whole = MemoryImage.pack(chips.clean, layout)  # the uniform design: one memory, protected as asked
+    n_dom, n_steps = len(doms), len(grid)
+    target = Path(out_dir) if out_dir is not None else Path(run.dir)
+    bar = _progress(progress)
+    say = bar.wrap(say)
+    bench = _Bench(evaluator, chips, settings.metric, bar.update)
+    budget = settings.budget
+    plan_ids = planning_chips(settings.planning_chips)
+
+    def plan_volts(steps: Sequence[int]) -> list[float]:
+        return [grid[int(j)] for j in steps]
+
+    def energy_of(steps: Sequence[int]) -> Any:
+        return domains_energy(chips.images, plan_volts(steps), tech, reference, organisation)
+
+    try:
+        # 1. sensitivity curves on the planning chips
+        say(f"[plan] {n_dom} domains x up to {n_steps} voltages x {len(plan_ids)} planning chips "
+            f"(faults in one domain at a time)")  # fmt: skip
+        loss = np.full((n_dom, n_steps), np.inf)
+        top = energy_of([0] * n_dom)
+        surrogate = np.zeros((n_dom, n_steps))
+        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings))
+        for d, dom in enumerate(doms):
+            for j, v in enumerate(grid):
+                steps = [0] * n_dom
+                steps[d] = j
+                surrogate[d, j] = energy_of(steps).total_norm - top.total_norm + top.domain_norm[d]
+                st = cache.get(dom.name, v)
+                if st is None:
+                    volts: list[float | None] = [None] * n_dom
+                    volts[d] = v
+                    st = bench.stats(volts, plan_ids)
+                lost = bench.loss(st)
+                cache.put(dom.name, v, st, lost, surrogate[d, j] - top.domain_norm[d] + top.total_norm)
+                loss[d, j] = max(0.0, lost)
+                if lost > budget + search.TOLERANCE:
+                    if j > 0:
+                        loss[d, j] = np.inf  # this voltage and every lower one are out of reach for it
+                    break
+            cache.save()
+            if loss[d, 0] > budget + search.TOLERANCE:
+                say(f"  {dom.name} ({dom.weights} weights): alone MISSES the budget at {grid[0]:g} "
+                    f"{tech.voltage_unit}")  # fmt: skip
+            else:
+                reach = grid[int(np.flatnonzero(np.isfinite(loss[d]))[-1])]
+                say(f"  {dom.name} ({dom.weights} weights): alone within budget down to {reach:g} "
+                    f"{tech.voltage_unit}")
+
+        # 2. greedy descent, 3. joint check with back-off
+        descent = search.greedy_descent(loss, surrogate, budget)
+        joint: dict[int, PointStats] = {}
+
+        def joint_passes(k: int) -> bool:
+            joint[k] = bench.stats(plan_volts(descent.trajectory[k]), plan_ids)
+            return bench.loss(joint[k]) <= budget + search.TOLERANCE
+
+        say(f"[plan] greedy descent: {len(descent.moves)} moves, predicted loss {descent.predicted_loss:.3f} "
+            f"points; joint check on the planning chips")  # fmt: skip
+        chosen, checks = search.back_off(descent.trajectory, joint_passes)
+        steps = list(descent.trajectory[chosen])
+        say(f"  joint checks: {len(checks)}; kept {chosen} of {len(descent.moves)} moves")
+
+        # 4. uniform baseline on the same planning chips
+        uniform_loss = [math.inf] * n_steps
+        uniform_energy = [
+            domains_energy([whole], [v], tech, reference, organisation).total_norm for v in grid
+        ]
+        uniform_planning = []
+        for j, v in enumerate(grid):
+            st = bench.stats([v] * n_dom, plan_ids)
+            uniform_loss[j] = bench.loss(st)
+            uniform_planning.append({"voltage": v, "acc_mean": st.acc_mean, "ci_low": st.ci_low,
+                                     "loss": uniform_loss[j], "energy_norm": uniform_energy[j]})  # fmt: skip
+            if uniform_loss[j] > budget + search.TOLERANCE:
+                break
+        uni = search.uniform_choice(uniform_loss, uniform_energy, budget)
+        say(f"  uniform: {grid[uni]:g} {tech.voltage_unit} on the planning chips")
+        # Every domain at the uniform voltage is a plan too, and it passed the same joint check: where the
+        # descent (additive losses, a heuristic) ended costlier, that plan is the better one.
+        uniform_as_plan = energy_of([uni] * n_dom).total_norm < energy_of(steps).total_norm - 1e-12
+        if uniform_as_plan:
+            steps = [uni] * n_dom
+            say("  the descent's plan costs more than every domain at the uniform voltage: taking that")
+
+        # 5. verification on fresh, disjoint chip sets
+        verdict = verify_held_out(bench, grid, [d.name for d in doms], steps, uni, settings, say)
+        steps, uni = verdict.steps, verdict.uniform_step
+        plan_stats, uniform_stats, history = verdict.plan, verdict.uniform, verdict.history
+    finally:
+        bar.close()
+
+    final = energy_of(steps)
+    plan = VoltagePlan(
+        domains=doms,
+        voltages=plan_volts(steps),
+        energy_norm=final.total_norm,
+        domain_energy_norm=list(final.domain_norm),
+        verified=plan_stats,
+        clean_acc=bench.clean,
+        uniform_voltage=grid[uni],
+        uniform_energy_norm=uniform_energy[uni],
+        uniform_verified=uniform_stats,
+        settings=settings,
+        grid=grid,
+        preset=tech.name,
+        voltage_unit=tech.voltage_unit,
+        verification_sets=len(history),
+        history=history,
+        search_info={
+            "method": "per-domain sensitivity on the planning chips, greedy descent (steepest energy saved "
+            "per accuracy point lost), joint check with bisection back-off, held-out verification",
+            "moves": len(descent.moves),
+            "moves_kept": chosen,
+            "predicted_loss": descent.predicted_loss,
+            "joint_checks": [{"moves": k, "within_budget": ok,
+                              "acc_mean": joint[k].acc_mean, "ci_low": joint[k].ci_low}
+                             for k, ok in checks],  # fmt: skip
+            "planned_voltages": plan_volts(descent.trajectory[chosen]),
+            "uniform_as_plan": uniform_as_plan,
+            "uniform_planning": uniform_planning,
+            "sensitivity_points_reused": cache.reused,
+            "evaluations": bench.evaluations,
+            "forward_passes": bench.forwards,
+        },
+        sensitivity=cache.rows_for([d.name for d in doms], grid),
+        run_dir=str(getattr(run, "dir", "")) or None,
+        eval_images=evaluator.subset,
+    )
+    write_plan(plan, target)
+    return plan
+
+
+@dataclass
+class HeldOut:
+    """What verification on held-out chips ended with (the last set's figures)."""
+
+    steps: list[int]
+    uniform_step: int
+    plan: PointStats
+    uniform: PointStats
+    history: list[dict[str, Any]]
+
+
+def verify_held_out(
+    bench: Any,
+    grid: Sequence[float],
+    names: Sequence[str],
+    steps: Sequence[int],
+    uniform_step: int,
+    settings: PlanSettings,
+    say: Callable[[str], None] = lambda text: None,
+) -> HeldOut:
+    """Verify the plan (grid ``steps`` per domain) and the uniform voltage on fresh chip sets.
+
+    ``bench``: ``stats(voltages, chip ids) -> PointStats`` and ``loss(stats) -> points``.
+    Set ``s`` holds the chips :func:`wcatsim.experiments.plan.chips.verification_chips` gives.  Both
+    are evaluated on each set; when one misses the budget it goes up (the uniform voltage one
+    grid step; the plan's failing domains, :func:`search.failing_domains` from their losses
+    alone on this set, one step each) and both are evaluated on the next set, until both
+    hold or ``settings.max_verification_sets`` sets are spent.
+    """
+    steps, uni = [int(j) for j in steps], int(uniform_step)
+    n_dom, budget = len(names), settings.budget
+    history: list[dict[str, Any]] = []
+    for set_number in range(1, settings.max_verification_sets + 1):
+        ids = verification_chips(settings.planning_chips, settings.verification_chips, set_number)
+        volts = [grid[j] for j in steps]
+        plan_stats = bench.stats(volts, ids)
+        uniform_stats = bench.stats([grid[uni]] * n_dom, ids)
+        plan_loss, uni_loss = bench.loss(plan_stats), bench.loss(uniform_stats)
+        plan_ok = plan_loss <= budget + search.TOLERANCE
+        uni_ok = uni_loss <= budget + search.TOLERANCE
+        entry: dict[str, Any] = {
+            "set": set_number, "chips": [ids[0], ids[-1]],
+            "voltages": dict(zip(names, volts, strict=True)),
+            "acc_mean": plan_stats.acc_mean, "ci_low": plan_stats.ci_low, "within_budget": plan_ok,
+            "uniform_voltage": grid[uni], "uniform_acc_mean": uniform_stats.acc_mean,
+            "uniform_ci_low": uniform_stats.ci_low, "uniform_within_budget": uni_ok,
+        }  # fmt: skip
+        history.append(entry)
+        say(f"[plan] verification set {set_number}: plan {_fmt_stats(plan_stats)} "
+            f"({'within' if plan_ok else 'MISSES'} budget), uniform {grid[uni]:g}: "
+            f"{_fmt_stats(uniform_stats)} ({'within' if uni_ok else 'MISSES'})")  # fmt: skip
+        if (plan_ok and uni_ok) or set_number == settings.max_verification_sets:
+            return HeldOut(steps, uni, plan_stats, uniform_stats, history)
+        if not plan_ok:
+            lowered = [j > 0 for j in steps]
+            solo = []
+            for d in range(n_dom):
+                alone: list[float | None] = [None] * n_dom
+                alone[d] = volts[d]
+                solo.append(max(0.0, bench.loss(bench.stats(alone, ids))) if lowered[d] else 0.0)
+            raised = search.failing_domains(solo, lowered, plan_loss - budget)
+            for d in raised:
+                steps[d] -= 1
+            entry["raised"] = [names[d] for d in raised]
+        if not uni_ok and uni > 0:
+            uni -= 1
+            entry["uniform_raised_to"] = grid[uni]
+    raise AssertionError("unreachable: the loop returns on its last set")  # pragma: no cover
+
+
+def write_plan(plan: VoltagePlan, out_dir: str | Path) -> dict[str, Path]:
+    """``plan_voltage.json`` and ``plan_voltage.csv``, atomically (the sensitivity table is written as it
+    is computed)."""
+    from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
+
+    out_dir = Path(out_dir)
+    paths = {"json": out_dir / PLAN_JSON, "csv": out_dir / PLAN_CSV}
+    atomic_write_csv(paths["csv"], PLAN_CSV_COLUMNS, plan.domain_rows())
+    atomic_write_json(paths["json"], plan.to_json())
+    return paths
+
+
+def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
+    """The plan as an aligned text table (one line per domain), then the comparison with uniform."""
+    data = plan.to_json() if isinstance(plan, VoltagePlan) else plan
+    unit = data.get("voltage_unit", "V")
+    details = data.get("domain_details") or [{**d, "energy_share": math.nan} for d in data["domains"]]
+    head = ["domain", "weights", f"voltage ({unit})", "energy share"]
+    lines = [head]
+    for d in details:
+        share = f"{100 * float(d['energy_share']):.1f}%"
+        lines.append([str(d["name"]), str(d["weights"]), f"{float(d['voltage']):.3f}", share])
+    widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
+    table = [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in lines
+    ]
+
+    def acc(mean: Any, low: Any) -> str:
+        missing = low is None or (isinstance(low, float) and math.isnan(low))
+        return f"{float(mean):.2f}% (CI low {'—' if missing else f'{float(low):.2f}'})"
+
+    def flag(key: str) -> str:
+        return "" if data.get(key, True) else "  MISSES THE BUDGET"
+
+    sets = data.get("verification_sets")
+    plan_acc = acc(data["verified_acc_mean"], data["verified_ci_low"])
+    uni_acc = acc(data.get("uniform_verified_acc_mean", math.nan), data.get("uniform_verified_ci_low"))
+    table += [
+        f"plan:    energy_norm {float(data['energy_norm']):.4f}, verified {plan_acc}"
+        + flag("verified_within_budget"),
+        f"uniform: {float(data['uniform_voltage']):.3f} {unit}, energy_norm "
+        f"{float(data['uniform_energy_norm']):.4f}, verified {uni_acc}" + flag("uniform_within_budget"),
+        f"clean {float(data['clean_acc']):.2f}%, budget {float(data['budget']):g} point(s) on the "
+        f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
+        + (f"; {sets} verification set(s) of held-out chips" if sets else ""),
+    ]
+    if float(data["saving_over_uniform"]) < 0:
+        table.append(
+            "the uniform voltage in one memory costs less than these domains: each domain's arrays of its "
+            "own (and their leaking padding) cost more than the voltages save; group layers with --domains"
+        )
+    if data.get("bounded_by_grid"):
+        table.append(
+            "at the lowest allowed voltage (a lower one, where the preset reaches, might hold too): "
+            + ", ".join(data["bounded_by_grid"])
+        )
+    return "\n".join(table)
+
+
+def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: DomainChips,
+                 settings: PlanSettings) -> str:
+    """What a sensitivity point's accuracy depends on (not the budget or metric: they only decide where a
+    domain's sweep stops and how its points are read)."""
+    import hashlib
+    import json
+
+    from wcatsim.memory.evaluator import model_fingerprint
+
+    described = {
+        "model": model_fingerprint(evaluator),
+        "technology": tech.fingerprint(),
+        "domains": [[d.name, list(d.layers)] for d in doms],
+        "layout": repr(chips.memories[0].layout),
+        "planning_chips": settings.planning_chips, "stuck_at_one": settings.stuck_at_one,
+        "seed": settings.seed,
+        # device and batch size change the floating-point sums, hence (rarely) an accuracy
+        "device": evaluator.device_type, "batch_size": evaluator.batch_size,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+class _SensitivityCache:
+    """The sensitivity table on disk (``plan_voltage_sensitivity.csv`` + its fingerprint): a rerun with the
+    same model, technology, domains, layout and planning chips reuses every point already evaluated."""
+
+    def __init__(self, out_dir: Path, fingerprint: str) -> None:
+        from wcatsim.store.atomic import read_csv, read_json_object
+
+        self.csv = out_dir / SENSITIVITY_CSV
+        self.meta = self.csv.with_suffix(".json")
+        self.fingerprint = fingerprint
+        self.rows: dict[tuple[str, float], dict[str, Any]] = {}
+        if read_json_object(self.meta).get("fingerprint") == fingerprint:
+            for row in read_csv(self.csv):
+                try:
+                    key = (row["domain"], float(row["voltage"]))
+                    self.rows[key] = {
+                        "domain": row["domain"], "voltage": float(row["voltage"]), "chips": int(row["chips"]),
+                        **{k: float(row[k]) if row[k] != "" else math.nan
+                           for k in ("acc_mean", "ci_low", "ci_high", "loss", "energy_norm")},
+                    }  # fmt: skip
+                except (KeyError, ValueError):
+                    continue  # a damaged row is simply evaluated again
+        self.reused = 0
+
+    def get(self, domain: str, voltage: float) -> PointStats | None:
+        row = self.rows.get((domain, float(voltage)))
+        if row is None:
+            return None
+        self.reused += 1
+        return PointStats(row["chips"], row["acc_mean"], row["ci_low"], row["ci_high"])
+
+    def put(self, domain: str, voltage: float, st: PointStats, loss: float, energy_norm: float) -> None:
+        self.rows[(domain, float(voltage))] = {
+            "domain": domain, "voltage": float(voltage), "chips": st.chips, "acc_mean": st.acc_mean,
+            "ci_low": st.ci_low, "ci_high": st.ci_high, "loss": loss, "energy_norm": energy_norm,
+        }  # fmt: skip
+
+    def save(self) -> None:
+        from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
+
+        atomic_write_csv(self.csv, SENSITIVITY_COLUMNS, list(self.rows.values()))
+        atomic_write_json(self.meta, {"fingerprint": self.fingerprint})
+
+    def rows_for(self, domains: Sequence[str], grid: Sequence[float]) -> list[dict[str, Any]]:
+        return [self.rows[(d, float(v))] for d in domains for v in grid if (d, float(v)) in self.rows]
+
+
+def _fmt_stats(st: PointStats) -> str:
+    low = "—" if math.isnan(st.ci_low) else f"{st.ci_low:.2f}"
+    return f"{st.acc_mean:.2f}% [CI low {low}]"
+
+
+class _progress:
+    """A tqdm bar over chip evaluations (no-op when off)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from wcatsim.train.progress import bar
+
+        # a bar on a terminal only: redrawn lines are unreadable in a log file
+        self.bar = bar(enabled, desc="plan-voltage", unit="chip", leave=False, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def wrap(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """``log`` with the bar lifted while it writes (no line mixed into the bar)."""
+        if self.bar is None:
+            return log
+
+        def write(text: str) -> None:
+            with self.bar.external_write_mode():
+                log(text)
+
+        return write
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+__all__ = [
+    "PLAN_CSV",
+    "PLAN_JSON",
+    "PlanSettings",
+    "HeldOut",
+    "PointStats",
+    "VoltagePlan",
+    "check_grid",
+    "default_grid",
+    "domain_chip_seed",
+    "format_plan",
+    "plan_voltage",
+    "verify_held_out",
+    "write_plan",
+]

@@ -1,0 +1,519 @@
+"""Sweeps over operating points: accuracy under random bit errors, and accuracy and energy across voltages.
+
+:func:`random_flip_sweep` is the paper's random-flip protocol (a BER list, 50
+transient realisations per BER, or adaptive stopping); :func:`voltage_sweep`
+takes an SRAM technology, derives BER and energy per inference from each supply
+voltage, and evaluates simulated chips (persistent, nested fault maps) or
+transient faults there.  Both write one CSV row per finished point, atomically,
+and resume a killed run without recomputing finished points
+(:mod:`wcatsim.store.results`); both return the rows of the points asked for.
+
+Columns: ``ber`` is, in ``random_flip.csv``, the probability that a stored bit of
+random data reads wrong (every fault model honours it: ``sram_models.faults``),
+and in ``sweep_voltage.csv`` the preset's BER(V) as its source measured it (its
+``ber_meaning``, recorded in the sidecar); ``flip_rate`` beside it is what
+happened: weight bits changed / weight bits stored, averaged over realisations.
+
+The resume fingerprint covers every setting that can change a number: the model
+and test set, the fault and memory settings, the seeds, the stopping rule, the
+whole technology (every field and table row), the energy organisation, the
+device type (CPU and CUDA kernels round differently) and the evaluation batch
+size (on CPU, ResNet-20 logits differ by up to 3e-6 between batches of 1 and 256,
+measured: enough to move an argmax tie).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sram_models.errors import InputError
+from wcatsim.experiments.montecarlo.engine import Realisation, run_point
+from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
+from wcatsim.experiments.montecarlo.stopping import StoppingRule
+from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
+from wcatsim.memory.evaluator import model_fingerprint
+from wcatsim.store.results import PointTable, typed_row
+
+RANDOM_FLIP_FILE = "random_flip.csv"
+SWEEP_VOLTAGE_FILE = "sweep_voltage.csv"
+RANDOM_FLIP_COLUMNS = (
+    "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
+    "ci_low", "ci_high", "bits_changed_mean", "clean_acc",
+)  # fmt: skip
+# energy columns: sram_models.energy (dynamic_pj, leakage_pj, inference_time_ns empty without absolute
+# figures; leakage_share in the preset's relative units then)
+SWEEP_VOLTAGE_COLUMNS = (
+    "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
+    "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
+    "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "clean_acc",
+)  # fmt: skip
+# images: test images evaluated (0 when the read codes equal the stored ones: the clean accuracy, exactly)
+REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "faulty_cells", "images")
+# h7 (issue 9 section 6): appended to the tables when a protection scheme is on (words per realisation;
+# sram_models.protection: corrected and then right / flagged, zeroed by the -zero schemes / read wrong
+# with nothing flagged)
+ECC_COLUMNS = ("ecc_corrected_mean", "ecc_detected_mean", "ecc_miscorrected_mean")
+ECC_REALISATION_COLUMNS = ("ecc_corrected", "ecc_detected", "ecc_miscorrected")
+_INT_COLUMNS = {"realisations", "realisation", "seed", "bits_changed", "faulty_cells", "images",
+                *ECC_REALISATION_COLUMNS}  # fmt: skip
+
+# The paper's BER list (config.PAPER_BERS) extended to where small models separate the quantizers
+# (issue 4: maxabs 89.7% vs wcat 96.6% at 3e-2 on digits, within noise at 3e-3).
+EXTENDED_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2, 2e-2, 3e-2, 5e-2)
+
+
+def _parse(name: str) -> Callable[[str], Any]:
+    return int if name in _INT_COLUMNS else float
+
+
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    return typed_row(row, {name: _parse(name) for name in row})
+
+
+def _loaded(run: Any, device: str) -> Any:
+    if isinstance(run, (str, Path)):
+        from wcatsim.train.runs import load_run
+
+        return load_run(run, device=device)
+    return run
+
+
+def _point_row(
+    realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule, data_bits: int
+) -> dict[str, Any]:
+    # The rule's CI: Student t for the fixed protocol, Stein's with Hall's skew correction for adaptive.
+    s = rule.summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
+    changed = float(np.mean([r.bits_changed for r in realisations]))
+    return {
+        "flip_rate": changed / data_bits,
+        "realisations": s.n,
+        "acc_mean": s.mean,
+        "acc_std": s.std,
+        "acc_min": s.min,
+        "acc_max": s.max,
+        # one realisation (a measured chip) has no CI: written empty, not NaN
+        "ci_low": None if math.isnan(s.ci_low) else s.ci_low,
+        "ci_high": None if math.isnan(s.ci_high) else s.ci_high,
+        "bits_changed_mean": changed,
+        "clean_acc": clean_acc,
+        **{f"{name}_mean": float(np.mean([getattr(r, name) for r in realisations]))
+           for name in ECC_REALISATION_COLUMNS},
+    }  # fmt: skip
+
+
+def _realisation_rows(key: str, point: float, realisations: Sequence[Realisation]) -> list[dict[str, Any]]:
+    return [
+        {key: point, "realisation": r.index, "seed": r.seed, "accuracy": r.accuracy,
+         "bits_changed": r.bits_changed, "faulty_cells": r.faulty_cells, "images": r.images,
+         **{name: getattr(r, name) for name in ECC_REALISATION_COLUMNS}}
+        for r in realisations
+    ]  # fmt: skip
+
+
+class _Progress:
+    """A tqdm bar over realisations (no-op when progress is off)."""
+
+    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
+        from wcatsim.train.progress import bar
+
+        # only on a terminal; elsewhere each finished point's row is the progress (on_row)
+        self.bar = bar(enabled, total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_sweep(
+    *,
+    points: Sequence[float],
+    key: str,
+    table: PointTable,
+    make_task: Callable[[float], Callable[[int], Realisation]],
+    rule: StoppingRule,
+    executor: Executor,
+    extra: Callable[[float], dict[str, Any]],
+    clean_acc: float,
+    data_bits: int,
+    progress: bool,
+    on_row: Callable[[dict[str, Any], bool], None] | None,
+    desc: str,
+) -> list[dict[str, Any]]:
+    pending = [p for p in points if table.done(p) is None]
+    bar = _Progress(progress, len(pending) * rule.most if not rule.adaptive else None, desc)
+    rows = []
+    try:
+        for point in points:
+            found = table.done(point)
+            if found is not None:
+                row = _typed(found)
+                resumed = True
+            else:
+                realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
+                row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule, data_bits)}
+                table.add(point, row, _realisation_rows(key, point, realisations))
+                row = _typed({k: row.get(k) for k in table.columns} | {key: point})
+                resumed = False
+            rows.append(row)
+            if on_row is not None:
+                on_row(row, resumed)
+    finally:
+        bar.close()
+    return rows
+
+
+def _executor_setup(
+    run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
+    word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
+) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
+    from wcatsim.memory.evaluator import FaultEvaluator
+
+    # the scheme (resolved by the caller from its ecc and protect options) decides the stored code
+    ecc = "secded" if protect in ("secded", "secded-zero") else None
+    spec = EvalSpec(
+        run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
+        word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
+        eval_images=int(eval_images or 0),
+    )  # fmt: skip
+    evaluator = FaultEvaluator.for_run(
+        run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect,
+        eval_images=spec.eval_images,
+    )
+    register(spec, evaluator)
+    return executor or LocalExecutor(), spec, evaluator
+
+
+def _data_bits(evaluator: Any) -> int:
+    """Weight bits stored in the faulty memory (the denominator of flip_rate)."""
+    return int(evaluator.memory.n_weights) * int(evaluator.memory.bits)
+
+
+def _numerics(evaluator: Any) -> dict[str, Any]:
+    """Device type and batch size: they change the floating-point sums, hence (rarely) an accuracy."""
+    return {"device": evaluator.device_type, "batch_size": evaluator.batch_size}
+
+
+def check_bers(bers: Sequence[float]) -> list[float]:
+    """The BERs as floats, each a probability; InputError for one outside [0, 1] or an empty list."""
+    out = []
+    for ber in bers:
+        ber = float(ber)
+        if not (0.0 <= ber <= 1.0) or math.isnan(ber):
+            raise InputError(f"BER {ber:g} is outside [0, 1]: a bit error rate is a probability")
+        out.append(ber)
+    if not out:
+        raise InputError("the BER list is empty: give e.g. --ber 0,1e-3,1e-2")
+    return list(dict.fromkeys(out))
+
+
+def random_flip_sweep(
+    run: Any,
+    bers: Sequence[float],
+    *,
+    samples: int = 50,
+    ci_half_width: float = 0.0,
+    min_samples: int = 50,  # StoppingRule's pilot (the paper's 50)
+    max_samples: int = 200,
+    fault: str = "transient",
+    protect_msb: float = 0.0,
+    word_bits: int = 64,
+    ecc: str | None = None,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+    executor: Executor | None = None,
+    out: str | Path | None = None,
+    per_realisation: bool = False,
+    progress: bool = False,
+    on_row: Callable[[dict[str, Any], bool], None] | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    config: Any = None,
+    protect: str | None = None,
+    eval_images: int = 0,
+) -> list[dict[str, Any]]:
+    """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
+
+    ``run``: a :class:`wcatsim.train.runs.LoadedRun` or a run directory.  Realisation i at
+    BER p draws its faults from seed (``seed``, p, i), so two models with the same
+    ``seed`` see the same faults (common random numbers).  ``samples`` realisations
+    per BER (the paper's 50), or, with ``ci_half_width`` > 0, Stein's two-stage rule
+    for that 95% CI half-width (a pilot of ``min_samples``, at most ``max_samples``;
+    the pilot's std is floored at one test image's worth of accuracy; see
+    :mod:`wcatsim.experiments.montecarlo.stopping`).  ``fault`` names
+    a fault model of sram_models; ``protect_msb`` the fraction of weights whose sign
+    bit is in hardened cells.  ``protect`` names a protection scheme (sram_models.protection;
+    ``ecc="secded"`` is ``protect="secded"``; msb-8t's sign bits are taken as fault-free at every
+    BER: a BER has no voltage to check the 8T cells' Vmin against).  With a scheme on, the table
+    gains ``ecc_corrected_mean, ecc_detected_mean, ecc_miscorrected_mean`` (words per realisation).
+    ``on_row(row, resumed)`` is called as each point ends.
+    ``eval_images`` K > 0: every accuracy on one fixed, class-stratified, seeded subset of K test images
+    (recorded in the sidecar); the CIs are then over realisations on that subset.
+    """
+    from sram_models.protection import resolve_scheme
+    from wcatsim.memory.evaluator import make_flip_model
+
+    bers = check_bers(bers)
+    scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
+    for ber in bers:  # an unknown fault name or a ber the model refuses fails here, before any work
+        make_flip_model(fault, ber, protect_msb)
+    run = _loaded(run, device)
+    executor, spec, evaluator = _executor_setup(
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images
+    )
+    try:
+        rule = StoppingRule(
+            samples=samples, ci_half_width=ci_half_width, min_samples=min_samples, max_samples=max_samples,
+            std_floor=100.0 / evaluator.n_images if ci_half_width > 0 else 0.0,
+        )  # fmt: skip
+        settings = {
+            "kind": "random_flip", "model": model_fingerprint(evaluator), "fault": fault,
+            "protect_msb": float(protect_msb), "word_bits": int(word_bits), "ecc": spec.ecc,
+            "layers": list(evaluator.memory.layers), "seed": int(seed), "rule": rule.settings(),
+            "protect": scheme, **_numerics(evaluator),
+        }  # fmt: skip
+        if evaluator.subset is not None:
+            settings["eval_images"] = evaluator.subset
+        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
+        protected = scheme != "none"
+        with PointTable(
+            out, RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()), "ber", settings,
+            meta=_meta(config, run, evaluator),
+            realisation_columns=(
+                ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                if per_realisation else None
+            ),
+        ) as table:  # fmt: skip
+            return _run_sweep(
+                points=bers, key="ber", table=table,
+                make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
+                rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
+                data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
+            )  # fmt: skip
+    finally:
+        unregister(spec)
+
+
+def voltage_sweep(
+    run: Any,
+    technology: Any,
+    voltages: Sequence[float],
+    *,
+    chips: int = 20,
+    fault: str = "chip",
+    ecc: str | None = None,
+    word_bits: int = 64,
+    stuck_at_one: float = 0.5,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+    executor: Executor | None = None,
+    out: str | Path | None = None,
+    per_realisation: bool = False,
+    progress: bool = False,
+    on_row: Callable[[dict[str, Any], bool], None] | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    config: Any = None,
+    banks: int | None = None,
+    inference_time_ns: float | None = None,
+    protect: str | None = None,
+    fault_map: Any = None,
+    tile_offset: int = 0,
+    eval_images: int = 0,
+) -> list[dict[str, Any]]:
+    """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
+
+    ``technology``: a preset name, a preset file path, or a loaded Technology (the object
+    itself goes to every executor).  ``fault="chip"``: ``chips`` simulated chips, chip c's
+    faults from seed (``seed``, c) at every voltage (nested: lower voltage, superset of
+    faulty cells, ``technology.faulty_cell_rate(V)`` of them; faulty cells stuck at 1 with
+    probability ``stuck_at_one``); ``"transient"``: independent flips at
+    ``technology.bit_error_rate(V)``, so both change the same expected number of bits of
+    random data.  Energy from :func:`sram_models.energy.inference_energy` on the packed
+    image (check bits included with ECC) with the organisation ``banks`` (default: NVDLA
+    nv_small's 32) and, if given, the accelerator's ``inference_time_ns``; ``energy_norm`` =
+    total energy over the same weights without ECC at nominal voltage.  Rows are ordered
+    from the highest voltage down.  ``eval_images``: as in :func:`random_flip_sweep`.
+
+    ``protect``: a protection scheme (sram_models.protection; ``ecc="secded"`` is ``protect="secded"``);
+    its cells count in the energy (``energy_norm`` stays relative to the unprotected image at nominal)
+    and the table gains ``ecc_corrected_mean, ecc_detected_mean, ecc_miscorrected_mean``.
+    ``fault_map``: a measured chip (``.npz`` path or ``sram_models.ChipMeasurement``): its stuck cells
+    at each voltage it holds (``voltages`` None = all of them, else a subset), one chip, so
+    ``realisations`` is 1 and the CI columns are empty; ``ber`` is the map's faulty-cell rate there,
+    ``technology`` only gives the energy; ``tile_offset`` as in ``sram_models.MeasuredFaultMap``.
+    """
+    from sram_models import Technology, load_technology
+    from sram_models.energy import MemoryOrganisation, inference_energy
+    from sram_models.protection import check_voltage, resolve_scheme
+
+    scheme = resolve_scheme(ecc, protect)
+    measured = None
+    if fault_map is not None:
+        from sram_models.measured import ChipMeasurement, MeasuredFaultMap
+
+        chip = fault_map if isinstance(fault_map, ChipMeasurement) else ChipMeasurement.load(fault_map)
+        measured = MeasuredFaultMap(chip=chip, tile_offset=tile_offset)
+        fault, chips = "measured", 1
+        held = chip.voltages
+        voltages = list(held) if voltages is None else [held[chip.index(v)] for v in voltages]
+    if fault not in ("chip", "transient", "measured"):
+        raise InputError(f"unknown sweep fault {fault!r}: use chip (persistent fault maps) or transient")
+    if fault == "measured" and measured is None:
+        raise InputError("fault='measured' needs fault_map= (a .npz written by `wcatsim sram import-map`)")
+    if chips < 1:
+        raise InputError(f"chips must be >= 1, got {chips}")
+    organisation = MemoryOrganisation.from_options(banks, inference_time_ns)
+    if isinstance(technology, (str, Path)):
+        preset = str(technology)
+        tech = load_technology(preset)
+    elif isinstance(technology, Technology):
+        tech, preset = technology, technology.name
+    else:
+        raise InputError(
+            f"technology must be a preset name, a preset file or a Technology, got {technology!r}"
+        )
+    if measured is not None and measured.chip.voltage_unit != tech.voltage_unit:
+        raise InputError(
+            f"the fault map's voltages are in {measured.chip.voltage_unit}, {tech.name}'s in "
+            f"{tech.voltage_unit}: choose a --preset in the map's unit"
+        )
+    volts = []
+    for v in voltages:
+        v = float(v)
+        if not (tech.v_low <= v <= tech.v_high):
+            raise InputError(
+                f"voltage {v:g} {tech.voltage_unit} is outside {tech.name}'s range "
+                f"{tech.v_low:g}..{tech.v_high:g} {tech.voltage_unit}: choose --voltages inside it"
+            )
+        check_voltage(scheme, tech, v)  # msb-8t: the 8T cells' Vmin
+        volts.append(v)
+    if not volts:
+        raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
+    volts = sorted(set(volts), reverse=True)
+    run = _loaded(run, device)
+    executor, spec, evaluator = _executor_setup(
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images
+    )
+    try:
+        image = evaluator.memory.image
+        energies = {v: inference_energy(image, tech, v, organisation=organisation) for v in volts}
+        rule = StoppingRule(samples=int(chips))
+        settings = {
+            "kind": "sweep_voltage", "model": model_fingerprint(evaluator), "preset": preset,
+            "technology": tech.describe(), "technology_fingerprint": tech.fingerprint(),
+            "ber_meaning": tech.ber_meaning, "organisation": organisation.describe(),
+            "fault": fault, "stuck_at_one": float(stuck_at_one),
+            "word_bits": int(word_bits), "ecc": spec.ecc, "layers": list(evaluator.memory.layers),
+            "seed": int(seed), "chips": int(chips), "protect": scheme, **_numerics(evaluator),
+        }  # fmt: skip
+        if measured is not None:
+            settings |= {
+                "fault_map": measured.chip.fingerprint(), "fault_map_chip": measured.chip.chip,
+                "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
+            }  # fmt: skip
+        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
+        if evaluator.subset is not None:
+            settings["eval_images"] = evaluator.subset
+
+        def extra(v: float) -> dict[str, Any]:
+            report = energies[v]
+            return {
+                # a measured chip: its own faulty-cell rate at v (the preset gives the energy only)
+                "ber": float(tech.ber(v)) if measured is None else measured.chip.faulty_rate(v),
+                "energy_per_inference_pj": report.total_pj,
+                "energy_norm": report.total_norm,
+                "dynamic_pj": report.dynamic_pj,
+                "leakage_pj": report.leakage_pj,
+                "leakage_share": report.leakage_share,
+                "inference_time_ns": report.inference_time_ns,
+            }
+
+        protected = scheme != "none"
+        with PointTable(
+            out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()), "voltage", settings,
+            meta=_meta(config, run, evaluator), descending=True,
+            realisation_columns=(
+                ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                if per_realisation else None
+            ),
+        ) as table:  # fmt: skip
+            return _run_sweep(
+                points=volts, key="voltage", table=table,
+                make_task=lambda v: VoltageTask(
+                    spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured
+                ),
+                rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
+                data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
+            )  # fmt: skip
+    finally:
+        unregister(spec)
+
+
+def compare_realisations(
+    table_a: str | Path, table_b: str | Path, key: str = "ber"
+) -> list[dict[str, Any]]:
+    """Accuracy difference a - b per operating point from two per-realisation tables, with its own CI.
+
+    Both runs must have used the same base seed (common random numbers: realisation i saw the same
+    faults in both), which the seeds in the tables confirm; the paired differences then estimate the
+    difference far more precisely than the two separate CIs suggest.
+    """
+    from wcatsim.experiments.montecarlo.stats import paired_difference
+    from wcatsim.store.atomic import read_csv
+
+    def by_point(path: str | Path) -> dict[float, dict[int, dict[str, str]]]:
+        rows = read_csv(path)
+        if not rows:
+            raise InputError(f"{path} has no realisation rows: run the sweep with --per-realisation")
+        out: dict[float, dict[int, dict[str, str]]] = {}
+        for row in rows:
+            out.setdefault(float(row[key]), {})[int(row["realisation"])] = row
+        return out
+
+    a, b = by_point(table_a), by_point(table_b)
+    result = []
+    for point in sorted(set(a) & set(b), reverse=key == "voltage"):
+        common = sorted(set(a[point]) & set(b[point]))
+        if any(a[point][i]["seed"] != b[point][i]["seed"] for i in common):
+            raise InputError(
+                f"{key} {point:g}: the two tables used different fault seeds (rerun both with one --seed)"
+            )
+        d = paired_difference([float(a[point][i]["accuracy"]) for i in common],
+                              [float(b[point][i]["accuracy"]) for i in common])  # fmt: skip
+        result.append({key: point, "pairs": d.n, "diff_mean": d.mean, "diff_std": d.std,
+                       "ci_low": d.ci_low, "ci_high": d.ci_high})  # fmt: skip
+    return result
+
+
+def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
+    cfg = config if config is not None else getattr(run, "config", None)
+    meta = {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    if evaluator is not None:
+        meta["test_data"] = evaluator.data_description  # in memory or streamed (never changes a number)
+    return meta
+
+
+__all__ = [
+    "ECC_COLUMNS",
+    "EXTENDED_BERS",
+    "compare_realisations",
+    "RANDOM_FLIP_COLUMNS",
+    "RANDOM_FLIP_FILE",
+    "SWEEP_VOLTAGE_COLUMNS",
+    "SWEEP_VOLTAGE_FILE",
+    "random_flip_sweep",
+    "voltage_sweep",
+]

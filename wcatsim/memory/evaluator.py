@@ -1,0 +1,289 @@
+"""The bridge between a quantized model and a simulated SRAM: extract, corrupt, evaluate.
+
+A quantized model's integer weights (``wcatsim.image.weight_image``) are packed
+into a :class:`sram_models.MemoryImage` (default: the model's bit width in
+64-bit words); a fault model corrupts a *copy* of that image; the model then
+runs from the codes the faulty memory returns (``wcatsim.image.run_from_image``)
+while its own parameters stay untouched.  Nothing is deep-copied per
+realisation: a realisation costs one fault pass over the packed words, one
+unpack and one pass over the test set.
+
+Which layers sit in the faulty memory is selectable (default all); the others
+keep their clean weights, as if held in a protected memory.  Biases and
+batch-norm parameters are never in the image (issue 3: assumed protected).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sram_models.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from sram_models import FaultResult, MemoryImage, WordLayout
+
+
+DEFAULT_WORD_BITS = 64  # a 64-bit SRAM word: the width of the 512x64 arrays measured by Chandramoorthy et al.
+
+
+def changed_bits(clean: Mapping[str, np.ndarray], read: Mapping[str, np.ndarray], bits: int) -> int:
+    """Weight bits whose read value differs from the stored one (exact popcount of N-bit patterns)."""
+    mask = np.int32((1 << bits) - 1)
+    total = 0
+    for name, stored in clean.items():
+        diff = (stored.astype(np.int32) ^ np.asarray(read[name]).astype(np.int32)) & mask
+        total += int(np.bitwise_count(diff).sum())
+    return total
+
+
+def make_flip_model(name: str, ber: float, protect_msb: float = 0.0) -> Any:
+    """A fault model of sram_models by name at a fixed rate (``sram_models.make_fault_model``).
+
+    ``protect_msb``: fraction of the weights whose sign bit never fails (sram_models
+    spreads the protected weights evenly through memory, the same in every realisation).
+    """
+    from sram_models import make_fault_model
+
+    options = {"protect_msb": float(protect_msb)} if protect_msb else {}
+    return make_fault_model(name, ber=float(ber), **options)
+
+
+class ModelMemory:
+    """A quantized model's weights held in a simulated SRAM.
+
+    ``layers``: qualified layer names to place in the faulty memory (default:
+    every quantized layer, in module order, which is also the memory order).
+    ``layout``: a full :class:`sram_models.WordLayout`; otherwise one is built
+    from the model's bit width, ``word_bits``, ``ecc`` and ``protect`` (a protection
+    scheme of :mod:`sram_models.protection`; ``ecc="secded"`` is ``protect="secded"``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str] | None = None,
+        word_bits: int = DEFAULT_WORD_BITS,
+        ecc: str | None = None,
+        layout: WordLayout | None = None,
+        protect: str | None = None,
+    ) -> None:
+        from sram_models import MemoryImage, WordLayout
+        from wcatsim.image import weight_image
+
+        image = weight_image(model)
+        if layers is not None:
+            layers = list(layers)
+            unknown = [name for name in layers if name not in image]
+            if unknown:
+                raise InputError(
+                    f"layers {', '.join(map(repr, unknown))} are not quantized layers of the model; "
+                    f"choose from: {', '.join(image)}"
+                )
+            if not layers:
+                raise InputError("the list of layers in the faulty memory is empty; name at least one")
+            image = {name: image[name] for name in image if name in layers}  # memory order = module order
+        bit_widths = sorted({li.bits for li in image.values()})
+        if len(bit_widths) != 1:
+            raise InputError(
+                f"the selected layers mix bit widths {bit_widths}; one memory holds one width: "
+                "select layers of one width with layers=[...]"
+            )
+        self.model = model
+        self.bits = bit_widths[0]
+        self.steps = {name: li.step for name, li in image.items()}
+        self.clean_codes: dict[str, np.ndarray] = {name: li.codes.numpy() for name, li in image.items()}
+        if layout is None:
+            layout = WordLayout(bits=self.bits, word_bits=word_bits, ecc=ecc, protect=protect)
+        elif layout.bits != self.bits:
+            raise InputError(f"layout.bits={layout.bits} but the model's weights have {self.bits} bits")
+        self.layout = layout
+        self.image: MemoryImage = MemoryImage.pack(self.clean_codes, layout)
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.clean_codes)
+
+    @property
+    def n_weights(self) -> int:
+        return self.image.n_weights
+
+    def corrupt(self, fault_model: Any, seed: int, **kwargs: Any) -> FaultResult:
+        """One realisation: ``fault_model.corrupt`` on the clean image (which it never modifies)."""
+        return fault_model.corrupt(self.image, seed=seed, **kwargs)
+
+    def changed_bits(self, codes: Mapping[str, np.ndarray]) -> int:
+        """Weight bits of ``codes`` that differ from the stored codes."""
+        return changed_bits(self.clean_codes, codes, self.bits)
+
+    @contextmanager
+    def loaded(self, codes: Mapping[str, np.ndarray] | None = None) -> Iterator[nn.Module]:
+        """The model computing with ``codes`` (default: the clean codes) in the selected layers."""
+        from wcatsim.image import run_from_image
+
+        with run_from_image(self.model, self.clean_codes if codes is None else codes) as model:
+            yield model
+
+
+def torch_channels_last() -> Any:
+    import torch
+
+    return torch.channels_last
+
+
+# Pixels per CPU batch: 64 CIFAR images (64 x 32 x 32), the batch wcatsim.train.evaluate measured fastest for
+# ResNet-20.  Small images need far larger batches to amortise per-call overhead: on the embedded
+# 8x8 digits the whole 539-image test set in one batch ran ~10x faster than batches of 64 (measured
+# on this project's 2-core machine).  A fixed rule, not a timing-based tuner, so that the batch size
+# (and with it every floating-point sum) is the same on every run and every worker.
+CPU_BATCH_PIXELS = 64 * 32 * 32
+
+
+def default_batch_size(x: torch.Tensor, device: Any = None) -> int | None:
+    """Images per batch for evaluating ``x``: about CPU_BATCH_PIXELS pixels per batch on CPU.
+
+    None (wcatsim.train.evaluate's own default) on a GPU or for inputs that are not images.
+    """
+    if (device is not None and getattr(device, "type", "cpu") != "cpu") or x.dim() != 4:
+        return None
+    pixels = int(x.shape[-1]) * int(x.shape[-2])
+    return max(1, CPU_BATCH_PIXELS // max(1, pixels))
+
+
+class FaultEvaluator:
+    """Accuracy of a model reading its weights from a faulty memory, on a test set in a fixed order.
+
+    The test set is either tensors ``x``, ``y`` held in memory, or an
+    :class:`wcatsim.train.datasets.streaming.EvalImages` (pass it as ``x``, no ``y``), which is held in memory
+    or streamed through a DataLoader batch by batch, in the same order on every pass. Every accuracy,
+    the clean one included, goes through the same path (``run_from_image`` + ``wcatsim.train.evaluate``), so
+    a realisation that changes no bit gives exactly ``clean_acc``; such a realisation is not
+    re-evaluated (the deterministic forward would return the same number).
+    """
+
+    def __init__(
+        self,
+        memory: ModelMemory,
+        x: Any,
+        y: torch.Tensor | None = None,
+        device: torch.device | str | None = None,
+        batch_size: int | None = None,
+        subset: Mapping[str, Any] | None = None,
+    ) -> None:
+        from wcatsim.train.datasets.streaming import EvalImages
+        from wcatsim.train.evaluate import resolve_device
+
+        self.memory = memory
+        self.device = resolve_device(device) if device is not None else None
+        self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
+        self.images: EvalImages | None = None
+        if isinstance(x, EvalImages):
+            if x.x is None:  # streamed: batches are decoded, moved and laid out as each pass reads them
+                self.images = x
+                self.x, self.y = None, x.y
+                self.batch_size = batch_size or x.batch_size
+                self.n_images = x.n_images
+                x.start()  # the workers fork before any pass allocates weights (Streamer.start says why)
+                self.clean_acc = self._accuracy(None)
+                return
+            self.images = x
+            x, y = x.x, x.y
+        # Held once, where the model runs, in the memory format the conv kernels prefer (NHWC on CPU):
+        # per-batch slices of it are then already in that format and nothing is copied per realisation.
+        if self.device is not None:
+            x = x.to(self.device)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch_channels_last())
+        self.x = x
+        self.y = y.to(x.device)
+        self.batch_size = batch_size or default_batch_size(x, self.device)
+        self.n_images = int(y.shape[0])
+        self.clean_acc = self._accuracy(None)
+
+    @property
+    def streamed(self) -> bool:
+        return self.x is None
+
+    @property
+    def device_type(self) -> str:
+        """Where the forward runs ("cpu", "cuda"): part of a table's fingerprint, since the numbers differ."""
+        if self.x is not None:
+            return str(self.x.device.type)
+        return str(self.device.type) if self.device is not None else "cpu"
+
+    @property
+    def data_description(self) -> str:
+        """Which path the test images take (in memory or streamed), for logs and sidecars."""
+        if self.images is not None:
+            return self.images.description
+        return f"{self.n_images} images held in memory"
+
+    @classmethod
+    def for_run(
+        cls,
+        run: Any,
+        layers: Sequence[str] | None = None,
+        word_bits: int = DEFAULT_WORD_BITS,
+        ecc: str | None = None,
+        batch_size: int | None = None,
+        protect: str | None = None,
+        eval_images: int = 0,
+    ) -> FaultEvaluator:
+        """The evaluator of a :class:`wcatsim.train.runs.LoadedRun` on its test split, or with ``eval_images`` K
+        > 0 on a fixed, class-stratified subset of K test images (seeded with ``data.seed``)."""
+        from wcatsim.train.datasets.streaming import labels_of, stratified_subset, subset_record
+
+        memory = ModelMemory(run.model, layers=layers, word_bits=word_bits, ecc=ecc, protect=protect)
+        indices = record = None
+        if eval_images:
+            seed = int(run.config.data.seed)
+            indices = stratified_subset(labels_of(run.data.test), eval_images, seed)
+            record = subset_record(indices, len(run.data.test), seed)
+        images = run.data.eval_images("test", indices, batch_size=batch_size)
+        return cls(memory, images, device=run.device, batch_size=batch_size, subset=record)
+
+    def data_identity(self) -> bytes:
+        """Bytes identifying the test images and labels (fingerprints): tensor pixels, or file identities."""
+        if self.images is not None:  # files: the same identity streamed or held
+            return self.images.identity()
+        return self.x.cpu().contiguous().numpy().tobytes() + self.y.cpu().contiguous().numpy().tobytes()
+
+    def _accuracy(self, codes: Mapping[str, np.ndarray] | None) -> float:
+        from wcatsim.train.evaluate import accuracy, accuracy_on
+
+        kwargs: dict[str, Any] = {}
+        if self.batch_size:
+            kwargs["batch_size"] = self.batch_size
+        if self.device is not None:
+            kwargs["device"] = self.device
+        with self.memory.loaded(codes) as model:
+            if self.x is None:
+                return float(accuracy_on(model, self.images, **kwargs))
+            return float(accuracy(model, self.x, self.y, **kwargs))
+
+    def evaluate(self, codes: Mapping[str, np.ndarray]) -> tuple[float, int, int]:
+        """(accuracy in percent, weight bits changed, test images evaluated) for the read ``codes``."""
+        n_changed = self.memory.changed_bits(codes)
+        if n_changed == 0:
+            return self.clean_acc, 0, 0
+        return self._accuracy(codes), n_changed, self.n_images
+
+
+def model_fingerprint(evaluator: Any) -> str:
+    """SHA-256 of everything the accuracy depends on: every model tensor and the test set."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(evaluator.memory.model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(evaluator.data_identity())  # the test tensors' bytes; file identities when streamed
+    return digest.hexdigest()
+
+
+__all__ = ["DEFAULT_WORD_BITS", "FaultEvaluator", "ModelMemory", "changed_bits", "make_flip_model", "model_fingerprint"]

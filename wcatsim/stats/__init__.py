@@ -1,0 +1,1 @@
+"""Statistics shared by experiments and analysis (plain numpy/scipy)."""

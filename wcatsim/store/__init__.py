@@ -1,0 +1,2 @@
+"""Where results live: run directories and file names, atomic writes, the one-writer lock, the
+fingerprinted resumable result store."""

@@ -1,0 +1,173 @@
+"""Which files a run directory holds, which command writes which, and the guards on output paths.
+
+A run directory is shared by every command that works on the model in it: ``wcatsim train`` writes
+:data:`RUN_FILES`; each later command writes its own results under the names of :data:`OUTPUTS`.  An
+``--out`` or ``--plot`` path that would replace one of those files (the checkpoint, the config, another
+command's table or its sidecar) is refused before anything is computed, and so is a path no file can be
+written to (a read-only folder, a folder that is a regular file).  Nothing here imports torch.
+
+A command that adds an output file adds its name here (its family's tuple, or a new family).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from sram_models.errors import InputError
+
+# What a trained run needs; names as in wcatsim.train.runs and wcatsim.train.checkpoints (a test checks they agree).
+RUN_FILES: dict[str, str] = {
+    "config.toml": "the run's resolved config",
+    "checkpoint.pt": "the trained model",
+    "last.pt": "the resumable last epoch",
+    "summary.json": "the training summary",
+    "metrics.csv": "the per-epoch training metrics",
+    "train.log": "the training log",
+}
+
+# Per command family: the file names it writes into a run directory (its table first).
+OUTPUTS: dict[str, tuple[str, ...]] = {
+    "random_flip": (
+        "random_flip.csv", "random_flip.json", "random_flip_realisations.csv",
+        "random_flip.png", "random_flip.pdf",
+    ),
+    "sweep_voltage": (
+        "sweep_voltage.csv", "sweep_voltage.json", "sweep_voltage_realisations.csv",
+        "sweep_voltage.png", "sweep_voltage.pdf",
+    ),
+    "bfa": ("bfa_flips.csv", "bfa_summary.json", "bfa.png", "bfa.pdf"),
+    "plan_voltage": (
+        "plan_voltage.json", "plan_voltage.csv", "plan_voltage_sensitivity.csv",
+        "plan_voltage_sensitivity.json", "plan_voltage.png", "plan_voltage.pdf",
+        "plan_voltage_pareto.png", "plan_voltage_pareto.pdf",
+    ),
+}  # fmt: skip
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # what wcatsim.analysis.plots.style.save_figure writes
+
+
+def default_table(family: str) -> str:
+    """The table a family writes into a run directory (``random_flip`` -> ``random_flip.csv``)."""
+    return OUTPUTS[family][0]
+
+
+def table_files(path: str | os.PathLike) -> list[Path]:
+    """Every file a result table at ``path`` may come with (see :mod:`wcatsim.store.results`)."""
+    path = Path(path)
+    return [
+        path,
+        path.with_suffix(".json"),
+        path.with_name(path.stem + "_realisations.csv"),
+        path.with_suffix(".png"),
+        path.with_suffix(".pdf"),
+    ]
+
+
+def figure_files(path: str | os.PathLike) -> list[Path]:
+    """The files :func:`wcatsim.analysis.plots.style.save_figure` writes for ``path`` (PNG and a PDF beside it)."""
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        path = path.with_suffix(".png")
+    return [path] if path.suffix.lower() == ".pdf" else [path, path.with_suffix(".pdf")]
+
+
+def _owner(name: str) -> str | None:
+    """Who needs the file called ``name`` in a run directory (None: nobody)."""
+    if name in RUN_FILES:
+        return f"{RUN_FILES[name]} ({name})"
+    for family, names in OUTPUTS.items():
+        if name in names:
+            return f"`wcatsim {family.replace('_', '-')}`'s {name}"
+    return None
+
+
+def check_not_reserved(
+    path: str | os.PathLike, written: Iterable[Path], allowed: Iterable[str], option: str,
+    suffix: str = ".csv",
+) -> None:
+    """Refuse ``path`` when it, or a file it comes with (``written``), is a file a run needs or another
+    command's output; names in ``allowed`` (a command's own files, rewritten by a rerun) pass."""
+    path = Path(path)
+    allowed = set(allowed)
+    for target in [path, *written]:
+        owner = None if target.name in allowed else _owner(target.name)
+        if owner is None:
+            continue
+        if target == path:
+            raise InputError(
+                f"{option} {path}: that is the name of {owner}; write elsewhere, e.g. {option} "
+                f"{path.with_name('my_' + path.stem + suffix)}"
+            )
+        raise InputError(
+            f"{option} {path}: it would also write {target.name}, the name of {owner}; choose another name"
+        )
+
+
+def check_table_path(path: str | os.PathLike, family: str | None, option: str = "--out") -> None:
+    """A result table of ``family`` (with its sidecar, realisations and figure) can be written at ``path``."""
+    path = Path(path)
+    own = default_table(family) if family in OUTPUTS else None
+    allowed = {p.name for p in table_files(own)} if path.name == own else set()
+    check_not_reserved(path, table_files(path), allowed, option)
+    check_writable(path, option)
+
+
+def check_figure_path(path: str | os.PathLike, family: str | None, option: str = "--plot") -> None:
+    """A figure (PNG + PDF) of ``family`` can be written at ``path`` without replacing a file a run needs."""
+    path = Path(path)
+    files = figure_files(path)
+    own = {n for n in OUTPUTS.get(family, ()) if Path(n).suffix in FIGURE_SUFFIXES} if family else set()
+    allowed = own if files[0].name in own else set()
+    check_not_reserved(path, files, allowed, option, suffix=".png")
+    check_writable(path, option)
+
+
+def check_writable(path: str | os.PathLike, option: str, folder: bool = False) -> None:
+    """``path`` (a file, or with ``folder`` a directory) can be created: its nearest existing ancestor
+    is a folder this process can write into.  Probed by creating (and removing) a file there, which
+    also catches read-only file systems and root on them, where ``os.access`` says yes."""
+    path = Path(path)
+    if path.is_dir() and not folder:
+        raise InputError(f"{option} {path} is a folder: give a file name inside it")
+    if path.exists() and not path.is_dir() and folder:
+        raise InputError(f"{option} {path} is a file, not a folder: give a folder")
+    anchor = path if (folder and path.is_dir()) else path.parent
+    while not anchor.exists() and anchor != anchor.parent:
+        if anchor.is_symlink():  # a dangling link: creating the folder would fail
+            break
+        anchor = anchor.parent
+    if anchor.exists() and not anchor.is_dir():
+        raise InputError(f"{option} {path}: {anchor} is a file, not a folder: choose a path in a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".wcatsim-probe-", dir=anchor)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"{option} {path}: cannot write in {anchor} ({reason}): choose a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a trained run (its config or its checkpoint)."""
+    path = Path(path)
+    return (path / "config.toml").is_file() or (path / "checkpoint.pt").is_file()
+
+
+__all__ = [
+    "FIGURE_SUFFIXES",
+    "OUTPUTS",
+    "RUN_FILES",
+    "check_figure_path",
+    "check_not_reserved",
+    "check_table_path",
+    "check_writable",
+    "default_table",
+    "figure_files",
+    "is_run_dir",
+    "table_files",
+]

@@ -1,0 +1,165 @@
+"""Model-level quantization: replace layers, list them, their ranges and statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from sram_models.errors import InputError
+from wcatsim.config.quant import QuantConfig
+
+from .functions import grid_bounds
+from .layers import QUANTIZED_TYPES, QConv2d, QLinear
+from .quantizers import (
+    FixedRangeQuantizer,
+    LsqQuantizer,
+    MaxAbsQuantizer,
+    PlclipQuantizer,
+    WcatQuantizer,
+    WeightQuantizer,
+)
+
+_CONFIG_ATTRIBUTE = "_wcatsim_quant_config"
+
+
+def _float_layers(model: nn.Module) -> dict[str, nn.Module]:
+    return {
+        name: module for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and not isinstance(module, QUANTIZED_TYPES)
+    }
+
+
+def _make_quantizer(cfg: QuantConfig, weight: torch.Tensor) -> WeightQuantizer:
+    if cfg.method == "maxabs":
+        return MaxAbsQuantizer(cfg.bits, cfg.train_ber)
+    if cfg.method == "wclip":
+        return FixedRangeQuantizer(cfg.bits, cfg.w_max, "wclip", cfg.train_ber)
+    if cfg.method == "plclip":
+        return PlclipQuantizer(cfg.bits, cfg.plclip_base, cfg.train_ber)
+    if cfg.method == "lsq":
+        quantizer = LsqQuantizer(cfg.bits, cfg.train_ber, cfg.lsq_gradient)
+    else:
+        quantizer = WcatQuantizer(cfg.bits, cfg.clamp_grad, cfg.range_init, cfg.range_init_ber, cfg.train_ber)
+    quantizer.init_range(weight)
+    return quantizer
+
+
+def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
+    """Replace every Conv2d and Linear of ``model`` (in place; first and last included) by its quantized
+    subclass, except those named in ``cfg.exclude``; returns the model.
+
+    ``method="float"`` returns the model unchanged.  Learned ranges (wcat alpha, lsq step) are initialised
+    from the current weights; after loading other weights call :func:`reinit_ranges`.  plclip ranges follow
+    the current weights of all the model's plclip layers in every forward.
+    """
+    if not isinstance(cfg, QuantConfig):
+        raise TypeError(f"quantize needs a QuantConfig, got {type(cfg).__name__}")
+    if quantized_layers(model):
+        raise InputError("this model is already quantized: build a fresh float model and quantize it once")
+    setattr(model, _CONFIG_ATTRIBUTE, cfg)
+    if not cfg.quantized:
+        return model
+    layers = _float_layers(model)
+    unknown = [name for name in cfg.exclude if name not in layers]
+    if unknown:
+        raise InputError(
+            f"quant.exclude names {unknown} that are not Conv2d/Linear layers of the model; "
+            f"its layers are: {', '.join(layers)}"
+        )
+    chosen = {name: layer for name, layer in layers.items() if name not in cfg.exclude}
+    # a subclass may compute with its weight in its own way (e.g. nn.MultiheadAttention's out_proj never
+    # calls its forward): replacing it by a plain quantized layer would change the model silently
+    custom = [f"{name} ({type(layer).__name__})" for name, layer in chosen.items()
+              if type(layer) not in (nn.Conv2d, nn.Linear)]
+    if custom:
+        raise InputError(
+            f"layers {', '.join(custom)} are subclasses of Conv2d/Linear that cannot be quantized safely: "
+            "list them in quant.exclude to keep them float"
+        )
+    if not chosen:
+        raise InputError("the model has no Conv2d or Linear layer left to quantize (check quant.exclude)")
+    replaced = []
+    for name, layer in chosen.items():
+        quantizer = _make_quantizer(cfg, layer.weight)
+        replacement = (QConv2d if isinstance(layer, nn.Conv2d) else QLinear).from_float(layer, quantizer)
+        _set_submodule(model, name, replacement)
+        replaced.append(replacement)
+    if cfg.method == "plclip":
+        for layer in replaced:  # each range is a share of the largest max|w| of these layers
+            layer.quantizer.set_group(replaced)
+    return model
+
+
+def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)
+
+
+def quant_config_of(model: nn.Module) -> QuantConfig | None:
+    """The QuantConfig a model was quantized with (None if :func:`quantize` never ran on it)."""
+    return getattr(model, _CONFIG_ATTRIBUTE, None)
+
+
+def quantized_layers(model: nn.Module) -> dict[str, QConv2d | QLinear]:
+    """Qualified name -> quantized layer, in module (forward) order."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, QUANTIZED_TYPES)}
+
+
+def range_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The learned range parameters (wcat alpha, lsq step), for their own optimiser group (range decay)."""
+    params = [layer.quantizer.range_parameter() for layer in quantized_layers(model).values()]
+    return [p for p in params if p is not None]
+
+
+def collapsed_ranges(model: nn.Module) -> list[str]:
+    """Names of the layers whose learned range (wcat alpha, lsq step) is held at its floor
+    (:func:`wcatsim.train.quant.quantizers.range_floor`): the sign of a range the optimiser drove through zero."""
+    layers = quantized_layers(model)
+    return [name for name, layer in layers.items() if layer.quantizer.range_at_floor(layer.weight)]
+
+
+def reinit_ranges(model: nn.Module) -> None:
+    """Re-initialise every learned range from the layers' current weights (after loading a float
+    checkpoint into a quantized model, e.g. ``--init-from``); plclip ranges follow the weights anyway."""
+    for layer in quantized_layers(model).values():
+        layer.quantizer.init_range(layer.weight)
+
+
+@torch.no_grad()
+def clip_weights_(model: nn.Module) -> None:
+    """Clip the stored weights of wclip layers to their fixed range (call after each optimiser step, as
+    weight clipping does in Stutz et al., MLSys 2021); other quantizers are left alone (plclip, as in the
+    WCAT code, clips only in the forward)."""
+    for layer in quantized_layers(model).values():
+        if isinstance(layer.quantizer, FixedRangeQuantizer):
+            r = layer.quantizer.w_range
+            layer.weight.clamp_(-r, r)
+
+
+@torch.no_grad()
+def layer_stats(model: nn.Module) -> dict[str, dict[str, Any]]:
+    """Per quantized layer: ``range`` (clipping range in use, = step * 2^(N-1), weight units),
+    ``max_abs_weight``, ``clipped_fraction`` (share of weights with |w| > range), ``step``, ``bits``,
+    ``numel``, ``code_min`` and ``code_histogram`` (counts of codes code_min, code_min+1, ..., 2^(N-1)-1)."""
+    stats = {}
+    for name, layer in quantized_layers(model).items():
+        q = layer.quantizer
+        w = layer.weight.detach()
+        step = q.step(w)
+        qmin, qmax = grid_bounds(q.bits)
+        codes = q.codes(w).to("cpu", torch.int64).ravel()
+        w_range = float(step) * 2 ** (q.bits - 1)
+        stats[name] = {
+            "range": w_range,
+            "max_abs_weight": float(w.abs().max()),
+            "clipped_fraction": float((w.abs() > w_range).float().mean()),
+            "step": float(step),
+            "bits": q.bits,
+            "numel": w.numel(),
+            "code_min": qmin,
+            "code_histogram": torch.bincount(codes - qmin, minlength=qmax - qmin + 1).tolist(),
+        }
+    return stats
