@@ -11,4 +11,7 @@ DATASETS: Registry = Registry("dataset", homes=("wcatsim.train.datasets",), sett
 # model.name: a model builder per architecture (wcatsim.train.models.registry)
 MODELS: Registry = Registry("model", homes=("wcatsim.train.models",), setting="model.name")
 
-__all__ = ["DATASETS", "MODELS"]
+# quant.method: a quantizer per method (wcatsim.train.quant.quantizers)
+QUANTIZERS: Registry = Registry("quantizer", homes=("wcatsim.train.quant",), setting="quant.method")
+
+__all__ = ["DATASETS", "MODELS", "QUANTIZERS"]

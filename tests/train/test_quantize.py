@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from cli.main import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(*args):

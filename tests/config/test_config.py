@@ -9,7 +9,7 @@ import pytest
 from wcatsim.config import ExperimentConfig, config_from_dict, dump_toml, load_config, parse_override
 from wcatsim.errors import ConfigError
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def write(path: Path, text: str) -> Path:

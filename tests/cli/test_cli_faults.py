@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from wcatsim.store.atomic import read_csv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _invoke(command, args: list[str]):

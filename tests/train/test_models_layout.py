@@ -21,7 +21,7 @@ from wcatsim.train.models import MODEL_NAMES, build_model
 from wcatsim.train.models.registry import model_args
 from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "models.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 NEW_MODELS = ("resnet18", "resnet34", "resnet50", "vgg11_bn", "vgg16_bn", "mobilenet_v2", "deit_tiny",
               "deit_small")
 

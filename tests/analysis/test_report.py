@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from tests.test_pareto import SWEEP_COLUMNS, V
+from tests.analysis.test_pareto import SWEEP_COLUMNS, V
 from wcatsim.analysis.report.format import markdown_table
 from wcatsim.analysis.report.writer import fmt_flips, write_demo_report, write_run_report
 from wcatsim.store.atomic import atomic_write_csv

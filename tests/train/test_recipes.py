@@ -26,7 +26,7 @@ from tests.resized_digits import SHIFTS, write_cifar_batches, write_mnist_idx
 from wcatsim.config import load_config
 from wcatsim.train.trainer import train
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # config -> (writer of its data files, epochs here).  The shipped configs run 60 (LeNet-5) and 300
 # (ResNet-20) epochs of ~200 steps; here 20 x 18 = 360 and 8 x 18 = 144 steps are enough to tell a
 # recipe that learns from one that collapses (which it did within 1-2 epochs, issue 10).

@@ -101,7 +101,7 @@ def test_fault_result_counts_match_naive_decode(model) -> None:
     )
     cells_changed = sum(bin(r ^ c).count("1") for r, c in zip(raw_words, clean_words, strict=True))
     # h7: corrected counts only words whose weights then read right; a wrong "correction" (three
-    # or more errors) is miscorrected (see tests/test_sram_protection.py)
+    # or more errors) is miscorrected (see tests/sram_models/test_sram_protection.py)
     want = naive_protected_counts(raw_words, clean_words, "secded", 4, 64, codes.size)
     assert (result.ecc_corrected, result.ecc_detected, result.ecc_miscorrected) == (
         want["corrected"], want["detected"], want["miscorrected"],

@@ -50,7 +50,7 @@ from click.testing import CliRunner
 
 from tests.processes import interruptible
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

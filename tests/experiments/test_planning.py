@@ -375,7 +375,7 @@ def test_a_domains_file_naming_no_layer_of_the_model_is_refused_first(digits_run
 
     from cli.main import cli
 
-    # (the option checks that need no model are rows of tests/test_bad_inputs.py)
+    # (the option checks that need no model are rows of tests/cli/test_bad_inputs.py)
     domains = tmp_path / "domains.toml"
     domains.write_text('[domains]\nall = ["conv1", "conv2", "conv3", "fc"]\nextra = ["layer4.*"]\n')
     out = tmp_path / "plan"
@@ -391,7 +391,7 @@ def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from cli.main import cli
-    from tests.test_pareto import make_run
+    from tests.analysis.test_pareto import make_run
 
     run = make_run(tmp_path, "run_maxabs", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
     without = tmp_path / "without.png"
@@ -406,7 +406,7 @@ def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
 
 
 def test_the_plan_is_marked_only_on_a_sweep_whose_energies_compare(tmp_path: Path) -> None:
-    from tests.test_pareto import make_run
+    from tests.analysis.test_pareto import make_run
     from wcatsim.analysis.plots.plan_figures import draw_plan_figures
 
     run = make_run(tmp_path, "run", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])

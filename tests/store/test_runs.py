@@ -19,7 +19,7 @@ from wcatsim.train.evaluate import accuracy
 from wcatsim.train.quant import quantized_layers
 from wcatsim.train.runs import load_run
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_run_name_is_readable_and_hashes_only_model_data_quant_trainer() -> None:

@@ -27,7 +27,7 @@ from sram_models.errors import InputError
 from tests.processes import interruptible
 from wcatsim.store.atomic import read_csv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
