@@ -6,8 +6,9 @@ on ``chandramoorthy14`` with simulated chips, and the Bit-Flip Attack; draws eve
 figure; writes ``report.md``, ``pareto.csv`` and ``summary.json``.
 
 Every stage writes its results as it finishes, and a rerun with the same settings
-reuses finished stages (recorded in ``demo.json`` with a fingerprint of their
-settings), so an interrupted demo resumes where it stopped.
+reuses finished stages (recorded in ``demo.json``, a :class:`wcatsim.store.results.StageLedger`,
+with a fingerprint of their settings, the device type and the evaluation batch size), so an
+interrupted demo resumes where it stopped.  A stage that fails stops the demo (:class:`StageFailed`).
 """
 
 from __future__ import annotations

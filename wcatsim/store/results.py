@@ -454,3 +454,17 @@ def typed_row(row: Mapping[str, Any], parsers: Mapping[str, Callable[[str], Any]
         else:
             out[name] = value
     return out
+
+
+__all__ = [
+    "STAMP_FORMAT",
+    "PointTable",
+    "ResultStore",
+    "StageLedger",
+    "fingerprint",
+    "keep_earlier_table",
+    "kept_tables",
+    "now_stamp",
+    "typed_row",
+    "versions",
+]
