@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -64,14 +65,18 @@ def demo(
     if runs_root.exists() and not runs_root.is_dir():
         fail(f"--runs-root {runs_root} is a file, not a folder")
 
-    from wcatsim.pipelines.demo import run_demo
+    from wcatsim.pipelines.demo import StageFailed, run_demo
 
-    with removes_empty_dirs_on_failure(out_dir):
-        result = run_demo(
-            out_dir, quick=quick, device=device, progress=not quiet,
-            log=(lambda *_: None) if quiet else click.echo, runs_root=runs_root,
-            allow_degenerate=allow_degenerate,
-        )  # fmt: skip
+    try:
+        with removes_empty_dirs_on_failure(out_dir):
+            result = run_demo(
+                out_dir, quick=quick, device=device, progress=not quiet,
+                log=(lambda *_: None) if quiet else click.echo, runs_root=runs_root,
+                allow_degenerate=allow_degenerate,
+            )  # fmt: skip
+    except StageFailed as exc:  # a failed stage stops the demo: one line, exit code 1
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     if result.missing:
         click.echo("incomplete: " + "; ".join(result.missing), err=True)
     click.echo(f"report: {result.report}")

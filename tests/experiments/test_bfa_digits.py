@@ -236,3 +236,8 @@ def test_a_second_attack_keeps_the_first_attacks_files(maxabs_run, tmp_path: Pat
     assert json.loads((tmp_path / kept[0]).read_text())["max_flips"] == 2
     assert len(list(tmp_path.glob("bfa_flips.*.csv"))) == 1
     assert json.loads((tmp_path / "bfa_summary.json").read_text())["max_flips"] == 3
+    # the same settings again: an attack is never continued, so the second attack is kept too
+    again = run_bfa(maxabs_run, trials=1, seed=0, max_flips=3, eval_subset=100, out_dir=tmp_path).summary
+    kept = sorted(p.name for p in tmp_path.glob("bfa_summary.*.json"))
+    assert len(kept) == 2 and sum(again["fingerprint"][:8] in name for name in kept) == 1, kept
+    assert not list(tmp_path.glob("bfa_flips.csv.lock*"))  # the one-writer lock is released

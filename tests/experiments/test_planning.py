@@ -361,6 +361,15 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     assert again.exit_code in (0, 1), again.output
     grouped = json.loads((out / "plan_voltage.json").read_text())
     assert [(d["name"], d["weights"]) for d in grouped["domains"]] == [("big", 20992), ("small", 4752)]
+    # other domains, another fingerprint: the earlier sensitivity table is kept (with its sidecar), not lost
+    from wcatsim.store.results import kept_tables
+
+    (kept,) = kept_tables(out / "plan_voltage_sensitivity.csv")
+    assert {r["domain"] for r in read_csv(kept)} == {"conv1", "conv2", "conv3", "fc"}
+    assert {r["domain"] for r in read_csv(out / "plan_voltage_sensitivity.csv")} == {"big", "small"}
+    kept_fp = json.loads(kept.with_suffix(".json").read_text())["fingerprint"]
+    now_fp = json.loads((out / "plan_voltage_sensitivity.json").read_text())["fingerprint"]
+    assert kept.name.split(".")[2] == kept_fp[:8] and kept_fp != now_fp
     assert data["eval_images"] is None  # the whole test set
 
     # --eval-images: planned and verified on a recorded, stratified subset (as the sweeps)

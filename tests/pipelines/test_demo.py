@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -117,3 +118,77 @@ def test_demo_help_is_light(flag: str) -> None:
 
     result = CliRunner().invoke(demo, [flag])
     assert result.exit_code == 0 and "--quick" in result.output
+
+
+# ------------------------------------------------------------------------ stages and their ledger
+
+
+def _fake_stages(monkeypatch, tmp_path: Path, failing: str, error: Exception) -> list[str]:
+    """Stand-ins for training, loading and every stage: ``failing`` raises ``error``; the calls made."""
+    from wcatsim.pipelines import demo as demo_module
+
+    calls: list[str] = []
+
+    def trained(q, plan, out_dir, runs_root, state, say, device, progress):
+        run_dir = out_dir / "runs" / q
+        run_dir.mkdir(parents=True, exist_ok=True)
+        state.finish(f"train:{q}", "train", run_dir, 0.0, 0.0)
+        return run_dir, False
+
+    monkeypatch.setattr(demo_module, "train_or_reuse", trained)
+    monkeypatch.setattr("wcatsim.train.runs.load_run", lambda run_dir, device="auto": run_dir)
+    monkeypatch.setattr("wcatsim.train.health.check_run", lambda run, allow=False: None)
+    for stage in ("random_flip", "sweep", "protect", "plan", "bfa"):
+
+        def action(run, plan, progress, stage=stage):
+            calls.append(f"{stage}:{Path(run).name}")
+            if stage == failing:
+                raise error
+
+        monkeypatch.setattr(demo_module, f"_{stage}", action)
+    return calls
+
+
+def test_a_failing_stage_stops_the_demo_with_one_line_and_exit_1(monkeypatch, tmp_path: Path) -> None:
+    from cli.demo import demo
+
+    calls = _fake_stages(monkeypatch, tmp_path, "random_flip", AttributeError("no attribute 'x'\n  here"))
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(demo, ["--quick", "--out", str(out), "--device", "cpu", "--quiet"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: demo stage random_flip (maxabs) failed: AttributeError: no attribute 'x' here"
+    ], result.output
+    assert "SKIPPED" not in result.output and "report:" not in result.output
+    assert calls == ["random_flip:maxabs"]  # nothing after the failure ran
+    stages = json.loads((out / "demo.json").read_text())["stages"]
+    assert sorted(stages) == ["train:lsq", "train:maxabs", "train:wcat"]  # the failed stage is not recorded
+    assert not list(out.glob("demo.json.lock*"))  # the ledger's lock is released
+
+
+def test_bad_input_in_a_stage_keeps_its_own_exit_code(monkeypatch, tmp_path: Path) -> None:
+    from cli.demo import demo
+    from sram_models.errors import InputError
+
+    _fake_stages(monkeypatch, tmp_path, "sweep", InputError("voltage 2 is outside the preset's range"))
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(demo, ["--quick", "--out", str(out), "--device", "cpu", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "error: voltage 2 is outside the preset's range" in result.output
+
+
+def test_a_stage_is_reused_only_on_the_same_device_and_batch_size(tmp_path: Path) -> None:
+    from wcatsim.pipelines.demo import _State, quick_plan
+
+    plan, run_dir = quick_plan(), tmp_path / "runs" / "small_cnn-digits-wcat4-298ac69d"
+    cpu = _State(tmp_path / "demo.json", plan, device="cpu", lock=True)
+    cpu.finish("sweep:wcat", "sweep", run_dir, 1.0, 1.0)
+    cpu.close()
+    assert _State(tmp_path / "demo.json", plan, device="cpu").done("sweep:wcat", "sweep", run_dir)
+    assert not _State(tmp_path / "demo.json", plan, device="cuda").done("sweep:wcat", "sweep", run_dir)
+    other_batch = _State(tmp_path / "demo.json", plan, device="cpu", batch_size=64)
+    assert not other_batch.done("sweep:wcat", "sweep", run_dir)
+    # and not on other stage settings either
+    changed = _State(tmp_path / "demo.json", dataclasses.replace(plan, chips=4))
+    assert not changed.done("sweep:wcat", "sweep", run_dir)

@@ -6,15 +6,14 @@ on ``chandramoorthy14`` with simulated chips, and the Bit-Flip Attack; draws eve
 figure; writes ``report.md``, ``pareto.csv`` and ``summary.json``.
 
 Every stage writes its results as it finishes, and a rerun with the same settings
-reuses finished stages (recorded in ``demo.json`` with a fingerprint of their
-settings), so an interrupted demo resumes where it stopped.
+reuses finished stages (recorded in ``demo.json``, a :class:`wcatsim.store.results.StageLedger`,
+with a fingerprint of their settings, the device type and the evaluation batch size), so an
+interrupted demo resumes where it stopped.  A stage that fails stops the demo (:class:`StageFailed`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sram_models.errors import InputError
 from wcatsim.stats.censoring import fmt_count, median_or_bound
 from wcatsim.store.atomic import atomic_write_json, read_csv, read_json_object, read_toml_file
+from wcatsim.store.results import StageLedger
 
 DEFAULT_OUT = Path("demo_out")
 STATE_FILE = "demo.json"
@@ -152,13 +153,14 @@ def run_demo(
     ``log`` receives one line per stage (default: printed to stdout); ``progress``
     shows the underlying progress bars. A model already trained with the identical
     config under ``runs_root`` (where ``wcatsim train`` puts it) is copied, not
-    retrained. A stage whose code is not available is recorded in ``missing`` and
-    said at the top of the report; the other stages still run. A model at chance is refused
+    retrained. A stage that fails stops the demo: :class:`StageFailed`, one line naming the stage,
+    the model and the error (what finished stays and is reused by a rerun); a figure that cannot be
+    drawn is recorded in ``missing`` and said at the top of the report. A model at chance is refused
     (:func:`wcatsim.train.health.check_run`) before it is evaluated, unless ``allow_degenerate``.
+    ``demo.json`` is locked while the demo runs: a second demo into the same folder is refused.
     """
-    from wcatsim.train.health import check_run
+    from wcatsim.train.evaluate import resolve_device
     from wcatsim.train.progress import on_terminal
-    from wcatsim.train.runs import load_run
 
     start = time.perf_counter()
     progress = progress and on_terminal()  # bars only on a terminal; a log gets the stage lines
@@ -166,7 +168,22 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or (quick_plan() if quick else full_plan())
     say = log or (lambda text: print(text, flush=True))
-    state = _State(out_dir / STATE_FILE, plan)
+    # the device type is part of every stage's fingerprint; the demo leaves the evaluation batch size to
+    # the evaluator's fixed rule (None), which is recorded as such
+    state = _State(out_dir / STATE_FILE, plan, device=resolve_device(device).type, batch_size=None, lock=True)
+    try:
+        return _run_stages(out_dir, plan, state, say, device, progress, runs_root, allow_degenerate, start)
+    finally:
+        state.close()
+
+
+def _run_stages(
+    out_dir: Path, plan: DemoPlan, state: _State, say: Callable[[str], None], device: str, progress: bool,
+    runs_root: str | Path | None, allow_degenerate: bool, start: float,
+) -> DemoResult:  # fmt: skip
+    from wcatsim.train.health import check_run
+    from wcatsim.train.runs import load_run
+
     missing: list[str] = []
     reused = 0  # stages found finished from an earlier run
     n_stages = 7
@@ -179,7 +196,9 @@ def run_demo(
     say(f"[demo 1/{n_stages}] training {', '.join(plan.quantizers)} ({plan.bits}-bit)")
     run_dirs: dict[str, Path] = {}
     for q in plan.quantizers:
-        run_dirs[q], was_reused = train_or_reuse(q, plan, out_dir, runs_root, state, say, device, progress)
+        run_dirs[q], was_reused = _stage(
+            "train", q, lambda q=q: train_or_reuse(q, plan, out_dir, runs_root, state, say, device, progress)
+        )
         reused += was_reused
 
     runs: dict[str, Any] = {}
@@ -217,12 +236,7 @@ def run_demo(
                 reused += 1
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
-            try:
-                action(q)
-            except (ImportError, AttributeError, NotImplementedError) as exc:
-                missing.append(f"{stage} ({q}): {type(exc).__name__}: {exc}")
-                say(f"  {q}: SKIPPED, not available: {exc}")
-                continue
+            _stage(stage, q, lambda action=action, q=q: action(q))
             seconds = time.perf_counter() - t0
             state.finish(key, stage, run_dirs[q], seconds, time.process_time() - c0)
             say(f"  {q}: done ({seconds:.0f} s)")
@@ -604,35 +618,59 @@ def _technology_info(preset: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- plumbing
 
 
-class _State:
-    """``demo.json``: which stages finished with which settings (a rerun skips those)."""
+class _State(StageLedger):
+    """``demo.json``: which stages finished with which settings (a rerun skips those).
 
-    def __init__(self, path: Path, plan: DemoPlan) -> None:
-        self.path = path
+    A stage's fingerprint covers the plan's settings of that stage, the run directory, the device type
+    and the evaluation batch size (both change floating-point sums, hence, rarely, a number: a stage made
+    on a GPU is not reused on the CPU).  ``lock``: hold ``demo.json``'s one-writer lock while open.
+    """
+
+    def __init__(
+        self, path: Path, plan: DemoPlan, device: str = "cpu", batch_size: int | None = None,
+        lock: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(path, digits=16, spaced=True, lock=lock)
         self.plan = plan
-        self.data: dict[str, Any] = read_json_object(path) or {}
-        self.data.setdefault("stages", {})
+        self.numerics = {"device": device, "batch_size": batch_size}
         self.data["plan"] = dataclasses.asdict(plan)
 
+    def settings(self, stage: str, run_dir: Path) -> dict[str, Any]:
+        """Everything a stage's numbers depend on besides the trained model's own files."""
+        return {"stage": stage, "run": run_dir.name, **self.plan.stage_settings(stage), **self.numerics}
+
     def _fingerprint(self, stage: str, run_dir: Path) -> str:
-        text = json.dumps(
-            {"stage": stage, "run": run_dir.name, **self.plan.stage_settings(stage)}, sort_keys=True
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self.key(self.settings(stage, run_dir))
 
-    def done(self, key: str, stage: str, run_dir: Path) -> bool:
-        return self.data["stages"].get(key, {}).get("fingerprint") == self._fingerprint(stage, run_dir)
+    def done(self, key: str, stage: str, run_dir: Path) -> bool:  # type: ignore[override]
+        return super().done(key, self.settings(stage, run_dir))
 
-    def finish(self, key: str, stage: str, run_dir: Path, seconds: float, cpu_seconds: float) -> None:
-        self.data["stages"][key] = {
-            "fingerprint": self._fingerprint(stage, run_dir),
-            "seconds": round(seconds, 1),  # wall time
-            "cpu_seconds": round(cpu_seconds, 1),  # this process's CPU time (all threads)
-        }
-        self.save()
+    def finish(  # type: ignore[override]
+        self, key: str, stage: str, run_dir: Path, seconds: float, cpu_seconds: float
+    ) -> None:
+        super().finish(
+            key, self.settings(stage, run_dir),
+            seconds=round(seconds, 1),  # wall time
+            cpu_seconds=round(cpu_seconds, 1),  # this process's CPU time (all threads)
+        )  # fmt: skip
 
-    def save(self) -> None:
-        atomic_write_json(self.path, self.data)
+
+class StageFailed(RuntimeError):
+    """A demo stage raised: the demo stops, with one line naming the stage, the model and the error."""
+
+
+def _stage(stage: str, quantizer: str, action: Callable[[], Any]) -> Any:
+    """Run one stage; any failure but bad input, an unhealthy training run or Ctrl-C becomes
+    :class:`StageFailed` (one line), which stops the demo: a stage is never skipped silently."""
+    from wcatsim.train.health import TrainingHealthError
+
+    try:
+        return action()
+    except (InputError, TrainingHealthError):
+        raise  # already one line, with their own exit codes
+    except Exception as exc:  # noqa: BLE001 - every other failure stops the demo, said in one line
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise StageFailed(f"demo stage {stage} ({quantizer}) failed: {text}") from exc
 
 
 def _trained(run_dir: Path) -> bool:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from sram_models.errors import InputError
 
-# What a trained run needs; names as in wcatsim.train.runs and wcatsim.train.checkpoints (a test checks they agree).
+# What a trained run needs; names as in wcatsim.train.runs and wcatsim.train.checkpoints (a test checks
+# they agree).
 RUN_FILES: dict[str, str] = {
     "config.toml": "the run's resolved config",
     "checkpoint.pt": "the trained model",
@@ -67,7 +68,7 @@ def table_files(path: str | os.PathLike) -> list[Path]:
 
 
 def figure_files(path: str | os.PathLike) -> list[Path]:
-    """The files :func:`wcatsim.analysis.plots.style.save_figure` writes for ``path`` (PNG and a PDF beside it)."""
+    """What :func:`wcatsim.analysis.plots.style.save_figure` writes for ``path`` (PNG, a PDF beside it)."""
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         path = path.with_suffix(".png")

@@ -1,24 +1,30 @@
-"""A sweep's result table, appended point by point, atomically, resumable, and never destroyed.
+"""The one result store: fingerprinted settings, resumable tables, earlier tables kept, one writer.
 
-Beside ``NAME.csv`` lies ``NAME.json``: the settings that determine the numbers
-(fingerprinted), when the table was created, the experiment config and the package
-versions.  A rerun with the same settings reuses every finished point (rows are
-keyed by their operating point, read back exactly: floats are written in their
-shortest round-trip form).  A rerun with other settings keeps every earlier table:
-the old table, its sidecar and its per-realisation rows are renamed to
-``NAME.<created>.<fingerprint>.csv`` (``random_flip.20261201T091530Z.1a2b3c4d.csv``,
-the UTC time the table was started and the first 8 hex digits of its settings'
-fingerprint), so any number of earlier tables survive and each sidecar still says
-what made it.
+Every result the project computes goes through this module: the random-flip and voltage sweeps'
+tables (:class:`PointTable`), the Bit-Flip Attack's flips and summary, the voltage planner's sensitivity
+curves and the demo's stages (:class:`StageLedger`).  The same rules hold for all of them:
 
-Nothing touches the disk before the first point is finished: opening a table only
-reads, so a command that fails validation, or at its first point, leaves the
-directory as it was.  While open, the table holds its one-writer lock
-(:func:`wcatsim.store.atomic.exclusive`): a second process writing the same table is
-refused at once.  Each new point rewrites the whole file through
-:mod:`wcatsim.store.atomic` (a reader or a SIGKILL never sees half a file); the optional
-per-realisation table is written *before* the point's row, so a point whose row
-exists always has its realisations.
+* **fingerprint.**  The settings that determine the numbers (everything that changes one, the device
+  type and the evaluation batch size among them) are hashed (:func:`fingerprint`) and written beside
+  the result, in its sidecar.
+* **resume.**  A rerun with the same fingerprint reuses every finished point (rows are keyed by their
+  operating point, read back exactly: floats are written in their shortest round-trip form).
+* **keep.**  A rerun with other settings keeps every earlier result: the old table, its sidecar and the
+  files that belong to it are renamed to ``NAME.<created>.<fingerprint>.SUFFIX``
+  (``random_flip.20261201T091530Z.1a2b3c4d.csv``: the UTC time the table was started and the first 8 hex
+  digits of its fingerprint), so any number of earlier tables survive and each sidecar still says what
+  made it.
+* **one writer.**  While open, a store holds its one-writer lock (:func:`wcatsim.store.atomic.exclusive`):
+  a second process writing the same result is refused at once.
+* **atomic.**  Every write replaces the whole file through :mod:`wcatsim.store.atomic` (a reader or a
+  SIGKILL never sees half a file); per-realisation rows are written *before* their point's row, so a
+  point whose row exists always has its realisations.
+
+Nothing touches the disk before the first result is finished: opening a store only reads (and locks),
+so a command that fails validation, or at its first point, leaves the directory as it was.
+
+Beside ``NAME.csv`` lies ``NAME.json`` (by default): the fingerprint, when the table was created, the
+settings, the experiment config and the package versions.
 """
 
 from __future__ import annotations
@@ -52,80 +58,113 @@ def versions() -> dict[str, str]:
     return out
 
 
-def fingerprint(settings: Mapping[str, Any]) -> str:
-    """SHA-256 of the settings as canonical JSON."""
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+def fingerprint(settings: Mapping[str, Any], *, spaced: bool = False) -> str:
+    """SHA-256 (hex) of the settings as canonical JSON (keys sorted).
+
+    Parameters
+    ----------
+    settings : Mapping
+        What the numbers depend on.  Values JSON cannot hold are written as their ``str``.
+    spaced : bool
+        Hash the JSON with ``json.dumps``'s default separators (``", "``, ``": "``) instead of the compact
+        ones.  The planner's sensitivity table and ``demo.json`` were first fingerprinted that way; their
+        stores keep it so that files already written are still found.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    separators = (", ", ": ") if spaced else (",", ":")
+    text = json.dumps(settings, sort_keys=True, separators=separators, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class PointTable:
-    """Rows keyed by ``key`` (e.g. ``ber``), kept sorted, rewritten atomically after every point.
+def now_stamp() -> str:
+    """The current UTC time in :data:`STAMP_FORMAT` (a sidecar's ``created``)."""
+    return time.strftime(STAMP_FORMAT, time.gmtime())
 
-    Use it as a context manager (or call :meth:`close`): it holds the table's lock while open.
-    ``family`` names the command whose table this is (``random_flip``; default: ``settings["kind"]``):
-    a path that would replace a file a run needs or another command's table is refused
-    (:func:`wcatsim.store.files.check_table_path`).
+
+class ResultStore:
+    """One fingerprinted result on disk: its main file, its sidecar and the files that belong to it.
+
+    Opening the store locks the result (:func:`wcatsim.store.atomic.exclusive`) and reads the earlier
+    sidecar, if any; nothing is written until :meth:`begin` (called by the first write), which keeps an
+    earlier result of other settings under its creation time and fingerprint (:func:`keep_earlier_table`).
+    Use it as a context manager (or call :meth:`close`).
+
+    Parameters
+    ----------
+    path : path-like
+        The main file (a table: ``random_flip.csv``, ``bfa_flips.csv``).
+    settings : Mapping
+        What the numbers depend on; hashed with :func:`fingerprint` unless ``key`` is given.
+    sidecar : path-like, optional
+        The file that records the fingerprint (default: ``path`` with suffix ``.json``).
+    also : sequence of path-like
+        Further files of the result, kept with it (per-realisation rows).
+    key : str, optional
+        The fingerprint itself, when the caller hashes its settings another way (kept for files written
+        before this store: see :func:`fingerprint`'s ``spaced``).
+    resume : bool
+        False: the result is never continued, even with the same fingerprint (an attack): an earlier
+        result is always kept aside by the first write.
+    family : str, optional
+        The command whose table this is (``random_flip``): a path that would replace a file a run needs
+        or another command's table is refused (:func:`wcatsim.store.files.check_table_path`).
     """
 
     def __init__(
         self,
         path: str | os.PathLike,
-        columns: Sequence[str],
-        key: str,
         settings: Mapping[str, Any],
-        meta: Mapping[str, Any] | None = None,
-        descending: bool = False,
-        realisation_columns: Sequence[str] | None = None,
+        *,
+        sidecar: str | os.PathLike | None = None,
+        also: Sequence[str | os.PathLike] = (),
+        key: str | None = None,
+        resume: bool = True,
         family: str | None = None,
     ) -> None:
-        from wcatsim.store.files import check_table_path
-
         self.path = Path(path)
-        self.meta_path = self.path.with_suffix(".json")
-        self.realisation_path = self.path.with_name(self.path.stem + "_realisations.csv")
-        self.columns = list(columns)
-        self.key = key
-        self.descending = descending
-        self.realisation_columns = list(realisation_columns or [])
+        self.meta_path = Path(sidecar) if sidecar is not None else self.path.with_suffix(".json")
+        self.also = tuple(Path(p) for p in also)
         self.settings = dict(settings)
-        self.meta = dict(meta or {})
-        self.fingerprint = fingerprint(settings)
-        self.rows: dict[float, dict[str, Any]] = {}
-        self.realisations: dict[float, list[dict[str, Any]]] = {}
-        check_table_path(self.path, family or self.settings.get("kind"))
+        self.fingerprint = key if key is not None else fingerprint(settings)
+        self.resume = resume
+        if family is not None:
+            from wcatsim.store.files import check_table_path
+
+            check_table_path(self.path, family)
         self._lock = exclusive(self.path)
         self._lock.__enter__()
         self._closed = False
+        self._begun = False
         try:
-            old = self._existing_sidecar()
+            self.previous = self._read_sidecar()
             # A sidecar of these settings without a table yet: killed before its first row landed.
-            self._matches = old is not None and old.get("fingerprint") == self.fingerprint
-            self._created = (old or {}).get("created") if self._matches else None
-            if self._matches and not self._created:  # a sidecar written before tables had `created`
-                self._created = time.strftime(STAMP_FORMAT, time.gmtime(self.meta_path.stat().st_mtime))
-            if self._matches:
-                for row in read_csv(self.path):
-                    self.rows[float(row[key])] = row
-                for row in read_csv(self.realisation_path):
-                    self.realisations.setdefault(float(row[key]), []).append(row)
-            self._begun = False
+            self.matches = resume and self.previous is not None and (
+                self.previous.get("fingerprint") == self.fingerprint
+            )
+            self.created: str | None = self.previous.get("created") if self.matches else None  # type: ignore[union-attr]
+            if self.matches and not self.created:  # a sidecar written before tables had `created`
+                self.created = time.strftime(STAMP_FORMAT, time.gmtime(self.meta_path.stat().st_mtime))
         except BaseException:
             self.close()
             raise
 
-    def __enter__(self) -> PointTable:
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Release the table's lock (the files stay)."""
+        """Release the result's lock (the files stay)."""
         if not self._closed:
             self._closed = True
             self._lock.__exit__(None, None, None)
 
-    def _existing_sidecar(self) -> dict[str, Any] | None:
+    def _read_sidecar(self) -> dict[str, Any] | None:
         if not self.meta_path.exists():
             return None
         try:
@@ -134,57 +173,225 @@ class PointTable:
             return {}
         return old if isinstance(old, dict) else {}
 
-    def _begin(self) -> None:
-        """First write: keep an earlier table of other settings under its own name, write the sidecar."""
+    def begin(self) -> None:
+        """Before the first write: keep an earlier result (of other settings, or any when not resumed)."""
+        if self._closed:
+            raise RuntimeError(f"{self.path}: the result store is closed")
         if self._begun:
             return
-        if not self._matches:
-            keep_earlier_table(self.path)
-        self._created = self._created or time.strftime(STAMP_FORMAT, time.gmtime())
-        atomic_write_json(
-            self.meta_path,
-            {
-                "fingerprint": self.fingerprint,
-                "created": self._created,
-                "settings": self.settings,
-                **self.meta,
-                "versions": versions(),
-            },
-        )
+        if not self.matches:
+            keep_earlier_table(self.path, meta_path=self.meta_path, also=self.also)
+        self.created = self.created or now_stamp()
         self._begun = True
 
-    def done(self, point: float) -> dict[str, Any] | None:
+    def record(self, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The standard sidecar: fingerprint, creation time, settings, ``meta`` and package versions."""
+        self.begin()
+        return {
+            "fingerprint": self.fingerprint,
+            "created": self.created,
+            "settings": self.settings,
+            **dict(meta or {}),
+            "versions": versions(),
+        }
+
+    def write_sidecar(self, content: Mapping[str, Any]) -> None:
+        """Write the sidecar (atomically), beginning the result first."""
+        self.begin()
+        atomic_write_json(self.meta_path, dict(content))
+
+
+# A table's point: one float (``ber``), or a tuple of key values (``("conv1", 0.9)``).
+Point = Any
+
+
+class PointTable(ResultStore):
+    """Rows keyed by ``key`` (e.g. ``ber``), rewritten atomically after every point; resumed point by point.
+
+    ``key``: one column (its values read back as floats) or several (``("domain", "voltage")``; each read
+    back with ``key_types``, default float).  ``sidecar``: ``"full"`` (:meth:`ResultStore.record` plus
+    ``meta``) or ``"fingerprint"`` (``{"fingerprint": ...}`` only, as the planner's sensitivity table has
+    always had).  ``order``: ``"sorted"`` by point (``descending`` for voltages) or ``"insertion"``.
+    ``parse``: turns a row read back into the row :meth:`done` returns; a row it cannot parse (``KeyError``,
+    ``ValueError``), like a row whose key does not parse, is dropped and its point computed again.
+    ``family`` (default: ``settings["kind"]``): see :class:`ResultStore`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        columns: Sequence[str],
+        key: str | Sequence[str],
+        settings: Mapping[str, Any],
+        meta: Mapping[str, Any] | None = None,
+        descending: bool = False,
+        realisation_columns: Sequence[str] | None = None,
+        family: str | None = None,
+        *,
+        fingerprint_key: str | None = None,
+        sidecar: str = "full",
+        order: str = "sorted",
+        key_types: Mapping[str, Callable[[str], Any]] | None = None,
+        parse: Callable[[dict[str, str]], dict[str, Any]] | None = None,
+        check_path: bool = True,
+    ) -> None:
+        path = Path(path)
+        self.realisation_path = path.with_name(path.stem + "_realisations.csv")
+        self.columns = list(columns)
+        self.key = key
+        self.key_columns = (key,) if isinstance(key, str) else tuple(key)
+        self.key_types = dict(key_types or {})
+        self.descending = descending
+        self.order = order
+        self.sidecar = sidecar
+        self.realisation_columns = list(realisation_columns or [])
+        self.meta = dict(meta or {})
+        self.rows: dict[Point, dict[str, Any]] = {}
+        self.realisations: dict[Point, list[dict[str, Any]]] = {}
+        self._sidecar_written = False
+        super().__init__(
+            path, settings, also=(self.realisation_path,), key=fingerprint_key,
+            family=(family or dict(settings).get("kind")) if check_path else None,
+        )  # fmt: skip
+        try:
+            if self.matches:
+                for row in read_csv(self.path):
+                    with contextlib.suppress(KeyError, ValueError):  # a damaged row: computed again
+                        point = self.point_of(row)
+                        self.rows[point] = parse(row) if parse is not None else row
+                for row in read_csv(self.realisation_path):
+                    with contextlib.suppress(KeyError, ValueError):
+                        self.realisations.setdefault(self.point_of(row), []).append(row)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> PointTable:
+        return self
+
+    def point_of(self, row: Mapping[str, Any]) -> Point:
+        """The key of ``row`` (a float, or a tuple of the key columns' values)."""
+        values = tuple(self.key_types.get(c, float)(row[c]) for c in self.key_columns)
+        return values[0] if isinstance(self.key, str) else values
+
+    def _normal(self, point: Point) -> Point:
+        if isinstance(self.key, str):
+            return self.key_types.get(self.key, float)(point)
+        return tuple(self.key_types.get(c, float)(v) for c, v in zip(self.key_columns, point, strict=True))
+
+    def done(self, point: Point) -> dict[str, Any] | None:
         """The finished row of ``point`` (as read from the file), or None.
 
         When per-realisation rows are kept, a point is finished only with its realisations (a table
         made without them recomputes the point, to the same row, to add them).
         """
-        point = float(point)
+        point = self._normal(point)
         if self.realisation_columns and point not in self.realisations:
             return None
         return self.rows.get(point)
 
     def add(
-        self, point: float, row: Mapping[str, Any], realisations: Sequence[Mapping[str, Any]] = ()
+        self,
+        point: Point,
+        row: Mapping[str, Any],
+        realisations: Sequence[Mapping[str, Any]] = (),
+        *,
+        write: bool = True,
     ) -> None:
-        """Record one finished point and rewrite the file(s) atomically."""
-        if self._closed:
-            raise RuntimeError(f"{self.path}: the table is closed")
-        self._begin()
-        point = float(point)
+        """Record one finished point; rewrite the file(s) atomically (``write=False``: at :meth:`flush`)."""
+        point = self._normal(point)
         if self.realisation_columns:
             self.realisations[point] = [dict(r) for r in realisations]
-            atomic_write_csv(
-                self.realisation_path, self.realisation_columns, self._sorted(self.realisations, True)
-            )
         self.rows[point] = dict(row)
-        atomic_write_csv(self.path, self.columns, self._sorted(self.rows, False))
+        if write:
+            self.flush()
+        else:
+            self.begin()  # fails on a closed table now, not at the flush
 
-    def _sorted(self, table: Mapping[float, Any], nested: bool) -> list[Mapping[str, Any]]:
+    def flush(self, realisations: bool = True) -> None:
+        """Rewrite the sidecar (first time only) and the table atomically, realisation rows first."""
+        self.begin()
+        if not self._sidecar_written:
+            content = self.record(self.meta) if self.sidecar == "full" else {"fingerprint": self.fingerprint}
+            atomic_write_json(self.meta_path, content)
+            self._sidecar_written = True
+        if realisations and self.realisation_columns:
+            atomic_write_csv(
+                self.realisation_path, self.realisation_columns, self._ordered(self.realisations, True)
+            )
+        atomic_write_csv(self.path, self.columns, self._ordered(self.rows, False))
+
+    def _ordered(self, table: Mapping[Point, Any], nested: bool) -> list[Mapping[str, Any]]:
+        points = list(table) if self.order == "insertion" else sorted(table, reverse=self.descending)
         out: list[Mapping[str, Any]] = []
-        for point in sorted(table, reverse=self.descending):
+        for point in points:
             out.extend(table[point] if nested else [table[point]])
         return out
+
+
+class StageLedger:
+    """A JSON file of named stages, each recorded with the fingerprint of the settings it ran with.
+
+    The demo's ``demo.json``: a stage is reused when its recorded fingerprint is that of the settings
+    asked for now, and run again otherwise (its own tables then keep their earlier versions, through
+    their :class:`PointTable` or :class:`ResultStore`).  While open, the ledger holds the file's one-writer
+    lock, so two processes never run stages into the same place.  Every change is written atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The ledger (``demo.json``); read at once, written at the first :meth:`finish` or :meth:`save`.
+    digits : int
+        Hex digits of a stage's fingerprint kept in the ledger.
+    spaced : bool
+        As in :func:`fingerprint` (``demo.json`` has always been hashed that way).
+    lock : bool
+        Hold the one-writer lock while open (False: read-only use, e.g. to compute a fingerprint).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, *, digits: int = 16, spaced: bool = True, lock: bool = True
+    ) -> None:
+        from wcatsim.store.atomic import read_json_object
+
+        self.path = Path(path)
+        self.digits = digits
+        self.spaced = spaced
+        self._lock = exclusive(self.path) if lock else None
+        if self._lock is not None:
+            self._lock.__enter__()
+        self.data: dict[str, Any] = read_json_object(self.path) or {}
+        if not isinstance(self.data.get("stages"), dict):
+            self.data["stages"] = {}
+
+    def __enter__(self) -> StageLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the ledger's lock (the file stays)."""
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.__exit__(None, None, None)
+
+    def key(self, settings: Mapping[str, Any]) -> str:
+        """The fingerprint a stage of ``settings`` is recorded under."""
+        return fingerprint(settings, spaced=self.spaced)[: self.digits]
+
+    def done(self, name: str, settings: Mapping[str, Any]) -> bool:
+        """Whether stage ``name`` finished with exactly these settings."""
+        return self.data["stages"].get(name, {}).get("fingerprint") == self.key(settings)
+
+    def finish(self, name: str, settings: Mapping[str, Any], **record: Any) -> None:
+        """Record stage ``name`` as finished with ``settings`` (and ``record``: its times) and save."""
+        self.data["stages"][name] = {"fingerprint": self.key(settings), **record}
+        self.save()
+
+    def save(self) -> None:
+        """Write the ledger atomically."""
+        atomic_write_json(self.path, self.data)
 
 
 def keep_earlier_table(
@@ -247,3 +454,17 @@ def typed_row(row: Mapping[str, Any], parsers: Mapping[str, Callable[[str], Any]
         else:
             out[name] = value
     return out
+
+
+__all__ = [
+    "STAMP_FORMAT",
+    "PointTable",
+    "ResultStore",
+    "StageLedger",
+    "fingerprint",
+    "keep_earlier_table",
+    "kept_tables",
+    "now_stamp",
+    "typed_row",
+    "versions",
+]

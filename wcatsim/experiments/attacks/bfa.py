@@ -25,7 +25,7 @@ import torch
 from sram_models.errors import InputError
 from wcatsim.image import weight_image
 from wcatsim.stats.censoring import km_median, trial_status
-from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
+from wcatsim.store.atomic import atomic_write_csv
 from wcatsim.train.health import chance_threshold
 from wcatsim.train.quant import quantized_layers
 
@@ -351,13 +351,13 @@ def run_bfa(
     out_dir = Path(run.dir if out_dir is None else out_dir)
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
-    from wcatsim.store.results import STAMP_FORMAT, fingerprint, keep_earlier_table
+    from wcatsim.store.results import ResultStore, fingerprint, now_stamp
 
     # The summary is the table's sidecar: its fingerprint and creation time name the earlier results
     # when a later attack keeps them aside (an attack is not resumed; nothing it wrote is deleted).
-    base["fingerprint"] = fingerprint({k: v for k, v in base.items() if k != "run"})
-    base["created"] = time.strftime(STAMP_FORMAT, time.gmtime())
-    kept_earlier = False
+    settings = {k: v for k, v in base.items() if k != "run"}
+    base["fingerprint"] = fingerprint(settings)
+    base["created"] = now_stamp()
 
     from tqdm.auto import tqdm
 
@@ -366,25 +366,29 @@ def run_bfa(
     bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
 
     results: list[TrialResult] = []
-    for trial in range(trials):
-        xb, yb = attack_batch_for(x_pool, y_pool, attack_batch, int(seed), trial)
-        problem = ImageAttackProblem(model, xb, yb, steps, bits, share_prefix=share_prefix)
-        with tqdm(total=max_flips, desc=f"bfa trial {trial + 1}/{trials}", unit="flip", disable=not bars,
-                  leave=False) as bar:
-            say = (lambda message: bar.write(message)) if (progress and log is None) else log
-            result = run_trial(
-                trial, problem, evaluator, clean_codes, clean_check, k_top, max_flips, max_iterations,
-                baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
-            )
-        results.append(result)
-        if write:
-            if not kept_earlier:  # just before the first write: the earlier attack's files are kept
-                keep_earlier_table(flips_path, meta_path=summary_path)
-                kept_earlier = True
-            summary = summarise(results, base)
-            summary["complete"] = trial + 1 == trials
-            atomic_write_csv(flips_path, FLIP_COLUMNS, [row for t in results for row in t.rows])
-            atomic_write_json(summary_path, summary)
+    # the one result store: holds the one-writer lock; its first write keeps the earlier attack's files
+    store = ResultStore(flips_path, settings, sidecar=summary_path, resume=False) if write else None
+    try:
+        for trial in range(trials):
+            xb, yb = attack_batch_for(x_pool, y_pool, attack_batch, int(seed), trial)
+            problem = ImageAttackProblem(model, xb, yb, steps, bits, share_prefix=share_prefix)
+            with tqdm(total=max_flips, desc=f"bfa trial {trial + 1}/{trials}", unit="flip",
+                      disable=not bars, leave=False) as bar:  # fmt: skip
+                say = (lambda message: bar.write(message)) if (progress and log is None) else log
+                result = run_trial(
+                    trial, problem, evaluator, clean_codes, clean_check, k_top, max_flips, max_iterations,
+                    baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
+                )
+            results.append(result)
+            if store is not None:
+                store.begin()
+                summary = summarise(results, base)
+                summary["complete"] = trial + 1 == trials
+                atomic_write_csv(flips_path, FLIP_COLUMNS, [row for t in results for row in t.rows])
+                store.write_sidecar(summary)
+    finally:
+        if store is not None:
+            store.close()
     summary = summarise(results, base)
     summary["complete"] = True
     return BFAResult(trials=results, summary=summary, flips_path=flips_path, summary_path=summary_path)

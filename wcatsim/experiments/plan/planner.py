@@ -385,6 +385,7 @@ def plan_voltage(
     def energy_of(steps: Sequence[int]) -> Any:
         return domains_energy(chips.images, plan_volts(steps), tech, reference, organisation)
 
+    cache: _SensitivityCache | None = None  # its table stays locked while the planner runs
     try:
         # 1. sensitivity curves on the planning chips
         say(f"[plan] {n_dom} domains x up to {n_steps} voltages x {len(plan_ids)} planning chips "
@@ -461,6 +462,8 @@ def plan_voltage(
         plan_stats, uniform_stats, history = verdict.plan, verdict.uniform, verdict.history
     finally:
         bar.close()
+        if cache is not None:
+            cache.close()
 
     final = energy_of(steps)
     plan = VoltagePlan(
@@ -637,10 +640,8 @@ def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: Domai
                  settings: PlanSettings) -> str:
     """What a sensitivity point's accuracy depends on (not the budget or metric: they only decide where a
     domain's sweep stops and how its points are read)."""
-    import hashlib
-    import json
-
     from wcatsim.memory.evaluator import model_fingerprint
+    from wcatsim.store.results import fingerprint
 
     described = {
         "model": model_fingerprint(evaluator),
@@ -652,54 +653,61 @@ def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: Domai
         # device and batch size change the floating-point sums, hence (rarely) an accuracy
         "device": evaluator.device_type, "batch_size": evaluator.batch_size,
     }  # fmt: skip
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    return fingerprint(described, spaced=True)  # spaced: as the table has always been hashed
+
+
+_SENSITIVITY_NUMBERS = ("acc_mean", "ci_low", "ci_high", "loss", "energy_norm")
+
+
+def _sensitivity_row(row: dict[str, str]) -> dict[str, Any]:
+    """A sensitivity row read back, typed (KeyError/ValueError for a damaged one: evaluated again)."""
+    return {
+        "domain": row["domain"], "voltage": float(row["voltage"]), "chips": int(row["chips"]),
+        **{k: float(row[k]) if row[k] != "" else math.nan for k in _SENSITIVITY_NUMBERS},
+    }  # fmt: skip
 
 
 class _SensitivityCache:
-    """The sensitivity table on disk (``plan_voltage_sensitivity.csv`` + its fingerprint): a rerun with the
-    same model, technology, domains, layout and planning chips reuses every point already evaluated."""
+    """The sensitivity table on disk (``plan_voltage_sensitivity.csv``, its sidecar holding the fingerprint
+    only), through the one result store (:class:`wcatsim.store.results.PointTable`): a rerun with the same
+    model, technology, domains, layout, planning chips, device and batch size reuses every point already
+    evaluated; one of other settings keeps the earlier table under its fingerprint; the table is locked
+    while the planner runs."""
 
     def __init__(self, out_dir: Path, fingerprint: str) -> None:
-        from wcatsim.store.atomic import read_csv, read_json_object
+        from wcatsim.store.results import PointTable
 
-        self.csv = out_dir / SENSITIVITY_CSV
-        self.meta = self.csv.with_suffix(".json")
+        self.table = PointTable(
+            out_dir / SENSITIVITY_CSV, SENSITIVITY_COLUMNS, ("domain", "voltage"), {},
+            fingerprint_key=fingerprint, sidecar="fingerprint", order="insertion",
+            key_types={"domain": str}, parse=_sensitivity_row, check_path=False,
+        )  # fmt: skip
         self.fingerprint = fingerprint
-        self.rows: dict[tuple[str, float], dict[str, Any]] = {}
-        if read_json_object(self.meta).get("fingerprint") == fingerprint:
-            for row in read_csv(self.csv):
-                try:
-                    key = (row["domain"], float(row["voltage"]))
-                    self.rows[key] = {
-                        "domain": row["domain"], "voltage": float(row["voltage"]), "chips": int(row["chips"]),
-                        **{k: float(row[k]) if row[k] != "" else math.nan
-                           for k in ("acc_mean", "ci_low", "ci_high", "loss", "energy_norm")},
-                    }  # fmt: skip
-                except (KeyError, ValueError):
-                    continue  # a damaged row is simply evaluated again
         self.reused = 0
 
+    def close(self) -> None:
+        self.table.close()
+
     def get(self, domain: str, voltage: float) -> PointStats | None:
-        row = self.rows.get((domain, float(voltage)))
+        row = self.table.done((domain, voltage))
         if row is None:
             return None
         self.reused += 1
         return PointStats(row["chips"], row["acc_mean"], row["ci_low"], row["ci_high"])
 
     def put(self, domain: str, voltage: float, st: PointStats, loss: float, energy_norm: float) -> None:
-        self.rows[(domain, float(voltage))] = {
+        row = {
             "domain": domain, "voltage": float(voltage), "chips": st.chips, "acc_mean": st.acc_mean,
             "ci_low": st.ci_low, "ci_high": st.ci_high, "loss": loss, "energy_norm": energy_norm,
         }  # fmt: skip
+        self.table.add((domain, voltage), row, write=False)  # written per domain, by save()
 
     def save(self) -> None:
-        from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
-
-        atomic_write_csv(self.csv, SENSITIVITY_COLUMNS, list(self.rows.values()))
-        atomic_write_json(self.meta, {"fingerprint": self.fingerprint})
+        self.table.flush()
 
     def rows_for(self, domains: Sequence[str], grid: Sequence[float]) -> list[dict[str, Any]]:
-        return [self.rows[(d, float(v))] for d in domains for v in grid if (d, float(v)) in self.rows]
+        rows = self.table.rows
+        return [rows[(d, float(v))] for d in domains for v in grid if (d, float(v)) in rows]
 
 
 def _fmt_stats(st: PointStats) -> str:
