@@ -351,32 +351,34 @@ def test_fingerprint_of_fixed_settings(name, settings, expected) -> None:
 # fingerprints for the run directory runs/small_cnn-digits-wcat4-298ac69d
 FULL_VOLTAGES = tuple(round(0.75 + 0.01 * i, 2) for i in range(26))
 SCHEMES = ("secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t")
+# Deliberate change (issue 16 section 4): a demo stage's fingerprint now includes the device type and the
+# evaluation batch size (here cpu, None), so a stage made on a GPU is not reused on the CPU.
 DEMO_STAGES = [
-    ("train", {"bits": 4, "train_overrides": ()}, "07b8e0a1ab11b99d",
-     {"bits": 4, "train_overrides": ("trainer.epochs=5",)}, "3d798835ce9d6ffe"),
+    ("train", {"bits": 4, "train_overrides": ()}, "78aba31322b8ec29",
+     {"bits": 4, "train_overrides": ("trainer.epochs=5",)}, "a0c13e00a2e2092a"),
     ("random_flip",
      {"bers": (0.0, 0.0001, 0.0004, 0.0008, 0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.02, 0.03, 0.05),
-      "samples": 50, "seed": 0}, "36480c6a83b5648d",
-     {"bers": (0.0, 0.001, 0.01, 0.03, 0.05), "samples": 4, "seed": 0}, "44957a12935a9c7d"),
+      "samples": 50, "seed": 0}, "cf83975c23376369",
+     {"bers": (0.0, 0.001, 0.01, 0.03, 0.05), "samples": 4, "seed": 0}, "1776c7607de970a3"),
     ("sweep", {"preset": "chandramoorthy14", "voltages": FULL_VOLTAGES, "chips": 20, "seed": 0},
-     "47a4dac68ccf518c",
+     "41dd24cbd8c783d7",
      {"preset": "chandramoorthy14", "voltages": (0.8, 0.85, 0.9, 0.95, 1.0), "chips": 3, "seed": 0},
-     "c084fc01349e0fd1"),
+     "27dec7242d8cb04b"),
     ("protect",
      {"preset": "chandramoorthy14", "voltages": FULL_VOLTAGES, "chips": 20, "seed": 0, "schemes": SCHEMES},
-     "5c5bae76629081ef",
+     "f0404e63b3aa1d51",
      {"preset": "chandramoorthy14", "voltages": (0.8, 0.85, 0.9, 0.95, 1.0), "chips": 3, "seed": 0,
-      "schemes": SCHEMES}, "3bd8a4f2e8aa82e5"),
+      "schemes": SCHEMES}, "a6eb150a62dbd353"),
     ("plan",
      {"preset": "chandramoorthy14", "voltages": FULL_VOLTAGES, "chips": 20, "seed": 0, "plan_budget": 1.0},
-     "bda88e8d8360bbde",
+     "0c272229d4998df4",
      {"preset": "chandramoorthy14", "voltages": (0.8, 0.85, 0.9, 0.95, 1.0), "chips": 3, "seed": 0,
-      "plan_budget": 1.0}, "a43ee0d1456ff4e5"),
+      "plan_budget": 1.0}, "d786063f3a87143f"),
     ("bfa",
      {"bfa_trials": 3, "bfa_max_flips": 500, "bfa_max_iterations": 500, "bfa_k_top": 100,
-      "bfa_eval_subset": 0, "seed": 0}, "a2c0ee92501296f8",
+      "bfa_eval_subset": 0, "seed": 0}, "5ae1e2ff6d65484b",
      {"bfa_trials": 1, "bfa_max_flips": 25, "bfa_max_iterations": 25, "bfa_k_top": 20,
-      "bfa_eval_subset": 0, "seed": 0}, "98b3f30443999a73"),
+      "bfa_eval_subset": 0, "seed": 0}, "1b1ecaba2885b907"),
 ]  # fmt: skip
 
 
