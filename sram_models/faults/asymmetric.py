@@ -95,6 +95,11 @@ class AsymmetricTransient(FaultModel):
             )
         return self.p01_share * p10, p10
 
+    def bit_error_rate(self, voltage: float | None = None) -> float:
+        """(p01 + p10) / 2: random data stores 0 and 1 equally often."""
+        p01, p10 = self.rates(voltage)
+        return (p01 + p10) / 2.0
+
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         self._check_image(image, voltage)
         p01, p10 = self.rates(voltage)

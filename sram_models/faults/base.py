@@ -234,6 +234,11 @@ class FaultModel:
             return float(self.ber)  # type: ignore[arg-type]
         return float(self.technology.bit_error_rate(self._voltage(voltage)))
 
+    def weight_bit_error_rates(self, bits: int, voltage: float | None = None) -> np.ndarray:
+        """Declared probability, per bit position of a ``bits``-bit weight (LSB first), that a stored
+        bit of random data reads wrong without protection (the conformance tests measure it)."""
+        return np.full(bits, self.bit_error_rate(voltage), np.float64)
+
     def rate(self, voltage: float | None = None) -> float:
         """The per-cell rate this call draws: the bit error probability for flip models, the faulty-cell
         probability (2 x it) for stuck models."""

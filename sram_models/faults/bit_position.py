@@ -82,6 +82,10 @@ class BitPositionTransient(FaultModel):
         out[bits:, :] = other
         return out
 
+    def weight_bit_error_rates(self, bits: int, voltage: float | None = None) -> np.ndarray:
+        """The per-position flip rates (a flip always reads wrong)."""
+        return self.class_rates(bits, voltage)[:bits, 0].copy()
+
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
         self._check_image(image, voltage)
         return self._sample(image, seed, self.class_rates(image.layout.bits, voltage), stuck=False)
