@@ -465,8 +465,9 @@ def _apply_values(words, positions, values, phys_bits):
 
 # ---------------------------------------------------------------- protection: what a read gives
 #
-# Policies (sram_models.protection.POLICY_*): 0 plain, 1 SECDED, 2 SECDED with detected words
-# zeroed, 3 one parity bit with odd-parity words zeroed, 4 bit masking (flagged bits read as the
+# Policies (ReadPolicy.code, sram_models.protection.registry): 0 plain, 1 SECDED, 2 SECDED with
+# detected words zeroed, 3 one parity bit with odd-parity words zeroed, 4 bit masking (flagged bits
+# read as the
 # sign bit, a flagged sign bit zeroes the weight).  _read_word returns the scheme's view of the
 # word: 0 nothing noticed, 1 corrected, 2 detected (and acted on).
 

@@ -133,11 +133,9 @@ def _read_result(
     """The result of reading ``words`` (the cells as they read) through ``image``'s scheme, with its
     counts against ``image`` (the stored words), over the words touched by ``sorted_positions``."""
     from sram_models import _kernels
-    from sram_models.protection import POLICY_BIT_MASK
-
     lay = image.layout
     hpos, phys_of_hpos = image.hamming_tables if lay.ecc == "secded" else (_EMPTY, _EMPTY)
-    bit_mask = lay.policy == POLICY_BIT_MASK
+    bit_mask = lay.policy.needs_flags
     flags = np.zeros_like(words) if bit_mask else _NO_FLAGS
     cells, changed, corrected, detected, miscorrected = _kernels._read_stats(
         image.words,
@@ -148,12 +146,12 @@ def _read_result(
         lay.bits,
         lay.weights_per_word,
         image.n_weights,
-        lay.policy,
+        lay.policy.code,
         hpos,
         phys_of_hpos,
         flags,
     )
-    if lay.protect == "none":  # no scheme: nothing corrected, flagged or miscorrected
+    if not lay.scheme.reports:  # no scheme: nothing corrected, flagged or miscorrected
         corrected = detected = miscorrected = 0
     return FaultResult(
         image.with_words(words, flags if bit_mask else None),
@@ -261,8 +259,8 @@ class FaultModel:
         check_voltage(image.layout.protect, getattr(self, "technology", None), voltage)
 
     def _sign_fraction(self, image: MemoryImage) -> float:
-        # msb-8t: every sign bit sits in an 8T cell that does not fail in the voltage range it covers
-        return 1.0 if image.layout.protect == "msb-8t" else float(self.protect_msb)
+        # hardened sign cells (msb-8t's 8T cells) do not fail in the voltage range they cover
+        return 1.0 if image.layout.scheme.hardened_signs else float(self.protect_msb)
 
     @staticmethod
     def _geometry(image: MemoryImage) -> tuple[int, int, int, int, int]:

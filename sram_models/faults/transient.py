@@ -55,6 +55,6 @@ class Transient(FaultModel):
             image.n_weights,
             _capacity(image.n_bits, p),
         )
-        if lay.protect == "none":  # every flip changes its cell; no scheme: the counts are known already
+        if not lay.scheme.reports:  # every flip changes its cell; no scheme: the counts are known already
             return FaultResult(image.with_words(words), positions.size, int(weight_flips), positions.size)
         return self._finish(image, words, positions, positions.size)
