@@ -59,7 +59,7 @@ import numpy as np
 
 from sram_models.errors import InputError
 from sram_models.layout import MemoryImage, WordLayout
-from sram_models.protection import SCHEME_NAMES, SCHEMES, protection_cost, weights_zeroed_per_detection
+from sram_models.protection import PROTECTION_SCHEMES, protection_cost, weights_zeroed_per_detection
 from sram_models.technology import Technology
 
 # The reference array of leakage_share_nominal (presets without absolute figures): 512 rows,
@@ -385,7 +385,7 @@ def inference_energy(
 def cost_table(bits: int = 4, word_bits: int = 64) -> list[dict[str, Any]]:
     """One row per scheme: check bits, cells by kind, overheads, source (README and reports)."""
     rows = []
-    for name in SCHEME_NAMES:
+    for name, scheme in PROTECTION_SCHEMES.items():
         lay = WordLayout(bits=bits, word_bits=word_bits, protect=name)
         cost = protection_cost(lay)
         rows.append(
@@ -398,9 +398,9 @@ def cost_table(bits: int = 4, word_bits: int = 64) -> list[dict[str, Any]]:
                 "read_energy_overhead": round(cost.read_energy_overhead, 6),
                 "leakage_overhead": round(cost.leakage_overhead, 6),
                 "weights_zeroed_per_detection": (
-                    weights_zeroed_per_detection(lay) if name in ("secded-zero", "parity-zero") else 0
+                    weights_zeroed_per_detection(lay) if scheme.zeroes_words else 0
                 ),
-                "source": SCHEMES[name].source,
+                "source": scheme.source,
             }
         )
     return rows

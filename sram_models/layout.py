@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sram_models.errors import InputError
+
+if TYPE_CHECKING:
+    from sram_models.protection.registry import ReadPolicy, Scheme
 
 ALLOWED_BITS = (2, 3, 4, 5, 6, 7, 8, 16)
 
@@ -58,7 +62,7 @@ class WordLayout:
                 f"a {self.bits}-bit weight does not fit a {self.word_bits}-bit word: "
                 f"use word_bits >= {self.bits}"
             )
-        from sram_models.protection import check_scheme
+        from sram_models.protection.registry import scheme
 
         ecc = None if self.ecc in (None, "none", "") else self.ecc
         if ecc not in (None, "secded"):
@@ -66,8 +70,8 @@ class WordLayout:
         if self.protect is None:
             protect = "secded" if ecc == "secded" else "none"
         else:
-            protect = check_scheme(self.protect)
-            code = "secded" if protect in ("secded", "secded-zero") else None
+            chosen = scheme(self.protect)
+            protect, code = chosen.name, chosen.ecc
             # ecc=None means "not given"; an explicit ecc must agree with the code the scheme stores
             if (ecc is not None or self.ecc == "none") and ecc != code:
                 raise InputError(
@@ -87,18 +91,21 @@ class WordLayout:
         return self.word_bits // self.bits
 
     @property
-    def check_bits(self) -> int:
-        """Check bits stored per word (0 without ECC; 8 for 64-bit SECDED; 1 for parity)."""
-        from sram_models.protection import check_bits
+    def scheme(self) -> Scheme:
+        """The protection scheme object (sram_models.protection.PROTECTION_SCHEMES)."""
+        from sram_models.protection.registry import scheme
 
-        return check_bits(self.protect, self.word_bits)
+        return scheme(self.protect)
 
     @property
-    def policy(self) -> int:
-        """The kernels' read policy of the scheme (sram_models.protection.POLICY_*)."""
-        from sram_models.protection import SCHEMES
+    def check_bits(self) -> int:
+        """Check bits stored per word (0 without ECC; 8 for 64-bit SECDED; 1 for parity)."""
+        return self.scheme.check_bits(self.word_bits)
 
-        return SCHEMES[self.protect].policy
+    @property
+    def policy(self) -> ReadPolicy:
+        """The scheme's read policy (its ``code`` is what the kernels receive)."""
+        return self.scheme.policy
 
     @property
     def phys_bits(self) -> int:
@@ -192,11 +199,8 @@ class MemoryImage:
         n_words = max(1, -(-n_weights // layout.weights_per_word))
         words = np.zeros((n_words, layout.lanes), np.uint64)
         _kernels._pack(np.ascontiguousarray(all_codes), layout.bits, layout.weights_per_word, words)
-        if layout.ecc == "secded":
-            hpos, _ = _hamming_tables(layout.word_bits, layout.phys_bits)
-            _kernels._secded_encode(words, layout.word_bits, hpos)
-        elif layout.protect == "parity-zero":
-            _kernels._parity_encode(words, layout.word_bits)
+        hpos = _hamming_tables(layout.word_bits, layout.phys_bits)[0] if layout.ecc == "secded" else None
+        layout.scheme.encode(words, layout, hpos)
         return cls(layout, words, n_weights, segments)
 
     def read_words(self) -> np.ndarray:
@@ -204,17 +208,15 @@ class MemoryImage:
 
         Without a scheme that acts on reads this is ``words`` itself (not a copy)."""
         from sram_models import _kernels
-        from sram_models.protection import POLICY_BIT_MASK, POLICY_PLAIN
-
         lay = self.layout
         policy = lay.policy
-        if policy == POLICY_PLAIN or (policy == POLICY_BIT_MASK and self.flags is None):
+        if not policy.acts_on_read or (policy.needs_flags and self.flags is None):
             return self.words
         words = self.words.copy()
         hpos, phys_of_hpos = self.hamming_tables if lay.ecc == "secded" else (_NO_TABLE, _NO_TABLE)
         flags = self.flags if self.flags is not None else _NO_FLAGS
         _kernels._read_all(
-            words, flags, policy, lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word,
+            words, flags, policy.code, lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word,
             self.n_weights, hpos, phys_of_hpos,
         )  # fmt: skip
         return words

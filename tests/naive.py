@@ -368,7 +368,7 @@ def changed_bits_reference(clean, read, bits):
     return total
 
 
-# ---------------------------------------------------------------- wcatsim.experiments.attacks: bit-flip attack search
+# ---------------------------------------------------------------- wcatsim.experiments.attacks: bit-flip search
 
 
 def naive_bit_value(bit: int, bits: int) -> int:
@@ -526,6 +526,10 @@ def _naive_weights(data: int, bits: int, n_used: int) -> list[int]:
         value = (data >> (s * bits)) % (1 << bits)
         out.append(value - (1 << bits) if value >= 1 << (bits - 1) else value)
     return out
+
+
+NAIVE_PROTECTED_SCHEMES = ("none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t")
+"""the schemes :func:`naive_protected_read` knows (the conformance tests require a twin for each)"""
 
 
 def naive_protected_read(

@@ -181,6 +181,6 @@ def test_config_protect_matches_the_schemes() -> None:
     from sram_models.protection import SCHEME_NAMES
     from wcatsim.config.schema import ProtectScheme
 
-    assert typing.get_args(ProtectScheme) == SCHEME_NAMES
+    assert typing.get_args(ProtectScheme) == tuple(SCHEME_NAMES)
     # a word-zeroing scheme zeroes all the weights of a word: 16 at the default 4-bit / 64-bit layout
     assert WordLayout(bits=4, word_bits=64, protect="parity-zero").weights_per_word == 16

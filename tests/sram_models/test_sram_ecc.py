@@ -31,11 +31,13 @@ def _image(n_words: int, word_bits: int, seed: int) -> tuple[MemoryImage, np.nda
 def _decode_counts(image, raw: np.ndarray) -> tuple[int, int]:
     """(corrected, detected) words of ``raw`` through the SECDED read every unpack uses."""
     from sram_models.layout import _NO_FLAGS
-    from sram_models.protection import POLICY_SECDED
+    from sram_models.protection import PROTECTION_SCHEMES
+
+    secded = PROTECTION_SCHEMES.get("secded").policy.code
 
     lay = image.layout
     return _kernels._read_all(
-        raw.copy(), _NO_FLAGS, POLICY_SECDED, lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word,
+        raw.copy(), _NO_FLAGS, secded, lay.phys_bits, lay.word_bits, lay.bits, lay.weights_per_word,
         image.n_weights, *image.hamming_tables,
     )  # fmt: skip
 

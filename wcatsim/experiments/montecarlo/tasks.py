@@ -38,7 +38,7 @@ class EvalSpec:
 
 _LOCK = threading.Lock()
 _EVALUATORS: dict[tuple[EvalSpec, int], Any] = {}
-_CHIPS: dict[tuple[EvalSpec, Any, float, int], Any] = {}
+_CHIPS: dict[tuple[EvalSpec, Any, str, float, int], Any] = {}  # (spec, technology, fault, stuck, thread)
 
 
 def register(spec: EvalSpec, evaluator: Any) -> None:
@@ -52,12 +52,12 @@ def unregister(spec: EvalSpec) -> None:
     ident = threading.get_ident()
     with _LOCK:
         _EVALUATORS.pop((spec, ident), None)
-        for key in [k for k in _CHIPS if k[0] == spec and k[3] == ident]:
+        for key in [k for k in _CHIPS if k[0] == spec and k[-1] == ident]:
             del _CHIPS[key]
 
 
 def evaluator_for(spec: EvalSpec) -> Any:
-    """This thread's :class:`wcatsim.memory.evaluator.FaultEvaluator` for ``spec``, loading the run on first use."""
+    """This thread's :class:`wcatsim.memory.evaluator.FaultEvaluator` for ``spec`` (loads the run once)."""
     key = (spec, threading.get_ident())
     with _LOCK:
         found = _EVALUATORS.get(key)
@@ -75,17 +75,18 @@ def evaluator_for(spec: EvalSpec) -> Any:
     return evaluator
 
 
-def _chip_model(spec: EvalSpec, technology: Any, stuck_at_one: float) -> Any:
-    # One ChipFaultMap per worker thread and technology value: it caches each chip's draws, so a
-    # chip swept over many voltages is drawn once.  The key is the Technology itself (a frozen
-    # dataclass: hashed and compared by every field), not its name.
-    key = (spec, technology, float(stuck_at_one), threading.get_ident())
+def _voltage_model(spec: EvalSpec, technology: Any, fault: str, stuck_at_one: float) -> Any:
+    # One model per worker thread, fault and technology value: a chip fault map caches each chip's
+    # draws, so a chip swept over many voltages is drawn once.  The key is the Technology itself (a
+    # frozen dataclass: hashed and compared by every field), not its name.
+    key = (spec, technology, fault, float(stuck_at_one), threading.get_ident())
     with _LOCK:
         found = _CHIPS.get(key)
     if found is None:
-        from sram_models import ChipFaultMap
+        from sram_models import FAULT_MODELS, make_fault_model
 
-        found = ChipFaultMap(technology=technology, stuck_at_one=stuck_at_one)
+        options = {"stuck_at_one": stuck_at_one} if "stuck_at_one" in FAULT_MODELS.get(fault).options else {}
+        found = make_fault_model(fault, technology=technology, **options)
         with _LOCK:
             _CHIPS[key] = found
     return found
@@ -132,7 +133,7 @@ class VoltageTask:
     spec: EvalSpec
     technology: Any  # sram_models.Technology: travels with the task to every executor
     voltage: float
-    fault: str = "chip"  # chip | transient | measured
+    fault: str = "chip"  # a registered fault model (sram_models.FAULT_MODELS) or "measured"
     base_seed: int = 0
     stuck_at_one: float = 0.5  # share of faulty cells stuck at 1 (the rest at 0)
     fault_map: Any = None  # fault="measured": the sram_models.MeasuredFaultMap (one chip, seed unused)
@@ -143,13 +144,13 @@ class VoltageTask:
             seed = 0  # one measured chip: nothing is drawn
             result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
             return _realise(evaluator, result, index, seed)
-        if self.fault == "chip":
-            seed = chip_seed(self.base_seed, index)
-            model = _chip_model(self.spec, self.technology, self.stuck_at_one)
-        else:
-            from sram_models import Transient
+        from sram_models import FAULT_MODELS
 
+        # a nested model's seed is the chip, the same at every voltage; others draw afresh per voltage
+        if FAULT_MODELS.get(self.fault).nested:
+            seed = chip_seed(self.base_seed, index)
+        else:
             seed = transient_seed(self.base_seed, self.voltage, index)
-            model = Transient(technology=self.technology)
+        model = _voltage_model(self.spec, self.technology, self.fault, self.stuck_at_one)
         result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
         return _realise(evaluator, result, index, seed)
