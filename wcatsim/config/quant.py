@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
 
 from sram_models.errors import InputError
+from wcatsim.config.registries import QUANTIZERS
+from wcatsim.config.settings import settings
 
 # quant.bits bounds (the integer grid code in wcatsim.train.quant.functions uses these)
 MIN_BITS = 2
 MAX_BITS = 8
 
+# The methods wcatsim.train.quant registers into QUANTIZERS (quant.method is checked against the registry).
 METHODS = ("float", "maxabs", "lsq", "wcat", "wclip", "plclip")
 CLAMP_GRADS = ("ste", "pwl", "mad")
 RANGE_INITS = ("max_abs", "sawb", "mse", "noisy_mse")
 LSQ_GRADIENTS = ("paper", "wcat_code")
 
 
-@dataclass(frozen=True)
+@settings("quant")
 class QuantConfig:
     """How the weights of every Conv2d and Linear layer are quantized (weights only; activations,
     biases and batch-norm parameters stay float and are assumed to live in protected memory).
@@ -62,8 +65,11 @@ class QuantConfig:
     train_ber: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(f"quant.method {self.method!r} is unknown: use one of {', '.join(METHODS)}")
+        if self.method not in QUANTIZERS:  # the registry the quantizers fill, never a copy of its names
+            names = QUANTIZERS.names()
+            close = difflib.get_close_matches(str(self.method), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"quant.method {self.method!r} is unknown: use one of {', '.join(names)}{hint}")
         integer_bits = isinstance(self.bits, int) and not isinstance(self.bits, bool)
         if not integer_bits or not MIN_BITS <= self.bits <= MAX_BITS:
             raise InputError(

@@ -1,4 +1,4 @@
-"""Experiment configuration: TOML layers plus ``--set`` overrides, validated into frozen dataclasses.
+"""Experiment configuration: TOML layers plus ``--set`` overrides, validated into frozen pydantic dataclasses.
 
 A config is composed as the original WCAT project composes its jsonnet files:
 the built-in default first, then each ``-c`` layer in order (model+data+trainer,
@@ -23,32 +23,23 @@ import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
 from sram_models.tomlio import read_toml, tomllib
 from wcatsim.config.quant import QuantConfig
 from wcatsim.config.registries import DATASETS, MODELS
+from wcatsim.config.settings import FieldError as _FieldError
+from wcatsim.config.settings import check as _check
+from wcatsim.config.settings import check_choice, settings
 from wcatsim.errors import ConfigError
 
 
-class _FieldError(ConfigError):
-    """A bad value found by a section's own check; ``key`` lets the loader name the file it came from."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-def _check(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise _FieldError(key, f"{key}: {message}")
-
-
-@dataclass(frozen=True)
+@settings("model")
 class ModelConfig:
-    """Which network to build: a registry model (``wcatsim.train.models.build_model``) or the user's own factory."""
+    """Which network to build: a registry model (``wcatsim.train.models.build_model``) or the user's own
+    factory."""
 
     # A registry name (wcatsim.train.models.MODEL_NAMES), or a factory returning an nn.Module:
     # "path/to/file.py:function" (a Python file; a relative path is read from the working directory) or
@@ -112,12 +103,13 @@ class ModelConfig:
         )
 
 
-@dataclass(frozen=True)
+@settings("data")
 class DataConfig:
     """Which dataset to train and test on (``wcatsim.train.datasets.load_dataset``)."""
 
     # digits is embedded (no download); mnist, fashion_mnist and cifar10 read a local folder; imagefolder
-    # reads data.root/train/<class>/* and data.root/val/<class>/* (JPEG/PNG; wcatsim.train.datasets.imagefolder).
+    # reads data.root/train/<class>/* and data.root/val/<class>/* (JPEG/PNG;
+    # wcatsim.train.datasets.imagefolder).
     name: str = "digits"
     # Folder holding the dataset files ("" = the dataset's default location); unused for embedded data.
     root: str = ""
@@ -144,8 +136,8 @@ class DataConfig:
     # or LOC_val_solution.csv in data.root when the val folder is flat.
     val_labels: str = ""
     # How evaluation reads the data: auto = held in memory when the split's float tensor fits in
-    # wcatsim.train.datasets.streaming.STREAM_ABOVE_BYTES, streamed through a DataLoader otherwise; true / false
-    # force one path. Not part of the run-directory hash (it never changes a number).
+    # wcatsim.train.datasets.streaming.STREAM_ABOVE_BYTES, streamed through a DataLoader otherwise;
+    # true / false force one path. Not part of the run-directory hash (it never changes a number).
     stream: bool | Literal["auto"] = "auto"
     # DataLoader worker processes that decode streamed images (0 = in the main process). 2: the issue's
     # scale benchmark setting, enough to keep a CPU forward busy. Not part of the run-directory hash.
@@ -190,7 +182,7 @@ class DataConfig:
 _IMAGEFOLDER_KEYS = ("image_size", "resize", "interpolation", "mean", "std", "val_labels")
 
 
-@dataclass(frozen=True)
+@settings("trainer")
 class TrainerConfig:
     """How to train. Defaults: the embedded-digits recipe (issue 3's prototype: Adam, 30 epochs).
 
@@ -207,7 +199,8 @@ class TrainerConfig:
     nesterov: bool = True
     # L2 weight decay on every parameter except the quantization ranges (coupled, as torch's SGD/Adam do).
     weight_decay: float = 0.0
-    # Weight decay on the quantization ranges only (wcatsim.train.quant.range_parameters), their own param group.
+    # Weight decay on the quantization ranges only (wcatsim.train.quant.range_parameters), their own
+    # param group.
     # 0.1 from the evidence in issue 3: a prototype (Adam, 30 epochs, small CNN on digits) kept clean
     # accuracy within ~0.5 point of float at 0.1 and stayed robust at BER 3e-2 (96.6 +- 0.7 % against
     # maxabs's 89.7 +- 4.9 %), while at 0.01 the ranges had not settled within the run. With Adam the
@@ -264,14 +257,11 @@ class TrainerConfig:
         )
 
 
-# Protection schemes of sram_models.protection.SCHEME_NAMES (h7, issue 12 section 2).
-ProtectScheme = Literal["none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t"]
-
 # The paper's random-flip BER list (kmchiti/WCAT, evaluation of random bit flips).
 PAPER_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2)
 
 
-@dataclass(frozen=True)
+@settings("attack.random_flip")
 class RandomFlipConfig:
     """``wcatsim random-flip``: accuracy under random bit errors (issue 4)."""
 
@@ -297,9 +287,11 @@ class RandomFlipConfig:
     # Base seed of the fault draws.
     seed: int = 0
     # Protection scheme of the weight memory (sram_models.protection; h7, issue 12).
-    protect: ProtectScheme = "none"
+    protect: str = "none"
 
     def __post_init__(self) -> None:
+        check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
+        check_choice(self.fault, "attack.random_flip.fault", "FAULT_MODEL_NAMES", "fault model")
         for ber in self.bers:
             _check(0.0 <= ber <= 1.0, "attack.random_flip.bers", f"every BER must be in [0, 1], got {ber}")
         _check(len(self.bers) > 0, "attack.random_flip.bers", "the list is empty")
@@ -328,7 +320,7 @@ class RandomFlipConfig:
         )
 
 
-@dataclass(frozen=True)
+@settings("attack.sweep")
 class SweepConfig:
     """``wcatsim sweep-voltage``: accuracy and energy across SRAM supply voltages (issue 4)."""
 
@@ -347,9 +339,10 @@ class SweepConfig:
     # Base seed of the chips' draws.
     seed: int = 0
     # Protection scheme of the weight memory (sram_models.protection; ecc = "secded" is protect = "secded").
-    protect: ProtectScheme = "none"
+    protect: str = "none"
 
     def __post_init__(self) -> None:
+        check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
         if not isinstance(self.voltages, str):
             _check(len(self.voltages) > 0, "attack.sweep.voltages", "the list is empty")
         _check(self.chips >= 1, "attack.sweep.chips", f"must be >= 1, got {self.chips}")
@@ -362,7 +355,7 @@ class SweepConfig:
         )
 
 
-@dataclass(frozen=True)
+@settings("attack.bfa")
 class BFAConfig:
     """``wcatsim bfa``: the Bit-Flip Attack (issue 5)."""
 
@@ -392,7 +385,7 @@ class BFAConfig:
         _check(self.seed >= 0, "attack.bfa.seed", f"must be >= 0, got {self.seed}")
 
 
-@dataclass(frozen=True)
+@settings("attack")
 class AttackConfig:
     """How a trained model is attacked; not part of the run directory's name."""
 
@@ -406,7 +399,7 @@ def _default_quant() -> QuantConfig:
     return QuantConfig(method="wcat", bits=4)
 
 
-@dataclass(frozen=True)
+@settings("")
 class ExperimentConfig:
     """Everything an experiment needs, validated; saved with every result as ``config.toml``."""
 
