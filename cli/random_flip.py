@@ -18,6 +18,7 @@ from cli._common import (
     fail,
     given,
     handles_errors,
+    merge_flags,
     parse_float_list,
     plot_option,
     plot_target,
@@ -258,6 +259,10 @@ def random_flip(
     bers = bers if bers is not None else list(rf.bers)
     msb = rf.protect_msb if protect_msb is None else protect_msb
     scheme = protection_choice(ecc, protect, rf, msb)
+    rf = merge_flags(
+        "random-flip", rf, samples=samples, ci_half_width=ci, min_samples=min_samples,
+        max_samples=max_samples, fault=fault, protect_msb=msb, word_bits=word_bits, seed=seed, protect=scheme,
+    )  # fmt: skip
     table, figure = prepare_outputs("random_flip", exp, out, plot)
     subset_note(eval_images, quiet)
     with exclusive(table):
@@ -267,19 +272,13 @@ def random_flip(
         try:
             check_run(run, allow_degenerate)
             rows = random_flip_sweep(
-                run, bers,
-                samples=rf.samples if samples is None else samples,
-                ci_half_width=ci,
-                min_samples=rf.min_samples if min_samples is None else min_samples,
-                max_samples=rf.max_samples if max_samples is None else max_samples,
-                fault=rf.fault if fault is None else fault,
-                protect_msb=msb, protect=scheme,
-                word_bits=rf.word_bits if word_bits is None else word_bits,
-                layers=layers.split(",") if layers else None,
-                seed=rf.seed if seed is None else seed,
-                executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
+                run, bers, fault=rf.fault, protect_msb=rf.protect_msb,
+                memory=rf.memory_spec(
+                    layers=layers.split(",") if layers else None, eval_images=eval_images or 0
+                ),
+                montecarlo=rf.montecarlo_spec(executor=ex),
+                out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
-                eval_images=eval_images or 0,
             )  # fmt: skip
         finally:
             ex.close()

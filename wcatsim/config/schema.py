@@ -33,6 +33,7 @@ from wcatsim.config.registries import DATASETS, MODELS
 from wcatsim.config.settings import FieldError as _FieldError
 from wcatsim.config.settings import check as _check
 from wcatsim.config.settings import check_choice, settings
+from wcatsim.config.specs import MemorySpec, MonteCarloSpec, PlanConfig
 from wcatsim.errors import ConfigError
 
 
@@ -319,6 +320,15 @@ class RandomFlipConfig:
             "msb-8t holds every sign bit in 8T cells: leave protect_msb at 0 (1 would change nothing)",
         )
 
+    def memory_spec(self, **changes: Any) -> MemorySpec:
+        """This section's memory settings as a :class:`MemorySpec` (``changes`` override them)."""
+        return MemorySpec(**{"word_bits": self.word_bits, "protect": self.protect, **changes})
+
+    def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
+        """This section's sampling settings as a :class:`MonteCarloSpec` (``changes`` override them)."""
+        keys = ("samples", "ci_half_width", "min_samples", "max_samples", "seed")
+        return MonteCarloSpec(**{**{key: getattr(self, key) for key in keys}, **changes})
+
 
 @settings("attack.sweep")
 class SweepConfig:
@@ -353,6 +363,14 @@ class SweepConfig:
             "attack.sweep.protect",
             f"ecc = 'secded' contradicts protect = {self.protect!r}: set only protect",
         )
+
+    def memory_spec(self, **changes: Any) -> MemorySpec:
+        """This section's memory settings as a :class:`MemorySpec` (``changes`` override them)."""
+        return MemorySpec(**{"word_bits": self.word_bits, "protect": self.protect, **changes})
+
+    def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
+        """This section's chips and seed as a :class:`MonteCarloSpec` (``changes`` override them)."""
+        return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, **changes})
 
 
 @settings("attack.bfa")
@@ -408,6 +426,8 @@ class ExperimentConfig:
     quant: QuantConfig = field(default_factory=_default_quant)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
+    # plan-voltage's settings; like attack, not part of the run directory's name.
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
     def __post_init__(self) -> None:
         if self.model.weights and self.trainer.init_from:
@@ -443,6 +463,7 @@ _SECTION_TYPES: dict[str, type] = {
     "quant": QuantConfig,
     "trainer": TrainerConfig,
     "attack": AttackConfig,
+    "plan": PlanConfig,
 }
 
 
@@ -723,6 +744,9 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "MODEL_SECTIONS",
+    "MemorySpec",
+    "MonteCarloSpec",
+    "PlanConfig",
     "ModelConfig",
     "PAPER_BERS",
     "RandomFlipConfig",
