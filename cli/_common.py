@@ -206,6 +206,16 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.random_flip.seed": "--seed",
         "attack.random_flip.protect": "--protect",
     },
+    "plan-voltage": {
+        "plan.budget": "--budget",
+        "plan.metric": "--metric",
+        "plan.planning_chips": "--chips",
+        "plan.verification_chips": "--verify-chips",
+        "plan.max_verification_sets": "--max-sets",
+        "plan.protect": "--protect",
+        "plan.word_bits": "--word-bits",
+        "plan.seed": "--seed",
+    },
     "sweep-voltage": {
         "attack.sweep.preset": "--preset",
         "attack.sweep.voltages": "--voltages",
@@ -217,6 +227,29 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.sweep.protect": "--protect",
     },
 }
+
+
+def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option generated from the setting ``key``: default None (then the config layers' value
+    is used, see :func:`merge_flags`), help = the field's one-line doc and its built-in default.
+
+    Parameters
+    ----------
+    flag : str
+        The option, e.g. ``"--budget"``.
+    key : str
+        The setting it mirrors, e.g. ``"plan.budget"`` (:func:`wcatsim.config.setting_field`).
+    **kwargs
+        Further click arguments (``type``, ``metavar``).
+    """
+    from wcatsim.config import setting_field
+
+    info = setting_field(key)
+    default = info.default_factory() if info.default_factory is not None else info.default
+    text = (info.description or "").rstrip(".")
+    kwargs.setdefault("help", f"{text} (default: {key}, built in {default})." if text else None)
+    dest = key.rsplit(".", 1)[-1]
+    return click.option(flag, dest, default=None, **kwargs)
 
 
 def merge_flags(command: str, section: Any, **flags: Any) -> Any:
@@ -370,16 +403,21 @@ class Experiment:
 
     def attack_defaults(self) -> Any:
         """The attack section known before the run is loaded (the run's own once loaded)."""
+        return self.settings().attack
+
+    def settings(self) -> Any:
+        """The config whose experiment sections (attack, plan) a command takes, known before the run is
+        loaded: the layers and ``--set``, else the run's saved config, else the built-in default."""
         if self.config is not None:
-            return self.config.attack
+            return self.config
         from sram_models.tomlio import read_toml
         from wcatsim.config import config_from_dict, load_config
         from wcatsim.errors import ConfigError
 
         saved = self.dir / "config.toml"
         if saved.is_file():
-            return config_from_dict(read_toml(saved, ConfigError), source=str(saved)).attack
-        return load_config().attack
+            return config_from_dict(read_toml(saved, ConfigError), source=str(saved))
+        return load_config()
 
 
 _MODEL_SECTIONS = ("model", "data", "quant", "trainer")  # as wcatsim.config.MODEL_SECTIONS

@@ -645,6 +645,28 @@ def _build_section(default: Any, values: dict[str, Any], sources: dict[str, str]
         raise ConfigError(f"[{prefix}] {exc} (set in {where})") from None
 
 
+def setting_field(key: str) -> Any:
+    """The pydantic ``FieldInfo`` of the setting ``key`` (``"plan.budget"``): its annotation, default and
+    one-line doc (``description``), e.g. for a CLI option that mirrors it.
+
+    Raises
+    ------
+    ConfigError
+        For a key that names no setting (with a "did you mean").
+    """
+    section: Any = ExperimentConfig
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        fields = section.__pydantic_fields__
+        if part not in fields:
+            where = ".".join(parts[:depth]) or "the config"
+            raise ConfigError(f"no setting {key!r}: {where} has no {part!r}{_did_you_mean(part, fields)}")
+        info = fields[part]
+        if depth == len(parts) - 1:
+            return info
+        section = info.default_factory if info.default_factory is not None else type(info.default)
+
+
 def sources_under(sources: Mapping[str, str], prefix: str) -> str:
     """Where the keys at or under ``prefix`` were set (for error messages)."""
     found = [src for key, src in sources.items() if key == prefix or key.startswith(prefix + ".")]
@@ -756,4 +778,5 @@ __all__ = [
     "dump_toml",
     "load_config",
     "parse_override",
+    "setting_field",
 ]
