@@ -206,6 +206,16 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.random_flip.seed": "--seed",
         "attack.random_flip.protect": "--protect",
     },
+    "bfa": {
+        "attack.bfa.k_top": "--k-top",
+        "attack.bfa.max_flips": "--max-flips",
+        "attack.bfa.max_iterations": "--max-iterations",
+        "attack.bfa.attack_batch": "--attack-batch",
+        "attack.bfa.trials": "--trials",
+        "attack.bfa.eval_subset": "--eval-subset",
+        "attack.bfa.threshold": "--threshold",
+        "attack.bfa.seed": "--seed",
+    },
     "plan-voltage": {
         "plan.budget": "--budget",
         "plan.metric": "--metric",
