@@ -38,7 +38,8 @@ from cli.random_flip import (
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
-              "transient: independent flips; both at the preset's bit error probability.")
+              "transient: independent flips; both at the preset's bit error probability (default: "
+              "attack.sweep.fault, chip).")
 @organisation_options
 @click.option("--fault-map", "fault_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="MAP.npz",

@@ -154,3 +154,24 @@ def test_bad_input_is_a_config_error_naming_key_source_and_fix(
 def test_missing_layer_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.toml does not exist"):
         load_config([tmp_path / "nope.toml"])
+
+
+def test_every_setting_has_type_and_one_line_doc() -> None:
+    """Every setting is declared once with its type and a one-line doc (the CLI's help reads it)."""
+    import typing
+
+    from wcatsim.config import ExperimentConfig, MemorySpec, MonteCarloSpec
+
+    sections = [ExperimentConfig, MemorySpec, MonteCarloSpec]
+    seen = []
+    while sections:
+        cls = sections.pop()
+        hints = typing.get_type_hints(cls)
+        for name, info in cls.__pydantic_fields__.items():
+            seen.append(f"{cls.__name__}.{name}")
+            doc = info.description or ""
+            assert doc and "\n" not in doc and len(doc) <= 110, f"{cls.__name__}.{name}: doc {doc!r}"
+            assert name in hints, f"{cls.__name__}.{name} has no type"
+            if hasattr(hints[name], "__pydantic_fields__"):
+                sections.append(hints[name])
+    assert "RandomFlipConfig.samples" in seen and "PlanConfig.budget" in seen and "QuantConfig.bits" in seen

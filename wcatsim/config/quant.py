@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from pydantic import Field
+
 from sram_models.errors import InputError
 from wcatsim.config.registries import QUANTIZERS
 from wcatsim.config.settings import settings
@@ -32,37 +34,58 @@ class QuantConfig:
     # maxabs: step = max|w| / 2^(N-1) every forward (the WCAT/BFA code's "normal");
     # lsq: learned step (Esser et al., ICLR 2020); wcat: learned range alpha (Chitsaz et al., TMLR 2023);
     # wclip: one fixed range w_max (Stutz et al., MLSys 2021); plclip: per-layer fixed range.
-    method: str = "wcat"
+    method: str = Field(
+        "wcat",
+        description="float | maxabs | lsq | wcat | wclip | plclip (QUANTIZERS); float = the unquantized "
+        "reference.",
+    )
     # weight bits N, 2..8 (the paper uses 4 and 8)
-    bits: int = 4
+    bits: int = Field(4, description="Weight bits N, 2..8 (the paper uses 4 and 8).")
     # wcat only: weight gradient through the clamp at +-alpha: ste (passes everything),
     # pwl (zero outside the range), mad (alpha/|w| outside)
-    clamp_grad: str = "ste"
+    clamp_grad: str = Field(
+        "ste", description="wcat only: weight gradient through the clamp at +-alpha: ste, pwl or mad."
+    )
     # wcat only: how alpha starts: max_abs (max|w|), sawb (Choi et al. 2018; 2, 4, 8 bits only),
     # mse (minimises the quantization MSE), noisy_mse (minimises the expected MSE under bit flips).
     # mse by default: the paper's choice and that of its code's configs (kmchiti/WCAT
     # configs/quantization/4bit_wcat.jsonnet, init_method "MSE"), so the built-in default and
     # configs/quantization/4bit_wcat.toml are one recipe (the code's class default is max_abs, which no
     # shipped config of it uses).  The search is bounded to (1e-3 max|w|, max|w|] (range_init.py).
-    range_init: str = "mse"
+    range_init: str = Field(
+        "mse", description="wcat only: how alpha starts: max_abs, sawb, mse or noisy_mse."
+    )
     # noisy_mse only: probability that a stored bit flips, used when initialising alpha (1e-3 as in the
     # WCAT code's default noisy_mse_ber)
-    range_init_ber: float = 1e-3
+    range_init_ber: float = Field(
+        1e-3, description="noisy_mse only: bit-flip probability used when initialising alpha."
+    )
     # lsq only: the step's gradient.  paper: LSQ's (Esser et al., ICLR 2020, eq. 3, scaled by
     # g = 1/sqrt(Qp numel)); wcat_code: what kmchiti/WCAT computes (its codes are multiplied back by the
     # unscaled step, so the step gradient is about 1/g larger).  paper by default: the method as published;
     # wcat_code reproduces the paper's LSQ numbers as its code trained them.
-    lsq_gradient: str = "paper"
+    lsq_gradient: str = Field(
+        "paper", description="lsq only: the step's gradient, paper (LSQ's) or wcat_code (kmchiti/WCAT's)."
+    )
     # wclip only: the fixed clipping range of every layer, in weight units (Stutz et al. use 0.1 on CIFAR)
-    w_max: float = 0.1
+    w_max: float = Field(
+        0.1, description="wclip only: the fixed clipping range of every layer, in weight units."
+    )
     # plclip only: base range in weight units; a layer's range is base * max(0.2, its max|w| / the largest
     # layer max|w|), recomputed from the current weights in every forward (as kmchiti/WCAT does)
-    plclip_base: float = 0.1
+    plclip_base: float = Field(
+        0.1, description="plclip only: base range in weight units, scaled per layer by its max|w|."
+    )
     # qualified layer names (as in model.named_modules()) that stay float
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = Field(
+        (), description="Qualified layer names (as in model.named_modules()) that stay float."
+    )
     # bit-error-aware training (RandBET-style): probability that a stored weight bit flips in each training
     # forward pass (straight-through backward); 0 = off.  Never applied in eval mode.
-    train_ber: float = 0.0
+    train_ber: float = Field(
+        0.0,
+        description="Bit-error-aware training: per-bit flip probability in each training forward; 0 = off.",
+    )
 
     def __post_init__(self) -> None:
         if self.method not in QUANTIZERS:  # the registry the quantizers fill, never a copy of its names
