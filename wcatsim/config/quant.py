@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sram_models.errors import InputError
 from wcatsim.config.registries import QUANTIZERS
@@ -123,9 +123,15 @@ class QuantConfig:
             raise InputError(f"quant.plclip_base {self.plclip_base!r} must be positive, e.g. 0.1")
         if not 0.0 <= self.train_ber < 0.5:
             raise InputError(f"quant.train_ber {self.train_ber!r} must be in [0, 0.5) (0 = off)")
-        if isinstance(self.exclude, str) or not all(isinstance(n, str) for n in self.exclude):
-            raise InputError(f"quant.exclude must be a list of layer names, got {self.exclude!r}")
-        object.__setattr__(self, "exclude", tuple(self.exclude))
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _layer_names(cls, value: object) -> tuple[str, ...]:
+        # before pydantic's own tuple check, so the message says what the list holds
+        names = value if isinstance(value, (list, tuple)) else None
+        if names is None or not all(isinstance(n, str) for n in names):
+            raise InputError(f"quant.exclude must be a list of layer names, got {value!r}")
+        return tuple(names)
 
     @property
     def quantized(self) -> bool:
