@@ -190,6 +190,105 @@ def given(name: str) -> bool:
     return ctx is not None and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
 
+# The one table from a setting key to the flag that sets it: a library error speaks in setting keys
+# (wcatsim.config), and the CLI names the flag instead where the value came from one (flag_message).
+# tests/cli/test_flag_schema.py checks every entry against the schema and the commands' options.
+SETTING_FLAGS: dict[str, dict[str, str]] = {
+    "random-flip": {
+        "attack.random_flip.bers": "--ber",
+        "attack.random_flip.samples": "--samples",
+        "attack.random_flip.ci_half_width": "--ci-half-width",
+        "attack.random_flip.min_samples": "--min-samples",
+        "attack.random_flip.max_samples": "--max-samples",
+        "attack.random_flip.fault": "--fault",
+        "attack.random_flip.protect_msb": "--protect-msb",
+        "attack.random_flip.word_bits": "--word-bits",
+        "attack.random_flip.seed": "--seed",
+        "attack.random_flip.protect": "--protect",
+    },
+    "bfa": {
+        "attack.bfa.k_top": "--k-top",
+        "attack.bfa.max_flips": "--max-flips",
+        "attack.bfa.max_iterations": "--max-iterations",
+        "attack.bfa.attack_batch": "--attack-batch",
+        "attack.bfa.trials": "--trials",
+        "attack.bfa.eval_subset": "--eval-subset",
+        "attack.bfa.threshold": "--threshold",
+        "attack.bfa.seed": "--seed",
+    },
+    "plan-voltage": {
+        "plan.budget": "--budget",
+        "plan.metric": "--metric",
+        "plan.planning_chips": "--chips",
+        "plan.verification_chips": "--verify-chips",
+        "plan.max_verification_sets": "--max-sets",
+        "plan.protect": "--protect",
+        "plan.word_bits": "--word-bits",
+        "plan.seed": "--seed",
+    },
+    "sweep-voltage": {
+        "attack.sweep.preset": "--preset",
+        "attack.sweep.voltages": "--voltages",
+        "attack.sweep.chips": "--chips",
+        "attack.sweep.fault": "--fault",
+        "attack.sweep.ecc": "--ecc",
+        "attack.sweep.word_bits": "--word-bits",
+        "attack.sweep.seed": "--seed",
+        "attack.sweep.protect": "--protect",
+    },
+}
+
+
+def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option generated from the setting ``key``: default None (then the config layers' value
+    is used, see :func:`merge_flags`), help = the field's one-line doc and its built-in default.
+
+    Parameters
+    ----------
+    flag : str
+        The option, e.g. ``"--budget"``.
+    key : str
+        The setting it mirrors, e.g. ``"plan.budget"`` (:func:`wcatsim.config.setting_field`).
+    **kwargs
+        Further click arguments (``type``, ``metavar``).
+    """
+    from wcatsim.config import setting_field
+
+    info = setting_field(key)
+    default = info.default_factory() if info.default_factory is not None else info.default
+    text = (info.description or "").rstrip(".")
+    kwargs.setdefault("help", f"{text} (default: {key}, built in {default})." if text else None)
+    dest = key.rsplit(".", 1)[-1]
+    return click.option(flag, dest, default=None, **kwargs)
+
+
+def merge_flags(command: str, section: Any, **flags: Any) -> Any:
+    """The one place config layers and flags meet: ``section`` (built from the ``-c`` layers and
+    ``--set``) with every flag that was given (not None) on top, validated by the schema.
+
+    A bad value is a one-line error naming the flag when a flag set it, the setting key otherwise.
+    """
+    import dataclasses
+
+    from wcatsim.config.settings import FieldError
+
+    changes = {key: value for key, value in flags.items() if value is not None}
+    try:
+        return dataclasses.replace(section, **changes)
+    except FieldError as exc:
+        from wcatsim.errors import ConfigError
+
+        name = exc.key.rsplit(".", 1)[-1]
+        raise ConfigError(flag_message(command, str(exc), exc.key if name in changes else None)) from None
+
+
+def flag_message(command: str, message: str, key: str | None) -> str:
+    """``message`` with the setting ``key`` replaced by the flag of ``command`` that sets it
+    (unchanged when ``key`` is None or has no flag)."""
+    flag = SETTING_FLAGS.get(command, {}).get(key or "")
+    return message.replace(key, flag) if flag and key else message
+
+
 # Integer options: a count of at least one, a seed or size of at least zero (click prints the range).
 COUNT = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)
@@ -310,20 +409,25 @@ class Experiment:
         if self.config is None:
             return run, run.config
         # the run's own model sections, the attack settings asked for
-        return run, run.config.replace(attack=self.config.attack)
+        return run, run.config.replace(attack=self.config.attack, plan=self.config.plan)
 
     def attack_defaults(self) -> Any:
         """The attack section known before the run is loaded (the run's own once loaded)."""
+        return self.settings().attack
+
+    def settings(self) -> Any:
+        """The config whose experiment sections (attack, plan) a command takes, known before the run is
+        loaded: the layers and ``--set``, else the run's saved config, else the built-in default."""
         if self.config is not None:
-            return self.config.attack
+            return self.config
         from sram_models.tomlio import read_toml
         from wcatsim.config import config_from_dict, load_config
         from wcatsim.errors import ConfigError
 
         saved = self.dir / "config.toml"
         if saved.is_file():
-            return config_from_dict(read_toml(saved, ConfigError), source=str(saved)).attack
-        return load_config().attack
+            return config_from_dict(read_toml(saved, ConfigError), source=str(saved))
+        return load_config()
 
 
 _MODEL_SECTIONS = ("model", "data", "quant", "trainer")  # as wcatsim.config.MODEL_SECTIONS

@@ -14,6 +14,7 @@ from cli._common import (
     FiniteFloat,
     experiment_options,
     handles_errors,
+    merge_flags,
     plot_option,
     plot_target,
     quiet_option,
@@ -97,7 +98,11 @@ def bfa(
 
     exp = Experiment(configs, overrides, run_dir)
     exp.require_trained()
-    attack = exp.attack_defaults().bfa  # the attack settings of these layers, not the run's
+    attack = merge_flags(  # the attack settings of these layers (not the run's), the flags on top
+        "bfa", exp.attack_defaults().bfa, trials=trials, seed=seed, k_top=k_top, max_flips=max_flips,
+        max_iterations=max_iterations, attack_batch=attack_batch, eval_subset=eval_subset,
+        threshold=threshold,
+    )  # fmt: skip
     figure = plot_target(plot, exp.dir / "bfa.png")
     if figure is not None:
         check_figure_path(figure, "bfa")
@@ -110,20 +115,17 @@ def bfa(
 
         check_run(run, allow_degenerate)
 
-        def pick(flag, value):
-            return value if flag is None else flag
-
         bar = not quiet and on_terminal()
         result = run_bfa(
             run,
-            trials=pick(trials, attack.trials),
-            seed=pick(seed, attack.seed),
-            k_top=pick(k_top, attack.k_top),
-            max_flips=pick(max_flips, attack.max_flips),
-            max_iterations=pick(max_iterations, attack.max_iterations),
-            attack_batch=pick(attack_batch, attack.attack_batch),
-            eval_subset=pick(eval_subset, attack.eval_subset),
-            threshold=pick(threshold, attack.threshold),
+            trials=attack.trials,
+            seed=attack.seed,
+            k_top=attack.k_top,
+            max_flips=attack.max_flips,
+            max_iterations=attack.max_iterations,
+            attack_batch=attack.attack_batch,
+            eval_subset=attack.eval_subset,
+            threshold=attack.threshold,
             eval_images=eval_images or 0,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line

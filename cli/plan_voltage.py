@@ -15,43 +15,35 @@ from cli._common import (
     experiment_options,
     fail,
     handles_errors,
+    merge_flags,
     organisation_options,
     parse_range,
     plot_option,
     plot_target,
     preset_option,
     quiet_option,
+    setting_option,
 )
 
 
 @click.command("plan-voltage", cls=Command)
 @experiment_options
 @preset_option
-@click.option("--budget", type=FiniteFloat(low=0.0), default=1.0, show_default=True,
-              help="Accuracy points below clean accuracy the plan may lose.")
-@click.option("--metric", type=click.Choice(["mean", "ci_low"]), default="mean", show_default=True,
-              help="Accuracy over chips held to the budget: the mean, or the lower end of its 95% CI.")
+@setting_option("--budget", "plan.budget", type=FiniteFloat(low=0.0))
+@setting_option("--metric", "plan.metric", type=click.Choice(["mean", "ci_low"]))
 @click.option("--domains", "domains", default="layer", show_default=True, metavar="layer|FILE.toml",
               help="layer: one voltage domain per quantized layer; or a TOML file whose [domains] table maps "
               "each domain's name to its layers (names or fnmatch patterns).")
 @click.option("--voltages", "voltage_text", default=None, metavar="A:B:STEP|LIST",
               help="Allowed supply voltages (default: the preset's grid; chandramoorthy14: "
               "0.75..1.0 in steps of 0.01).")
-@click.option("--chips", type=COUNT, default=20, show_default=True,
-              help="Planning chips: the chips the search sees.")
-@click.option("--verify-chips", type=COUNT, default=20, show_default=True,
-              help="Chips per verification set, disjoint from the planning chips and from every other set.")
-@click.option("--max-sets", type=COUNT, default=5, show_default=True,
-              help="Verification sets tried (a plan that misses on one goes up and is verified on a "
-              "fresh set).")
-@click.option("--protect", default="none", show_default=True, metavar="SCHEME",
-              help="Protection scheme of every domain's words: none, secded, secded-zero, parity-zero, "
-              "bit-mask, msb-8t (its cells count in the energy).")
+@setting_option("--chips", "plan.planning_chips", type=COUNT)
+@setting_option("--verify-chips", "plan.verification_chips", type=COUNT)
+@setting_option("--max-sets", "plan.max_verification_sets", type=COUNT)
+@setting_option("--protect", "plan.protect", metavar="SCHEME")
 @organisation_options
-@click.option("--word-bits", type=COUNT, default=64, show_default=True,
-              help="SRAM word width the weights are packed into.")
-@click.option("--seed", type=NON_NEGATIVE, default=0, show_default=True,
-              help="Base seed of the chips' faults.")
+@setting_option("--word-bits", "plan.word_bits", type=COUNT)
+@setting_option("--seed", "plan.seed", type=NON_NEGATIVE)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the plan files (default: the run directory).")
 @plot_option("Also draw the plan (bars as wide as each domain's weights) to FILE, or without FILE to "
@@ -68,9 +60,10 @@ from cli._common import (
 @handles_errors
 def plan_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
-    preset: str | None, budget: float, metric: str, domains: str, voltage_text: str | None, chips: int,
-    verify_chips: int, max_sets: int, protect: str, banks: int | None, inference_time_ns: float | None,
-    word_bits: int, seed: int, out: Path | None, plot: str | None, batch_size: int | None,
+    preset: str | None, budget: float | None, metric: str | None, domains: str, voltage_text: str | None,
+    planning_chips: int | None, verification_chips: int | None, max_verification_sets: int | None,
+    protect: str | None, banks: int | None, inference_time_ns: float | None, word_bits: int | None,
+    seed: int | None, out: Path | None, plot: str | None, batch_size: int | None,
     eval_images: int, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Plan one SRAM supply voltage per domain of layers: least energy within --budget points of clean.
@@ -92,16 +85,19 @@ def plan_voltage(
     from wcatsim.store.files import check_figure_path, check_writable
     from wcatsim.train.health import check_run
 
-    # Every option is checked before anything is loaded or written.
-    settings = PlanSettings(
-        budget=budget, metric=metric, planning_chips=chips, verification_chips=verify_chips,
-        max_verification_sets=max_sets, protect=protect, word_bits=word_bits, seed=seed, banks=banks,
-        inference_time_ns=inference_time_ns, eval_images=eval_images,
+    # Every option is checked before anything is loaded or written: the [plan] section of the layers
+    # with the flags on top (merge_flags), then the planner's own checks.
+    exp = Experiment(configs, overrides, run_dir)
+    plan_cfg = merge_flags(
+        "plan-voltage", exp.settings().plan, budget=budget, metric=metric, planning_chips=planning_chips,
+        verification_chips=verification_chips, max_verification_sets=max_verification_sets,
+        protect=protect, word_bits=word_bits, seed=seed, banks=banks, inference_time_ns=inference_time_ns,
+        eval_images=eval_images or None,
     )  # fmt: skip
+    settings = PlanSettings.from_config(plan_cfg)
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
     if domains != "layer":
         read_domains_file(domains)  # its format; the layer names are checked against the model later
-    exp = Experiment(configs, overrides, run_dir)
     preset_name = preset if preset is not None else exp.attack_defaults().sweep.preset
     tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
     check_grid(tech, voltages, settings.protect)

@@ -18,6 +18,7 @@ from cli._common import (
     fail,
     given,
     handles_errors,
+    merge_flags,
     parse_float_list,
     plot_option,
     plot_target,
@@ -31,18 +32,21 @@ def fault_run_options(func: F) -> F:
     """Options shared by random-flip and sweep-voltage (memory layout, seeds, executor, output)."""
     options = [
         click.option("--word-bits", type=COUNT, default=None,
-                     help="SRAM word width the weights are packed into (default from the config: 64)."),
+                     help="SRAM word width the weights are packed into (default: "
+                     "attack.random_flip.word_bits or attack.sweep.word_bits, 64)."),
         click.option("--ecc", type=click.Choice(["none", "secded"]), default=None,
                      help="Error-correcting code per word: SECDED corrects one error and detects two "
                      "(an alias of --protect secded)."),
         click.option("--protect", default=None, metavar="SCHEME",
                      help="Protection scheme of the weight memory: none, secded, secded-zero, parity-zero, "
                      "bit-mask, msb-8t (README: what each reads and costs). Adds ecc_corrected_mean, "
-                     "ecc_detected_mean, ecc_miscorrected_mean to the table."),
+                     "ecc_detected_mean, ecc_miscorrected_mean to the table (default: "
+                     "attack.random_flip.protect or attack.sweep.protect, none)."),
         click.option("--layers", default=None, metavar="NAMES",
                      help="Comma list of layers held in the faulty memory (default: every quantized layer)."),
         click.option("--seed", type=NON_NEGATIVE, default=None,
-                     help="Base seed of the fault draws (same seed, same faults for every model)."),
+                     help="Base seed of the fault draws (same seed, same faults for every model; default: "
+                     "attack.random_flip.seed or attack.sweep.seed, 0)."),
         click.option("--executor", type=click.Choice(["local", "processes", "dask"]), default="local",
                      show_default=True,
                      help="Where realisations run: this process; local worker processes, one core each "
@@ -205,17 +209,20 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
 @click.option("--ci-half-width", type=FiniteFloat(low=0.0), default=None,
               help="Adaptive (Stein's two-stage rule): after a pilot of --min-samples realisations, draw "
               "as many more as the pilot's spread needs for a 95% CI half-width of this many accuracy "
-              "points (0 = fixed count).")
+              "points (0 = fixed count; default: attack.random_flip.ci_half_width, 0).")
 @click.option("--min-samples", type=COUNT, default=None,
-              help="Adaptive: the pilot, never fewer realisations (default 50, the paper's count: a "
+              help="Adaptive: the pilot, never fewer realisations (default: attack.random_flip.min_samples, "
+              "50, the paper's count: a "
               "smaller pilot misses rare collapses more often than the fixed protocol).")
 @click.option("--max-samples", type=COUNT, default=None,
-              help="Adaptive: never draw more than this many (default 200; a capped point's CI stays "
+              help="Adaptive: never draw more than this many (default: attack.random_flip.max_samples, 200; "
+              "a capped point's CI stays "
               "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
 @click.option("--protect-msb", type=FiniteFloat(0.0, 1.0), default=None,
-              help="Fraction of the weights whose sign bit is held in hardened cells (0..1).")
+              help="Fraction of the weights whose sign bit is held in hardened cells (0..1; default: "
+              "attack.random_flip.protect_msb, 0).")
 @fault_run_options
 @handles_errors
 def random_flip(
@@ -258,6 +265,10 @@ def random_flip(
     bers = bers if bers is not None else list(rf.bers)
     msb = rf.protect_msb if protect_msb is None else protect_msb
     scheme = protection_choice(ecc, protect, rf, msb)
+    rf = merge_flags(
+        "random-flip", rf, samples=samples, ci_half_width=ci, min_samples=min_samples,
+        max_samples=max_samples, fault=fault, protect_msb=msb, word_bits=word_bits, seed=seed, protect=scheme,
+    )  # fmt: skip
     table, figure = prepare_outputs("random_flip", exp, out, plot)
     subset_note(eval_images, quiet)
     with exclusive(table):
@@ -267,19 +278,13 @@ def random_flip(
         try:
             check_run(run, allow_degenerate)
             rows = random_flip_sweep(
-                run, bers,
-                samples=rf.samples if samples is None else samples,
-                ci_half_width=ci,
-                min_samples=rf.min_samples if min_samples is None else min_samples,
-                max_samples=rf.max_samples if max_samples is None else max_samples,
-                fault=rf.fault if fault is None else fault,
-                protect_msb=msb, protect=scheme,
-                word_bits=rf.word_bits if word_bits is None else word_bits,
-                layers=layers.split(",") if layers else None,
-                seed=rf.seed if seed is None else seed,
-                executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
+                run, bers, fault=rf.fault, protect_msb=rf.protect_msb,
+                memory=rf.memory_spec(
+                    layers=layers.split(",") if layers else None, eval_images=eval_images or 0
+                ),
+                montecarlo=rf.montecarlo_spec(executor=ex),
+                out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
-                eval_images=eval_images or 0,
             )  # fmt: skip
         finally:
             ex.close()

@@ -13,6 +13,7 @@ from cli._common import (
     Experiment,
     experiment_options,
     handles_errors,
+    merge_flags,
     organisation_options,
     parse_range,
     preset_option,
@@ -37,7 +38,8 @@ from cli.random_flip import (
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
-              "transient: independent flips; both at the preset's bit error probability.")
+              "transient: independent flips; both at the preset's bit error probability (default: "
+              "attack.sweep.fault, chip).")
 @organisation_options
 @click.option("--fault-map", "fault_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="MAP.npz",
@@ -90,7 +92,9 @@ def sweep_voltage(
             voltages = parse_range(sw.voltages, "attack.sweep.voltages")
         else:
             voltages = list(sw.voltages)
-    preset_name = sw.preset if preset is None else preset
+    sw = merge_flags("sweep-voltage", sw, preset=preset, chips=chips, fault=fault, word_bits=word_bits,
+                     seed=seed, protect=scheme, ecc="none")  # fmt: skip
+    preset_name = sw.preset
     from sram_models import load_technology
 
     tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
@@ -108,16 +112,14 @@ def sweep_voltage(
         try:
             check_run(run, allow_degenerate)
             rows = voltage_sweep(
-                run, tech, voltages,
-                chips=sw.chips if chips is None else chips,
-                fault=sw.fault if fault is None else fault,
-                protect=scheme, fault_map=fault_map, tile_offset=tile_offset,
-                word_bits=sw.word_bits if word_bits is None else word_bits,
-                layers=layers.split(",") if layers else None,
-                seed=sw.seed if seed is None else seed,
-                executor=ex, out=table, per_realisation=per_realisation, progress=not quiet,
+                run, tech, voltages, fault=sw.fault, fault_map=fault_map, tile_offset=tile_offset,
+                memory=sw.memory_spec(
+                    protect=scheme, layers=layers.split(",") if layers else None, banks=banks,
+                    inference_time_ns=inference_time_ns, eval_images=eval_images or 0,
+                ),
+                montecarlo=sw.montecarlo_spec(executor=ex),
+                out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("sweep_voltage", quiet), batch_size=batch_size, device=device, config=cfg,
-                banks=banks, inference_time_ns=inference_time_ns, eval_images=eval_images or 0,
             )  # fmt: skip
         finally:
             ex.close()

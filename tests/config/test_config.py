@@ -154,3 +154,44 @@ def test_bad_input_is_a_config_error_naming_key_source_and_fix(
 def test_missing_layer_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.toml does not exist"):
         load_config([tmp_path / "nope.toml"])
+
+
+def test_every_setting_has_type_and_one_line_doc() -> None:
+    """Every setting is declared once with its type and a one-line doc (the CLI's help reads it)."""
+    import typing
+
+    from wcatsim.config import ExperimentConfig, MemorySpec, MonteCarloSpec
+
+    sections = [ExperimentConfig, MemorySpec, MonteCarloSpec]
+    seen = []
+    while sections:
+        cls = sections.pop()
+        hints = typing.get_type_hints(cls)
+        for name, info in cls.__pydantic_fields__.items():
+            seen.append(f"{cls.__name__}.{name}")
+            doc = info.description or ""
+            assert doc and "\n" not in doc and len(doc) <= 110, f"{cls.__name__}.{name}: doc {doc!r}"
+            assert name in hints, f"{cls.__name__}.{name} has no type"
+            if hasattr(hints[name], "__pydantic_fields__"):
+                sections.append(hints[name])
+    assert "RandomFlipConfig.samples" in seen and "PlanConfig.budget" in seen and "QuantConfig.bits" in seen
+
+
+def test_plan_section_layers_and_errors(tmp_path) -> None:
+    from wcatsim.config import PlanConfig, load_config
+    from wcatsim.errors import ConfigError
+
+    layer = tmp_path / "plan.toml"
+    layer.write_text("[plan]\nbudget = 2\nmetric = 'ci_low'\nverification_chips = 8\n")
+    cfg = load_config([layer], ["plan.seed=3"])
+    assert cfg.plan == PlanConfig(budget=2.0, metric="ci_low", verification_chips=8, seed=3)
+    assert cfg.to_dict()["plan"]["budget"] == 2.0 and list(cfg.to_dict())[-1] == "plan"
+    assert load_config().plan == PlanConfig()  # a saved config without [plan] gets the built-in one
+    with pytest.raises(ConfigError) as info:
+        load_config([layer], ["plan.verfication_chips=3"])
+    message = str(info.value)
+    assert "\n" not in message and "--set plan.verfication_chips=3" in message
+    assert "did you mean 'verification_chips'" in message
+    with pytest.raises(ConfigError, match=r"plan\.protect: unknown protection scheme 'secdd'.*plan\.toml"):
+        layer.write_text("[plan]\nprotect = 'secdd'\n")
+        load_config([layer])

@@ -176,11 +176,16 @@ def test_msb8t_sweep_refuses_voltages_below_the_8t_vmin(digits_runs, tmp_path) -
 
 
 def test_config_protect_matches_the_schemes() -> None:
-    import typing
-
     from sram_models.protection import SCHEME_NAMES
-    from wcatsim.config.schema import ProtectScheme
+    from wcatsim.config import RandomFlipConfig, SweepConfig
+    from wcatsim.errors import ConfigError
 
-    assert typing.get_args(ProtectScheme) == tuple(SCHEME_NAMES)
+    # the config accepts exactly the registry's schemes: every one of them, and nothing else
+    for scheme in SCHEME_NAMES:
+        assert RandomFlipConfig(protect=scheme).protect == scheme
+        assert SweepConfig(protect=scheme).protect == scheme
+    for section in (RandomFlipConfig, SweepConfig):
+        with pytest.raises(ConfigError, match="did you mean 'secded'"):
+            section(protect="secdd")
     # a word-zeroing scheme zeroes all the weights of a word: 16 at the default 4-bit / 64-bit layout
     assert WordLayout(bits=4, word_bits=64, protect="parity-zero").weights_per_word == 16

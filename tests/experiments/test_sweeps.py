@@ -207,3 +207,30 @@ def test_voltage_sweep_with_absolute_energy_and_ecc(runs, tmp_path) -> None:
         f"SECDED left {ecc_changed:g} data bits changed over {chips} chips (bound {bound:.1f} at q <= "
         f"{q_high:.2e}); without ECC {changed:g}"
     )
+
+
+def test_specs_give_the_rows_and_table_of_the_keywords_they_replace(runs, tmp_path) -> None:
+    from wcatsim.config import MemorySpec, MonteCarloSpec
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep, voltage_sweep
+
+    run = runs["maxabs"]
+    old = random_flip_sweep(run, [2e-2], samples=3, seed=4, word_bits=32, out=tmp_path / "a.csv")
+    new = random_flip_sweep(run, [2e-2], memory=MemorySpec(word_bits=32),
+                            montecarlo=MonteCarloSpec(samples=3, seed=4), out=tmp_path / "b.csv")  # fmt: skip
+    assert new == old
+    # the same settings fingerprint: the spec run resumes the keyword run's table
+    seen: list[bool] = []
+    random_flip_sweep(run, [2e-2], memory=MemorySpec(word_bits=32),
+                      montecarlo=MonteCarloSpec(samples=3, seed=4), out=tmp_path / "a.csv",
+                      on_row=lambda row, resumed: seen.append(resumed))  # fmt: skip
+    assert seen == [True]
+    old_v = voltage_sweep(run, "chandramoorthy14", [0.8], chips=2, seed=1, banks=4, out=tmp_path / "c.csv")
+    new_v = voltage_sweep(run, "chandramoorthy14", [0.8], memory=MemorySpec(banks=4),
+                          montecarlo=MonteCarloSpec(samples=2, seed=1), out=tmp_path / "d.csv")  # fmt: skip
+    assert new_v == old_v
+    with pytest.raises(InputError, match="word_bits given beside memory="):
+        random_flip_sweep(run, [2e-2], word_bits=32, memory=MemorySpec(), out=tmp_path / "e.csv")
+    with pytest.raises(InputError, match="seed given beside montecarlo="):
+        voltage_sweep(run, "chandramoorthy14", [0.8], seed=2, montecarlo=MonteCarloSpec(),
+                      out=tmp_path / "f.csv")  # fmt: skip
+    assert not (tmp_path / "e.csv").exists() and not (tmp_path / "f.csv").exists()

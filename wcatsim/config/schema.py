@@ -1,4 +1,4 @@
-"""Experiment configuration: TOML layers plus ``--set`` overrides, validated into frozen dataclasses.
+"""Experiment configuration: TOML layers plus ``--set`` overrides, validated into frozen pydantic dataclasses.
 
 A config is composed as the original WCAT project composes its jsonnet files:
 the built-in default first, then each ``-c`` layer in order (model+data+trainer,
@@ -23,50 +23,56 @@ import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import Field
 
 from sram_models.tomlio import read_toml, tomllib
 from wcatsim.config.quant import QuantConfig
 from wcatsim.config.registries import DATASETS, MODELS
+from wcatsim.config.settings import FieldError as _FieldError
+from wcatsim.config.settings import check as _check
+from wcatsim.config.settings import check_choice, settings
+from wcatsim.config.specs import MemorySpec, MonteCarloSpec, PlanConfig
 from wcatsim.errors import ConfigError
 
 
-class _FieldError(ConfigError):
-    """A bad value found by a section's own check; ``key`` lets the loader name the file it came from."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-def _check(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise _FieldError(key, f"{key}: {message}")
-
-
-@dataclass(frozen=True)
+@settings("model")
 class ModelConfig:
-    """Which network to build: a registry model (``wcatsim.train.models.build_model``) or the user's own factory."""
+    """Which network to build: a registry model (``wcatsim.train.models.build_model``) or the user's own
+    factory."""
 
     # A registry name (wcatsim.train.models.MODEL_NAMES), or a factory returning an nn.Module:
     # "path/to/file.py:function" (a Python file; a relative path is read from the working directory) or
     # "package.module:function" (an importable module). The input shape and class count come from the
     # dataset. A model file is code that runs (see wcatsim.config.model_source).
-    name: str = "small_cnn"
+    name: str = Field(
+        "small_cnn",
+        description="A MODELS name, or a factory 'path/to/file.py:function' / 'package.module:function'.",
+    )
     # Keyword arguments of the builder ([model.args] table): build_model(name, ..., **args) for a
     # registry model, factory(**args) for a factory. Empty by default.
-    args: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the model builder or factory ([model.args] table).",
+    )
     # A state dict loaded into the float model before quantization (.safetensors, or a torch file read
     # with weights_only=True); "" = random initialisation. Relative to the working directory.
-    weights: str = ""
+    weights: str = Field(
+        "",
+        description="State dict loaded into the float model before quantization; '' = random initialisation.",
+    )
     # SHA-256 of the factory's source file, recorded when the config is resolved (wcatsim.config.load_config)
     # and part of the run-directory hash; a later command refuses to run the factory when the file no
     # longer has it. "" for registry models.
-    factory_sha256: str = ""
+    factory_sha256: str = Field(
+        "", description="SHA-256 of the factory's source file, recorded when resolved; part of the run hash."
+    )
     # SHA-256 of model.weights, recorded likewise (part of the run-directory hash).
-    weights_sha256: str = ""
+    weights_sha256: str = Field(
+        "", description="SHA-256 of model.weights, recorded likewise (part of the run-directory hash)."
+    )
 
     def __post_init__(self) -> None:
         from wcatsim.config.model_source import check_factory_name, is_factory_name
@@ -112,44 +118,75 @@ class ModelConfig:
         )
 
 
-@dataclass(frozen=True)
+@settings("data")
 class DataConfig:
     """Which dataset to train and test on (``wcatsim.train.datasets.load_dataset``)."""
 
     # digits is embedded (no download); mnist, fashion_mnist and cifar10 read a local folder; imagefolder
-    # reads data.root/train/<class>/* and data.root/val/<class>/* (JPEG/PNG; wcatsim.train.datasets.imagefolder).
-    name: str = "digits"
+    # reads data.root/train/<class>/* and data.root/val/<class>/* (JPEG/PNG;
+    # wcatsim.train.datasets.imagefolder).
+    name: str = Field(
+        "digits",
+        description="Dataset format (DATASETS): digits (embedded), mnist, fashion_mnist, cifar10, "
+        "imagefolder.",
+    )
     # Folder holding the dataset files ("" = the dataset's default location); unused for embedded data.
-    root: str = ""
+    root: str = Field(
+        "", description="Folder holding the dataset files; '' = the dataset's default location."
+    )
     # Seed of the train/validation split (the test split of the digits is fixed).
-    seed: int = 0
+    seed: int = Field(
+        0, description="Seed of the train/validation split (the test split of the digits is fixed)."
+    )
     # Share of the training split held out for validation (best-checkpoint choice); 0.1 as the original
     # WCAT code's valid_size. 0 = no validation split (the last epoch is kept).
-    val_fraction: float = 0.1
+    val_fraction: float = Field(
+        0.1, description="Share of the training split held out for validation (best-checkpoint choice)."
+    )
     # imagefolder only: the side of the square image the network sees (centre crop for evaluation,
     # random-resized crop for training). 224: the ImageNet convention of torchvision's and timm's weights.
-    image_size: int = 224
+    image_size: int = Field(
+        224, description="imagefolder only: side in pixels of the square image the network sees."
+    )
     # imagefolder only: evaluation resizes the shorter side to this first, aspect kept (256 for 224, the
     # crop ratio 0.875 of torchvision's ResNet and timm's DeiT evaluation).
-    resize: int = 256
+    resize: int = Field(
+        256, description="imagefolder only: pixels the shorter side is resized to before the centre crop."
+    )
     # imagefolder only: resampling filter of the resizes. auto = bicubic for deit_* models (as timm
     # evaluates DeiT), bilinear otherwise (torchvision's CNNs); Pillow's filters antialias when shrinking.
-    interpolation: Literal["auto", "bilinear", "bicubic"] = "auto"
+    interpolation: Literal["auto", "bilinear", "bicubic"] = Field(
+        "auto",
+        description="imagefolder only: resampling filter; auto = bicubic for deit_*, bilinear otherwise.",
+    )
     # imagefolder only: per-channel normalisation (RGB, pixels in [0, 1]); ImageNet's mean and std, which
     # torchvision's and timm's weights expect.
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    mean: tuple[float, ...] = Field(
+        (0.485, 0.456, 0.406),
+        description="imagefolder only: per-channel mean (RGB, pixels in [0, 1]); ImageNet's by default.",
+    )
+    std: tuple[float, ...] = Field(
+        (0.229, 0.224, 0.225), description="imagefolder only: per-channel std (RGB); ImageNet's by default."
+    )
     # imagefolder only: labels of a flat val folder (the ImageNet validation archive's own layout): a file
     # of "filename WNID" lines, or Kaggle's LOC_val_solution.csv. Relative to data.root. "" = val_labels.txt
     # or LOC_val_solution.csv in data.root when the val folder is flat.
-    val_labels: str = ""
+    val_labels: str = Field(
+        "", description="imagefolder only: labels file of a flat val folder (relative to data.root)."
+    )
     # How evaluation reads the data: auto = held in memory when the split's float tensor fits in
-    # wcatsim.train.datasets.streaming.STREAM_ABOVE_BYTES, streamed through a DataLoader otherwise; true / false
-    # force one path. Not part of the run-directory hash (it never changes a number).
-    stream: bool | Literal["auto"] = "auto"
+    # wcatsim.train.datasets.streaming.STREAM_ABOVE_BYTES, streamed through a DataLoader otherwise;
+    # true / false force one path. Not part of the run-directory hash (it never changes a number).
+    stream: bool | Literal["auto"] = Field(
+        "auto",
+        description="How evaluation reads the data: auto, true (streamed) or false (in memory); never "
+        "hashed.",
+    )
     # DataLoader worker processes that decode streamed images (0 = in the main process). 2: the issue's
     # scale benchmark setting, enough to keep a CPU forward busy. Not part of the run-directory hash.
-    workers: int = 2
+    workers: int = Field(
+        2, description="DataLoader worker processes that decode streamed images (0 = in the main process)."
+    )
 
     def __post_init__(self) -> None:
         _check(self.name in DATASETS, "data.name", DATASETS.unknown_message(self.name, with_setting=False))
@@ -172,7 +209,7 @@ class DataConfig:
         )
         _check(all(s > 0 for s in self.std), "data.std", f"every value must be > 0, got {list(self.std)}")
         if self.name != "imagefolder":
-            default = DataConfig.__dataclass_fields__
+            default = DataConfig.__pydantic_fields__
             changed = [
                 key
                 for key in _IMAGEFOLDER_KEYS
@@ -190,7 +227,7 @@ class DataConfig:
 _IMAGEFOLDER_KEYS = ("image_size", "resize", "interpolation", "mean", "std", "val_labels")
 
 
-@dataclass(frozen=True)
+@settings("trainer")
 class TrainerConfig:
     """How to train. Defaults: the embedded-digits recipe (issue 3's prototype: Adam, 30 epochs).
 
@@ -198,49 +235,70 @@ class TrainerConfig:
     """
 
     # sgd (momentum, optional Nesterov) or adam. Adam is the digits prototype's optimizer.
-    optimizer: Literal["sgd", "adam"] = "adam"
+    optimizer: Literal["sgd", "adam"] = Field(
+        "adam", description="sgd (momentum, optional Nesterov) or adam."
+    )
     # Peak learning rate. 1e-3 is Adam's usual rate; the CIFAR recipe uses SGD at 0.1.
-    lr: float = 1e-3
+    lr: float = Field(1e-3, description="Peak learning rate.")
     # SGD momentum (ignored by adam).
-    momentum: float = 0.9
+    momentum: float = Field(0.9, description="SGD momentum (ignored by adam).")
     # Nesterov momentum for SGD (ignored by adam).
-    nesterov: bool = True
+    nesterov: bool = Field(True, description="Nesterov momentum for SGD (ignored by adam).")
     # L2 weight decay on every parameter except the quantization ranges (coupled, as torch's SGD/Adam do).
-    weight_decay: float = 0.0
-    # Weight decay on the quantization ranges only (wcatsim.train.quant.range_parameters), their own param group.
+    weight_decay: float = Field(
+        0.0, description="L2 weight decay on every parameter except the quantization ranges."
+    )
+    # Weight decay on the quantization ranges only (wcatsim.train.quant.range_parameters), their own
+    # param group.
     # 0.1 from the evidence in issue 3: a prototype (Adam, 30 epochs, small CNN on digits) kept clean
     # accuracy within ~0.5 point of float at 0.1 and stayed robust at BER 3e-2 (96.6 +- 0.7 % against
     # maxabs's 89.7 +- 4.9 %), while at 0.01 the ranges had not settled within the run. With Adam the
     # equilibrium range is where this decay balances the clipped weights' pull, whatever the step size.
     # The paper's CIFAR recipe uses 0.01 over 300 SGD epochs (configs/resnet20_cifar10.toml).
-    range_decay: float = 0.1
+    range_decay: float = Field(
+        0.1, description="Weight decay on the quantization ranges only (their own parameter group)."
+    )
     # Peak learning rate of the learned ranges (wcat alpha, lsq step), which have a parameter group of their
     # own; the schedule scales it as it scales trainer.lr. 0 = trainer.lr, what the WCAT code does
     # (kmchiti/WCAT src/train/trainer.py, _set_q_range_weight_decay: its range group sets only a weight
     # decay, so the ranges learn at the weights' rate). Set it lower when the health check reports ranges
     # at their floor (an SGD step at lr 0.1 can move a range by more than its size).
-    range_lr: float = 0.0
+    range_lr: float = Field(
+        0.0, description="Peak learning rate of the learned ranges (wcat alpha, lsq step); 0 = trainer.lr."
+    )
     # Learning-rate schedule over the whole run: cosine (to 0, per step), exponential (x gamma per epoch),
     # or constant.
-    schedule: Literal["cosine", "exponential", "constant"] = "cosine"
+    schedule: Literal["cosine", "exponential", "constant"] = Field(
+        "cosine",
+        description="Learning-rate schedule: cosine (to 0, per step), exponential (x gamma per epoch), "
+        "constant.",
+    )
     # Factor per epoch of the exponential schedule.
-    gamma: float = 0.95
+    gamma: float = Field(0.95, description="Factor per epoch of the exponential schedule.")
     # Passes over the training split.
-    epochs: int = 30
+    epochs: int = Field(30, description="Passes over the training split.")
     # Images per optimizer step. 64 gives ~23 steps per epoch on the 1,437 digits training images.
-    batch_size: int = 64
+    batch_size: int = Field(64, description="Images per optimizer step.")
     # Clip the global L2 norm of the gradients to this value before each step; 0 = no clipping.
-    grad_clip: float = 0.0
+    grad_clip: float = Field(
+        0.0, description="Clip the global L2 norm of the gradients to this value; 0 = no clipping."
+    )
     # Seed of the initial weights, the batch order, the augmentation and dropout: the same seed gives the
     # same model bit for bit on CPU (each epoch reseeds from (seed, epoch), so a resumed run ends where an
     # uninterrupted one does); GPUs may differ in the last bits. It is part of the run directory's hash, so
     # seeds 0, 1, 2 of one recipe are three runs. The validation split has its own seed, data.seed.
-    seed: int = 0
+    seed: int = Field(
+        0,
+        description="Seed of the initial weights, batch order, augmentation and dropout (part of the run "
+        "hash).",
+    )
     # Stop each epoch after this many steps; 0 = a full pass (> 0 only for smoke tests and demos).
-    steps_per_epoch: int = 0
+    steps_per_epoch: int = Field(0, description="Stop each epoch after this many steps; 0 = a full pass.")
     # A checkpoint (float or quantized) of the same architecture to start from; "" = random init.
     # Its weights are loaded, then the quantization ranges are initialised afresh from them.
-    init_from: str = ""
+    init_from: str = Field(
+        "", description="A checkpoint of the same architecture to start from; '' = random init."
+    )
 
     def __post_init__(self) -> None:
         _check(math.isfinite(self.lr) and self.lr > 0, "trainer.lr", f"must be > 0, got {self.lr}")
@@ -264,42 +322,49 @@ class TrainerConfig:
         )
 
 
-# Protection schemes of sram_models.protection.SCHEME_NAMES (h7, issue 12 section 2).
-ProtectScheme = Literal["none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t"]
-
 # The paper's random-flip BER list (kmchiti/WCAT, evaluation of random bit flips).
 PAPER_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2)
 
 
-@dataclass(frozen=True)
+@settings("attack.random_flip")
 class RandomFlipConfig:
     """``wcatsim random-flip``: accuracy under random bit errors (issue 4)."""
 
     # Bit error rates to evaluate (the paper's list).
-    bers: tuple[float, ...] = PAPER_BERS
+    bers: tuple[float, ...] = Field(PAPER_BERS, description="Bit error rates to evaluate (the paper's list).")
     # Realisations per BER in the fixed-count protocol (the paper's 50).
-    samples: int = 50
+    samples: int = Field(50, description="Realisations per BER in the fixed-count protocol (the paper's 50).")
     # > 0: adaptive, Stein's two-stage rule for this 95% CI half-width (accuracy points; see
     # wcatsim.experiments.montecarlo.stopping): a pilot, then as many more as the pilot's spread asks for.
-    ci_half_width: float = 0.0
+    ci_half_width: float = Field(
+        0.0,
+        description="> 0: Stein's two-stage rule for this 95% CI half-width in accuracy points; 0 = fixed "
+        "count.",
+    )
     # Adaptive: the pilot's realisations (the paper's 50: fewer miss rare collapses more often than
     # the fixed protocol; benchmarks/coverage.py).  A point never gets fewer.
-    min_samples: int = 50
+    min_samples: int = Field(50, description="Adaptive: the pilot's realisations; a point never gets fewer.")
     # Adaptive: never draw more than this many realisations (4 x the pilot: the cost bound; the CI of a
     # capped point stays wider than asked, and a larger cap lowers its coverage on collapse mixtures).
-    max_samples: int = 200
+    max_samples: int = Field(200, description="Adaptive: never more realisations than this (the cost bound).")
     # A fault-model name of sram_models (validated by the random-flip command).
-    fault: str = "transient"
+    fault: str = Field("transient", description="Fault model (sram_models.FAULT_MODEL_NAMES).")
     # Fraction of layers/weights whose sign bit is protected (issue 4).
-    protect_msb: float = 0.0
+    protect_msb: float = Field(
+        0.0, description="Fraction of the weights whose sign bit is in hardened cells (0..1)."
+    )
     # SRAM word width (bits) the weights are packed into.
-    word_bits: int = 64
+    word_bits: int = Field(64, description="SRAM word width (bits) the weights are packed into.")
     # Base seed of the fault draws.
-    seed: int = 0
+    seed: int = Field(0, description="Base seed of the fault draws.")
     # Protection scheme of the weight memory (sram_models.protection; h7, issue 12).
-    protect: ProtectScheme = "none"
+    protect: str = Field(
+        "none", description="Protection scheme of the weight memory (sram_models.SCHEME_NAMES)."
+    )
 
     def __post_init__(self) -> None:
+        check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
+        check_choice(self.fault, "attack.random_flip.fault", "FAULT_MODEL_NAMES", "fault model")
         for ber in self.bers:
             _check(0.0 <= ber <= 1.0, "attack.random_flip.bers", f"every BER must be in [0, 1], got {ber}")
         _check(len(self.bers) > 0, "attack.random_flip.bers", "the list is empty")
@@ -327,29 +392,53 @@ class RandomFlipConfig:
             "msb-8t holds every sign bit in 8T cells: leave protect_msb at 0 (1 would change nothing)",
         )
 
+    def memory_spec(self, **changes: Any) -> MemorySpec:
+        """This section's memory settings as a :class:`MemorySpec` (``changes`` override them)."""
+        return MemorySpec(**{"word_bits": self.word_bits, "protect": self.protect, **changes})
 
-@dataclass(frozen=True)
+    def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
+        """This section's sampling settings as a :class:`MonteCarloSpec` (``changes`` override them)."""
+        keys = ("samples", "ci_half_width", "min_samples", "max_samples", "seed")
+        return MonteCarloSpec(**{**{key: getattr(self, key) for key in keys}, **changes})
+
+
+@settings("attack.sweep")
 class SweepConfig:
     """``wcatsim sweep-voltage``: accuracy and energy across SRAM supply voltages (issue 4)."""
 
     # SRAM technology preset (sram_models.list_presets) or a path to a preset file.
-    preset: str = "chandramoorthy14"
+    preset: str = Field(
+        "chandramoorthy14",
+        description="SRAM technology preset (sram_models.list_presets) or a path to a preset file.",
+    )
     # Supply voltages in V: "A:B:STEP" (both ends included) or a list of floats.
-    voltages: str | tuple[float, ...] = "0.75:1.0:0.01"
+    voltages: str | tuple[float, ...] = Field(
+        "0.75:1.0:0.01",
+        description="Supply voltages in V: 'A:B:STEP' (both ends included) or a list of numbers.",
+    )
     # Simulated chips (persistent fault maps), each swept across every voltage.
-    chips: int = 20
+    chips: int = Field(
+        20, description="Simulated chips (persistent fault maps), each swept across every voltage."
+    )
     # chip: persistent ChipFaultMap (nested across voltages); transient: independent flips per read.
-    fault: Literal["chip", "transient"] = "chip"
+    fault: Literal["chip", "transient"] = Field(
+        "chip",
+        description="chip: persistent fault maps nested across voltages; transient: independent flips per "
+        "read.",
+    )
     # Error-correcting code per word.
-    ecc: Literal["none", "secded"] = "none"
+    ecc: Literal["none", "secded"] = Field("none", description="Error-correcting code per word.")
     # SRAM word width (bits) the weights are packed into.
-    word_bits: int = 64
+    word_bits: int = Field(64, description="SRAM word width (bits) the weights are packed into.")
     # Base seed of the chips' draws.
-    seed: int = 0
+    seed: int = Field(0, description="Base seed of the chips' draws.")
     # Protection scheme of the weight memory (sram_models.protection; ecc = "secded" is protect = "secded").
-    protect: ProtectScheme = "none"
+    protect: str = Field(
+        "none", description="Protection scheme of the weight memory (sram_models.SCHEME_NAMES)."
+    )
 
     def __post_init__(self) -> None:
+        check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
         if not isinstance(self.voltages, str):
             _check(len(self.voltages) > 0, "attack.sweep.voltages", "the list is empty")
         _check(self.chips >= 1, "attack.sweep.chips", f"must be >= 1, got {self.chips}")
@@ -361,27 +450,42 @@ class SweepConfig:
             f"ecc = 'secded' contradicts protect = {self.protect!r}: set only protect",
         )
 
+    def memory_spec(self, **changes: Any) -> MemorySpec:
+        """This section's memory settings as a :class:`MemorySpec` (``changes`` override them)."""
+        return MemorySpec(**{"word_bits": self.word_bits, "protect": self.protect, **changes})
 
-@dataclass(frozen=True)
+    def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
+        """This section's chips and seed as a :class:`MonteCarloSpec` (``changes`` override them)."""
+        return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, **changes})
+
+
+@settings("attack.bfa")
 class BFAConfig:
     """``wcatsim bfa``: the Bit-Flip Attack (issue 5)."""
 
     # Weights per layer kept by gradient magnitude (the original WCAT configuration: 100).
-    k_top: int = 100
+    k_top: int = Field(
+        100,
+        description="Weights per layer kept by gradient magnitude (the original WCAT configuration: 100).",
+    )
     # Flip budget per trial.
-    max_flips: int = 500
+    max_flips: int = Field(500, description="Flip budget per trial.")
     # Iteration budget per trial.
-    max_iterations: int = 500
+    max_iterations: int = Field(500, description="Iteration budget per trial.")
     # Images in the attack batch (the original's attack_sample_size: 64).
-    attack_batch: int = 64
+    attack_batch: int = Field(
+        64, description="Images in the attack batch (the original's attack_sample_size: 64)."
+    )
     # Trials, each with its own attack batch.
-    trials: int = 5
+    trials: int = Field(5, description="Trials, each with its own attack batch.")
     # Images for the per-iteration accuracy; 0 = the whole test set.
-    eval_subset: int = 0
+    eval_subset: int = Field(0, description="Images for the per-iteration accuracy; 0 = the whole test set.")
     # Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C.
-    threshold: float = -1.0
+    threshold: float = Field(
+        -1.0, description="Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C."
+    )
     # Base seed of the attack batches.
-    seed: int = 0
+    seed: int = Field(0, description="Base seed of the attack batches.")
 
     def __post_init__(self) -> None:
         for key in ("k_top", "max_flips", "max_iterations", "attack_batch", "trials"):
@@ -392,13 +496,15 @@ class BFAConfig:
         _check(self.seed >= 0, "attack.bfa.seed", f"must be >= 0, got {self.seed}")
 
 
-@dataclass(frozen=True)
+@settings("attack")
 class AttackConfig:
     """How a trained model is attacked; not part of the run directory's name."""
 
-    random_flip: RandomFlipConfig = field(default_factory=RandomFlipConfig)
-    sweep: SweepConfig = field(default_factory=SweepConfig)
-    bfa: BFAConfig = field(default_factory=BFAConfig)
+    random_flip: RandomFlipConfig = Field(
+        default_factory=RandomFlipConfig, description="random-flip's settings."
+    )
+    sweep: SweepConfig = Field(default_factory=SweepConfig, description="sweep-voltage's settings.")
+    bfa: BFAConfig = Field(default_factory=BFAConfig, description="bfa's settings.")
 
 
 def _default_quant() -> QuantConfig:
@@ -406,15 +512,20 @@ def _default_quant() -> QuantConfig:
     return QuantConfig(method="wcat", bits=4)
 
 
-@dataclass(frozen=True)
+@settings("")
 class ExperimentConfig:
     """Everything an experiment needs, validated; saved with every result as ``config.toml``."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    quant: QuantConfig = field(default_factory=_default_quant)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    attack: AttackConfig = field(default_factory=AttackConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Which network to build.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Which dataset to train and test on.")
+    quant: QuantConfig = Field(default_factory=_default_quant, description="How the weights are quantized.")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="How to train.")
+    attack: AttackConfig = Field(
+        default_factory=AttackConfig,
+        description="How a trained model is attacked (not part of the run directory's name).",
+    )
+    # plan-voltage's settings; like attack, not part of the run directory's name.
+    plan: PlanConfig = Field(default_factory=PlanConfig, description="plan-voltage's settings.")
 
     def __post_init__(self) -> None:
         if self.model.weights and self.trainer.init_from:
@@ -450,6 +561,7 @@ _SECTION_TYPES: dict[str, type] = {
     "quant": QuantConfig,
     "trainer": TrainerConfig,
     "attack": AttackConfig,
+    "plan": PlanConfig,
 }
 
 
@@ -631,6 +743,28 @@ def _build_section(default: Any, values: dict[str, Any], sources: dict[str, str]
         raise ConfigError(f"[{prefix}] {exc} (set in {where})") from None
 
 
+def setting_field(key: str) -> Any:
+    """The pydantic ``FieldInfo`` of the setting ``key`` (``"plan.budget"``): its annotation, default and
+    one-line doc (``description``), e.g. for a CLI option that mirrors it.
+
+    Raises
+    ------
+    ConfigError
+        For a key that names no setting (with a "did you mean").
+    """
+    section: Any = ExperimentConfig
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        fields = section.__pydantic_fields__
+        if part not in fields:
+            where = ".".join(parts[:depth]) or "the config"
+            raise ConfigError(f"no setting {key!r}: {where} has no {part!r}{_did_you_mean(part, fields)}")
+        info = fields[part]
+        if depth == len(parts) - 1:
+            return info
+        section = info.default_factory if info.default_factory is not None else type(info.default)
+
+
 def sources_under(sources: Mapping[str, str], prefix: str) -> str:
     """Where the keys at or under ``prefix`` were set (for error messages)."""
     found = [src for key, src in sources.items() if key == prefix or key.startswith(prefix + ".")]
@@ -730,6 +864,9 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "MODEL_SECTIONS",
+    "MemorySpec",
+    "MonteCarloSpec",
+    "PlanConfig",
     "ModelConfig",
     "PAPER_BERS",
     "RandomFlipConfig",
@@ -739,4 +876,5 @@ __all__ = [
     "dump_toml",
     "load_config",
     "parse_override",
+    "setting_field",
 ]

@@ -42,6 +42,7 @@ plan-versus-uniform comparison a paired one).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from sram_models.errors import InputError
+from wcatsim.config.specs import PlanConfig
 from wcatsim.experiments.plan import search
 from wcatsim.experiments.plan.chips import (
     DomainChips,
@@ -123,6 +125,11 @@ class PlanSettings:
 
         object.__setattr__(self, "protect", check_scheme(self.protect))
         self.organisation()  # bad --banks / --inference-time-ns fail here
+
+    @classmethod
+    def from_config(cls, plan: Any) -> PlanSettings:
+        """The settings of a ``[plan]`` section (:class:`wcatsim.config.PlanConfig`), checked here."""
+        return cls(**{f.name: getattr(plan, f.name) for f in dataclasses.fields(cls)})
 
     def organisation(self) -> Any:
         """The memory organisation of the energy model (sram_models.energy.MemoryOrganisation)."""
@@ -331,7 +338,7 @@ def plan_voltage(
     technology: Any,
     voltages: Sequence[float] | None = None,
     domains: str | Path = "layer",
-    settings: PlanSettings | None = None,
+    settings: PlanSettings | PlanConfig | None = None,
     out_dir: str | Path | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
@@ -348,6 +355,7 @@ def plan_voltage(
     from sram_models import MemoryImage, Technology, load_technology
     from wcatsim.memory.evaluator import FaultEvaluator
 
+    settings = PlanSettings.from_config(settings) if isinstance(settings, PlanConfig) else settings
     settings = settings or PlanSettings()
     say = log or (lambda text: None)
     if not isinstance(technology, Technology):

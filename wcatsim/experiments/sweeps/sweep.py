@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sram_models.errors import InputError
+from wcatsim.config.specs import MemorySpec, MonteCarloSpec
 from wcatsim.experiments.montecarlo.engine import Realisation, run_point
 from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
 from wcatsim.experiments.montecarlo.stopping import StoppingRule
@@ -206,6 +207,36 @@ def _numerics(evaluator: Any) -> dict[str, Any]:
     return {"device": evaluator.device_type, "batch_size": evaluator.batch_size}
 
 
+# The keywords a spec replaces (kept one release), with their defaults: a keyword is "given" when it differs.
+_MEMORY_KEYWORDS = {"word_bits": 64, "ecc": None, "layers": None, "protect": None, "eval_images": 0,
+                    "banks": None, "inference_time_ns": None}  # fmt: skip
+_MONTECARLO_KEYWORDS = {"samples": 50, "ci_half_width": 0.0, "min_samples": 50, "max_samples": 200, "seed": 0,
+                        "executor": None}  # fmt: skip
+
+
+def _specs(
+    memory: MemorySpec | None, montecarlo: MonteCarloSpec | None, keywords: dict[str, Any],
+    samples_default: int = 50,
+) -> tuple[MemorySpec, MonteCarloSpec]:
+    """The two specs of a sweep: as given, or built from the old keywords (one release); never both."""
+    specs = []
+    sampling = {**_MONTECARLO_KEYWORDS, "samples": samples_default}
+    for spec, cls, defaults in ((memory, MemorySpec, _MEMORY_KEYWORDS),
+                                (montecarlo, MonteCarloSpec, sampling)):  # fmt: skip
+        mine = {key: value for key, value in keywords.items() if key in defaults}
+        if spec is None:
+            fields = {key: (tuple(v) if key == "layers" and v is not None else v) for key, v in mine.items()}
+            specs.append(cls(**fields))
+            continue
+        given = [key for key, value in mine.items() if value is not defaults[key] and value != defaults[key]]
+        if given:
+            name = cls.__name__.lower().replace("spec", "")
+            keys = ", ".join(given)
+            raise InputError(f"{keys} given beside {name}=: set them in the {cls.__name__} instead")
+        specs.append(spec)
+    return specs[0], specs[1]
+
+
 def check_bers(bers: Sequence[float]) -> list[float]:
     """The BERs as floats, each a probability; InputError for one outside [0, 1] or an empty list."""
     out = []
@@ -243,6 +274,8 @@ def random_flip_sweep(
     config: Any = None,
     protect: str | None = None,
     eval_images: int = 0,
+    memory: MemorySpec | None = None,
+    montecarlo: MonteCarloSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -261,9 +294,23 @@ def random_flip_sweep(
     ``on_row(row, resumed)`` is called as each point ends.
     ``eval_images`` K > 0: every accuracy on one fixed, class-stratified, seeded subset of K test images
     (recorded in the sidecar); the CIs are then over realisations on that subset.
+
+    ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, layers, eval_images) and
+    ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples, the CI rule, seed, executor) replace
+    the keywords of the same names, which stay one release; giving a spec and its keywords is an error.
     """
     from sram_models.protection import resolve_scheme
     from wcatsim.memory.evaluator import make_flip_model
+
+    memory, montecarlo = _specs(memory, montecarlo, {
+        "word_bits": word_bits, "ecc": ecc, "layers": layers, "protect": protect, "eval_images": eval_images,
+        "samples": samples, "ci_half_width": ci_half_width, "min_samples": min_samples,
+        "max_samples": max_samples, "seed": seed, "executor": executor,
+    })  # fmt: skip
+    word_bits, ecc, protect, eval_images = memory.word_bits, memory.ecc, memory.protect, memory.eval_images
+    layers = list(memory.layers) if memory.layers is not None else None
+    samples, ci_half_width, seed = montecarlo.samples, montecarlo.ci_half_width, montecarlo.seed
+    min_samples, max_samples, executor = montecarlo.min_samples, montecarlo.max_samples, montecarlo.executor
 
     bers = check_bers(bers)
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
@@ -332,6 +379,8 @@ def voltage_sweep(
     fault_map: Any = None,
     tile_offset: int = 0,
     eval_images: int = 0,
+    memory: MemorySpec | None = None,
+    montecarlo: MonteCarloSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -354,10 +403,26 @@ def voltage_sweep(
     at each voltage it holds (``voltages`` None = all of them, else a subset), one chip, so
     ``realisations`` is 1 and the CI columns are empty; ``ber`` is the map's faulty-cell rate there,
     ``technology`` only gives the energy; ``tile_offset`` as in ``sram_models.MeasuredFaultMap``.
+
+    ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, banks, inference_time_ns,
+    layers, eval_images) and ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples = chips,
+    seed, executor) replace the keywords of the same names, which stay one release.
     """
     from sram_models import Technology, load_technology
     from sram_models.energy import MemoryOrganisation, inference_energy
     from sram_models.protection import check_voltage, resolve_scheme
+
+    if chips < 1:  # checked here too: the spec's own bound would name montecarlo.samples
+        raise InputError(f"chips must be >= 1, got {chips}")
+    memory, montecarlo = _specs(memory, montecarlo, {
+        "word_bits": word_bits, "ecc": ecc, "layers": layers, "protect": protect, "eval_images": eval_images,
+        "banks": banks, "inference_time_ns": inference_time_ns,
+        "samples": chips, "seed": seed, "executor": executor,
+    }, samples_default=20)  # fmt: skip
+    word_bits, ecc, protect, eval_images = memory.word_bits, memory.ecc, memory.protect, memory.eval_images
+    banks, inference_time_ns = memory.banks, memory.inference_time_ns
+    layers = list(memory.layers) if memory.layers is not None else None
+    chips, seed, executor = montecarlo.samples, montecarlo.seed, montecarlo.executor
 
     scheme = resolve_scheme(ecc, protect)
     measured = None

@@ -15,6 +15,7 @@ through), and ``functions.MIN_BITS/MAX_BITS/grid_bounds/to_unsigned/flip_bits``.
 """
 
 from wcatsim.config.quant import CLAMP_GRADS, LSQ_GRADIENTS, METHODS, RANGE_INITS, QuantConfig
+from wcatsim.config.registries import QUANTIZERS
 
 from .functions import dequantize, flip_bits, grid_bounds, quantize_to_grid, random_bit_flips
 from .layers import QConv2d, QLinear
@@ -36,6 +37,9 @@ from .quantizers import (
     WcatQuantizer,
     WeightQuantizer,
 )
+
+for _method in METHODS:  # quant.method's registry; model.build_quantizer maps a method to its quantizer
+    QUANTIZERS.register(_method, _method)
 
 __all__ = [
     "QuantConfig", "METHODS", "CLAMP_GRADS", "RANGE_INITS", "LSQ_GRADIENTS",
