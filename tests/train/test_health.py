@@ -134,7 +134,8 @@ def test_the_demo_refuses_a_model_at_chance_unless_allowed(
         raise Reached(run.dir)
 
     monkeypatch.setattr(demo, "_random_flip", first_stage)  # allowed: the evaluation starts
-    with pytest.raises(Reached):
+    # a stage's own failure stops the demo as one StageFailed line naming the stage (issue 16 section 4)
+    with pytest.raises(demo.StageFailed, match="random_flip .maxabs. failed: Reached"):
         demo.run_demo(tmp_path / "out", plan=plan, device="cpu", progress=False, log=lambda _: None,
                       allow_degenerate=True)  # fmt: skip
     assert "--allow-degenerate" in _invoke(["demo", "--help"]).output
