@@ -55,8 +55,11 @@ def load_dataset(
     unknown = sorted(set(options) - takes)
     if unknown:
         owners = [other for other, load in DATASETS.items() if set(unknown) <= _options(load)]
-        where = f"only apply to the {' and '.join(owners)} dataset" if owners else "are not dataset options"
-        raise InputError(f"{', '.join(unknown)} {where}, not {name}")
+        if owners:
+            raise InputError(f"{', '.join(unknown)} only apply to the {' and '.join(owners)} dataset, not {name}")
+        own = sorted(takes - set(_READING))
+        raise InputError(f"{', '.join(unknown)}: not an option of the {name} dataset (its options: "
+                         f"{', '.join(own) or 'none'})")
     reading = {"stream": stream, "workers": workers}
     options.update({key: value for key, value in reading.items() if key in takes})
     path = Path(root).expanduser() if root not in (None, "") else None
