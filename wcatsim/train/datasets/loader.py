@@ -56,7 +56,8 @@ def load_dataset(
     if unknown:
         owners = [other for other, load in DATASETS.items() if set(unknown) <= _options(load)]
         if owners:
-            raise InputError(f"{', '.join(unknown)} only apply to the {' and '.join(owners)} dataset, not {name}")
+            owner = " and ".join(owners)
+            raise InputError(f"{', '.join(unknown)} only apply to the {owner} dataset, not {name}")
         own = sorted(takes - set(_READING))
         raise InputError(f"{', '.join(unknown)}: not an option of the {name} dataset (its options: "
                          f"{', '.join(own) or 'none'})")
