@@ -35,7 +35,7 @@ def test_digits_split_is_fixed_stratified_and_normalised() -> None:
 
 
 def test_unknown_name_and_bad_val_fraction() -> None:
-    with pytest.raises(InputError, match="use one of digits, mnist"):
+    with pytest.raises(InputError, match=r"unknown dataset 'imagenet'.*allowed: digits, mnist"):
         load_dataset("imagenet")
     with pytest.raises(InputError, match="val_fraction"):
         load_dataset("digits", val_fraction=0.7)

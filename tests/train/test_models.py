@@ -53,7 +53,9 @@ def test_every_conv_and_linear_is_quantized_first_and_last_included() -> None:
 
 
 def test_bad_names_and_sizes_are_input_errors() -> None:
-    with pytest.raises(InputError, match="use one of mlp, small_cnn, lenet5, resnet20"):
+    # the registry's one-line message: the allowed names and the closest one
+    with pytest.raises(InputError, match=r"unknown model 'vgg16'.*allowed: mlp, small_cnn, lenet5, resnet20.*"
+                                         r"did you mean 'vgg16_bn'"):
         build_model("vgg16")
     with pytest.raises(InputError, match="num_classes"):
         build_model("mlp", 1)

@@ -15,7 +15,6 @@ MIN_BITS = 2
 MAX_BITS = 8
 
 # The methods wcatsim.train.quant registers into QUANTIZERS (quant.method is checked against the registry).
-METHODS = ("float", "maxabs", "lsq", "wcat", "wclip", "plclip")
 CLAMP_GRADS = ("ste", "pwl", "mad")
 RANGE_INITS = ("max_abs", "sawb", "mse", "noisy_mse")
 LSQ_GRADIENTS = ("paper", "wcat_code")

@@ -90,7 +90,8 @@ def check_run(run: Any, allow: bool = False) -> None:
 
 
 def check_sweeps(sweeps: Sequence[Any], allow: bool = False) -> None:
-    """Refuse voltage sweeps (:class:`wcatsim.analysis.pareto.Sweep`) of models at chance (``wcatsim pareto``).
+    """Refuse voltage sweeps (:class:`wcatsim.analysis.pareto.Sweep`) of models at chance (``wcatsim
+    pareto``).
 
     The clean accuracy is the sweep's ``clean_acc``; the most frequent class's share is the one the run's
     ``summary.json`` recorded, else that of the test split of the dataset its ``config.toml`` names.  A

@@ -150,7 +150,8 @@ def train(
     else:
         log.write(f"training {run_dir.name}: {_describe_cfg(cfg)} on {dev}")
 
-    # Validation and test images in a fixed order, held in memory or streamed (wcatsim.train.datasets.streaming).
+    # Validation and test images in a fixed order, held in memory or streamed
+    # (wcatsim.train.datasets.streaming).
     val_images = data.eval_images("val") if len(data.val) else None
     test_images = data.eval_images("test")
     log.write(f"test data: {test_images.description}")

@@ -2,7 +2,8 @@
 
 Modules: :mod:`.bits` (two's-complement bit maths), :mod:`.search` (one search iteration),
 :mod:`.replay` (sharing the layers below a candidate), :mod:`.problem` (loss and gradients from the
-image), :mod:`.evaluation` (test accuracy and the stop decision), :mod:`.random_baseline`,
+image), :mod:`.evaluation` (test accuracy and the stop decision), :mod:`.objectives` (what an attack
+maximises and when it has won, by name), :mod:`.random_baseline`,
 :mod:`.bfa` (trials, summary, result files).  Names are imported lazily (torch is heavy).
 """
 
@@ -17,6 +18,7 @@ _EXPORTS = {
     "search_step": "wcatsim.experiments.attacks.search",
     "ImageAttackProblem": "wcatsim.experiments.attacks.problem",
     "random_flip_accuracy": "wcatsim.experiments.attacks.random_baseline",
+    "ATTACK_OBJECTIVES": "wcatsim.experiments.attacks.objectives",
 }
 
 

@@ -30,6 +30,7 @@ from wcatsim.train.health import chance_threshold
 from wcatsim.train.quant import quantized_layers
 
 from .evaluation import StopEvaluator, original_threshold
+from .objectives import ATTACK_OBJECTIVES
 from .problem import ImageAttackProblem
 from .random_baseline import random_flip_accuracy
 from .search import commit, search_step
@@ -266,14 +267,19 @@ def run_bfa(
     log: Callable[[str], None] | None = None,
     share_prefix: bool = True,
     eval_images: int = 0,
+    objective: str = "untargeted",
 ) -> BFAResult:
-    """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the results.
+    """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the
+    results.
 
     Every argument left ``None`` comes from ``run.config.attack.bfa``.  Results go to ``out_dir``
     (default: the run directory) unless ``write`` is False.  ``eval_images`` K > 0 replaces the test set
     by a fixed, class-stratified, seeded subset of K test images (stop decision, final accuracy and the
-    ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).
+    ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).  ``objective``
+    names what the search maximises and when a trial has won (:data:`ATTACK_OBJECTIVES
+    <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`).
     """
+    goal = ATTACK_OBJECTIVES.get(objective)()
     cfg = run.config.attack.bfa
     trials = _positive_int(cfg.trials if trials is None else trials, "trials")
     seed = cfg.seed if seed is None else seed
@@ -318,8 +324,8 @@ def run_bfa(
         threshold = chance_threshold(y_test, run.data.num_classes)
         rule = "most-frequent test class rate + 1/C percent"
     original = original_threshold(run.data.num_classes)
-    evaluator = StopEvaluator(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed,
-                              original_threshold=original)  # fmt: skip
+    evaluator = goal.stop_rule(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed,
+                               original_threshold=original)  # fmt: skip
     clean_acc = evaluator.accuracy(clean_codes)
     clean_check = evaluator.check(clean_codes)
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
@@ -371,7 +377,7 @@ def run_bfa(
     try:
         for trial in range(trials):
             xb, yb = attack_batch_for(x_pool, y_pool, attack_batch, int(seed), trial)
-            problem = ImageAttackProblem(model, xb, yb, steps, bits, share_prefix=share_prefix)
+            problem = goal.problem(model, xb, yb, steps, bits, share_prefix=share_prefix)
             with tqdm(total=max_flips, desc=f"bfa trial {trial + 1}/{trials}", unit="flip",
                       disable=not bars, leave=False) as bar:  # fmt: skip
                 say = (lambda message: bar.write(message)) if (progress and log is None) else log

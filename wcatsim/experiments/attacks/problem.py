@@ -9,7 +9,7 @@ Candidate forwards share the layers below the changed one through :class:`Prefix
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -50,7 +50,8 @@ class ImageAttackProblem:
     """Loss and gradients of one attack batch for a quantized model run from integer codes.
 
     ``share_prefix=False`` gives the plain version (a full forward per candidate); both give the same
-    numbers, the shared one faster.
+    numbers, the shared one faster.  ``loss(logits, y)`` is what the attack maximises (its objective's,
+    :mod:`wcatsim.experiments.attacks.objectives`; default the untargeted mean cross-entropy).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class ImageAttackProblem:
         steps: dict[str, float],
         bits: dict[str, int],
         share_prefix: bool = True,
+        loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
     ) -> None:
         self.model = model
         self.layers = quantized_layers(model)
@@ -71,12 +73,13 @@ class ImageAttackProblem:
         self.x = as_model_input(model, x.to(device))
         self.y = y.to(device)
         self.share_prefix = share_prefix
+        self.loss_fn = loss
         self._replay = PrefixReplay(model, list(self.layers.values())) if share_prefix else None
         self.forwards = 0  # attack-batch forwards run (gradient forwards included)
 
     def _loss(self) -> torch.Tensor:
         self.forwards += 1
-        return F.cross_entropy(self.model(self.x), self.y)
+        return self.loss_fn(self.model(self.x), self.y)
 
     def loss_and_gradients(self, codes: dict[str, torch.Tensor]) -> tuple[float, dict[str, torch.Tensor]]:
         with run_from_image(self.model, codes), frozen_parameters(self.model):

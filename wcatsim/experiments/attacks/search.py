@@ -4,8 +4,8 @@ One iteration (issue 5, steps 1-5):
 
 1. forward and backward on the attack batch at the current codes: the loss gradient of every weight;
 2. per layer, the ``k_top`` weights with the largest |gradient| (ties: lower flat index first); each of
-   their bits gets the bit gradient ``dL/dw * step * value`` (:mod:`wcatsim.experiments.attacks.bits`), masked to 0
-   where the flip cannot raise the loss;
+   their bits gets the bit gradient ``dL/dw * step * value`` (:mod:`wcatsim.experiments.attacks.bits`),
+   masked to 0 where the flip cannot raise the loss;
 3. per layer, the ``n`` bits with the largest |masked gradient| (ties: lower weight index, then lower
    bit) are flipped in a copy of that layer's codes and the attack-batch loss is measured;
 4. the layer whose flips raised the loss most wins (ties: the earlier layer); if none raised it,

@@ -62,8 +62,8 @@ class DatasetBundle:
     classes: tuple[str, ...] = ()  # class names in label order, where the dataset has them (imagefolder)
 
     def eval_images(self, split: str = "test", indices: Any = None, batch_size: int | None = None) -> Any:
-        """The split (or its subset ``indices``) as :class:`wcatsim.train.datasets.streaming.EvalImages`: held in
-        memory or streamed as ``stream`` and its size decide, always in the same order."""
+        """The split (or its subset ``indices``) as :class:`wcatsim.train.datasets.streaming.EvalImages`:
+        held in memory or streamed as ``stream`` and its size decide, always in the same order."""
         from .streaming import EvalImages
 
         return EvalImages(self._split(split), indices, stream=self.stream, workers=self.workers,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sram_models.errors import InputError
+from wcatsim.config.registries import DATASETS
 
 from .augment import RandomCropFlip
 from .bundle import DatasetBundle, dataset_folder, make_bundle
@@ -51,7 +52,9 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def load_cifar10(root: Path | None, seed: int, val_fraction: float) -> DatasetBundle:
+@DATASETS.register("cifar10")
+def load_cifar10(root: Path | None, seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
+    """CIFAR-10 from its python batches in ``root``, random crop and flip on train."""
     expected = f"{', '.join(TRAIN_FILES)} and {TEST_FILE} (the python version, cifar-10-batches-py)"
     root = dataset_folder("cifar10", root, expected)
     folder = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root

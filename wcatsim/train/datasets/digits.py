@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gzip
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from sram_models.paths import data_dir
+from wcatsim.config.registries import DATASETS
 
 from .bundle import DatasetBundle, make_bundle, stratified_split
 
@@ -27,8 +29,11 @@ def _read() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :64].reshape(-1, 1, 8, 8) / PIXEL_MAX, table[:, 64].astype(np.int64)
 
 
-def load_digits(seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
-    """70/30 stratified train/test split (fixed, seed 0), validation carved from train with ``seed``.
+@DATASETS.register("digits")
+def load_digits(root: Path | None = None, seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
+    """The embedded UCI digits, 8x8 (``root`` is ignored).
+
+    70/30 stratified train/test split (fixed, seed 0), validation carved from train with ``seed``.
     Pixels scaled to [0, 1], then normalised by the mean and standard deviation of the 70% train pool."""
     x, y = _read()
     train_idx, test_idx = stratified_split(y, TEST_FRACTION, SPLIT_SEED)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from sram_models.errors import InputError
+from wcatsim.config.registries import DATASETS
 
 from .bundle import DatasetBundle, dataset_folder, make_bundle
 
@@ -61,7 +63,8 @@ def read_idx(path: Path) -> np.ndarray:
     return body.reshape(shape)
 
 
-def load_idx_dataset(name: str, root: Path | None, seed: int, val_fraction: float) -> DatasetBundle:
+def load_idx_dataset(name: str, root: Path | None, seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
+    """MNIST-like data set ``name`` from its four IDX files in ``root`` (plain or .gz)."""
     expected = ", ".join(f"{stem}[.gz]" for stem in FILES.values())
     root = dataset_folder(name, root, expected)
     found = {key: _find(root, name, stem) for key, stem in FILES.items()}
@@ -81,3 +84,7 @@ def load_idx_dataset(name: str, root: Path | None, seed: int, val_fraction: floa
         name, train_x, arrays["train_labels"].astype(np.int64), test_x,
         arrays["test_labels"].astype(np.int64), mean, std, 10, seed, val_fraction,
     )
+
+
+for _name in NORMALISATION:  # mnist, fashion_mnist: one format, two data sets
+    DATASETS.register(_name, partial(load_idx_dataset, _name), doc=f"{_name} from its IDX files in data.root")

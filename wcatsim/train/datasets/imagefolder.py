@@ -31,6 +31,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from sram_models.errors import InputError
+from wcatsim.config.registries import DATASETS
 
 from .bundle import DatasetBundle, check_val_fraction, dataset_folder, stratified_split
 from .transforms import EvalTransform, TrainTransform
@@ -202,13 +203,16 @@ def _flat_val(split: Path, root: Path, labels_path: str, classes: Sequence[str] 
     return files, np.asarray(labels, dtype=np.int64), list(classes)
 
 
+@DATASETS.register("imagefolder")
 def load_imagefolder(
     root: Path | str | None, seed: int = 0, val_fraction: float = 0.1, *, image_size: int = 224,
     resize: int = 256, interpolation: str = "bilinear", mean: Sequence[float] = (0.485, 0.456, 0.406),
     std: Sequence[float] = (0.229, 0.224, 0.225), val_labels: str = "", stream: bool | str = "auto",
     workers: int = 2,
 ) -> DatasetBundle:
-    """The bundle of ``root/train`` (train and validation splits) and ``root/val`` (the test split)."""
+    """Images in class folders under ``root``, streamed from disk.
+
+    ``root/train`` gives the train and validation splits, ``root/val`` the test split."""
     check_val_fraction(val_fraction)
     root = dataset_folder("imagefolder", root, EXPECTED)
     train_dir, val_dir = root / "train", root / "val"

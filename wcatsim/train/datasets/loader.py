@@ -1,8 +1,15 @@
-"""``load_dataset(name, root=None, seed=0, val_fraction=0.1, ...)``: one entry point for every data set."""
+"""``load_dataset(name, root=None, seed=0, val_fraction=0.1, ...)``: one entry point for every data set.
+
+Each data-set format registers its loader in :data:`wcatsim.config.registries.DATASETS` where it is
+defined, as ``loader(root, seed, val_fraction, **options) -> DatasetBundle`` (``root`` is None for the
+embedded and synthetic sets, which ignore it); its keyword-only parameters are the options it takes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -10,49 +17,52 @@ from sram_models.errors import InputError
 from wcatsim.config.registries import DATASETS
 
 from .bundle import DatasetBundle, check_val_fraction
-from .cifar import load_cifar10
-from .digits import load_digits
-from .idx import load_idx_dataset
-from .imagefolder import load_imagefolder
-from .synthetic import load_synthetic_cifar, load_synthetic_digits
 
-DATASET_NAMES = (
-    "digits", "mnist", "fashion_mnist", "cifar10", "imagefolder", "synthetic_cifar", "synthetic_digits",
-)
+# The files that register data sets, imported in this order: the order of DATASET_NAMES (help texts,
+# messages).  A new format file is added here.
+DATASET_MODULES = ("digits", "idx", "cifar", "imagefolder", "synthetic")
+for _module in DATASET_MODULES:
+    importlib.import_module(f"{__package__}.{_module}")
+
+DATASET_NAMES: tuple[str, ...] = DATASETS.names()
 # share of the training split held out for validation (model selection), stratified by class
 DEFAULT_VAL_FRACTION = 0.1
+# how evaluation reads the splits: every bundle records them; a loader that builds its datasets with
+# them (imagefolder: its reading workers) takes them as keyword options too
+_READING = ("stream", "workers")
+
+
+def _options(loader: Any) -> set[str]:
+    """The keyword-only parameter names of ``loader``: the options it takes."""
+    return {p.name for p in inspect.signature(loader).parameters.values() if p.kind is p.KEYWORD_ONLY}
 
 
 def load_dataset(
     name: str, root: str | Path | None = None, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION,
-    *, stream: bool | str = "auto", workers: int = 2, **imagefolder: Any,
+    *, stream: bool | str = "auto", workers: int = 2, **options: Any,
 ) -> DatasetBundle:
-    """Load a data set by name.  ``root`` is the local folder of mnist / fashion_mnist / cifar10 /
-    imagefolder (ignored by the embedded and synthetic sets); ``seed`` picks the validation split only
-    (test splits are fixed).  ``stream`` / ``workers``: how evaluation reads the splits (data.stream,
-    data.workers); ``imagefolder``: the imagefolder preprocessing options (image_size, resize,
-    interpolation, mean, std, val_labels; see :func:`wcatsim.train.datasets.imagefolder.load_imagefolder`)."""
-    if name not in DATASET_NAMES:
-        raise InputError(f"unknown dataset {name!r}: use one of {', '.join(DATASET_NAMES)}")
+    """Load a data set by name.
+
+    ``root`` is the local folder of mnist / fashion_mnist / cifar10 / imagefolder (ignored by the
+    embedded and synthetic sets); ``seed`` picks the validation split only (test splits are fixed).
+    ``stream`` / ``workers``: how evaluation reads the splits (data.stream, data.workers); ``options``:
+    the format's own options, e.g. imagefolder's preprocessing (image_size, resize, interpolation, mean,
+    std, val_labels; see :func:`wcatsim.train.datasets.imagefolder.load_imagefolder`).
+    """
+    loader = DATASETS.get(name)
     check_val_fraction(val_fraction)
-    if imagefolder and name != "imagefolder":
-        names = ", ".join(sorted(imagefolder))
-        raise InputError(f"{names} only apply to the imagefolder dataset, not {name}")
+    takes = _options(loader)
+    unknown = sorted(set(options) - takes)
+    if unknown:
+        owners = [other for other, load in DATASETS.items() if set(unknown) <= _options(load)]
+        if owners:
+            owner = " and ".join(owners)
+            raise InputError(f"{', '.join(unknown)} only apply to the {owner} dataset, not {name}")
+        own = sorted(takes - set(_READING))
+        raise InputError(f"{', '.join(unknown)}: not an option of the {name} dataset (its options: "
+                         f"{', '.join(own) or 'none'})")
+    reading = {"stream": stream, "workers": workers}
+    options.update({key: value for key, value in reading.items() if key in takes})
     path = Path(root).expanduser() if root not in (None, "") else None
-    if name == "imagefolder":
-        return load_imagefolder(path, seed, val_fraction, stream=stream, workers=workers, **imagefolder)
-    if name == "digits":
-        bundle = load_digits(seed, val_fraction)
-    elif name in ("mnist", "fashion_mnist"):
-        bundle = load_idx_dataset(name, path, seed, val_fraction)
-    elif name == "cifar10":
-        bundle = load_cifar10(path, seed, val_fraction)
-    elif name == "synthetic_cifar":
-        bundle = load_synthetic_cifar(seed, val_fraction)
-    else:
-        bundle = load_synthetic_digits(seed, val_fraction)
+    bundle = loader(path, seed, val_fraction, **options)
     return dataclasses.replace(bundle, stream=stream, workers=int(workers))
-
-
-for _name in DATASET_NAMES:  # the dispatcher above serves every name it lists
-    DATASETS.register(_name, load_dataset)

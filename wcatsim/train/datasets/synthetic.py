@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wcatsim.config.registries import DATASETS
+
 from .augment import RandomCropFlip
 from .bundle import DatasetBundle, make_bundle
 
@@ -47,13 +49,21 @@ def _load(name: str, channels: int, size: int, n_train: int, n_test: int, seed: 
     )
 
 
-def load_synthetic_cifar(seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
-    """3x32x32, 10 classes, 2,000 training and 500 test images, CIFAR augmentation on train."""
+@DATASETS.register("synthetic_cifar")
+def load_synthetic_cifar(root: Path | None = None, seed: int = 0, val_fraction: float = 0.1
+                         ) -> DatasetBundle:
+    """Synthetic 3x32x32, 10 classes (``root`` is ignored).
+
+    2,000 training and 500 test images, CIFAR augmentation on train."""
     return _load("synthetic_cifar", 3, 32, 2000, 500, seed, val_fraction, augment=True)
 
 
-def load_synthetic_digits(seed: int = 0, val_fraction: float = 0.1) -> DatasetBundle:
-    """1x8x8, 10 classes, 700 training and 300 test images, no augmentation."""
+@DATASETS.register("synthetic_digits")
+def load_synthetic_digits(root: Path | None = None, seed: int = 0, val_fraction: float = 0.1
+                          ) -> DatasetBundle:
+    """Synthetic 1x8x8, 10 classes (``root`` is ignored).
+
+    700 training and 300 test images, no augmentation."""
     return _load("synthetic_digits", 1, 8, 700, 300, seed, val_fraction, augment=False)
 
 

@@ -8,11 +8,12 @@ of the wrong type or out of range is an :class:`InputError` that lists what the 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sram_models.errors import InputError
+from wcatsim.config.registries import MODELS
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,46 @@ def _checked(model: str, name: str, arg: ModelArg, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class ModelEntry:
+    """A MODELS entry: ``build(num_classes, in_channels, image_size, **args)`` and its arguments."""
+
+    build: Callable[..., Any]
+    args: Mapping[str, ModelArg] = field(default_factory=dict)
+
+
+def register_model(name: str, build: Callable[..., Any] | None = None,
+                   args: Mapping[str, ModelArg] | None = None) -> Any:
+    """Register a model builder in :data:`wcatsim.config.registries.MODELS` under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The ``model.name`` users give.
+    build : callable, optional
+        ``build(num_classes, in_channels, image_size, **args)`` returning an ``nn.Module`` (a class with
+        that signature does); without it, a decorator that registers what it decorates.
+    args : mapping of str to ModelArg, optional
+        The keyword arguments the builder takes (default: none).
+
+    Returns
+    -------
+    object
+        ``build`` itself, or a decorator returning the decorated builder unchanged.
+    """
+
+    def add(builder: Callable[..., Any]) -> Callable[..., Any]:
+        text = (getattr(builder, "__doc__", None) or "").strip()
+        MODELS.register(name, ModelEntry(builder, dict(args or {})), doc=text.splitlines()[0] if text else "")
+        return builder
+
+    return add if build is None else add(build)
+
+
 # Shared argument kinds of several builders.
 def dropout_arg(default: float, source: str) -> ModelArg:
     return ModelArg(float, default, f"dropout probability before the classifier's linear layers ({source})",
                     minimum=0.0, below=1.0)
 
 
-__all__ = ["ModelArg", "check_args", "describe_args", "dropout_arg"]
+__all__ = ["ModelArg", "ModelEntry", "check_args", "describe_args", "dropout_arg", "register_model"]

@@ -9,8 +9,13 @@ from torch import nn
 
 from sram_models.errors import InputError
 
+from .args import register_model
 
+
+@register_model("lenet5")
 class LeNet5(nn.Module):
+    """LeNet-5: two 5x5 convs with max-pooling, then 120 -> 84 -> classes."""
+
     def __init__(self, num_classes: int, in_channels: int, image_size: int) -> None:
         super().__init__()
         if image_size < 4:

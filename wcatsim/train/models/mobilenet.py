@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .args import ModelArg, dropout_arg
+from .args import ModelArg, dropout_arg, register_model
 from .lean_inference import InplaceBatchNorm2d
 
 # (expansion t, output channels c, blocks n, first stride s) per stage: Sandler et al. 2018, table 2.
@@ -113,3 +113,6 @@ def build_mobilenet_v2(num_classes: int, in_channels: int, image_size: int, widt
     """Any image size works (adaptive average pooling before the classifier)."""
     return MobileNetV2(num_classes, in_channels, width_mult=width_mult, round_nearest=round_nearest,
                        last_channel=last_channel, dropout=dropout)
+
+
+register_model("mobilenet_v2", build_mobilenet_v2, MOBILENET_ARGS)

@@ -1,14 +1,15 @@
 """Build a model by name: ``build_model(name, num_classes, in_channels, image_size, **args)``.
 
-``args`` are the model's own keyword arguments (the config's ``[model.args]``), e.g. a small ``width``
-for quick tests; :func:`model_args` lists them per model, docs/models.md describes them.
+Each model file registers its builders in :data:`wcatsim.config.registries.MODELS` where the model is
+defined (:func:`wcatsim.train.models.args.register_model`); this module imports those files and builds
+through the registry.  ``args`` are the model's own keyword arguments (the config's ``[model.args]``),
+e.g. a small ``width`` for quick tests; :func:`model_args` lists them per model, docs/models.md describes
+them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import partial
+import importlib
 from typing import Any
 
 from torch import nn
@@ -16,56 +17,33 @@ from torch import nn
 from sram_models.errors import InputError
 from wcatsim.config.registries import MODELS
 
-from .args import ModelArg, check_args
-from .lenet import LeNet5
-from .mobilenet import MOBILENET_ARGS, build_mobilenet_v2
-from .resnet_cifar import CifarResNet
-from .resnet_imagenet import RESNET_ARGS, RESNET_DEPTHS, build_resnet
-from .small import MLP, SmallCNN
-from .vgg import VGG_ARGS, VGG_CONFIGS, build_vgg
-from .vit import DEIT_SIZES, build_deit, deit_args
+from .args import ModelArg, ModelEntry, check_args
 
+# The files that register models, imported in this order: the order of MODEL_NAMES (help texts, the
+# README's list).  A new model file is added here.
+MODEL_MODULES = ("small", "lenet", "resnet_cifar", "resnet_imagenet", "vgg", "mobilenet", "vit")
+for _module in MODEL_MODULES:
+    importlib.import_module(f"{__package__}.{_module}")
 
-@dataclass(frozen=True)
-class ModelEntry:
-    """A registry entry: ``build(num_classes, in_channels, image_size, **args)`` and its arguments."""
-
-    build: Callable[..., nn.Module]
-    args: Mapping[str, ModelArg] = field(default_factory=dict)
-
-
-_MODELS: dict[str, ModelEntry] = {
-    "mlp": ModelEntry(
-        lambda c, ch, s, hidden: MLP(c, ch, s, hidden=hidden),
-        {"hidden": ModelArg(int, 128, "units of the two hidden layers", minimum=1)},
-    ),
-    "small_cnn": ModelEntry(
-        lambda c, ch, s, width: SmallCNN(c, ch, s, width=width),
-        {"width": ModelArg(int, 16, "channels of the first conv (then 2x, 4x)", minimum=1)},
-    ),
-    "lenet5": ModelEntry(lambda c, ch, s: LeNet5(c, ch, s)),
-    "resnet20": ModelEntry(lambda c, ch, s: CifarResNet(20, c, ch)),
-    "resnet32": ModelEntry(lambda c, ch, s: CifarResNet(32, c, ch)),
-    "resnet44": ModelEntry(lambda c, ch, s: CifarResNet(44, c, ch)),
-    "resnet56": ModelEntry(lambda c, ch, s: CifarResNet(56, c, ch)),
-    **{name: ModelEntry(partial(build_resnet, name), RESNET_ARGS) for name in RESNET_DEPTHS},
-    **{name: ModelEntry(partial(build_vgg, name), VGG_ARGS) for name in VGG_CONFIGS},
-    "mobilenet_v2": ModelEntry(build_mobilenet_v2, MOBILENET_ARGS),
-    **{name: ModelEntry(partial(build_deit, name), deit_args(name)) for name in DEIT_SIZES},
-}
-MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
-for _name, _model in _MODELS.items():
-    MODELS.register(_name, _model)
+MODEL_NAMES: tuple[str, ...] = MODELS.names()
 
 
 def _entry(name: str) -> ModelEntry:
-    if name not in _MODELS:
-        raise InputError(f"unknown model {name!r}: use one of {', '.join(MODEL_NAMES)}")
-    return _MODELS[name]
+    return MODELS.get(name)
 
 
 def model_args(name: str) -> dict[str, ModelArg]:
-    """The keyword arguments ``build_model`` accepts for model ``name`` (name -> :class:`ModelArg`)."""
+    """The keyword arguments ``build_model`` accepts for model ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered model name.
+
+    Returns
+    -------
+    dict of str to ModelArg
+    """
     return dict(_entry(name).args)
 
 

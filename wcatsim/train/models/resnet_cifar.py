@@ -9,8 +9,15 @@ WCAT code builds on, so every weight of the network is in a Conv2d or the final 
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
+
+from .args import register_model
+
+# CIFAR ResNet depths (He et al. 2016, section 4.2: 6n + 2)
+CIFAR_RESNET_DEPTHS = (20, 32, 44, 56)
 
 
 class ShortcutA(nn.Module):
@@ -46,6 +53,8 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
+    """CIFAR-style ResNet of ``depth`` = 6n + 2 layers with option-A shortcuts."""
+
     def __init__(self, depth: int, num_classes: int, in_channels: int = 3) -> None:
         super().__init__()
         if (depth - 2) % 6:
@@ -71,3 +80,12 @@ class CifarResNet(nn.Module):
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layers(x)
         return self.fc(self.pool(x).flatten(1))
+
+
+def build_cifar_resnet(depth: int, num_classes: int, in_channels: int, image_size: int) -> CifarResNet:
+    """CIFAR-style ResNet (any image size: global average pooling before ``fc``)."""
+    return CifarResNet(depth, num_classes, in_channels)
+
+
+for _depth in CIFAR_RESNET_DEPTHS:
+    register_model(f"resnet{_depth}", partial(build_cifar_resnet, _depth))

@@ -14,10 +14,12 @@ State-dict keys (torchvision's): ``conv1``, ``bn1``, ``layer{1..4}.{block}.conv{
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
-from .args import ModelArg
+from .args import ModelArg, register_model
 from .lean_inference import BatchChunkedMaxPool2d, InplaceBatchNorm2d
 
 # Blocks per stage (He et al. 2016, table 1).
@@ -126,3 +128,7 @@ def build_resnet(name: str, num_classes: int, in_channels: int, image_size: int,
                  width: int) -> ImageNetResNet:
     """Any image size works (adaptive average pooling before ``fc``)."""
     return ImageNetResNet(name, num_classes, in_channels, width=width)
+
+
+for _name in RESNET_DEPTHS:
+    register_model(_name, partial(build_resnet, _name), RESNET_ARGS)

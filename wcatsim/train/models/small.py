@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from .args import ModelArg, register_model
 
+
+@register_model("mlp", args={"hidden": ModelArg(int, 128, "units of the two hidden layers", minimum=1)})
 class MLP(nn.Module):
     """Flatten -> Linear(hidden) -> ReLU -> Linear(hidden) -> ReLU -> Linear(classes)."""
 
@@ -21,6 +24,9 @@ class MLP(nn.Module):
         return self.fc3(self.relu(self.fc2(x)))
 
 
+@register_model(
+    "small_cnn", args={"width": ModelArg(int, 16, "channels of the first conv (then 2x, 4x)", minimum=1)}
+)
 class SmallCNN(nn.Module):
     """Three 3x3 conv + batch-norm + ReLU blocks (16, 32, 64 channels; 2x2 max-pool after the second
     and third) and one linear classifier on a 2x2 adaptive average pool.  About 26k parameters; on the

@@ -19,12 +19,14 @@ pass the five pools and are refused.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
 from sram_models.errors import InputError
 
-from .args import ModelArg, dropout_arg
+from .args import ModelArg, dropout_arg, register_model
 from .lean_inference import BatchChunkedMaxPool2d, InplaceBatchNorm2d
 
 # Conv widths per configuration in units of the first width (64 in the paper), "M" a 2x2 max-pool
@@ -117,3 +119,7 @@ def build_vgg(name: str, num_classes: int, in_channels: int, image_size: int, wi
     if layout == "auto":
         layout = "cifar" if image_size < VGG_CIFAR_BELOW else "imagenet"
     return VGG(name, num_classes, in_channels, width=width, hidden=hidden, layout=layout, dropout=dropout)
+
+
+for _name in VGG_CONFIGS:
+    register_model(_name, partial(build_vgg, _name), VGG_ARGS)

@@ -19,12 +19,14 @@ would resample it; wcatsim does not).
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
 from sram_models.errors import InputError
 
-from .args import ModelArg
+from .args import ModelArg, register_model
 
 # (embed_dim, depth, num_heads): Touvron et al. 2021, table 1.
 DEIT_SIZES: dict[str, tuple[int, int, int]] = {
@@ -180,3 +182,7 @@ def build_deit(name: str, num_classes: int, in_channels: int, image_size: int, e
         raise InputError(f"{name}: mlp_ratio {mlp_ratio} leaves an empty MLP at embed_dim {embed_dim}")
     return VisionTransformer(num_classes, in_channels, image_size, patch, embed_dim, depth, num_heads,
                              mlp_ratio=mlp_ratio, drop_path_rate=drop_path_rate)
+
+
+for _name in DEIT_SIZES:
+    register_model(_name, partial(build_deit, _name), deit_args(_name))

@@ -14,8 +14,7 @@ while running from an image; a leaf tensor without grad, which the Bit-Flip Atta
 through), and ``functions.MIN_BITS/MAX_BITS/grid_bounds/to_unsigned/flip_bits``.
 """
 
-from wcatsim.config.quant import CLAMP_GRADS, LSQ_GRADIENTS, METHODS, RANGE_INITS, QuantConfig
-from wcatsim.config.registries import QUANTIZERS
+from wcatsim.config.quant import CLAMP_GRADS, LSQ_GRADIENTS, RANGE_INITS, QuantConfig
 
 from .functions import dequantize, flip_bits, grid_bounds, quantize_to_grid, random_bit_flips
 from .layers import QConv2d, QLinear
@@ -31,6 +30,7 @@ from .model import (
 )
 from .quantizers import (
     FixedRangeQuantizer,
+    FloatWeights,
     LsqQuantizer,
     MaxAbsQuantizer,
     PlclipQuantizer,
@@ -38,15 +38,13 @@ from .quantizers import (
     WeightQuantizer,
 )
 
-for _method in METHODS:  # quant.method's registry; model.build_quantizer maps a method to its quantizer
-    QUANTIZERS.register(_method, _method)
-
 __all__ = [
-    "QuantConfig", "METHODS", "CLAMP_GRADS", "RANGE_INITS", "LSQ_GRADIENTS",
+    "QuantConfig", "CLAMP_GRADS", "RANGE_INITS", "LSQ_GRADIENTS",
     "quantize", "quantized_layers", "quant_config_of", "range_parameters", "reinit_ranges", "clip_weights_",
     "collapsed_ranges",
     "layer_stats",
     "QConv2d", "QLinear",
+    "FloatWeights",
     "WeightQuantizer", "MaxAbsQuantizer", "LsqQuantizer", "WcatQuantizer", "FixedRangeQuantizer",
     "PlclipQuantizer",
     "grid_bounds", "quantize_to_grid", "dequantize", "flip_bits", "random_bit_flips",

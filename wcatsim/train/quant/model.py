@@ -9,17 +9,11 @@ from torch import nn
 
 from sram_models.errors import InputError
 from wcatsim.config.quant import QuantConfig
+from wcatsim.config.registries import QUANTIZERS
 
 from .functions import grid_bounds
 from .layers import QUANTIZED_TYPES, QConv2d, QLinear
-from .quantizers import (
-    FixedRangeQuantizer,
-    LsqQuantizer,
-    MaxAbsQuantizer,
-    PlclipQuantizer,
-    WcatQuantizer,
-    WeightQuantizer,
-)
+from .quantizers import FixedRangeQuantizer
 
 _CONFIG_ATTRIBUTE = "_wcatsim_quant_config"
 
@@ -29,21 +23,6 @@ def _float_layers(model: nn.Module) -> dict[str, nn.Module]:
         name: module for name, module in model.named_modules()
         if isinstance(module, (nn.Conv2d, nn.Linear)) and not isinstance(module, QUANTIZED_TYPES)
     }
-
-
-def _make_quantizer(cfg: QuantConfig, weight: torch.Tensor) -> WeightQuantizer:
-    if cfg.method == "maxabs":
-        return MaxAbsQuantizer(cfg.bits, cfg.train_ber)
-    if cfg.method == "wclip":
-        return FixedRangeQuantizer(cfg.bits, cfg.w_max, "wclip", cfg.train_ber)
-    if cfg.method == "plclip":
-        return PlclipQuantizer(cfg.bits, cfg.plclip_base, cfg.train_ber)
-    if cfg.method == "lsq":
-        quantizer = LsqQuantizer(cfg.bits, cfg.train_ber, cfg.lsq_gradient)
-    else:
-        quantizer = WcatQuantizer(cfg.bits, cfg.clamp_grad, cfg.range_init, cfg.range_init_ber, cfg.train_ber)
-    quantizer.init_range(weight)
-    return quantizer
 
 
 def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
@@ -58,8 +37,9 @@ def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
         raise TypeError(f"quantize needs a QuantConfig, got {type(cfg).__name__}")
     if quantized_layers(model):
         raise InputError("this model is already quantized: build a fresh float model and quantize it once")
+    kind = QUANTIZERS.get(cfg.method)  # the method's class: builds each layer's quantizer from cfg
     setattr(model, _CONFIG_ATTRIBUTE, cfg)
-    if not cfg.quantized:
+    if not kind.quantizes:
         return model
     layers = _float_layers(model)
     unknown = [name for name in cfg.exclude if name not in layers]
@@ -82,13 +62,11 @@ def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
         raise InputError("the model has no Conv2d or Linear layer left to quantize (check quant.exclude)")
     replaced = []
     for name, layer in chosen.items():
-        quantizer = _make_quantizer(cfg, layer.weight)
+        quantizer = kind.from_config(cfg, layer.weight)
         replacement = (QConv2d if isinstance(layer, nn.Conv2d) else QLinear).from_float(layer, quantizer)
         _set_submodule(model, name, replacement)
         replaced.append(replacement)
-    if cfg.method == "plclip":
-        for layer in replaced:  # each range is a share of the largest max|w| of these layers
-            layer.quantizer.set_group(replaced)
+    kind.link_layers(replaced)
     return model
 
 
@@ -116,7 +94,8 @@ def range_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 def collapsed_ranges(model: nn.Module) -> list[str]:
     """Names of the layers whose learned range (wcat alpha, lsq step) is held at its floor
-    (:func:`wcatsim.train.quant.quantizers.range_floor`): the sign of a range the optimiser drove through zero."""
+    (:func:`wcatsim.train.quant.quantizers.range_floor`): the sign of a range the optimiser drove through
+    zero."""
     layers = quantized_layers(model)
     return [name for name, layer in layers.items() if layer.quantizer.range_at_floor(layer.weight)]
 
