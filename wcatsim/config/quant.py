@@ -14,7 +14,6 @@ from wcatsim.config.settings import settings
 MIN_BITS = 2
 MAX_BITS = 8
 
-# The methods wcatsim.train.quant registers into QUANTIZERS (quant.method is checked against the registry).
 CLAMP_GRADS = ("ste", "pwl", "mad")
 RANGE_INITS = ("max_abs", "sawb", "mse", "noisy_mse")
 LSQ_GRADIENTS = ("paper", "wcat_code")
