@@ -145,3 +145,16 @@ def test_every_key_a_library_error_names_exists() -> None:
             setting_field(key)
         except ConfigError as exc:
             raise AssertionError(f"{where}: {key} names no setting ({exc})") from None
+
+
+def test_no_library_argument_defaults_to_a_flag() -> None:
+    # an argument that names the option in messages (check_table_path's ``option``) defaults to a key too
+    bad = []
+    for package in LIBRARY:
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.arguments):
+                    for default in [*node.defaults, *(d for d in node.kw_defaults if d is not None)]:
+                        if isinstance(default, ast.Constant) and FLAG.match(str(default.value)):
+                            bad.append(f"{path.relative_to(REPO)}:{default.lineno}: {default.value}")
+    assert not bad, "library defaults name keys (`option.out`), not flags:\n" + "\n".join(bad)
