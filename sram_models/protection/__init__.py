@@ -82,7 +82,8 @@ SchemeInfo = Scheme
 
 
 def resolve_scheme(ecc: str | None = None, protect: str | None = None, protect_msb: float = 0.0) -> str:
-    """One scheme from the ``--ecc`` alias, ``--protect`` and ``--protect-msb``; contradictions are errors.
+    """One scheme from ``memory.ecc`` (an alias), ``memory.protect`` and ``protect_msb``; contradictions are
+    errors, which name those keys (the CLI prints its flags).
 
     ``ecc`` (None = not given): ``none`` or ``secded`` (an alias of ``protect``).  ``protect_msb``
     (the fraction of weights whose sign bit is hardened, without a cost model) cannot be combined
