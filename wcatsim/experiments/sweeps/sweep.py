@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sram_models import FAULT_MODELS
 from sram_models.errors import InputError
 from wcatsim.config.specs import MemorySpec, MonteCarloSpec
 from wcatsim.experiments.montecarlo.engine import Realisation, run_point
@@ -434,8 +435,8 @@ def voltage_sweep(
         fault, chips = "measured", 1
         held = chip.voltages
         voltages = list(held) if voltages is None else [held[chip.index(v)] for v in voltages]
-    if fault not in ("chip", "transient", "measured"):
-        raise InputError(f"unknown sweep fault {fault!r}: use chip (persistent fault maps) or transient")
+    if fault != "measured" and fault not in FAULT_MODELS:  # every registered model reads the preset's rates
+        raise InputError(FAULT_MODELS.unknown_message(fault))
     if fault == "measured" and measured is None:
         raise InputError("fault='measured' needs fault_map= (a .npz written by `wcatsim sram import-map`)")
     if chips < 1:
