@@ -219,7 +219,7 @@ def _specs(
     memory: MemorySpec | None, montecarlo: MonteCarloSpec | None, keywords: dict[str, Any],
     samples_default: int = 50,
 ) -> tuple[MemorySpec, MonteCarloSpec]:
-    """The two specs of a sweep: as given, or built from the old keywords (one release); never both."""
+    """Return the two specs of a sweep: as given, or built from the old keywords (one release); never both."""
     specs = []
     sampling = {**_MONTECARLO_KEYWORDS, "samples": samples_default}
     for spec, cls, defaults in ((memory, MemorySpec, _MEMORY_KEYWORDS),
@@ -239,7 +239,13 @@ def _specs(
 
 
 def check_bers(bers: Sequence[float]) -> list[float]:
-    """The BERs as floats, each a probability; InputError for one outside [0, 1] or an empty list."""
+    """Return the BERs as floats, each a probability.
+
+    Raises
+    ------
+    InputError
+        For a BER outside [0, 1] or an empty list.
+    """
     out = []
     for ber in bers:
         ber = float(ber)
