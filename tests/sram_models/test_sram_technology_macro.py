@@ -118,3 +118,16 @@ def test_access_time_follows_the_alpha_power_law(tmp_path: Path) -> None:
 def test_macro_preset_errors(tmp_path: Path, edits: dict[str, str], match: str) -> None:
     with pytest.raises(InputError, match=match):
         _load(tmp_path, **edits)
+
+
+def test_energy_model_keeps_dynamic_leakage_and_time_apart_for_a_macro(tmp_path: Path) -> None:
+    from sram_models import MemoryImage, WordLayout, inference_energy
+
+    tech = _load(tmp_path)
+    codes = {"w": np.random.default_rng(0).integers(-8, 8, size=4000)}
+    img = MemoryImage.pack(codes, WordLayout(bits=4, word_bits=64, rows=512))
+    hi, lo = inference_energy(img, tech, 1.0), inference_energy(img, tech, 0.7)
+    assert lo.dynamic_pj / hi.dynamic_pj == pytest.approx(0.49, rel=1e-9)  # C V^2, same words read
+    time_ratio = (0.7 / 0.35**1.3) / (1.0 / 0.65**1.3)  # read-bound: the reads set the time
+    assert lo.inference_time_ns / hi.inference_time_ns == pytest.approx(time_ratio, rel=1e-9)
+    assert lo.leakage_pj / hi.leakage_pj == pytest.approx(math.exp(-0.3 / 0.18) * time_ratio, rel=1e-9)
