@@ -3,8 +3,8 @@
 1. images_ratio, on the embedded-digits 4-bit WCAT model (trained here if ``runs/`` lacks it, exactly as
    ``wcatsim train -c configs/quantization/4bit_wcat.toml`` does) over the paper's BER list:
    - the fixed protocol: 50 realisations per BER (the paper's);
-   - the adaptive protocol: Stein's two-stage rule (wcatsim.experiments.montecarlo.stopping, its defaults: a pilot
-     of 50, at most 200) for the 95% CI half-width W, the widest half-width the fixed protocol reached
+   - the adaptive protocol: Stein's two-stage rule (wcatsim.experiments.montecarlo.stopping, its defaults:
+     a pilot of 50, at most 200) for the 95% CI half-width W, the widest half-width the fixed protocol reached
      on any BER of the list (so the adaptive run is at least as precise at every point), the pilot's
      std floored at one test image's worth of accuracy (wcatsim.experiments.sweeps.random_flip_sweep).
    images_ratio = test images the fixed protocol evaluates (50 per BER, every one of them, as the

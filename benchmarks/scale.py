@@ -1,8 +1,8 @@
 """Memory and time of a fault point on an ImageNet-sized network over streamed images (issue 11 §3).
 
 One random-flip point (5 transient realisations at BER 1e-3, the sweep's own realisation task,
-``wcatsim.experiments.montecarlo.tasks.FlipTask``) on a 4-bit max-abs ``resnet18`` (11.7 M weights; ``--model`` picks
-another registry model or a factory file), untrained
+``wcatsim.experiments.montecarlo.tasks.FlipTask``) on a 4-bit max-abs ``resnet18`` (11.7 M weights;
+``--model`` picks another registry model or a factory file), untrained
 (seeded initialisation: memory and time do not depend on the weights' values), over an imagefolder of
 generated 224 x 224 JPEGs (8 classes), streamed (``data.stream = true``, 2 DataLoader workers) at batch
 64: once with 512 images, once with 2,048, each in a fresh child process.

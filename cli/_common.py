@@ -401,20 +401,18 @@ class Experiment:
             self.config: Any = load_config(configs, overrides)
             self.dir: Path = run_dir_for(self.config)
             return
+        from wcatsim.config import MODEL_SECTIONS, parse_override  # inside: --help loads no pydantic
+
         self.dir = Path(run_dir)
         self.config = None
         for item in overrides:
             key = item.split("=", 1)[0].strip()
             section = key.split(".", 1)[0]
             if key == "data.root":
-                from wcatsim.config import parse_override
-
                 self.data_root = str(parse_override(item)[1])
             elif key in _READING_KEYS:  # how the data is read (in memory or streamed), never a number
-                from wcatsim.config import parse_override
-
                 self.reading[key.split(".", 1)[1]] = parse_override(item)[1]
-            elif section in _MODEL_SECTIONS:
+            elif section in MODEL_SECTIONS:
                 from wcatsim.errors import ConfigError
 
                 raise ConfigError(
@@ -426,7 +424,7 @@ class Experiment:
 
     def _layered(self, option: str) -> Any:
         from sram_models.tomlio import read_toml
-        from wcatsim.config import load_config
+        from wcatsim.config import MODEL_SECTIONS, load_config
         from wcatsim.errors import ConfigError
 
         saved = self.dir / "config.toml"
@@ -437,7 +435,7 @@ class Experiment:
             mine = config.to_dict()
             changed = [
                 f"{section}.{key} = {mine[section][key]!r} (trained with {trained[section].get(key)!r})"
-                for section in _MODEL_SECTIONS
+                for section in MODEL_SECTIONS
                 for key in mine[section]
                 if mine[section][key] != trained[section].get(key)
                 and f"{section}.{key}" not in ("data.root", *_READING_KEYS)
@@ -489,7 +487,6 @@ class Experiment:
         return load_config()
 
 
-_MODEL_SECTIONS = ("model", "data", "quant", "trainer")  # as wcatsim.config.MODEL_SECTIONS
 # data keys that say how the run's data is read (in memory or streamed, loader workers): never a number,
 # so an explicit run takes them from --set like data.root
 _READING_KEYS = ("data.stream", "data.workers")

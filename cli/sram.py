@@ -171,6 +171,8 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         else:
             click.echo("access time: no delay model in this preset (give delay_vth and delay_n)")
         click.echo(_table_text(SHOW_COLUMNS, rows))
+        click.echo("")
+        click.echo(_fit_text(preset, tech))
     if plot_path is not None:
         from wcatsim.analysis.plots.technology import plot_technology
 
@@ -178,6 +180,51 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         if not quiet:
             click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
 
+
+
+def _fit_text(preset: str, tech) -> str:
+    """The preset's BER(V) points with sources, the fit's residuals and parameter uncertainty."""
+    import numpy as np
+
+    from sram_models.technology.fit import load_fit
+
+    fit = load_fit(preset)
+    if fit is None:
+        return "BER(V) fit: this preset file has no [fit] section (points, sources, fit, uncertainty)"
+    lines = [f"BER(V) fit: {fit.model}; {fit.method}"]
+    if fit.parameters:
+        parts = []
+        for key, value in fit.parameters.items():
+            err = None if fit.stderr is None else fit.stderr.get(key)
+            parts.append(f"{key} = {value:.5g}" + ("" if err is None else f" +- {err:.2g} (1 s.e.)"))
+        lines.append("parameters: " + ", ".join(parts))
+    if fit.uncertainty:
+        lines.append(f"uncertainty: {fit.uncertainty}")
+    lines.append(
+        f"residual = log10(curve / point) in decades; fitted points within {fit.max_residual_decades:g}"
+    )
+    residuals = fit.residuals(tech)
+    rows = [
+        {
+            "voltage": f"{p.voltage:g}", "ber": f"{p.ber:.4g}",
+            "curve": "outside range" if np.isnan(r) else f"{tech.ber(p.voltage):.4g}",
+            "residual": "-" if np.isnan(r) else f"{r:+.3f}", "use": p.use,
+            "kind": p.kind + (", digitised" if p.digitised else ""), "source": p.source,
+        }
+        for p, r in zip(fit.points, residuals, strict=True)
+    ]  # fmt: skip
+    lines.append(_table_text(("voltage", "ber", "curve", "residual", "use", "kind", "source"), rows))
+    if fit.power:
+        lines.append("power/energy points of the source against this preset's read energy (C V^2 model):")
+        prow = []
+        for q in fit.power:
+            model = tech.read_energy_norm(q.voltage) / tech.read_energy_norm(q.ref_voltage)
+            prow.append({
+                "voltage": f"{q.voltage:g}", "ref": f"{q.ref_voltage:g}", "ratio": f"{q.ratio:.4g}",
+                "model": f"{model:.4g}", "kind": q.kind, "quantity": q.quantity, "source": q.source,
+            })  # fmt: skip
+        lines.append(_table_text(("voltage", "ref", "ratio", "model", "kind", "quantity", "source"), prow))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------ h7: measured fault maps (issue 12, section 3)

@@ -27,6 +27,7 @@ from cli.random_flip import (
     row_printer,
     subset_note,
 )
+from sram_models.faults import FAULT_MODEL_NAMES
 
 
 @click.command("sweep-voltage", cls=Command)
@@ -36,10 +37,10 @@ from cli.random_flip import (
               help="Supply voltages, both ends included (default: attack.sweep.voltages, 0.75:1.0:0.01).")
 @click.option("--chips", type=COUNT, default=None,
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
-@click.option("--fault", type=click.Choice(["chip", "transient"]), default=None,
+@click.option("--fault", type=click.Choice(list(FAULT_MODEL_NAMES)), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
-              "transient: independent flips; both at the preset's bit error probability (default: "
-              "attack.sweep.fault, chip).")
+              "transient: independent flips; every registered fault model reads the preset's bit error "
+              "probability at each voltage (default: attack.sweep.fault, chip).")
 @organisation_options
 @click.option("--fault-map", "fault_map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="MAP.npz",

@@ -91,10 +91,11 @@ class MemoryOrganisation:
     def from_options(
         cls, banks: int | None = None, inference_time_ns: float | None = None
     ) -> MemoryOrganisation:
-        """The organisation a command's ``--banks`` / ``--inference-time-ns`` name (None: the default)."""
+        """Return the organisation a command's ``--banks`` / ``--inference-time-ns`` name (None: default)."""
         return cls(**({} if banks is None else {"banks": banks}), inference_time_ns=inference_time_ns)
 
     def describe(self) -> dict[str, float | int | None]:
+        """Return the organisation as results record it: banks, inference time (ns), reads per weight."""
         return {
             "banks": int(self.banks),
             "inference_time_ns": self.inference_time_ns,
@@ -128,6 +129,7 @@ class Footprint:
 
     @classmethod
     def of(cls, image: MemoryImage) -> Footprint:
+        """Return the footprint of ``image``: its words, physical bits, array shape and cells by kind."""
         from sram_models.protection import energy_weights
 
         lay = image.layout
@@ -137,6 +139,7 @@ class Footprint:
 
     @property
     def read_weight(self) -> float:
+        """6T-equivalent cells one word read drives (a scheme's 8T cells weighted by their energy)."""
         return float(self.phys_bits if self.read_cells is None else self.read_cells)
 
     @property
@@ -152,6 +155,7 @@ class Footprint:
 
     @property
     def arrays(self) -> int:
+        """Arrays of ``rows`` rows the domain's words occupy (at least one)."""
         return max(1, -(-self.row_count // self.rows))
 
     @property
@@ -247,8 +251,11 @@ def _per_cell_time(tech: Technology, v: float) -> float:
 
 
 def _cycle(tech: Technology, v: float, needed: bool) -> float:
-    """Length of one read cycle at ``v``: ns with absolute energies and timing, else nominal access times
-    (the unit a relative preset's leakage is per: a relative preset's cycle_time_ns only labels times)."""
+    """Return the length of one read cycle at ``v``.
+
+    In ns with absolute energies and timing, else in nominal access times (the unit a relative
+    preset's leakage is per: a relative preset's cycle_time_ns only labels times).
+    """
     if not tech.has_delay_model:
         if needed:
             tech.access_time_norm(v)  # raises the message that names the fix
@@ -372,8 +379,10 @@ def inference_energy(
     reads_per_weight: float | None = None,
     organisation: MemoryOrganisation | None = None,
 ) -> EnergyReport:
-    """Energy of reading ``image`` at ``voltage`` once per inference: :func:`memory_energy` with one
-    domain.  ``reads_per_weight`` overrides the organisation's."""
+    """Return the energy of reading ``image`` at ``voltage`` once per inference.
+
+    This is :func:`memory_energy` with one domain.  ``reads_per_weight`` overrides the organisation's.
+    """
     if not isinstance(image, MemoryImage):
         raise InputError(f"inference_energy needs a MemoryImage, got {type(image).__name__}")
     org = organisation if organisation is not None else MemoryOrganisation()

@@ -88,6 +88,7 @@ class WordLayout:
 
     @property
     def weights_per_word(self) -> int:
+        """Weights packed in one word's data bits."""
         return self.word_bits // self.bits
 
     @property
@@ -204,9 +205,10 @@ class MemoryImage:
         return cls(layout, words, n_weights, segments)
 
     def read_words(self) -> np.ndarray:
-        """The words as the protection scheme returns them (corrected, zeroed or masked data bits).
+        """Return the words as the protection scheme returns them (corrected, zeroed or masked data bits).
 
-        Without a scheme that acts on reads this is ``words`` itself (not a copy)."""
+        Without a scheme that acts on reads this is ``words`` itself (not a copy).
+        """
         from sram_models import _kernels
         lay = self.layout
         policy = lay.policy
@@ -222,8 +224,10 @@ class MemoryImage:
         return words
 
     def unpack(self) -> dict[str, np.ndarray]:
-        """What a read returns: int16 codes per layer, through the protection scheme
-        (SECDED correction, zeroed detected words, masked bits)."""
+        """Return what a read gives: int16 codes per layer, through the protection scheme.
+
+        The scheme acts as on a read: SECDED correction, zeroed detected words, masked bits.
+        """
         from sram_models import _kernels
 
         words = self.read_words()
@@ -236,13 +240,15 @@ class MemoryImage:
         return {s.name: flat[s.start : s.stop].reshape(s.shape) for s in self.segments}
 
     def copy(self) -> MemoryImage:
+        """Return a copy whose words and flags can be changed without touching this image."""
         flags = None if self.flags is None else self.flags.copy()
         return MemoryImage(self.layout, self.words.copy(), self.n_weights, self.segments, flags)
 
     def with_words(self, words: np.ndarray, flags: np.ndarray | None = None) -> MemoryImage:
-        """The same layout and layers holding other words (shape and dtype checked).
+        """Return the same layout and layers holding other words (shape and dtype checked).
 
-        ``flags``: for ``bit-mask``, the cells its detector flags (same shape); None = none."""
+        ``flags``: for ``bit-mask``, the cells its detector flags (same shape); None = none.
+        """
         for what, array in (("words", words), ("flags", flags)):
             if array is not None and (array.shape != self.words.shape or array.dtype != np.uint64):
                 raise InputError(
@@ -254,6 +260,7 @@ class MemoryImage:
 
     @property
     def n_words(self) -> int:
+        """Words in the image."""
         return int(self.words.shape[0])
 
     @property
@@ -263,10 +270,12 @@ class MemoryImage:
 
     @property
     def names(self) -> list[str]:
+        """Layer names, in packing order."""
         return [s.name for s in self.segments]
 
     @property
     def hamming_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Physical bit -> Hamming position, and back (computed once per image)."""
         cached = self.__dict__.get("_hamming")
         if cached is None:
             cached = _hamming_tables(self.layout.word_bits, self.layout.phys_bits)

@@ -1,5 +1,7 @@
-"""Registries of named variants: fault models, protection schemes, technologies, quantizers, models,
-datasets, attack objectives.
+"""Registries of named variants.
+
+The variants: fault models, protection schemes, technologies, quantizers, models, datasets, attack
+objectives.
 
 A variant registers itself where it is defined (``@FAULT_MODELS.register("transient")``). Every list
 of names a user sees (config choices, CLI choices, help texts, the README's lists) is read from the
@@ -82,7 +84,7 @@ class Registry(Generic[T]):
                 importlib.import_module(home)
 
     def names(self) -> tuple[str, ...]:
-        """The registered names, in registration order."""
+        """Return the registered names, in registration order."""
         self._load()
         return tuple(self._entries)
 
@@ -92,12 +94,12 @@ class Registry(Generic[T]):
         return list(self._entries.items())
 
     def doc(self, name: str) -> str:
-        """The one-line description of ``name`` (empty when it has none)."""
+        """Return the one-line description of ``name`` (empty when it has none)."""
         self._load()
         return self._docs.get(name, "")
 
     def get(self, name: str) -> T:
-        """The variant registered as ``name``.
+        """Return the variant registered as ``name``.
 
         Raises
         ------
@@ -111,7 +113,7 @@ class Registry(Generic[T]):
             raise InputError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: Any, with_setting: bool = True) -> str:
-        """The one-line message for an unknown ``name`` (used by :meth:`get` and config validation)."""
+        """Return the one-line message for an unknown ``name`` (used by :meth:`get` and config validation)."""
         names = self.names()
         where = f" ({self.setting})" if self.setting and with_setting else ""
         close = difflib.get_close_matches(str(name), names, n=1)

@@ -368,7 +368,7 @@ def changed_bits_reference(clean, read, bits):
     return total
 
 
-# ---------------------------------------------------------------- wcatsim.experiments.attacks: bit-flip search
+# ------------------------------------------------------------ wcatsim.experiments.attacks: bit-flip search
 
 
 def naive_bit_value(bit: int, bits: int) -> int:

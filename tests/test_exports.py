@@ -7,7 +7,9 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["sram_models", "wcatsim", "wcatsim.experiments.attacks", "wcatsim.experiments.plan"])
+@pytest.mark.parametrize(
+    "package", ["sram_models", "wcatsim", "wcatsim.experiments.attacks", "wcatsim.experiments.plan"]
+)
 def test_every_listed_public_name_resolves(package: str) -> None:
     module = importlib.import_module(package)
     names = module._EXPORTS

@@ -52,11 +52,12 @@ _MASK64 = (1 << 64) - 1
 
 
 def kernel_seed(seed: int, stream: int = 0) -> np.uint64:
-    """The kernels' 64-bit SplitMix64 starting state from a non-negative seed and a stream number.
+    """Return the kernels' 64-bit SplitMix64 starting state from a non-negative seed and a stream number.
 
     (seed, stream) go through the SplitMix64 finaliser so that nearby seeds start far
     apart and each model family (stream) draws independently of the others; cheap
-    (a microsecond), since it runs once per realisation."""
+    (a microsecond), since it runs once per realisation.
+    """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     x = (int(seed) * 0x9E3779B97F4A7C15 + (int(stream) + 1) * 0xD1B54A32D192ED03) & _MASK64
@@ -130,8 +131,10 @@ def _check_stuck_ber(ber: float, model: str) -> float:
 def _read_result(
     image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
 ) -> FaultResult:
-    """The result of reading ``words`` (the cells as they read) through ``image``'s scheme, with its
-    counts against ``image`` (the stored words), over the words touched by ``sorted_positions``."""
+    """Return the result of reading ``words`` (the cells as they read) through ``image``'s scheme.
+
+    Its counts are against ``image`` (the stored words), over the words touched by ``sorted_positions``.
+    """
     from sram_models import _kernels
     lay = image.layout
     hpos, phys_of_hpos = image.hamming_tables if lay.ecc == "secded" else (_EMPTY, _EMPTY)
@@ -165,7 +168,7 @@ def _read_result(
 
 
 def read_back(image: MemoryImage, words: np.ndarray) -> FaultResult:
-    """What a read of ``words`` returns through ``image``'s protection scheme, and what it did.
+    """Return what a read of ``words`` gives through ``image``'s protection scheme, and what it did.
 
     ``image`` is the memory as written (clean); ``words`` the same cells as they read (any errors,
     e.g. set by hand).  ``faulty_cells`` of the result counts the cells that differ (a stuck cell
@@ -198,8 +201,11 @@ class FaultModel:
     @classmethod
     def from_settings(cls, *, ber: float | None = None, technology: Technology | None = None,
                       **options: Any) -> FaultModel:
-        """The model with its rate from ``ber`` (the convention's bit error probability) or from
-        ``technology``; ``options`` are already checked against :attr:`options`."""
+        """Build the model with its rate from ``ber`` or from ``technology``.
+
+        ``ber`` is the convention's bit error probability; ``options`` are already checked against
+        :attr:`options`.
+        """
         return cls(ber=ber, technology=technology, **options)  # type: ignore[call-arg]
 
     def _init_rate(self) -> None:
@@ -233,13 +239,18 @@ class FaultModel:
         return float(self.technology.bit_error_rate(self._voltage(voltage)))
 
     def weight_bit_error_rates(self, bits: int, voltage: float | None = None) -> np.ndarray:
-        """Declared probability, per bit position of a ``bits``-bit weight (LSB first), that a stored
-        bit of random data reads wrong without protection (the conformance tests measure it)."""
+        """Return the declared probability, per bit position, that a stored bit reads wrong.
+
+        One entry per bit position of a ``bits``-bit weight (LSB first): the probability that a bit of
+        random data reads wrong without protection (the conformance tests measure it).
+        """
         return np.full(bits, self.bit_error_rate(voltage), np.float64)
 
     def rate(self, voltage: float | None = None) -> float:
-        """The per-cell rate this call draws: the bit error probability for flip models, the faulty-cell
-        probability (2 x it) for stuck models."""
+        """Return the per-cell rate this call draws.
+
+        The bit error probability for flip models, the faulty-cell probability (2 x it) for stuck models.
+        """
         if not self._stuck:
             return self.bit_error_rate(voltage)
         if self.technology is None:
@@ -247,6 +258,22 @@ class FaultModel:
         return float(self.technology.faulty_cell_rate(self._voltage(voltage)))
 
     def corrupt(self, image: MemoryImage, seed: int, voltage: float | None = None) -> FaultResult:
+        """Read ``image`` through this model's faults; ``image`` itself is never modified.
+
+        Parameters
+        ----------
+        image : MemoryImage
+            The packed words as written.
+        seed : int
+            Non-negative seed of the draw (same seed, same faults).
+        voltage : float, optional
+            Supply voltage of the read; required when the rate comes from a technology.
+
+        Returns
+        -------
+        FaultResult
+            The words as read, the decoded codes and the fault counts.
+        """
         raise NotImplementedError
 
     # ------------------------------------------------------------ shared steps
@@ -340,7 +367,7 @@ imports every model file of the package, so a new model is one new file."""
 def make_fault_model(
     name: str, *, ber: float | None = None, technology: Technology | None = None, **options: Any
 ) -> FaultModel:
-    """A fault model by name, its rate from ``ber`` or from ``technology`` at the call's voltage.
+    """Return a fault model by name, its rate from ``ber`` or from ``technology`` at the call's voltage.
 
     ``ber`` is, for every model, the probability that a stored bit of random data reads wrong
     (a technology gives it as ``bit_error_rate(V)``; module docstring).  The names are those of

@@ -89,13 +89,19 @@ PROTECTION_SCHEMES: Registry[Scheme] = Registry("protection scheme", homes=("sra
 
 
 def scheme(name: Any) -> Scheme:
-    """The registered scheme called ``name`` (None or "" is ``none``); InputError naming the choices."""
+    """Return the registered scheme called ``name`` (None or "" is ``none``).
+
+    Raises
+    ------
+    InputError
+        For an unknown name, naming the choices.
+    """
     key = "none" if name in (None, "") else str(name).strip().lower().replace("_", "-")
     return PROTECTION_SCHEMES.get(key)
 
 
 def check_scheme(name: Any) -> str:
-    """The canonical scheme name; InputError naming the choices otherwise."""
+    """Return the canonical scheme name; InputError naming the choices otherwise."""
     return scheme(name).name
 
 

@@ -3,7 +3,7 @@
 Schema (TOML; see ``data/sram/generic.toml``, the template to copy)::
 
     name = "my_sram"            # preset name
-    kind = "gaussian"           # gaussian | table
+    kind = "gaussian"           # gaussian | table | macro (a weight-buffer macro: [gaussian] + [macro])
     node = "28 nm"
     source = "paper, table N"   # where the numbers come from
     voltage_unit = "V"          # V | Vmin
@@ -192,7 +192,40 @@ def _load_toml(path: Path) -> Technology:
                 )
             table.append((line, [str(x) for x in row]))
         return _table(path, common, columns, table, start)
-    raise fail("kind", f"is {kind!r}: use gaussian or table")
+    if kind == "macro":
+        return _load_macro(path, data, lines, common, fail)
+    raise fail("kind", f"is {kind!r}: use gaussian, table or macro")
+
+
+_MACRO_KEYS = ("periphery_share", "periphery_volts", "leakage_v0", "alpha", "alpha_vth")
+
+
+def _load_macro(
+    path: Path, data: dict[str, Any], lines: list[str], common: dict[str, Any], fail: Any
+) -> Technology:
+    """kind = "macro": a [gaussian] section (the BER curve and the nominal energies) and a [macro]
+    section (periphery, leakage e-fold voltage, alpha-power delay); see sram_models.technology.macro."""
+    from sram_models.technology.macro import WeightMacroModel
+
+    params: dict[str, Any] = {}
+    for name, keys, required in (
+        ("gaussian", ("mu", "sigma", "read_energy_pj", "leakage_mw"), ("mu", "sigma")),
+        ("macro", _MACRO_KEYS, ("leakage_v0", "alpha", "alpha_vth")),
+    ):
+        section = data.get(name)
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: a macro preset needs a [{name}] section")
+        start = _section_line(lines, name)
+        for key in required:
+            if key not in section:
+                raise InputError(f"{_where(path, start)}: [{name}] is missing field {key!r}")
+        unknown = set(section) - set(keys)
+        if unknown:
+            raise fail(sorted(unknown)[0], f"is not a [{name}] field ({', '.join(keys)})", start)
+        for key in keys:
+            if key in section:
+                params[key] = _number(section[key], key, fail, start)
+    return _build(WeightMacroModel, path, common, params)
 
 
 def _section_line(lines: list[str], section: str) -> int:

@@ -275,7 +275,8 @@ def test_load_sweep_labels_from_sweep_metadata(tmp_path: Path) -> None:
     s = load_sweep(run)
     assert s.label == "lsq 4-bit, dpcs45, ECC secded"
     assert s.front().any()
-    # The layout wcatsim.experiments.sweeps.sweep writes: settings with the technology's description (values as strings).
+    # The layout wcatsim.experiments.sweeps.sweep writes: settings with the technology's description
+    # (values as strings).
     meta = {
         "fingerprint": "x",
         "settings": {

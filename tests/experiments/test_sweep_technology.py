@@ -75,6 +75,20 @@ def test_transient_and_chip_sweeps_give_the_same_flip_rate(run, tmp_path) -> Non
     assert header.index("flip_rate") == header.index("ber") + 1
 
 
+def test_every_registered_fault_model_sweeps_voltages(run, tmp_path) -> None:
+    """A fault model is one file: the moment it registers, sweep-voltage runs it at a preset's voltages."""
+    from sram_models import FAULT_MODELS
+    from wcatsim.experiments.sweeps.sweep import voltage_sweep
+
+    for name in FAULT_MODELS.names():
+        rows = voltage_sweep(run, "chandramoorthy14", [0.8, 1.0], chips=2, fault=name,
+                             out=tmp_path / f"{name}.csv")  # fmt: skip
+        low, nominal = (next(r for r in rows if r["voltage"] == v) for v in (0.8, 1.0))
+        assert low["ber"] > nominal["ber"], name
+        assert low["flip_rate"] > 0, f"{name}: no weight bit changed at BER {low['ber']:.2e}"
+        assert 0.0 <= low["acc_mean"] <= 100.0, name
+
+
 def test_energy_columns_and_what_the_fingerprint_covers(run, tmp_path) -> None:
     from wcatsim.experiments.sweeps.sweep import voltage_sweep
 

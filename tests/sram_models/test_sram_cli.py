@@ -71,7 +71,8 @@ def test_show_table_default_voltages() -> None:
     lines = r.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("voltage"))
     assert lines[header].split() == SHOW
-    volts = [float(line.split()[0]) for line in lines[header + 1 :]]
+    end = lines.index("", header)  # the table ends at a blank line; the BER(V) fit follows
+    volts = [float(line.split()[0]) for line in lines[header + 1 : end]]
     assert volts == pytest.approx([0.75 + 0.025 * i for i in range(11)])  # the preset's range, 10 steps
     assert any(line.startswith("source:") for line in lines)
     assert "ber_meaning: faulty_cell" in r.stdout and "access time: EKV delay" in r.stdout

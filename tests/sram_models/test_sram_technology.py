@@ -29,7 +29,7 @@ DPCS_TABLE = [  # issue 2 / gem5params-L1-A.csv: V, BER, access energy (nJ), sta
 
 def test_shipped_presets_are_listed_with_sources() -> None:
     infos = {p.name: p for p in list_presets()}
-    assert set(infos) == {"chandramoorthy14", "dpcs45", "generic"}
+    assert set(infos) == {"chandramoorthy14", "chandramoorthy14_fig1", "dpcs45", "generic", "salami28_bram"}
     assert infos["chandramoorthy14"].node == "14 nm" and infos["dpcs45"].node == "45 nm"
     for info in infos.values():
         assert info.source and info.v_low < info.v_high
@@ -79,7 +79,8 @@ def test_out_of_range_voltage_names_the_range(v: float) -> None:
 
 
 def test_unknown_preset_lists_the_shipped_ones() -> None:
-    with pytest.raises(InputError, match="chandramoorthy14, dpcs45, generic"):
+    shipped = "chandramoorthy14, chandramoorthy14_fig1, dpcs45, generic, salami28_bram"
+    with pytest.raises(InputError, match=shipped):
         load_technology("tsmc3")
 
 

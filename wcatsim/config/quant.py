@@ -21,8 +21,10 @@ LSQ_GRADIENTS = ("paper", "wcat_code")
 
 @settings("quant")
 class QuantConfig:
-    """How the weights of every Conv2d and Linear layer are quantized (weights only; activations,
-    biases and batch-norm parameters stay float and are assumed to live in protected memory).
+    """How the weights of every Conv2d and Linear layer are quantized.
+
+    Weights only: activations, biases and batch-norm parameters stay float and are assumed to live in
+    protected memory.
 
     Quantization is per layer, signed and symmetric, on the N-bit two's complement grid
     ``[-2^(N-1), 2^(N-1)-1]``; the clipping range of a layer is ``step * 2^(N-1)``.

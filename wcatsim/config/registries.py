@@ -1,6 +1,8 @@
-"""The registries whose names settings take, declared here so the schema can check a name without
-importing the variants (torch); the variants fill them where they are defined (see
-:class:`sram_models.registry.Registry`)."""
+"""The registries whose names settings take.
+
+They are declared here so the schema can check a name without importing the variants (torch); the
+variants fill them where they are defined (see :class:`sram_models.registry.Registry`).
+"""
 
 from __future__ import annotations
 

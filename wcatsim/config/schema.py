@@ -420,11 +420,11 @@ class SweepConfig:
     chips: int = Field(
         20, description="Simulated chips (persistent fault maps), each swept across every voltage."
     )
-    # chip: persistent ChipFaultMap (nested across voltages); transient: independent flips per read.
-    fault: Literal["chip", "transient"] = Field(
+    # chip: persistent ChipFaultMap (nested across voltages); transient: independent flips per read; any
+    # other registered fault model reads its rates from the preset at each voltage.
+    fault: str = Field(
         "chip",
-        description="chip: persistent fault maps nested across voltages; transient: independent flips per "
-        "read.",
+        description="Fault model (sram_models.FAULT_MODEL_NAMES); chip = nested persistent fault maps.",
     )
     # Error-correcting code per word.
     ecc: Literal["none", "secded"] = Field("none", description="Error-correcting code per word.")
@@ -438,6 +438,7 @@ class SweepConfig:
     )
 
     def __post_init__(self) -> None:
+        check_choice(self.fault, "attack.sweep.fault", "FAULT_MODEL_NAMES", "fault model")
         check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
         if not isinstance(self.voltages, str):
             _check(len(self.voltages) > 0, "attack.sweep.voltages", "the list is empty")

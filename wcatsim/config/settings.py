@@ -1,5 +1,6 @@
-"""The machinery every settings section shares: frozen pydantic v2 dataclasses, extra keys forbidden,
-and errors of one line that name the setting key.
+"""The machinery every settings section shares.
+
+Frozen pydantic v2 dataclasses, extra keys forbidden, and errors of one line that name the setting key.
 
 A section is a :func:`pydantic.dataclasses.dataclass` (so ``dataclasses.replace``, ``asdict`` and
 ``fields`` keep working where the code base copies a section), declared with :func:`settings`. Its
@@ -107,7 +108,7 @@ def _one_line(cls: type, section: str, exc: pydantic.ValidationError) -> InputEr
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The one-line doc of every field of a settings section (``Field(description=...)``)."""
+    """Return the one-line doc of every field of a settings section (``Field(description=...)``)."""
     return {name: (info.description or "") for name, info in cls.__pydantic_fields__.items()}
 
 

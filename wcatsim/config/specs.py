@@ -1,5 +1,6 @@
-"""The experiment specs the fault experiments take instead of 20+ keyword arguments, and the ``[plan]``
-section of ``wcatsim plan-voltage``.
+"""The experiment specs the fault experiments take, and the ``[plan]`` section of ``wcatsim plan-voltage``.
+
+The specs replace 20+ keyword arguments.
 
 :class:`MemorySpec` says how the weights are held in SRAM, :class:`MonteCarloSpec` how many fault
 realisations are drawn and from which seeds; ``random_flip_sweep`` and ``voltage_sweep``
@@ -77,8 +78,10 @@ class MonteCarloSpec:
 
 @settings("plan")
 class PlanConfig:
-    """``wcatsim plan-voltage``: what a plan must meet and how it is searched and verified
-    (:class:`wcatsim.experiments.plan.planner.PlanSettings`, which checks the values)."""
+    """``wcatsim plan-voltage``: what a plan must meet and how it is searched and verified.
+
+    :class:`wcatsim.experiments.plan.planner.PlanSettings` checks the values.
+    """
 
     budget: float = Field(1.0, ge=0, description="Accuracy points below clean accuracy the plan may lose.")
     metric: Literal["mean", "ci_low"] = Field(

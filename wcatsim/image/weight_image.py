@@ -30,13 +30,18 @@ class LayerImage:
     bits: int  # N
 
     def dequantized(self) -> torch.Tensor:
-        """codes * step as float32 (the weights the layer computes with)."""
+        """Return codes * step as float32 (the weights the layer computes with)."""
         return dequantize(self.codes, torch.tensor(self.step, dtype=torch.float32))
 
 
 def weight_image(model: nn.Module) -> dict[str, LayerImage]:
-    """Every quantized layer's codes, step and N, in module order.  A float (unquantized) model has no
-    integer image: InputError."""
+    """Return every quantized layer's codes, step and N, in module order.
+
+    Raises
+    ------
+    InputError
+        For a float (unquantized) model, which has no integer image.
+    """
     layers = quantized_layers(model)
     if not layers:
         raise InputError(
@@ -79,10 +84,13 @@ def _as_codes(name: str, value: object, layer: nn.Module) -> torch.Tensor:
 
 @contextmanager
 def run_from_image(model: nn.Module, codes: Mapping[str, object]) -> Iterator[nn.Module]:
-    """Within the block, the named quantized layers compute with ``codes * step`` (their own current
+    """Run the named quantized layers from ``codes`` within the block.
+
+    Within the block, the named quantized layers compute with ``codes * step`` (their own current
     step); other layers run as usual.  Values may be int tensors, integer NumPy arrays or LayerImages.
     The dequantized weights are computed once on entry, without autograd; parameters are untouched and
-    the previous state is restored on exit (blocks may nest)."""
+    the previous state is restored on exit (blocks may nest).
+    """
     layers = quantized_layers(model)
     unknown = [name for name in codes if name not in layers]
     if unknown:

@@ -59,7 +59,7 @@ class DemoPlan:
     plan_budget: float = 1.0  # accuracy points of the per-layer voltage plan (issue 12 §1: 1 point)
 
     def stage_settings(self, stage: str) -> dict[str, Any]:
-        """The settings a stage's results depend on (its fingerprint)."""
+        """Return the settings a stage's results depend on (its fingerprint)."""
         fields = {
             "train": ("bits", "train_overrides"),
             "random_flip": ("bers", "samples", "seed"),
@@ -80,7 +80,7 @@ class DemoPlan:
 
 
 def full_plan() -> DemoPlan:
-    """The demo as documented: under 15 minutes on 2 cores."""
+    """Return the demo as documented: under 15 minutes on 2 cores."""
     from wcatsim.config import BFAConfig, RandomFlipConfig, SweepConfig
 
     flip, sweep, bfa = RandomFlipConfig(), SweepConfig(), BFAConfig()
@@ -105,7 +105,7 @@ def full_plan() -> DemoPlan:
 
 
 def quick_plan() -> DemoPlan:
-    """A reduced demo (well under 2 minutes on 2 cores) that exercises every stage: the tests run it."""
+    """Return a reduced demo (well under 2 minutes on 2 cores) exercising every stage: the tests run it."""
     return DemoPlan(
         quick=True,
         quantizers=QUANTIZERS,
@@ -279,10 +279,35 @@ def train_or_reuse(
     device: str = "auto",
     progress: bool = True,
 ) -> tuple[Path, bool]:
-    """The trained run directory of ``quantizer`` under ``out_dir/runs``, and whether it was already there.
+    """Return the trained run directory of ``quantizer`` under ``out_dir/runs``, and whether it existed.
 
     Already trained by an earlier demo: reused. Trained with the identical config under
     ``runs_root`` (``wcatsim train``'s default ``runs/``): its files are copied. Otherwise trained.
+
+    Parameters
+    ----------
+    quantizer : str
+        A registered quantizer name.
+    plan : DemoPlan
+        The demo's settings (bits and training overrides).
+    out_dir : Path
+        The demo's output directory.
+    runs_root : str or Path, optional
+        Where ``wcatsim train`` keeps its runs (an identical run there is copied); None: nowhere.
+    state : _State
+        The demo's ledger (``demo.json``), which records the finished stage.
+    say : callable
+        Prints one progress line.
+    device : str
+        Torch device to train on (``auto``: CUDA when available).
+    progress : bool
+        Show training progress bars.
+
+    Returns
+    -------
+    tuple of (Path, bool)
+        The run directory, and True when an earlier demo's run was reused (False when copied or
+        trained now).
     """
     from wcatsim.config import load_config
     from wcatsim.store.runs import run_dir_for
@@ -323,7 +348,7 @@ def _sweep(run: Any, plan: DemoPlan, progress: bool) -> None:
 
 
 def protected_sweep_file(scheme: str) -> str:
-    """The run directory's sweep table with protection scheme ``scheme``."""
+    """Return the file name of the run directory's sweep table with protection scheme ``scheme``."""
     return f"sweep_voltage_{scheme}.csv"
 
 
@@ -530,7 +555,7 @@ def _write_pareto_csv(out_dir: Path, run_dirs: Mapping[str, Path]) -> None:
 
 
 def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """The headline table printed at the end of the demo."""
+    """Return the headline table printed at the end of the demo."""
     head = [
         "quantizer",
         "clean %",
@@ -660,8 +685,11 @@ class StageFailed(RuntimeError):
 
 
 def _stage(stage: str, quantizer: str, action: Callable[[], Any]) -> Any:
-    """Run one stage; any failure but bad input, an unhealthy training run or Ctrl-C becomes
-    :class:`StageFailed` (one line), which stops the demo: a stage is never skipped silently."""
+    """Run one stage; a failure becomes :class:`StageFailed` (one line), which stops the demo.
+
+    Any failure but bad input, an unhealthy training run or Ctrl-C becomes :class:`StageFailed`: a
+    stage is never skipped silently.
+    """
     from wcatsim.train.health import TrainingHealthError
 
     try:

@@ -1,15 +1,7 @@
-"""Getting a trained model back from its run directory (names: :mod:`wcatsim.store.runs`).
+"""Getting a trained model back from its run directory.
 
-A run directory's name is readable and stable: model, dataset, quantizer and
-bit width, then a hash of the resolved ``model``, ``data``, ``quant`` and
-``trainer`` sections (``runs/small_cnn-digits-wcat4-1a2b3c4d``). Attack and
-fault settings do not enter it, so ``wcatsim random-flip`` or ``wcatsim bfa``
-with the same layers plus an attack layer find the model ``wcatsim train`` made.
-
-Contents: ``config.toml`` (resolved), ``train.log``, ``metrics.csv`` (one row
-per epoch), ``checkpoint.pt`` (best validation accuracy; what is evaluated and
-attacked), ``last.pt`` (the last epoch, with optimizer state, for resuming) and
-``summary.json``.
+A run directory's name and files are :mod:`wcatsim.store.runs`'s; this module rebuilds the model and
+the dataset a run was trained with and loads its best checkpoint (:func:`load_run`).
 """
 
 from __future__ import annotations

@@ -298,8 +298,11 @@ def make_summary(
     reason: str | None = None,
     majority: float | None = None,
 ) -> dict[str, Any]:
-    """``summary.json``: accuracies in percent, the quantizer, whether training stayed healthy (and if not,
-    why), the test split's most frequent class share and, per layer, range, max|w|, clipped share."""
+    """Return the contents of ``summary.json``.
+
+    Accuracies in percent, the quantizer, whether training stayed healthy (and if not, why), the test
+    split's most frequent class share and, per layer, range, max|w|, clipped share.
+    """
     from wcatsim import __version__
 
     health: dict[str, Any] = {"healthy": healthy}
@@ -368,7 +371,7 @@ def _make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.opti
 
 
 def _model_from_init(cfg: ExperimentConfig, data: Any, path: Path) -> torch.nn.Module:
-    """A model of ``cfg`` whose weights come from the checkpoint at ``path`` (ranges re-initialised)."""
+    """Return a model of ``cfg`` with the weights of the checkpoint at ``path`` (ranges re-initialised)."""
     from wcatsim.train.quant import quantize, reinit_ranges
     from wcatsim.train.runs import build_float_model
 
@@ -454,7 +457,7 @@ class _HealthContext:
     def problem(
         self, model: torch.nn.Module, epoch: int, val_acc: float | None, train_acc: float
     ) -> str | None:
-        """What is wrong after ``epoch`` (1-based), one line naming the cause and the fix; None if healthy.
+        """Return what is wrong after ``epoch`` (1-based): one line naming cause and fix; None if healthy.
 
         Checked: a learned range at its floor (every epoch); accuracy at chance from epoch
         CHANCE_FROM_EPOCH on (validation accuracy; training accuracy where there is no validation split).
@@ -491,11 +494,13 @@ class _HealthContext:
         self, error: type[TrainingHealthError], reason: str, model: torch.nn.Module,
         history: list[dict[str, Any]],
     ) -> None:
-        """Record the failure (train.log; summary.json with ``healthy: false`` describing the best checkpoint
-        kept, its test accuracy measured, where there is one) and raise ``error``.
+        """Record the failure and raise ``error``.
 
-        The run's records keep the words they always had: an ``option.NAME`` key of ``reason`` is written
-        as its flag there (the exception itself names the key, sram_models.errors)."""
+        The failure goes to train.log and to summary.json with ``healthy: false``, describing the best
+        checkpoint kept, its test accuracy measured, where there is one. The run's records keep the words
+        they always had: an ``option.NAME`` key of ``reason`` is written as its flag there (the exception
+        itself names the key, sram_models.errors).
+        """
         from sram_models.errors import render_keys
 
         exc_reason, reason = reason, render_keys(reason, lambda key: None)

@@ -27,6 +27,7 @@ class Realisation:
     ecc_miscorrected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the fields as a dict (one row of a realisations table)."""
         return asdict(self)
 
 

@@ -23,9 +23,13 @@ class Executor(Protocol):
     name: str
     parallelism: int  # realisations worth computing at once (adaptive stopping asks for this many)
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Return ``[fn(item) for item in items]``, in the order of ``items``."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the workers (the executor is not used afterwards)."""
+        ...
 
 
 class LocalExecutor:
@@ -35,9 +39,11 @@ class LocalExecutor:
     parallelism = 1
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Return ``[fn(item) for item in items]``, computed here one after the other."""
         return [fn(item) for item in items]
 
     def close(self) -> None:
+        """Do nothing: there are no workers to release."""
         pass
 
     def __enter__(self) -> LocalExecutor:
@@ -132,9 +138,11 @@ class ProcessExecutor:
         )
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Return ``[fn(item) for item in items]``, computed by the worker processes."""
         return list(self._pool.map(fn, items))
 
     def close(self) -> None:
+        """Shut the pool down, cancelling what has not started."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ProcessExecutor:
@@ -179,12 +187,14 @@ class DaskExecutor:
         self.parallelism = max(1, int(threads))
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Return ``[fn(item) for item in items]``, computed on the cluster's workers."""
         if not items:
             return []
         futures = self.client.map(fn, list(items), pure=False)
         return self.client.gather(futures)
 
     def close(self) -> None:
+        """Close the client if this executor opened it (a client passed in stays open)."""
         if self._owns_client:
             self.client.close()
 
@@ -198,8 +208,10 @@ class DaskExecutor:
 def make_executor(
     name: str = "local", scheduler: str | None = None, workers: int | None = None
 ) -> LocalExecutor | ProcessExecutor | DaskExecutor:
-    """An executor by name: ``local``, ``processes`` (``workers``, default every core) or ``dask``
-    (which needs ``scheduler``)."""
+    """Return an executor by name.
+
+    ``local``, ``processes`` (``workers``, default every core) or ``dask`` (which needs ``scheduler``).
+    """
     if scheduler and name != "dask":
         raise InputError("`option.scheduler` only applies with `montecarlo.executor` dask")
     if workers is not None and name != "processes":

@@ -37,8 +37,9 @@ def half_width(std: float, n: int, confidence: float = CONFIDENCE) -> float:
 
 
 def skew_corrected_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Hall's skewness-removing CI of the mean of ``values`` (P. Hall, 1992, "On the removal of skewness
-    by transformation", J. R. Statist. Soc. B 54(1), 221-228).
+    """Return Hall's skewness-removing CI of the mean of ``values``.
+
+    P. Hall, 1992, "On the removal of skewness by transformation", J. R. Statist. Soc. B 54(1), 221-228.
 
     With U = (mean - mu)/s and the sample skewness g = m3/s^3, the statistic
     √n·[((1 + g·U/3)^3 - 1)/g + g/(6n)] has its O(n^-1/2) bias and skewness removed (the Edgeworth
@@ -81,6 +82,7 @@ class Summary:
 
     @property
     def half_width(self) -> float:
+        """Half the CI's width (accuracy points; NaN for a single value)."""
         return (self.ci_high - self.ci_low) / 2.0
 
 

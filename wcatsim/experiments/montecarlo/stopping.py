@@ -16,8 +16,9 @@ CI is the hull of two intervals around the mean of all N values (:meth:`Stopping
   second stage is independent of s0), half-width <= h unless N hit the cap, and at N = n0 it is the
   fixed protocol's t-interval of the same values;
 - Hall's skewness-corrected interval of all N values (P. Hall, 1992, "On the removal of skewness by
-  transformation", JRSS-B 54(1), 221-228; :func:`~wcatsim.experiments.montecarlo.stats.skew_corrected_interval`),
-  longer on the side of a rare collapse.  Without it, the plain t-interval of the N >= 50 values
+  transformation", JRSS-B 54(1), 221-228;
+  :func:`~wcatsim.experiments.montecarlo.stats.skew_corrected_interval`), longer on the side of a rare
+  collapse.  Without it, the plain t-interval of the N >= 50 values
   covers a 5% collapse mixture 5 points less often than the fixed protocol does (0.87 vs 0.92 in
   ``benchmarks/coverage.py``): at 50 values the t-interval of a sample that holds a collapse is
   conservative, at 200 it is not, and the sweeps whose pilot saw no collapse are missed either way.
@@ -97,6 +98,7 @@ class StoppingRule:
 
     @property
     def adaptive(self) -> bool:
+        """True when the rule stops at a CI half-width, False for a fixed count."""
         return self.ci_half_width > 0
 
     @property
@@ -121,7 +123,7 @@ class StoppingRule:
         return min(n, self.max_samples)
 
     def stop_count(self, values: Sequence[float]) -> int | None:
-        """The count at which a one-by-one run over ``values`` stops, or None if it would go on."""
+        """Return the count at which a one-by-one run over ``values`` stops, or None if it would go on."""
         n_have = len(values)
         if not self.adaptive:
             return self.samples if n_have >= self.samples else None
@@ -131,13 +133,14 @@ class StoppingRule:
         return n if n_have >= n else None
 
     def summarize(self, values: Sequence[float], bounds: tuple[float, float] | None = None) -> Summary:
-        """The statistics of a point's values with the CI this rule stands for.
+        """Return the statistics of a point's values with the CI this rule stands for.
 
-        Fixed: the Student-t interval of :func:`~wcatsim.experiments.montecarlo.stats.summarize`.  Adaptive (the
-        ``N`` values :meth:`stop_count` stopped at): the hull of Stein's interval, mean ± t(n0-1)·s0/√N
-        (exact for normal values whatever N the pilot chose; at N = n0 it is the t-interval of the
-        pilot, i.e. the fixed protocol's), and Hall's skewness-corrected interval of all N values
-        (:func:`~wcatsim.experiments.montecarlo.stats.skew_corrected_interval`), intersected with ``bounds``.
+        Fixed: the Student-t interval of :func:`~wcatsim.experiments.montecarlo.stats.summarize`.
+        Adaptive (the ``N`` values :meth:`stop_count` stopped at): the hull of Stein's interval,
+        mean ± t(n0-1)·s0/√N (exact for normal values whatever N the pilot chose; at N = n0 it is the
+        t-interval of the pilot, i.e. the fixed protocol's), and Hall's skewness-corrected interval of
+        all N values (:func:`~wcatsim.experiments.montecarlo.stats.skew_corrected_interval`), intersected
+        with ``bounds``.
         """
         plain = summarize(values, bounds=bounds)
         if not self.adaptive or plain.n < self.min_samples:
@@ -150,8 +153,11 @@ class StoppingRule:
         return replace(plain, ci_low=low, ci_high=high)
 
     def settings(self) -> dict[str, Any]:
-        """The rule's fields and the interval it reports: what a result table's fingerprint must cover
-        (a table made with the same counts under another CI procedure is another table)."""
+        """Return the rule's fields and the interval it reports.
+
+        That is what a result table's fingerprint must cover (a table made with the same counts under
+        another CI procedure is another table).
+        """
         if not self.adaptive:  # the adaptive bounds do not change a fixed-count table
             return {"samples": self.samples, "ci_procedure": "student_t"}
         fields = {k: v for k, v in asdict(self).items() if k != "samples"}

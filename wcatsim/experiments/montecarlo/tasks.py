@@ -57,7 +57,10 @@ def unregister(spec: EvalSpec) -> None:
 
 
 def evaluator_for(spec: EvalSpec) -> Any:
-    """This thread's :class:`wcatsim.memory.evaluator.FaultEvaluator` for ``spec`` (loads the run once)."""
+    """Return this thread's :class:`wcatsim.memory.evaluator.FaultEvaluator` for ``spec``.
+
+    The run is loaded once per thread and kept.
+    """
     key = (spec, threading.get_ident())
     with _LOCK:
         found = _EVALUATORS.get(key)
@@ -118,6 +121,7 @@ class FlipTask:
     protect_msb: float = 0.0
 
     def __call__(self, index: int) -> Realisation:
+        """Draw realisation ``index`` at this BER and evaluate the model reading it."""
         from wcatsim.memory.evaluator import make_flip_model
 
         evaluator = evaluator_for(self.spec)
@@ -139,6 +143,7 @@ class VoltageTask:
     fault_map: Any = None  # fault="measured": the sram_models.MeasuredFaultMap (one chip, seed unused)
 
     def __call__(self, index: int) -> Realisation:
+        """Draw chip (or realisation) ``index`` at this voltage and evaluate the model reading it."""
         evaluator = evaluator_for(self.spec)
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sram_models import FAULT_MODELS
 from sram_models.errors import InputError
 from wcatsim.config.specs import MemorySpec, MonteCarloSpec
 from wcatsim.experiments.montecarlo.engine import Realisation, run_point
@@ -218,7 +219,7 @@ def _specs(
     memory: MemorySpec | None, montecarlo: MonteCarloSpec | None, keywords: dict[str, Any],
     samples_default: int = 50,
 ) -> tuple[MemorySpec, MonteCarloSpec]:
-    """The two specs of a sweep: as given, or built from the old keywords (one release); never both."""
+    """Return the two specs of a sweep: as given, or built from the old keywords (one release); never both."""
     specs = []
     sampling = {**_MONTECARLO_KEYWORDS, "samples": samples_default}
     for spec, cls, defaults in ((memory, MemorySpec, _MEMORY_KEYWORDS),
@@ -238,7 +239,13 @@ def _specs(
 
 
 def check_bers(bers: Sequence[float]) -> list[float]:
-    """The BERs as floats, each a probability; InputError for one outside [0, 1] or an empty list."""
+    """Return the BERs as floats, each a probability.
+
+    Raises
+    ------
+    InputError
+        For a BER outside [0, 1] or an empty list.
+    """
     out = []
     for ber in bers:
         ber = float(ber)
@@ -434,8 +441,8 @@ def voltage_sweep(
         fault, chips = "measured", 1
         held = chip.voltages
         voltages = list(held) if voltages is None else [held[chip.index(v)] for v in voltages]
-    if fault not in ("chip", "transient", "measured"):
-        raise InputError(f"unknown sweep fault {fault!r}: use chip (persistent fault maps) or transient")
+    if fault != "measured" and fault not in FAULT_MODELS:  # every registered model reads the preset's rates
+        raise InputError(FAULT_MODELS.unknown_message(fault))
     if fault == "measured" and measured is None:
         raise InputError("fault='measured' needs fault_map= (a .npz written by `wcatsim sram import-map`)")
     if chips < 1:

@@ -33,7 +33,7 @@ _READING = ("stream", "workers")
 
 
 def _options(loader: Any) -> set[str]:
-    """The keyword-only parameter names of ``loader``: the options it takes."""
+    """Return the keyword-only parameter names of ``loader``: the options it takes."""
     return {p.name for p in inspect.signature(loader).parameters.values() if p.kind is p.KEYWORD_ONLY}
 
 

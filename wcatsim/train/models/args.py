@@ -28,7 +28,7 @@ class ModelArg:
     choices: tuple[str, ...] | None = None  # allowed strings
 
     def allowed(self) -> str:
-        """The allowed values in words: ``int >= 1``, ``float in [0, 1)``, ``auto|cifar``."""
+        """Return the allowed values in words: ``int >= 1``, ``float in [0, 1)``, ``auto|cifar``."""
         if self.choices is not None:
             allowed = "|".join(self.choices)
         else:
@@ -42,19 +42,35 @@ class ModelArg:
         return allowed
 
     def describe(self) -> str:
+        """Return the allowed values and the default in words, for error messages."""
         default = "auto" if self.default is None else repr(self.default)
         return f"{self.allowed()}, default {default}"
 
 
 def describe_args(spec: Mapping[str, ModelArg]) -> str:
-    """``a (int >= 1, default 64), b (...)`` for error messages."""
+    """Return ``a (int >= 1, default 64), b (...)`` for error messages."""
     if not spec:
         return "none"
     return "; ".join(f"{name} ({arg.describe()})" for name, arg in spec.items())
 
 
 def check_args(model: str, spec: Mapping[str, ModelArg], args: Mapping[str, Any]) -> dict[str, Any]:
-    """The full argument set (defaults filled in) after checking ``args`` against ``spec``."""
+    """Return the full argument set (defaults filled in) after checking ``args`` against ``spec``.
+
+    Parameters
+    ----------
+    model : str
+        The model's name, for error messages.
+    spec : mapping of str to ModelArg
+        The arguments the model's builder takes.
+    args : mapping of str to object
+        The arguments given (a config's ``model.args``).
+
+    Raises
+    ------
+    InputError
+        For an unknown argument or a bad value, listing what the model accepts.
+    """
     unknown = [name for name in args if name not in spec]
     if unknown:
         raise InputError(
@@ -125,6 +141,7 @@ def register_model(name: str, build: Callable[..., Any] | None = None,
 
 # Shared argument kinds of several builders.
 def dropout_arg(default: float, source: str) -> ModelArg:
+    """Return a dropout-probability argument in [0, 1) whose help cites ``source`` for ``default``."""
     return ModelArg(float, default, f"dropout probability before the classifier's linear layers ({source})",
                     minimum=0.0, below=1.0)
 

@@ -33,7 +33,7 @@ def _entry(name: str) -> ModelEntry:
 
 
 def model_args(name: str) -> dict[str, ModelArg]:
-    """The keyword arguments ``build_model`` accepts for model ``name``.
+    """Return the keyword arguments ``build_model`` accepts for model ``name``.
 
     Parameters
     ----------
@@ -49,7 +49,7 @@ def model_args(name: str) -> dict[str, ModelArg]:
 
 def build_model(name: str, num_classes: int = 10, in_channels: int = 1, image_size: int = 8,
                 **args: Any) -> nn.Module:
-    """A freshly initialised float model (draws from torch's global RNG: seed it first).
+    """Build a freshly initialised float model (draws from torch's global RNG: seed it first).
 
     ``args``: the model's own keyword arguments (:func:`model_args`); an unknown one or a bad value is an
     InputError that lists what the model accepts.  Build under ``with torch.device("meta"):`` to get the

@@ -26,8 +26,9 @@ def _float_layers(model: nn.Module) -> dict[str, nn.Module]:
 
 
 def quantize(model: nn.Module, cfg: QuantConfig) -> nn.Module:
-    """Replace every Conv2d and Linear of ``model`` (in place; first and last included) by its quantized
-    subclass, except those named in ``cfg.exclude``; returns the model.
+    """Replace every Conv2d and Linear of ``model`` by its quantized subclass; return the model.
+
+    In place; the first and last layers are included, those named in ``cfg.exclude`` are not.
 
     ``method="float"`` returns the model unchanged.  Learned ranges (wcat alpha, lsq step) are initialised
     from the current weights; after loading other weights call :func:`reinit_ranges`.  plclip ranges follow
@@ -77,7 +78,7 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
 
 
 def quant_config_of(model: nn.Module) -> QuantConfig | None:
-    """The QuantConfig a model was quantized with (None if :func:`quantize` never ran on it)."""
+    """Return the QuantConfig a model was quantized with (None if :func:`quantize` never ran on it)."""
     return getattr(model, _CONFIG_ATTRIBUTE, None)
 
 
@@ -87,31 +88,41 @@ def quantized_layers(model: nn.Module) -> dict[str, QConv2d | QLinear]:
 
 
 def range_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The learned range parameters (wcat alpha, lsq step), for their own optimiser group (range decay)."""
+    """Return the learned range parameters (wcat alpha, lsq step), for their own optimiser group.
+
+    They get their own group for its weight decay (range decay).
+    """
     params = [layer.quantizer.range_parameter() for layer in quantized_layers(model).values()]
     return [p for p in params if p is not None]
 
 
 def collapsed_ranges(model: nn.Module) -> list[str]:
-    """Names of the layers whose learned range (wcat alpha, lsq step) is held at its floor
-    (:func:`wcatsim.train.quant.quantizers.range_floor`): the sign of a range the optimiser drove through
-    zero."""
+    """Return the names of the layers whose learned range (wcat alpha, lsq step) is held at its floor.
+
+    The floor is :func:`wcatsim.train.quant.quantizers.range_floor`; a range there is the sign of a range
+    the optimiser drove through zero.
+    """
     layers = quantized_layers(model)
     return [name for name, layer in layers.items() if layer.quantizer.range_at_floor(layer.weight)]
 
 
 def reinit_ranges(model: nn.Module) -> None:
-    """Re-initialise every learned range from the layers' current weights (after loading a float
-    checkpoint into a quantized model, e.g. ``--init-from``); plclip ranges follow the weights anyway."""
+    """Re-initialise every learned range from the layers' current weights.
+
+    Call it after loading a float checkpoint into a quantized model (e.g. ``--init-from``); plclip
+    ranges follow the weights anyway.
+    """
     for layer in quantized_layers(model).values():
         layer.quantizer.init_range(layer.weight)
 
 
 @torch.no_grad()
 def clip_weights_(model: nn.Module) -> None:
-    """Clip the stored weights of wclip layers to their fixed range (call after each optimiser step, as
-    weight clipping does in Stutz et al., MLSys 2021); other quantizers are left alone (plclip, as in the
-    WCAT code, clips only in the forward)."""
+    """Clip the stored weights of wclip layers to their fixed range.
+
+    Call it after each optimiser step, as weight clipping does in Stutz et al., MLSys 2021; other
+    quantizers are left alone (plclip, as in the WCAT code, clips only in the forward).
+    """
     for layer in quantized_layers(model).values():
         if isinstance(layer.quantizer, FixedRangeQuantizer):
             r = layer.quantizer.w_range
@@ -120,9 +131,12 @@ def clip_weights_(model: nn.Module) -> None:
 
 @torch.no_grad()
 def layer_stats(model: nn.Module) -> dict[str, dict[str, Any]]:
-    """Per quantized layer: ``range`` (clipping range in use, = step * 2^(N-1), weight units),
+    """Return the statistics of every quantized layer's weights.
+
+    Per quantized layer: ``range`` (clipping range in use, = step * 2^(N-1), weight units),
     ``max_abs_weight``, ``clipped_fraction`` (share of weights with |w| > range), ``step``, ``bits``,
-    ``numel``, ``code_min`` and ``code_histogram`` (counts of codes code_min, code_min+1, ..., 2^(N-1)-1)."""
+    ``numel``, ``code_min`` and ``code_histogram`` (counts of codes code_min, code_min+1, ..., 2^(N-1)-1).
+    """
     stats = {}
     for name, layer in quantized_layers(model).items():
         q = layer.quantizer
