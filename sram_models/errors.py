@@ -37,21 +37,25 @@ class InputError(ValueError):
 
 
 def keys_in(message: str) -> list[str]:
-    """The keys a message names (in order, repeats kept), e.g. ``["plan.budget"]``."""
+    """Return the keys a message names (in order, repeats kept), e.g. ``["plan.budget"]``."""
     return KEY_MARK.findall(message)
 
 
 def option_flag(key: str) -> str | None:
-    """The flag of an ```option.NAME``` key (``option.allow_degenerate`` -> ``--allow-degenerate``), or None
-    for a setting key."""
+    """Return the flag of an ``option.NAME`` key, or None for a setting key.
+
+    ``option.allow_degenerate`` -> ``--allow-degenerate``: the name with ``_`` written ``-``.
+    """
     if not key.startswith(OPTION_PREFIX):
         return None
     return "--" + key[len(OPTION_PREFIX):].replace("_", "-")
 
 
 def render_keys(message: str, flag_of: Callable[[str], str | None]) -> str:
-    """``message`` with each backquoted key replaced by ``flag_of(key)`` (the flag that sets it), or by
-    the option's flag for an ``option.NAME`` key; a key with neither stays as written.
+    """Return ``message`` with each backquoted key replaced by the flag that sets it.
+
+    The flag is ``flag_of(key)``, else the option's flag for an ``option.NAME`` key; a key with neither
+    stays as written.
 
     Parameters
     ----------
