@@ -24,6 +24,9 @@ def handles_errors(func: F) -> F:
 
     InputError (and its subclasses), a missing file, a path that cannot be written (read-only folder,
     a folder that is a file, a full disk) and a file that ends early all become ``error: ...``.
+
+    This is the one place a library message's setting keys become flags: each backquoted key
+    (sram_models.errors) is printed as the flag of the running command that sets it (:func:`cli_message`).
     """
 
     @functools.wraps(func)
@@ -34,10 +37,10 @@ def handles_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except TrainingHealthError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {cli_message(str(exc))}", err=True)
             sys.exit(3)
         except InputError as exc:
-            fail(str(exc))
+            fail(cli_message(str(exc)))
         except FileNotFoundError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -280,6 +283,62 @@ def merge_flags(command: str, section: Any, **flags: Any) -> Any:
 
         name = exc.key.rsplit(".", 1)[-1]
         raise ConfigError(flag_message(command, str(exc), exc.key if name in changes else None)) from None
+
+
+# Keys a library error may name that a command sets with a flag of its own rather than a mirrored
+# setting option (SETTING_FLAGS): the memory and Monte Carlo specs the command builds from its flags,
+# and settings whose option keeps a default of its own. Together with SETTING_FLAGS and the rule for
+# `option.NAME` keys (sram_models.errors.option_flag) this is what cli_message translates;
+# tests/test_error_keys.py checks every flag here is an option of its command.
+KEY_FLAGS: dict[str, dict[str, str]] = {
+    "random-flip": {
+        "memory.protect": "--protect",
+        "memory.ecc": "--ecc",
+        "memory.eval_images": "--eval-images",
+        "montecarlo.executor": "--executor",
+        "montecarlo.seed": "--seed",
+    },
+    "sweep-voltage": {
+        "memory.protect": "--protect",
+        "memory.ecc": "--ecc",
+        "memory.banks": "--banks",
+        "memory.inference_time_ns": "--inference-time-ns",
+        "memory.eval_images": "--eval-images",
+        "montecarlo.executor": "--executor",
+        "montecarlo.seed": "--seed",
+    },
+    "plan-voltage": {
+        "plan.eval_images": "--eval-images",
+        "memory.eval_images": "--eval-images",
+        "memory.banks": "--banks",
+        "memory.inference_time_ns": "--inference-time-ns",
+        "memory.protect": "--protect",
+    },
+    "bfa": {
+        "memory.eval_images": "--eval-images",
+    },
+    "train": {
+        "trainer.init_from": "--init-from",
+    },
+}
+
+
+def key_flag(command: str, key: str) -> str | None:
+    """The flag of ``command`` that sets the setting ``key`` (SETTING_FLAGS, then KEY_FLAGS), or None."""
+    return SETTING_FLAGS.get(command, {}).get(key) or KEY_FLAGS.get(command, {}).get(key)
+
+
+def cli_message(message: str, command: str | None = None) -> str:
+    """A library error message as a command-line user reads it: every backquoted key
+    (sram_models.errors.render_keys) replaced by the flag of ``command`` (default: the running one)
+    that sets it, an ``option.NAME`` key by ``--NAME``; a key with no flag there stays a key."""
+    from sram_models.errors import render_keys
+
+    if command is None:
+        ctx = click.get_current_context(silent=True)
+        command = ctx.command.name if ctx is not None else ""
+    name = command or ""
+    return render_keys(message, lambda key: key_flag(name, key))
 
 
 def flag_message(command: str, message: str, key: str | None) -> str:

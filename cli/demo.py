@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from cli._common import Command, fail, handles_errors, quiet_option, removes_empty_dirs_on_failure
+from cli._common import (
+    Command,
+    cli_message,
+    fail,
+    handles_errors,
+    quiet_option,
+    removes_empty_dirs_on_failure,
+)
 
 
 @click.command("demo", cls=Command)
@@ -75,7 +82,7 @@ def demo(
                 allow_degenerate=allow_degenerate,
             )  # fmt: skip
     except StageFailed as exc:  # a failed stage stops the demo: one line, exit code 1
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(str(exc))}", err=True)
         sys.exit(1)
     if result.missing:
         click.echo("incomplete: " + "; ".join(result.missing), err=True)

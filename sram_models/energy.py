@@ -83,7 +83,7 @@ class MemoryOrganisation:
         if isinstance(self.banks, bool) or not isinstance(self.banks, (int, np.integer)) or self.banks < 1:
             raise InputError(f"banks={self.banks!r}: give a positive number of banks read in parallel")
         if self.inference_time_ns is not None:
-            t = _positive(self.inference_time_ns, "--inference-time-ns")
+            t = _positive(self.inference_time_ns, "`memory.inference_time_ns`")
             object.__setattr__(self, "inference_time_ns", t)
         object.__setattr__(self, "reads_per_weight", _positive(self.reads_per_weight, "reads_per_weight"))
 
@@ -274,8 +274,8 @@ def _cost(
     given = org.inference_time_ns
     if given is not None and not absolute:
         raise InputError(
-            f"--inference-time-ns needs a preset with absolute timing and energy; {tech.name} has only "
-            "normalised figures"
+            f"`memory.inference_time_ns` needs a preset with absolute timing and energy; {tech.name} "
+            "has only normalised figures"
         )
     # The clock matters where the arrays leak for as long as the reads take (with a given time and
     # no delay model the given time is taken as it is: the reads cannot be checked against it).

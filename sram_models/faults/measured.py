@@ -278,7 +278,7 @@ def _read_dense(path: Path, rows: int, cols: int) -> np.ndarray:
     if bitmap.shape[0] < rows or bitmap.shape[1] < cols:
         raise InputError(
             f"{path.name} is {bitmap.shape[0]} x {bitmap.shape[1]}, "
-            f"smaller than --rows {rows} x --cols {cols}"
+            f"smaller than `option.rows` {rows} x `option.cols` {cols}"
         )
     bitmap = bitmap[:rows, :cols]  # NeuralFuse keeps the top-left MEM_ROWS x MEM_COLS
     if bitmap.size and (bitmap.min() < 0 or bitmap.max() > 1):
@@ -331,7 +331,7 @@ def import_listing(
     folder = Path(listing_dir)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a directory of fault-map files (fmap_sa0_v_<V>.txt, ...)")
-    for name, value in (("--rows", rows), ("--cols", cols), ("--banks", banks)):
+    for name, value in (("`option.rows`", rows), ("`option.cols`", cols), ("`option.banks`", banks)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     dense: dict[float, dict[int, Path]] = {}
@@ -349,7 +349,7 @@ def import_listing(
             f"{folder} holds no fmap_sa0_v_<V>.txt / fmap_sa1_v_<V>.txt bitmaps or faults_v_<V>.txt lists"
         )
     if dense and banks != 1:
-        raise InputError("dense fmap_sa*_v_<V>.txt bitmaps describe one array: use --banks 1")
+        raise InputError("dense fmap_sa*_v_<V>.txt bitmaps describe one array: use `option.banks` 1")
     for v, pair in dense.items():
         if set(pair) != {0, 1}:
             have = pair[next(iter(pair))].name

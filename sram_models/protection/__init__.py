@@ -82,7 +82,8 @@ SchemeInfo = Scheme
 
 
 def resolve_scheme(ecc: str | None = None, protect: str | None = None, protect_msb: float = 0.0) -> str:
-    """One scheme from the ``--ecc`` alias, ``--protect`` and ``--protect-msb``; contradictions are errors.
+    """One scheme from ``memory.ecc`` (an alias), ``memory.protect`` and ``protect_msb``; contradictions are
+    errors, which name those keys (the CLI prints its flags).
 
     ``ecc`` (None = not given): ``none`` or ``secded`` (an alias of ``protect``).  ``protect_msb``
     (the fraction of weights whose sign bit is hardened, without a cost model) cannot be combined
@@ -93,17 +94,18 @@ def resolve_scheme(ecc: str | None = None, protect: str | None = None, protect_m
     if ecc not in (None, ""):
         alias = str(ecc).strip().lower()
         if alias not in ("none", "secded"):
-            raise InputError(f"--ecc {ecc!r}: use none or secded (or --protect NAME)")
+            raise InputError(f"`memory.ecc` {ecc!r}: use none or secded (or `memory.protect` NAME)")
     if named is not None and alias is not None and named != alias:
         raise InputError(
-            f"--ecc {alias} contradicts --protect {named}: --ecc is an alias of --protect; give one of them"
+            f"`memory.ecc` {alias} contradicts `memory.protect` {named}: `memory.ecc` is an alias of "
+            "`memory.protect`; give one of them"
         )
     chosen = named or alias or "none"
     fraction = float(protect_msb or 0.0)
     if _scheme(chosen).hardened_signs and fraction not in (0.0, 1.0):
         raise InputError(
-            f"--protect {chosen} holds every sign bit in 8T cells; --protect-msb {fraction:g} contradicts "
-            "it: drop --protect-msb"
+            f"`memory.protect` {chosen} holds every sign bit in 8T cells; `attack.random_flip.protect_msb` "
+            f"{fraction:g} contradicts it: drop `attack.random_flip.protect_msb`"
         )
     return chosen
 

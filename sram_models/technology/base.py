@@ -262,7 +262,7 @@ class Technology:
         if not self.has_delay_model:
             raise InputError(
                 f"preset {self.name} has no delay model: give delay_vth and delay_n (volts; EKV on-current) "
-                "in the preset, or a fixed inference time (--inference-time-ns)"
+                "in the preset, or a fixed inference time (`memory.inference_time_ns`)"
             )
         s = self.cell_voltage_share
         ratio = self._array_delay(arr) / self._array_delay(np.asarray(self.v_nominal, np.float64))

@@ -134,11 +134,12 @@ def test_dask_local_cluster_gives_the_local_result() -> None:
 
 def test_executor_names_are_checked() -> None:
     assert make_executor("local").name == "local"
-    with pytest.raises(InputError, match="--scheduler"):
+    with pytest.raises(InputError, match="`option.scheduler`"):
         make_executor("dask")
     with pytest.raises(InputError, match="unknown executor"):
         make_executor("mpi")
-    with pytest.raises(InputError, match="--workers"):
+    only_processes = "`option.workers` only applies with `montecarlo.executor` processes"
+    with pytest.raises(InputError, match=only_processes):
         make_executor("local", workers=2)
     with pytest.raises(InputError, match="at least 1"):
         make_executor("processes", workers=0)

@@ -101,7 +101,7 @@ def test_a_given_inference_time_sets_the_leakage_time_but_never_below_the_reads(
     fast = inference_energy(img, tech, 0.7, organisation=MemoryOrganisation(inference_time_ns=1e-3))
     assert fast.inference_time_ns == reads.inference_time_ns, "the inference cannot end before its reads"
     for bad in (0, -1, float("nan"), "x"):
-        with pytest.raises(InputError, match="inference-time-ns"):
+        with pytest.raises(InputError, match="`memory.inference_time_ns` must be a positive number"):
             MemoryOrganisation(inference_time_ns=bad)
     with pytest.raises(InputError, match="banks"):
         MemoryOrganisation(banks=0)

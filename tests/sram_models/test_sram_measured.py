@@ -117,7 +117,7 @@ def test_bad_maps_are_one_line_errors(tmp_path) -> None:
     _write_dense(tmp_path, "fmap_sa1_v_0.9.txt", np.full((4, 4), 2))
     with pytest.raises(InputError, match="only 0 and 1"):
         import_listing(tmp_path, 4, 4)
-    with pytest.raises(InputError, match="smaller than --rows 8"):
+    with pytest.raises(InputError, match="smaller than `option.rows` 8"):
         import_listing(tmp_path, 8, 4)
     with pytest.raises(InputError, match="is not a .npz fault map"):
         ChipMeasurement.load(tmp_path / "fmap_sa0_v_0.9.txt")

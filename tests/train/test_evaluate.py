@@ -65,7 +65,7 @@ def test_resolve_device() -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without a GPU")
 def test_cuda_without_a_gpu_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="no CUDA GPU is available: use --device cpu or auto"):
+    with pytest.raises(InputError, match="no CUDA GPU is available: use `option.device` cpu or auto"):
         resolve_device("cuda")
 
 

@@ -32,7 +32,8 @@ def test_chance_is_within_two_points_of_the_most_frequent_class() -> None:
     assert at_chance(12.0, 10.0) and at_chance(3.0, 10.0) and not at_chance(12.01, 10.0)
     refuse_degenerate(12.5, 10.0, "m")  # above the margin: nothing happens
     refuse_degenerate(10.0, 10.0, "m", allow=True)
-    with pytest.raises(DegenerateModelError, match=r"^m has clean accuracy 11.00%.*\(10.00%\).*--allow-deg"):
+    refusal = r"^m has clean accuracy 11.00%.*\(10.00%\).*`option.allow_degenerate`"
+    with pytest.raises(DegenerateModelError, match=refusal):
         refuse_degenerate(11.0, 10.0, "m")
     with pytest.raises(Exception, match="empty"):
         majority_share([])
@@ -123,7 +124,7 @@ def test_the_demo_refuses_a_model_at_chance_unless_allowed(
         bfa_max_iterations=1, bfa_k_top=5, bfa_eval_subset=0,
     )  # fmt: skip
     monkeypatch.setattr(demo, "train_or_reuse", lambda *args, **kwargs: (dead_run, True))
-    with pytest.raises(DegenerateModelError, match="--allow-degenerate"):
+    with pytest.raises(DegenerateModelError, match="`option.allow_degenerate`"):
         demo.run_demo(tmp_path / "out", plan=plan, device="cpu", progress=False, log=lambda _: None)
     assert not (dead_run / "random_flip.csv").exists()
 

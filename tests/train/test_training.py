@@ -121,7 +121,7 @@ def test_a_finished_run_is_not_retrained_and_fresh_starts_over(tmp_path: Path) -
 
 def test_run_dir_of_another_config_is_refused_unless_fresh(tmp_path: Path) -> None:
     train(load_config([], TINY), out_dir=tmp_path, device="cpu", progress=False)
-    with pytest.raises(CheckpointError, match=r"another config \(differs in trainer.lr\).*--fresh"):
+    with pytest.raises(CheckpointError, match=r"another config \(differs in trainer.lr\).*`option.fresh`"):
         train(load_config([], [*TINY, "trainer.lr=0.002"]), out_dir=tmp_path, device="cpu", progress=False)
     with pytest.raises(CheckpointError, match="4-bit wcat.*8-bit wcat"):
         train(load_config([], [*TINY, "quant.bits=8"]), out_dir=tmp_path, device="cpu", progress=False)

@@ -124,7 +124,7 @@ def weights_file(path: str) -> Path:
     if not found.is_file():
         raise InputError(
             f"weights file {path} (model.weights) does not exist; a relative path is read from the working "
-            f"directory {Path.cwd()}. A trained run no longer needs it: pass --run DIR"
+            f"directory {Path.cwd()}. A trained run no longer needs it: pass `option.run` DIR"
         )
     return found
 
@@ -151,7 +151,7 @@ def check_recorded(what: str, path: Path, recorded: str, setting: str) -> str:
         raise InputError(
             f"{what} {path} has changed since this run's config was resolved (SHA-256 {recorded[:12]}… "
             f"recorded, {now[:12]}… now): restore the file, or retrain with the new one (a new "
-            f"config, e.g. --set {setting}=\"\", records the new hash)"
+            f"config, e.g. `option.set` {setting}=\"\", records the new hash)"
         )
     return now
 

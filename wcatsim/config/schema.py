@@ -617,12 +617,14 @@ def config_from_dict(data: Mapping[str, Any], source: str = "the saved config") 
 def parse_override(item: str) -> tuple[str, Any]:
     """``"trainer.epochs=5"`` -> ``("trainer.epochs", 5)``; values are TOML literals, else strings."""
     if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trainer.epochs=5")
+        raise ConfigError(f"`option.set` {item!r}: expected KEY=VALUE, e.g. `option.set` trainer.epochs=5")
     key, text = item.split("=", 1)
     key = key.strip()
     text = text.strip()
     if not key or any(not part for part in key.split(".")) or "." not in key:
-        raise ConfigError(f"--set {item!r}: KEY must be section.name, e.g. --set trainer.epochs=5")
+        raise ConfigError(
+            f"`option.set` {item!r}: KEY must be section.name, e.g. `option.set` trainer.epochs=5"
+        )
     try:
         value = tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:

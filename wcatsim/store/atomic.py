@@ -163,7 +163,7 @@ def exclusive(path: str | os.PathLike, what: str | None = None) -> Iterator[None
                 info = holder_of(path)
             raise BusyError(
                 f"{path} is being written by {_describe_holder(info)}; wait for it to finish, or write "
-                "this result elsewhere (--out)"
+                "this result elsewhere (`option.out`)"
             ) from None
     except BaseException:
         _remove_empty(created)

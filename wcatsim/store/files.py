@@ -107,8 +107,9 @@ def check_not_reserved(
         )
 
 
-def check_table_path(path: str | os.PathLike, family: str | None, option: str = "--out") -> None:
-    """A result table of ``family`` (with its sidecar, realisations and figure) can be written at ``path``."""
+def check_table_path(path: str | os.PathLike, family: str | None, option: str = "`option.out`") -> None:
+    """A result table of ``family`` (with its sidecar, realisations and figure) can be written at ``path``;
+    ``option`` names the argument in errors (a key: the CLI prints its flag, sram_models.errors)."""
     path = Path(path)
     own = default_table(family) if family in OUTPUTS else None
     allowed = {p.name for p in table_files(own)} if path.name == own else set()
@@ -116,7 +117,7 @@ def check_table_path(path: str | os.PathLike, family: str | None, option: str = 
     check_writable(path, option)
 
 
-def check_figure_path(path: str | os.PathLike, family: str | None, option: str = "--plot") -> None:
+def check_figure_path(path: str | os.PathLike, family: str | None, option: str = "`option.plot`") -> None:
     """A figure (PNG + PDF) of ``family`` can be written at ``path`` without replacing a file a run needs."""
     path = Path(path)
     files = figure_files(path)

@@ -33,7 +33,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if text == "cuda" or text.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise InputError(
-                f"device {device!r} requested but no CUDA GPU is available: use --device cpu or auto"
+                f"device {device!r} requested but no CUDA GPU is available: use `option.device` cpu or auto"
             )
         try:
             resolved = torch.device(text)

@@ -63,7 +63,7 @@ def refuse_degenerate(clean_acc: float, majority: float, what: str, allow: bool 
     raise DegenerateModelError(
         f"{what} has clean accuracy {clean_acc:.2f}%, within {DEGENERATE_MARGIN:g} points of the most "
         f"frequent class's share ({majority:.2f}%): it is at chance and its results would mean nothing; "
-        "retrain it (see its train.log), or pass --allow-degenerate to evaluate it anyway"
+        "retrain it (see its train.log), or pass `option.allow_degenerate` to evaluate it anyway"
     )
 
 
@@ -80,7 +80,7 @@ def check_run(run: Any, allow: bool = False) -> None:
     if summary.get("healthy") is False:
         raise DegenerateModelError(
             f"the training of {run.dir} stopped unhealthy ({summary.get('reason', 'see its train.log')}); "
-            "retrain it, or pass --allow-degenerate to evaluate it anyway"
+            "retrain it, or pass `option.allow_degenerate` to evaluate it anyway"
         )
     from wcatsim.train.evaluate import accuracy
 

@@ -68,11 +68,11 @@ def quantize_pretrained(
 
     started = time.perf_counter()
     if not cfg.model.weights:
-        raise InputError("post-training quantization starts from pretrained weights: pass --weights FILE "
-                         "(or set model.weights)")
+        raise InputError("post-training quantization starts from pretrained weights: pass `option.weights` "
+                         "FILE (or set model.weights)")
     if isinstance(calibration_images, bool) or calibration_images < 0:
-        raise InputError(f"--calibration-images must be >= 0 (0 = keep the file's batch-norm statistics), "
-                         f"got {calibration_images!r}")
+        raise InputError(f"`option.calibration_images` must be >= 0 (0 = keep the file's batch-norm "
+                         f"statistics), got {calibration_images!r}")
     run_dir = Path(out_dir) if out_dir is not None else run_dir_for(cfg)
     _check_target(run_dir, cfg)
     dev = resolve_device(device)
@@ -114,8 +114,8 @@ def quantize_pretrained(
             f"the quantized model is at chance ({test_acc:.2f}% on {test_images.n_images} test images, "
             f"within 2 points of the most frequent class's share): check that the weights belong to this "
             f"model and dataset (class order, "
-            f"preprocessing data.mean/std/resize); {run_dir} is written for inspection, --allow-degenerate "
-            "accepts it"
+            f"preprocessing data.mean/std/resize); {run_dir} is written for inspection, "
+            "`option.allow_degenerate` accepts it"
         )
     return QuantizeResult(run_dir=run_dir, test_accuracy=test_acc, test_images=test_images.n_images,
                           calibrated_layers=calibrated, chance=chance, seconds=seconds, summary=summary)
@@ -124,14 +124,16 @@ def quantize_pretrained(
 def _check_target(run_dir: Path, cfg: ExperimentConfig) -> None:
     """Refuse a directory holding a trained run, or a quantized run of another config."""
     if (run_dir / LAST).is_file():
-        raise InputError(f"{run_dir} holds a trained run (last.pt): quantize into another --out")
+        raise InputError(f"{run_dir} holds a trained run (last.pt): quantize into another `option.out`")
     best = run_dir / BEST
     if best.is_file():
         saved = read_checkpoint(best)
         if "post_training" not in saved or identity_sections(saved.get("config", {})) != identity_sections(
             cfg.to_dict()
         ):
-            raise InputError(f"{run_dir} already holds another run's checkpoint: quantize into another --out")
+            raise InputError(
+                f"{run_dir} already holds another run's checkpoint: quantize into another `option.out`"
+            )
 
 
 def _calibration_set(data: Any, n: int, seed: int) -> Any:
@@ -139,8 +141,8 @@ def _calibration_set(data: Any, n: int, seed: int) -> Any:
 
     train = data._split("train")
     if len(train) == 0:
-        raise InputError("--calibration-images needs training images (data.root/train/<class>/*); the test "
-                         "split is never used for calibration")
+        raise InputError("`option.calibration_images` needs training images (data.root/train/<class>/*); "
+                         "the test split is never used for calibration")
     return data.eval_images("train", stratified_subset(labels_of(train), n, seed))
 
 

@@ -380,8 +380,8 @@ def _model_from_init(cfg: ExperimentConfig, data: Any, path: Path) -> torch.nn.M
     wanted = cfg.to_dict()
     if saved.get("model", {}).get("name") != cfg.model.name:
         raise CheckpointError(
-            f"--init-from {path}: it holds a {saved.get('model', {}).get('name', '?')} model, this run "
-            f"trains a {cfg.model.name}; start from a checkpoint of the same architecture"
+            f"`trainer.init_from` {path}: it holds a {saved.get('model', {}).get('name', '?')} model, this "
+            f"run trains a {cfg.model.name}; start from a checkpoint of the same architecture"
         )
     if saved.get("data", {}).get("name") != wanted["data"]["name"]:
         # Another dataset may mean another input shape or class count: the shape check below decides.
@@ -409,10 +409,12 @@ def _check_resumable(state: dict[str, Any], cfg: ExperimentConfig, path: Path) -
     if diffs:
         raise CheckpointError(
             f"{path} was written by another config (differs in {', '.join(diffs[:5])}); "
-            f"pass --fresh to start over in {path.parent}, or train into another --out"
+            f"pass `option.fresh` to start over in {path.parent}, or train into another `option.out`"
         )
     if "optimizer" not in state or "epoch" not in state:
-        raise CheckpointError(f"{path} has no optimizer state to resume from; pass --fresh to start over")
+        raise CheckpointError(
+            f"{path} has no optimizer state to resume from; pass `option.fresh` to start over"
+        )
 
 
 def _model_payload(model: torch.nn.Module, cfg: ExperimentConfig, epoch: int, val_acc: float | None) -> dict:
@@ -436,7 +438,7 @@ def _non_finite_message(
     return (
         f"{what} became {'non-finite' if what == 'weights' else value} at epoch {epoch + 1}, "
         f"step {step + 1}; training stopped and {kept}. "
-        "Lower trainer.lr or set trainer.grad_clip, then rerun with --fresh"
+        "Lower trainer.lr or set trainer.grad_clip, then rerun with `option.fresh`"
     )
 
 
@@ -495,8 +497,13 @@ class _HealthContext:
         """Record the failure and raise ``error``.
 
         The failure goes to train.log and to summary.json with ``healthy: false``, describing the best
-        checkpoint kept, its test accuracy measured, where there is one.
+        checkpoint kept, its test accuracy measured, where there is one. The run's records keep the words
+        they always had: an ``option.NAME`` key of ``reason`` is written as its flag there (the exception
+        itself names the key, sram_models.errors).
         """
+        from sram_models.errors import render_keys
+
+        exc_reason, reason = reason, render_keys(reason, lambda key: None)
         self.log.write("stopped, unhealthy: " + reason)
         test_acc, best_val, best_epoch = None, None, 0
         if (self.run_dir / BEST).is_file():
@@ -509,7 +516,7 @@ class _HealthContext:
             majority=majority_share(self.test_images.y),
         )
         atomic_write_json(self.run_dir / SUMMARY_FILE, summary)
-        raise error(reason)
+        raise error(exc_reason)
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

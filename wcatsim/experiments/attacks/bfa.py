@@ -100,7 +100,7 @@ def attack_split(data: Any, attack_batch: int) -> tuple[torch.Tensor, torch.Tens
     if len(y) < attack_batch:
         raise InputError(
             f"attack batch of {attack_batch} images but the validation and training splits hold only "
-            f"{len(y)}: use a smaller --attack-batch"
+            f"{len(y)}: use a smaller `attack.bfa.attack_batch`"
         )
     return x, y, "train"
 
@@ -311,7 +311,7 @@ def run_bfa(
     if k_top > image[smallest].codes.numel():
         raise InputError(
             f"k_top {k_top} is larger than layer {smallest!r} ({image[smallest].codes.numel()} weights): use "
-            f"--k-top {image[smallest].codes.numel()} or less"
+            f"`attack.bfa.k_top` {image[smallest].codes.numel()} or less"
         )
     model.eval()
     clean_codes = {name: img.codes.clone() for name, img in image.items()}

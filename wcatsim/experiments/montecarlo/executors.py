@@ -128,7 +128,7 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor
 
         if workers is not None and workers < 1:
-            raise InputError(f"--workers must be at least 1, got {workers}")
+            raise InputError(f"`option.workers` must be at least 1, got {workers}")
         self.parallelism = int(workers or os.cpu_count() or 1)
         self._pool = ProcessPoolExecutor(
             max_workers=self.parallelism,
@@ -167,11 +167,11 @@ class DaskExecutor:
             from distributed import Client
         except ImportError:
             raise InputError(
-                "--executor dask needs the optional extra: pip install 'wcatsim[dask]'"
+                "`montecarlo.executor` dask needs the optional extra: pip install 'wcatsim[dask]'"
             ) from None
         if client is None:
             if not scheduler:
-                raise InputError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+                raise InputError("`montecarlo.executor` dask needs `option.scheduler` ADDRESS (e.g. tcp://10.0.0.5:8786)")
             try:
                 client = Client(scheduler, timeout="20s")
             except OSError as exc:
@@ -213,9 +213,9 @@ def make_executor(
     ``local``, ``processes`` (``workers``, default every core) or ``dask`` (which needs ``scheduler``).
     """
     if scheduler and name != "dask":
-        raise InputError("--scheduler only applies with --executor dask")
+        raise InputError("`option.scheduler` only applies with `montecarlo.executor` dask")
     if workers is not None and name != "processes":
-        raise InputError("--workers only applies with --executor processes")
+        raise InputError("`option.workers` only applies with `montecarlo.executor` processes")
     if name == "local":
         return LocalExecutor()
     if name == "processes":

@@ -93,7 +93,7 @@ def read_domains_file(path: str | Path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(
-            f"--domains {path}: no such file; give 'layer' or a TOML file with a [domains] table"
+            f"`option.domains` {path}: no such file; give 'layer' or a TOML file with a [domains] table"
         )
     from sram_models.tomlio import read_toml
 

@@ -107,20 +107,22 @@ class PlanSettings:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.budget, (int, float)) and math.isfinite(self.budget) and self.budget >= 0):
-            raise InputError(f"--budget must be >= 0 accuracy points, got {self.budget!r}")
+            raise InputError(f"`plan.budget` must be >= 0 accuracy points, got {self.budget!r}")
         if self.metric not in METRICS:
-            raise InputError(f"--metric must be mean or ci_low, got {self.metric!r}")
+            raise InputError(f"`plan.metric` must be mean or ci_low, got {self.metric!r}")
         for name in ("planning_chips", "verification_chips", "max_verification_sets"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name.replace('_', ' ')} must be a positive integer, got {value!r}")
         if self.metric == "ci_low" and min(self.planning_chips, self.verification_chips) < 2:
-            raise InputError("--metric ci_low needs at least 2 chips per set (a CI needs a spread)")
+            raise InputError("`plan.metric` ci_low needs at least 2 chips per set (a CI needs a spread)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(f"--seed must be a non-negative integer, got {self.seed!r}")
+            raise InputError(f"`plan.seed` must be a non-negative integer, got {self.seed!r}")
         images = self.eval_images
         if isinstance(images, bool) or not isinstance(images, int) or images < 0:
-            raise InputError(f"--eval-images must be >= 0 (0 = the whole test set), got {self.eval_images!r}")
+            raise InputError(
+                f"`plan.eval_images` must be >= 0 (0 = the whole test set), got {self.eval_images!r}"
+            )
         from sram_models.protection import check_scheme
 
         object.__setattr__(self, "protect", check_scheme(self.protect))
@@ -280,7 +282,7 @@ def check_grid(technology: Any, voltages: Sequence[float] | None, protect: str =
         check_voltage(protect, technology, v)
         out.append(v)
     if not out:
-        raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
+        raise InputError("the voltage list is empty: give e.g. `option.voltages` 0.75:1.0:0.01")
     return sorted(set(out), reverse=True)
 
 

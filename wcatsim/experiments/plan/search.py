@@ -97,7 +97,7 @@ def greedy_descent(loss: np.ndarray, energy: np.ndarray, budget: float) -> Desce
     if total > budget + TOLERANCE:
         raise InputError(
             f"the model already loses {total:.3g} points at the highest allowed voltage, more than the "
-            f"budget of {budget:g}: raise --budget or allow higher --voltages"
+            f"budget of {budget:g}: raise `plan.budget` or allow higher `option.voltages`"
         )
     below = np.arange(n_steps)[None, :]
     trajectory = [tuple(int(s) for s in steps)]
@@ -171,7 +171,7 @@ def back_off(
     if not check(lo):
         raise InputError(
             "with every domain faulty, the model misses the budget even at the highest allowed voltage: "
-            "raise --budget or allow higher --voltages"
+            "raise `plan.budget` or allow higher `option.voltages`"
         )
     return lo, checks
 
@@ -211,7 +211,7 @@ def uniform_choice(loss: Sequence[float], energy: Sequence[float], budget: float
     if loss.size == 0 or not loss[0] <= budget + TOLERANCE:
         raise InputError(
             "the model misses the budget even at the highest allowed voltage with every layer faulty: "
-            "raise --budget or allow higher --voltages"
+            "raise `plan.budget` or allow higher `option.voltages`"
         )
     stop = 1
     while stop < loss.size and loss[stop] <= budget + TOLERANCE:

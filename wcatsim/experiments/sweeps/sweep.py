@@ -253,7 +253,7 @@ def check_bers(bers: Sequence[float]) -> list[float]:
             raise InputError(f"BER {ber:g} is outside [0, 1]: a bit error rate is a probability")
         out.append(ber)
     if not out:
-        raise InputError("the BER list is empty: give e.g. --ber 0,1e-3,1e-2")
+        raise InputError("the BER list is empty: give e.g. `attack.random_flip.bers` 0,1e-3,1e-2")
     return list(dict.fromkeys(out))
 
 
@@ -460,7 +460,7 @@ def voltage_sweep(
     if measured is not None and measured.chip.voltage_unit != tech.voltage_unit:
         raise InputError(
             f"the fault map's voltages are in {measured.chip.voltage_unit}, {tech.name}'s in "
-            f"{tech.voltage_unit}: choose a --preset in the map's unit"
+            f"{tech.voltage_unit}: choose a `attack.sweep.preset` in the map's unit"
         )
     volts = []
     for v in voltages:
@@ -468,12 +468,13 @@ def voltage_sweep(
         if not (tech.v_low <= v <= tech.v_high):
             raise InputError(
                 f"voltage {v:g} {tech.voltage_unit} is outside {tech.name}'s range "
-                f"{tech.v_low:g}..{tech.v_high:g} {tech.voltage_unit}: choose --voltages inside it"
+                f"{tech.v_low:g}..{tech.v_high:g} {tech.voltage_unit}: choose `attack.sweep.voltages` "
+                "inside it"
             )
         check_voltage(scheme, tech, v)  # msb-8t: the 8T cells' Vmin
         volts.append(v)
     if not volts:
-        raise InputError("the voltage list is empty: give e.g. --voltages 0.75:1.0:0.01")
+        raise InputError("the voltage list is empty: give e.g. `attack.sweep.voltages` 0.75:1.0:0.01")
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
@@ -549,7 +550,7 @@ def compare_realisations(
     def by_point(path: str | Path) -> dict[float, dict[int, dict[str, str]]]:
         rows = read_csv(path)
         if not rows:
-            raise InputError(f"{path} has no realisation rows: run the sweep with --per-realisation")
+            raise InputError(f"{path} has no realisation rows: run the sweep with `option.per_realisation`")
         out: dict[float, dict[int, dict[str, str]]] = {}
         for row in rows:
             out.setdefault(float(row[key]), {})[int(row["realisation"])] = row
@@ -561,7 +562,8 @@ def compare_realisations(
         common = sorted(set(a[point]) & set(b[point]))
         if any(a[point][i]["seed"] != b[point][i]["seed"] for i in common):
             raise InputError(
-                f"{key} {point:g}: the two tables used different fault seeds (rerun both with one --seed)"
+                f"{key} {point:g}: the two tables used different fault seeds (rerun both with one "
+                "`montecarlo.seed`)"
             )
         d = paired_difference([float(a[point][i]["accuracy"]) for i in common],
                               [float(b[point][i]["accuracy"]) for i in common])  # fmt: skip

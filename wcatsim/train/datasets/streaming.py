@@ -245,7 +245,7 @@ def stratified_subset(labels: np.ndarray | torch.Tensor, k: int, seed: int) -> n
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels, dtype=np.int64)
     n = len(labels)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"--eval-images must be a positive number of test images, got {k!r}")
+        raise InputError(f"`memory.eval_images` must be a positive number of test images, got {k!r}")
     if k >= n:
         return np.arange(n, dtype=np.int64)
     classes, counts = np.unique(labels, return_counts=True)
