@@ -137,11 +137,16 @@ def test_fault_models_count_like_the_naive_reader(scheme: str, model) -> None:
     codes = rng.integers(-8, 8, size=2400)
     image = MemoryImage.pack({"w": codes}, WordLayout(bits=4, word_bits=64, protect=scheme))
     result = model.corrupt(image, seed=3)
+    blind = scheme == "bit-mask" and not isinstance(model, Transient)  # its detector cannot see stuck cells
     want = naive_protected_counts(
-        naive_image_words(result.image.words), naive_image_words(image.words), scheme, 4, 64, codes.size
+        naive_image_words(result.image.words), naive_image_words(image.words), "none" if blind else scheme,
+        4, 64, codes.size,
     )
     assert result.codes["w"].tolist() == want["codes"]
     assert result.bits_changed == want["bits_changed"]
+    if blind:  # read as unprotected; every word read wrong is unflagged, i.e. miscorrected
+        wrong = int((np.array(want["codes"]).reshape(-1, 16) != codes.reshape(-1, 16)).any(axis=1).sum())
+        want = {"corrected": 0, "detected": 0, "miscorrected": wrong}
     assert (result.ecc_corrected, result.ecc_detected, result.ecc_miscorrected) == (
         want["corrected"], want["detected"], want["miscorrected"],
     )  # fmt: skip
@@ -203,3 +208,31 @@ def test_costs() -> None:
     lay = WordLayout(bits=8, word_bits=64, protect="msb-8t")
     assert protection_cost(lay).cells == {"6T": 56, "8T": 8}
     assert energy_weights(WordLayout(bits=4, protect="secded")) == (72.0, 72.0)
+
+
+def test_bit_mask_detector_sees_late_reads_not_stuck_cells() -> None:
+    """Issue 17 §5: bit-mask's Razor-style detector flags transient (late-read) errors, and nothing
+    under stuck faults: on the same chip, bit-mask then reads exactly what the unprotected memory reads,
+    and every word read wrong counts as miscorrected (unflagged)."""
+    from sram_models.protection import SCHEMES
+
+    detector = SCHEMES.get("bit-mask").detector
+    assert (detector.coverage(stuck=False), detector.coverage(stuck=True)) == (1.0, 0.0)
+    assert "late" in detector.sees and detector.energy_overhead is None
+    rng = np.random.default_rng(0)
+    codes = rng.integers(-8, 8, size=4096)
+    images = {s: MemoryImage.pack({"w": codes}, WordLayout(bits=4, word_bits=64, protect=s))
+              for s in ("none", "bit-mask")}  # fmt: skip
+    for model in (ChipFaultMap(ber=1e-2), StuckAt(ber=1e-2)):
+        plain = model.corrupt(images["none"], seed=3)
+        masked = model.corrupt(images["bit-mask"], seed=3)
+        np.testing.assert_array_equal(masked.codes["w"], plain.codes["w"])
+        assert masked.ecc_detected == 0 and masked.ecc_corrected == 0
+        wrong_words = int((masked.codes["w"].reshape(-1, 16) != codes.reshape(-1, 16)).any(axis=1).sum())
+        assert wrong_words > 0 and masked.ecc_miscorrected == wrong_words
+    # transient flips are late reads: every word with a wrong weight bit is flagged, and masking acts
+    plain = Transient(ber=1e-2).corrupt(images["none"], seed=3)
+    masked = Transient(ber=1e-2).corrupt(images["bit-mask"], seed=3)
+    hit = int((plain.codes["w"].reshape(-1, 16) != codes.reshape(-1, 16)).any(axis=1).sum())
+    assert hit > 0 and masked.ecc_detected == hit and masked.ecc_miscorrected == 0
+    assert not np.array_equal(masked.codes["w"], plain.codes["w"])
