@@ -1,4 +1,4 @@
-"""Minerva's bit masking: a bit its detector flags reads as the sign bit; a flagged sign bit zeroes the weight.
+"""Minerva's bit masking: a flagged bit reads as the sign bit; a flagged sign bit zeroes the weight.
 
 The detector is a model of its own (:class:`Detector`), with what it sees, its coverage and its cost.
 Minerva (Reagen et al., ISCA 2016, stage 5) assumes Razor-style double sampling in the sense

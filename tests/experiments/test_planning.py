@@ -342,7 +342,8 @@ def test_a_plan_0_1_point_over_budget_is_verified_no_more_often_than_the_final_s
     from wcatsim.experiments.plan.planner import PlanSettings, final_verification, verify_held_out
 
     budget, sigma, chips, trials = 1.0, 0.35, 20, 300
-    settings = PlanSettings(budget=budget, planning_chips=4, verification_chips=chips, max_verification_sets=5)
+    settings = PlanSettings(budget=budget, planning_chips=4, verification_chips=chips,
+                            max_verification_sets=5)
     verified = selected = 0
     for trial in range(trials):
         bench = _NoisyBench(trial, budget + 0.1, sigma)

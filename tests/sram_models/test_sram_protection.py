@@ -158,20 +158,24 @@ def test_fault_models_count_like_the_naive_reader(scheme: str, model) -> None:
 
 
 def test_msb8t_refuses_voltages_below_the_8t_vmin() -> None:
+    """The 8T floor is an 8T/6T Vmin ratio times the preset's 6T Vmin (issue 17 §5), not a fraction of
+    the nominal supply: dpcs45 (6T Vmin 0.74 V) gets 0.41/0.7 x 0.74 = 0.433 V."""
     tech = load_technology("dpcs45")
     image = MemoryImage.pack({"w": np.zeros(64, int)}, WordLayout(bits=4, protect="msb-8t"))
-    floor = EIGHT_T.v_min_fraction * tech.v_nominal
-    assert abs(floor - 0.41 / 1.2) < 1e-12
-    assert floor < tech.v_low  # dpcs45 stays above it: the whole range is covered
-    ChipFaultMap(technology=tech).corrupt(image, seed=0, voltage=tech.v_low)
+    assert EIGHT_T.v_min_ratio == pytest.approx(0.41 / 0.7)
+    floor = EIGHT_T.v_floor(tech.v_min)
+    assert floor == pytest.approx(0.41 / 0.7 * 0.74) and tech.v_low < floor < tech.v_min
+    ChipFaultMap(technology=tech).corrupt(image, seed=0, voltage=0.44)
+    with pytest.raises(InputError, match="below the 8T cells' Vmin"):
+        ChipFaultMap(technology=tech).corrupt(image, seed=0, voltage=tech.v_low)
     low = GaussianCellModel(
         name="deep", node="test", source="test", v_nominal=1.0, v_min=0.8, v_low=0.2, v_high=1.0,
         mu=0.3, sigma=0.1,
     )  # fmt: skip
     for model in (Transient(technology=low), ChipFaultMap(technology=low)):
-        model.corrupt(image, seed=0, voltage=0.35)  # at or above 0.342 x nominal: covered
+        model.corrupt(image, seed=0, voltage=0.47)  # at or above 0.586 x 6T Vmin 0.8 = 0.469: covered
         with pytest.raises(InputError, match="below the 8T cells' Vmin"):
-            model.corrupt(image, seed=0, voltage=0.3)
+            model.corrupt(image, seed=0, voltage=0.46)
     from sram_models.protection import check_voltage
 
     with pytest.raises(InputError, match="below the 8T cells' Vmin"):

@@ -197,7 +197,8 @@ def iso_accuracy_saving(
     Edge cases: no lowered voltage within budget -> the nominal point (saving 1 − its swept
     energy: 0 unprotected, negative for a scheme whose cells cost; 0 when nominal was not swept);
     the nominal point itself outside the budget -> also the nominal point, with
-    ``nominal_within_budget`` False; the lowest swept voltage within budget and the cheapest -> ``bounded_by_sweep``
+    ``nominal_within_budget`` False; the lowest swept voltage within budget and the cheapest ->
+    ``bounded_by_sweep``
     (a lower voltage might qualify and save more; extend the sweep). A dip below budget at some voltage
     ends the scan there even if a lower voltage recovers (every higher voltage must
     stay within budget: a chip is not operated at a voltage whose neighbour above is

@@ -692,7 +692,8 @@ def final_verification(
     plan_ok = bench.loss(plan_stats) <= settings.budget + search.TOLERANCE
     uni_ok = bench.loss(uniform_stats) <= settings.budget + search.TOLERANCE
     say(f"[plan] final set (chips {ids[0]}..{ids[-1]}, used by nothing else): plan {_fmt_stats(plan_stats)} "
-        f"({'within' if plan_ok else 'MISSES'} budget), uniform {uniform_voltage:g}: {_fmt_stats(uniform_stats)} "
+        f"({'within' if plan_ok else 'MISSES'} budget), uniform {uniform_voltage:g}: "
+        f"{_fmt_stats(uniform_stats)} "
         f"({'within' if uni_ok else 'MISSES'})")  # fmt: skip
     return FinalSet(ids, volts, uniform_voltage, plan_accs, uniform_accs, plan_stats, uniform_stats,
                     bool(plan_ok), bool(uni_ok))  # fmt: skip
@@ -748,7 +749,8 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
     final = data.get("final_set")
     if final:
         table.append(
-            f"verified: the frozen plan and uniform voltage once on the final set (chips {final['chips'][0]}.."
+            "verified: the frozen plan and uniform voltage once on the final set (chips "
+            f"{final['chips'][0]}.."
             f"{final['chips'][-1]}, used by nothing else), reported as found"
         )
     if float(data["saving_over_uniform"]) < 0:
