@@ -693,7 +693,7 @@ def naive_km_median_ci(
     median = low = high = None
     for t in sorted(set(flips)):
         n = sum(1 for f in flips if f >= t)
-        d = sum(1 for f, b in zip(flips, broken) if b and f == t)
+        d = sum(1 for f, b in zip(flips, broken, strict=True) if b and f == t)
         s *= 1 - d / n
         if d < n:
             greenwood += d / (n * (n - d))
@@ -708,3 +708,14 @@ def naive_km_median_ci(
         if high is None and up <= 0.5 + 1e-12:
             high = t
     return median, low, high
+
+
+def naive_lower_tail(accuracies: list[float], clean: float, points: float = 10.0) -> tuple[float, float]:
+    """(5th percentile by linear interpolation between order statistics at rank 0.05 (n - 1), counted
+    from 0; share of values strictly below clean - points), from a sorted list."""
+    xs = sorted(float(a) for a in accuracies)
+    rank = 0.05 * (len(xs) - 1)
+    lo = int(math.floor(rank))
+    hi = min(lo + 1, len(xs) - 1)
+    p05 = xs[lo] + (rank - lo) * (xs[hi] - xs[lo])
+    return p05, sum(1 for a in xs if a < clean - points) / len(xs)
