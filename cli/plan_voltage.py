@@ -122,7 +122,8 @@ def plan_voltage(
         click.echo("figure: " + ", ".join(str(p) for p in paths))
     if not plan.within_budget:
         fail(
-            f"the plan still misses the budget on held-out chips after {plan.verification_sets} "
-            "verification set(s); its files are written (raise --max-sets or --budget, or narrow --voltages)",
+            f"the frozen plan misses the budget on the final set of held-out chips (after "
+            f"{plan.verification_sets} adjustment set(s)); its files are written (raise --max-sets or "
+            "--budget, or narrow --voltages)",
             code=1,
         )

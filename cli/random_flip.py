@@ -129,13 +129,15 @@ def subset_note(eval_images: int | None, quiet: bool) -> None:
 _FORMATS = {
     "random_flip": [("ber", 8, "g"), ("flip_rate", 9, ".3e"), ("realisations", 5, "d"),
                     ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"), ("ci_low", 7, ".2f"),
-                    ("ci_high", 7, ".2f"), ("acc_min", 7, ".2f"), ("acc_max", 7, ".2f"),
+                    ("ci_high", 7, ".2f"), ("acc_p05", 7, ".2f"), ("collapsed_share", 6, ".2f"),
+                    ("acc_min", 7, ".2f"), ("acc_max", 7, ".2f"),
                     ("bits_changed_mean", 9, ".1f"), ("clean_acc", 7, ".2f")],
     "sweep_voltage": [("voltage", 7, ".3f"), ("ber", 9, ".2e"), ("flip_rate", 9, ".2e"),
                       ("bits_changed_mean", 9, ".1f"), ("energy_norm", 7, ".3f"),
                       ("energy_per_inference_pj", 10, ".4g"), ("leakage_share", 6, ".3f"),
                       ("realisations", 5, "d"), ("acc_mean", 7, ".2f"), ("acc_std", 6, ".2f"),
-                      ("ci_low", 7, ".2f"), ("ci_high", 7, ".2f"), ("clean_acc", 7, ".2f")],
+                      ("ci_low", 7, ".2f"), ("ci_high", 7, ".2f"), ("acc_p05", 7, ".2f"),
+                      ("collapsed_share", 6, ".2f"), ("clean_acc", 7, ".2f")],
 }
 # h7: with a protection scheme on, words per realisation corrected / flagged (zeroed) / silently wrong
 _ECC_FORMATS = [("ecc_corrected_mean", 8, ".2f"), ("ecc_detected_mean", 8, ".2f"),
@@ -143,7 +145,7 @@ _ECC_FORMATS = [("ecc_corrected_mean", 8, ".2f"), ("ecc_detected_mean", 8, ".2f"
 _FORMATS |= {f"{kind}_ecc": [*formats, *_ECC_FORMATS] for kind, formats in list(_FORMATS.items())}
 _HEADERS = {"realisations": "n", "bits_changed_mean": "bits_chg", "energy_per_inference_pj": "E_pJ",
             "energy_norm": "E_norm", "acc_mean": "mean", "acc_std": "std", "acc_min": "min", "acc_max": "max",
-            "clean_acc": "clean", "leakage_share": "leak"}
+            "clean_acc": "clean", "leakage_share": "leak", "acc_p05": "p05", "collapsed_share": "coll"}
 _HEADERS |= {"ecc_corrected_mean": "ecc_corr", "ecc_detected_mean": "ecc_det",
              "ecc_miscorrected_mean": "ecc_mis"}
 

@@ -677,3 +677,45 @@ def naive_domains_energy_pj(domain_words, volts, read_pj, leak_mw, access_ns, ac
         cells = arrays * rows * word_bits
         leakage += leak_mw(v) * cells / leakage_bits * time_ns
     return dynamic + leakage
+
+
+def naive_km_median_ci(
+    flips: list[int], broken: list[bool], confidence: float = 0.95
+) -> tuple[int | None, int | None, int | None]:
+    """(median, CI low, CI high) of the Kaplan–Meier flips to break, by hand: at each distinct count t
+    in order, n = trials with count >= t (censored at t still at risk), d = breaks at t; S *= 1 - d/n;
+    Greenwood's sum += d / (n (n - d)); band S ± z S sqrt(sum), clipped to [0, 1] (S itself where
+    n = d).  Median: first t with S <= 0.5; CI: first t where the band's lower, then upper, edge is."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    s, greenwood = 1.0, 0.0
+    median = low = high = None
+    for t in sorted(set(flips)):
+        n = sum(1 for f in flips if f >= t)
+        d = sum(1 for f, b in zip(flips, broken, strict=True) if b and f == t)
+        s *= 1 - d / n
+        if d < n:
+            greenwood += d / (n * (n - d))
+            half = z * s * math.sqrt(greenwood)
+            up, lo = min(1.0, s + half), max(0.0, s - half)
+        else:
+            up = lo = s
+        if median is None and s <= 0.5 + 1e-12:
+            median = t
+        if low is None and lo <= 0.5 + 1e-12:
+            low = t
+        if high is None and up <= 0.5 + 1e-12:
+            high = t
+    return median, low, high
+
+
+def naive_lower_tail(accuracies: list[float], clean: float, points: float = 10.0) -> tuple[float, float]:
+    """(5th percentile by linear interpolation between order statistics at rank 0.05 (n - 1), counted
+    from 0; share of values strictly below clean - points), from a sorted list."""
+    xs = sorted(float(a) for a in accuracies)
+    rank = 0.05 * (len(xs) - 1)
+    lo = int(math.floor(rank))
+    hi = min(lo + 1, len(xs) - 1)
+    p05 = xs[lo] + (rank - lo) * (xs[hi] - xs[lo])
+    return p05, sum(1 for a in xs if a < clean - points) / len(xs)

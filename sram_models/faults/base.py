@@ -129,17 +129,23 @@ def _check_stuck_ber(ber: float, model: str) -> float:
 
 
 def _read_result(
-    image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
+    image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int,
+    detector_sees: bool = True,
 ) -> FaultResult:
     """Return the result of reading ``words`` (the cells as they read) through ``image``'s scheme.
 
     Its counts are against ``image`` (the stored words), over the words touched by ``sorted_positions``.
+    ``detector_sees`` False: bit-mask's detector cannot see these errors (stuck cells), so nothing is
+    flagged and the words read as unprotected.
     """
     from sram_models import _kernels
+    from sram_models.protection.registry import PLAIN
+
     lay = image.layout
     hpos, phys_of_hpos = image.hamming_tables if lay.ecc == "secded" else (_EMPTY, _EMPTY)
     bit_mask = lay.policy.needs_flags
     flags = np.zeros_like(words) if bit_mask else _NO_FLAGS
+    policy = lay.policy.code if (detector_sees or not bit_mask) else PLAIN.code
     cells, changed, corrected, detected, miscorrected = _kernels._read_stats(
         image.words,
         words,
@@ -149,7 +155,7 @@ def _read_result(
         lay.bits,
         lay.weights_per_word,
         image.n_weights,
-        lay.policy.code,
+        policy,
         hpos,
         phys_of_hpos,
         flags,
@@ -297,7 +303,9 @@ class FaultModel:
     def _finish(
         self, image: MemoryImage, words: np.ndarray, sorted_positions: np.ndarray, faulty_cells: int
     ) -> FaultResult:
-        return _read_result(image, words, sorted_positions, faulty_cells)
+        # bit-mask's Razor-style detector sees late reads, not stuck cells (sram_models.protection.bit_mask)
+        sees = image.layout.scheme.detector_coverage(bool(self._stuck)) > 0
+        return _read_result(image, words, sorted_positions, faulty_cells, detector_sees=sees)
 
     def _apply(
         self, image: MemoryImage, positions: np.ndarray, values: np.ndarray, already_sorted: bool

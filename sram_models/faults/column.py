@@ -1,4 +1,4 @@
-"""Whole-column failures: a failed column's cells are stuck."""
+"""Whole-column failures: a failed column's cells are stuck (a stress model: no voltage source)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,11 @@ class ColumnFailures(FaultModel):
     probability ``stuck_at_one``).  The expected faulty-cell rate equals the column
     rate (``make_fault_model("column", ber=b)`` uses 2b: stuck cells read wrong half
     the time); with ``interleave > 1`` a column holds one bit position of every
-    ``interleave``-th word, so SECDED sees at most one error per word."""
+    ``interleave``-th word, so SECDED sees at most one error per word.
+
+    A stress model: no source gives a column failure rate versus voltage, so with a technology the
+    cell curve's faulty-cell rate is used as the column rate, an assumption that tests how a layout
+    and a scheme bear clustered failures, not a prediction for any measured array."""
 
     _stuck = True
     options: ClassVar[frozenset[str]] = frozenset({"protect_msb", "stuck_at_one"})

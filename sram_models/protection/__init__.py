@@ -7,11 +7,11 @@ word returns, given the word's cells as they read (faults included):
 ``none``
     the data bits as read.
 ``secded``
-    an extended Hamming code per word (Hamming 1950; the (72, 64) SEC-DED code of
-    Hsiao 1970 for 64-bit words): one error is corrected, two are detected and the
-    word is returned as read.  Three or more errors may be "corrected" into a wrong
-    word or pass as clean: the simulator, which knows the stored word, counts those
-    as *miscorrected*.
+    an extended Hamming code per word (Hamming 1950 plus an overall parity bit; (72, 64)
+    for 64-bit words; not Hsiao's code): one error is corrected, two are detected and
+    the word is returned as read.  Three or more errors may be "corrected" into a wrong
+    word or pass as clean (three: 75.96% miscorrected, 24.04% detected, enumerated):
+    the simulator, which knows the stored word, counts those as *miscorrected*.
 ``secded-zero``
     SECDED, and a detected-uncorrectable word reads as zero (every weight in it 0):
     Minerva's word masking (Reagen et al., ISCA 2016, stage 5: SRAM fault mitigation) with SECDED as the
@@ -22,17 +22,16 @@ word returns, given the word's cells as they read (faults included):
     errors goes unnoticed (counted as miscorrected).  One detection zeroes
     ``word_bits // bits`` weights (16 at the default 4-bit weights in 64-bit words).
 ``bit-mask``
-    Minerva's bit masking: a faulty bit reads as the weight's sign bit (pulling a
-    damaged weight toward 0 or -1), and a weight whose sign bit is faulty reads as 0.
-    It assumes per-bit fault detection, e.g. Razor double-sampling on the bitlines, as
-    Minerva does; "faulty" here means *read wrong*: a stuck cell that holds its stuck
-    value reads right and is not flagged (the detector sees a read that resolves late,
-    i.e. an error), so masking never changes a correct bit.
+    Minerva's bit masking: a bit its detector flags reads as the weight's sign bit (pulling a
+    damaged weight toward 0 or -1), and a weight whose flagged bit is the sign reads as 0.
+    The detector (:mod:`sram_models.protection.bit_mask`) is Razor-style: it sees late
+    reads (transient faults), not stuck cells, so under stuck faults it flags nothing.
+    A read that is right is never flagged, so masking never changes a correct bit.
 ``msb-8t``
     the sign bit of every weight in an 8T cell (the hybrid 8T-6T array of Srinivasan
     et al., DATE 2016; 8T cell of Chang et al., JSSC 2008): sign bits do not fail at
-    any voltage the 8T cells cover (at or above ``EIGHT_T.v_min_fraction`` x the
-    preset's nominal voltage), and lower voltages are refused.  The other bits fail as
+    any voltage the 8T cells cover (at or above ``EIGHT_T.v_min_ratio``, the 8T/6T Vmin
+    ratio, x the preset's 6T Vmin ``v_min``), and lower voltages are refused.  The other bits fail as
     6T cells.  No detection, no correction.
 
 Counts every read can report (``FaultResult``), words, disjoint:
@@ -180,8 +179,9 @@ def check_voltage(scheme: str, technology: Technology | None, voltage: float | N
     if floor is not None and float(voltage) < floor - 1e-12:
         raise InputError(
             f"voltage {float(voltage):g} {technology.voltage_unit} is below the 8T cells' Vmin "
-            f"({floor:.3g} {technology.voltage_unit} = {EIGHT_T.v_min_fraction:.3f} x nominal, Chang et al. "
-            "JSSC 2008): msb-8t has no failure model there; choose voltages at or above it"
+            f"({floor:.3g} {technology.voltage_unit} = 8T/6T Vmin ratio {EIGHT_T.v_min_ratio:.3f} x the "
+            "preset's 6T Vmin; sram_models.protection.cells): msb-8t has no failure model there; choose "
+            "voltages at or above it"
         )
 
 

@@ -25,8 +25,8 @@ class HardenedSignScheme(Scheme):
         return {"6T": layout.phys_bits - signs, "8T": signs}
 
     def voltage_floor(self, technology: Technology) -> float | None:
-        """The 8T cells' Vmin: ``EIGHT_T.v_min_fraction`` x the preset's nominal voltage."""
-        return EIGHT_T.v_min_fraction * float(technology.v_nominal)
+        """The 8T cells' Vmin: ``EIGHT_T.v_min_ratio`` (8T/6T Vmin) x the preset's 6T Vmin ``v_min``."""
+        return EIGHT_T.v_floor(technology.v_min)
 
 
 MSB_8T = PROTECTION_SCHEMES.register("msb-8t", HardenedSignScheme(

@@ -79,6 +79,11 @@ class Scheme:
         """Cells of one physical word by kind (``{"6T": n, "8T": m}``; kinds with 0 cells omitted)."""
         return {"6T": layout.phys_bits}
 
+    def detector_coverage(self, stuck: bool) -> float:
+        """Share of a fault model's errors the scheme's detection can see (``stuck``: stuck cells).
+        1 by default: a code checks the values read, whatever made them wrong (bit-mask overrides)."""
+        return 1.0
+
     def voltage_floor(self, technology: Technology) -> float | None:
         """Lowest voltage (preset units) the scheme's own cells cover, or None when it has no floor."""
         return None

@@ -148,6 +148,26 @@ def test_iso_with_the_nominal_voltage_given_but_not_swept() -> None:
     assert nothing.voltage == 1.0 and nothing.saving == 0.0 and nothing.energy_norm == 1.0
 
 
+def test_iso_saving_keeps_a_negative_saving() -> None:
+    """Issue 17 §5: a protected sweep whose cheapest qualifying point costs more than the unprotected
+    image at nominal (energy_norm > 1) shows 1 - energy, negative, not 0."""
+    dear = sweep_rows(V, [95.0] * 5, energy=[1.20, 1.18, 1.16, 1.14, 1.125])
+    iso = iso_accuracy_saving(dear, 1.0)
+    assert iso.voltage == 1.0 and iso.saving == pytest.approx(-0.125)
+    # the cheapest qualifying point is nominal (1.125): saving -0.125
+    cheapest_at_nominal = iso_accuracy_saving(sweep_rows(V, [95.0] * 5, energy=[1.3, 1.25, 1.2, 1.15, 1.125]),
+                                              1.0, v_nominal=1.0)
+    assert cheapest_at_nominal.voltage == 1.0 and cheapest_at_nominal.saving == pytest.approx(-0.125)
+    # a lowered point that is the cheapest but still above 1: its own negative number
+    lowered = iso_accuracy_saving(sweep_rows(V, [50.0, 95.0, 95.0, 95.0, 95.0],
+                                             energy=[1.0, 1.05, 1.10, 1.15, 1.20]), 1.0, v_nominal=1.0)
+    assert lowered.voltage == 0.85 and lowered.saving == pytest.approx(-0.05)
+    # nothing lowered qualifies: the nominal point's cost, negative
+    none = iso_accuracy_saving(sweep_rows(V, [50.0, 50.0, 50.0, 50.0, 95.0],
+                                          energy=[1.0, 1.05, 1.10, 1.15, 1.125]), 1.0, v_nominal=1.0)
+    assert none.voltage == 1.0 and none.saving == pytest.approx(-0.125)
+
+
 def test_iso_saving_is_the_lowest_energy_among_qualifying_voltages() -> None:
     # leakage over a slower clock: energy falls, then rises again toward the lowest voltages
     energy = [1.30, 0.90, 0.85, 0.95, 1.0]

@@ -40,3 +40,38 @@ def test_censored_counts_read_as_lower_bounds() -> None:
            "stalled": [False, False, False, False, True]}  # fmt: skip
     assert statuses(old) == ["broken", "broken", "budget", "broken", "stalled"]
     assert fmt_median(old) == "30"
+
+
+def test_km_median_ci_matches_an_independent_greenwood_computation() -> None:
+    """Brookmeyer–Crowley CI of the Kaplan–Meier median (issue 17 §6) against a plain-Python
+    product-limit with Greenwood's variance (tests/naive.py), on hand-made and random censored sets
+    with many ties (integer counts from a small range)."""
+    import numpy as np
+
+    from tests.naive import naive_km_median_ci
+    from wcatsim.stats.censoring import km_median_ci
+
+    cases = [([10, 20, 20, 30, 50, 20, 40], [True, True, True, True, True, False, False])]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        flips = [int(x) for x in rng.integers(1, 15, size=n)]
+        broken = [bool(x) for x in rng.random(n) < rng.uniform(0.2, 1.0)]
+        cases.append((flips, broken))
+    for flips, broken in cases:
+        median, low, high = naive_km_median_ci(flips, broken)
+        ci = km_median_ci(flips, broken)
+        assert (ci.low, ci.high) == (low, high), (flips, broken)
+        assert km_median(flips, broken).median == median, (flips, broken)
+        if median is not None:
+            assert ci.low is not None and ci.low <= median and (ci.high is None or median <= ci.high)
+    # hand check of the first case (7 trials; breaks 10, 20, 20, 30, 50; censored 20, 40):
+    # S(10) = 6/7, S(20) = 6/7 * (1 - 2/6) = 4/7, S(30) = 4/7 * 2/3 = 8/21, S(50) = 0: median 30.
+    # Greenwood at 20: 1/42 + 2/24; lower edge 4/7 - 1.96 * 4/7 * sqrt(1/42 + 1/12) = 0.205 <= 0.5:
+    # the CI starts at 20.  Upper edge at 30: 8/21 (1 + 1.96 sqrt(1/42 + 1/12 + 1/6)) = 0.772 > 0.5,
+    # at 50 S = 0 (the band is S): the CI ends at 50.
+    ci = km_median_ci(*cases[0])
+    assert km_median(*cases[0]).median == 30 and (ci.low, ci.high) == (20, 50)
+    assert (ci.confidence, ci.method) == (0.95, "Brookmeyer-Crowley, linear Greenwood band")
+    nothing = km_median_ci([5, 9], [False, False])  # no break: no median, no CI
+    assert (nothing.low, nothing.high) == (None, None)

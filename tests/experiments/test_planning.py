@@ -297,6 +297,71 @@ def test_a_plan_that_misses_on_held_out_chips_raises_its_failing_domain_and_is_v
     assert all(min(ids) >= 4 for _, ids in bench.calls)
 
 
+def test_the_final_set_is_disjoint_from_every_set_the_adjustment_may_spend() -> None:
+    from wcatsim.experiments.plan.chips import final_chips, planning_chips, verification_chips
+
+    final = final_chips(20, 20, 5)
+    assert final == list(range(120, 140))
+    spent = set(planning_chips(20)).union(*(verification_chips(20, 20, s) for s in range(1, 6)))
+    assert not spent & set(final)
+
+
+class _NoisyBench:
+    """Every chip loses ``true_loss`` points whatever the voltages, plus its own N(0, sigma) noise (seeded
+    by trial and chip): raising a domain cannot repair the plan, so it stays exactly as far over budget."""
+
+    clean = 90.0
+
+    def __init__(self, trial: int, true_loss: float, sigma: float) -> None:
+        self.trial, self.true_loss, self.sigma = trial, true_loss, sigma
+        self.noise: dict[int, float] = {}
+
+    def accuracies(self, voltages, chip_ids):
+        out = []
+        for chip in chip_ids:
+            if chip not in self.noise:
+                self.noise[chip] = float(np.random.default_rng([self.trial, chip]).normal(0.0, self.sigma))
+            out.append(self.clean - self.true_loss + self.noise[chip])
+        return out
+
+    def stats(self, voltages, chip_ids):
+        from wcatsim.experiments.plan.planner import point_stats
+
+        return point_stats(self.accuracies(voltages, chip_ids))
+
+    def loss(self, stats):
+        return self.clean - stats.acc_mean
+
+
+def test_a_plan_0_1_point_over_budget_is_verified_no_more_often_than_the_final_set_alone_allows() -> None:
+    """Issue 17 section 4: the adjustment sets are spent, the final set decides.  A plan truly 0.1 point
+    over a 1-point budget, per-chip sd 0.35 points, 20 final chips: the final set's mean passes with
+    probability p0 = Phi(-0.1 / (0.35 / sqrt 20)) = 0.10.  Reported verified must stay within p0 plus 3
+    binomial standard errors over the trials; the old report (the last of up to 5 retried sets, the
+    first where both pass) is shown to break that bound, so the check can fail."""
+    from wcatsim.experiments.plan.planner import PlanSettings, final_verification, verify_held_out
+
+    budget, sigma, chips, trials = 1.0, 0.35, 20, 300
+    settings = PlanSettings(budget=budget, planning_chips=4, verification_chips=chips,
+                            max_verification_sets=5)
+    verified = selected = 0
+    for trial in range(trials):
+        bench = _NoisyBench(trial, budget + 0.1, sigma)
+        out = verify_held_out(bench, [1.0, 0.9], ["a", "b"], [1, 1], 1, settings)
+        final = final_verification(bench, [1.0, 0.9], ["a", "b"], out.steps, out.uniform_step, settings)
+        assert final.plan.chips == chips and len(final.plan_accuracies) == chips
+        assert min(final.chips) > max(max(e["chips"]) for e in out.history)  # never seen by the adjustment
+        verified += final.plan_within_budget
+        selected += out.history[-1]["within_budget"]
+    p0 = 0.5 * (1.0 + math.erf(-0.1 / (sigma / math.sqrt(chips)) / math.sqrt(2.0)))
+    bound = p0 + 3.0 * math.sqrt(p0 * (1.0 - p0) / trials)
+    assert verified / trials <= bound, (
+        f"reported verified in {verified}/{trials} runs; the final set alone allows p0 = {p0:.3f}, "
+        f"bound p0 + 3 binomial s.e. = {bound:.3f}"
+    )
+    assert selected / trials > bound, f"the selected report passed {selected}/{trials} (bound {bound:.3f})"
+
+
 def test_verification_stops_after_the_last_set_and_reports_the_miss() -> None:
     from wcatsim.experiments.plan.planner import PlanSettings, verify_held_out
 

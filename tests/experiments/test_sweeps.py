@@ -34,6 +34,13 @@ def test_random_flip_table_and_ber_zero_is_exactly_clean(runs, tmp_path) -> None
     per = read_csv(tmp_path / "rf_realisations.csv")
     assert len(per) == 8
     assert all(float(r["accuracy"]) == clean for r in per if float(r["ber"]) == 0.0)
+    # the lower tail (issue 17 §6) from the realisations the table was made of
+    from tests.naive import naive_lower_tail
+
+    assert (zero["acc_p05"], zero["collapsed_share"]) == (clean, 0.0)
+    accs = [float(r["accuracy"]) for r in per if float(r["ber"]) == 2e-2]
+    p05, share = naive_lower_tail(accs, clean)
+    assert high["acc_p05"] == pytest.approx(p05, abs=1e-9) and high["collapsed_share"] == share
     meta = (tmp_path / "rf.json").read_text()
     assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
 

@@ -120,3 +120,29 @@ def test_fault_result_counts_match_naive_decode(model) -> None:
         w for w in naive_image_words(MemoryImage.pack({"w": codes}, image.layout).words)[:3]
     ]
     assert naive_pack([int(x) for x in codes[:16]], 4, 64)[0] == clean_words[0] & (2**64 - 1)
+
+
+def test_three_errors_in_the_72_64_code_are_miscorrected_76_percent_and_detected_24() -> None:
+    """Issue 17 §5: what the implemented extended Hamming (72, 64) code does with three errors.
+
+    Every one of the C(72, 3) = 59,640 three-bit error patterns goes through the read kernel.  The
+    reference count is independent of it: three errors leave the overall parity odd, so the decoder
+    flips one bit (a miscorrection) when the XOR of the three Hamming positions (0 for the overall
+    parity bit) is 0 or a position of the word (1..71), and detects the word when it points outside
+    (72..127).  Measured: 45,304 miscorrected (75.96%), 14,336 detected (24.04%).
+    """
+    probe, _ = _image(1, 64, 0)
+    n = probe.layout.phys_bits
+    assert n == 72
+    patterns = list(combinations(range(n), 3))
+    image, _ = _image(len(patterns), 64, 2)
+    raw = image.words.copy()
+    for w, pattern in enumerate(patterns):
+        for b in pattern:
+            _flip(raw, w, b)
+    corrected, detected = _decode_counts(image, raw)  # with three errors every "correction" is wrong
+    # reference: Hamming positions 1..71 (the 7 check bits at the powers of two), parity bit at 0
+    positions = list(range(72))
+    want_mis = sum(1 for a, b, c in combinations(positions, 3) if (a ^ b ^ c) <= 71)
+    assert (corrected, detected) == (want_mis, len(patterns) - want_mis) == (45304, 14336)
+    assert round(100 * corrected / len(patterns)) == 76 and round(100 * detected / len(patterns)) == 24

@@ -137,11 +137,16 @@ def test_fault_models_count_like_the_naive_reader(scheme: str, model) -> None:
     codes = rng.integers(-8, 8, size=2400)
     image = MemoryImage.pack({"w": codes}, WordLayout(bits=4, word_bits=64, protect=scheme))
     result = model.corrupt(image, seed=3)
+    blind = scheme == "bit-mask" and not isinstance(model, Transient)  # its detector cannot see stuck cells
     want = naive_protected_counts(
-        naive_image_words(result.image.words), naive_image_words(image.words), scheme, 4, 64, codes.size
+        naive_image_words(result.image.words), naive_image_words(image.words), "none" if blind else scheme,
+        4, 64, codes.size,
     )
     assert result.codes["w"].tolist() == want["codes"]
     assert result.bits_changed == want["bits_changed"]
+    if blind:  # read as unprotected; every word read wrong is unflagged, i.e. miscorrected
+        wrong = int((np.array(want["codes"]).reshape(-1, 16) != codes.reshape(-1, 16)).any(axis=1).sum())
+        want = {"corrected": 0, "detected": 0, "miscorrected": wrong}
     assert (result.ecc_corrected, result.ecc_detected, result.ecc_miscorrected) == (
         want["corrected"], want["detected"], want["miscorrected"],
     )  # fmt: skip
@@ -153,20 +158,24 @@ def test_fault_models_count_like_the_naive_reader(scheme: str, model) -> None:
 
 
 def test_msb8t_refuses_voltages_below_the_8t_vmin() -> None:
+    """The 8T floor is an 8T/6T Vmin ratio times the preset's 6T Vmin (issue 17 §5), not a fraction of
+    the nominal supply: dpcs45 (6T Vmin 0.74 V) gets 0.41/0.7 x 0.74 = 0.433 V."""
     tech = load_technology("dpcs45")
     image = MemoryImage.pack({"w": np.zeros(64, int)}, WordLayout(bits=4, protect="msb-8t"))
-    floor = EIGHT_T.v_min_fraction * tech.v_nominal
-    assert abs(floor - 0.41 / 1.2) < 1e-12
-    assert floor < tech.v_low  # dpcs45 stays above it: the whole range is covered
-    ChipFaultMap(technology=tech).corrupt(image, seed=0, voltage=tech.v_low)
+    assert EIGHT_T.v_min_ratio == pytest.approx(0.41 / 0.7)
+    floor = EIGHT_T.v_floor(tech.v_min)
+    assert floor == pytest.approx(0.41 / 0.7 * 0.74) and tech.v_low < floor < tech.v_min
+    ChipFaultMap(technology=tech).corrupt(image, seed=0, voltage=0.44)
+    with pytest.raises(InputError, match="below the 8T cells' Vmin"):
+        ChipFaultMap(technology=tech).corrupt(image, seed=0, voltage=tech.v_low)
     low = GaussianCellModel(
         name="deep", node="test", source="test", v_nominal=1.0, v_min=0.8, v_low=0.2, v_high=1.0,
         mu=0.3, sigma=0.1,
     )  # fmt: skip
     for model in (Transient(technology=low), ChipFaultMap(technology=low)):
-        model.corrupt(image, seed=0, voltage=0.35)  # at or above 0.342 x nominal: covered
+        model.corrupt(image, seed=0, voltage=0.47)  # at or above 0.586 x 6T Vmin 0.8 = 0.469: covered
         with pytest.raises(InputError, match="below the 8T cells' Vmin"):
-            model.corrupt(image, seed=0, voltage=0.3)
+            model.corrupt(image, seed=0, voltage=0.46)
     from sram_models.protection import check_voltage
 
     with pytest.raises(InputError, match="below the 8T cells' Vmin"):
@@ -203,3 +212,31 @@ def test_costs() -> None:
     lay = WordLayout(bits=8, word_bits=64, protect="msb-8t")
     assert protection_cost(lay).cells == {"6T": 56, "8T": 8}
     assert energy_weights(WordLayout(bits=4, protect="secded")) == (72.0, 72.0)
+
+
+def test_bit_mask_detector_sees_late_reads_not_stuck_cells() -> None:
+    """Issue 17 §5: bit-mask's Razor-style detector flags transient (late-read) errors, and nothing
+    under stuck faults: on the same chip, bit-mask then reads exactly what the unprotected memory reads,
+    and every word read wrong counts as miscorrected (unflagged)."""
+    from sram_models.protection import SCHEMES
+
+    detector = SCHEMES.get("bit-mask").detector
+    assert (detector.coverage(stuck=False), detector.coverage(stuck=True)) == (1.0, 0.0)
+    assert "late" in detector.sees and detector.energy_overhead is None
+    rng = np.random.default_rng(0)
+    codes = rng.integers(-8, 8, size=4096)
+    images = {s: MemoryImage.pack({"w": codes}, WordLayout(bits=4, word_bits=64, protect=s))
+              for s in ("none", "bit-mask")}  # fmt: skip
+    for model in (ChipFaultMap(ber=1e-2), StuckAt(ber=1e-2)):
+        plain = model.corrupt(images["none"], seed=3)
+        masked = model.corrupt(images["bit-mask"], seed=3)
+        np.testing.assert_array_equal(masked.codes["w"], plain.codes["w"])
+        assert masked.ecc_detected == 0 and masked.ecc_corrected == 0
+        wrong_words = int((masked.codes["w"].reshape(-1, 16) != codes.reshape(-1, 16)).any(axis=1).sum())
+        assert wrong_words > 0 and masked.ecc_miscorrected == wrong_words
+    # transient flips are late reads: every word with a wrong weight bit is flagged, and masking acts
+    plain = Transient(ber=1e-2).corrupt(images["none"], seed=3)
+    masked = Transient(ber=1e-2).corrupt(images["bit-mask"], seed=3)
+    hit = int((plain.codes["w"].reshape(-1, 16) != codes.reshape(-1, 16)).any(axis=1).sum())
+    assert hit > 0 and masked.ecc_detected == hit and masked.ecc_miscorrected == 0
+    assert not np.array_equal(masked.codes["w"], plain.codes["w"])

@@ -106,7 +106,7 @@ class IsoAccuracy:
     voltage (up to nominal) stay at or above ``clean_acc - budget`` (``lowest_voltage``);
     ``voltage`` is the one of them with the lowest energy (ties: the higher voltage),
     nominal included. When no lowered voltage qualifies, ``voltage`` is the nominal one
-    and ``saving`` is 0.
+    and ``saving`` is 1 − its energy (0 unprotected, negative where check cells cost).
     """
 
     budget: float  # accuracy points below clean accuracy that are tolerated
@@ -122,8 +122,14 @@ class IsoAccuracy:
 
     @property
     def saving(self) -> float:
-        """1 − (lowest energy among the qualifying voltages) / nominal (0.25 = 25% less energy)."""
-        return max(0.0, 1.0 - self.energy_norm) if self.voltage < self.nominal_voltage else 0.0
+        """1 − (lowest energy among the qualifying voltages) / nominal (0.25 = 25% less energy).
+
+        Negative when that point costs more than the unprotected image at nominal (a protection
+        scheme's check cells, or 8T cells, can cost more than the voltage they allow saves): the
+        true number, not clipped to 0 (issue 17 §5).  With ``nominal_within_budget`` False nothing
+        qualifies and this is the nominal point's, for reference only.
+        """
+        return 1.0 - self.energy_norm
 
 
 @dataclass
@@ -188,9 +194,11 @@ def iso_accuracy_saving(
     The result is the qualifying voltage with the lowest ``energy_norm`` (the nominal
     point counts, at energy 1 when it was not swept): saving = 1 − that energy.
 
-    Edge cases: no lowered voltage within budget -> saving 0 at nominal; the nominal
-    point itself outside the budget -> also saving 0, with ``nominal_within_budget``
-    False; the lowest swept voltage within budget and the cheapest -> ``bounded_by_sweep``
+    Edge cases: no lowered voltage within budget -> the nominal point (saving 1 − its swept
+    energy: 0 unprotected, negative for a scheme whose cells cost; 0 when nominal was not swept);
+    the nominal point itself outside the budget -> also the nominal point, with
+    ``nominal_within_budget`` False; the lowest swept voltage within budget and the cheapest ->
+    ``bounded_by_sweep``
     (a lower voltage might qualify and save more; extend the sweep). A dip below budget at some voltage
     ends the scan there even if a lower voltage recovers (every higher voltage must
     stay within budget: a chip is not operated at a voltage whose neighbour above is
@@ -224,7 +232,7 @@ def iso_accuracy_saving(
     nominal_idx = int(candidates[-1])
     nominal_ok = chosen is not None
     if chosen is None or voltage[chosen] >= v_nominal - 1e-12:
-        # Nothing lowered qualifies: stay at nominal, saving 0.
+        # Nothing lowered qualifies: stay at nominal (its swept energy; 1 when not swept).
         at_nominal = abs(voltage[nominal_idx] - v_nominal) <= 1e-12
         return IsoAccuracy(
             budget=float(budget),

@@ -11,6 +11,20 @@ uncensored just before t_i (a trial censored at t_i counts as at risk at t_i).  
 smallest count t with S(t) <= 0.5; where S stays above 0.5 (half the trials or more are censored
 above every break), there is none, and the largest count observed is a lower bound of it.
 
+Tie conventions, stated because flip counts are integers and tie often:
+
+- several trials breaking at the same count t_i leave together: one factor (1 - d_i / n_i);
+- a trial censored at the count where others break is still at risk there (breaks before
+  censorings at a tie, the usual convention of Kaplan and Meier);
+- where S(t) equals 0.5 exactly on an interval (from t_i up to the next break), the median is t_i,
+  the smallest such count (no midpoint of the interval is taken).
+
+Its 95% CI (:func:`km_median_ci`) is Brookmeyer and Crowley's (1982, "A confidence interval for the
+median survival time", Biometrics 38(1), 29-41): the counts whose pointwise test of S(t) = 0.5 is not
+rejected, read here from the linear Greenwood band of S, S(t) ± z·se(t): the low end is the smallest
+count where the band's lower edge reaches 0.5, the high end the smallest count where its upper edge
+does (none where it never does: the CI is open above).
+
 Torch-free: the report reads summaries with it.
 """
 
@@ -54,6 +68,63 @@ def km_median(flips: Sequence[int], broken: Sequence[bool]) -> CensoredMedian:
         if s <= _HALF:
             return CensoredMedian(int(t), None, censored)
     return CensoredMedian(None, max(int(f) for f in flips), censored)
+
+
+@dataclass(frozen=True)
+class MedianCI:
+    """Brookmeyer–Crowley confidence interval of the Kaplan–Meier median of flips to break."""
+
+    low: int | None  # None: no count reaches it (S's band stays above 0.5: no trial broke, or too few)
+    high: int | None  # None: the CI is open above (the band's upper edge never reaches 0.5)
+    confidence: float
+    method: str = "Brookmeyer-Crowley, linear Greenwood band"
+
+
+def km_median_ci(flips: Sequence[int], broken: Sequence[bool], confidence: float = 0.95) -> MedianCI:
+    """Confidence interval of the Kaplan–Meier median of ``flips`` (unbroken trials right-censored).
+
+    Parameters
+    ----------
+    flips : sequence of int
+        Flip count of every trial (for an unbroken trial, the count it reached).
+    broken : sequence of bool
+        Whether each trial broke the model.
+    confidence : float
+        Two-sided level (0.95: the 95% CI).
+
+    Returns
+    -------
+    MedianCI
+        ``low``: the smallest count where the lower edge of the Greenwood band of S reaches 0.5;
+        ``high``: the smallest count where its upper edge does (None: open above).  Where Greenwood's
+        variance is undefined (S = 0 after the last trial broke) the band is taken as S itself.
+    """
+    if len(flips) != len(broken):
+        raise ValueError(f"{len(flips)} flip counts but {len(broken)} broken flags")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    events = [int(f) for f, b in zip(flips, broken, strict=True) if b]
+    if not events:
+        return MedianCI(None, None, confidence)
+    import warnings
+
+    import numpy as np
+    from scipy.stats import CensoredData, ecdf
+
+    right = [int(f) for f, b in zip(flips, broken, strict=True) if not b]
+    sf = ecdf(CensoredData(uncensored=events, right=right)).sf
+    with warnings.catch_warnings():  # undefined at S = 0: replaced by S below, as documented
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = sf.confidence_interval(confidence_level=confidence, method="linear")
+    point = np.asarray(sf.probabilities, dtype=float)
+    upper = np.where(np.isnan(band.high.probabilities), point, band.high.probabilities)
+    lower = np.where(np.isnan(band.low.probabilities), point, band.low.probabilities)
+
+    def first(edge: np.ndarray) -> int | None:
+        hits = np.flatnonzero(edge <= _HALF)
+        return int(sf.quantiles[hits[0]]) if hits.size else None
+
+    return MedianCI(first(lower), first(upper), confidence)
 
 
 def trial_status(broken: bool, stalled: bool) -> str:

@@ -100,7 +100,7 @@ def iso_dict(sweep_rows: Sequence[Mapping[str, Any]], budget: float, metric: str
 def random_flip_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """BER down the side, one column per model: mean accuracy [95% CI] (realisations)."""
     bers = sorted({float(r["ber"]) for rows in per_model.values() for r in rows})
-    cols = ["BER"] + [f"{name} acc % [95% CI]" for name in per_model]
+    cols = ["BER"] + [f"{name} acc % [95% CI]; p05; collapsed" for name in per_model]
     table = []
     for ber in bers:
         line = [fmt_ber(ber)]
@@ -118,7 +118,10 @@ RANDOM_FLIP_CAPTION = (
     "BER: the probability that a stored bit reads wrong, as set (for stuck-at models, 2 x BER of the "
     "cells are faulty); acc: mean test accuracy over the fault realisations, 95% CI over realisations "
     "(random_flip.json says which procedure: fixed count, or the adaptive two-stage rule); random_flip.csv "
-    "also holds `flip_rate`: the share of the stored weight bits that did read wrong, measured."
+    "also holds `flip_rate`: the share of the stored weight bits that did read wrong, measured. "
+    "p05: the 5th percentile of the realisations' accuracies (percent); collapsed: the share of "
+    "realisations more than 10 points below clean. Near the accuracy cliff the realisations mix fine and "
+    "collapsed draws, and the CI of the mean then covers less than its nominal 95%."
 )
 # What the BER column of a sweep is, by the preset's ber_meaning.
 _SWEEP_BER = {
@@ -135,7 +138,10 @@ def sweep_caption(ber_meaning: str | None) -> str:
         f"BER: {ber}; flip rate: the share of the stored weight bits that did read wrong, measured "
         "(first model's); energy: dynamic reads plus leakage over the inference time, relative to the "
         "unprotected image at nominal; leakage share: of that energy; acc: mean over the realisations "
-        "(chips, or transient draws), 95% CI over them (none for one measured chip)."
+        "(chips, or transient draws), 95% CI over them (none for one measured chip). "
+        "p05: the 5th percentile of the realisations' accuracies (percent); collapsed: the share of "
+        "realisations more than 10 points below clean. Near the accuracy cliff the realisations mix fine and "
+        "collapsed draws, and the CI of the mean then covers less than its nominal 95%."
     )
 
 
@@ -152,7 +158,7 @@ def sweep_table(per_model: Mapping[str, Sequence[Mapping[str, Any]]], ber_meanin
     volts = sorted({float(r["voltage"]) for rows in per_model.values() for r in rows}, reverse=True)
     first = next(iter(per_model.values()))
     cols = ["V (norm.)", BER_LABELS.get(str(ber_meaning), "BER (preset)"), "flip rate", "energy / nominal",
-            "leakage share"] + [f"{n} acc % [95% CI]" for n in per_model]  # fmt: skip
+            "leakage share"] + [f"{n} acc % [95% CI]; p05; collapsed" for n in per_model]  # fmt: skip
     table = []
     for v in volts:
         ref = next((r for r in first if float(r["voltage"]) == v), None)
@@ -604,6 +610,12 @@ def _mean_ci(r: Mapping[str, Any]) -> str:
         text += f" [{fmt_acc(lo, 1)}, {fmt_acc(hi, 1)}]"
     if r.get("realisations") not in (None, ""):
         text += f" (n={r['realisations']})"
+    # the lower tail beside the mean (issue 17 §6; wcatsim.stats.tails): absent in tables made before it
+    p05, share = r.get("acc_p05"), r.get("collapsed_share")
+    if p05 not in (None, ""):
+        text += f"; p05 {fmt_acc(p05, 1)}"
+    if share not in (None, ""):
+        text += f"; collapsed {100 * float(share):.0f}%"
     return text
 
 

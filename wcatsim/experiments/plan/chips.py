@@ -13,7 +13,9 @@ and chip ``c``'s persistent faults in domain ``d`` come from a
   nested across voltages, as in every chip sweep;
 - **disjoint chip sets**: planning uses chips ``0 .. P-1``, verification set ``s``
   (1, 2, ...) chips ``P + (s-1) V .. P + s V - 1``; different chip indices give
-  independent seeds, so a verification set's chips were never seen by the search.
+  independent seeds, so a verification set's chips were never seen by the search;
+- **a final set used by nothing else**: chips ``P + M V .. P + (M+1) V - 1`` (``M``: the
+  most adjustment sets allowed), after every set the adjustment may spend.
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ def verification_chips(planning: int, per_set: int, set_number: int) -> list[int
         raise InputError("verification sets are numbered from 1")
     start = int(planning) + (int(set_number) - 1) * int(per_set)
     return list(range(start, start + int(per_set)))
+
+
+def final_chips(planning: int, per_set: int, max_sets: int) -> list[int]:
+    """Chip indices of the final set: the set after the last adjustment set ``max_sets`` allows.
+
+    Placed after all of them (not after the last one used) so that which chips are final does not
+    depend on how the adjustment went, and no adjustment set can ever share a chip with it.
+    """
+    if int(max_sets) < 1:
+        raise InputError("the adjustment allows at least one set")
+    return verification_chips(planning, per_set, int(max_sets) + 1)
 
 
 def make_layout(bits: int, word_bits: int, protect: str) -> Any:
@@ -125,6 +138,7 @@ class DomainChips:
 __all__ = [
     "DomainChips",
     "domain_chip_seed",
+    "final_chips",
     "make_layout",
     "planning_chips",
     "verification_chips",

@@ -23,13 +23,19 @@ The method (it scales linearly in the number of domains, e.g. ResNet-50's ~50 la
    least energy (:func:`wcatsim.experiments.plan.search.uniform_choice`).  Every domain at that
    voltage is also a plan that passed the joint check: where the descent ended costlier
    (its additive prediction is a heuristic), that plan is taken instead.
-5. **Verification** on held-out chips (disjoint seeds, :mod:`wcatsim.experiments.plan.chips`):
-   the plan and the uniform voltage are both evaluated on the same verification set.
+5. **Adjustment** on held-out chips (disjoint seeds, :mod:`wcatsim.experiments.plan.chips`):
+   the plan and the uniform voltage are both evaluated on the same held-out set.
    If one misses the budget there, it goes up (the uniform voltage one step; for the
    plan, the domains that lost most alone on those chips, until their losses cover the
    miss, each one step, :func:`wcatsim.experiments.plan.search.failing_domains`), and both are
-   evaluated again on a fresh disjoint set, up to ``max_verification_sets`` sets.  The
-   accuracies reported are always those of the last set, which the search never saw.
+   evaluated again on a fresh disjoint set, up to ``max_verification_sets`` sets.  These
+   sets take part in choosing the plan and are then spent: their accuracies are selected
+   (the loop stops on the first set where both pass) and are not reported as verified.
+6. **Final set** (:func:`final_verification`): the plan and the uniform voltage are frozen,
+   then evaluated once on a set of chips used by nothing else
+   (:func:`wcatsim.experiments.plan.chips.final_chips`).  What that set shows is reported as
+   the verified accuracy, whether it holds the budget or not (``verified_within_budget``
+   can be false); the plan is not changed after it.
 
 Energies: :func:`wcatsim.experiments.plan.energy.domains_energy` (each domain in arrays of its
 own at its own voltage, normalised to the whole image unprotected at nominal).  The
@@ -57,6 +63,7 @@ from wcatsim.experiments.plan import search
 from wcatsim.experiments.plan.chips import (
     DomainChips,
     domain_chip_seed,
+    final_chips,
     make_layout,
     planning_chips,
     verification_chips,
@@ -88,7 +95,8 @@ class PlanSettings:
     verification_chips: int = 20
     """chips per verification set, never seen by the search (20, as many as the search saw)"""
     max_verification_sets: int = 5
-    """fresh verification sets tried before a plan that keeps missing is reported as missing"""
+    """held-out sets the plan may be adjusted on before it is frozen (each one spent); the final set
+    (``verification_chips`` chips) comes after them"""
     protect: str = "none"
     """protection scheme of every domain's words (sram_models layout)"""
     word_bits: int = 64
@@ -177,6 +185,8 @@ class VoltagePlan:
     search_info: dict[str, Any]
     sensitivity: list[dict[str, Any]] = field(repr=False, default_factory=list)
     run_dir: str | None = None
+    final_set: dict[str, Any] | None = None
+    """the final set (:meth:`FinalSet.to_json`): its chips and every chip's accuracy"""
     eval_images: dict[str, Any] | None = None
     """the --eval-images subset record (images, of, seed, indices), None for the whole test set"""
 
@@ -190,7 +200,7 @@ class VoltagePlan:
 
     @property
     def within_budget(self) -> bool:
-        """The plan holds the budget on the last verification set."""
+        """The plan holds the budget on the final set (chips used by nothing else)."""
         return self._within(self.verified)
 
     @property
@@ -246,10 +256,12 @@ class VoltagePlan:
             "organisation": s.organisation().describe(),
             "energy_model": ENERGY_MODEL,
             "uniform_energy_basis": "one memory holding every weight at the uniform voltage",
-            "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, verification "
-            "set s: chips P+(s-1)V .. P+sV-1",
+            "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, adjustment "
+            "set s: chips P+(s-1)V .. P+sV-1; final set: chips P+MV .. P+(M+1)V-1 (M: max sets)",
             "search": self.search_info,
             "run_dir": self.run_dir,
+            # the frozen plan and uniform voltage on chips used by nothing else: the verified figures above
+            "final_set": self.final_set,
         }
 
 
@@ -286,6 +298,24 @@ def check_grid(technology: Any, voltages: Sequence[float] | None, protect: str =
     return sorted(set(out), reverse=True)
 
 
+def point_stats(accuracies: Sequence[float]) -> PointStats:
+    """Mean accuracy over chips and its Student-t 95% CI, clipped to 0..100 percent.
+
+    Parameters
+    ----------
+    accuracies : sequence of float
+        One accuracy (percent) per chip.
+
+    Returns
+    -------
+    PointStats
+    """
+    from wcatsim.experiments.montecarlo.stats import summarize
+
+    s = summarize(accuracies, bounds=(0.0, 100.0))
+    return PointStats(s.n, s.mean, s.ci_low, s.ci_high)
+
+
 class _Bench:
     """Evaluates accuracies of the model on sets of chips at per-domain voltages."""
 
@@ -319,17 +349,18 @@ class _Bench:
             self._seen[key] = found
         return found
 
-    def stats(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> PointStats:
-        from wcatsim.experiments.montecarlo.stats import summarize
-
+    def accuracies(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> list[float]:
+        """Accuracy (percent) on every chip of ``chip_ids`` with domain ``d`` at ``voltages[d]``."""
         accs = []
         for chip in chip_ids:
             codes, _ = self.chips.read(voltages, chip)
             accs.append(self.accuracy(codes))
             self.evaluations += 1
             self.on_eval(1)
-        s = summarize(accs, bounds=(0.0, 100.0))
-        return PointStats(s.n, s.mean, s.ci_low, s.ci_high)
+        return accs
+
+    def stats(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> PointStats:
+        return point_stats(self.accuracies(voltages, chip_ids))
 
     def loss(self, stats: PointStats) -> float:
         return self.clean - stats.value(self.metric)
@@ -466,10 +497,12 @@ def plan_voltage(
             steps = [uni] * n_dom
             say("  the descent's plan costs more than every domain at the uniform voltage: taking that")
 
-        # 5. verification on fresh, disjoint chip sets
-        verdict = verify_held_out(bench, grid, [d.name for d in doms], steps, uni, settings, say)
-        steps, uni = verdict.steps, verdict.uniform_step
-        plan_stats, uniform_stats, history = verdict.plan, verdict.uniform, verdict.history
+        # 5. adjustment on held-out chip sets (spent), 6. the frozen plan on the final set
+        names = [d.name for d in doms]
+        verdict = verify_held_out(bench, grid, names, steps, uni, settings, say)
+        steps, uni, history = verdict.steps, verdict.uniform_step, verdict.history
+        final_set = final_verification(bench, grid, names, steps, uni, settings, say)
+        plan_stats, uniform_stats = final_set.plan, final_set.uniform
     finally:
         bar.close()
         if cache is not None:
@@ -494,7 +527,8 @@ def plan_voltage(
         history=history,
         search_info={
             "method": "per-domain sensitivity on the planning chips, greedy descent (steepest energy saved "
-            "per accuracy point lost), joint check with bisection back-off, held-out verification",
+            "per accuracy point lost), joint check with bisection back-off, adjustment on held-out sets, "
+            "then the frozen plan evaluated once on a final set of chips used by nothing else",
             "moves": len(descent.moves),
             "moves_kept": chosen,
             "predicted_loss": descent.predicted_loss,
@@ -510,6 +544,7 @@ def plan_voltage(
         },
         sensitivity=cache.rows_for([d.name for d in doms], grid),
         run_dir=str(getattr(run, "dir", "")) or None,
+        final_set=final_set.to_json(),
         eval_images=evaluator.subset,
     )
     write_plan(plan, target)
@@ -518,7 +553,8 @@ def plan_voltage(
 
 @dataclass
 class HeldOut:
-    """What verification on held-out chips ended with (the last set's figures)."""
+    """What adjustment on held-out chips ended with (the last set's figures: selected, since the loop
+    stops on the first set where both pass; the reported accuracy is the final set's)."""
 
     steps: list[int]
     uniform_step: int
@@ -536,14 +572,15 @@ def verify_held_out(
     settings: PlanSettings,
     say: Callable[[str], None] = lambda text: None,
 ) -> HeldOut:
-    """Verify the plan (grid ``steps`` per domain) and the uniform voltage on fresh chip sets.
+    """Adjust the plan (grid ``steps`` per domain) and the uniform voltage on fresh chip sets.
 
     ``bench``: ``stats(voltages, chip ids) -> PointStats`` and ``loss(stats) -> points``.
     Set ``s`` holds the chips :func:`wcatsim.experiments.plan.chips.verification_chips` gives.  Both
     are evaluated on each set; when one misses the budget it goes up (the uniform voltage one
     grid step; the plan's failing domains, :func:`search.failing_domains` from their losses
     alone on this set, one step each) and both are evaluated on the next set, until both
-    hold or ``settings.max_verification_sets`` sets are spent.
+    hold or ``settings.max_verification_sets`` sets are spent.  The sets are spent: their figures
+    choose the plan, so :func:`final_verification` reports the frozen result on chips of its own.
     """
     steps, uni = [int(j) for j in steps], int(uniform_step)
     n_dom, budget = len(names), settings.budget
@@ -584,6 +621,84 @@ def verify_held_out(
             uni -= 1
             entry["uniform_raised_to"] = grid[uni]
     raise AssertionError("unreachable: the loop returns on its last set")  # pragma: no cover
+
+
+@dataclass
+class FinalSet:
+    """The frozen plan and uniform voltage evaluated once on the final set of chips."""
+
+    chips: list[int]
+    voltages: list[float]
+    uniform_voltage: float
+    plan_accuracies: list[float]
+    uniform_accuracies: list[float]
+    plan: PointStats
+    uniform: PointStats
+    plan_within_budget: bool
+    uniform_within_budget: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """``plan_voltage.json``'s ``final_set``."""
+        return {
+            "chips": list(self.chips),
+            "seeds": "domain_chip_seed(seed, domain name, chip) for every chip above",
+            "voltages": list(self.voltages),
+            "acc_mean": self.plan.acc_mean, "ci_low": self.plan.ci_low, "ci_high": self.plan.ci_high,
+            "within_budget": self.plan_within_budget,
+            "accuracies": list(self.plan_accuracies),
+            "uniform_voltage": self.uniform_voltage,
+            "uniform_acc_mean": self.uniform.acc_mean, "uniform_ci_low": self.uniform.ci_low,
+            "uniform_ci_high": self.uniform.ci_high, "uniform_within_budget": self.uniform_within_budget,
+            "uniform_accuracies": list(self.uniform_accuracies),
+        }  # fmt: skip
+
+
+def final_verification(
+    bench: Any,
+    grid: Sequence[float],
+    names: Sequence[str],
+    steps: Sequence[int],
+    uniform_step: int,
+    settings: PlanSettings,
+    say: Callable[[str], None] = lambda text: None,
+) -> FinalSet:
+    """Evaluate the frozen plan and uniform voltage once on the final set; change neither.
+
+    The final set's chips (:func:`wcatsim.experiments.plan.chips.final_chips`) come after every
+    adjustment set ``max_verification_sets`` allows, so no search, back-off or adjustment saw them,
+    whatever number of adjustment sets was used.  Its result is reported as found: a plan that misses
+    there is reported missing, with no retry (a retry would select the set and bias the figure).
+
+    Parameters
+    ----------
+    bench
+        ``accuracies(voltages, chip ids) -> list of percent`` and ``loss(stats) -> points``.
+    grid, names, steps, uniform_step
+        The voltage grid (highest first), the domains' names, the plan's grid index per domain and
+        the uniform voltage's grid index.
+    settings : PlanSettings
+        Chip counts and the budget.
+    say : callable
+        Progress lines.
+
+    Returns
+    -------
+    FinalSet
+    """
+    ids = final_chips(settings.planning_chips, settings.verification_chips, settings.max_verification_sets)
+    volts = [float(grid[int(j)]) for j in steps]
+    uniform_voltage = float(grid[int(uniform_step)])
+    plan_accs = [float(a) for a in bench.accuracies(volts, ids)]
+    uniform_accs = [float(a) for a in bench.accuracies([uniform_voltage] * len(names), ids)]
+    plan_stats, uniform_stats = point_stats(plan_accs), point_stats(uniform_accs)
+    plan_ok = bench.loss(plan_stats) <= settings.budget + search.TOLERANCE
+    uni_ok = bench.loss(uniform_stats) <= settings.budget + search.TOLERANCE
+    say(f"[plan] final set (chips {ids[0]}..{ids[-1]}, used by nothing else): plan {_fmt_stats(plan_stats)} "
+        f"({'within' if plan_ok else 'MISSES'} budget), uniform {uniform_voltage:g}: "
+        f"{_fmt_stats(uniform_stats)} "
+        f"({'within' if uni_ok else 'MISSES'})")  # fmt: skip
+    return FinalSet(ids, volts, uniform_voltage, plan_accs, uniform_accs, plan_stats, uniform_stats,
+                    bool(plan_ok), bool(uni_ok))  # fmt: skip
 
 
 def write_plan(plan: VoltagePlan, out_dir: str | Path) -> dict[str, Path]:
@@ -631,8 +746,15 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         f"{float(data['uniform_energy_norm']):.4f}, verified {uni_acc}" + flag("uniform_within_budget"),
         f"clean {float(data['clean_acc']):.2f}%, budget {float(data['budget']):g} point(s) on the "
         f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
-        + (f"; {sets} verification set(s) of held-out chips" if sets else ""),
+        + (f"; {sets} held-out set(s) spent adjusting" if sets else ""),
     ]
+    final = data.get("final_set")
+    if final:
+        table.append(
+            "verified: the frozen plan and uniform voltage once on the final set (chips "
+            f"{final['chips'][0]}.."
+            f"{final['chips'][-1]}, used by nothing else), reported as found"
+        )
     if float(data["saving_over_uniform"]) < 0:
         table.append(
             "the uniform voltage in one memory costs less than these domains: each domain's arrays of its "
@@ -758,14 +880,17 @@ __all__ = [
     "PLAN_CSV",
     "PLAN_JSON",
     "PlanSettings",
+    "FinalSet",
     "HeldOut",
     "PointStats",
     "VoltagePlan",
     "check_grid",
     "default_grid",
     "domain_chip_seed",
+    "final_verification",
     "format_plan",
     "plan_voltage",
+    "point_stats",
     "verify_held_out",
     "write_plan",
 ]

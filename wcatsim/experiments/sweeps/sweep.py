@@ -39,20 +39,24 @@ from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
 from wcatsim.experiments.montecarlo.stopping import StoppingRule
 from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
 from wcatsim.memory.evaluator import model_fingerprint
+from wcatsim.stats.tails import lower_tail
 from wcatsim.store.results import PointTable, typed_row
 
 RANDOM_FLIP_FILE = "random_flip.csv"
 SWEEP_VOLTAGE_FILE = "sweep_voltage.csv"
+# acc_p05 (percent) and collapsed_share (fraction of draws > 10 points below clean): the lower tail beside
+# the mean and CI (issue 17 §6, wcatsim.stats.tails); empty on points computed before they existed
+TAIL_COLUMNS = ("acc_p05", "collapsed_share")
 RANDOM_FLIP_COLUMNS = (
     "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
-    "ci_low", "ci_high", "bits_changed_mean", "clean_acc",
+    "ci_low", "ci_high", *TAIL_COLUMNS, "bits_changed_mean", "clean_acc",
 )  # fmt: skip
 # energy columns: sram_models.energy (dynamic_pj, leakage_pj, inference_time_ns empty without absolute
 # figures; leakage_share in the preset's relative units then)
 SWEEP_VOLTAGE_COLUMNS = (
     "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
     "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
-    "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "clean_acc",
+    "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", *TAIL_COLUMNS, "clean_acc",
 )  # fmt: skip
 # images: test images evaluated (0 when the read codes equal the stored ones: the clean accuracy, exactly)
 REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "faulty_cells", "images")
@@ -90,6 +94,7 @@ def _point_row(
 ) -> dict[str, Any]:
     # The rule's CI: Student t for the fixed protocol, Stein's with Hall's skew correction for adaptive.
     s = rule.summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
+    tail = lower_tail([r.accuracy for r in realisations], clean_acc)
     changed = float(np.mean([r.bits_changed for r in realisations]))
     return {
         "flip_rate": changed / data_bits,
@@ -101,6 +106,8 @@ def _point_row(
         # one realisation (a measured chip) has no CI: written empty, not NaN
         "ci_low": None if math.isnan(s.ci_low) else s.ci_low,
         "ci_high": None if math.isnan(s.ci_high) else s.ci_high,
+        "acc_p05": tail.acc_p05,
+        "collapsed_share": tail.collapsed_share,
         "bits_changed_mean": changed,
         "clean_acc": clean_acc,
         **{f"{name}_mean": float(np.mean([getattr(r, name) for r in realisations]))
