@@ -184,14 +184,15 @@ def test_run_directory_name(layers, overrides, name) -> None:
 
 
 def test_table_columns() -> None:
+    # Deliberate change (issue 17 section 6): acc_p05 and collapsed_share beside the mean and CI.
     assert RANDOM_FLIP_COLUMNS == (
         "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
-        "ci_low", "ci_high", "bits_changed_mean", "clean_acc",
+        "ci_low", "ci_high", "acc_p05", "collapsed_share", "bits_changed_mean", "clean_acc",
     )  # fmt: skip
     assert SWEEP_VOLTAGE_COLUMNS == (
         "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
         "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
-        "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "clean_acc",
+        "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "acc_p05", "collapsed_share", "clean_acc",
     )  # fmt: skip
     assert REALISATION_COLUMNS == (
         "realisation",
@@ -474,7 +475,8 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
     assert side["fingerprint"] == "2ed401d1bfea55e97ded883b644aeaefc95f737be4be99e9450aaed194c6b541"
     assert _header(out) == (
         "voltage,ber,flip_rate,bits_changed_mean,energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,"
-        "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,clean_acc"
+        "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,"
+        "clean_acc"
     )
     # a protected sweep, as the demo's protect stage writes it (sweep_voltage_<scheme>.csv)
     out = tmp_path / "sweep_voltage_secded.csv"
@@ -485,8 +487,8 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
     assert side["fingerprint"] == "3d520b301b0d4cd506a33ef7b6979d4e978506667823a646fd0f5b674d3f793c"
     assert _header(out) == (
         "voltage,ber,flip_rate,bits_changed_mean,energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,"
-        "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,clean_acc,"
-        "ecc_corrected_mean,ecc_detected_mean,ecc_miscorrected_mean"
+        "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,"
+        "clean_acc,ecc_corrected_mean,ecc_detected_mean,ecc_miscorrected_mean"
     )
     assert _header(tmp_path / "sweep_voltage_secded_realisations.csv") == (
         "voltage,realisation,seed,accuracy,bits_changed,faulty_cells,images,"
@@ -598,4 +600,5 @@ def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
         "chip_seeds",
         "search",
         "run_dir",
+        "final_set",
     ]
