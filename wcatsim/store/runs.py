@@ -55,13 +55,15 @@ def config_hash(cfg: ExperimentConfig) -> str:
 
 
 
-# How data is read, not which model: the same run whatever their values.
-_RUNTIME_KEYS = {"data": ("stream", "workers")}
+# How data is read, or what an unhealthy run does, not which model: the same run whatever their values
+# (a run stopped at chance continues in its own directory with --set trainer.health=warn).
+_RUNTIME_KEYS = {"data": ("stream", "workers"), "trainer": ("health",)}
 
 
 
 def identity_sections(sections: dict[str, Any]) -> dict[str, Any]:
-    """A copy of config sections without the keys that only say how data is read (:data:`_RUNTIME_KEYS`):
+    """A copy of config sections without the keys that only say how data is read or what an unhealthy run does
+    (:data:`_RUNTIME_KEYS`):
     what makes two configs the same run, for the run hash and for resuming into a run."""
     out = {name: dict(values) if isinstance(values, dict) else values for name, values in sections.items()}
     for section, keys in _RUNTIME_KEYS.items():
