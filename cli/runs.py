@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import Command, handles_errors
+from cli._common import Command, handles_errors, quiet_option
 
 COLUMNS = ("run", "model", "quantizer", "dataset", "test_acc_%", "health", "tables")
 
@@ -57,8 +57,9 @@ def describe(run_dir: Path) -> dict[str, str]:
 @click.command("runs", cls=Command)
 @click.argument("root", required=False, default=Path("runs"),
                 type=click.Path(file_okay=False, path_type=Path))  # fmt: skip
+@quiet_option
 @handles_errors
-def runs(root: Path) -> None:
+def runs(root: Path, quiet: bool) -> None:
     """List the runs under ROOT (default: runs): model, quantizer, dataset, test accuracy (percent), health
     and the result tables each holds (+N: earlier tables kept aside under their fingerprint)."""
     from wcatsim.errors import InputError
@@ -68,6 +69,8 @@ def runs(root: Path) -> None:
         raise InputError(f"no folder {root}: give the folder your runs are in, e.g. wcatsim runs runs")
     found = list_runs(root)
     if not found:
+        if quiet:  # the listing is this command's output; --quiet leaves out only the note
+            return
         click.echo(f"no runs under {root} (a run is a folder with a config.toml, made by wcatsim train)")
         return
     rows = [describe(r) for r in found]
