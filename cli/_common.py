@@ -400,6 +400,7 @@ class Experiment:
 
             self.config: Any = load_config(configs, overrides)
             self.dir: Path = run_dir_for(self.config)
+            self._name_other_runs(option)
             return
         from wcatsim.config import MODEL_SECTIONS, parse_override  # inside: --help loads no pydantic
 
@@ -421,6 +422,62 @@ class Experiment:
                 )
         if configs or overrides:
             self.config = self._layered(option)
+
+    def given_keys(self) -> dict[str, Any]:
+        """The model-defining keys (``model``/``data``/``quant``/``trainer``) the ``-c`` layers and ``--set``
+        name, at their resolved values: what the user said about the run they mean."""
+        from sram_models.tomlio import read_toml
+        from wcatsim.errors import ConfigError
+        from wcatsim.store.runs import lookup
+
+        names: list[str] = []
+
+        def walk(node: Any, prefix: str) -> None:
+            for key, value in node.items():
+                if isinstance(value, dict) and key != "args":  # model.args is one value (a table)
+                    walk(value, f"{prefix}{key}.")
+                else:
+                    names.append(prefix + key)
+
+        for layer in self.configs:
+            walk(read_toml(layer, ConfigError), "")
+        names += [item.split("=", 1)[0].strip() for item in self.overrides]
+        resolved = self.config.to_dict()
+        keep = [n for n in names if n.split(".", 1)[0] in _MODEL_SECTIONS and n not in _READING_KEYS]
+        return {n: lookup(resolved, n) for n in dict.fromkeys(keep)}
+
+    def _name_other_runs(self, option: str) -> None:
+        """A run selected by its config: when other runs under the same folder agree with every key given,
+        say so (the selected run is trained) or refuse naming them (it is not): fewer ``-c``/``--set`` than
+        at training select another run's name, never silently."""
+        root = self.dir.parent
+        if not root.is_dir():
+            return
+        from wcatsim.store.runs import differences, runs_agreeing
+
+        others = [r for r in runs_agreeing(root, self.given_keys()) if r.resolve() != self.dir.resolve()
+                  and (r / "checkpoint.pt").is_file()]  # fmt: skip
+        if not others:
+            return
+        mine = self.config.to_dict()
+        from wcatsim.store.runs import saved_config
+
+        named = "; ".join(
+            f"{r} ({', '.join(differences(mine, saved_config(r) or {})) or 'same settings'})"
+            for r in others[:5]
+        ) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        if (self.dir / "checkpoint.pt").is_file():
+            click.echo(
+                f"note: these settings select {self.dir}; {len(others)} other run(s) under {root} agree with "
+                f"every setting given: {named}; pass {option} DIR to take one of them", err=True,
+            )  # fmt: skip
+            return
+        from wcatsim.errors import ConfigError
+
+        raise ConfigError(
+            f"no trained run at {self.dir} for these settings, but runs under {root} agree with every "
+            f"setting given: {named}; pass {option} DIR, or the same -c/--set as at training"
+        )
 
     def _layered(self, option: str) -> Any:
         from sram_models.tomlio import read_toml

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                      "Plan one SRAM voltage per domain of layers: least energy within an accuracy budget."),
     "pareto": ("cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
     "sram": ("cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),
+    "runs": ("cli.runs:runs", "Runs under a folder: model, quantizer, dataset, accuracy, health, tables."),
 }
 
 

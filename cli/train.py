@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -77,7 +80,9 @@ def train(
     target = out_dir or run_dir or run_dir_for(cfg)
     check_writable(target, "--out" if (out_dir or run_dir) else "the run directory", folder=True)
     with removes_empty_dirs_on_failure(target):  # a failed run leaves no empty directory behind
-        result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
+        check_images(cfg)  # a corrupt image is one line now, not a loader worker's traceback mid-run
+        with _removes_new_run_files_on_bad_input(target):
+            result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
     if result.epochs_run == 0:
         click.echo(f"{target}: already trained ({cfg.trainer.epochs} epochs); --fresh retrains it")
     elif result.resumed_from is not None:
@@ -88,6 +93,41 @@ def train(
         f"{result.seconds:.1f} s)"
     )
     click.echo(f"run directory: {target}")
+
+
+def check_images(cfg: Any) -> None:
+    """Open every image of an image-folder dataset (header decoded) before training starts."""
+    if cfg.data.name != "imagefolder":
+        return
+    from wcatsim.errors import InputError
+    from wcatsim.train.datasets.imagefolder import check_image_files
+    from wcatsim.train.runs import load_dataset_for
+
+    data = load_dataset_for(cfg)
+    if len(data.train) == 0:  # trainer would say so too, but without naming the folder
+        raise InputError(
+            f"{Path(cfg.data.root) / 'train'} holds no image: training needs train/<class>/*.jpg (a folder "
+            "with only val/ can be evaluated or quantized, not trained on)"
+        )
+    check_image_files(data.train, data.val, data.test)
+
+
+@contextlib.contextmanager
+def _removes_new_run_files_on_bad_input(target: Path) -> Iterator[None]:
+    """A run that fails on bad input (exit 2: an empty dataset, a bad file) before it trained anything leaves
+    none of the files it began with (config.toml, train.log) in a run directory it created; a run stopped
+    unhealthy (exit 3) keeps them, and its checkpoints, for inspection."""
+    from wcatsim.errors import InputError
+    from wcatsim.store.files import RUN_FILES
+
+    before = {name for name in RUN_FILES if (target / name).exists()}
+    try:
+        yield
+    except InputError:
+        if not before:  # a new run: nothing of it was there before this call
+            for name in RUN_FILES:
+                (target / name).unlink(missing_ok=True)
+        raise
 
 
 def _toml_string(text: str) -> str:

@@ -48,6 +48,8 @@ import hashlib
 import os
 import re
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,12 +261,22 @@ class ChipMeasurement:
                     chip=str(data["chip"]) if "chip" in keys else "",
                     source=str(data["source"]) if "source" in keys else "",
                 )
-        except (OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            # a cut download or a damaged disk: the zip directory or a compressed array does not read back
+            raise InputError(
+                f"{path} is a truncated or corrupt .npz fault map ({_error_name(exc)}: "
+                f"{str(exc)[:80]}); copy it again or write it again with `wcatsim sram import-map`"
+            ) from None
+        except (OSError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(
                 f"{path} is not a .npz fault map: write one with `wcatsim sram import-map`"
             ) from None
+
+
+def _error_name(exc: BaseException) -> str:
+    return "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
 
 
 # ---------------------------------------------------------------- importers

@@ -98,6 +98,10 @@ CASES = [
     Case("train --out {new} --set data.name=mnist --set data.root={mnist_labels}", "label is 12"),
     Case("train --out {new} --set data.name=mnist --set data.root={mnist_truncated}", "truncated"),
     Case("train --device tpu", "is not one of"),
+    Case("train --out {new} --set data.name=imagefolder --set data.root={corrupt_jpeg} "
+         "--set data.image_size=8 --set data.resize=8", "corrupt_jpeg/train/a/3.jpg"),
+    Case("train --out {new} --set data.name=imagefolder --set data.root={val_only} "
+         "--set data.image_size=8 --set data.resize=8", "val_only/train holds no image"),
     # ---------------------------------------------------------------- eval
     Case("eval {missing}", "does not exist"),
     Case("eval {empty}", "no checkpoint.pt"),
@@ -197,6 +201,9 @@ CASES = [
     Case("sweep-voltage --run {run} --fault-map {missing}", "no fault map at"),
     Case("sweep-voltage --run {run} --fault-map {file}", "is not a .npz fault map"),
     Case("sweep-voltage --run {run} --fault-map {file} --chips 3", "--chips has no meaning"),
+    Case("sweep-voltage --run {run} --fault-map {npz_truncated}", "truncated or corrupt .npz fault map"),
+    Case("sweep-voltage --run {run} --fault-map {npz_zlib}", "truncated or corrupt .npz fault map"),
+    Case("random-flip --run {run} --eval-images 100000", "the test split has only 539 images"),
     # ---------------------------------------------------------------- plan-voltage
     Case("plan-voltage --run {run} --eval-images -1", "--eval-images"),
     Case("random-flip --run {run} --eval-images -3", "--eval-images"),
@@ -336,6 +343,44 @@ def _write_sweeps(root: Path) -> dict[str, str]:
     return out
 
 
+def _write_bad_fault_maps(root: Path) -> dict[str, str]:
+    """A fault map cut in half (zipfile.BadZipFile) and one whose compressed array is damaged (zlib.error)."""
+    import zipfile
+
+    from sram_models.faults.measured import ChipMeasurement
+
+    good = root / "map.npz"
+    ChipMeasurement(rows=64, cols=64, banks=1, voltages=(0.9, 1.0),
+                    stuck0=(np.arange(50) * 7, np.arange(5) * 2),
+                    stuck1=(np.arange(40) * 7 + 1, np.arange(4) * 2 + 1)).save(good)  # fmt: skip
+    data = good.read_bytes()
+    (root / "map_truncated.npz").write_bytes(data[: len(data) // 2])
+    with zipfile.ZipFile(good) as archive:
+        member = archive.getinfo("sa0_0.npy")
+    start = member.header_offset + 30 + len(member.filename) + len(member.extra)  # the deflated bytes
+    damaged = bytearray(data)
+    for i in range(start + 10, start + member.compress_size - 2):
+        damaged[i] ^= 0x5A
+    (root / "map_zlib.npz").write_bytes(bytes(damaged))
+    good.unlink()
+    return {"npz_truncated": str(root / "map_truncated.npz"), "npz_zlib": str(root / "map_zlib.npz")}
+
+
+def _write_image_folders(root: Path) -> dict[str, str]:
+    """An image folder with one JPEG that is not a JPEG inside; one with only val/ (no training images)."""
+    from PIL import Image
+
+    for name, splits in (("corrupt_jpeg", ("train", "val")), ("val_only", ("val",))):
+        for split in splits:
+            for label in "ab":
+                folder = root / name / split / label
+                folder.mkdir(parents=True)
+                for i in range(6):
+                    Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(folder / f"{i}.jpg")
+    (root / "corrupt_jpeg" / "train" / "a" / "3.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"garbage" * 10)
+    return {"corrupt_jpeg": str(root / "corrupt_jpeg"), "val_only": str(root / "val_only")}
+
+
 def _read_only_folder(root: Path) -> Path:
     """A folder this process cannot write into: a chmod-ed one, or (as root, who ignores modes) /sys."""
     if os.geteuid() != 0:
@@ -389,6 +434,7 @@ def workspace(digits_runs, tmp_path_factory):
         "ro": str(_read_only_folder(root)),
         "mnist_labels": str(_write_mnist(root / "mnist_labels", labels_top=12)),
         "mnist_truncated": str(_write_mnist(root / "mnist_truncated", truncate=True)),
+        **_write_bad_fault_maps(root), **_write_image_folders(root),
         **_write_sweeps(root),
     }  # fmt: skip
     yield root, cwd, places

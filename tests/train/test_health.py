@@ -140,3 +140,110 @@ def test_the_demo_refuses_a_model_at_chance_unless_allowed(
         demo.run_demo(tmp_path / "out", plan=plan, device="cpu", progress=False, log=lambda _: None,
                       allow_degenerate=True)  # fmt: skip
     assert "--allow-degenerate" in _invoke(["demo", "--help"]).output
+
+
+# ------------------------------------------------------------------ the training chance test (issue 19 §5)
+
+
+def _naive_upper_tails(n: int, right: int, total: int) -> list[float]:
+    """P(X >= k) for k = 0 .. n + 1, X ~ Binomial(n, right / total), in exact integers (reference; not the
+    code under test): C(n, i) right^i (total - right)^(n - i) / total^n."""
+    from math import comb
+
+    pmf = [comb(n, i) * right**i * (total - right) ** (n - i) for i in range(n + 1)]
+    tails = [sum(pmf[k:]) / total**n for k in range(n + 1)]
+    return [float(t) for t in tails] + [0.0]
+
+
+@pytest.mark.parametrize(("n", "right", "total"), [(8, 1, 4), (126, 12, 126), (539, 55, 539), (40, 1, 2)])
+def test_the_binomial_tail_matches_exact_integer_arithmetic(n: int, right: int, total: int) -> None:
+    from wcatsim.train.health import binomial_upper_tail
+
+    want_all = _naive_upper_tails(n, right, total)
+    for k in range(-1, n + 2):
+        p = right / total
+        got, want = binomial_upper_tail(k, n, p), want_all[min(max(k, 0), n + 1)]
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-300), f"P(X >= {k}), n={n}, p={p}: {got} vs {want}"
+
+
+def test_an_8_image_split_never_calls_chance_whatever_it_scores() -> None:
+    from wcatsim.train.health import chance_verdict
+
+    for correct in range(9):  # 4 balanced classes: the majority share is 25%
+        verdict = chance_verdict(correct, 8, 25.0)
+        # 6 of 8 are needed to be above 25% at 1% (P(X >= 5) = 0.0273, P(X >= 6) = 0.00423), and 75% is
+        # more than halfway from 25% to 100%: the split cannot tell chance from learning
+        assert verdict.needed == 6 and not verdict.can_tell and not verdict.at_chance, verdict
+
+
+def test_a_large_split_at_chance_is_called_so_with_the_bound_in_the_message() -> None:
+    from wcatsim.train.health import CHANCE_ALPHA, chance_verdict
+
+    n, majority = 539, DIGITS_TEST_MAJORITY
+    at = chance_verdict(55, n, majority)  # exactly the most frequent class's count
+    assert at.can_tell and at.at_chance and at.p_value >= CHANCE_ALPHA, at
+    # the bound: the smallest count significant at 1%, checked against exact arithmetic
+    tails = _naive_upper_tails(n, 55, 539)
+    assert tails[at.needed] < CHANCE_ALPHA <= tails[at.needed - 1], at.needed
+    assert f"learning needs {at.needed} of 539" in at.describe() and "at 1%" in at.describe()
+    assert chance_verdict(at.needed - 1, n, majority).at_chance
+    assert not chance_verdict(at.needed, n, majority).at_chance  # one more right answer: learning
+    assert not chance_verdict(539, n, majority).at_chance
+
+
+def test_trainer_health_is_declared_once_with_stop_as_default() -> None:
+    from wcatsim.config import load_config
+    from wcatsim.errors import InputError
+    from wcatsim.store.runs import config_hash
+
+    default = load_config([], [])
+    assert default.trainer.health == "stop"
+    warn = load_config([], ["trainer.health=warn"])
+    assert warn.trainer.health == "warn"
+    assert config_hash(warn) == config_hash(default)  # what an unhealthy run does is not which run
+    with pytest.raises(InputError, match="trainer.health"):
+        load_config([], ["trainer.health=ignore"])
+
+
+def _chance_on_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the digits' 126-image validation split score exactly its most frequent class's share."""
+    import wcatsim.train.trainer as training
+
+    real = training._accuracy
+
+    def dead(model, images, dev):
+        if len(images.y) == 126:
+            return 100.0 * float(torch.bincount(images.y).max()) / 126
+        return real(model, images, dev)
+
+    monkeypatch.setattr(training, "_accuracy", dead)
+
+
+def test_a_run_whose_epoch_is_one_step_is_told_about_batch_size_and_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from wcatsim.config import load_config
+    from wcatsim.train.health import TrainingHealthError
+    from wcatsim.train.trainer import train
+
+    _chance_on_validation(monkeypatch)
+    settings = ["trainer.epochs=4", "trainer.steps_per_epoch=1", "trainer.batch_size=16"]
+    with pytest.raises(TrainingHealthError) as caught:
+        train(load_config([], settings), out_dir=tmp_path / "stop", device="cpu", progress=False)
+    message = str(caught.value)
+    # the digits' validation split: 126 images, 13 of the most frequent class; 22 right are significant
+    tails = _naive_upper_tails(126, 13, 126)
+    assert tails[22] < 0.01 <= tails[21]
+    assert "at epoch 3 is at chance" in message and "learning needs 22 of 126" in message, message
+    assert "single step of 16 images" in message and "trainer.batch_size" in message, message
+    assert "trainer.epochs" in message and "trainer.lr" not in message, message
+
+    # trainer.health = "warn": the same run goes on to its last epoch and records what it was warned of
+    result = train(load_config([], [*settings, "trainer.health=warn"]), out_dir=tmp_path / "warn",
+                   device="cpu", progress=False)  # fmt: skip
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["healthy"] is True and summary["epochs"] == 4
+    assert [w.split(":")[0] for w in summary["health_warnings"]] == ["epoch 3", "epoch 4"]
+    assert "warning, unhealthy: validation accuracy" in (result.run_dir / "train.log").read_text()

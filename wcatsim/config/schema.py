@@ -294,6 +294,14 @@ class TrainerConfig:
     )
     # Stop each epoch after this many steps; 0 = a full pass (> 0 only for smoke tests and demos).
     steps_per_epoch: int = Field(0, description="Stop each epoch after this many steps; 0 = a full pass.")
+    # What an unhealthy run does (wcatsim.train.health: a non-finite loss, a learned range at its floor,
+    # accuracy at chance by a binomial test on the validation split): "stop" (exit 3, checkpoints kept) or
+    # "warn" (a line in train.log and summary.json's health_warnings, training goes on; a non-finite loss
+    # always stops). Default stop: a run that is not learning should not spend the rest of its epochs.
+    health: Literal["stop", "warn"] = Field(
+        "stop",
+        description="What an unhealthy run does: stop (exit 3) or warn (log it, go on; NaN always stops).",
+    )
     # A checkpoint (float or quantized) of the same architecture to start from; "" = random init.
     # Its weights are loaded, then the quantization ranges are initialised afresh from them.
     init_from: str = Field(

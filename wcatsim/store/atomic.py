@@ -24,13 +24,41 @@ from typing import Any
 
 from sram_models.errors import InputError
 
+_UMASK_GUARD = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (``umask``), read without changing it for other threads.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting and restoring it under a
+    lock (the only way POSIX offers).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_GUARD:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step."""
+    """Replace ``path`` with ``data`` in one step.
+
+    The file gets the mode any file the user writes gets (``0o666`` less the umask): ``mkstemp`` creates
+    its temporary file ``0o600`` whatever the umask, and colleagues sharing a results folder must be able
+    to read the tables and figures.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX; on Windows the mode bits do not apply
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

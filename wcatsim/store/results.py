@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from wcatsim.store.atomic import atomic_write_csv, atomic_write_json, exclusive, read_csv
+from wcatsim.store.files import FIGURE_SUFFIXES
 
 # The sidecar's time format (UTC): also the <created> part of a kept table's name.
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -397,12 +398,16 @@ class StageLedger:
 def keep_earlier_table(
     path: str | os.PathLike, meta_path: str | os.PathLike | None = None, also: tuple[Path, ...] = ()
 ) -> list[Path]:
-    """Rename the table at ``path``, its sidecar and realisation rows to ``STEM.<created>.<fp8>.SUFFIX``.
+    """Rename the table at ``path`` and the files that come with it to ``STEM.<created>.<fp8>.SUFFIX``.
+
+    What comes with it: its sidecar, its realisation rows and its figures.
 
     ``created`` and the fingerprint come from the sidecar (a sidecar without them, or a table without a
     sidecar: the file's modification time, and ``unknown``); a name already taken gets ``-2``, ``-3`` ...
     ``meta_path``: the sidecar when it is not ``NAME.json`` (e.g. ``bfa_summary.json`` beside
-    ``bfa_flips.csv``); ``also``: further files that belong to the table.  All get the same tag.
+    ``bfa_flips.csv``); ``also``: further files that belong to the table (a figure under another stem,
+    ``bfa.png``); the figures named after the table (``STEM.png``, ``.pdf``, ``.svg``) always go with it.
+    All get the same tag.
     Returns the new paths (nothing when there was nothing to keep).
     """
     path = Path(path)
@@ -411,6 +416,11 @@ def keep_earlier_table(
     present = [p for p in (path, meta_path, realisation_path, *map(Path, also)) if p.exists()]
     if not present:
         return []
+    # The table's figures (``STEM.png``/``.pdf``/``.svg``, where ``--plot`` draws them by default) go with
+    # it: left under the plain name they would stand beside the new table while showing the old numbers.
+    present += [
+        f for f in (path.with_suffix(s) for s in FIGURE_SUFFIXES) if f.exists() and f not in present
+    ]
     meta: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         loaded = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,15 @@ def config_hash(cfg: ExperimentConfig) -> str:
 
 
 
-# How data is read, not which model: the same run whatever their values.
-_RUNTIME_KEYS = {"data": ("stream", "workers")}
+# How data is read, or what an unhealthy run does, not which model: the same run whatever their values
+# (a run stopped at chance continues in its own directory with --set trainer.health=warn).
+_RUNTIME_KEYS = {"data": ("stream", "workers"), "trainer": ("health",)}
 
 
 
 def identity_sections(sections: dict[str, Any]) -> dict[str, Any]:
-    """A copy of config sections without the keys that only say how data is read (:data:`_RUNTIME_KEYS`):
+    """A copy of config sections without the keys that only say how data is read or what an unhealthy run does
+    (:data:`_RUNTIME_KEYS`):
     what makes two configs the same run, for the run hash and for resuming into a run."""
     out = {name: dict(values) if isinstance(values, dict) else values for name, values in sections.items()}
     for section, keys in _RUNTIME_KEYS.items():
@@ -114,15 +117,80 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def list_runs(root: str | Path) -> list[Path]:
+    """The run directories directly under ``root`` (folders holding a ``config.toml``), sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file())
+
+
+def saved_config(run_dir: str | Path) -> dict[str, Any] | None:
+    """A run's ``config.toml`` resolved against the defaults (every key present), or None when unreadable."""
+    from sram_models.tomlio import read_toml
+    from wcatsim.config import config_from_dict
+    from wcatsim.errors import InputError
+
+    try:
+        return config_from_dict(read_toml(Path(run_dir) / CONFIG_FILE)).to_dict()
+    except (OSError, InputError):
+        return None
+
+
+def lookup(config: Mapping[str, Any], key: str) -> Any:
+    """The value of dotted ``key`` (``trainer.epochs``) in a config dict (``_MISSING`` when absent)."""
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def runs_agreeing(root: str | Path, given: Mapping[str, Any]) -> list[Path]:
+    """The runs under ``root`` whose saved config has every dotted key of ``given`` at its value: the runs a
+    command given these ``-c``/``--set`` keys could have meant (only model-defining keys are compared)."""
+    out = []
+    for run in list_runs(root):
+        config = saved_config(run)
+        if config is not None and all(lookup(config, k) == v for k, v in given.items()):
+            out.append(run)
+    return out
+
+
+def differences(mine: Mapping[str, Any], theirs: Mapping[str, Any], limit: int = 3) -> list[str]:
+    """``section.key=value`` of ``theirs`` where it differs from ``mine`` in the sections that make a run
+    (what tells two runs apart), at most ``limit`` of them."""
+    from wcatsim.config import MODEL_SECTIONS
+
+    ignored = {f"{section}.{key}" for section, keys in _RUNTIME_KEYS.items() for key in keys}
+    out = []
+    for section in MODEL_SECTIONS:
+        a, b = mine.get(section) or {}, theirs.get(section) or {}
+        for key in sorted(set(a) | set(b)):
+            name = f"{section}.{key}"
+            if name not in ignored and a.get(key) != b.get(key):
+                out.append(f"{name}={json.dumps(b.get(key), default=str)}")
+    return out[:limit]
+
+
 __all__ = [
     "CONFIG_FILE",
     "LOG_FILE",
     "METRICS_FILE",
     "SUMMARY_FILE",
     "config_hash",
+    "differences",
     "identity_sections",
+    "list_runs",
+    "lookup",
     "read_summary",
     "run_dir_for",
     "run_name",
+    "runs_agreeing",
+    "saved_config",
     "train_command_hint",
 ]

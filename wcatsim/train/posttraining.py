@@ -143,7 +143,8 @@ def _calibration_set(data: Any, n: int, seed: int) -> Any:
     if len(train) == 0:
         raise InputError("`option.calibration_images` needs training images (data.root/train/<class>/*); "
                          "the test split is never used for calibration")
-    return data.eval_images("train", stratified_subset(labels_of(train), n, seed))
+    # all of them when fewer than n (as before; stratified_subset refuses a k above the split's size)
+    return data.eval_images("train", stratified_subset(labels_of(train), min(n, len(train)), seed))
 
 
 def recalibrate_batchnorm(model: nn.Module, images: Any, device: torch.device) -> int:

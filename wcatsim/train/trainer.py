@@ -50,7 +50,13 @@ from wcatsim.train.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
-from wcatsim.train.health import MAJORITY_KEY, TrainingHealthError, at_chance, majority_share
+from wcatsim.train.health import (
+    MAJORITY_KEY,
+    TrainingHealthError,
+    chance_verdict,
+    majority_share,
+    single_step_advice,
+)
 from wcatsim.train.runs import build_model_for, load_dataset_for
 from wcatsim.train.schedules import lr_factor
 
@@ -164,9 +170,11 @@ def train(
         run_dir, cfg, log, dev, test_images,
         val_majority=None if val_images is None else majority_share(val_images.y),
         train_majority=majority_share(labels_of(data.train)),
+        steps_per_epoch=steps_per_epoch,
     )  # fmt: skip
 
     bar = _progress_bar(progress, total_steps, start_epoch * steps_per_epoch, run_dir.name)
+    health_warnings: list[str] = []  # trainer.health = "warn": what would have stopped the run
     try:
         for epoch in range(start_epoch, tcfg.epochs):
             epoch_start = time.perf_counter()
@@ -253,8 +261,12 @@ def train(
                 + ("-" if val_acc is None else f"{val_acc:.2f}%")
                 + f" range/max|w| {row['mean_range_ratio']} ({row['seconds']:.1f} s)"
             )
-            problem = health.problem(model, epoch + 1, val_acc, row["train_accuracy"])
-            if problem is not None:
+            val_n = None if val_images is None else val_images.n_images
+            problem = health.problem(model, epoch + 1, val_acc, row["train_accuracy"], val_n, seen)
+            if problem is not None and tcfg.health == "warn":  # the user asked to go on: say it, go on
+                log.write("warning, unhealthy: " + problem)
+                health_warnings.append(f"epoch {epoch + 1}: {problem}")
+            elif problem is not None:
                 health.stop(TrainingHealthError, problem, model, history)
     finally:
         if bar is not None:
@@ -267,6 +279,8 @@ def train(
     summary = make_summary(
         model, cfg, test_acc, best_val, best_epoch, history, majority=majority_share(test_images.y)
     )
+    if health_warnings:  # only then: the summary of a run without warnings keeps its keys
+        summary["health_warnings"] = health_warnings
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
     epochs_run = tcfg.epochs - start_epoch
     log.write(
@@ -453,14 +467,18 @@ class _HealthContext:
     test_images: Any  # wcatsim.train.datasets.streaming.EvalImages of the test split
     val_majority: float | None  # most frequent class share of the validation split (percent)
     train_majority: float | None  # ... of the training split, used where there is no validation split
+    steps_per_epoch: int = 0  # optimizer steps per epoch (1: the advice is about batch size and epochs)
 
     def problem(
-        self, model: torch.nn.Module, epoch: int, val_acc: float | None, train_acc: float
+        self, model: torch.nn.Module, epoch: int, val_acc: float | None, train_acc: float,
+        val_n: int | None = None, train_n: int = 0,
     ) -> str | None:
         """Return what is wrong after ``epoch`` (1-based): one line naming cause and fix; None if healthy.
 
         Checked: a learned range at its floor (every epoch); accuracy at chance from epoch
-        CHANCE_FROM_EPOCH on (validation accuracy; training accuracy where there is no validation split).
+        CHANCE_FROM_EPOCH on (validation accuracy over ``val_n`` images; training accuracy over the
+        epoch's ``train_n`` images where there is no validation split), by
+        :func:`wcatsim.train.health.chance_verdict` (a binomial test on the split's size).
         """
         from wcatsim.train.quant import collapsed_ranges
 
@@ -477,17 +495,24 @@ class _HealthContext:
         if epoch < CHANCE_FROM_EPOCH:
             return None
         if val_acc is not None:
-            split, acc, majority = "validation", val_acc, self.val_majority
+            split, acc, majority, n = "validation", val_acc, self.val_majority, int(val_n or 0)
         else:
-            split, acc, majority = "training", train_acc, self.train_majority
-        if majority is None or not at_chance(acc, majority):
+            split, acc, majority, n = "training", train_acc, self.train_majority, int(train_n)
+        if majority is None:
             return None
-        fix = "lower trainer.lr (e.g. 10x)" if tcfg.optimizer == "sgd" else "lower trainer.lr"
-        if method in ("wcat", "lsq"):
-            fix += " or set trainer.range_lr"
+        verdict = chance_verdict(round(acc * n / 100.0), n, majority)
+        if not verdict.at_chance:
+            return None
+        # A run whose epoch is one step has taken a handful of steps by now: too few, whatever the rate.
+        fix = single_step_advice(self.steps_per_epoch, tcfg.batch_size, tcfg.epochs)
+        if fix is None:
+            fix = "lower trainer.lr (e.g. 10x)" if tcfg.optimizer == "sgd" else "lower trainer.lr"
+            if method in ("wcat", "lsq"):
+                fix += " or set trainer.range_lr"
         return (
             f"{split} accuracy {acc:.2f}% at epoch {epoch} is at chance (most frequent class: "
-            f"{majority:.2f}%): the model is not learning; {fix}, then train again; {kept}"
+            f"{majority:.2f}%; {verdict.describe()}): the model is not learning; {fix}, then train again "
+            f"(or set trainer.health = \"warn\" to go on); {kept}"
         )
 
     def stop(

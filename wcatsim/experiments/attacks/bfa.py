@@ -373,7 +373,11 @@ def run_bfa(
 
     results: list[TrialResult] = []
     # the one result store: holds the one-writer lock; its first write keeps the earlier attack's files
-    store = ResultStore(flips_path, settings, sidecar=summary_path, resume=False) if write else None
+    # bfa.png/.pdf (`wcatsim bfa --plot`'s default figure) belong to the attack they show: kept with it
+    figures = (out_dir / "bfa.png", out_dir / "bfa.pdf") if write else ()
+    store = (
+        ResultStore(flips_path, settings, sidecar=summary_path, also=figures, resume=False) if write else None
+    )
     try:
         for trial in range(trials):
             xb, yb = attack_batch_for(x_pool, y_pool, attack_batch, int(seed), trial)

@@ -41,6 +41,52 @@ LABEL_FILES = ("val_labels.txt", "LOC_val_solution.csv")
 EXPECTED = "train/<class>/*.jpg and val/<class>/*.jpg (or a flat val/ folder with val_labels.txt)"
 
 
+IMAGE_FIX = "remove or replace that file (every image of the folder is read)"
+
+
+class ImageDecodeError(InputError):
+    """An image file that does not decode (exit 2).
+
+    Raised in a DataLoader worker, it reaches the main process rebuilt from a message that carries the
+    worker's traceback (``torch.utils.data._utils.ExceptionWrapper.reraise`` calls the class with that
+    text); the constructor keeps only its own line, so the command prints one short line.
+    """
+
+    def __init__(self, message: str) -> None:
+        if "DataLoader worker" in message or "Traceback" in message:
+            ours = [line for line in message.splitlines() if "cannot decode image" in line]
+            if ours:
+                message = ours[-1].split("cannot decode image", 1)[1]
+                message = "cannot decode image" + message
+        super().__init__(message)
+
+
+def check_image_files(*datasets: Any, threads: int = 8) -> None:
+    """Open every file of ``datasets`` (:class:`ImageFileDataset`) and decode its header, before any
+    training: the first file that does not open raises :class:`ImageDecodeError` naming it.
+
+    ``Image.open`` reads the header (format, size, mode); ``verify`` checks what Pillow can check without
+    decoding the pixels.  Threads: the work is file reads (8: a local disk or NFS keeps that many busy).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [d.root / f for d in datasets if isinstance(d, ImageFileDataset) for f in d.files]
+
+    def problem(path: Path) -> str | None:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            return f"{path}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        bad = [p for p in pool.map(problem, paths) if p is not None]
+    if bad:
+        more = f" ({len(bad)} of {len(paths)} images do not open)" if len(bad) > 1 else ""
+        raise ImageDecodeError(f"cannot decode image {bad[0]}{more}; {IMAGE_FIX}")
+
+
 class ImageFileDataset(Dataset):
     """Image files with integer labels, decoded and transformed on access.
 
@@ -67,8 +113,8 @@ class ImageFileDataset(Dataset):
         try:
             with Image.open(path) as image:
                 rgb = image.convert("RGB")
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot decode image {path}: {exc}") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageDecodeError(f"cannot decode image {path}: {exc}; {IMAGE_FIX}") from None
         return self.transform(rgb, seed), self.targets[index]
 
     @property

@@ -240,13 +240,20 @@ def stratified_subset(labels: np.ndarray | torch.Tensor, k: int, seed: int) -> n
 
     Class c of n_c images gets k * n_c / N images, rounded by the largest-remainder rule (ties to the
     lower class index) so that the counts add up to exactly ``k``; its images are drawn without
-    replacement by a NumPy generator seeded with (seed, c). ``k >= N`` gives every position.
+    replacement by a NumPy generator seeded with (seed, c). ``k == N`` gives every position; ``k > N`` is
+    refused (:class:`InputError`), since a sidecar recording N images under a request for k would not say
+    what was asked.
     """
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels, dtype=np.int64)
     n = len(labels)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InputError(f"`memory.eval_images` must be a positive number of test images, got {k!r}")
-    if k >= n:
+    if k > n:  # refused rather than quietly all of them: the command said "a subset of k" already
+        raise InputError(
+            f"`memory.eval_images` {k}: the test split has only {n} images; drop `memory.eval_images` to "
+            f"evaluate all {n}, or give at most {n}"
+        )
+    if k == n:
         return np.arange(n, dtype=np.int64)
     classes, counts = np.unique(labels, return_counts=True)
     quota = k * counts / n
