@@ -427,6 +427,7 @@ class Experiment:
         """The model-defining keys (``model``/``data``/``quant``/``trainer``) the ``-c`` layers and ``--set``
         name, at their resolved values: what the user said about the run they mean."""
         from sram_models.tomlio import read_toml
+        from wcatsim.config import MODEL_SECTIONS
         from wcatsim.errors import ConfigError
         from wcatsim.store.runs import lookup
 
@@ -443,7 +444,7 @@ class Experiment:
             walk(read_toml(layer, ConfigError), "")
         names += [item.split("=", 1)[0].strip() for item in self.overrides]
         resolved = self.config.to_dict()
-        keep = [n for n in names if n.split(".", 1)[0] in _MODEL_SECTIONS and n not in _READING_KEYS]
+        keep = [n for n in names if n.split(".", 1)[0] in MODEL_SECTIONS and n not in _READING_KEYS]
         return {n: lookup(resolved, n) for n in dict.fromkeys(keep)}
 
     def _name_other_runs(self, option: str) -> None:

@@ -153,7 +153,7 @@ def test_stratified_subset_counts_follow_the_largest_remainder_rule() -> None:
     assert np.array_equal(stratified_subset(labels, 10, 4), stratified_subset(labels, 10, 4))
     assert not np.array_equal(stratified_subset(labels, 10, 4), stratified_subset(labels, 10, 5))
     assert np.array_equal(stratified_subset(labels, 100, 0), np.arange(100))
-    with pytest.raises(InputError, match="the test split has only 100 images; drop --eval-images"):
+    with pytest.raises(InputError, match="the test split has only 100 images; drop `memory.eval_images`"):
         stratified_subset(labels, 500, 0)  # refused: a sidecar of 100 images would not be the 500 asked for
     with pytest.raises(InputError, match="positive number"):
         stratified_subset(labels, 0, 0)
