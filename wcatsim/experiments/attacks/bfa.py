@@ -32,7 +32,7 @@ from wcatsim.train.quant import quantized_layers
 from .evaluation import StopEvaluator, original_threshold
 from .objectives import ATTACK_OBJECTIVES
 from .problem import ImageAttackProblem
-from .random_baseline import random_flip_accuracy
+from .random_baseline import random_bit_flips, random_flip_accuracy
 from .search import commit, search_step
 
 FLIPS_FILE = "bfa_flips.csv"
@@ -192,6 +192,8 @@ def run_trial(
                 "index": flip.index, "bit": flip.bit,
                 "code_before": flip.code_before, "code_after": flip.code_after,
                 "loss": step.loss_after, "acc": check.acc, "acc_images": check.images, "k_top": step.k_top,
+                # an objective's own columns (the targeted one's success rates), read off its check
+                **getattr(check, "columns", dict)(),
             })
         if bar is not None:
             bar.update(len(step.flips))
@@ -210,7 +212,8 @@ def run_trial(
     )
 
 
-def summarise(trials: list[TrialResult], base: dict[str, Any]) -> dict[str, Any]:
+def summarise(trials: list[TrialResult], base: dict[str, Any],
+              per_trial: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The summary written to ``bfa_summary.json`` (keys of issues 5 and 9 plus what is needed to read
     them).  Unbroken trials are right-censored: the median is Kaplan–Meier's
     (:func:`wcatsim.stats.censoring.km_median`), the mean and std are over broken trials only."""
@@ -248,6 +251,9 @@ def summarise(trials: list[TrialResult], base: dict[str, Any]) -> dict[str, Any]
         "widening_log": [message for t in trials for message in t.widenings],
         "seconds": [round(t.seconds, 3) for t in trials],
     })
+    # an objective's own per-trial values (the targeted attack's success rates), one list per key
+    for key in (per_trial[0] if per_trial else {}):
+        out[key] = [record[key] for record in per_trial]
     return out
 
 
@@ -268,6 +274,7 @@ def run_bfa(
     share_prefix: bool = True,
     eval_images: int = 0,
     objective: str = "untargeted",
+    objective_options: dict[str, Any] | None = None,
 ) -> BFAResult:
     """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the
     results.
@@ -277,9 +284,14 @@ def run_bfa(
     by a fixed, class-stratified, seeded subset of K test images (stop decision, final accuracy and the
     ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).  ``objective``
     names what the search maximises and when a trial has won (:data:`ATTACK_OBJECTIVES
-    <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`).
+    <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`); ``objective_options`` are its settings
+    (the targeted objective's ``target_class``, ``source_class``, ...).
     """
-    goal = ATTACK_OBJECTIVES.get(objective)()
+    try:
+        goal = ATTACK_OBJECTIVES.get(objective)(**(objective_options or {}))
+    except TypeError as exc:
+        given = sorted(objective_options or {})
+        raise InputError(f"objective {objective!r} does not take {given}: {exc}") from None
     cfg = run.config.attack.bfa
     trials = _positive_int(cfg.trials if trials is None else trials, "trials")
     seed = cfg.seed if seed is None else seed
@@ -298,6 +310,7 @@ def run_bfa(
     if not math.isfinite(threshold) or threshold > 100:
         raise InputError(f"threshold must be a percentage <= 100 (< 0: chance + 1/C), got {threshold!r}")
 
+    goal.validate(run.data.num_classes)
     model = run.model
     layers = quantized_layers(model)
     if not layers:
@@ -325,7 +338,7 @@ def run_bfa(
         rule = "most-frequent test class rate + 1/C percent"
     original = original_threshold(run.data.num_classes)
     evaluator = goal.stop_rule(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed,
-                               original_threshold=original)  # fmt: skip
+                               original_threshold=original, clean_codes=clean_codes)  # fmt: skip
     clean_acc = evaluator.accuracy(clean_codes)
     clean_check = evaluator.check(clean_codes)
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
@@ -353,7 +366,9 @@ def run_bfa(
         "attack_split": split,
         "seed": int(seed),
         "random_baseline": "as many distinct bits as the trial flipped, uniform over all clean-image bits",
+        **goal.settings(evaluator),  # nothing for the untargeted attack
     }
+    columns = FLIP_COLUMNS + list(goal.flip_columns)
     out_dir = Path(run.dir if out_dir is None else out_dir)
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
@@ -372,6 +387,7 @@ def run_bfa(
     bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
 
     results: list[TrialResult] = []
+    per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)
     # the one result store: holds the one-writer lock; its first write keeps the earlier attack's files
     # bfa.png/.pdf (`wcatsim bfa --plot`'s default figure) belong to the attack they show: kept with it
     figures = (out_dir / "bfa.png", out_dir / "bfa.pdf") if write else ()
@@ -390,16 +406,20 @@ def run_bfa(
                     baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
                 )
             results.append(result)
+            if goal.flip_columns:
+                # the same flips as run_trial's random baseline (same seed), read through the objective
+                random_codes = random_bit_flips(clean_codes, bits, result.flips, [int(seed), trial, 1])
+                per_trial.append(goal.trial_record(evaluator, result.rows, result.flips, random_codes))
             if store is not None:
                 store.begin()
-                summary = summarise(results, base)
+                summary = summarise(results, base, per_trial)
                 summary["complete"] = trial + 1 == trials
-                atomic_write_csv(flips_path, FLIP_COLUMNS, [row for t in results for row in t.rows])
+                atomic_write_csv(flips_path, columns, [row for t in results for row in t.rows])
                 store.write_sidecar(summary)
     finally:
         if store is not None:
             store.close()
-    summary = summarise(results, base)
+    summary = summarise(results, base, per_trial)
     summary["complete"] = True
     return BFAResult(trials=results, summary=summary, flips_path=flips_path, summary_path=summary_path)
 
