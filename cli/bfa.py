@@ -44,6 +44,15 @@ from cli._common import (
               help="Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C [attack.bfa.threshold].")
 @click.option("--seed", type=NON_NEGATIVE, default=None,
               help="Base seed of the attack batches [attack.bfa.seed, 0].")
+@click.option("--objective", default="untargeted", show_default=True, metavar="NAME",
+              help="What the attack maximises and when it has won, a name from the attack-objective "
+              "registry: untargeted (Rakin et al., ICCV 2019: accuracy to the threshold) or targeted "
+              "(T-BFA, Rakin et al., TPAMI 2021: the source images to --target-class).")
+@click.option("--target-class", type=NON_NEGATIVE, default=None, metavar="T",
+              help="--objective targeted: the class the attacked images are sent to (0..C-1).")
+@click.option("--source-class", type=NON_NEGATIVE, default=None, metavar="S",
+              help="--objective targeted: attack only the images of class S (1-to-1); without it every class "
+              "but T (N-to-1).")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -67,6 +76,9 @@ def bfa(
     eval_images: int | None,
     threshold: float | None,
     seed: int | None,
+    objective: str,
+    target_class: int | None,
+    source_class: int | None,
     plot: str | None,
     compare: tuple[Path, Path] | None,
     allow_degenerate: bool,
@@ -95,6 +107,8 @@ def bfa(
 
     from wcatsim.store.atomic import exclusive
     from wcatsim.store.files import OUTPUTS
+
+    objective_options = _objective_options(objective, target_class, source_class)
 
     exp = Experiment(configs, overrides, run_dir)
     exp.require_trained()
@@ -127,6 +141,8 @@ def bfa(
             eval_subset=attack.eval_subset,
             threshold=attack.threshold,
             eval_images=eval_images or 0,
+            objective=objective,
+            objective_options=objective_options,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),
@@ -142,3 +158,22 @@ def bfa(
 
         written = plot_bfa_trials(run.dir, figure)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
+
+
+def _objective_options(objective: str, target_class: int | None, source_class: int | None) -> dict:
+    """The objective's settings from the flags, checked before the run is loaded (one line, exit 2)."""
+    from sram_models.errors import InputError
+    from wcatsim.experiments.attacks.objectives import ATTACK_OBJECTIVES
+
+    ATTACK_OBJECTIVES.get(objective)  # an unknown name: one line with the allowed ones
+    if objective != "targeted":
+        if target_class is not None or source_class is not None:
+            raise InputError("--target-class and --source-class belong to --objective targeted, not "
+                             f"{objective!r}")
+        return {}
+    if target_class is None:
+        raise InputError("--objective targeted needs --target-class T (the class the images are sent to)")
+    if source_class is not None and source_class == target_class:
+        raise InputError(f"--source-class {source_class} is --target-class: a 1-to-1 attack needs two "
+                         "classes (leave --source-class out for N-to-1)")
+    return {"target_class": target_class, "source_class": source_class}
