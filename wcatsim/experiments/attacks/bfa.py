@@ -461,4 +461,12 @@ def format_summary(summary: dict[str, Any]) -> str:
     mean_text = "no trial broke" if mean is None else f"mean {mean:.1f}{spread} over {n - censored} broken"
     lines.append(f"  flips to break: median {fmt_median(summary)} (Kaplan-Meier, {censored}/{n} censored); "
                  f"{mean_text}")  # fmt: skip
+    if summary.get("objective") == "targeted":
+        source = summary["source_class"]
+        what = "every other class" if source is None else f"class {source}"
+        rates = ", ".join(f"{a:.1f}% (others {o:.1f}%)" for a, o in
+                          zip(summary["attack_success_rate"], summary["other_classes_accuracy"], strict=True))
+        lines.append(f"  targeted ({summary['attack_mode']}): {what} -> class {summary['target_class']}; "
+                     f"'broken' = attack success >= {summary['success_threshold']:g}% with the other classes "
+                     f"within {summary['max_other_drop']:g} points; attack success per trial: {rates}")
     return "\n".join(lines)
