@@ -53,6 +53,10 @@ from cli._common import (
 @click.option("--source-class", type=NON_NEGATIVE, default=None, metavar="S",
               help="--objective targeted: attack only the images of class S (1-to-1); without it every class "
               "but T (N-to-1).")
+@click.option("--defence", default="none", show_default=True, metavar="NAME",
+              help="A defence from the defence registry: none, or checksum (RADAR-style, Li et al., DATE "
+              "2021: 2-bit signatures over interleaved weight groups, flagged groups zeroed). The attacker "
+              "is unaware of it; the summary records detected_flips and defended_acc per trial.")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -79,6 +83,7 @@ def bfa(
     objective: str,
     target_class: int | None,
     source_class: int | None,
+    defence: str,
     plot: str | None,
     compare: tuple[Path, Path] | None,
     allow_degenerate: bool,
@@ -109,6 +114,9 @@ def bfa(
     from wcatsim.store.files import OUTPUTS
 
     objective_options = _objective_options(objective, target_class, source_class)
+    from wcatsim.experiments.attacks.defences import DEFENCES
+
+    DEFENCES.get(defence)  # an unknown name: one line with the allowed ones
 
     exp = Experiment(configs, overrides, run_dir)
     exp.require_trained()
@@ -143,6 +151,7 @@ def bfa(
             eval_images=eval_images or 0,
             objective=objective,
             objective_options=objective_options,
+            defence=defence,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),

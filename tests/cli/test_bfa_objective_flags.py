@@ -1,5 +1,6 @@
-"""``wcatsim bfa --objective targeted --target-class T [--source-class S]``: bad combinations are one
-line on stderr with exit code 2 and leave the run untouched; a good one writes the targeted summary."""
+"""``wcatsim bfa --objective targeted --target-class T [--source-class S] [--defence NAME]``: bad
+combinations are one line on stderr with exit code 2 and leave the run untouched; a good one writes the
+targeted summary."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def _files(root: Path) -> dict[str, bytes]:
         ("--target-class 3", "belong to --objective targeted"),
         ("--objective targetted --target-class 3", "did you mean 'targeted'"),
         ("--objective targeted --target-class -1", "--target-class"),
+        ("--defence checksums", "did you mean 'checksum'"),
     ],
 )
 def test_bad_objective_flags_are_one_line_exit_2(run_copy: Path, flags: str, expect: str) -> None:
@@ -49,9 +51,11 @@ def test_targeted_cli_writes_the_targeted_summary(run_copy: Path) -> None:
     from cli.main import cli
 
     result = CliRunner().invoke(cli, ["bfa", "--run", str(run_copy), "--quiet", "--trials", "1",
-                                      "--objective", "targeted", "--target-class", "3"])  # fmt: skip
+                                      "--objective", "targeted", "--target-class", "3",
+                                      "--defence", "checksum"])  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((run_copy / "bfa_summary.json").read_text())
     assert (summary["objective"], summary["target_class"], summary["source_class"]) == ("targeted", 3, None)
     assert len(summary["attack_success_rate"]) == len(summary["other_classes_accuracy"]) == 1
     assert "attack success" in result.output
+    assert summary["defence"] == "checksum" and len(summary["detected_flips"]) == 1

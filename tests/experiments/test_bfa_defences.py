@@ -76,3 +76,51 @@ def test_the_registry_has_none_and_checksum() -> None:
     assert not any(f.any() for f in DEFENCES.get("none")().flagged(None, codes, {}).values())
     with pytest.raises(InputError, match="group_size"):
         Checksum(group_size=0)
+
+
+def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digits_runs, tmp_path) -> None:
+    from wcatsim.experiments.attacks.bfa import run_bfa
+    from wcatsim.image import run_from_image, weight_image
+    from wcatsim.store.atomic import read_csv
+    from wcatsim.train.runs import load_run
+
+    run = load_run(digits_runs["maxabs"], device="cpu")
+    s = run_bfa(run, trials=1, seed=0, out_dir=tmp_path, defence="checksum").summary
+    assert s["defence"] == "checksum" and s["defence_group_size"] == 16
+    flips = s["flips_to_break"][0]
+    rows = [r for r in read_csv(tmp_path / "bfa_flips.csv") if int(r["flip"]) <= flips]
+    image = weight_image(run.model)
+    clean = {name: [int(v) for v in img.codes.reshape(-1)] for name, img in image.items()}
+    attacked = {name: list(values) for name, values in clean.items()}
+    for r in rows:
+        attacked[r["layer"]][int(r["index"])] = int(r["code_after"])
+    defence = Checksum()
+
+    def signature(values: list[int], key: list[int], group: int, groups: int, n_bits: int) -> list[int]:
+        total = sum(key[i] * values[i] for i in range(group, len(values), groups))
+        return [(total >> (n_bits - 1)) & 1, (total >> (n_bits - 2)) & 1]
+
+    flagged: dict[tuple[str, int], bool] = {}
+    for r in rows:
+        layer, n = r["layer"], len(clean[r["layer"]])
+        groups, key = defence.groups(n), [int(k) for k in defence.key(layer, n)]
+        g = int(r["index"]) % groups
+        if (layer, g) not in flagged:
+            bits = image[layer].bits
+            flagged[layer, g] = (signature(clean[layer], key, g, groups, bits)
+                                 != signature(attacked[layer], key, g, groups, bits))  # fmt: skip
+    expected = sum(flagged[r["layer"], int(r["index"]) % defence.groups(len(clean[r["layer"]]))]
+                   for r in rows)
+    assert s["detected_flips"] == [expected], (s["detected_flips"], expected, flips)
+    assert 0 < s["flagged_groups"][0] <= flips
+    # accuracy after zeroing the flagged groups, recounted with the zeroed codes built by hand (a group
+    # flagged only by a flip's group: other groups cannot change, so no other group can be flagged)
+    zeroed = {}
+    for name, values in attacked.items():
+        groups = defence.groups(len(values))
+        out = [0 if flagged.get((name, i % groups), False) else v for i, v in enumerate(values)]
+        zeroed[name] = torch.tensor(out, dtype=image[name].codes.dtype).reshape(image[name].codes.shape)
+    x, y = run.data.test_tensors()
+    with torch.no_grad(), run_from_image(run.model, zeroed):
+        correct = int((run.model(x).argmax(dim=1) == y).sum())
+    assert s["defended_acc"][0] == pytest.approx(100.0 * correct / len(y)), (s["defended_acc"], correct)

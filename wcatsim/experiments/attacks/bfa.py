@@ -29,6 +29,7 @@ from wcatsim.store.atomic import atomic_write_csv
 from wcatsim.train.health import chance_threshold
 from wcatsim.train.quant import quantized_layers
 
+from .defences import DEFENCES, defend_trial
 from .evaluation import StopEvaluator, original_threshold
 from .objectives import ATTACK_OBJECTIVES
 from .problem import ImageAttackProblem
@@ -275,6 +276,7 @@ def run_bfa(
     eval_images: int = 0,
     objective: str = "untargeted",
     objective_options: dict[str, Any] | None = None,
+    defence: str = "none",
 ) -> BFAResult:
     """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the
     results.
@@ -285,13 +287,16 @@ def run_bfa(
     ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).  ``objective``
     names what the search maximises and when a trial has won (:data:`ATTACK_OBJECTIVES
     <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`); ``objective_options`` are its settings
-    (the targeted objective's ``target_class``, ``source_class``, ...).
+    (the targeted objective's ``target_class``, ``source_class``, ...).  ``defence`` names a detecting
+    defence (:data:`DEFENCES <wcatsim.experiments.attacks.defences.DEFENCES>`) that checks the image at
+    each trial's break, the attacker unaware of it (``detected_flips``, ``defended_acc`` per trial).
     """
     try:
         goal = ATTACK_OBJECTIVES.get(objective)(**(objective_options or {}))
     except TypeError as exc:
         given = sorted(objective_options or {})
         raise InputError(f"objective {objective!r} does not take {given}: {exc}") from None
+    guard = DEFENCES.get(defence)()
     cfg = run.config.attack.bfa
     trials = _positive_int(cfg.trials if trials is None else trials, "trials")
     seed = cfg.seed if seed is None else seed
@@ -367,7 +372,9 @@ def run_bfa(
         "seed": int(seed),
         "random_baseline": "as many distinct bits as the trial flipped, uniform over all clean-image bits",
         **goal.settings(evaluator),  # nothing for the untargeted attack
+        **(guard.settings() if guard.detects else {}),  # nothing without a defence
     }
+    reference = guard.reference(clean_codes, bits)
     columns = FLIP_COLUMNS + list(goal.flip_columns)
     out_dir = Path(run.dir if out_dir is None else out_dir)
     flips_path = out_dir / FLIPS_FILE if write else None
@@ -406,10 +413,16 @@ def run_bfa(
                     baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
                 )
             results.append(result)
+            record: dict[str, Any] = {}
             if goal.flip_columns:
                 # the same flips as run_trial's random baseline (same seed), read through the objective
                 random_codes = random_bit_flips(clean_codes, bits, result.flips, [int(seed), trial, 1])
-                per_trial.append(goal.trial_record(evaluator, result.rows, result.flips, random_codes))
+                record.update(goal.trial_record(evaluator, result.rows, result.flips, random_codes))
+            if guard.detects:
+                record.update(defend_trial(guard, reference, clean_codes, result.rows, result.flips, bits,
+                                           evaluator.accuracy))  # fmt: skip
+            if record:
+                per_trial.append(record)
             if store is not None:
                 store.begin()
                 summary = summarise(results, base, per_trial)

@@ -18,6 +18,8 @@ it; the defence checks the attacked image afterwards.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +39,7 @@ class NoDefence:
     """No defence: nothing is detected or repaired."""
 
     name = "none"
+    detects = False
 
     def reference(self, codes: dict[str, torch.Tensor], bits: dict[str, int]) -> None:
         """Nothing is stored."""
@@ -61,12 +64,26 @@ class Checksum:
     """
 
     name = "checksum"
+    detects = True
 
     def __init__(self, group_size: int = GROUP_SIZE, seed: int = 0) -> None:
         if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
             raise InputError(f"group_size must be a positive integer, got {group_size!r}")
         self.group_size = group_size
         self.seed = seed
+
+    def settings(self) -> dict[str, Any]:
+        """What the attack's summary records of this defence."""
+        return {
+            "defence": self.name,
+            "defence_group_size": self.group_size,
+            "defence_rule": (
+                "RADAR-style (Li et al., DATE 2021): per layer, interleaved groups of defence_group_size "
+                "weights (weight i in group i mod G), each with bits N-1 and N-2 of its keyed sum "
+                "sum(k_i c_i), k_i = +-1 secret; a group whose signature changed is zeroed; the attacker is "
+                "unaware (the attack runs as undefended; the defence checks the image at the break)"
+            ),
+        }
 
     def groups(self, n: int) -> int:
         """Groups of a layer of ``n`` weights."""
@@ -121,4 +138,53 @@ class Checksum:
         return sum(int(flagged[layer][index % self.groups(sizes[layer])]) for layer, index in flips)
 
 
-__all__ = ["DEFENCES", "GROUP_SIZE", "Checksum", "NoDefence"]
+def codes_after(clean_codes: dict[str, torch.Tensor], rows: list[dict[str, Any]],
+                flips: int) -> dict[str, torch.Tensor]:
+    """The image after the first ``flips`` flips of a trial's log (``rows``), from a copy of the clean one."""
+    codes = {name: c.clone() for name, c in clean_codes.items()}
+    for row in rows:
+        if row["flip"] <= flips:
+            codes[row["layer"]].view(-1)[int(row["index"])] = int(row["code_after"])
+    return codes
+
+
+def defend_trial(defence: Checksum, reference: Any, clean_codes: dict[str, torch.Tensor],
+                 rows: list[dict[str, Any]], flips: int, bits: dict[str, int],
+                 accuracy: Callable[[dict[str, torch.Tensor]], float]) -> dict[str, Any]:
+    """The defence's check of one trial's attacked image (the attacker unaware of it).
+
+    Parameters
+    ----------
+    defence : Checksum
+        A detecting defence.
+    reference : object
+        ``defence.reference`` of the clean image.
+    clean_codes : dict
+        The clean image.
+    rows : list of dict
+        The trial's flip log (``layer``, ``index``, ``code_after``, ``flip``).
+    flips : int
+        Flips of the log the attacked image holds (those to the break).
+    bits : dict
+        Per layer, its N.
+    accuracy : callable
+        Whole-test-set accuracy (percent) of an image.
+
+    Returns
+    -------
+    dict
+        ``detected_flips`` (flipped weights in a flagged group), ``flagged_groups`` (groups zeroed, all
+        layers) and ``defended_acc`` (percent, after zeroing them).
+    """
+    codes = codes_after(clean_codes, rows, flips)
+    flagged = defence.flagged(reference, codes, bits)
+    sizes = {name: c.numel() for name, c in codes.items()}
+    flipped = [(row["layer"], int(row["index"])) for row in rows if row["flip"] <= flips]
+    return {
+        "detected_flips": defence.detected(flipped, flagged, sizes),
+        "flagged_groups": sum(int(f.sum()) for f in flagged.values()),
+        "defended_acc": accuracy(defence.repair(codes, flagged)),
+    }
+
+
+__all__ = ["DEFENCES", "GROUP_SIZE", "Checksum", "NoDefence", "codes_after", "defend_trial"]
