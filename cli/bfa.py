@@ -96,6 +96,11 @@ def bfa(
     (flips_to_original_threshold); repeats it for --trials attack batches, and flips as many random bits
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
     and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
+
+    --objective targeted --target-class T [--source-class S] runs T-BFA instead (Rakin et al., TPAMI
+    2021): a trial "breaks" when >= 90% of the source test images are classified as T while the other
+    test images lose at most 5 points of accuracy.  --defence checksum checks each attacked image with
+    RADAR-style checksums (the attacker unaware of them).
     """
     from wcatsim.store.files import check_figure_path
 

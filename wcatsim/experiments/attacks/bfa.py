@@ -441,11 +441,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal; a censored count reads "≥ k"."""
     from wcatsim.stats.censoring import fmt_count, fmt_median, statuses
 
+    targeted = summary.get("objective") == "targeted"
+    stop = (f"stop at <= {summary['threshold']:.2f}% ({summary.get('threshold_rule')})" if not targeted else
+            f"stop at attack success >= {summary['success_threshold']:g}%")
     lines = [
         f"BFA on {summary.get('model')} / {summary.get('quant_method')} "
         f"{'/'.join(str(b) for b in summary.get('bits', []))}-bit "
-        f"({summary.get('dataset')}): clean accuracy {summary['clean_acc']:.2f}%, stop at <= "
-        f"{summary['threshold']:.2f}% ({summary.get('threshold_rule')})",
+        f"({summary.get('dataset')}): clean accuracy {summary['clean_acc']:.2f}%, {stop}",
         f"  {summary.get('evaluation')}",
     ]
     status = statuses(summary)
@@ -459,7 +461,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         else:
             what = f"not broken: {summary['budget_hit'][i]} budget spent"
         at_original = ""
-        if "original_threshold" in summary:
+        if "original_threshold" in summary and not targeted:  # the targeted attack stops at success
             reached = original[i] is not None
             count = fmt_count(original[i] if reached else attacked[i], not reached)
             at_original = f"; to <= {summary['original_threshold']:.2f}% (WCAT code's rule): {count}"
@@ -474,7 +476,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     mean_text = "no trial broke" if mean is None else f"mean {mean:.1f}{spread} over {n - censored} broken"
     lines.append(f"  flips to break: median {fmt_median(summary)} (Kaplan-Meier, {censored}/{n} censored); "
                  f"{mean_text}")  # fmt: skip
-    if summary.get("objective") == "targeted":
+    if targeted:
         source = summary["source_class"]
         what = "every other class" if source is None else f"class {source}"
         rates = ", ".join(f"{a:.1f}% (others {o:.1f}%)" for a, o in
@@ -482,4 +484,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  targeted ({summary['attack_mode']}): {what} -> class {summary['target_class']}; "
                      f"'broken' = attack success >= {summary['success_threshold']:g}% with the other classes "
                      f"within {summary['max_other_drop']:g} points; attack success per trial: {rates}")
+    if "detected_flips" in summary:
+        pairs = zip(summary["detected_flips"], summary["flips_to_break"], summary["defended_acc"],
+                    strict=True)
+        found = ", ".join(f"{d}/{f} ({a:.1f}%)" for d, f, a in pairs)
+        lines.append(f"  defence {summary['defence']} (attacker unaware): flips detected per trial, and "
+                     f"accuracy after zeroing the flagged groups: {found}")
     return "\n".join(lines)
