@@ -26,8 +26,9 @@ def _files(root: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     ("flags", "expect"),
     [
-        ("--objective targeted --target-class 10", "use 0..9"),
-        ("--objective targeted --target-class 3 --source-class 10", "use 0..9"),
+        ("--objective targeted --target-class 10",
+         "--target-class 10 is not a class of this model: use 0..9"),
+        ("--objective targeted --target-class 3 --source-class 10", "--source-class 10 is not a class"),
         ("--objective targeted --target-class 3 --source-class 3", "needs two classes"),
         ("--objective targeted", "needs --target-class"),
         ("--target-class 3", "belong to --objective targeted"),

@@ -237,12 +237,13 @@ class Targeted:
     def __init__(self, target_class: int, source_class: int | None = None,
                  success_threshold: float = SUCCESS_THRESHOLD,
                  max_other_drop: float = MAX_OTHER_DROP) -> None:
+        # errors name `option.NAME` keys: the CLI shows them as its flags (--target-class, ...)
         for what, value in (("target_class", target_class), ("source_class", source_class)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise InputError(f"{what} must be a class index >= 0, got {value!r}")
+                raise InputError(f"`option.{what}` must be a class index >= 0, got {value!r}")
         if source_class is not None and source_class == target_class:
-            raise InputError(f"source_class {source_class} is the target class: a 1-to-1 attack needs two "
-                             "classes (leave the source class out for N-to-1)")
+            raise InputError(f"`option.source_class` {source_class} is the target class: a 1-to-1 attack "
+                             "needs two classes (leave it out for N-to-1)")
         if not 0.0 < float(success_threshold) <= 100.0:
             raise InputError(f"success_threshold must be a percentage in (0, 100], got {success_threshold!r}")
         if not 0.0 <= float(max_other_drop) <= 100.0:
@@ -256,9 +257,10 @@ class Targeted:
 
     def validate(self, num_classes: int) -> None:
         """Refuse a class outside ``0..num_classes-1`` (one line)."""
-        for what, value in (("target class", self.target_class), ("source class", self.source_class)):
+        for what, value in (("target_class", self.target_class), ("source_class", self.source_class)):
             if value is not None and value >= num_classes:
-                raise InputError(f"{what} {value} is not a class of this model: use 0..{num_classes - 1}")
+                raise InputError(f"`option.{what}` {value} is not a class of this model: use "
+                                 f"0..{num_classes - 1}")
 
     def settings(self, evaluator: TargetedEvaluator | None = None) -> dict[str, Any]:
         """What the summary records of this objective (fingerprinted with the attack's settings); with
