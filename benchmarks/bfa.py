@@ -15,7 +15,7 @@ evaluated after every iteration.
 
 wcatsim: the same search on the integer image
 (:func:`wcatsim.experiments.attacks.search.search_step`), candidate forwards sharing the unchanged
-layers below the candidate (:mod:`wcatsim.experiments.attacks.replay`), per-iteration accuracy on
+layers below the candidate (:mod:`wcatsim.memory.replay`), per-iteration accuracy on
 a fixed subset (``--eval-subset``) and the stop decision exact on the whole
 test set (:class:`wcatsim.experiments.attacks.evaluation.StopEvaluator`).
 

@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from wcatsim.image import run_from_image
+from wcatsim.memory.replay import PrefixReplay
 from wcatsim.train.quant import quantized_layers
-
-from .replay import PrefixReplay
 
 
 def as_model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
