@@ -9,9 +9,12 @@ so that a drift of the shared machine's load hits both alike): with whole forwar
 (``share_prefix=False``, the code before §5) and with the activations before each domain computed
 once per test batch and replayed (``share_prefix=True``); the sensitivity stage is timed from the
 planner's own log lines (from "[plan] N domains" to "[plan] greedy descent"), and every run's curves
-and table must be identical.
+and table must be identical.  Both wall and CPU seconds of this process are measured: with one torch
+thread they agree on an idle machine, and on a machine shared with other jobs the CPU seconds are the
+steadier measure (wall seconds of the same run varied by 1.5x here while other agents ran).
 
-Last line: ``plan_prefix: ratio=R`` (seconds without / seconds with the prefix replayed).
+Last line: ``plan_prefix: ratio=R`` (CPU seconds without / CPU seconds with the prefix replayed);
+the line before gives the wall-clock ratio too.
 """
 
 from __future__ import annotations
@@ -48,17 +51,18 @@ def make_run(seed: int, out: Path) -> LoadedRun:
 
 def timed_plan(run: LoadedRun, grid: list[float], settings: PlanSettings, share: bool, out: Path) -> tuple:
     """(sensitivity-stage seconds, the plan) of one plan-voltage run."""
-    marks: dict[str, float] = {}
+    marks: dict[str, tuple[float, float]] = {}
 
     def log(text: str) -> None:
         if text.startswith("[plan]") and "domains x" in text:
-            marks["start"] = time.perf_counter()
+            marks["start"] = (time.perf_counter(), time.process_time())
         elif text.startswith("[plan] greedy descent"):
-            marks["end"] = time.perf_counter()
+            marks["end"] = (time.perf_counter(), time.process_time())
 
     plan = plan_voltage(run, "chandramoorthy14", grid, settings=settings, out_dir=out, log=log,
                         share_prefix=share)  # fmt: skip
-    return marks["end"] - marks["start"], plan
+    (wall0, cpu0), (wall1, cpu1) = marks["start"], marks["end"]
+    return (wall1 - wall0, cpu1 - cpu0), plan
 
 
 def main() -> None:
@@ -81,7 +85,7 @@ def main() -> None:
         print(f"resnet20 4-bit maxabs on synthetic_cifar ({len(run.data.test_tensors()[1])} test images), "
               f"chandramoorthy14, per-layer domains, {args.chips} planning chips, grid {grid}, "
               f"{torch.get_num_threads()} thread(s)")
-        seconds: dict[bool, list[float]] = {False: [], True: []}
+        seconds: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         curves, tables = [], []
         for i, share in enumerate((False, True, True, False)):
             out = root / f"plan_{i}"  # a fresh directory: no sensitivity point is reused from disk
@@ -89,14 +93,17 @@ def main() -> None:
             seconds[share].append(spent)
             curves.append(plan.sensitivity)
             tables.append((out / "plan_voltage_sensitivity.csv").read_bytes())
-            print(f"  run {i + 1}: {'clean prefix replayed' if share else 'whole forwards':22} {spent:.2f} s")
+            print(f"  run {i + 1}: {'clean prefix replayed' if share else 'whole forwards':22} "
+                  f"{spent[0]:.2f} s wall, {spent[1]:.2f} s CPU")
         assert all(c == curves[0] for c in curves), "the curves differ"
         assert all(t == tables[0] for t in tables), "the tables differ"
         points = len(curves[0])
-    whole, shared = sum(seconds[False]), sum(seconds[True])
-    print(f"sensitivity stage, whole forwards:        {whole / 2:.2f} s mean of 2 ({points} points)")
-    print(f"sensitivity stage, clean prefix replayed: {shared / 2:.2f} s mean of 2 (identical curves, table)")
-    print(f"plan_prefix: ratio={whole / shared:.2f}")
+    wall = {k: sum(w for w, _ in v) / 2 for k, v in seconds.items()}
+    cpu = {k: sum(c for _, c in v) / 2 for k, v in seconds.items()}
+    print(f"sensitivity stage ({points} points; identical curves and table), mean of 2: whole forwards "
+          f"{wall[False]:.2f} s wall / {cpu[False]:.2f} s CPU, clean prefix replayed {wall[True]:.2f} s wall "
+          f"/ {cpu[True]:.2f} s CPU; wall ratio {wall[False] / wall[True]:.2f}")
+    print(f"plan_prefix: ratio={cpu[False] / cpu[True]:.2f}")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,16 @@ class CleanPrefix:
                     replay = PrefixReplay(model, list(self.layers.values()), mutated=self._mutated)
                     self._replays[b] = replay
                 start = self.start(changed)
-                prefix = min(start, self._valid.get(b, 0))
-                with replay.run(prefix=prefix, record=True):
+                valid = self._valid.get(b, 0)
+                if 0 < start <= valid:  # the record covers this read's clean prefix: replay only
+                    with replay.replaying(start):
+                        out.append(model(batch).argmax(dim=1).cpu())
+                    self.replayed_calls += start
+                    continue
+                prefix = min(start, valid)
+                # until the layers' positions are known, the whole forward is recorded once
+                keep = start if self._position is not None else None
+                with replay.run(prefix=prefix, record=True, keep=keep):
                     logits = model(batch)
                 out.append(logits.argmax(dim=1).cpu())
                 self.replayed_calls += prefix

@@ -88,9 +88,10 @@ class PrefixReplay:
         return self.run(prefix=prefix, record=False)
 
     @contextmanager
-    def run(self, prefix: int, record: bool) -> Iterator[None]:
+    def run(self, prefix: int, record: bool, keep: int | None = None) -> Iterator[None]:
         """Replay the first ``prefix`` unit calls; compute the rest and, with ``record``, make the result
-        the new record (the replayed part stays valid: it did not change)."""
+        the new record (the replayed part stays valid: it did not change).  ``keep``: record only the
+        first ``keep`` calls (the rest runs as in a plain forward: nothing held, nothing copied)."""
         if prefix > 0 and not self._trace:
             raise RuntimeError("nothing recorded: run a recording forward first")
         old, mutated = self._trace, self._mutated
@@ -111,7 +112,7 @@ class PrefixReplay:
                         new.append((index, out, -1))
                     return out.clone() if pos in mutated else out
                 out = original(*args, **kwargs)
-                if record:
+                if record and (keep is None or pos < keep):
                     if isinstance(out, torch.Tensor):
                         stored = out.detach().clone() if pos in mutated else out.detach()
                         new.append((index, stored, out._version))
