@@ -4,9 +4,10 @@ A read whose faults all lie in layers from ``l`` on (the plan's per-domain sensi
 domain faulty at a time, at every voltage and on every planning chip) leaves every activation before
 ``l``'s first call unchanged.  :class:`CleanPrefix` keeps, per test batch, the unit outputs of the
 forward up to there (:class:`wcatsim.memory.replay.PrefixReplay`, the record the Bit-Flip Attack's
-candidates share) and replays them, computing only from ``l`` on.  A record holds the outputs before
-the first faulty layer of the read that made it, so it serves every later read whose faults start at
-or after that point; a read whose faults start earlier replays what it can and records again.
+candidates share) and replays them, computing only from ``l`` on.  A record holds the clean outputs
+before the first faulty layer of the read that made it: a read whose faults start no later only
+replays (nothing is stored or copied); one whose faults start later replays the record and extends it
+up to its own first faulty layer (the outputs after that are never held).
 
 Exact: the replayed tensors are the ones a full forward at the clean prefix computes, and everything
 from ``l`` on runs the same code on the same inputs in the same batches as
