@@ -10,9 +10,9 @@ from torch import nn
 from tests.naive import naive_bfa_step, naive_steps
 from wcatsim.experiments.attacks.bits import code_bits
 from wcatsim.experiments.attacks.problem import ImageAttackProblem, as_model_input
-from wcatsim.memory.replay import PrefixReplay
 from wcatsim.experiments.attacks.search import commit, layer_candidates, search_step
 from wcatsim.image import run_from_image, weight_image
+from wcatsim.memory.replay import PrefixReplay
 from wcatsim.train.models import build_model
 from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
