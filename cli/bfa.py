@@ -44,6 +44,10 @@ from cli._common import (
               help="Stop accuracy in percent; < 0 = most-frequent-class rate + 1/C [attack.bfa.threshold].")
 @click.option("--seed", type=NON_NEGATIVE, default=None,
               help="Base seed of the attack batches [attack.bfa.seed, 0].")
+@click.option("--to-original-threshold", is_flag=True,
+              help="Go on past the break, within the same budgets, to the WCAT code's 100/C + 1/C where "
+              "that is lower (flips_to_original_threshold; recorded in the summary). Default: stop at the "
+              "break.")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -67,6 +71,7 @@ def bfa(
     eval_images: int | None,
     threshold: float | None,
     seed: int | None,
+    to_original_threshold: bool,
     plot: str | None,
     compare: tuple[Path, Path] | None,
     allow_degenerate: bool,
@@ -75,8 +80,9 @@ def bfa(
     """The Bit-Flip Attack (Rakin et al., ICCV 2019): how many chosen bit flips break the model.
 
     Flips bits of the integer weight image by progressive bit search until the test accuracy falls to
-    the stop threshold (or a budget runs out), and on to the WCAT code's 100/C + 1/C where that is lower
-    (flips_to_original_threshold); repeats it for --trials attack batches, and flips as many random bits
+    the stop threshold (or a budget runs out), with --to-original-threshold on to the WCAT code's
+    100/C + 1/C where that is lower (flips_to_original_threshold); repeats it for --trials attack
+    batches, and flips as many random bits
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
     and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
     """
@@ -127,6 +133,7 @@ def bfa(
             eval_subset=attack.eval_subset,
             threshold=attack.threshold,
             eval_images=eval_images or 0,
+            to_original_threshold=to_original_threshold,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),
