@@ -237,8 +237,11 @@ class FaultEvaluator:
         protect: str | None = None,
         eval_images: int = 0,
     ) -> FaultEvaluator:
-        """The evaluator of a :class:`wcatsim.train.runs.LoadedRun` on its test split, or with ``eval_images`` K
-        > 0 on a fixed, class-stratified subset of K test images (seeded with ``data.seed``)."""
+        """The evaluator of a :class:`wcatsim.train.runs.LoadedRun` on its test split.
+
+        With ``eval_images`` K > 0, on a fixed, class-stratified subset of K test images (seeded with
+        ``data.seed``).
+        """
         from wcatsim.train.datasets.streaming import labels_of, stratified_subset, subset_record
 
         memory = ModelMemory(run.model, layers=layers, word_bits=word_bits, ecc=ecc, protect=protect)
@@ -332,4 +335,6 @@ def model_fingerprint(evaluator: Any) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["DEFAULT_WORD_BITS", "FaultEvaluator", "ModelMemory", "changed_bits", "make_flip_model", "model_fingerprint"]
+__all__ = [
+    "DEFAULT_WORD_BITS", "FaultEvaluator", "ModelMemory", "changed_bits", "make_flip_model", "model_fingerprint",
+]
