@@ -336,5 +336,10 @@ def model_fingerprint(evaluator: Any) -> str:
 
 
 __all__ = [
-    "DEFAULT_WORD_BITS", "FaultEvaluator", "ModelMemory", "changed_bits", "make_flip_model", "model_fingerprint",
+    "DEFAULT_WORD_BITS",
+    "FaultEvaluator",
+    "ModelMemory",
+    "changed_bits",
+    "make_flip_model",
+    "model_fingerprint",
 ]
