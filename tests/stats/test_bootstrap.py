@@ -93,3 +93,15 @@ def test_band_parameters_of_the_shipped_presets() -> None:
     assert len(fig1) == 9 and fig1[0] == (0.70559, 0.055212)
     assert (0.70559 - 0.0022, 0.055212 + 0.00074) in fig1
     assert band_parameters(load_fit("dpcs45")) == []  # a table preset: no parameters
+
+
+@pytest.mark.parametrize("n", [2, 3, 7])
+def test_t_interval_over_seeds_matches_the_term_by_term_reference(n: int) -> None:
+    from tests.naive import mean_ci_reference
+    from wcatsim.stats.bootstrap import t_interval
+
+    values = list(np.random.default_rng(n).normal(98.7, 0.37, size=n))
+    ref = mean_ci_reference(values)
+    low, high = t_interval(values)
+    assert low == pytest.approx(ref["ci_low"], rel=1e-12) and high == pytest.approx(ref["ci_high"], rel=1e-12)
+    assert t_interval(values[:1]) is None

@@ -104,3 +104,29 @@ def percentile_interval(draws: np.ndarray, confidence: float = CONFIDENCE) -> tu
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(arr, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The Student-t interval of the mean of a few values (training seeds); None for fewer than two.
+
+    Parameters
+    ----------
+    values : sequence of float
+        One value per unit (seed).
+    confidence : float
+        Coverage of the interval.
+
+    Notes
+    -----
+    ``mean ± t_{(1+c)/2, n-1} s / sqrt(n)`` with the sample standard deviation ``s`` (ddof 1): the
+    interval for a handful of seeds, where a bootstrap has too few distinct resamples.
+    """
+    from scipy.stats import t as student_t
+
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size < 2:
+        return None
+    mean = float(arr.mean())
+    quantile = float(student_t.ppf(0.5 + confidence / 2.0, arr.size - 1))
+    half = quantile * float(arr.std(ddof=1)) / float(np.sqrt(arr.size))
+    return mean - half, mean + half
