@@ -137,7 +137,10 @@ def seed_uncertainty(
             for key in ("clean", "flips"):
                 a, b = values["wcat"][key], values["maxabs"][key]
                 name = "clean_acc" if key == "clean" else "flips_to_break"
-                if all(x is not None for x in a + b):
+                censored = key == "flips" and (per_model["wcat"]["flips_to_break_seeds_censored"]
+                                               or per_model["maxabs"]["flips_to_break_seeds_censored"])
+                # a difference of two lower bounds bounds nothing: none where a seed did not break
+                if not censored and all(x is not None for x in a + b):
                     mean, ci = mean_ci([x - y for x, y in zip(a, b, strict=True)])
                     top[f"wcat_minus_maxabs_{name}"], top[f"wcat_minus_maxabs_{name}_ci"] = mean, ci
     # the order of the documented keys first
