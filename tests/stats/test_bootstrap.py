@@ -105,3 +105,13 @@ def test_t_interval_over_seeds_matches_the_term_by_term_reference(n: int) -> Non
     low, high = t_interval(values)
     assert low == pytest.approx(ref["ci_low"], rel=1e-12) and high == pytest.approx(ref["ci_high"], rel=1e-12)
     assert t_interval(values[:1]) is None
+
+
+def test_the_voltage_draws_are_those_of_the_same_resamples_as_the_savings() -> None:
+    rng = np.random.default_rng(5)
+    runs = {"a": [_sweep(_chips(rng, 9, 3.0), 99.0)], "b": [_sweep(_chips(rng, 9, 1.0), 99.0)]}
+    savings = bootstrap_iso_savings(runs, resamples=100, seed=4)
+    volts = bootstrap_iso_savings(runs, resamples=100, seed=4, quantity="voltage")
+    for name in runs:  # energy = V^2 falls with V, so the saving is 1 - V^2 of the same resample
+        assert np.allclose(1.0 - volts[name] ** 2, savings[name], rtol=0, atol=1e-12), name
+        assert set(volts[name]) <= set(VOLTAGES)

@@ -608,8 +608,9 @@ def bootstrap_iso_savings(
     budget: float = 1.0,
     resamples: int = 2000,
     seed: int = 0,
+    quantity: str = "saving",
 ) -> dict[str, np.ndarray]:
-    """Bootstrap draws of each model's iso-accuracy saving over chips and training seeds, paired.
+    """Bootstrap draws of each model's iso-accuracy saving (or voltage) over chips and seeds, paired.
 
     Parameters
     ----------
@@ -623,16 +624,21 @@ def bootstrap_iso_savings(
         Bootstrap resamples (:data:`wcatsim.stats.bootstrap.DEFAULT_RESAMPLES` by default's rationale).
     seed : int
         Seed of the resampling.
+    quantity : str
+        ``"saving"`` (fraction) or ``"voltage"`` (the iso-accuracy voltage); the same seed draws the
+        same indices for both.
 
     Returns
     -------
     dict
-        Model -> ``(resamples,)`` draws of the seed-mean saving (fraction).  The same seed and chip
+        Model -> ``(resamples,)`` draws of the seed-mean quantity.  The same seed and chip
         indices serve every model (:func:`wcatsim.stats.bootstrap.hierarchical_bootstrap`), so
         ``draws[a] - draws[b]`` are draws of the paired difference.
     """
     from wcatsim.stats.bootstrap import hierarchical_bootstrap
 
+    if quantity not in ("saving", "voltage"):
+        raise InputError(f"bootstrap_iso_savings: quantity must be saving or voltage, got {quantity!r}")
     names = list(runs)
     samples, sweeps, grids = [], [], []
     reference = None
@@ -655,7 +661,7 @@ def bootstrap_iso_savings(
     # the statistic sees the resampled chips only; which seed's energies it needs is fixed per model
     # (the energy of a voltage does not depend on the seed: the same image size and technology)
     draws = hierarchical_bootstrap(
-        samples, lambda m, chips: iso_from_chips(sweeps[m][0], grids[m], chips, budget).saving,
+        samples, lambda m, chips: getattr(iso_from_chips(sweeps[m][0], grids[m], chips, budget), quantity),
         resamples=resamples, seed=seed,
     )  # fmt: skip
     return {name: draws[m] for m, name in enumerate(names)}

@@ -82,7 +82,8 @@ def seed_uncertainty(
     -------
     dict
         ``{"per_model": {q: {...}}, "top": {...}}``: per quantizer ``saving_1pt`` (fraction),
-        ``saving_1pt_ci`` and ``saving_1pt_band`` ([low, high] or None), ``seeds``, ``seed_values`` (per
+        ``saving_1pt_ci`` and ``saving_1pt_band`` ([low, high] or None), ``seeds``, ``voltage_1pt`` and
+        ``voltage_1pt_ci`` (the iso-accuracy voltage, seed mean, bootstrap CI), ``seed_values`` (per
         seed: clean accuracy %, saving, flips to break, censored), ``clean_acc_seeds_mean`` /
         ``_ci``, ``flips_to_break_seeds_mean`` / ``_ci`` / ``_censored``; at top level
         ``wcat_minus_maxabs_saving_1pt`` with ``_ci`` and the same for ``clean_acc`` and
@@ -100,7 +101,8 @@ def seed_uncertainty(
         if not all(sweep and real for sweep, real in rows):
             continue  # a sweep without its per-chip rows: no CI for this model
         sweeps[q] = rows
-        saving = [iso_accuracy_saving(sweep, budget).saving for sweep, _ in rows]
+        isos = [iso_accuracy_saving(sweep, budget) for sweep, _ in rows]
+        saving = [iso.saving for iso in isos]
         clean = [float(sweep[0]["clean_acc"]) for sweep, _ in rows]
         flips = [flips_of(read_json_object(Path(d) / "bfa_summary.json")) for d in dirs]
         band = None
@@ -114,6 +116,7 @@ def seed_uncertainty(
             "saving_1pt": float(np.mean(saving)),
             "saving_1pt_band": band,
             "seeds": len(dirs),
+            "voltage_1pt": float(np.mean([iso.voltage for iso in isos])),  # the preset's unit
             "seed_values": [{"clean_acc": c, "saving_1pt": s, "flips_to_break": f, "censored": cens}
                             for c, s, (f, cens) in zip(clean, saving, flips, strict=True)],  # fmt: skip
             "clean_acc_seeds_mean": clean_mean,
@@ -127,8 +130,10 @@ def seed_uncertainty(
     top: dict[str, Any] = {}
     if sweeps:
         draws = bootstrap_iso_savings(sweeps, budget, resamples=resamples, seed=seed)
+        volts = bootstrap_iso_savings(sweeps, budget, resamples=resamples, seed=seed, quantity="voltage")
         for q, d in draws.items():
             per_model[q]["saving_1pt_ci"] = list(percentile_interval(d))
+            per_model[q]["voltage_1pt_ci"] = list(percentile_interval(volts[q]))
         if "wcat" in draws and "maxabs" in draws:
             wcat, maxabs = per_model["wcat"]["saving_1pt"], per_model["maxabs"]["saving_1pt"]
             top["wcat_minus_maxabs_saving_1pt"] = wcat - maxabs

@@ -329,6 +329,8 @@ def uncertainty_section(models: Mapping[str, Mapping[str, Any]], top: Mapping[st
         rows.append([
             name, str(s.get("seeds")), pct(s.get("saving_1pt")), interval(s.get("saving_1pt_ci")),
             interval(s.get("saving_1pt_band")),
+            ("—" if s.get("voltage_1pt") is None else f"{s['voltage_1pt']:.3f} ")
+            + interval(s.get("voltage_1pt_ci"), 1.0, "", 3),
             fmt_acc(s.get("clean_acc_seeds_mean")) + " " + interval(s.get("clean_acc_seeds_ci"), 1.0, "", 2),
             ("—" if flips is None else censored + f"{flips:.1f}")
             + " " + interval(s.get("flips_to_break_seeds_ci"), 1.0, "", 1),
@@ -339,7 +341,8 @@ def uncertainty_section(models: Mapping[str, Mapping[str, Any]], top: Mapping[st
         "### How sure: chips, training seeds, technology",
         "",
         markdown_table(["quantizer", "seeds", "saving within 1 pt (seed mean)", "95% CI (chips, seeds)",
-                        "technology band", "clean acc % (seeds, 95% CI)", "flips to break (seeds, 95% CI)"],
+                        "technology band", "voltage within 1 pt (95% CI)", "clean acc % (seeds, 95% CI)",
+                        "flips to break (seeds, 95% CI)"],
                        rows),  # fmt: skip
         "",
         "The CI is a paired percentile bootstrap (2000 resamples, seed 0): training seeds, then the chips "
