@@ -716,7 +716,8 @@ def reinterpreted_rows(
         The same voltages and energies; ``acc_mean`` (and ``ci_low``) the sweep's accuracy interpolated,
         linear in log10(rate), at the other curve's rate there.  A rate below the sweep's lowest takes
         the accuracy there (the nominal point's); a rate above its highest has no measurement and is
-        given accuracy 0, so it never qualifies (the band's end is then conservative).
+        given accuracy 0, so it never qualifies (the band's end is then conservative), and
+        ``measured`` False (True where the rate lies within the swept rates or below them).
 
     Notes
     -----
@@ -735,7 +736,8 @@ def reinterpreted_rows(
         rate = 0.5 * math.erfc((float(v) - mu) / (sigma * math.sqrt(2.0)))  # Phi((mu - V) / sigma)
         acc = float(np.interp(math.log10(max(rate, 1e-300)), xs, ys, left=ys[0], right=0.0))
         rows.append({"voltage": float(v), "energy_norm": float(e), "acc_mean": acc, "ci_low": acc,
-                     "clean_acc": table["clean_acc"]})  # fmt: skip
+                     "clean_acc": table["clean_acc"],
+                     "measured": bool(math.log10(max(rate, 1e-300)) <= xs[-1])})  # fmt: skip
     return rows
 
 

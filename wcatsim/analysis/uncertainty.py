@@ -171,11 +171,16 @@ def band_curve(
     Returns
     -------
     tuple of ndarray or None
-        ``(energy_norm, acc_low, acc_high)`` in ascending voltage: the Pareto figure's shaded band.
+        ``(energy_norm, acc_low, acc_high)`` in ascending voltage: the Pareto figure's shaded band; NaN
+        at a voltage where some pair's faulty-cell rate lies beyond the sweep's highest.
     """
     if not pairs:
         return None
     curves = [reinterpreted_rows(sweep_rows, mu, sigma) for mu, sigma in pairs]
     energy = np.array([r["energy_norm"] for r in curves[0]])
-    acc = np.array([[r["acc_mean"] for r in c] for c in curves])
-    return energy, acc.min(axis=0), acc.max(axis=0)
+    # a rate beyond the sweep's highest has no accuracy to read: left out of the shade (NaN), not drawn at 0
+    acc = np.array([[r["acc_mean"] if r["measured"] else np.nan for r in c] for c in curves])
+    known = ~np.isnan(acc).any(axis=0)
+    low = np.where(known, np.nanmin(np.where(np.isnan(acc), np.inf, acc), axis=0), np.nan)
+    high = np.where(known, np.nanmax(np.where(np.isnan(acc), -np.inf, acc), axis=0), np.nan)
+    return energy, low, high
