@@ -13,13 +13,21 @@ weights; for every candidate layer the flipped codes are written back into the f
 re-quantized by the model's own forward (a full forward per candidate); the whole test set is
 evaluated after every iteration.
 
-wcatsim: the same search on the integer image (:func:`wcatsim.experiments.attacks.search.search_step`), candidate
-forwards sharing the unchanged layers below the candidate (:mod:`wcatsim.experiments.attacks.replay`),
-per-iteration accuracy on a fixed subset (``--eval-subset``) and the stop decision exact on the whole
+wcatsim: the same search on the integer image
+(:func:`wcatsim.experiments.attacks.search.search_step`), candidate forwards sharing the unchanged
+layers below the candidate (:mod:`wcatsim.memory.replay`), per-iteration accuracy on
+a fixed subset (``--eval-subset``) and the stop decision exact on the whole
 test set (:class:`wcatsim.experiments.attacks.evaluation.StopEvaluator`).
 
 Both run the same number of iterations, side by side in this process; the last line is
 ``bfa: flips_per_s=X ratio_vs_naive=Y``.
+
+Before it, the line ``resnet18: s_per_iteration=S`` gives wcatsim's seconds per search iteration on a
+ResNet-18 in its ImageNet layout (4-bit maxabs, untrained: the cost of an iteration does not depend on
+the weights' values, only on the shapes), attack batch 64 of 224 px random images, 1000 classes: one
+forward and backward plus the candidate forwards (``search_step``); the test-set check after an
+iteration is not included (it scales with the test set, not the attack).  ``--resnet18-iterations 0``
+skips it; ``--resnet18-size`` / ``--resnet18-batch`` shrink it for a smoke run.
 """
 
 from __future__ import annotations
@@ -86,13 +94,13 @@ def fit_readout(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ridge:
         model.fc.bias.copy_(solution[-1].float())
 
 
-def setup(seed: int) -> tuple:
+def setup(seed: int, test_images: int = TEST_IMAGES) -> tuple:
     torch.manual_seed(seed)
     model = quantize(build_model("resnet20", 10, 3, 32), QuantConfig(method="maxabs", bits=4)).eval()
     data = load_dataset("synthetic_cifar", seed=seed)
     x_train, y_train = data.train_tensors()
-    x_test = torch.cat([x_train, data.test_tensors()[0]])[:TEST_IMAGES].contiguous()
-    y_test = torch.cat([y_train, data.test_tensors()[1]])[:TEST_IMAGES].contiguous()
+    x_test = torch.cat([x_train, data.test_tensors()[0]])[:test_images].contiguous()
+    y_test = torch.cat([y_train, data.test_tensors()[1]])[:test_images].contiguous()
     calibrate_batch_norm(model, x_train[:512])
     fit_readout(model, x_train, y_train)
     x_pool, y_pool = data.val_tensors()
@@ -175,6 +183,30 @@ def fast_attack(model, xb, yb, x_test, y_test, eval_subset: int, counted: list[i
             return
 
 
+def resnet18_seconds_per_iteration(iterations: int, size: int, batch: int, seed: int) -> float:
+    """Mean seconds of one wcatsim search iteration (``search_step`` + commit) on a 4-bit maxabs ResNet-18
+    (ImageNet layout, 1000 classes) with an attack batch of ``batch`` random ``size``-px images."""
+    torch.manual_seed(seed)
+    model = quantize(build_model("resnet18", 1000, 3, size), QuantConfig(method="maxabs", bits=4)).eval()
+    generator = torch.Generator().manual_seed(seed)
+    xb = torch.randn(batch, 3, size, size, generator=generator)
+    yb = torch.randint(0, 1000, (batch,), generator=generator)
+    image = weight_image(model)
+    codes = {name: img.codes.clone() for name, img in image.items()}
+    steps = {name: img.step for name, img in image.items()}
+    bits = {name: img.bits for name, img in image.items()}
+    problem = ImageAttackProblem(model, xb, yb, steps, bits)
+    seconds = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        step = search_step(problem, codes, K_TOP)
+        commit(codes, step.flips)
+        seconds.append(time.perf_counter() - start)
+        if step.stalled:
+            break
+    return float(np.mean(seconds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=6, help="attack iterations timed per version")
@@ -184,10 +216,16 @@ def main() -> None:
     # other whenever one is descheduled, and every small op then costs milliseconds (seen here: 5 ms per
     # 64x64 linear layer), which swamps the comparison.  Both versions run with the same setting.
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both versions")
+    parser.add_argument("--resnet18-iterations", type=int, default=2,
+                        help="search iterations timed on ResNet-18 (0: skip)")
+    parser.add_argument("--resnet18-size", type=int, default=224, help="ResNet-18 image size in pixels")
+    parser.add_argument("--resnet18-batch", type=int, default=ATTACK_BATCH, help="ResNet-18 attack batch")
+    parser.add_argument("--test-images", type=int, default=TEST_IMAGES,
+                        help="test images of the ResNet-20 comparison (smaller only for a smoke run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    model, x_test, y_test, xb, yb = setup(args.seed)
+    model, x_test, y_test, xb, yb = setup(args.seed, args.test_images)
     clean = accuracy(model, x_test, y_test)
     print(f"clean accuracy {clean:.1f}% (random features, calibrated batch norm, least-squares readout)")
     # Warm-up (one-off kernel set-up): not timed.
@@ -220,6 +258,14 @@ def main() -> None:
     print(f"wcatsim: {f_flips} flips in {f_it} iterations, {f_sec:.2f} s ({f_sec / max(f_it, 1):.2f} s/it), "
           f"accuracy after {last_acc['wcatsim']:.1f}% on a subset of {args.eval_subset}; stop decision exact "
           f"on all {len(y_test)} ({counted[0]} test images counted)")
+    if args.resnet18_iterations > 0:
+        per_it = resnet18_seconds_per_iteration(
+            args.resnet18_iterations, args.resnet18_size, args.resnet18_batch, args.seed
+        )
+        print(f"resnet18: s_per_iteration={per_it:.3g} (ImageNet layout, {args.resnet18_size} px, "
+              f"attack batch {args.resnet18_batch}, 4-bit maxabs, k_top {K_TOP}, mean of "
+              f"{args.resnet18_iterations} search iterations, {torch.get_num_threads()} thread(s); "
+              "the test-set check not included)")
     print(f"bfa: flips_per_s={fast_fps:.3g} ratio_vs_naive={fast_fps / naive_fps:.2f}")
 
 

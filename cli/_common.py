@@ -50,10 +50,31 @@ def handles_errors(func: F) -> F:
         except EOFError as exc:
             fail(f"a file ended early ({exc or 'end of file'}): it is truncated; replace it with a full copy")
         except KeyboardInterrupt:
-            click.echo("interrupted: results written so far are kept; rerun to resume", err=True)
-            sys.exit(130)
+            _interrupted()
+        except SystemError as exc:
+            # Ctrl-C inside a numba kernel: the dispatcher reports "returned a result with an exception
+            # set" as a SystemError whose context is the KeyboardInterrupt. It is still an interrupt.
+            if not _caused_by_interrupt(exc):
+                raise
+            _interrupted()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupted() -> None:
+    click.echo("interrupted: results written so far are kept; rerun to resume", err=True)
+    sys.exit(130)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if isinstance(node, KeyboardInterrupt):
+            return True
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return False
 
 
 # click >= 8.2 raises this for a bare group name (it prints the help); older click has no such class.

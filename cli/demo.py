@@ -22,7 +22,8 @@ from cli._common import (
     "--quick",
     is_flag=True,
     help="A reduced run (under a minute on 2 cores): fewer epochs, realisations, "
-    "chips and voltages, one short BFA trial. Shows the pipeline works, not the paper's effect sizes.",
+    "chips and voltages, one short BFA trial, one training seed (the full demo: 3). Shows the pipeline "
+    "works, not the paper's effect sizes.",
 )
 @click.option(
     "--out",

@@ -719,3 +719,29 @@ def naive_lower_tail(accuracies: list[float], clean: float, points: float = 10.0
     hi = min(lo + 1, len(xs) - 1)
     p05 = xs[lo] + (rank - lo) * (xs[hi] - xs[lo])
     return p05, sum(1 for a in xs if a < clean - points) / len(xs)
+
+
+# ------------------------------------------------------------ bootstrap of the iso-accuracy saving
+
+
+def naive_bootstrap_savings(acc, voltages, energy, clean, budget, resamples, seed):
+    """Bootstrap draws of the seed-mean iso-accuracy saving, by loops: ``acc[m][s]`` is model m, seed s,
+    a list of chips, each a list of accuracies per voltage (ascending voltages, the last nominal);
+    ``energy[v]`` ascending in v (so the cheapest qualifying voltage is the lowest).  Per resample:
+    ``rng.integers(0, seeds, size=seeds)``, then per drawn seed ``rng.integers(0, chips, size=chips)``;
+    the same indices for every model.  Saving = 1 - energy at the lowest voltage reached scanning down
+    from nominal while the chip mean stays >= clean - budget (nominal's energy when none)."""
+    rng = np.random.default_rng(seed)
+    models, seeds, chips = len(acc), len(acc[0]), len(acc[0][0])
+    out = [[] for _ in range(models)]
+    for _ in range(resamples):
+        seed_idx = list(rng.integers(0, seeds, size=seeds))
+        chip_idx = [list(rng.integers(0, chips, size=chips)) for _ in seed_idx]
+        for m in range(models):
+            total = 0.0
+            for s, cs in zip(seed_idx, chip_idx, strict=True):
+                means = [sum(acc[m][s][c][k] for c in cs) / len(cs) for k in range(len(voltages))]
+                v = naive_iso_voltage(voltages, means, clean[m], budget, voltages[-1])
+                total += 1.0 - (energy[voltages.index(v)] if v is not None else energy[-1])
+            out[m].append(total / seeds)
+    return out

@@ -80,8 +80,11 @@ class Scheme:
         return {"6T": layout.phys_bits}
 
     def detector_coverage(self, stuck: bool) -> float:
-        """Share of a fault model's errors the scheme's detection can see (``stuck``: stuck cells).
-        1 by default: a code checks the values read, whatever made them wrong (bit-mask overrides)."""
+        """Return the share of a fault model's errors the scheme's detection can see.
+
+        ``stuck``: the errors come from stuck cells. 1 by default: a code checks the values read,
+        whatever made them wrong (bit-mask overrides).
+        """
         return 1.0
 
     def voltage_floor(self, technology: Technology) -> float | None:

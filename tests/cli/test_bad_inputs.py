@@ -534,3 +534,29 @@ def test_ctrl_c_keeps_the_points_finished_and_says_so_in_one_line(digits_runs, t
     assert line.startswith("interrupted: results written so far are kept"), line
     assert table.read_text().count("\n") >= 2, "the finished point was lost"
     assert not (run / "random_flip.csv.lock").exists() and not (run / "random_flip.csv.lock.json").exists()
+
+
+def test_ctrl_c_inside_a_numba_kernel_is_an_interrupt_too(capsys) -> None:
+    # numba's dispatcher reports a KeyboardInterrupt raised while a kernel ran as a SystemError
+    # ("returned a result with an exception set") whose context is the interrupt.
+    from cli._common import handles_errors
+
+    @handles_errors
+    def kernel_interrupted() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from None
+
+    with pytest.raises(SystemExit) as exit_info:
+        kernel_interrupted()
+    assert exit_info.value.code == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("interrupted: results written so far are kept"), line
+
+    @handles_errors
+    def real_bug() -> None:
+        raise SystemError("a bug, not an interrupt")
+
+    with pytest.raises(SystemError, match="a bug"):
+        real_bug()

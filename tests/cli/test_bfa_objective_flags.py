@@ -35,6 +35,7 @@ def _files(root: Path) -> dict[str, bytes]:
         ("--objective targetted --target-class 3", "did you mean 'targeted'"),
         ("--objective targeted --target-class -1", "--target-class"),
         ("--defence checksums", "did you mean 'checksum'"),
+        ("--objective targeted --target-class 3 --to-original-threshold", "--to-original-threshold belongs"),
     ],
 )
 def test_bad_objective_flags_are_one_line_exit_2(run_copy: Path, flags: str, expect: str) -> None:

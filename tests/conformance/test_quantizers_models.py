@@ -9,20 +9,15 @@ that stays larger than MAX_PARAMETERS after that runs only in the slow set, with
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from sram_models.errors import InputError
-from wcatsim.config.registries import DATASETS, MODELS, QUANTIZERS
+from wcatsim.config.registries import MODELS, QUANTIZERS
 from wcatsim.image import run_from_image, weight_image
 from wcatsim.train.models import build_model, model_args
 from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
-
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 # Width/depth arguments a model may declare, and the small value used here (applied only to the
 # arguments the model declares; a value below an argument's minimum is raised to it).
@@ -115,32 +110,3 @@ def test_fake_quant_equals_the_run_from_the_integer_image(name: str, method: str
     assert torch.equal(fake, from_image), f"{name} {method}: the run from the image differs from fake-quant"
     # the image is what the model ran from: all-zero codes give other outputs
     assert not torch.equal(fake, from_zeros), f"{name} {method}: zero codes left the outputs unchanged"
-
-
-def readme_names(registry: str) -> list[str]:
-    """The names the README lists between ``<!-- names: REGISTRY ... -->`` and ``<!-- /names -->``:
-    the backticked words of the block (for a table, its first column; for a bullet list, before each
-    bullet's colon)."""
-    text = README.read_text(encoding="utf-8")
-    match = re.search(rf"<!-- names: {registry}\b[^>]*-->\n(.*?)<!-- /names -->", text, re.S)
-    assert match, f"README.md has no <!-- names: {registry} --> block"
-    block = match.group(1)
-    if block.lstrip().startswith("|"):
-        rows = block.splitlines()
-        body = rows[[i for i, row in enumerate(rows) if row.startswith("|--")][0] + 1:]  # below the header
-        lines = [row.split("|")[1] for row in body]
-    elif block.lstrip().startswith("- "):
-        lines = [line.split(":")[0] for line in block.splitlines() if line.startswith("- ")]
-    else:
-        lines = [block]
-    return [name for line in lines for name in re.findall(r"`([^`]+)`", line)]
-
-
-@pytest.mark.parametrize("registry", [QUANTIZERS, MODELS, DATASETS], ids=lambda r: r.kind)
-def test_readme_lists_exactly_the_registered_names(registry) -> None:
-    key = {"quantizer": "QUANTIZERS", "model": "MODELS", "dataset": "DATASETS"}[registry.kind]
-    listed = readme_names(key)
-    assert len(listed) == len(set(listed)), f"README lists a {registry.kind} twice: {listed}"
-    assert sorted(listed) == sorted(registry.names()), (
-        f"README {registry.kind}s {sorted(listed)} != registered {sorted(registry.names())}"
-    )

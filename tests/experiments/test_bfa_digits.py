@@ -31,8 +31,10 @@ def maxabs_run(digits_runs):
 
 
 def test_bfa_breaks_4bit_maxabs_while_as_many_random_flips_do_not(maxabs_run, tmp_path: Path) -> None:
-    result = run_bfa(maxabs_run, trials=1, seed=0, out_dir=tmp_path, eval_subset=0)
+    result = run_bfa(maxabs_run, trials=1, seed=0, out_dir=tmp_path, eval_subset=0,
+                     to_original_threshold=True)
     s = result.summary
+    assert s["to_original_threshold"] is True  # asked for: recorded
     assert s["clean_acc"] > 80.0, f"the shared maxabs run should classify digits well, got {s['clean_acc']}"
     assert s["broken"] == [True] and s["stalled"] == [False], s
     assert s["final_acc"][0] <= s["threshold"], f"final {s['final_acc'][0]} > threshold {s['threshold']}"
@@ -68,6 +70,33 @@ def test_bfa_breaks_4bit_maxabs_while_as_many_random_flips_do_not(maxabs_run, tm
                 "flips_to_break_std", "clean_acc", "final_acc", "random_baseline_acc", "status", "censored",
                 "flips_to_break_median", "flips_to_break_median_lower_bound", "flips_to_original_threshold"):
         assert key in saved, key
+
+
+def test_a_trial_stops_at_the_break_unless_asked_to_go_on(maxabs_run, tmp_path: Path) -> None:
+    # The same attack as above, by default: it stops at the break, the flips after it are never made,
+    # and the count to the WCAT code's (lower) threshold is censored at the break, not a number.
+    on = run_bfa(maxabs_run, trials=1, seed=0, eval_subset=0, to_original_threshold=True, write=False)
+    s = run_bfa(maxabs_run, trials=1, seed=0, out_dir=tmp_path, eval_subset=0).summary
+    assert "to_original_threshold" not in s and s["threshold"] > s["original_threshold"]
+    assert s["broken"] == [True] and s["flips_to_break"] == on.summary["flips_to_break"]
+    assert s["flips_to_original_threshold"] == [None]
+    assert s["flips_attacked"] == s["flips_to_break"] < on.summary["flips_attacked"]
+    rows = read_csv(tmp_path / "bfa_flips.csv")
+    assert len(rows) == s["flips_to_break"][0]  # no flip after the break
+    # the rows up to the break are the continued attack's first rows (the break changes nothing before)
+    assert rows == [{k: str(v) for k, v in r.items()} for r in on.trials[0].rows[: len(rows)]]
+    assert s["final_acc"] == on.summary["final_acc"]
+    assert s["iterations"] == on.summary["iterations"]
+    assert all(int(m.split()[3].rstrip(":")) <= s["iterations"][0] for m in s["widening_log"])
+    # censored at the break, as the report reads it
+    from wcatsim.experiments.attacks.bfa import format_summary
+
+    text = format_summary(s)
+    assert f"(WCAT code's rule): ≥ {s['flips_to_break'][0]}" in text and "--to-original-threshold" in text
+    # a stop threshold at or below the WCAT code's: the break reaches it, and the count is exact
+    low = run_bfa(maxabs_run, trials=1, seed=0, eval_subset=0, threshold=s["original_threshold"], write=False)
+    assert low.summary["broken"] == [True]
+    assert low.summary["flips_to_original_threshold"] == low.summary["flips_to_break"]
 
 
 def test_bfa_breaks_4bit_wcat_without_stalling(digits_runs, tmp_path: Path) -> None:
@@ -182,6 +211,24 @@ def test_cli_writes_logs_summary_and_plots(digits_runs, tmp_path: Path) -> None:
     out = CliRunner().invoke(bfa, ["--compare", str(run), str(run), "--plot", str(tmp_path / "cmp.png")])
     assert out.exit_code == 0, out.output
     assert (tmp_path / "cmp.png").stat().st_size > 0
+
+
+def test_cli_flag_goes_on_to_the_original_threshold_and_is_recorded(digits_runs, tmp_path: Path) -> None:
+    from cli.bfa import bfa
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_runs["maxabs"], run)
+    base = ["--run", str(run), "--device", "cpu", "--trials", "1", "--eval-subset", "100", "--no-progress"]
+    out = CliRunner().invoke(bfa, [*base, "--to-original-threshold"])
+    assert out.exit_code == 0, out.output
+    on = json.loads((run / "bfa_summary.json").read_text())
+    out = CliRunner().invoke(bfa, base)
+    assert out.exit_code == 0, out.output
+    off = json.loads((run / "bfa_summary.json").read_text())
+    assert on["to_original_threshold"] is True and "to_original_threshold" not in off
+    assert on["flips_to_original_threshold"][0] is not None and off["flips_to_original_threshold"] == [None]
+    assert on["flips_attacked"][0] > off["flips_attacked"][0] == off["flips_to_break"][0]
+    assert on["fingerprint"] != off["fingerprint"]  # the setting is part of what the table depends on
 
 
 @pytest.mark.parametrize("args, message", [

@@ -10,9 +10,9 @@ from torch import nn
 from tests.naive import naive_bfa_step, naive_steps
 from wcatsim.experiments.attacks.bits import code_bits
 from wcatsim.experiments.attacks.problem import ImageAttackProblem, as_model_input
-from wcatsim.experiments.attacks.replay import PrefixReplay
 from wcatsim.experiments.attacks.search import commit, layer_candidates, search_step
 from wcatsim.image import run_from_image, weight_image
+from wcatsim.memory.replay import PrefixReplay
 from wcatsim.train.models import build_model
 from wcatsim.train.quant import QuantConfig, quantize, quantized_layers
 
@@ -251,3 +251,22 @@ def test_layer_candidates_are_harmful_and_sorted() -> None:
         assert (state == 0 and g > 0) or (state == 1 and g < 0)
         mags.append(abs(g))
     assert mags == sorted(mags, reverse=True)
+
+
+def test_shared_candidates_equal_plain_ones_on_resnet18_whose_batch_norm_is_in_place_without_grad() -> None:
+    # ResNet-18's batch norm works in place only without autograd, so the gradient forward's record
+    # misses those outputs and the next record had to find them as well (it raised KeyError before).
+    torch.manual_seed(3)
+    model = quantize(build_model("resnet18", 10, 3, 32), QuantConfig(method="maxabs", bits=4)).eval()
+    x, y = torch.randn(2, 3, 32, 32), torch.randint(0, 10, (2,))
+    shared, codes = _problem(model, x, y, share_prefix=True)
+    plain, _ = _problem(model, x, y, share_prefix=False)
+    assert shared.loss_and_gradients(codes)[0] == plain.loss_and_gradients(codes)[0]
+    for name in list(codes)[::5]:
+        changed = codes[name].clone()
+        changed.view(-1)[:3] = -changed.view(-1)[:3] - 1
+        with shared.candidates(codes):
+            a = shared.candidate_loss(name, changed)
+        with plain.candidates(codes):
+            b = plain.candidate_loss(name, changed)
+        assert a == b, name

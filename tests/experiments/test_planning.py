@@ -507,3 +507,26 @@ def test_a_plan_costlier_than_uniform_says_so() -> None:
             "clean_acc": 95.0, "budget": 1.0, "metric": "mean", "saving_over_uniform": -0.7}
     assert "costs less than these domains" in format_plan(plan)
     assert "costs less" not in format_plan({**plan, "energy_norm": 0.6, "saving_over_uniform": 0.1})
+
+
+def test_sensitivity_curves_with_the_clean_prefix_replayed_are_identical(digits_runs, tmp_path: Path) -> None:
+    # Faults in one domain at a time replay the activations before it (wcatsim.memory.prefix): the
+    # curves, the table on disk and the plan must be exactly those of whole forwards.
+    from wcatsim.experiments.plan.planner import SENSITIVITY_CSV, PlanSettings, plan_voltage
+    from wcatsim.train.runs import load_run
+
+    run = load_run(digits_runs["maxabs"], device="cpu")
+    settings = PlanSettings(planning_chips=2, verification_chips=1, max_verification_sets=1)
+    grid = [1.0, 0.9, 0.85, 0.8, 0.75]
+    plans = {}
+    for share in (False, True):
+        plans[share] = plan_voltage(run, "chandramoorthy14", grid, settings=settings,
+                                    out_dir=tmp_path / str(share), share_prefix=share)  # fmt: skip
+    plain, shared = plans[False], plans[True]
+    assert len(plain.sensitivity) > 4 and plain.search_info["forward_passes"] > 4, "nothing was evaluated"
+    assert shared.sensitivity == plain.sensitivity
+    assert len({row["acc_mean"] for row in plain.sensitivity}) > 2, "the curves should fall with the voltage"
+    a = (tmp_path / "False" / SENSITIVITY_CSV).read_bytes()
+    assert (tmp_path / "True" / SENSITIVITY_CSV).read_bytes() == a
+    assert shared.voltages == plain.voltages
+    assert shared.to_json()["verified_acc_mean"] == plain.to_json()["verified_acc_mean"]

@@ -43,8 +43,26 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert image.std() > 0.02, f"{name}.png is blank (pixel std {image.std():.4f})"
 
     summary = json.loads((out / "summary.json").read_text())
-    assert sorted(summary) == ["lsq", "maxabs", "wcat"]
-    for model, entry in summary.items():
+    models = {k: v for k, v in summary.items() if isinstance(v, dict)}
+    assert sorted(models) == ["lsq", "maxabs", "wcat"]
+    # issue 17 section 3: the saving with its CI over chips (one seed in the quick demo) and its band
+    top = set(summary) - set(models)
+    assert {"wcat_minus_maxabs_saving_1pt", "wcat_minus_maxabs_saving_1pt_ci", "wcat_minus_maxabs_clean_acc",
+            "wcat_minus_maxabs_clean_acc_ci"} <= top, sorted(top)  # fmt: skip
+    diff = summary["wcat_minus_maxabs_saving_1pt"]
+    assert diff == pytest.approx(models["wcat"]["saving_1pt"] - models["maxabs"]["saving_1pt"])
+    low, high = summary["wcat_minus_maxabs_saving_1pt_ci"]
+    assert low <= diff <= high, (low, diff, high)
+    assert summary["wcat_minus_maxabs_clean_acc_ci"] is None  # one seed: no spread over seeds
+    for entry in models.values():
+        assert entry["seeds"] == 1
+        assert entry["saving_1pt"] == pytest.approx(entry["iso_acc_saving_1pt"])  # one seed: the same
+        low, high = entry["saving_1pt_ci"]
+        assert low <= entry["saving_1pt"] <= high, entry
+        band = entry["saving_1pt_band"]  # chandramoorthy14: the fit and the other second-point assumption
+        assert band[0] <= entry["saving_1pt"] <= band[1], entry
+        assert len(entry["seed_values"]) == 1
+    for model, entry in models.items():
         for key in SUMMARY_KEYS:
             assert isinstance(entry[key], (int, float)), (model, key, entry[key])
         # Flips to break: the mean over broken trials (None when none broke in the quick budget), and
@@ -78,6 +96,8 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     for name in FIGURES:
         assert f"]({name}.png)" in report, f"{name}.png is not embedded in the report"
     assert "iso-accuracy energy saving and flips-to-break" in report
+    assert "### How sure: chips, training seeds, technology" in report
+    assert "WCAT − maxabs, saving within 1 pt, paired" in report
     assert "## Per-layer voltage plan within 1 point" in report
     assert "## Protection schemes" in report
     for scheme in SCHEMES:
@@ -129,10 +149,10 @@ def _fake_stages(monkeypatch, tmp_path: Path, failing: str, error: Exception) ->
 
     calls: list[str] = []
 
-    def trained(q, plan, out_dir, runs_root, state, say, device, progress):
-        run_dir = out_dir / "runs" / q
+    def trained(q, plan, out_dir, runs_root, state, say, device, progress, seed=0):
+        run_dir = out_dir / "runs" / (q if seed == 0 else f"{q}-seed{seed}")
         run_dir.mkdir(parents=True, exist_ok=True)
-        state.finish(f"train:{q}", "train", run_dir, 0.0, 0.0)
+        state.finish(f"train:{q}" if seed == 0 else f"train:{q}:seed{seed}", "train", run_dir, 0.0, 0.0)
         return run_dir, False
 
     monkeypatch.setattr(demo_module, "train_or_reuse", trained)
@@ -165,6 +185,30 @@ def test_a_failing_stage_stops_the_demo_with_one_line_and_exit_1(monkeypatch, tm
     stages = json.loads((out / "demo.json").read_text())["stages"]
     assert sorted(stages) == ["train:lsq", "train:maxabs", "train:wcat"]  # the failed stage is not recorded
     assert not list(out.glob("demo.json.lock*"))  # the ledger's lock is released
+
+
+def test_seeds_beyond_the_first_run_only_the_sweep_and_bfa(monkeypatch, tmp_path: Path) -> None:
+    from wcatsim.pipelines import demo as demo_module
+
+    calls = _fake_stages(monkeypatch, tmp_path, "none", RuntimeError("unused"))
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop  # the stages are what this test is about, not the figures
+
+    monkeypatch.setattr(demo_module, "draw_figures", stop)
+    plan = dataclasses.replace(demo_module.quick_plan(), seeds=2)
+    with pytest.raises(Stop):
+        demo_module.run_demo(tmp_path / "demo", plan=plan, device="cpu", progress=False, log=lambda s: None,
+                             runs_root=None)  # fmt: skip
+    seed1 = sorted(c for c in calls if "seed1" in c)
+    quantizers = ("maxabs", "lsq", "wcat")
+    assert seed1 == sorted(f"{stage}:{q}-seed1" for stage in ("sweep", "bfa") for q in quantizers)
+    assert len(calls) - len(seed1) == 15  # seed 0: five stages x three models
+    stages = json.loads((tmp_path / "demo" / "demo.json").read_text())["stages"]
+    assert {"train:wcat:seed1", "sweep:wcat:seed1", "bfa:wcat:seed1", "sweep:wcat"} <= set(stages)
 
 
 def test_bad_input_in_a_stage_keeps_its_own_exit_code(monkeypatch, tmp_path: Path) -> None:

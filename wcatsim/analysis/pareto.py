@@ -21,6 +21,7 @@ Plain NumPy and the standard library: no torch, so the ``pareto`` command stays 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -534,3 +535,233 @@ def _as_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+# ------------------------------------------------------------- uncertainty of the iso-accuracy saving
+
+
+def chip_accuracies(
+    realisation_rows: Sequence[Mapping[str, Any]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-chip accuracies of a voltage sweep, from its ``<table>_realisations.csv`` rows.
+
+    Parameters
+    ----------
+    realisation_rows : sequence of mapping
+        Rows with ``voltage``, ``realisation`` (the chip), ``seed`` (its fault seed) and ``accuracy``
+        (percent), as :func:`wcatsim.experiments.sweeps.sweep.voltage_sweep` writes them with
+        ``per_realisation=True``.
+
+    Returns
+    -------
+    voltages : ndarray
+        The swept voltages, ascending.
+    chip_seeds : ndarray
+        Each chip's fault seed (the chip's identity: equal seeds, equal faults), ``(chips,)``.
+    accuracy : ndarray
+        ``(chips, voltages)`` accuracies in percent.
+    """
+    if not realisation_rows:
+        raise InputError("no per-chip rows: run the sweep with per_realisation=True")
+    table: dict[float, dict[int, tuple[int, float]]] = {}
+    for row in realisation_rows:
+        table.setdefault(float(row["voltage"]), {})[int(row["realisation"])] = (
+            int(row["seed"]), float(row["accuracy"]))  # fmt: skip
+    voltages = np.array(sorted(table))
+    chips = sorted(table[voltages[0]])
+    if any(sorted(table[v]) != chips for v in voltages):
+        raise InputError("the per-chip rows do not hold the same chips at every voltage; rerun the sweep")
+    seeds = np.array([table[voltages[0]][c][0] for c in chips])
+    acc = np.array([[table[v][c][1] for v in voltages] for c in chips])
+    return voltages, seeds, acc
+
+
+def iso_from_chips(
+    sweep_rows: Sequence[Mapping[str, Any]], voltages: np.ndarray, accuracy: np.ndarray, budget: float,
+    v_nominal: float | None = None,
+) -> IsoAccuracy:  # fmt: skip
+    """The iso-accuracy point (metric ``mean``) of a sweep whose mean accuracy is ``accuracy``'s chip mean.
+
+    Parameters
+    ----------
+    sweep_rows : sequence of mapping
+        The sweep's rows (``voltage``, ``energy_norm``, ``clean_acc``): the energy of each voltage.
+    voltages : ndarray
+        The voltages of ``accuracy``'s columns (ascending, as :func:`chip_accuracies` returns them).
+    accuracy : ndarray
+        ``(chips, voltages)`` accuracies of the chips to average (a bootstrap resample, say).
+    budget : float
+        Accuracy points below clean.
+    v_nominal : float, optional
+        As in :func:`iso_accuracy_saving`.
+    """
+    energy = {float(r["voltage"]): float(r["energy_norm"]) for r in sweep_rows}
+    clean = float(sweep_rows[0]["clean_acc"])
+    mean = np.asarray(accuracy, np.float64).mean(axis=0)
+    rows = [{"voltage": float(v), "energy_norm": energy[float(v)], "acc_mean": float(a), "ci_low": float(a),
+             "clean_acc": clean} for v, a in zip(voltages, mean, strict=True)]  # fmt: skip
+    return iso_accuracy_saving(rows, budget, metric="mean", v_nominal=v_nominal)
+
+
+def bootstrap_iso_savings(
+    runs: Mapping[str, Sequence[tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]]],
+    budget: float = 1.0,
+    resamples: int = 2000,
+    seed: int = 0,
+    quantity: str = "saving",
+) -> dict[str, np.ndarray]:
+    """Bootstrap draws of each model's iso-accuracy saving (or voltage) over chips and seeds, paired.
+
+    Parameters
+    ----------
+    runs : mapping
+        Per model, per training seed, ``(sweep rows, realisation rows)`` of its voltage sweep.  Every
+        model has the same number of seeds and every sweep the same chips (same fault seeds: checked)
+        and voltages.
+    budget : float
+        Accuracy points below clean (1.0: the headline budget).
+    resamples : int
+        Bootstrap resamples (:data:`wcatsim.stats.bootstrap.DEFAULT_RESAMPLES` by default's rationale).
+    seed : int
+        Seed of the resampling.
+    quantity : str
+        ``"saving"`` (fraction) or ``"voltage"`` (the iso-accuracy voltage); the same seed draws the
+        same indices for both.
+
+    Returns
+    -------
+    dict
+        Model -> ``(resamples,)`` draws of the seed-mean quantity.  The same seed and chip
+        indices serve every model (:func:`wcatsim.stats.bootstrap.hierarchical_bootstrap`), so
+        ``draws[a] - draws[b]`` are draws of the paired difference.
+    """
+    from wcatsim.stats.bootstrap import hierarchical_bootstrap
+
+    if quantity not in ("saving", "voltage"):
+        raise InputError(f"bootstrap_iso_savings: quantity must be saving or voltage, got {quantity!r}")
+    names = list(runs)
+    samples, sweeps, grids = [], [], []
+    reference = None
+    for name in names:
+        per_seed, per_sweep = [], []
+        for sweep_rows, realisation_rows in runs[name]:
+            voltages, chip_seeds, acc = chip_accuracies(realisation_rows)
+            if reference is None:
+                reference = (voltages, chip_seeds)
+            elif not (np.array_equal(voltages, reference[0]) and np.array_equal(chip_seeds, reference[1])):
+                raise InputError(
+                    f"{name}: its sweep's chips or voltages differ from the first model's; a paired "
+                    "bootstrap needs the same fault seed and voltages for every sweep"
+                )
+            per_seed.append(acc)
+            per_sweep.append(list(sweep_rows))
+        samples.append(per_seed)
+        sweeps.append(per_sweep)
+        grids.append(voltages)
+    # the statistic sees the resampled chips only; which seed's energies it needs is fixed per model
+    # (the energy of a voltage does not depend on the seed: the same image size and technology)
+    draws = hierarchical_bootstrap(
+        samples, lambda m, chips: getattr(iso_from_chips(sweeps[m][0], grids[m], chips, budget), quantity),
+        resamples=resamples, seed=seed,
+    )  # fmt: skip
+    return {name: draws[m] for m, name in enumerate(names)}
+
+
+_ALTERNATIVE = re.compile(r"sigma\s*=\s*([0-9]*\.[0-9]+)\s*,\s*mu\s*=\s*([0-9]*\.[0-9]+)")
+
+
+def band_parameters(fit: Any) -> list[tuple[float, float]]:
+    """The ``(mu, sigma)`` pairs of a Gaussian preset's technology band, the fitted pair first.
+
+    Parameters
+    ----------
+    fit : sram_models.technology.fit.CurveFit or None
+        The preset's ``[fit]`` section.
+
+    Returns
+    -------
+    list of (float, float)
+        The fitted pair; where the fit has standard errors, the 8 neighbours at ±1 standard error of
+        mu and of sigma (each alone and the four corners); and every alternative pair its
+        ``uncertainty`` text states as ``sigma = S, mu = M`` (``chandramoorthy14``'s other
+        second-point assumption).  Empty for a fit without Gaussian parameters (a table preset).
+    """
+    if fit is None or fit.model != "gaussian" or not {"mu", "sigma"} <= set(fit.parameters):
+        return []
+    mu, sigma = fit.parameters["mu"], fit.parameters["sigma"]
+    pairs = [(mu, sigma)]
+    if fit.stderr:
+        dm, ds = fit.stderr.get("mu", 0.0), fit.stderr.get("sigma", 0.0)
+        pairs += [(mu + i * dm, sigma + j * ds) for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)]
+    pairs += [(float(m), float(s)) for s, m in _ALTERNATIVE.findall(fit.uncertainty)]
+    return pairs
+
+
+def reinterpreted_rows(
+    sweep_rows: Sequence[Mapping[str, Any]], mu: float, sigma: float
+) -> list[dict[str, float]]:
+    """The sweep's rows as they would read on a technology whose faulty-cell rate is ``Phi((mu - V)/sigma)``.
+
+    Parameters
+    ----------
+    sweep_rows : sequence of mapping
+        ``sweep_voltage.csv`` rows with ``voltage``, ``ber`` (the preset's faulty-cell rate there),
+        ``energy_norm``, ``acc_mean`` and ``clean_acc``.
+    mu, sigma : float
+        The other curve's parameters (in the preset's voltage unit).
+
+    Returns
+    -------
+    list of dict
+        The same voltages and energies; ``acc_mean`` (and ``ci_low``) the sweep's accuracy interpolated,
+        linear in log10(rate), at the other curve's rate there.  A rate below the sweep's lowest takes
+        the accuracy there (the nominal point's); a rate above its highest has no measurement and is
+        given accuracy 0, so it never qualifies (the band's end is then conservative), and
+        ``measured`` False (True where the rate lies within the swept rates or below them).
+
+    Notes
+    -----
+    Chip faults depend on the voltage only through the faulty-cell rate (nested sets of that many
+    cells), so the accuracy at a rate measured at one voltage is, in distribution, the accuracy at any
+    voltage with that rate; the interpolation between swept rates is the approximation.  The energy of
+    a voltage does not depend on the BER curve.
+    """
+    table = _rows_to_arrays(list(sweep_rows), "reinterpreted_rows")
+    ber = {float(r["voltage"]): float(r["ber"]) for r in sweep_rows}
+    log_rate = np.log10([max(ber[float(v)], 1e-300) for v in table["voltage"]])
+    order = np.argsort(log_rate, kind="stable")
+    xs, ys = log_rate[order], table["acc_mean"][order]
+    rows = []
+    for v, e in zip(table["voltage"], table["energy_norm"], strict=True):
+        rate = 0.5 * math.erfc((float(v) - mu) / (sigma * math.sqrt(2.0)))  # Phi((mu - V) / sigma)
+        acc = float(np.interp(math.log10(max(rate, 1e-300)), xs, ys, left=ys[0], right=0.0))
+        rows.append({"voltage": float(v), "energy_norm": float(e), "acc_mean": acc, "ci_low": acc,
+                     "clean_acc": table["clean_acc"],
+                     "measured": bool(math.log10(max(rate, 1e-300)) <= xs[-1])})  # fmt: skip
+    return rows
+
+
+def technology_band(
+    sweep_rows: Sequence[Mapping[str, Any]], pairs: Sequence[tuple[float, float]], budget: float = 1.0,
+    v_nominal: float | None = None,
+) -> tuple[float, float] | None:  # fmt: skip
+    """The lowest and highest iso-accuracy saving over a technology's parameter pairs.
+
+    Parameters
+    ----------
+    sweep_rows : sequence of mapping
+        The sweep (see :func:`reinterpreted_rows`).
+    pairs : sequence of (mu, sigma)
+        From :func:`band_parameters`; empty gives None (no band).
+    budget : float
+        Accuracy points below clean.
+    v_nominal : float, optional
+        As in :func:`iso_accuracy_saving`.
+    """
+    if not pairs:
+        return None
+    savings = [
+        iso_accuracy_saving(reinterpreted_rows(sweep_rows, mu, sigma), budget, v_nominal=v_nominal).saving
+        for mu, sigma in pairs
+    ]
+    return float(min(savings)), float(max(savings))

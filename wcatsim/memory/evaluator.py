@@ -184,6 +184,7 @@ class FaultEvaluator:
         self.device = resolve_device(device) if device is not None else None
         self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
         self.images: EvalImages | None = None
+        self._prefix: Any = None  # a CleanPrefix inside sharing_clean_prefix()
         if isinstance(x, EvalImages):
             if x.x is None:  # streamed: batches are decoded, moved and laid out as each pass reads them
                 self.images = x
@@ -236,8 +237,11 @@ class FaultEvaluator:
         protect: str | None = None,
         eval_images: int = 0,
     ) -> FaultEvaluator:
-        """The evaluator of a :class:`wcatsim.train.runs.LoadedRun` on its test split, or with ``eval_images`` K
-        > 0 on a fixed, class-stratified subset of K test images (seeded with ``data.seed``)."""
+        """The evaluator of a :class:`wcatsim.train.runs.LoadedRun` on its test split.
+
+        With ``eval_images`` K > 0, on a fixed, class-stratified subset of K test images (seeded with
+        ``data.seed``).
+        """
         from wcatsim.train.datasets.streaming import labels_of, stratified_subset, subset_record
 
         memory = ModelMemory(run.model, layers=layers, word_bits=word_bits, ecc=ecc, protect=protect)
@@ -255,8 +259,53 @@ class FaultEvaluator:
             return self.images.identity()
         return self.x.cpu().contiguous().numpy().tobytes() + self.y.cpu().contiguous().numpy().tobytes()
 
+    @contextmanager
+    def sharing_clean_prefix(self, memory_bytes: int | None = None) -> Iterator[None]:
+        """Inside this block, a read replays the clean activations before its first faulty layer.
+
+        For faults confined to later layers (one domain at a time): the activations before them are
+        computed once per test batch and kept (at most ``memory_bytes``, default
+        :data:`wcatsim.memory.prefix.PREFIX_MEMORY`), with accuracies identical to the plain path
+        (:mod:`wcatsim.memory.prefix`).  A streamed test set is evaluated whole, as outside the block.
+        """
+        from wcatsim.memory.prefix import PREFIX_MEMORY, CleanPrefix
+        from wcatsim.train.quant import quantized_layers
+
+        if self.x is not None:
+            layers = quantized_layers(self.memory.model)
+            self._prefix = CleanPrefix(layers, PREFIX_MEMORY if memory_bytes is None else memory_bytes)
+        try:
+            yield
+        finally:
+            self._prefix = None
+
+    def _prefix_accuracy(self, codes: Mapping[str, np.ndarray]) -> float:
+        """:meth:`_accuracy` of a read through the clean-prefix records: the batches of
+        ``wcatsim.train.evaluate.predict`` (size, device, memory format) and :func:`accuracy`'s division."""
+        import torch
+
+        from wcatsim.train.evaluate import CPU_BATCH, GPU_BATCH
+
+        changed = [name for name, clean in self.memory.clean_codes.items()
+                   if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
+        with self.memory.loaded(codes) as model:
+            target = self.device if self.device is not None else next(model.parameters()).device
+            size = self.batch_size or (GPU_BATCH if target.type == "cuda" else CPU_BATCH)
+            channels_last = self.x.dim() == 4 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+            batches = []
+            for start in range(0, self.n_images, size):
+                batch = self.x[start : start + size].to(target, non_blocking=True)
+                if channels_last:
+                    batch = batch.contiguous(memory_format=torch.channels_last)
+                batches.append(batch)
+            predicted = self._prefix.predict(model, batches, changed)
+        return 100.0 * int((predicted == self.y.cpu()).sum()) / int(self.y.shape[0])
+
     def _accuracy(self, codes: Mapping[str, np.ndarray] | None) -> float:
         from wcatsim.train.evaluate import accuracy, accuracy_on
+
+        if self._prefix is not None and codes is not None:
+            return self._prefix_accuracy(codes)
 
         kwargs: dict[str, Any] = {}
         if self.batch_size:
@@ -286,4 +335,11 @@ def model_fingerprint(evaluator: Any) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["DEFAULT_WORD_BITS", "FaultEvaluator", "ModelMemory", "changed_bits", "make_flip_model", "model_fingerprint"]
+__all__ = [
+    "DEFAULT_WORD_BITS",
+    "FaultEvaluator",
+    "ModelMemory",
+    "changed_bits",
+    "make_flip_model",
+    "model_fingerprint",
+]

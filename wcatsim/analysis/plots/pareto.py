@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from wcatsim.analysis.pareto import Sweep
 from wcatsim.analysis.plots.style import COLUMN_WIDTH_IN, LEGEND_LINE_IN, color_for, new_figure, save_figure
 
@@ -23,6 +25,7 @@ def plot_pareto(
     budget: float = 1.0,
     title: str | None = None,
     plans: Sequence[Mapping[str, Any] | None] | None = None,
+    bands: Sequence[tuple[Any, Any, Any] | None] | None = None,
 ) -> list[Path]:
     """Draw every sweep's points and front on one figure; save PNG + PDF; return the paths.
 
@@ -31,7 +34,10 @@ def plot_pareto(
     sweep's iso-accuracy point at ``budget`` is starred (hollow star: bounded by the
     sweep, the saving is a lower bound).  ``plans``: per sweep, a voltage plan of the
     same model (``plan_voltage.json`` as a dict, or None), drawn as a diamond at its
-    energy and its accuracy verified on held-out chips (read with ``metric``).
+    energy and its accuracy verified on held-out chips (read with ``metric``).  ``bands``: per sweep,
+    ``(energy_norm, acc_low, acc_high)`` or None, shaded in the sweep's colour: the technology band
+    (:func:`wcatsim.analysis.uncertainty.band_curve`, the mean accuracy on the preset's other
+    plausible BER curves).
     """
     if not sweeps:
         from sram_models.errors import InputError
@@ -76,6 +82,13 @@ def plot_pareto(
                 markerfacecolor="white" if iso.bounded_by_sweep else colour,
                 linestyle="none",
             )
+        band = bands[k] if bands is not None and k < len(bands) else None
+        if band is not None:
+            energy, low, high = (np.asarray(a, dtype=float) for a in band)
+            order_e = energy.argsort()
+            for ax in (ax_full, ax_zoom):
+                ax.fill_between(energy[order_e], low[order_e], high[order_e], color=colour, alpha=0.15,
+                                linewidth=0)  # fmt: skip
         plan = plans[k] if plans is not None and k < len(plans) else None
         if plan:
             accuracy = plan["verified_acc_mean"] if metric == "mean" else plan["verified_ci_low"]
@@ -90,6 +103,8 @@ def plot_pareto(
         ax.set_xlabel("Energy per inference (relative to nominal V)")
         ax.set_ylabel(ylabel)
     marks = "★ = iso-accuracy point" + (", ◆ = per-domain voltage plan" if plans and any(plans) else "")
+    if bands and any(b is not None for b in bands):
+        marks += ", shade = technology band"
     ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, {marks}", fontsize=7)
     ax_full.set_title(title or "Accuracy vs weight-SRAM energy (lines: Pareto fronts)")
     handles, labels = ax_full.get_legend_handles_labels()

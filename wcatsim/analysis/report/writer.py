@@ -300,6 +300,72 @@ def bfa_table(per_model: Mapping[str, Mapping[str, Any]]) -> str:
 # ------------------------------------------------------------------------------------ demo report
 
 
+def uncertainty_section(models: Mapping[str, Mapping[str, Any]], top: Mapping[str, Any]) -> list[str]:
+    """The report's lines on the headline's uncertainty (issue 17 §3); empty where none was computed.
+
+    Parameters
+    ----------
+    models : mapping
+        As :func:`write_demo_report`'s; each ``summary`` may hold ``saving_1pt``, ``saving_1pt_ci``,
+        ``saving_1pt_band``, ``seeds`` and the seed statistics
+        (:func:`wcatsim.analysis.uncertainty.seed_uncertainty`).
+    top : mapping
+        The ``wcat_minus_maxabs_*`` keys of ``summary.json``.
+    """
+
+    def pct(value: Any) -> str:
+        return "—" if value is None else f"{100 * float(value):.1f}%"
+
+    def interval(ci: Any, scale: float = 100.0, unit: str = "%", digits: int = 1) -> str:
+        return "—" if not ci else f"[{scale * ci[0]:.{digits}f}, {scale * ci[1]:.{digits}f}]{unit}"
+
+    rows = []
+    for name, m in models.items():
+        s = m.get("summary", {})
+        if s.get("saving_1pt") is None:
+            continue
+        flips = s.get("flips_to_break_seeds_mean")
+        censored = "≥ " if s.get("flips_to_break_seeds_censored") else ""  # a seed's count is a bound
+        rows.append([
+            name, str(s.get("seeds")), pct(s.get("saving_1pt")), interval(s.get("saving_1pt_ci")),
+            interval(s.get("saving_1pt_band")),
+            ("—" if s.get("voltage_1pt") is None else f"{s['voltage_1pt']:.3f} ")
+            + interval(s.get("voltage_1pt_ci"), 1.0, "", 3),
+            fmt_acc(s.get("clean_acc_seeds_mean")) + " " + interval(s.get("clean_acc_seeds_ci"), 1.0, "", 2),
+            ("—" if flips is None else censored + f"{flips:.1f}")
+            + " " + interval(s.get("flips_to_break_seeds_ci"), 1.0, "", 1),
+        ])  # fmt: skip
+    if not rows:
+        return []
+    lines = [
+        "### How sure: chips, training seeds, technology",
+        "",
+        markdown_table(["quantizer", "seeds", "saving within 1 pt (seed mean)", "95% CI (chips, seeds)",
+                        "technology band", "voltage within 1 pt (95% CI)", "clean acc % (seeds, 95% CI)",
+                        "flips to break (seeds, 95% CI)"],
+                       rows),  # fmt: skip
+        "",
+        "The CI is a paired percentile bootstrap (2000 resamples, seed 0): training seeds, then the chips "
+        "of each drawn seed, the same indices for every quantizer (chip c has the same faults in every "
+        "model). The technology band is the saving recomputed, from the same sweep, on the preset's BER "
+        "curve moved by ±1 standard error of its fitted mu and sigma (and, for `chandramoorthy14`, on the "
+        "other second-point assumption of its `[fit]`): the accuracy is read at the faulty-cell rate the "
+        "other curve gives each voltage. Clean accuracy and flips to break: Student-t CIs over seeds "
+        "(none with one seed); a censored seed counts with its lower bound (≥).",
+        "",
+    ]
+    if top.get("wcat_minus_maxabs_saving_1pt") is not None:
+        diff = top["wcat_minus_maxabs_saving_1pt"]
+        lines += [f"WCAT − maxabs, saving within 1 pt, paired: {100 * diff:+.1f} points, 95% CI "
+                  f"{interval(top.get('wcat_minus_maxabs_saving_1pt_ci'), 100.0, ' points')}."]  # fmt: skip
+        for key, label in (("clean_acc", "clean accuracy"), ("flips_to_break", "flips to break")):
+            if top.get(f"wcat_minus_maxabs_{key}") is not None:
+                lines[-1] += (f" {label}: {top[f'wcat_minus_maxabs_{key}']:+.2f}, 95% CI "
+                              f"{interval(top.get(f'wcat_minus_maxabs_{key}_ci'), 1.0, '', 2)}.")  # fmt: skip
+        lines += [""]
+    return lines
+
+
 def write_demo_report(
     out_dir: str | Path,
     models: Mapping[str, Mapping[str, Any]],
@@ -353,6 +419,7 @@ def write_demo_report(
         _meaning_paragraph(models, settings, tech),
         "",
     ]
+    parts += uncertainty_section(models, settings.get("uncertainty_top") or {})
     if "pareto" in figures:
         parts += [
             figure(
@@ -469,7 +536,8 @@ def _settings_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) ->
         + f": {settings.get('bits', 4)}-bit `{settings.get('model', '?')}` models on "
         f"`{settings.get('dataset', '?')}` ({settings.get('test_images', '?')} test images), "
         f"trained for {settings.get('epochs', '?')} epochs with "
-        f"each quantizer ({', '.join(settings.get('quantizers', []))}), otherwise identical.",
+        f"each quantizer ({', '.join(settings.get('quantizers', []))}), otherwise identical"
+        + _seeds_text(settings) + ".",
         f"Random flips: BER ∈ {{{bers}}}, {settings.get('samples', '?')} realisations each. "
         f"Voltage sweep: `{tech.get('name', settings.get('preset', '?'))}`, {vtext}, "
         f"{settings.get('chips', '?')} simulated chips. "
@@ -477,6 +545,14 @@ def _settings_paragraph(settings: Mapping[str, Any], tech: Mapping[str, Any]) ->
         f"budget {settings.get('bfa_max_flips', '?')} flips. All accuracies in percent.",
     ]
     return "\n".join(lines)
+
+
+def _seeds_text(settings: Mapping[str, Any]) -> str:
+    seeds = int(settings.get("seeds") or 1)
+    if seeds <= 1:
+        return ""
+    return (f", with {seeds} training seeds each (trainer.seed 0..{seeds - 1}; seeds beyond 0 run only the "
+            "voltage sweep and BFA: random flips, protection sweeps and the plan are seed 0's)")  # fmt: skip
 
 
 def _meaning_paragraph(

@@ -1,9 +1,9 @@
 """Attacks on the integer weight image: the Bit-Flip Attack (progressive bit search) and its random baseline.
 
 Modules: :mod:`.bits` (two's-complement bit maths), :mod:`.search` (one search iteration),
-:mod:`.replay` (sharing the layers below a candidate), :mod:`.problem` (loss and gradients from the
-image), :mod:`.evaluation` (test accuracy and the stop decision), :mod:`.objectives` (what an attack
-maximises and when it has won, by name), :mod:`.random_baseline`,
+:mod:`wcatsim.memory.replay` (sharing the layers below a candidate), :mod:`.problem` (loss and
+gradients from the image), :mod:`.evaluation` (test accuracy and the stop decision),
+:mod:`.objectives` (what an attack maximises and when it has won, by name), :mod:`.random_baseline`,
 :mod:`.bfa` (trials, summary, result files).  Names are imported lazily (torch is heavy).
 """
 

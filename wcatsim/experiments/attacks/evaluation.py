@@ -19,11 +19,11 @@ from torch import nn
 
 from sram_models.errors import InputError
 from wcatsim.image import run_from_image
+from wcatsim.memory.replay import PrefixReplay
 from wcatsim.train.evaluate import CPU_BATCH
 from wcatsim.train.quant import quantized_layers
 
 from .problem import as_model_input
-from .replay import PrefixReplay
 
 # Test images counted per step of the early-stopping count: two inference batches, so a decision that
 # is certain early costs little more than the subset.

@@ -41,6 +41,7 @@ class Untargeted:
     threshold (Rakin et al., ICCV 2019)."""
 
     name = "untargeted"
+    accuracy_rule = True  # stops on test accuracy (the WCAT code's threshold applies)
     flip_columns: tuple[str, ...] = ()  # no columns beyond FLIP_COLUMNS
 
     def validate(self, num_classes: int) -> None:
@@ -229,6 +230,7 @@ class Targeted:
     """
 
     name = "targeted"
+    accuracy_rule = False  # stops on attack success, not on accuracy
     flip_columns = (
         "asr",  # attack success rate (percent of the source test images classified as the target)
         "other_acc",  # accuracy (percent) on the other test images

@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from wcatsim.image import run_from_image
+from wcatsim.memory.replay import PrefixReplay
 from wcatsim.train.quant import quantized_layers
-
-from .replay import PrefixReplay
 
 
 def as_model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -103,8 +102,12 @@ class ImageAttackProblem:
                 for w in weights.values():
                     w.grad = None
                     w.requires_grad_(False)
-            if self._replay is not None and not self._replay.recorded:
-                # The model modifies some outputs in place: now known, record once more with copies.
+            # The model modifies some outputs in place: now known, record once more with copies.  A
+            # module may do so only without autograd (ResNet-18's in-place batch norm), so the no-grad
+            # forward can find more; each failed record adds positions, so this ends.
+            for _ in range(len(self._replay.units) + 1 if self._replay is not None else 0):
+                if self._replay.recorded:
+                    break
                 with torch.no_grad(), self._replay.recording():
                     self._loss()
         return float(loss.detach()), grads

@@ -48,6 +48,7 @@ plan-versus-uniform comparison a paired one).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -377,6 +378,7 @@ def plan_voltage(
     log: Callable[[str], None] | None = None,
     device: str = "auto",
     batch_size: int | None = None,
+    share_prefix: bool = True,
 ) -> VoltagePlan:
     """Plan one voltage per domain (method: module docstring); write the plan files into ``out_dir``.
 
@@ -384,6 +386,9 @@ def plan_voltage(
     Technology; ``voltages``: the allowed grid (default :func:`default_grid`);
     ``domains``: ``"layer"`` or a domains TOML file (:mod:`wcatsim.experiments.plan.domains`).
     ``out_dir`` defaults to the run directory; ``None`` results are also returned.
+    ``share_prefix``: the sensitivity curves (one domain faulty at a time) replay the clean activations
+    before the domain (:meth:`FaultEvaluator.sharing_clean_prefix
+    <wcatsim.memory.evaluator.FaultEvaluator.sharing_clean_prefix>`): the same curves, sooner.
     """
     from sram_models import MemoryImage, Technology, load_technology
     from wcatsim.memory.evaluator import FaultEvaluator
@@ -435,31 +440,35 @@ def plan_voltage(
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
         cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings))
-        for d, dom in enumerate(doms):
-            for j, v in enumerate(grid):
-                steps = [0] * n_dom
-                steps[d] = j
-                surrogate[d, j] = energy_of(steps).total_norm - top.total_norm + top.domain_norm[d]
-                st = cache.get(dom.name, v)
-                if st is None:
-                    volts: list[float | None] = [None] * n_dom
-                    volts[d] = v
-                    st = bench.stats(volts, plan_ids)
-                lost = bench.loss(st)
-                cache.put(dom.name, v, st, lost, surrogate[d, j] - top.domain_norm[d] + top.total_norm)
-                loss[d, j] = max(0.0, lost)
-                if lost > budget + search.TOLERANCE:
-                    if j > 0:
-                        loss[d, j] = np.inf  # this voltage and every lower one are out of reach for it
-                    break
-            cache.save()
-            if loss[d, 0] > budget + search.TOLERANCE:
-                say(f"  {dom.name} ({dom.weights} weights): alone MISSES the budget at {grid[0]:g} "
-                    f"{tech.voltage_unit}")  # fmt: skip
-            else:
-                reach = grid[int(np.flatnonzero(np.isfinite(loss[d]))[-1])]
-                say(f"  {dom.name} ({dom.weights} weights): alone within budget down to {reach:g} "
-                    f"{tech.voltage_unit}")
+        # Faults in one domain at a time: the activations before it are the clean ones, computed once per
+        # test batch (bounded memory) and replayed for every voltage and chip of the domain.
+        sharing = evaluator.sharing_clean_prefix() if share_prefix else contextlib.nullcontext()
+        with sharing:
+            for d, dom in enumerate(doms):
+                for j, v in enumerate(grid):
+                    steps = [0] * n_dom
+                    steps[d] = j
+                    surrogate[d, j] = energy_of(steps).total_norm - top.total_norm + top.domain_norm[d]
+                    st = cache.get(dom.name, v)
+                    if st is None:
+                        volts: list[float | None] = [None] * n_dom
+                        volts[d] = v
+                        st = bench.stats(volts, plan_ids)
+                    lost = bench.loss(st)
+                    cache.put(dom.name, v, st, lost, surrogate[d, j] - top.domain_norm[d] + top.total_norm)
+                    loss[d, j] = max(0.0, lost)
+                    if lost > budget + search.TOLERANCE:
+                        if j > 0:
+                            loss[d, j] = np.inf  # this voltage and every lower one are out of reach for it
+                        break
+                cache.save()
+                if loss[d, 0] > budget + search.TOLERANCE:
+                    say(f"  {dom.name} ({dom.weights} weights): alone MISSES the budget at {grid[0]:g} "
+                        f"{tech.voltage_unit}")  # fmt: skip
+                else:
+                    reach = grid[int(np.flatnonzero(np.isfinite(loss[d]))[-1])]
+                    say(f"  {dom.name} ({dom.weights} weights): alone within budget down to {reach:g} "
+                        f"{tech.voltage_unit}")
 
         # 2. greedy descent, 3. joint check with back-off
         descent = search.greedy_descent(loss, surrogate, budget)

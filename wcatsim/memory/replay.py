@@ -1,6 +1,8 @@
 """Share the unchanged layers below a changed one across forwards: record once, replay the prefix.
 
-A candidate of the Bit-Flip Attack changes the weights of one layer ``l``.  Every module that ran
+Used by the Bit-Flip Attack's candidates (:mod:`wcatsim.experiments.attacks`) and by faults confined
+to one domain (:mod:`wcatsim.memory.prefix`).  A candidate of the Bit-Flip Attack changes the weights
+of one layer ``l``.  Every module that ran
 *before* ``l`` in the forward cannot depend on ``l``'s output (data flows forward in execution
 order), so its output is the same as in the last full forward at the current codes.  A
 :class:`PrefixReplay` records the output of every *unit* (each quantized layer and every leaf module
@@ -47,11 +49,13 @@ class ReplayMismatch(RuntimeError):
 class PrefixReplay:
     """Records unit outputs of a forward and replays a prefix of them in later forwards."""
 
-    def __init__(self, model: nn.Module, layers: list[nn.Module]) -> None:
+    def __init__(self, model: nn.Module, layers: list[nn.Module], mutated: set[int] | None = None) -> None:
         self.units = forward_units(model, layers)
         self._unit_index = {id(m): i for i, m in enumerate(self.units)}
         self._trace: list[tuple[int, Any]] = []  # (unit index, output) in call order
-        self._mutated: set[int] = set()  # call positions whose output is modified in place later
+        # call positions whose output is modified in place later; records of the same model on other
+        # inputs may share one set (``mutated``), so that each need not find them again
+        self._mutated: set[int] = set() if mutated is None else mutated
         self._first_call: dict[int, int] = {}  # unit index -> first call position
 
     @property
@@ -61,6 +65,15 @@ class PrefixReplay:
     def nbytes(self) -> int:
         """Memory held by the record."""
         return sum(out.nbytes for _, out in self._trace if isinstance(out, torch.Tensor))
+
+    def calls(self) -> int:
+        """Unit calls recorded (not ``__len__``: an empty record must not make the object falsy)."""
+        return len(self._trace)
+
+    def keep_prefix(self, calls: int) -> None:
+        """Keep only the first ``calls`` recorded outputs (the rest will not be replayed: memory)."""
+        self._trace = self._trace[:calls]
+        self._first_call = {index: pos for index, pos in self._first_call.items() if pos < calls}
 
     def first_call(self, module: nn.Module) -> int:
         """The call position of ``module`` in the recorded forward (the replay prefix for a change there)."""
@@ -75,9 +88,10 @@ class PrefixReplay:
         return self.run(prefix=prefix, record=False)
 
     @contextmanager
-    def run(self, prefix: int, record: bool) -> Iterator[None]:
+    def run(self, prefix: int, record: bool, keep: int | None = None) -> Iterator[None]:
         """Replay the first ``prefix`` unit calls; compute the rest and, with ``record``, make the result
-        the new record (the replayed part stays valid: it did not change)."""
+        the new record (the replayed part stays valid: it did not change).  ``keep``: record only the
+        first ``keep`` calls (the rest runs as in a plain forward: nothing held, nothing copied)."""
         if prefix > 0 and not self._trace:
             raise RuntimeError("nothing recorded: run a recording forward first")
         old, mutated = self._trace, self._mutated
@@ -98,7 +112,7 @@ class PrefixReplay:
                         new.append((index, out, -1))
                     return out.clone() if pos in mutated else out
                 out = original(*args, **kwargs)
-                if record:
+                if record and (keep is None or pos < keep):
                     if isinstance(out, torch.Tensor):
                         stored = out.detach().clone() if pos in mutated else out.detach()
                         new.append((index, stored, out._version))
