@@ -48,6 +48,19 @@ from cli._common import (
               help="Go on past the break, within the same budgets, to the WCAT code's 100/C + 1/C where "
               "that is lower (flips_to_original_threshold; recorded in the summary). Default: stop at the "
               "break.")
+@click.option("--objective", default="untargeted", show_default=True, metavar="NAME",
+              help="What the attack maximises and when it has won, a name from the attack-objective "
+              "registry: untargeted (Rakin et al., ICCV 2019: accuracy to the threshold) or targeted "
+              "(T-BFA, Rakin et al., TPAMI 2021: the source images to --target-class).")
+@click.option("--target-class", type=NON_NEGATIVE, default=None, metavar="T",
+              help="--objective targeted: the class the attacked images are sent to (0..C-1).")
+@click.option("--source-class", type=NON_NEGATIVE, default=None, metavar="S",
+              help="--objective targeted: attack only the images of class S (1-to-1); without it every class "
+              "but T (N-to-1).")
+@click.option("--defence", default="none", show_default=True, metavar="NAME",
+              help="A defence from the defence registry: none, or checksum (RADAR-style, Li et al., DATE "
+              "2021: 2-bit signatures over interleaved weight groups, flagged groups zeroed). The attacker "
+              "is unaware of it; the summary records detected_flips and defended_acc per trial.")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -72,6 +85,10 @@ def bfa(
     threshold: float | None,
     seed: int | None,
     to_original_threshold: bool,
+    objective: str,
+    target_class: int | None,
+    source_class: int | None,
+    defence: str,
     plot: str | None,
     compare: tuple[Path, Path] | None,
     allow_degenerate: bool,
@@ -85,6 +102,11 @@ def bfa(
     batches, and flips as many random bits
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
     and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
+
+    --objective targeted --target-class T [--source-class S] runs T-BFA instead (Rakin et al., TPAMI
+    2021): a trial "breaks" when >= 90% of the source test images are classified as T while the other
+    test images lose at most 5 points of accuracy.  --defence checksum checks each attacked image with
+    RADAR-style checksums (the attacker unaware of them).
     """
     from wcatsim.store.files import check_figure_path
 
@@ -101,6 +123,11 @@ def bfa(
 
     from wcatsim.store.atomic import exclusive
     from wcatsim.store.files import OUTPUTS
+
+    objective_options = _objective_options(objective, target_class, source_class)
+    from wcatsim.experiments.attacks.defences import DEFENCES
+
+    DEFENCES.get(defence)  # an unknown name: one line with the allowed ones
 
     exp = Experiment(configs, overrides, run_dir)
     exp.require_trained()
@@ -134,6 +161,9 @@ def bfa(
             threshold=attack.threshold,
             eval_images=eval_images or 0,
             to_original_threshold=to_original_threshold,
+            objective=objective,
+            objective_options=objective_options,
+            defence=defence,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),
@@ -149,3 +179,22 @@ def bfa(
 
         written = plot_bfa_trials(run.dir, figure)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
+
+
+def _objective_options(objective: str, target_class: int | None, source_class: int | None) -> dict:
+    """The objective's settings from the flags, checked before the run is loaded (one line, exit 2)."""
+    from sram_models.errors import InputError
+    from wcatsim.experiments.attacks.objectives import ATTACK_OBJECTIVES
+
+    ATTACK_OBJECTIVES.get(objective)  # an unknown name: one line with the allowed ones
+    if objective != "targeted":
+        if target_class is not None or source_class is not None:
+            raise InputError("--target-class and --source-class belong to --objective targeted, not "
+                             f"{objective!r}")
+        return {}
+    if target_class is None:
+        raise InputError("--objective targeted needs --target-class T (the class the images are sent to)")
+    if source_class is not None and source_class == target_class:
+        raise InputError(f"--source-class {source_class} is --target-class: a 1-to-1 attack needs two "
+                         "classes (leave --source-class out for N-to-1)")
+    return {"target_class": target_class, "source_class": source_class}

@@ -32,10 +32,11 @@ from wcatsim.store.atomic import atomic_write_csv
 from wcatsim.train.health import chance_threshold
 from wcatsim.train.quant import quantized_layers
 
+from .defences import DEFENCES, defend_trial
 from .evaluation import StopEvaluator, original_threshold
 from .objectives import ATTACK_OBJECTIVES
 from .problem import ImageAttackProblem
-from .random_baseline import random_flip_accuracy
+from .random_baseline import random_bit_flips, random_flip_accuracy
 from .search import commit, search_step
 
 FLIPS_FILE = "bfa_flips.csv"
@@ -200,6 +201,8 @@ def run_trial(
                 "index": flip.index, "bit": flip.bit,
                 "code_before": flip.code_before, "code_after": flip.code_after,
                 "loss": step.loss_after, "acc": check.acc, "acc_images": check.images, "k_top": step.k_top,
+                # an objective's own columns (the targeted one's success rates), read off its check
+                **getattr(check, "columns", dict)(),
             })
         if bar is not None:
             bar.update(len(step.flips))
@@ -218,7 +221,8 @@ def run_trial(
     )
 
 
-def summarise(trials: list[TrialResult], base: dict[str, Any]) -> dict[str, Any]:
+def summarise(trials: list[TrialResult], base: dict[str, Any],
+              per_trial: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The summary written to ``bfa_summary.json`` (keys of issues 5 and 9 plus what is needed to read
     them).  Unbroken trials are right-censored: the median is Kaplan–Meier's
     (:func:`wcatsim.stats.censoring.km_median`), the mean and std are over broken trials only."""
@@ -256,6 +260,9 @@ def summarise(trials: list[TrialResult], base: dict[str, Any]) -> dict[str, Any]
         "widening_log": [message for t in trials for message in t.widenings],
         "seconds": [round(t.seconds, 3) for t in trials],
     })
+    # an objective's own per-trial values (the targeted attack's success rates), one list per key
+    for key in (per_trial[0] if per_trial else {}):
+        out[key] = [record[key] for record in per_trial]
     return out
 
 
@@ -277,6 +284,8 @@ def run_bfa(
     eval_images: int = 0,
     objective: str = "untargeted",
     to_original_threshold: bool = False,
+    objective_options: dict[str, Any] | None = None,
+    defence: str = "none",
 ) -> BFAResult:
     """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the
     results.
@@ -286,12 +295,23 @@ def run_bfa(
     by a fixed, class-stratified, seeded subset of K test images (stop decision, final accuracy and the
     ``eval_subset`` sample all come from it; recorded as ``eval_images`` in the summary).  ``objective``
     names what the search maximises and when a trial has won (:data:`ATTACK_OBJECTIVES
-    <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`).  Each trial stops at the break;
-    ``to_original_threshold`` continues it, within the same budgets, to the WCAT code's 100/C + 1/C
-    where that is lower (``flips_to_original_threshold``; recorded in the summary as
-    ``"to_original_threshold": true``).
+    <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`); ``objective_options`` are its settings
+    (the targeted objective's ``target_class``, ``source_class``, ...).  ``defence`` names a detecting
+    defence (:data:`DEFENCES <wcatsim.experiments.attacks.defences.DEFENCES>`) that checks the image at
+    each trial's break, the attacker unaware of it (``detected_flips``, ``defended_acc`` per trial).
+    Each trial stops at the break; ``to_original_threshold`` (the untargeted attack only) continues it,
+    within the same budgets, to the WCAT code's 100/C + 1/C where that is lower
+    (``flips_to_original_threshold``; recorded in the summary as ``"to_original_threshold": true``).
     """
-    goal = ATTACK_OBJECTIVES.get(objective)()
+    try:
+        goal = ATTACK_OBJECTIVES.get(objective)(**(objective_options or {}))
+    except TypeError as exc:
+        given = sorted(objective_options or {})
+        raise InputError(f"objective {objective!r} does not take {given}: {exc}") from None
+    guard = DEFENCES.get(defence)()
+    if to_original_threshold and not goal.accuracy_rule:
+        raise InputError(f"`option.to_original_threshold` belongs to the untargeted attack: objective "
+                         f"{objective!r} stops at its own success rule")
     cfg = run.config.attack.bfa
     trials = _positive_int(cfg.trials if trials is None else trials, "trials")
     seed = cfg.seed if seed is None else seed
@@ -310,6 +330,7 @@ def run_bfa(
     if not math.isfinite(threshold) or threshold > 100:
         raise InputError(f"threshold must be a percentage <= 100 (< 0: chance + 1/C), got {threshold!r}")
 
+    goal.validate(run.data.num_classes)
     model = run.model
     layers = quantized_layers(model)
     if not layers:
@@ -339,7 +360,8 @@ def run_bfa(
     # The second exact decision (at the original threshold) costs extra test images near it on every
     # check: asked for only when the attack is to go on to that threshold.
     evaluator = goal.stop_rule(model, x_test, y_test, threshold, subset=int(eval_subset), seed=seed,
-                               original_threshold=original if to_original_threshold else None)  # fmt: skip
+                               original_threshold=original if to_original_threshold else None,
+                               clean_codes=clean_codes)  # fmt: skip
     clean_acc = evaluator.accuracy(clean_codes)
     clean_check = evaluator.check(clean_codes)
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
@@ -367,11 +389,15 @@ def run_bfa(
         "attack_split": split,
         "seed": int(seed),
         "random_baseline": "as many distinct bits as the trial flipped, uniform over all clean-image bits",
+        **goal.settings(evaluator),  # nothing for the untargeted attack
+        **(guard.settings() if guard.detects else {}),  # nothing without a defence
     }
     if to_original_threshold:
         # Only when asked, so that a default attack's settings (and their fingerprint) read as before;
         # absent means the trials stopped at the break.
         base["to_original_threshold"] = True
+    reference = guard.reference(clean_codes, bits)
+    columns = FLIP_COLUMNS + list(goal.flip_columns)
     out_dir = Path(run.dir if out_dir is None else out_dir)
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
@@ -390,6 +416,7 @@ def run_bfa(
     bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
 
     results: list[TrialResult] = []
+    per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)
     # the one result store: holds the one-writer lock; its first write keeps the earlier attack's files
     # bfa.png/.pdf (`wcatsim bfa --plot`'s default figure) belong to the attack they show: kept with it
     figures = (out_dir / "bfa.png", out_dir / "bfa.pdf") if write else ()
@@ -408,20 +435,31 @@ def run_bfa(
                     baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
                     to_original_threshold=to_original_threshold,
                 )
-            if result.broken and result.flips_to_original_threshold is None and threshold <= original:
+            if (goal.accuracy_rule and result.broken and result.flips_to_original_threshold is None
+                    and threshold <= original):
                 # a break at or below the original threshold is a break at it too: the count is exact
                 result.flips_to_original_threshold = result.flips
             results.append(result)
+            record: dict[str, Any] = {}
+            if goal.flip_columns:
+                # the same flips as run_trial's random baseline (same seed), read through the objective
+                random_codes = random_bit_flips(clean_codes, bits, result.flips, [int(seed), trial, 1])
+                record.update(goal.trial_record(evaluator, result.rows, result.flips, random_codes))
+            if guard.detects:
+                record.update(defend_trial(guard, reference, clean_codes, result.rows, result.flips, bits,
+                                           evaluator.accuracy))  # fmt: skip
+            if record:
+                per_trial.append(record)
             if store is not None:
                 store.begin()
-                summary = summarise(results, base)
+                summary = summarise(results, base, per_trial)
                 summary["complete"] = trial + 1 == trials
-                atomic_write_csv(flips_path, FLIP_COLUMNS, [row for t in results for row in t.rows])
+                atomic_write_csv(flips_path, columns, [row for t in results for row in t.rows])
                 store.write_sidecar(summary)
     finally:
         if store is not None:
             store.close()
-    summary = summarise(results, base)
+    summary = summarise(results, base, per_trial)
     summary["complete"] = True
     return BFAResult(trials=results, summary=summary, flips_path=flips_path, summary_path=summary_path)
 
@@ -430,11 +468,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal; a censored count reads "≥ k"."""
     from wcatsim.stats.censoring import fmt_count, fmt_median, statuses
 
+    targeted = summary.get("objective") == "targeted"
+    stop = (f"stop at <= {summary['threshold']:.2f}% ({summary.get('threshold_rule')})" if not targeted else
+            f"stop at attack success >= {summary['success_threshold']:g}%")
     lines = [
         f"BFA on {summary.get('model')} / {summary.get('quant_method')} "
         f"{'/'.join(str(b) for b in summary.get('bits', []))}-bit "
-        f"({summary.get('dataset')}): clean accuracy {summary['clean_acc']:.2f}%, stop at <= "
-        f"{summary['threshold']:.2f}% ({summary.get('threshold_rule')})",
+        f"({summary.get('dataset')}): clean accuracy {summary['clean_acc']:.2f}%, {stop}",
         f"  {summary.get('evaluation')}",
     ]
     status = statuses(summary)
@@ -448,7 +488,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         else:
             what = f"not broken: {summary['budget_hit'][i]} budget spent"
         at_original = ""
-        if "original_threshold" in summary:
+        if "original_threshold" in summary and not targeted:  # the targeted attack stops at success
             reached = original[i] is not None
             count = fmt_count(original[i] if reached else attacked[i], not reached)
             at_original = f"; to <= {summary['original_threshold']:.2f}% (WCAT code's rule): {count}"
@@ -457,7 +497,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"  trial {i}: {count:>5} flips, {what}; final accuracy {summary['final_acc'][i]:.2f}%, "
             f"as many random flips: {summary['random_baseline_acc'][i]:.2f}%{at_original}"
         )
-    if "original_threshold" in summary and not summary.get("to_original_threshold") and any(
+    if "original_threshold" in summary and not targeted and not summary.get("to_original_threshold") and any(
         count is None and st == "broken" for count, st in zip(original, status, strict=False)
     ):
         lines.append("  (trials stopped at the break: \"≥ k\" to the WCAT code's threshold; "
@@ -468,4 +508,18 @@ def format_summary(summary: dict[str, Any]) -> str:
     mean_text = "no trial broke" if mean is None else f"mean {mean:.1f}{spread} over {n - censored} broken"
     lines.append(f"  flips to break: median {fmt_median(summary)} (Kaplan-Meier, {censored}/{n} censored); "
                  f"{mean_text}")  # fmt: skip
+    if targeted:
+        source = summary["source_class"]
+        what = "every other class" if source is None else f"class {source}"
+        rates = ", ".join(f"{a:.1f}% (others {o:.1f}%)" for a, o in
+                          zip(summary["attack_success_rate"], summary["other_classes_accuracy"], strict=True))
+        lines.append(f"  targeted ({summary['attack_mode']}): {what} -> class {summary['target_class']}; "
+                     f"'broken' = attack success >= {summary['success_threshold']:g}% with the other classes "
+                     f"within {summary['max_other_drop']:g} points; attack success per trial: {rates}")
+    if "detected_flips" in summary:
+        pairs = zip(summary["detected_flips"], summary["flips_to_break"], summary["defended_acc"],
+                    strict=True)
+        found = ", ".join(f"{d}/{f} ({a:.1f}%)" for d, f, a in pairs)
+        lines.append(f"  defence {summary['defence']} (attacker unaware): flips detected per trial, and "
+                     f"accuracy after zeroing the flagged groups: {found}")
     return "\n".join(lines)
