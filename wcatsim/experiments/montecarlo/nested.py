@@ -74,11 +74,14 @@ def draw_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     classes, counts = np.unique(labels, return_counts=True)
     take = allocation(counts, n)
     rng = np.random.default_rng(int(seed))
-    chosen = [rng.choice(np.flatnonzero(labels == c), size=int(k), replace=False) for c, k in zip(classes, take)]
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=int(k), replace=False)
+              for c, k in zip(classes, take, strict=True)]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
-def subset_estimate(correct: np.ndarray, labels_subset: np.ndarray, labels_all: np.ndarray) -> tuple[float, float]:
+def subset_estimate(
+    correct: np.ndarray, labels_subset: np.ndarray, labels_all: np.ndarray
+) -> tuple[float, float]:
     """(accuracy estimate in percent, its image-sampling variance in percent^2) from one subset.
 
     ``correct``: per-image correctness (bool) of the subset's images, ``labels_subset`` their labels,
@@ -90,7 +93,7 @@ def subset_estimate(correct: np.ndarray, labels_subset: np.ndarray, labels_all: 
     total = float(counts.sum())
     acc = 0.0
     var = 0.0
-    for c, big_n in zip(classes, counts):
+    for c, big_n in zip(classes, counts, strict=True):
         member = correct[labels_subset == c]
         n_c = member.size
         if n_c == 0:

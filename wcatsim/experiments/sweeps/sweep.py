@@ -231,7 +231,7 @@ def _executor_setup(
 
 
 def images_per_realisation(images: int | str | None, n_images: int) -> int:
-    """The subset size n of the nested design, 0 for the whole test set (the paper's protocol).
+    """Return the subset size n of the nested design, 0 for the whole test set (the paper's protocol).
 
     ``images``: None or "all" (the default: behaviour as before), or a count; a count equal to the test
     set's ``n_images`` is the whole set too (its numbers are then exactly the whole-set ones).
@@ -267,11 +267,12 @@ def protocol_settings(protocol: str | None, images: int | str | None, samples: i
 
 
 def _nested_setting(n: int) -> dict[str, Any]:
-    """What a sidecar's settings record about the nested design (it changes every number)."""
+    """Return what a sidecar's settings record about the nested design (it changes every number)."""
     return {
         "images": int(n),
         "subset": "class-stratified, >= 2 per class, largest remainder; seed (seed, point, realisation)",
-        "estimator": "stratified, weights N_c/N (unbiased); image variance with the finite-population correction",
+        "estimator": "stratified, weights N_c/N (unbiased); image variance with the finite-population "
+                     "correction",
     }
 
 
@@ -434,7 +435,8 @@ def random_flip_sweep(
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         protected = scheme != "none"
         with PointTable(
-            out, RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            out,
+            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
             "ber", settings,
             meta=_meta(config, run, evaluator),
             realisation_columns=(
@@ -613,7 +615,8 @@ def voltage_sweep(
 
         protected = scheme != "none"
         with PointTable(
-            out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            out,
+            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
             "voltage", settings,
             meta=_meta(config, run, evaluator), descending=True,
             realisation_columns=(
