@@ -212,7 +212,8 @@ def load_matrix(path: str) -> tuple[np.ndarray, np.ndarray]:
     return correct, data["labels"].astype(np.int64)
 
 
-def record(out_dir: str, bers: list[float], realisations: int, seed: int, runs: str | None) -> list[str]:
+def record(out_dir: str, bers: list[float], realisations: int, seed: int, runs: str | None,
+           methods: tuple[str, ...] = ("maxabs", "wcat")) -> list[str]:
     """Record per-image correctness matrices of the digits maxabs and WCAT models; return their paths."""
     import torch
 
@@ -226,7 +227,7 @@ def record(out_dir: str, bers: list[float], realisations: int, seed: int, runs: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for method in ("maxabs", "wcat"):
+    for method in methods:
         cfg = load_config([], [f"quant.method={method}", "quant.bits=4"])
         if runs:
             run_dir = run_dir_for(cfg, Path(runs))
@@ -272,6 +273,7 @@ def main() -> None:
     parser.add_argument("--nested-realisations", type=int, default=200, help="nested design: realisations")
     parser.add_argument("--record", default=None, help="record correctness matrices into this folder")
     parser.add_argument("--runs", default=None, help="--record: reuse (or train into) run directories here")
+    parser.add_argument("--record-methods", default="maxabs,wcat", help="--record: quantizers (digits)")
     parser.add_argument("--record-realisations", type=int, default=2000, help="--record: rows per matrix")
     # calm / knee / cliff of the 4-bit digits models (issue 4: maxabs 89.7% vs wcat 96.6% at 3e-2)
     parser.add_argument("--record-bers", default="1e-3,1e-2,5e-2", help="--record: comma-separated BERs")
@@ -279,7 +281,8 @@ def main() -> None:
     if args.record:
         started = time.perf_counter()
         args.matrix += record(args.record, [float(b) for b in args.record_bers.split(",")],
-                              args.record_realisations, args.seed, args.runs)  # fmt: skip
+                              args.record_realisations, args.seed, args.runs,
+                              tuple(args.record_methods.split(",")))  # fmt: skip
         print(f"recording took {time.perf_counter() - started:.1f} s", flush=True)
     defaults = StoppingRule(ci_half_width=HALF_WIDTH)
     rule = StoppingRule(
