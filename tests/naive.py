@@ -745,3 +745,35 @@ def naive_bootstrap_savings(acc, voltages, energy, clean, budget, resamples, see
                 total += 1.0 - (energy[voltages.index(v)] if v is not None else energy[-1])
             out[m].append(total / seeds)
     return out
+
+
+# ------------------------------------------------------------ nested Monte Carlo (realisations x images)
+
+
+def naive_stratified_estimate(correct, labels_subset, labels_all):
+    """Stratified accuracy estimate (percent) and its sampling variance (percent^2), term by term.
+
+    Cochran (1977) eq. 5.6: sum_c W_c^2 (1 - n_c/N_c) s_c^2 / n_c, s_c^2 with ddof = 1.
+    """
+    classes = sorted(set(int(v) for v in labels_all))
+    total = len(labels_all)
+    acc = 0.0
+    var = 0.0
+    for c in classes:
+        big_n = sum(1 for v in labels_all if int(v) == c)
+        member = [float(k) for k, v in zip(correct, labels_subset, strict=True) if int(v) == c]
+        n_c = len(member)
+        w = big_n / total
+        mean = sum(member) / n_c
+        acc += w * mean
+        s2 = sum((m - mean) ** 2 for m in member) / (n_c - 1) if n_c > 1 else 0.0
+        var += w * w * (1 - n_c / big_n) * s2 / n_c
+    return 100 * acc, 100 * 100 * var
+
+
+def naive_std_between(accuracies, within):
+    """sqrt(max(0, sample variance of the accuracies - mean image-sampling variance))."""
+    n = len(accuracies)
+    mean = sum(accuracies) / n
+    total = sum((a - mean) ** 2 for a in accuracies) / (n - 1)
+    return max(0.0, total - sum(within) / n) ** 0.5

@@ -325,6 +325,41 @@ class FaultEvaluator:
         return self._accuracy(codes), n_changed, self.n_images
 
 
+    @property
+    def labels(self) -> np.ndarray:
+        """The test labels (int64, in the evaluation order): the class sizes of a stratified subset."""
+        return self.y.cpu().numpy().astype(np.int64)
+
+    def correct(self, codes: Mapping[str, np.ndarray] | None, indices: np.ndarray) -> np.ndarray:
+        """Per-image correctness (bool) of the model reading ``codes`` on the test images ``indices``.
+
+        The images a nested Monte Carlo realisation is evaluated on (its own random subset); the forward
+        is the one :meth:`evaluate` runs (same batch size and device), on ``x[indices]``.  Held-in-memory
+        test sets only: a streamed set would decode every image to pick a few.
+        """
+        from wcatsim.train.evaluate import predict
+
+        if self.x is None:
+            raise InputError(
+                "images per realisation needs the test set held in memory; this one is streamed "
+                "(drop `images`, or set `data.stream` false where it fits)"
+            )
+        index = _torch_index(indices, self.x.device)
+        kwargs: dict[str, Any] = {}
+        if self.device is not None:
+            kwargs["device"] = self.device
+        with self.memory.loaded(codes) as model:
+            predicted = predict(model, self.x[index], self.batch_size, **kwargs)
+        return (predicted == self.y[index].cpu()).numpy()
+
+
+def _torch_index(indices: np.ndarray, device: Any) -> torch.Tensor:
+    """``indices`` as an int64 tensor on ``device`` (for indexing the held test tensors)."""
+    import torch
+
+    return torch.as_tensor(np.asarray(indices, dtype=np.int64), device=device)
+
+
 def model_fingerprint(evaluator: Any) -> str:
     """SHA-256 of everything the accuracy depends on: every model tensor and the test set."""
     digest = hashlib.sha256()

@@ -16,7 +16,7 @@ class Realisation:
 
     index: int  # realisation (transient) or chip (persistent) index at this point
     seed: int  # the fault model's seed, from wcatsim.experiments.montecarlo.seeds
-    accuracy: float  # percent, whole test set
+    accuracy: float  # percent, whole test set (nested: the unbiased estimate from its subset)
     bits_changed: int  # weight bits whose read value differs from the stored one (after ECC)
     faulty_cells: int  # cells faulty in this draw (a stuck-at cell need not change a read)
     images: int  # test images evaluated (0 when the read codes equal the clean ones)
@@ -25,6 +25,9 @@ class Realisation:
     ecc_corrected: int = 0
     ecc_detected: int = 0
     ecc_miscorrected: int = 0
+    # Nested Monte Carlo: the image-sampling variance (percent^2) of ``accuracy``, estimated from the
+    # realisation's own per-image correctness (0 on the whole test set, or when nothing changed)
+    within_var: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the fields as a dict (one row of a realisations table)."""

@@ -19,6 +19,7 @@ import numpy as np
 # Domain tags keep the streams of different uses apart even for equal integers.
 _TRANSIENT = 1
 _CHIP = 2
+_SUBSET = 3  # the test images a realisation is evaluated on (nested Monte Carlo)
 
 
 def _float_words(value: float) -> list[int]:
@@ -49,3 +50,14 @@ def transient_seed(base_seed: int, point: float, realisation: int) -> int:
 def chip_seed(base_seed: int, chip: int) -> int:
     """Seed of simulated chip ``chip``: the same at every voltage (persistent, nested faults)."""
     return _to_seed([_check("base seed", base_seed), _CHIP, _check("chip", chip)])
+
+
+def subset_seed(base_seed: int, point: float, realisation: int) -> int:
+    """Seed of the test-image subset realisation ``realisation`` at ``point`` is evaluated on.
+
+    Keyed like :func:`transient_seed` but in its own domain, so the subset is independent of the fault
+    draw while two models run with one base seed still share both (common random numbers).
+    """
+    return _to_seed(
+        [_check("base seed", base_seed), _SUBSET, *_float_words(point), _check("realisation", realisation)]
+    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wcatsim.experiments.montecarlo.engine import Realisation
-from wcatsim.experiments.montecarlo.seeds import chip_seed, transient_seed
+from wcatsim.experiments.montecarlo.seeds import chip_seed, subset_seed, transient_seed
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class EvalSpec:
     batch_size: int | None = None  # None = wcatsim.train.evaluate.accuracy's default (its fastest setting)
     protect: str | None = None  # protection scheme (sram_models.protection); None = as ecc says
     eval_images: int = 0  # > 0: a fixed class-stratified subset of this many test images (--eval-images)
+    # > 0: nested Monte Carlo, each realisation on its own random subset of this many test images
+    # (wcatsim.experiments.montecarlo.nested); 0 = every realisation on the whole (or --eval-images) set
+    images_per_realisation: int = 0
 
 
 _LOCK = threading.Lock()
@@ -95,8 +98,26 @@ def _voltage_model(spec: EvalSpec, technology: Any, fault: str, stuck_at_one: fl
     return found
 
 
-def _realise(evaluator: Any, result: Any, index: int, seed: int) -> Realisation:
-    accuracy, n_changed, images = evaluator.evaluate(result.codes)
+def _realise(
+    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int
+) -> Realisation:
+    n = spec.images_per_realisation
+    within = 0.0
+    if n:
+        n_changed = evaluator.memory.changed_bits(result.codes)
+        if n_changed == 0:  # the clean read: its whole-set accuracy is known exactly, at no cost
+            accuracy, images = evaluator.clean_acc, 0
+        else:
+            from wcatsim.experiments.montecarlo.nested import draw_subset, subset_estimate
+
+            labels = evaluator.labels
+            # the subset's own seed: independent of the fault draw, shared by models with one base seed
+            chosen = draw_subset(labels, n, subset_seed(base_seed, point, index))
+            correct = evaluator.correct(result.codes, chosen)
+            accuracy, within = subset_estimate(correct, labels[chosen], labels)
+            images = int(chosen.size)
+    else:
+        accuracy, n_changed, images = evaluator.evaluate(result.codes)
     return Realisation(
         index=index,
         seed=seed,
@@ -107,6 +128,7 @@ def _realise(evaluator: Any, result: Any, index: int, seed: int) -> Realisation:
         ecc_corrected=int(result.ecc_corrected),
         ecc_detected=int(result.ecc_detected),
         ecc_miscorrected=int(result.ecc_miscorrected),
+        within_var=within,
     )
 
 
@@ -127,7 +149,7 @@ class FlipTask:
         evaluator = evaluator_for(self.spec)
         seed = transient_seed(self.base_seed, self.ber, index)
         result = evaluator.memory.corrupt(make_flip_model(self.fault, self.ber, self.protect_msb), seed)
-        return _realise(evaluator, result, index, seed)
+        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed)
 
 
 @dataclass(frozen=True)
@@ -148,7 +170,7 @@ class VoltageTask:
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn
             result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
-            return _realise(evaluator, result, index, seed)
+            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
         from sram_models import FAULT_MODELS
 
         # a nested model's seed is the chip, the same at every voltage; others draw afresh per voltage
@@ -158,4 +180,4 @@ class VoltageTask:
             seed = transient_seed(self.base_seed, self.voltage, index)
         model = _voltage_model(self.spec, self.technology, self.fault, self.stuck_at_one)
         result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
-        return _realise(evaluator, result, index, seed)
+        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)

@@ -36,6 +36,7 @@ from sram_models.errors import InputError
 from wcatsim.config.specs import MemorySpec, MonteCarloSpec
 from wcatsim.experiments.montecarlo.engine import Realisation, run_point
 from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
+from wcatsim.experiments.montecarlo.nested import std_between
 from wcatsim.experiments.montecarlo.stopping import StoppingRule
 from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
 from wcatsim.memory.evaluator import model_fingerprint
@@ -58,6 +59,14 @@ SWEEP_VOLTAGE_COLUMNS = (
     "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
     "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", *TAIL_COLUMNS, "clean_acc",
 )  # fmt: skip
+# Nested Monte Carlo (issue 18 section 1: `images` per realisation < the test set), appended after the
+# columns above so that a whole-set table keeps its header and fingerprint: acc_std_between (percent) is
+# the spread of whole-set accuracies across realisations net of image sampling
+# (wcatsim.experiments.montecarlo.nested); images_per_realisation the subset size n (images).
+NESTED_COLUMNS = ("acc_std_between", "images_per_realisation")
+# The paper's protocol (kmchiti/WCAT random-flip): 50 realisations per point, each on the whole test set.
+PAPER_SAMPLES = 50
+PROTOCOLS = ("paper",)
 # images: test images evaluated (0 when the read codes equal the stored ones: the clean accuracy, exactly)
 REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "faulty_cells", "images")
 # h7 (issue 9 section 6): appended to the tables when a protection scheme is on (words per realisation;
@@ -65,7 +74,8 @@ REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "fault
 # with nothing flagged)
 ECC_COLUMNS = ("ecc_corrected_mean", "ecc_detected_mean", "ecc_miscorrected_mean")
 ECC_REALISATION_COLUMNS = ("ecc_corrected", "ecc_detected", "ecc_miscorrected")
-_INT_COLUMNS = {"realisations", "realisation", "seed", "bits_changed", "faulty_cells", "images",
+_INT_COLUMNS = {"realisations", "images_per_realisation", "realisation", "seed", "bits_changed",
+                "faulty_cells", "images",
                 *ECC_REALISATION_COLUMNS}  # fmt: skip
 
 # The paper's BER list (config.PAPER_BERS) extended to where small models separate the quantizers
@@ -90,7 +100,8 @@ def _loaded(run: Any, device: str) -> Any:
 
 
 def _point_row(
-    realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule, data_bits: int
+    realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule, data_bits: int,
+    images_per_realisation: int = 0,
 ) -> dict[str, Any]:
     # The rule's CI: Student t for the fixed protocol, Stein's with Hall's skew correction for adaptive.
     s = rule.summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
@@ -112,6 +123,9 @@ def _point_row(
         "clean_acc": clean_acc,
         **{f"{name}_mean": float(np.mean([getattr(r, name) for r in realisations]))
            for name in ECC_REALISATION_COLUMNS},
+        **({"acc_std_between": std_between([r.accuracy for r in realisations],
+                                           [r.within_var for r in realisations]),
+            "images_per_realisation": int(images_per_realisation)} if images_per_realisation else {}),
     }  # fmt: skip
 
 
@@ -160,6 +174,7 @@ def _run_sweep(
     progress: bool,
     on_row: Callable[[dict[str, Any], bool], None] | None,
     desc: str,
+    images_per_realisation: int = 0,
 ) -> list[dict[str, Any]]:
     pending = [p for p in points if table.done(p) is None]
     bar = _Progress(progress, len(pending) * rule.most if not rule.adaptive else None, desc)
@@ -172,7 +187,8 @@ def _run_sweep(
                 resumed = True
             else:
                 realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
-                row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule, data_bits)}
+                row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule, data_bits,
+                                                                       images_per_realisation)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
@@ -187,6 +203,7 @@ def _run_sweep(
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
     word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
+    images: int | str | None = None,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.memory.evaluator import FaultEvaluator
 
@@ -201,8 +218,62 @@ def _executor_setup(
         run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect,
         eval_images=spec.eval_images,
     )
+    n = images_per_realisation(images, evaluator.n_images)
+    if n:
+        from dataclasses import replace
+
+        from wcatsim.experiments.montecarlo.nested import allocation
+
+        allocation(np.unique(evaluator.labels, return_counts=True)[1], n)  # a refused n fails before any work
+        spec = replace(spec, images_per_realisation=n)
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
+
+
+def images_per_realisation(images: int | str | None, n_images: int) -> int:
+    """Return the subset size n of the nested design, 0 for the whole test set (the paper's protocol).
+
+    ``images``: None or "all" (the default: behaviour as before), or a count; a count equal to the test
+    set's ``n_images`` is the whole set too (its numbers are then exactly the whole-set ones).
+    """
+    if images is None or (isinstance(images, str) and images.strip().lower() == "all"):
+        return 0
+    try:
+        n = int(images)
+    except (TypeError, ValueError):
+        raise InputError(f"`images` per realisation must be a count or 'all', got {images!r}") from None
+    if n < 1:
+        raise InputError(f"`images` per realisation must be at least 1 or 'all', got {images!r}")
+    return 0 if n == n_images else n  # more than the set: refused by nested.allocation
+
+
+def protocol_settings(protocol: str | None, images: int | str | None, samples: int,
+                      ci_half_width: float) -> tuple[int | str | None, int, float]:
+    """(images, samples, ci_half_width) after ``protocol``: "paper" is 50 realisations x the whole set.
+
+    Giving ``protocol="paper"`` with another count, an adaptive half-width or an image subset is refused.
+    """
+    if protocol is None:
+        return images, samples, ci_half_width
+    if protocol not in PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    whole = images is None or (isinstance(images, str) and images.strip().lower() == "all")
+    if not whole or ci_half_width > 0 or samples != PAPER_SAMPLES:
+        raise InputError(
+            "protocol 'paper' is 50 realisations on the whole test set: drop `images`, `ci_half_width` "
+            "and `samples`"
+        )
+    return "all", PAPER_SAMPLES, 0.0
+
+
+def _nested_setting(n: int) -> dict[str, Any]:
+    """Return what a sidecar's settings record about the nested design (it changes every number)."""
+    return {
+        "images": int(n),
+        "subset": "class-stratified, >= 2 per class, largest remainder; seed (seed, point, realisation)",
+        "estimator": "stratified, weights N_c/N (unbiased); image variance with the finite-population "
+                     "correction",
+    }
 
 
 def _data_bits(evaluator: Any) -> int:
@@ -290,6 +361,8 @@ def random_flip_sweep(
     eval_images: int = 0,
     memory: MemorySpec | None = None,
     montecarlo: MonteCarloSpec | None = None,
+    images: int | str | None = None,
+    protocol: str | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -309,6 +382,13 @@ def random_flip_sweep(
     ``eval_images`` K > 0: every accuracy on one fixed, class-stratified, seeded subset of K test images
     (recorded in the sidecar); the CIs are then over realisations on that subset.
 
+    ``images``: None or "all" (default): every realisation on the whole test set, as before; a count n:
+    nested Monte Carlo, realisation i at BER p on its own class-stratified random subset of n images
+    (seed (``seed``, p, i) in the subset domain, :func:`~wcatsim.experiments.montecarlo.seeds.subset_seed`),
+    unbiased for the whole-set mean (:mod:`wcatsim.experiments.montecarlo.nested`); the table then gains
+    ``acc_std_between`` and ``images_per_realisation``.  ``protocol="paper"``: the paper's 50
+    realisations on the whole test set.
+
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, layers, eval_images) and
     ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples, the CI rule, seed, executor) replace
     the keywords of the same names, which stay one release; giving a spec and its keywords is an error.
@@ -325,6 +405,7 @@ def random_flip_sweep(
     layers = list(memory.layers) if memory.layers is not None else None
     samples, ci_half_width, seed = montecarlo.samples, montecarlo.ci_half_width, montecarlo.seed
     min_samples, max_samples, executor = montecarlo.min_samples, montecarlo.max_samples, montecarlo.executor
+    images, samples, ci_half_width = protocol_settings(protocol, images, samples, ci_half_width)
 
     bers = check_bers(bers)
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
@@ -332,12 +413,14 @@ def random_flip_sweep(
         make_flip_model(fault, ber, protect_msb)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images
     )
+    nested = spec.images_per_realisation
     try:
         rule = StoppingRule(
             samples=samples, ci_half_width=ci_half_width, min_samples=min_samples, max_samples=max_samples,
-            std_floor=100.0 / evaluator.n_images if ci_half_width > 0 else 0.0,
+            # one image's worth of accuracy on the set a realisation reads
+            std_floor=100.0 / (nested or evaluator.n_images) if ci_half_width > 0 else 0.0,
         )  # fmt: skip
         settings = {
             "kind": "random_flip", "model": model_fingerprint(evaluator), "fault": fault,
@@ -347,10 +430,14 @@ def random_flip_sweep(
         }  # fmt: skip
         if evaluator.subset is not None:
             settings["eval_images"] = evaluator.subset
+        if nested:  # only then: a whole-set table keeps its fingerprint
+            settings["images_per_realisation"] = _nested_setting(nested)
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         protected = scheme != "none"
         with PointTable(
-            out, RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()), "ber", settings,
+            out,
+            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            "ber", settings,
             meta=_meta(config, run, evaluator),
             realisation_columns=(
                 ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
@@ -362,6 +449,7 @@ def random_flip_sweep(
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
                 rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
+                images_per_realisation=nested,
             )  # fmt: skip
     finally:
         unregister(spec)
@@ -395,6 +483,7 @@ def voltage_sweep(
     eval_images: int = 0,
     memory: MemorySpec | None = None,
     montecarlo: MonteCarloSpec | None = None,
+    images: int | str | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -408,7 +497,7 @@ def voltage_sweep(
     image (check bits included with ECC) with the organisation ``banks`` (default: NVDLA
     nv_small's 32) and, if given, the accelerator's ``inference_time_ns``; ``energy_norm`` =
     total energy over the same weights without ECC at nominal voltage.  Rows are ordered
-    from the highest voltage down.  ``eval_images``: as in :func:`random_flip_sweep`.
+    from the highest voltage down.  ``eval_images`` and ``images``: as in :func:`random_flip_sweep`.
 
     ``protect``: a protection scheme (sram_models.protection; ``ecc="secded"`` is ``protect="secded"``);
     its cells count in the energy (``energy_norm`` stays relative to the unprotected image at nominal)
@@ -485,8 +574,9 @@ def voltage_sweep(
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images
     )
+    nested = spec.images_per_realisation
     try:
         image = evaluator.memory.image
         energies = {v: inference_energy(image, tech, v, organisation=organisation) for v in volts}
@@ -507,6 +597,8 @@ def voltage_sweep(
         out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
         if evaluator.subset is not None:
             settings["eval_images"] = evaluator.subset
+        if nested:  # only then: a whole-set table keeps its fingerprint
+            settings["images_per_realisation"] = _nested_setting(nested)
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
@@ -523,7 +615,9 @@ def voltage_sweep(
 
         protected = scheme != "none"
         with PointTable(
-            out, SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()), "voltage", settings,
+            out,
+            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            "voltage", settings,
             meta=_meta(config, run, evaluator), descending=True,
             realisation_columns=(
                 ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
@@ -537,6 +631,7 @@ def voltage_sweep(
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
+                images_per_realisation=nested,
             )  # fmt: skip
     finally:
         unregister(spec)
@@ -590,6 +685,8 @@ def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
 __all__ = [
     "ECC_COLUMNS",
     "EXTENDED_BERS",
+    "NESTED_COLUMNS",
+    "PAPER_SAMPLES",
     "compare_realisations",
     "RANDOM_FLIP_COLUMNS",
     "RANDOM_FLIP_FILE",
