@@ -229,6 +229,7 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.random_flip.word_bits": "--word-bits",
         "attack.random_flip.seed": "--seed",
         "attack.random_flip.protect": "--protect",
+        "attack.random_flip.images": "--images",
     },
     "bfa": {
         "attack.bfa.k_top": "--k-top",
@@ -259,6 +260,7 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.sweep.word_bits": "--word-bits",
         "attack.sweep.seed": "--seed",
         "attack.sweep.protect": "--protect",
+        "attack.sweep.images": "--images",
     },
 }
 

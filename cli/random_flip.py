@@ -222,6 +222,13 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
               "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
+@click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
+              help="Nested Monte Carlo: each realisation on a fresh, seeded, class-stratified subset of N "
+              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
+              "images_per_realisation (default: attack.random_flip.images, 0 = the whole test set).")
+@click.option("--protocol", default=None, metavar="paper",
+              help="paper: the paper's protocol exactly, 50 realisations per BER on the whole test set "
+              "(refuses --samples, --ci-half-width and --images).")
 @click.option("--protect-msb", type=FiniteFloat(0.0, 1.0), default=None,
               help="Fraction of the weights whose sign bit is held in hardened cells (0..1; default: "
               "attack.random_flip.protect_msb, 0).")
@@ -230,7 +237,8 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
 def random_flip(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     ber_text: str | None, samples: int | None, ci_half_width: float | None, min_samples: int | None,
-    max_samples: int | None, fault: str | None, protect_msb: float | None, word_bits: int | None,
+    max_samples: int | None, images: int | None, protocol: str | None, fault: str | None,
+    protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
     batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
@@ -270,6 +278,7 @@ def random_flip(
     rf = merge_flags(
         "random-flip", rf, samples=samples, ci_half_width=ci, min_samples=min_samples,
         max_samples=max_samples, fault=fault, protect_msb=msb, word_bits=word_bits, seed=seed, protect=scheme,
+        images=images,
     )  # fmt: skip
     table, figure = prepare_outputs("random_flip", exp, out, plot)
     subset_note(eval_images, quiet)
@@ -284,7 +293,7 @@ def random_flip(
                 memory=rf.memory_spec(
                     layers=layers.split(",") if layers else None, eval_images=eval_images or 0
                 ),
-                montecarlo=rf.montecarlo_spec(executor=ex),
+                montecarlo=rf.montecarlo_spec(executor=ex), images=rf.images or None, protocol=protocol,
                 out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
             )  # fmt: skip

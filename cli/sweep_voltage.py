@@ -37,6 +37,10 @@ from sram_models.faults import FAULT_MODEL_NAMES
               help="Supply voltages, both ends included (default: attack.sweep.voltages, 0.75:1.0:0.01).")
 @click.option("--chips", type=COUNT, default=None,
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
+@click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
+              help="Nested Monte Carlo: each chip evaluated on a fresh, seeded, class-stratified subset of N "
+              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
+              "images_per_realisation (default: attack.sweep.images, 0 = the whole test set).")
 @click.option("--fault", type=click.Choice(list(FAULT_MODEL_NAMES)), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
               "transient: independent flips; every registered fault model reads the preset's bit error "
@@ -53,7 +57,7 @@ from sram_models.faults import FAULT_MODEL_NAMES
 @handles_errors
 def sweep_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
-    preset: str | None, voltage_text: str | None, chips: int | None, fault: str | None,
+    preset: str | None, voltage_text: str | None, chips: int | None, images: int | None, fault: str | None,
     banks: int | None, inference_time_ns: float | None, fault_map: Path | None, tile_offset: int,
     word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
     executor: str,
@@ -94,7 +98,7 @@ def sweep_voltage(
         else:
             voltages = list(sw.voltages)
     sw = merge_flags("sweep-voltage", sw, preset=preset, chips=chips, fault=fault, word_bits=word_bits,
-                     seed=seed, protect=scheme, ecc="none")  # fmt: skip
+                     seed=seed, protect=scheme, ecc="none", images=images)  # fmt: skip
     preset_name = sw.preset
     from sram_models import load_technology
 
@@ -118,7 +122,7 @@ def sweep_voltage(
                     protect=scheme, layers=layers.split(",") if layers else None, banks=banks,
                     inference_time_ns=inference_time_ns, eval_images=eval_images or 0,
                 ),
-                montecarlo=sw.montecarlo_spec(executor=ex),
+                montecarlo=sw.montecarlo_spec(executor=ex), images=sw.images or None,
                 out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("sweep_voltage", quiet), batch_size=batch_size, device=device, config=cfg,
             )  # fmt: skip

@@ -41,6 +41,46 @@ def test_random_flip_writes_table_sidecar_and_figure(digits_runs, tmp_path) -> N
     assert (tmp_path / "rf.json").exists()
 
 
+def test_images_and_the_paper_protocol_from_the_command_line(digits_runs, tmp_path) -> None:
+    """--images N: each realisation on N test images (nested, issue 18 section 1); --protocol paper: 50 x all."""
+    from cli.random_flip import random_flip
+    from cli.sweep_voltage import sweep_voltage
+
+    out = tmp_path / "nested.csv"
+    result = _invoke(random_flip, [
+        "--run", digits_runs["wcat"], "--ber", "0,2e-2", "--samples", "4", "--images", "100",
+        "--out", out, "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    low, high = read_csv(out)
+    assert high["images_per_realisation"] == "100" and high["realisations"] == "4"
+    assert float(high["acc_std_between"]) >= 0.0
+    assert low["acc_mean"] == low["clean_acc"], "no fault: the clean accuracy, exactly, with no image spent"
+    # the same through a config layer's key
+    layered = tmp_path / "layered.csv"
+    result = _invoke(random_flip, [
+        "--run", digits_runs["wcat"], "--set", "attack.random_flip.images=100", "--ber", "2e-2",
+        "--samples", "4", "--out", layered, "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_csv(layered)[0]["acc_mean"] == high["acc_mean"], "the same seeds give the same subsets"
+    paper = tmp_path / "paper.csv"
+    result = _invoke(random_flip, [
+        "--run", digits_runs["wcat"], "--ber", "2e-2", "--protocol", "paper", "--out", paper, "--quiet",
+        "--device", "cpu",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = read_csv(paper)
+    assert row["realisations"] == "50" and "images_per_realisation" not in row
+    sweep = tmp_path / "sv_nested.csv"
+    result = _invoke(sweep_voltage, [
+        "--run", digits_runs["maxabs"], "--voltages", "0.8,1.0", "--chips", "3", "--images", "100",
+        "--out", sweep, "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert {r["images_per_realisation"] for r in read_csv(sweep)} <= {"100", "0"}
+
+
 def test_sweep_voltage_writes_table_and_twin_axis_figure(digits_runs, tmp_path) -> None:
     from cli.sweep_voltage import sweep_voltage
 

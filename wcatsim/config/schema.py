@@ -370,6 +370,13 @@ class RandomFlipConfig:
         "none", description="Protection scheme of the weight memory (sram_models.SCHEME_NAMES)."
     )
 
+    # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
+    # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
+    # 0 = every realisation on the whole test set: the paper's protocol, and the default.
+    images: int = Field(
+        0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
+    )
+
     def __post_init__(self) -> None:
         check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
         check_choice(self.fault, "attack.random_flip.fault", "FAULT_MODEL_NAMES", "fault model")
@@ -443,6 +450,13 @@ class SweepConfig:
     # Protection scheme of the weight memory (sram_models.protection; ecc = "secded" is protect = "secded").
     protect: str = Field(
         "none", description="Protection scheme of the weight memory (sram_models.SCHEME_NAMES)."
+    )
+
+    # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
+    # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
+    # 0 = every realisation on the whole test set: the paper's protocol, and the default.
+    images: int = Field(
+        0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
     )
 
     def __post_init__(self) -> None:
