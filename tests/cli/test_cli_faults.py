@@ -42,7 +42,7 @@ def test_random_flip_writes_table_sidecar_and_figure(digits_runs, tmp_path) -> N
 
 
 def test_images_and_the_paper_protocol_from_the_command_line(digits_runs, tmp_path) -> None:
-    """--images N: each realisation on N test images (nested, issue 18 section 1); --protocol paper: 50 x all."""
+    """--images N: each realisation on N test images (nested, issue 18 §1); --protocol paper: 50 x all."""
     from cli.random_flip import random_flip
     from cli.sweep_voltage import sweep_voltage
 
