@@ -236,3 +236,13 @@ def test_a_stage_is_reused_only_on_the_same_device_and_batch_size(tmp_path: Path
     # and not on other stage settings either
     changed = _State(tmp_path / "demo.json", dataclasses.replace(plan, chips=4))
     assert not changed.done("sweep:wcat", "sweep", run_dir)
+
+
+def test_the_headline_says_when_a_plan_misses_on_the_final_set() -> None:
+    from wcatsim.pipelines.demo import format_summary
+
+    row = {"clean_acc": 98.0, "plan_energy_norm_1pt": 0.6, "plan_saving_over_uniform_1pt": 0.05}
+    missed = format_summary({"wcat": {**row, "plan_within_budget_1pt": False}})
+    held = format_summary({"wcat": {**row, "plan_within_budget_1pt": True}})
+    assert "0.600 (misses on final set)" in missed
+    assert "misses" not in held and "0.600" in held

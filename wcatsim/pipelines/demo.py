@@ -649,7 +649,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             "—" if s.get("iso_acc_energy_norm_1pt") is None else f"{float(s['iso_acc_energy_norm_1pt']):.3f}",
             pct(s.get("iso_acc_saving_1pt")) + bounded,
             pct(s.get("iso_acc_saving_0.1pt")),
-            "—" if s.get("plan_energy_norm_1pt") is None else f"{float(s['plan_energy_norm_1pt']):.3f}",
+            "—" if s.get("plan_energy_norm_1pt") is None else f"{float(s['plan_energy_norm_1pt']):.3f}"
+            # the plan's budget as the unselected final set measured it (issue 17 section 4)
+            + (" (misses on final set)" if s.get("plan_within_budget_1pt") is False else ""),
             "—" if s.get("plan_saving_over_uniform_1pt") is None
             else f"{float(s['plan_saving_over_uniform_1pt']):.3f}",
             flips_text,
