@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from cli.main import cli
+from wcatsim.cli.main import cli
 
 
 def _folder(root: Path, splits=("train", "val"), corrupt: str | None = None) -> Path:
@@ -58,7 +58,7 @@ def test_a_decode_error_in_a_loader_worker_is_one_short_line(tmp_path: Path) -> 
 def test_a_new_run_that_fails_on_bad_input_leaves_no_config_or_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli.train as train_cli
+    import wcatsim.cli.train as train_cli
 
     data = _folder(tmp_path / "data", splits=("val",))
     monkeypatch.setattr(train_cli, "check_images", lambda cfg: None)  # let the trainer meet the empty split

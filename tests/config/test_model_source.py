@@ -11,8 +11,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli.main import cli
 from sram_models.errors import InputError
+from wcatsim.cli.main import cli
 from wcatsim.config import load_config
 from wcatsim.errors import ConfigError
 

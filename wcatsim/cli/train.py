@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cli._common import (
+from wcatsim.cli._common import (
     Command,
     experiment_options,
     handles_errors,

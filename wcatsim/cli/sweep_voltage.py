@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli._common import (
+from sram_models.faults import FAULT_MODEL_NAMES
+from wcatsim.cli._common import (
     COUNT,
     NON_NEGATIVE,
     Command,
@@ -18,7 +19,7 @@ from cli._common import (
     parse_range,
     preset_option,
 )
-from cli.random_flip import (
+from wcatsim.cli.random_flip import (
     fault_run_options,
     finish,
     open_run,
@@ -27,7 +28,6 @@ from cli.random_flip import (
     row_printer,
     subset_note,
 )
-from sram_models.faults import FAULT_MODEL_NAMES
 
 
 @click.command("sweep-voltage", cls=Command)

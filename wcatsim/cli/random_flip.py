@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cli._common import (
+from wcatsim.cli._common import (
     COUNT,
     NON_NEGATIVE,
     Command,
