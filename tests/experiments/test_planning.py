@@ -494,6 +494,7 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     assert sum(float(r["energy_share"]) for r in rows) == pytest.approx(1.0)
     assert (out / "plan_voltage.png").stat().st_size > 1000
     assert "saving_over_uniform" in result.output and "verified" in result.output
+    assert f"level shifters: {shift:.4f} of the nominal energy" in result.output
 
     # A rerun reuses every sensitivity point (and finds the same plan).
     rerun = CliRunner().invoke(cli, args)
