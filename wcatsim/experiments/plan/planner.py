@@ -11,7 +11,9 @@ The method (it scales linearly in the number of domains, e.g. ResNet-50's ~50 la
 2. **Greedy descent** (:func:`wcatsim.experiments.plan.search.greedy_descent`) on those curves:
    the predicted loss of a plan is the sum of its domains' losses, its energy the sum
    of each domain's energy surrogate (the energy of the plan with only that domain
-   lowered, minus what the others spend at the top); starting with every domain at
+   lowered, minus what the others spend at the top; a domain lowered alone pays its
+   level shifters, which the highest domain of a plan does not, so the surrogate
+   overstates them and the plan's own energy is costed exactly); starting with every domain at
    the top of the grid, the domain whose move saves the most energy per accuracy point
    lost goes down next, while the predicted loss stays within the budget.
 3. **Joint check and back-off**, on the planning chips: the plan is evaluated with
