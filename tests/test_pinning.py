@@ -596,6 +596,8 @@ def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
         "eval_images",
         "organisation",
         "energy_model",
+        "level_shifter_norm",
+        "level_shifters",
         "uniform_energy_basis",
         "chip_seeds",
         "search",
