@@ -43,9 +43,10 @@ def fmt_saving(iso: Mapping[str, Any] | None, unit: str | None = "V") -> str:
 
 
 def fmt_flips(bfa: Mapping[str, Any] | None) -> str:
-    """``"40 (median; 3/3 broken, mean 41.3 ± 5.1)"``: the Kaplan–Meier median of flips to break ("≥ k"
-    where it is censored), the broken share, the mean over broken trials, and stalled trials said so."""
-    from wcatsim.stats.censoring import fmt_median, statuses
+    """``"40 [20, 50] (median, 95% CI; 3/3 broken, mean 41.3 ± 5.1)"``: the Kaplan–Meier median of flips
+    to break ("≥ k" where it is censored) with its Brookmeyer–Crowley CI ("[20, ∞)": open above; left
+    out where there is none), the broken share, the mean over broken trials, and stalled trials said so."""
+    from wcatsim.stats.censoring import fmt_median, fmt_median_ci, statuses
 
     if not bfa:
         return "—"
@@ -54,7 +55,9 @@ def fmt_flips(bfa: Mapping[str, Any] | None) -> str:
         return "—"
     broken = sum(1 for st in status if st == "broken")
     stalled = sum(1 for st in status if st == "stalled")
-    text = f"{fmt_median(dict(bfa))} (median; {broken}/{len(status)} broken"
+    ci = fmt_median_ci(bfa)
+    text = f"{fmt_median(dict(bfa))}{' ' + ci if ci else ''} (median{', 95% CI' if ci else ''}; "
+    text += f"{broken}/{len(status)} broken"
     mean, std = bfa.get("flips_to_break_mean"), bfa.get("flips_to_break_std")
     if broken and mean is not None:
         text += f", mean {float(mean):.1f}"
