@@ -212,10 +212,12 @@ def test_table_columns() -> None:
     assert SENSITIVITY_COLUMNS == (
         "domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm",
     )  # fmt: skip
-    assert POINT_COLUMNS == ("model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front")
+    assert POINT_COLUMNS == (
+        "model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "on_front",
+    )  # fmt: skip
     assert ISO_COLUMNS == (
-        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy",
-        "bounded_by_sweep", "nominal_within_budget",
+        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "acc_p05",
+        "collapsed_share", "bounded_by_sweep", "nominal_within_budget",
     )  # fmt: skip
     assert METRICS_COLUMNS == (
         "epoch", "lr", "train_loss", "train_accuracy", "val_accuracy", "mean_range_ratio", "seconds",
