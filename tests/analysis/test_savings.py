@@ -124,8 +124,9 @@ def test_band_basis_of_the_shipped_presets() -> None:
     from sram_models.technology.fit import load_fit
 
     assert band_basis(load_fit("chandramoorthy14")) == (
-        "the other assumption its fit states (mu = 0.6677, sigma = 0.06977)")
-    assert band_basis(load_fit("chandramoorthy14_fig1")).startswith("±1 standard error of mu and sigma")
+        "the fitted curve and the alternative its [fit] states (mu = 0.6677, sigma = 0.06977)")
+    assert band_basis(load_fit("chandramoorthy14_fig1")) == (
+        "the fitted curve and mu and sigma at ±1 standard error (the fit's covariance)")
     assert band_basis(load_fit("dpcs45")).startswith("none: no fitted parameter")
     # two points, no stderr, no alternative: the fitted curve alone is no band
     assert band_basis(load_fit("generic")).startswith("none: exactly determined")
@@ -175,3 +176,19 @@ def test_the_default_grid_on_chandramoorthy14_is_the_demos() -> None:
     assert voltage_grid(load_technology("dpcs45"), 4) == [0.4, 0.6, 0.8, 1.0]
     with pytest.raises(InputError, match="at least 2"):
         voltage_grid(load_technology("dpcs45"), 1)
+
+
+def test_the_chandramoorthy14_band_holds_both_second_point_assumptions() -> None:
+    """Its two (mu, sigma) pairs are the curves through the published point (1% at 0.83 Vmin) and each
+    second point: one faulty cell per 512x64 array at Vmin (the shipped fit) or none in all 32 measured
+    arrays, BER(1.0) = 1/(32 x 32768) (the fit's uncertainty text), to the 4-5 digits the file gives."""
+    from scipy.stats import norm
+
+    from sram_models.technology.fit import load_fit
+    from wcatsim.analysis.pareto import band_parameters
+
+    pairs = band_parameters(load_fit("chandramoorthy14"))
+    assert len(pairs) == 2
+    for (mu, sigma), at_vmin in zip(pairs, (1 / 32768, 1 / (32 * 32768)), strict=True):
+        assert norm.cdf((mu - 0.83) / sigma) == pytest.approx(0.01, rel=2e-3)
+        assert norm.cdf((mu - 1.0) / sigma) == pytest.approx(at_vmin, rel=2e-3)

@@ -182,8 +182,9 @@ def band_basis(fit: Any) -> str:
     Returns
     -------
     str
-        ``"±1 standard error of mu and sigma"``, ``"the other second-point assumption (sigma = ...,
-        mu = ...)"``, both joined, or ``"none: "`` followed by the fit's own uncertainty text (a table
+        ``"the fitted curve and mu and sigma at ±1 standard error (...)"``, ``"the fitted curve and the
+        alternative its [fit] states (mu = ..., sigma = ...)"`` (``chandramoorthy14``'s other
+        second-point assumption), or ``"none: "`` followed by the fit's own uncertainty text (a table
         preset, or a curve through exactly two points without a stated alternative).
     """
     if fit is None:
@@ -191,14 +192,14 @@ def band_basis(fit: Any) -> str:
     pairs = band_parameters(fit)
     if len(pairs) < 2:
         return "none: " + (fit.uncertainty or f"a {fit.model} fit without stated uncertainty")
-    parts = []
+    parts = ["the fitted curve"]
     if fit.stderr:
-        parts.append("±1 standard error of mu and sigma (the fit's covariance)")
+        parts.append("mu and sigma at ±1 standard error (the fit's covariance)")
     alternatives = pairs[9 if fit.stderr else 1:]
     if alternatives:
-        parts.append("the other assumption its fit states ("
+        parts.append("the alternative its [fit] states ("
                      + "; ".join(f"mu = {m:g}, sigma = {s:g}" for m, s in alternatives) + ")")  # fmt: skip
-    return " and ".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def preset_savings(
