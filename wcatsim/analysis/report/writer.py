@@ -353,7 +353,9 @@ def uncertainty_section(models: Mapping[str, Mapping[str, Any]], top: Mapping[st
         "model). The technology band is the saving recomputed, from the same sweep, on the preset's BER "
         "curve moved by ±1 standard error of its fitted mu and sigma (and, for `chandramoorthy14`, on the "
         "other second-point assumption of its `[fit]`): the accuracy is read at the faulty-cell rate the "
-        "other curve gives each voltage. Clean accuracy and flips to break: Student-t CIs over seeds "
+        "other curve gives each voltage; — where the preset's fit allows none (a table preset, or a curve "
+        "through exactly two points with no stated alternative). Clean accuracy and flips to break: "
+        "Student-t CIs over seeds "
         "(none with one seed); a censored seed counts with its lower bound (≥).",
         "",
     ]
