@@ -113,6 +113,12 @@ def test_a_table_preset_has_no_band_and_says_why(tmp_path: Path) -> None:
     assert row["saving_1pt_band_low"] is None and row["saving_1pt_band_high"] is None
     assert row["band_basis"].startswith("none: no fitted parameter")
     assert row["bounded_seeds"] == 1 and row["saving_1pt"] == pytest.approx(1 - 0.8**2)  # the lowest swept
+    # a Gaussian curve through exactly two points with no stated alternative: no band either (the fitted
+    # curve alone would give the point twice)
+    generic = _sweep(run / "sweep_voltage_generic.csv", "generic", _chips(0.0))
+    found_generic = preset_savings({"wcat": [run]}, "generic", {"wcat": [generic]}, resamples=50)
+    assert found_generic["rows"][0]["saving_1pt_band_low"] is None
+    assert found_generic["per_model"]["wcat"]["saving_1pt_band"] is None
     text = format_savings([found])
     assert "dpcs45" in text and "none" in text.splitlines()[1] and "(≥)" in text
     with pytest.raises(InputError, match="per-chip rows"):
