@@ -212,10 +212,12 @@ def test_table_columns() -> None:
     assert SENSITIVITY_COLUMNS == (
         "domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm",
     )  # fmt: skip
-    assert POINT_COLUMNS == ("model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front")
+    assert POINT_COLUMNS == (
+        "model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "on_front",
+    )  # fmt: skip
     assert ISO_COLUMNS == (
-        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy",
-        "bounded_by_sweep", "nominal_within_budget",
+        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "acc_p05",
+        "collapsed_share", "bounded_by_sweep", "nominal_within_budget",
     )  # fmt: skip
     assert METRICS_COLUMNS == (
         "epoch", "lr", "train_loss", "train_accuracy", "val_accuracy", "mean_range_ratio", "seconds",
@@ -539,6 +541,9 @@ def test_bfa_summary_fingerprint(tiny_run, tmp_path) -> None:
         "censored",
         "flips_to_break_median",
         "flips_to_break_median_lower_bound",
+        "flips_to_break_median_ci",
+        "flips_to_break_median_ci_method",
+        "flips_to_break_median_ties",
         "flips_to_break_mean",
         "flips_to_break_std",
         "flips_to_break_stats",

@@ -86,7 +86,9 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert entry["protection_1pt"]["none"]["iso_acc_saving"] == pytest.approx(entry["iso_acc_saving_1pt"])
 
     points = read_csv(out / "pareto.csv")
-    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front"]
+    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05",
+                               "collapsed_share", "on_front"]  # fmt: skip
+    assert all(p["acc_p05"] != "" and 0 <= float(p["collapsed_share"]) <= 1 for p in points)
     for model in ("maxabs", "lsq", "wcat"):
         mine = [p for p in points if p["model"] == model]
         assert len(mine) == 5, model  # the quick plan's five voltages
