@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sram_models.errors import InputError
-from wcatsim.stats.censoring import fmt_count, median_or_bound
+from wcatsim.stats.censoring import fmt_count, median_ci_of, median_or_bound
 from wcatsim.store.atomic import atomic_write_json, read_csv, read_json_object, read_toml_file
 from wcatsim.store.results import StageLedger
 
@@ -543,6 +543,8 @@ def collect(
             # Kaplan-Meier median (null where half the trials or more did not break: then the bound)
             "flips_to_break_median": km[0],
             "flips_to_break_median_lower_bound": km[1],
+            # its 95% Brookmeyer-Crowley CI (high null: open above; the method and ties in bfa_summary.json)
+            "flips_to_break_median_ci": median_ci_of(bfa) if bfa else None,
             "bfa_censored": bfa.get("censored"),
             "bfa_status": bfa.get("status"),
             "bfa_flips_to_break": bfa.get("flips_to_break"),
