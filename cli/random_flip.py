@@ -224,8 +224,8 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
 @click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
               help="Nested Monte Carlo: each realisation on a fresh, seeded, class-stratified subset of N "
-              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
-              "images_per_realisation (default: attack.random_flip.images, 0 = the whole test set).")
+              "test images, unbiased for the whole-set mean; acc_std_between and images_per_realisation "
+              "record the design (default: attack.random_flip.images, 0 = the whole test set).")
 @click.option("--protocol", default=None, metavar="paper",
               help="paper: the paper's protocol exactly, 50 realisations per BER on the whole test set "
               "(refuses --samples, --ci-half-width and --images).")

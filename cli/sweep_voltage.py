@@ -39,8 +39,8 @@ from sram_models.faults import FAULT_MODEL_NAMES
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
 @click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
               help="Nested Monte Carlo: each chip evaluated on a fresh, seeded, class-stratified subset of N "
-              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
-              "images_per_realisation (default: attack.sweep.images, 0 = the whole test set).")
+              "test images, unbiased for the whole-set mean; acc_std_between and images_per_realisation "
+              "record the design (default: attack.sweep.images, 0 = the whole test set).")
 @click.option("--fault", type=click.Choice(list(FAULT_MODEL_NAMES)), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
               "transient: independent flips; every registered fault model reads the preset's bit error "

@@ -48,22 +48,23 @@ SWEEP_VOLTAGE_FILE = "sweep_voltage.csv"
 # acc_p05 (percent) and collapsed_share (fraction of draws > 10 points below clean): the lower tail beside
 # the mean and CI (issue 17 §6, wcatsim.stats.tails); empty on points computed before they existed
 TAIL_COLUMNS = ("acc_p05", "collapsed_share")
+# The sampling design of each point (issue 18 section 1), in every table: acc_std_between (percent) is the
+# spread of whole-set accuracies across realisations net of image sampling
+# (wcatsim.experiments.montecarlo.nested; on the whole test set the image term is zero and it equals
+# acc_std), images_per_realisation the test images each realisation read (images; the test-set size
+# when every realisation reads the whole set).
+NESTED_COLUMNS = ("acc_std_between", "images_per_realisation")
 RANDOM_FLIP_COLUMNS = (
     "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
-    "ci_low", "ci_high", *TAIL_COLUMNS, "bits_changed_mean", "clean_acc",
+    "ci_low", "ci_high", *TAIL_COLUMNS, "bits_changed_mean", "clean_acc", *NESTED_COLUMNS,
 )  # fmt: skip
 # energy columns: sram_models.energy (dynamic_pj, leakage_pj, inference_time_ns empty without absolute
 # figures; leakage_share in the preset's relative units then)
 SWEEP_VOLTAGE_COLUMNS = (
     "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
     "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
-    "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", *TAIL_COLUMNS, "clean_acc",
+    "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", *TAIL_COLUMNS, "clean_acc", *NESTED_COLUMNS,
 )  # fmt: skip
-# Nested Monte Carlo (issue 18 section 1: `images` per realisation < the test set), appended after the
-# columns above so that a whole-set table keeps its header and fingerprint: acc_std_between (percent) is
-# the spread of whole-set accuracies across realisations net of image sampling
-# (wcatsim.experiments.montecarlo.nested); images_per_realisation the subset size n (images).
-NESTED_COLUMNS = ("acc_std_between", "images_per_realisation")
 # The paper's protocol (kmchiti/WCAT random-flip): 50 realisations per point, each on the whole test set.
 PAPER_SAMPLES = 50
 PROTOCOLS = ("paper",)
@@ -123,9 +124,10 @@ def _point_row(
         "clean_acc": clean_acc,
         **{f"{name}_mean": float(np.mean([getattr(r, name) for r in realisations]))
            for name in ECC_REALISATION_COLUMNS},
-        **({"acc_std_between": std_between([r.accuracy for r in realisations],
-                                           [r.within_var for r in realisations]),
-            "images_per_realisation": int(images_per_realisation)} if images_per_realisation else {}),
+        # whole-set realisations have within_var 0: acc_std_between is then the realisations' std
+        "acc_std_between": std_between([r.accuracy for r in realisations],
+                                       [r.within_var for r in realisations]),
+        "images_per_realisation": int(images_per_realisation),
     }  # fmt: skip
 
 
@@ -436,7 +438,7 @@ def random_flip_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()),
             "ber", settings,
             meta=_meta(config, run, evaluator),
             realisation_columns=(
@@ -449,7 +451,7 @@ def random_flip_sweep(
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
                 rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
-                images_per_realisation=nested,
+                images_per_realisation=nested or evaluator.n_images,
             )  # fmt: skip
     finally:
         unregister(spec)
@@ -616,7 +618,7 @@ def voltage_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()),
             "voltage", settings,
             meta=_meta(config, run, evaluator), descending=True,
             realisation_columns=(
@@ -631,7 +633,7 @@ def voltage_sweep(
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
-                images_per_realisation=nested,
+                images_per_realisation=nested or evaluator.n_images,
             )  # fmt: skip
     finally:
         unregister(spec)
