@@ -10,6 +10,7 @@ import click
 
 from cli._common import (
     COUNT,
+    IMAGES,
     NON_NEGATIVE,
     Command,
     Experiment,
@@ -118,7 +119,7 @@ def open_run(
     return run, cfg, ex
 
 
-def subset_note(eval_images: int | None, quiet: bool) -> None:
+def subset_note(eval_images: int | str | None, quiet: bool) -> None:
     """Say, before the table (also with --quiet), that the CIs are over realisations on the subset."""
     if eval_images:
         click.echo(f"test images: a fixed class-stratified subset of {eval_images} (recorded in the "
@@ -222,10 +223,13 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
               "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
-@click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
+@click.option("--images", type=IMAGES, default=None, metavar="N|all|auto",
               help="Nested Monte Carlo: each realisation on a fresh, seeded, class-stratified subset of N "
               "test images, unbiased for the whole-set mean; acc_std_between and images_per_realisation "
-              "record the design (default: attack.random_flip.images, 0 = the whole test set).")
+              "record the design; all = the whole test set; auto = images and realisations chosen from a "
+              "20-realisation pilot to reach --ci-half-width (0.5 without it) at the least measured cost, "
+              "the default when --ci-half-width is given (docs/montecarlo.md) (default: "
+              "attack.random_flip.images, 0 = the whole test set).")
 @click.option("--protocol", default=None, metavar="paper",
               help="paper: the paper's protocol exactly, 50 realisations per BER on the whole test set "
               "(refuses --samples, --ci-half-width and --images).")
@@ -237,11 +241,11 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
 def random_flip(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     ber_text: str | None, samples: int | None, ci_half_width: float | None, min_samples: int | None,
-    max_samples: int | None, images: int | None, protocol: str | None, fault: str | None,
+    max_samples: int | None, images: int | str | None, protocol: str | None, fault: str | None,
     protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
+    batch_size: int | None, eval_images: int | str | None, quiet: bool, allow_degenerate: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
