@@ -169,8 +169,8 @@ def test_random_flip_auto_records_the_design_and_keeps_clean_points_exact(wcat, 
     rows = random_flip_sweep(wcat, [0.0, 3e-2], images="auto", ci_half_width=1.0, cost_ratio=50.0, out=out,
                              per_realisation=True)  # fmt: skip
     zero, high = rows
-    assert (zero["acc_mean"], zero["images_per_realisation"], zero["realisations"]) == (
-        zero["clean_acc"], 539, 200)
+    assert (zero["acc_mean"], zero["images_per_realisation"], zero["realisations"], zero["ci_nominal"]) == (
+        zero["clean_acc"], 539, 200, 0)
     assert high["realisations"] >= 200 and 20 <= high["images_per_realisation"] <= 539
     assert high["ci_high"] - high["ci_low"] <= 2 * 1.25 * 1.0  # the design's half-width, same bound as above
     per = read_csv(tmp_path / "auto_realisations.csv")

@@ -143,3 +143,13 @@ def test_voltage_sweep_takes_images_per_realisation(runs, tmp_path) -> None:
     rows = voltage_sweep(runs["wcat"], "chandramoorthy14", [1.0, 0.75], chips=3, images=80, out=out)
     assert list(read_csv(out)[0]) == list(SWEEP_VOLTAGE_COLUMNS)
     assert all(r["images_per_realisation"] == 80 for r in rows) and rows[0]["acc_std_between"] >= 0.0
+
+
+def test_ci_nominal_flags_a_mixture_of_collapsed_and_fine_draws() -> None:
+    from wcatsim.experiments.sweeps.sweep import ci_nominal
+
+    assert ci_nominal([95.0, 95.5, 80.0], 96.0)  # 80 is 16 points below clean: a collapse among fine draws
+    assert not ci_nominal([95.0, 94.0, 93.0], 96.0)  # all fine
+    assert not ci_nominal([50.0, 40.0], 96.0)  # all collapsed: one mode
+    assert not ci_nominal([86.0, 95.0], 96.0)  # exactly 10 below is not a collapse (tails' strict rule)
+    assert ci_nominal([85.9, 95.0], 96.0)

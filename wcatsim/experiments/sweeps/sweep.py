@@ -54,9 +54,15 @@ TAIL_COLUMNS = ("acc_p05", "collapsed_share")
 # acc_std), images_per_realisation the test images each realisation read (images; the test-set size
 # when every realisation reads the whole set).
 NESTED_COLUMNS = ("acc_std_between", "images_per_realisation")
+# ci_nominal (0/1; issue 17 §6): 1 where the point's draws (and its allocation pilot's) hold both a collapsed
+# realisation (more than 10 points below clean, wcatsim.stats.tails) and a fine one: a mixture, whose
+# 95% CI is nominal (benchmarks/coverage.py: a t-interval of 50 draws covers a 2% collapse mixture in
+# about 0.6 of sweeps)
+LABEL_COLUMNS = ("ci_nominal",)
 RANDOM_FLIP_COLUMNS = (
     "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
     "ci_low", "ci_high", *TAIL_COLUMNS, "bits_changed_mean", "clean_acc", *NESTED_COLUMNS,
+    *LABEL_COLUMNS,
 )  # fmt: skip
 # energy columns: sram_models.energy (dynamic_pj, leakage_pj, inference_time_ns empty without absolute
 # figures; leakage_share in the preset's relative units then)
@@ -64,6 +70,7 @@ SWEEP_VOLTAGE_COLUMNS = (
     "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
     "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
     "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", *TAIL_COLUMNS, "clean_acc", *NESTED_COLUMNS,
+    *LABEL_COLUMNS,
 )  # fmt: skip
 # The paper's protocol (kmchiti/WCAT random-flip): 50 realisations per point, each on the whole test set.
 PAPER_SAMPLES = 50
@@ -75,7 +82,7 @@ REALISATION_COLUMNS = ("realisation", "seed", "accuracy", "bits_changed", "fault
 # with nothing flagged)
 ECC_COLUMNS = ("ecc_corrected_mean", "ecc_detected_mean", "ecc_miscorrected_mean")
 ECC_REALISATION_COLUMNS = ("ecc_corrected", "ecc_detected", "ecc_miscorrected")
-_INT_COLUMNS = {"realisations", "images_per_realisation", "realisation", "seed", "bits_changed",
+_INT_COLUMNS = {"realisations", "images_per_realisation", "ci_nominal", "realisation", "seed", "bits_changed",
                 "faulty_cells", "images",
                 *ECC_REALISATION_COLUMNS}  # fmt: skip
 
@@ -100,9 +107,21 @@ def _loaded(run: Any, device: str) -> Any:
     return run
 
 
+def ci_nominal(accuracies: Sequence[float], clean_acc: float) -> bool:
+    """Return whether draws hold both a collapsed realisation and a fine one (the CI is then nominal).
+
+    Collapsed: more than ``COLLAPSE_POINTS`` (10) accuracy points below ``clean_acc``
+    (:func:`wcatsim.stats.tails.lower_tail`'s rule).  A mixture of the two is where a t-based 95% CI
+    covers less than 95% (``benchmarks/coverage.py``); one mode alone (all fine, or all collapsed) is not
+    flagged.  A rarer collapse that no draw saw cannot be flagged by any rule.
+    """
+    share = lower_tail(accuracies, clean_acc).collapsed_share
+    return 0.0 < share < 1.0
+
+
 def _point_row(
     realisations: Sequence[Realisation], clean_acc: float, rule: StoppingRule, data_bits: int,
-    images_per_realisation: int = 0,
+    images_per_realisation: int = 0, pilot: Sequence[Realisation] = (),
 ) -> dict[str, Any]:
     # The rule's CI: Student t for the fixed protocol, Stein's with Hall's skew correction for adaptive.
     s = rule.summarize([r.accuracy for r in realisations], bounds=(0.0, 100.0))  # accuracies in percent
@@ -128,6 +147,7 @@ def _point_row(
         "acc_std_between": std_between([r.accuracy for r in realisations],
                                        [r.within_var for r in realisations]),
         "images_per_realisation": int(images_per_realisation),
+        "ci_nominal": int(ci_nominal([r.accuracy for r in (*pilot, *realisations)], clean_acc)),
     }  # fmt: skip
 
 
@@ -192,15 +212,15 @@ def _run_sweep(
                 row = _typed(found)
                 resumed = True
             else:
-                n, point_rule = images_per_realisation, rule
+                n, point_rule, pilot = images_per_realisation, rule, []
                 if allocate is not None:  # the pilot chose n and the final stage's rule
                     allocated = allocate(point, bar.update)
                     realisations, n = allocated.realisations, allocated.design.images
-                    point_rule = allocated.rule
+                    point_rule, pilot = allocated.rule, allocated.pilot
                 else:
                     realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
                 row = {key: point, **extra(point),
-                       **_point_row(realisations, clean_acc, point_rule, data_bits, n)}
+                       **_point_row(realisations, clean_acc, point_rule, data_bits, n, pilot)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
@@ -785,8 +805,10 @@ def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
 __all__ = [
     "ECC_COLUMNS",
     "EXTENDED_BERS",
+    "LABEL_COLUMNS",
     "NESTED_COLUMNS",
     "PAPER_SAMPLES",
+    "ci_nominal",
     "compare_realisations",
     "RANDOM_FLIP_COLUMNS",
     "RANDOM_FLIP_FILE",
