@@ -59,8 +59,11 @@ def test_design_against_a_hand_computation() -> None:
     allowed = 80 * 0.25 / student_t.ppf(0.975, 79) ** 2 - 4.0
     n = next(n for n in range(20, 10_001) if 400.0 * (1.0 / n - 1.0 / 10_000) <= allowed)
     assert (capped.images, capped.realisations) == (n, 80)
-    # a spread between realisations beyond what the cap can reach: the whole set, the CI wider than asked
-    assert choose_design(0.5, Components(100.0, 400.0), 100.0, 20, 10_000, 2, 80).images == 10_000
+    # a spread between realisations beyond what the cap can reach: no n meets h, so the least-cost one
+    # (the whole set would cost 80 x 10000 images for the same too-wide CI)
+    beyond = choose_design(0.5, Components(100.0, 400.0), 100.0, 20, 10_000, 2, 80)
+    unbounded = choose_design(0.5, Components(100.0, 400.0), 100.0, 20, 10_000, 2, 100_000)
+    assert (beyond.images, beyond.realisations) == (unbounded.images, 80) and beyond.images < 100
     with pytest.raises(InputError, match="half-width > 0"):
         choose_design(0.0, comp, 100.0, 20, 10_000)
 

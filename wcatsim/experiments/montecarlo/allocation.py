@@ -25,8 +25,9 @@ cliff.  200 realisations miss a 2% collapse in 0.98^200 = 1.8% of points; ``benc
 measures what that gives.  When the floor binds, the least-cost design with R = 200 realisations is
 the smallest n that still meets h (the cost R * (c_r + c_i * n) grows with n), so calm points, whose n*
 is the whole set, get fewer images per realisation than n* (never more).  When the cap
-(:data:`MAX_REALISATIONS`) binds, n grows toward N instead, and the CI may stay wider than h (the table
-shows its true width).
+(:data:`MAX_REALISATIONS`) binds, n grows toward the count that meets h with R at the cap; where even
+the whole set cannot (the spread between realisations alone is too large), n stays at the least-cost
+grid point and the CI stays wider than h (the table shows its true width).
 
 The pilot (:func:`pilot_plan`): :data:`PILOT_REALISATIONS` realisations, half on a subset of
 ``n_hi`` = min(N, :data:`PILOT_IMAGES`) images and half on n_hi / 8 (at least n_min), so that the seconds
@@ -49,6 +50,7 @@ Torch-free.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -190,13 +192,19 @@ def realisation_variance(components: Components, n: int, n_total: int) -> float:
     return components.between + components.within * max(0.0, 1.0 / n - 1.0 / n_total)
 
 
+@functools.lru_cache(maxsize=4096)
+def _t(r: int) -> float:
+    # t(0.975, r - 1), cached: the grid search asks for the same counts many times (scipy's ppf ~50 us)
+    return t_quantile(r)
+
+
 def realisations_for(half_width: float, variance: float) -> int:
     """Return the least R >= 2 with t(0.975, R - 1) * sqrt(variance / R) <= ``half_width``."""
     if variance <= 0.0:
         return 2
     r = max(2, math.ceil((1.96 / half_width) ** 2 * variance))
-    while t_quantile(r) ** 2 * variance / r > half_width**2:  # t > z: a few steps up at most
-        r = max(r + 1, math.ceil((t_quantile(r) / half_width) ** 2 * variance))
+    while _t(r) ** 2 * variance / r > half_width**2:  # t > z: a few steps up at most
+        r = max(r + 1, math.ceil((_t(r) / half_width) ** 2 * variance))
     return r
 
 
@@ -209,7 +217,8 @@ def choose_design(
     Unconstrained: the n of the 2^(1/4) grid whose R (from the half-width, with the exact Student-t
     quantile) costs least; for large R that is Cochran's n* (:func:`optimal_images`).  Where R leaves
     its bounds it is clipped, and n becomes the smallest count in [``n_min``, ``n_total``] that meets
-    the half-width with that R (the whole set where none does).  See the module docstring.
+    the half-width with that R (the least-cost n where none does: the spread between realisations
+    alone is then too large for the cap).  See the module docstring.
     """
     if not (half_width > 0 and math.isfinite(half_width)):
         raise InputError(f"the allocation needs a half-width > 0 accuracy points, got {half_width}")
@@ -228,11 +237,14 @@ def choose_design(
     if clipped == r:
         return Design(images=n, realisations=r)
     # the variance one realisation may have with R = clipped: s_b^2 + s_w^2 (1/n - 1/N) <= allowed
-    allowed = clipped * (half_width / t_quantile(clipped)) ** 2
+    allowed = clipped * (half_width / _t(clipped)) ** 2
     if components.within <= 0.0:
         n = n_min
     elif allowed <= components.between:
-        n = n_total
+        # the spread between realisations alone exceeds what the cap allows: no n meets h, and more
+        # images per realisation only buy what the least-cost n buys cheaper (the whole set would cost
+        # the cap times N for a CI no narrower than s_b t / sqrt(R) allows)
+        return Design(images=n, realisations=clipped)
     else:
         n = math.ceil(1.0 / ((allowed - components.between) / components.within + 1.0 / n_total) - 1e-9)
         while n > n_min and realisation_variance(components, n - 1, n_total) <= allowed:
