@@ -268,6 +268,8 @@ def random_flip(
     if given("samples") and given("ci_half_width") and ci_half_width:
         fail("--samples fixes the count and --ci-half-width stops adaptively: give one of them "
              "(--min-samples/--max-samples bound the adaptive count)")  # fmt: skip
+    if given("samples") and images == "auto":
+        fail("--samples fixes the count and --images auto chooses it from a pilot: give one of them")
     exp = Experiment(configs, overrides, run_dir)
     rf = exp.attack_defaults().random_flip
     ci = rf.ci_half_width if ci_half_width is None else ci_half_width
