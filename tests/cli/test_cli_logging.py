@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.train.test_tracking import scalars
+from tests.events import scalars
 
 TINY = ["--set", "trainer.epochs=2", "--set", "trainer.steps_per_epoch=2", "--device", "cpu"]
 

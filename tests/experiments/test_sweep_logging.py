@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import pytest
 
-from tests.train.test_tracking import scalars
+from tests.events import scalars
 
 SWEEP_LOGGER = "wcatsim.experiments.sweeps.sweep"
 
@@ -48,6 +48,23 @@ def test_random_flip_logs_one_record_per_point_and_prints_nothing(wcat, tmp_path
     records = _points(caplog)
     assert [r.point for r in records] == again == rows and [r.resumed for r in records] == [True, True]
     assert records[0].getMessage().endswith("(resumed)")
+
+
+def test_on_a_terminal_the_bar_shows_the_last_finished_point(wcat, tmp_path, monkeypatch) -> None:
+    import io
+    import sys
+
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    rows = random_flip_sweep(wcat, [0.0, 2e-2], samples=2, out=tmp_path / "rf.csv", progress=True)
+    drawn = sys.stderr.getvalue()
+    assert "random-flip" in drawn and "\r" in drawn  # a bar, redrawn in place
+    assert f"ber 0.02: {rows[1]['acc_mean']:.2f}%" in drawn
 
 
 def test_a_quiet_library_logger_keeps_the_sweep_silent(wcat, tmp_path, caplog) -> None:

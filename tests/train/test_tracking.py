@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.events import scalars
 from wcatsim.config import load_config
 from wcatsim.errors import InputError
 from wcatsim.store.atomic import read_csv
@@ -21,14 +22,6 @@ from wcatsim.train.runs import load_run
 from wcatsim.train.trainer import train
 
 TINY = ["trainer.epochs=2", "trainer.steps_per_epoch=3"]
-
-
-def scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar tag of the event files in ``log_dir``: [(step, value)] in step order."""
-    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-    events = accumulator.EventAccumulator(str(log_dir))
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def f32(value: float) -> float:

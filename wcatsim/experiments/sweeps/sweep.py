@@ -164,6 +164,11 @@ class _Progress:
         if self.bar is not None:
             self.bar.write(text)
 
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the bar (the last finished point: what a notebook's widget shows)."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -207,6 +212,7 @@ def _run_sweep(
             logger.info("%s", _point_message(desc, key, row, index, len(points), resumed),
                         extra={"point": row, "resumed": resumed, "sweep": desc})  # fmt: skip
             log_point(board, desc.replace("-", "_"), index, row)
+            bar.note(f"{key} {row[key]:g}: {_accuracy_text(row)}")
             if on_row is not None:
                 on_row(row, resumed)
     finally:
@@ -215,14 +221,16 @@ def _run_sweep(
     return rows
 
 
+def _accuracy_text(row: dict[str, Any]) -> str:
+    return "-" if row.get("acc_mean") is None else f"{row['acc_mean']:.2f}%"
+
+
 def _point_message(desc: str, key: str, row: dict[str, Any], index: int, count: int, resumed: bool) -> str:
     """One line per finished point, for a log: where the sweep is and the point's accuracy (percent)."""
     ci = ""
     if row.get("ci_low") is not None and row.get("ci_high") is not None:
         ci = f", 95% CI {row['ci_low']:.2f}-{row['ci_high']:.2f}"
-    acc = row.get("acc_mean")
-    accuracy = "-" if acc is None else f"{acc:.2f}%"
-    return (f"{desc} {key} {row[key]:g} ({index + 1}/{count}): accuracy {accuracy}{ci} over "
+    return (f"{desc} {key} {row[key]:g} ({index + 1}/{count}): accuracy {_accuracy_text(row)}{ci} over "
             f"{row.get('realisations')} realisations" + (" (resumed)" if resumed else ""))  # fmt: skip
 
 
