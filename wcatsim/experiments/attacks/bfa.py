@@ -413,9 +413,9 @@ def run_bfa(
 
     from tqdm.auto import tqdm
 
-    from wcatsim.train.progress import on_terminal
+    from wcatsim.train.progress import shows_bars
 
-    bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
+    bars = progress and shows_bars()  # a bar on a terminal or in a notebook (unreadable in a log file)
 
     results: list[TrialResult] = []
     per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)

@@ -889,7 +889,7 @@ class _progress:
     def __init__(self, enabled: bool) -> None:
         from wcatsim.train.progress import bar
 
-        # a bar on a terminal only: redrawn lines are unreadable in a log file
+        # a bar on a terminal or in a notebook: redrawn lines are unreadable in a log file
         self.bar = bar(enabled, desc="plan-voltage", unit="chip", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
