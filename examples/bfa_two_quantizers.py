@@ -1,6 +1,6 @@
 """The Bit-Flip Attack on one network quantized two ways (max-abs and WCAT, 4-bit), compared.
 
-    python examples/bfa_two_quantizers.py          # 15 epochs each, 5 attack trials (a few minutes)
+    python examples/bfa_two_quantizers.py          # 15 epochs each, 5 attack trials
     python examples/bfa_two_quantizers.py --tiny   # 1 epoch, 1 short trial: what the test run checks
 """
 

@@ -1,6 +1,6 @@
 """Your own model and your own training loop, to a random-flip sweep returned as a DataFrame.
 
-    python examples/own_model_sweep.py           # 15 epochs, 50 realisations per BER (about a minute)
+    python examples/own_model_sweep.py           # 15 epochs, 50 realisations per BER
     python examples/own_model_sweep.py --tiny    # 1 epoch, 5 realisations: what the test run checks
 """
 

@@ -33,24 +33,31 @@ _NOT_PER_TRIAL = ("bits", "widening_log", "random_baseline_flips")
 
 
 @contextmanager
-def _bundle(model: Any, data: Any, **options: Any) -> Iterator[LoadedRun]:
-    """Yield the run of ``model`` (:func:`model_run`); an ``nn.Module`` goes back to its mode after."""
+def _bundle(model: Any, data: Any, **options: Any) -> Iterator[tuple[LoadedRun, Path | None]]:
+    """Yield the run of ``model`` (:func:`model_run`) without a directory, and the run directory it came from.
+
+    A run directory is read, never written into: files go only where ``path`` says.  An ``nn.Module``
+    goes back to its training mode afterwards.
+    """
+    import dataclasses
+
     training = getattr(model, "training", None) if not isinstance(model, (str, Path)) else None
     try:
-        yield model_run(model, data, **options)
+        run = model_run(model, data, **options)
+        yield dataclasses.replace(run, dir=None), run.dir
     finally:
         if isinstance(training, bool):  # an nn.Module: model_run put it in eval mode
             model.train(training)
 
 
-def _identity(run: LoadedRun) -> dict[str, Any]:
+def _identity(run: LoadedRun, source: Path | None) -> dict[str, Any]:
     """Return what a frame's ``attrs`` say of the model and data (never the default config's names)."""
     return {
         "model": run.model_name,
         "dataset": run.data.name,
         "quant_method": run.config.quant.method,
         "bits": run.config.quant.bits,
-        "run_dir": None if run.dir is None else str(run.dir),
+        "run_dir": None if source is None else str(source),  # the run directory it was read from
     }
 
 
@@ -80,11 +87,16 @@ def frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) 
     return df
 
 
-def _sweep_frame(rows: Any, run: LoadedRun, per_realisation: bool) -> pd.DataFrame:
+def _config(run: LoadedRun, source: Path | None) -> Any:
+    """Return the config a written sidecar records: a run directory's own; none for a model (defaults)."""
+    return run.config if source is not None else None
+
+
+def _sweep_frame(rows: Any, run: LoadedRun, source: Path | None, per_realisation: bool) -> pd.DataFrame:
     df = frame(rows.realisations) if per_realisation else frame(rows)
     df.attrs = {
         "kind": rows.settings.get("kind"),
-        **_identity(run),
+        **_identity(run, source),
         "fingerprint": rows.fingerprint,
         "settings": rows.settings,
         "test_data": rows.meta.get("test_data"),
@@ -103,6 +115,7 @@ def random_flip(
     seed: int = 0,
     fault: str = "transient",
     name: str | None = None,
+    data_name: str | None = None,
     path: str | Path | None = None,
     per_realisation: bool = False,
     device: str | None = None,
@@ -129,6 +142,8 @@ def random_flip(
         A fault model of ``sram_models.FAULT_MODELS``.
     name : str, optional
         The model's name in ``attrs`` and in a written sidecar (default: its class name).
+    data_name : str, optional
+        The data's name there (default: the loader's dataset class name, or ``"tensors"``).
     path : str or Path, optional
         Write the table there (``random_flip.csv``-style, with its sidecar); default: nothing written.
     per_realisation : bool
@@ -155,12 +170,13 @@ def random_flip(
     from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
     bers = RandomFlipConfig().bers if bers is None else bers
-    with _bundle(model, data, name=name, device=device) as run:
+    with _bundle(model, data, name=name, data_name=data_name, device=device) as (run, source):
         rows = random_flip_sweep(
             run, bers, samples=samples, seed=seed, fault=fault, out=path, per_realisation=per_realisation,
-            progress=progress, on_row=on_row, device=str(run.device), **options,
+            progress=progress, on_row=on_row, device=str(run.device),
+            config=_config(run, source), **options,
         )  # fmt: skip
-        return _sweep_frame(rows, run, per_realisation)
+        return _sweep_frame(rows, run, source, per_realisation)
 
 
 def sweep_voltage(
@@ -173,6 +189,7 @@ def sweep_voltage(
     seed: int = 0,
     fault: str = "chip",
     name: str | None = None,
+    data_name: str | None = None,
     path: str | Path | None = None,
     per_realisation: bool = False,
     device: str | None = None,
@@ -184,7 +201,7 @@ def sweep_voltage(
 
     Parameters
     ----------
-    model, data, name, path, device, progress, on_row
+    model, data, name, data_name, path, device, progress, on_row
         As in :func:`random_flip`.
     technology : str, Path or sram_models.Technology, optional
         An SRAM technology preset, preset file or object (default: ``attack.sweep.preset``,
@@ -219,13 +236,14 @@ def sweep_voltage(
     if voltages is None and options.get("fault_map") is None:
         tech = technology if isinstance(technology, Technology) else load_technology(str(technology))
         voltages = default_grid(tech)
-    with _bundle(model, data, name=name, device=device) as run:
+    with _bundle(model, data, name=name, data_name=data_name, device=device) as (run, source):
         rows = voltage_sweep(
             run, technology, voltages, chips=chips, seed=seed, fault=fault, out=path,
             per_realisation=per_realisation, progress=progress, on_row=on_row, device=str(run.device),
+            config=_config(run, source),
             **options,
         )  # fmt: skip
-        return _sweep_frame(rows, run, per_realisation)
+        return _sweep_frame(rows, run, source, per_realisation)
 
 
 def bit_flip_attack(
@@ -236,6 +254,7 @@ def bit_flip_attack(
     trials: int | None = None,
     seed: int | None = None,
     name: str | None = None,
+    data_name: str | None = None,
     path: str | Path | None = None,
     per_flip: bool = False,
     device: str | None = None,
@@ -247,7 +266,7 @@ def bit_flip_attack(
 
     Parameters
     ----------
-    model, data, name, device, progress
+    model, data, name, data_name, device, progress
         As in :func:`random_flip`.
     attack_data : DataLoader, Dataset or (x, y)
         Images each trial draws its attack batch from, never the test set (e.g. the training set);
@@ -281,7 +300,8 @@ def bit_flip_attack(
     if attack_data is None and not is_run:
         raise InputError("the attack draws its batches from attack_data= (e.g. the training set), never from "
                          "the test set: give attack_data")
-    with _bundle(model, data, attack_data=attack_data, name=name, device=device) as run:
+    with _bundle(model, data, attack_data=attack_data, name=name, data_name=data_name,
+                 device=device) as (run, source):
         result = run_bfa(run, trials=trials, seed=seed, out_dir=path, write=path is not None,
                          progress=progress, log=log, **options)  # fmt: skip
     summary = result.summary
@@ -296,7 +316,7 @@ def bit_flip_attack(
         df = frame([{"trial": i, **{key: summary[key][i] for key in per_trial}} for i in range(n)])
     df.attrs = {
         "kind": "bfa",
-        **_identity(run),
+        **_identity(run, source),
         "summary": {key: value for key, value in summary.items() if key not in per_trial},
         "path": None if result.summary_path is None else str(result.summary_path.parent),
         "rows": "flips" if per_flip else "trials",
@@ -312,6 +332,7 @@ def voltage_plan(
     *,
     domains: str | Path = "layer",
     name: str | None = None,
+    data_name: str | None = None,
     path: str | Path | None = None,
     sensitivity: bool = False,
     device: str | None = None,
@@ -323,7 +344,7 @@ def voltage_plan(
 
     Parameters
     ----------
-    model, data, name, device, progress
+    model, data, name, data_name, device, progress
         As in :func:`random_flip`.
     technology : str, Path or sram_models.Technology, optional
         The SRAM technology (default: ``attack.sweep.preset``, chandramoorthy14).
@@ -360,7 +381,7 @@ def voltage_plan(
 
     technology = SweepConfig().preset if technology is None else technology
     plan_settings = PlanSettings(**settings)
-    with _bundle(model, data, name=name, device=device) as run:
+    with _bundle(model, data, name=name, data_name=data_name, device=device) as (run, source):
         plan = plan_voltage(run, technology, voltages, domains=domains, settings=plan_settings, out_dir=path,
                             progress=progress, log=log, device=str(run.device))  # fmt: skip
     if sensitivity:
@@ -369,7 +390,7 @@ def voltage_plan(
         df = frame(plan.domain_rows(), PLAN_CSV_COLUMNS)
     df.attrs = {
         "kind": "plan_voltage",
-        **_identity(run),
+        **_identity(run, source),
         "plan": plan.to_json(),
         "path": None if path is None else str(path),
         "rows": "sensitivity" if sensitivity else "domains",
