@@ -218,3 +218,20 @@ def test_param_groups_are_the_trainers(tiny) -> None:
     lsq = wcatsim.quantize(TinyNet(), wcatsim.QuantConfig(method="lsq", bits=4))
     assert wcatsim.param_groups(lsq, 0.1, weight_decay=5e-4, range_decay=0.01)[1]["weight_decay"] == 5e-4
     assert [g["name"] for g in wcatsim.param_groups(TinyNet(), 0.1)] == ["weights"]
+
+
+def test_data_is_read_once_from_a_loader_a_dataset_or_tensors(tiny) -> None:
+    model, (x, y), _ = tiny
+    from_tensors = model_run(model, (x, y)).data.test
+    from_dataset = model_run(model, TensorDataset(x, y)).data.test
+    assert torch.equal(from_dataset.x, from_tensors.x) and torch.equal(from_dataset.y, from_tensors.y)
+    torch.manual_seed(1)
+    shuffled = model_run(model, DataLoader(TensorDataset(x, y), batch_size=7, shuffle=True)).data.test
+    order = torch.argsort(shuffled.y, stable=True)
+    assert not torch.equal(shuffled.y, y)  # the loader's order, read once
+    assert torch.equal(shuffled.y[order], y[torch.argsort(y, stable=True)])
+    assert sorted(map(tuple, shuffled.x.flatten(1).tolist())) == sorted(map(tuple, x.flatten(1).tolist()))
+    with pytest.raises(InputError, match=r"data: a batch must be \(x, y\)"):
+        model_run(model, DataLoader(x, batch_size=8))
+    with pytest.raises(InputError, match="holds no images"):
+        model_run(model, (x[:0], y[:0]))
