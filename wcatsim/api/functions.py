@@ -119,7 +119,7 @@ def random_flip(
     path: str | Path | None = None,
     per_realisation: bool = False,
     device: str | None = None,
-    progress: bool = False,
+    progress: bool = True,
     on_row: Callable[[dict[str, Any], bool], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
@@ -152,7 +152,7 @@ def random_flip(
     device : str, optional
         Where the model runs (default: where it is).
     progress : bool
-        A progress bar on a terminal.
+        A progress bar (``tqdm.auto``) on a terminal or in a notebook; none in a log.
     on_row : callable, optional
         ``on_row(row, resumed)`` as each BER ends.
     **options
@@ -193,7 +193,7 @@ def sweep_voltage(
     path: str | Path | None = None,
     per_realisation: bool = False,
     device: str | None = None,
-    progress: bool = False,
+    progress: bool = True,
     on_row: Callable[[dict[str, Any], bool], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
@@ -258,7 +258,7 @@ def bit_flip_attack(
     path: str | Path | None = None,
     per_flip: bool = False,
     device: str | None = None,
-    progress: bool = False,
+    progress: bool = True,
     log: Callable[[str], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
@@ -336,7 +336,7 @@ def voltage_plan(
     path: str | Path | None = None,
     sensitivity: bool = False,
     device: str | None = None,
-    progress: bool = False,
+    progress: bool = True,
     log: Callable[[str], None] | None = None,
     **settings: Any,
 ) -> pd.DataFrame:
