@@ -216,10 +216,12 @@ def test_table_columns() -> None:
     assert SENSITIVITY_COLUMNS == (
         "domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm",
     )  # fmt: skip
-    assert POINT_COLUMNS == ("model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front")
+    assert POINT_COLUMNS == (
+        "model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "on_front",
+    )  # fmt: skip
     assert ISO_COLUMNS == (
-        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy",
-        "bounded_by_sweep", "nominal_within_budget",
+        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "acc_p05",
+        "collapsed_share", "bounded_by_sweep", "nominal_within_budget",
     )  # fmt: skip
     assert METRICS_COLUMNS == (
         "epoch", "lr", "train_loss", "train_accuracy", "val_accuracy", "mean_range_ratio", "seconds",
@@ -233,7 +235,8 @@ def test_demo_summary_keys(tmp_path) -> None:
         "clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "flips_to_break_mean",
         "iso_acc_saving_1pt", "iso_acc_bounded_1pt", "iso_acc_energy_norm_0.1pt", "iso_acc_voltage_0.1pt",
         "iso_acc_saving_0.1pt", "iso_acc_bounded_0.1pt", "flips_to_break_std", "flips_to_break_median",
-        "flips_to_break_median_lower_bound", "bfa_censored", "bfa_status", "bfa_flips_to_break",
+        "flips_to_break_median_lower_bound", "flips_to_break_median_ci", "bfa_censored", "bfa_status",
+        "bfa_flips_to_break",
         "bfa_flips_to_original_threshold", "bfa_broken", "bfa_stalled", "train_test_accuracy",
         "plan_energy_norm_1pt", "plan_saving_over_uniform_1pt", "plan_uniform_voltage_1pt",
         "plan_uniform_energy_norm_1pt", "plan_verified_acc_mean_1pt", "plan_within_budget_1pt",
@@ -544,6 +547,9 @@ def test_bfa_summary_fingerprint(tiny_run, tmp_path) -> None:
         "censored",
         "flips_to_break_median",
         "flips_to_break_median_lower_bound",
+        "flips_to_break_median_ci",
+        "flips_to_break_median_ci_method",
+        "flips_to_break_median_ties",
         "flips_to_break_mean",
         "flips_to_break_std",
         "flips_to_break_stats",
@@ -601,6 +607,8 @@ def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
         "eval_images",
         "organisation",
         "energy_model",
+        "level_shifter_norm",
+        "level_shifters",
         "uniform_energy_basis",
         "chip_seeds",
         "search",

@@ -265,7 +265,8 @@ def test_pareto_cli_on_synthetic_runs(tmp_path: Path) -> None:
     for p in (out, out.with_suffix(".pdf"), out.with_suffix(".csv"), out.with_name("front_iso.csv")):
         assert p.exists() and p.stat().st_size > 0, p
     points = read_csv(out.with_suffix(".csv"))
-    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "on_front"]
+    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05",
+                               "collapsed_share", "on_front"]  # fmt: skip
     assert len(points) == 15
     iso = {(r["model"], float(r["budget"])): r for r in read_csv(out.with_name("front_iso.csv"))}
     maxabs = iso[("maxabs 4-bit, chandramoorthy14, ECC off", 1.0)]

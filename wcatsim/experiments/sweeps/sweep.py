@@ -20,10 +20,16 @@ whole technology (every field and table row), the energy organisation, the
 device type (CPU and CUDA kernels round differently) and the evaluation batch
 size (on CPU, ResNet-20 logits differ by up to 3e-6 between batches of 1 and 256,
 measured: enough to move an argmax tie).
+
+Progress: a ``tqdm.auto`` bar over realisations on a terminal or in a notebook
+(:mod:`wcatsim.train.progress`), and one INFO message per finished point on the logger
+``wcatsim.experiments.sweeps.sweep`` (the row rides on the record as ``point``; docs/logging.md).
+``tensorboard=DIR``: each point's numbers as TensorBoard scalars (:func:`wcatsim.train.tracking.log_point`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +48,9 @@ from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask
 from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
 from wcatsim.store.results import PointTable, typed_row
+from wcatsim.train.tracking import ScalarLog, log_point
+
+logger = logging.getLogger(__name__)
 
 RANDOM_FLIP_FILE = "random_flip.csv"
 SWEEP_VOLTAGE_FILE = "sweep_voltage.csv"
@@ -151,6 +160,23 @@ def _point_row(
     }  # fmt: skip
 
 
+class SweepRows(list):
+    """The rows a sweep returns (a list of dicts, one per point), with what made them.
+
+    ``settings`` and ``fingerprint``: the table's (what its sidecar records); ``meta``: the run, config and
+    test data; ``realisations``: one row per realisation, in point order (empty unless ``per_realisation``);
+    ``path``: the table written, None when it was held in memory (:mod:`wcatsim.api`).
+    """
+
+    def __init__(self, rows: Sequence[dict[str, Any]], table: PointTable, points: Sequence[float]) -> None:
+        super().__init__(rows)
+        self.settings = dict(table.settings)
+        self.fingerprint = table.fingerprint
+        self.meta = dict(table.meta)
+        self.path = table.path
+        self.realisations = [_typed(dict(r)) for p in points for r in table.realisations.get(float(p), [])]
+
+
 def _realisation_rows(key: str, point: float, realisations: Sequence[Realisation]) -> list[dict[str, Any]]:
     return [
         {key: point, "realisation": r.index, "seed": r.seed, "accuracy": r.accuracy,
@@ -166,7 +192,7 @@ class _Progress:
     def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
         from wcatsim.train.progress import bar
 
-        # only on a terminal; elsewhere each finished point's row is the progress (on_row)
+        # on a terminal or in a notebook; elsewhere each finished point's log message is the progress
         self.bar = bar(enabled, total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
@@ -176,6 +202,11 @@ class _Progress:
     def write(self, text: str) -> None:
         if self.bar is not None:
             self.bar.write(text)
+
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the bar (the last finished point: what a notebook's widget shows)."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -197,6 +228,7 @@ def _run_sweep(
     on_row: Callable[[dict[str, Any], bool], None] | None,
     desc: str,
     images_per_realisation: int = 0,
+    board: ScalarLog | None = None,
     allocate: Callable[[float, Callable[[int], None]], Any] | None = None,
 ) -> list[dict[str, Any]]:
     # allocate(point, on_done): the allocated design's AllocatedPoint (its pilot chose n, and the final
@@ -204,9 +236,10 @@ def _run_sweep(
     pending = [p for p in points if table.done(p) is None]
     sized = allocate is None and not rule.adaptive
     bar = _Progress(progress, len(pending) * rule.most if sized else None, desc)
+    board = board or ScalarLog(None)
     rows = []
     try:
-        for point in points:
+        for index, point in enumerate(points):
             found = table.done(point)
             if found is not None:
                 row = _typed(found)
@@ -225,11 +258,29 @@ def _run_sweep(
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
             rows.append(row)
+            logger.info("%s", _point_message(desc, key, row, index, len(points), resumed),
+                        extra={"point": row, "resumed": resumed, "sweep": desc})  # fmt: skip
+            log_point(board, desc.replace("-", "_"), index, row)
+            bar.note(f"{key} {row[key]:g}: {_accuracy_text(row)}")
             if on_row is not None:
                 on_row(row, resumed)
     finally:
         bar.close()
-    return rows
+        board.close()
+    return SweepRows(rows, table, points)
+
+
+def _accuracy_text(row: dict[str, Any]) -> str:
+    return "-" if row.get("acc_mean") is None else f"{row['acc_mean']:.2f}%"
+
+
+def _point_message(desc: str, key: str, row: dict[str, Any], index: int, count: int, resumed: bool) -> str:
+    """One line per finished point, for a log: where the sweep is and the point's accuracy (percent)."""
+    ci = ""
+    if row.get("ci_low") is not None and row.get("ci_high") is not None:
+        ci = f", 95% CI {row['ci_low']:.2f}-{row['ci_high']:.2f}"
+    return (f"{desc} {key} {row[key]:g} ({index + 1}/{count}): accuracy {_accuracy_text(row)}{ci} over "
+            f"{row.get('realisations')} realisations" + (" (resumed)" if resumed else ""))  # fmt: skip
 
 
 def _executor_setup(
@@ -241,8 +292,13 @@ def _executor_setup(
 
     # the scheme (resolved by the caller from its ecc and protect options) decides the stored code
     ecc = "secded" if protect in ("secded", "secded-zero") else None
+    if run.dir is None and executor is not None and executor.name != "local":
+        # a worker rebuilds the model from its run directory; a model given in Python has none
+        raise InputError(f"a model given in Python runs with the local executor, not {executor.name!r}: "
+                         "train or quantize it into a run directory (wcatsim train / quantize) for workers")
+    where = str(Path(run.dir).resolve()) if run.dir is not None else f"<in memory {id(run.model):x}>"
     spec = EvalSpec(
-        run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
+        run_dir=where, device=device, layers=tuple(layers) if layers else None,
         word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
         eval_images=int(eval_images or 0),
     )  # fmt: skip
@@ -444,6 +500,7 @@ def random_flip_sweep(
     montecarlo: MonteCarloSpec | None = None,
     images: int | str | None = None,
     protocol: str | None = None,
+    tensorboard: str | Path | None = None,
     cost_ratio: float | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
@@ -477,6 +534,10 @@ def random_flip_sweep(
     realisation / seconds per image) fixes the cost instead of timing it (a reproducible design).
     ``images="all"`` with ``ci_half_width`` is Stein's rule on the whole test set, as before.
 
+    ``progress``: a bar on a terminal or in a notebook; each finished point is also an INFO message of the
+    logger ``wcatsim.experiments.sweeps.sweep``.  ``tensorboard``: a folder for each point's numbers as
+    TensorBoard scalars ``random_flip/<column>``, step = the point's index (needs the tensorboard extra).
+
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, layers, eval_images) and
     ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples, the CI rule, seed, executor) replace
     the keywords of the same names, which stay one release; giving a spec and its keywords is an error.
@@ -497,6 +558,7 @@ def random_flip_sweep(
     # a half-width without an image count asks for the allocated design (issue 18 section 1)
     auto = is_auto(images) or (images is None and ci_half_width > 0)
     allocated = _allocated_rule(ci_half_width, cost_ratio) if auto else None
+    board = ScalarLog(tensorboard)  # no tensorboard package: refused before any work
 
     bers = check_bers(bers)
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
@@ -530,7 +592,8 @@ def random_flip_sweep(
             settings["images_per_realisation"] = _nested_setting(nested)
         if allocator is not None:
             settings["images_per_realisation"] = {**_nested_setting(0), "images": "auto"}
-        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
+        # no run directory and no path (a model given in Python): the table is held in memory
+        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE if run.dir else None
         protected = scheme != "none"
         with PointTable(
             out,
@@ -547,7 +610,7 @@ def random_flip_sweep(
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
                 rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
-                images_per_realisation=nested or evaluator.n_images, allocate=allocator,
+                images_per_realisation=nested or evaluator.n_images, board=board, allocate=allocator,
             )  # fmt: skip
     finally:
         if allocator is not None:
@@ -584,6 +647,7 @@ def voltage_sweep(
     memory: MemorySpec | None = None,
     montecarlo: MonteCarloSpec | None = None,
     images: int | str | None = None,
+    tensorboard: str | Path | None = None,
     ci_half_width: float = 0.0,
     cost_ratio: float | None = None,
 ) -> list[dict[str, Any]]:
@@ -615,6 +679,7 @@ def voltage_sweep(
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, banks, inference_time_ns,
     layers, eval_images) and ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples = chips,
     seed, executor) replace the keywords of the same names, which stay one release.
+    ``progress`` and ``tensorboard`` (scalars ``sweep_voltage/<column>``): as in :func:`random_flip_sweep`.
     """
     from sram_models import Technology, load_technology
     from sram_models.energy import MemoryOrganisation, inference_energy
@@ -631,6 +696,7 @@ def voltage_sweep(
     banks, inference_time_ns = memory.banks, memory.inference_time_ns
     layers = list(memory.layers) if memory.layers is not None else None
     chips, seed, executor = montecarlo.samples, montecarlo.seed, montecarlo.executor
+    board = ScalarLog(tensorboard)  # no tensorboard package: refused before any work
 
     scheme = resolve_scheme(ecc, protect)
     measured = None
@@ -707,7 +773,7 @@ def voltage_sweep(
                 "fault_map": measured.chip.fingerprint(), "fault_map_chip": measured.chip.chip,
                 "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
             }  # fmt: skip
-        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
+        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE if run.dir else None
         if evaluator.subset is not None:
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
@@ -749,7 +815,7 @@ def voltage_sweep(
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
-                images_per_realisation=nested or evaluator.n_images, allocate=allocator,
+                images_per_realisation=nested or evaluator.n_images, board=board, allocate=allocator,
             )  # fmt: skip
     finally:
         if allocator is not None:
@@ -796,7 +862,12 @@ def compare_realisations(
 
 def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
     cfg = config if config is not None else getattr(run, "config", None)
-    meta = {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    if run.dir is None:  # a model given in Python: its own name, not the default config's model and data
+        cfg = config
+        meta = {"run_dir": None, "model": run.model_name, "dataset": run.data.name}
+    else:
+        meta = {"run_dir": str(run.dir)}
+    meta["config"] = cfg.to_dict() if hasattr(cfg, "to_dict") else None
     if evaluator is not None:
         meta["test_data"] = evaluator.data_description  # in memory or streamed (never changes a number)
     return meta
@@ -813,6 +884,7 @@ __all__ = [
     "RANDOM_FLIP_COLUMNS",
     "RANDOM_FLIP_FILE",
     "SWEEP_VOLTAGE_COLUMNS",
+    "SweepRows",
     "SWEEP_VOLTAGE_FILE",
     "random_flip_sweep",
     "voltage_sweep",
