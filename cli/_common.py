@@ -426,6 +426,27 @@ COUNT = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)
 
 
+class ImagesPerRealisation(click.ParamType):
+    """--images: a count >= 0 (0 = the whole test set), ``all`` or ``auto`` (the allocated design)."""
+
+    name = "N|all|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        text = str(value).strip().lower()
+        if text in ("all", "auto"):
+            return text
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a count, 'all' or 'auto'", param, ctx)
+        if number < 0:
+            self.fail(f"{number} is below 0", param, ctx)
+        return number
+
+
+IMAGES = ImagesPerRealisation()
+
+
 class FiniteFloat(click.ParamType):
     """A finite number, optionally within [low, high] (NaN and inf are refused, unlike click.FloatRange)."""
 

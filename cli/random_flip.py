@@ -10,6 +10,7 @@ import click
 
 from cli._common import (
     COUNT,
+    IMAGES,
     NON_NEGATIVE,
     Command,
     Experiment,
@@ -225,10 +226,13 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
               "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
-@click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
+@click.option("--images", type=IMAGES, default=None, metavar="N|all|auto",
               help="Nested Monte Carlo: each realisation on a fresh, seeded, class-stratified subset of N "
-              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
-              "images_per_realisation (default: attack.random_flip.images, 0 = the whole test set).")
+              "test images, unbiased for the whole-set mean; acc_std_between and images_per_realisation "
+              "record the design; all = the whole test set; auto = images and realisations chosen from a "
+              "20-realisation pilot to reach --ci-half-width (0.5 without it) at the least measured cost, "
+              "the default when --ci-half-width is given (docs/montecarlo.md) (default: "
+              "attack.random_flip.images, 0 = the whole test set).")
 @click.option("--protocol", default=None, metavar="paper",
               help="paper: the paper's protocol exactly, 50 realisations per BER on the whole test set "
               "(refuses --samples, --ci-half-width and --images).")
@@ -240,7 +244,7 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
 def random_flip(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     ber_text: str | None, samples: int | None, ci_half_width: float | None, min_samples: int | None,
-    max_samples: int | None, images: int | None, protocol: str | None, fault: str | None,
+    max_samples: int | None, images: int | str | None, protocol: str | None, fault: str | None,
     protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
@@ -268,6 +272,8 @@ def random_flip(
     if given("samples") and given("ci_half_width") and ci_half_width:
         fail("--samples fixes the count and --ci-half-width stops adaptively: give one of them "
              "(--min-samples/--max-samples bound the adaptive count)")  # fmt: skip
+    if given("samples") and images == "auto":
+        fail("--samples fixes the count and --images auto chooses it from a pilot: give one of them")
     exp = Experiment(configs, overrides, run_dir)
     rf = exp.attack_defaults().random_flip
     ci = rf.ci_half_width if ci_half_width is None else ci_half_width

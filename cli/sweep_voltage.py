@@ -8,6 +8,7 @@ import click
 
 from cli._common import (
     COUNT,
+    IMAGES,
     NON_NEGATIVE,
     Command,
     Experiment,
@@ -38,10 +39,12 @@ from sram_models.faults import FAULT_MODEL_NAMES
               help="Supply voltages, both ends included (default: attack.sweep.voltages, 0.75:1.0:0.01).")
 @click.option("--chips", type=COUNT, default=None,
               help="Simulated chips per voltage (default: attack.sweep.chips, 20).")
-@click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
+@click.option("--images", type=IMAGES, default=None, metavar="N|all|auto",
               help="Nested Monte Carlo: each chip evaluated on a fresh, seeded, class-stratified subset of N "
-              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
-              "images_per_realisation (default: attack.sweep.images, 0 = the whole test set).")
+              "test images, unbiased for the whole-set mean; acc_std_between and images_per_realisation "
+              "record the design; all = the whole test set; auto = images per chip and chips per voltage "
+              "chosen from a 20-chip pilot to reach a 0.5-point CI half-width at the least measured cost "
+              "(--chips unused; docs/montecarlo.md) (default: attack.sweep.images, 0 = the whole test set).")
 @click.option("--fault", type=click.Choice(list(FAULT_MODEL_NAMES)), default=None,
               help="chip: persistent fault maps, each chip swept over every voltage (nested); "
               "transient: independent flips; every registered fault model reads the preset's bit error "
@@ -58,7 +61,8 @@ from sram_models.faults import FAULT_MODEL_NAMES
 @handles_errors
 def sweep_voltage(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
-    preset: str | None, voltage_text: str | None, chips: int | None, images: int | None, fault: str | None,
+    preset: str | None, voltage_text: str | None, chips: int | None, images: int | str | None,
+    fault: str | None,
     banks: int | None, inference_time_ns: float | None, fault_map: Path | None, tile_offset: int,
     word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
     executor: str,

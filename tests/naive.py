@@ -777,3 +777,24 @@ def naive_std_between(accuracies, within):
     mean = sum(accuracies) / n
     total = sum((a - mean) ** 2 for a in accuracies) / (n - 1)
     return max(0.0, total - sum(within) / n) ** 0.5
+
+
+def naive_least_cost_design(half_width, between, within, ratio, n_min, n_total, r_min, r_max):
+    """(n, R, cost) of the cheapest design, by trying every n: the least R in [r_min, r_max] whose
+    Student-t half-width t(0.975, R-1) sqrt((between + within (1/n - 1/N)) / R) is <= half_width, at
+    cost R (ratio + n).  None where no (n, R) reaches the half-width."""
+    from scipy.stats import t as student_t
+
+    counts = np.arange(r_min, r_max + 1)
+    tq2 = student_t.ppf(0.975, counts - 1) ** 2
+    best = None
+    for n in range(n_min, n_total + 1):
+        var = between + within * (1.0 / n - 1.0 / n_total)
+        ok = np.flatnonzero(tq2 * var / counts <= half_width**2)
+        if ok.size == 0:
+            continue
+        r = int(counts[ok[0]])
+        cost = r * (ratio + n)
+        if best is None or cost < best[2]:
+            best = (n, r, cost)
+    return best

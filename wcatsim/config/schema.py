@@ -372,13 +372,18 @@ class RandomFlipConfig:
 
     # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
     # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
-    # 0 = every realisation on the whole test set: the paper's protocol, and the default.
-    images: int = Field(
-        0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
+    # 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
+    # "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
+    images: int | Literal["all", "auto"] = Field(
+        0,
+        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
+        "'auto': least cost.",
     )
 
     def __post_init__(self) -> None:
         check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
+        _check(isinstance(self.images, str) or self.images >= 0, "attack.random_flip.images",
+               f"must be a count >= 0, 'all' or 'auto', got {self.images}")
         check_choice(self.fault, "attack.random_flip.fault", "FAULT_MODEL_NAMES", "fault model")
         for ber in self.bers:
             _check(0.0 <= ber <= 1.0, "attack.random_flip.bers", f"every BER must be in [0, 1], got {ber}")
@@ -454,14 +459,19 @@ class SweepConfig:
 
     # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
     # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
-    # 0 = every realisation on the whole test set: the paper's protocol, and the default.
-    images: int = Field(
-        0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
+    # 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
+    # "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
+    images: int | Literal["all", "auto"] = Field(
+        0,
+        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
+        "'auto': least cost.",
     )
 
     def __post_init__(self) -> None:
         check_choice(self.fault, "attack.sweep.fault", "FAULT_MODEL_NAMES", "fault model")
         check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
+        _check(isinstance(self.images, str) or self.images >= 0, "attack.sweep.images",
+               f"must be a count >= 0, 'all' or 'auto', got {self.images}")
         if not isinstance(self.voltages, str):
             _check(len(self.voltages) > 0, "attack.sweep.voltages", "the list is empty")
         _check(self.chips >= 1, "attack.sweep.chips", f"must be >= 1, got {self.chips}")

@@ -15,6 +15,7 @@ row), so two presets with one name and other numbers never share draws.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,8 @@ def _voltage_model(spec: EvalSpec, technology: Any, fault: str, stuck_at_one: fl
 
 
 def _realise(
-    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int
+    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int,
+    started: float = 0.0,
 ) -> Realisation:
     n = spec.images_per_realisation
     within = 0.0
@@ -129,6 +131,7 @@ def _realise(
         ecc_detected=int(result.ecc_detected),
         ecc_miscorrected=int(result.ecc_miscorrected),
         within_var=within,
+        seconds=time.perf_counter() - started if started else 0.0,  # from before the fault draw
     )
 
 
@@ -147,9 +150,10 @@ class FlipTask:
         from wcatsim.memory.evaluator import make_flip_model
 
         evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
         seed = transient_seed(self.base_seed, self.ber, index)
         result = evaluator.memory.corrupt(make_flip_model(self.fault, self.ber, self.protect_msb), seed)
-        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed)
+        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed, started)
 
 
 @dataclass(frozen=True)
@@ -167,10 +171,11 @@ class VoltageTask:
     def __call__(self, index: int) -> Realisation:
         """Draw chip (or realisation) ``index`` at this voltage and evaluate the model reading it."""
         evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn
             result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
-            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started)
         from sram_models import FAULT_MODELS
 
         # a nested model's seed is the chip, the same at every voltage; others draw afresh per voltage
@@ -180,4 +185,4 @@ class VoltageTask:
             seed = transient_seed(self.base_seed, self.voltage, index)
         model = _voltage_model(self.spec, self.technology, self.fault, self.stuck_at_one)
         result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
-        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started)
