@@ -39,6 +39,7 @@ from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
 from wcatsim.experiments.montecarlo.nested import std_between
 from wcatsim.experiments.montecarlo.stopping import StoppingRule
 from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
+from wcatsim.experiments.sweeps import targets
 from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
 from wcatsim.store.results import PointTable, typed_row
@@ -203,7 +204,7 @@ def _run_sweep(
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
     word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
-    images: int | str | None = None,
+    images: int | str | None = None, activations: Any = None,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.memory.evaluator import FaultEvaluator
 
@@ -212,11 +213,11 @@ def _executor_setup(
     spec = EvalSpec(
         run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
         word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
-        eval_images=int(eval_images or 0),
+        eval_images=int(eval_images or 0), activations=activations,
     )  # fmt: skip
     evaluator = FaultEvaluator.for_run(
         run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect,
-        eval_images=spec.eval_images,
+        eval_images=spec.eval_images, activations=activations,
     )
     n = images_per_realisation(images, evaluator.n_images)
     if n:
@@ -363,6 +364,7 @@ def random_flip_sweep(
     montecarlo: MonteCarloSpec | None = None,
     images: int | str | None = None,
     protocol: str | None = None,
+    activations: Any = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -392,6 +394,11 @@ def random_flip_sweep(
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, layers, eval_images) and
     ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples, the CI rule, seed, executor) replace
     the keywords of the same names, which stay one release; giving a spec and its keywords is an error.
+
+    ``activations`` (:class:`wcatsim.config.ActivationSpec`): target weights (None, the default) is the
+    sweep above; activations or both put the quantized layers' inputs in a faulty global buffer
+    (:mod:`wcatsim.experiments.sweeps.targets`), read at the point's BER (``activations.ber`` for both
+    when set); the table gains ``act_ber``.
     """
     from sram_models.protection import resolve_scheme
     from wcatsim.memory.evaluator import make_flip_model
@@ -411,9 +418,10 @@ def random_flip_sweep(
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
     for ber in bers:  # an unknown fault name or a ber the model refuses fails here, before any work
         make_flip_model(fault, ber, protect_msb)
+    act = targets.active(activations)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images, act
     )
     nested = spec.images_per_realisation
     try:
@@ -432,11 +440,14 @@ def random_flip_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
+        if act is not None:  # only then: a weights-only table keeps its fingerprint
+            settings["activations"] = targets.record(act, evaluator, ber=act.ber)
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         protected = scheme != "none"
         with PointTable(
             out,
-            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ())
+            + (targets.FLIP_ACT_COLUMNS if act is not None else ()),
             "ber", settings,
             meta=_meta(config, run, evaluator),
             realisation_columns=(
@@ -447,7 +458,9 @@ def random_flip_sweep(
             return _run_sweep(
                 points=bers, key="ber", table=table,
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
-                rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
+                rule=rule, executor=executor, clean_acc=evaluator.clean_acc,
+                extra=lambda ber: {} if act is None else {
+                    "act_ber": act.ber if act.target == "both" and act.ber is not None else ber},
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
                 images_per_realisation=nested,
             )  # fmt: skip
@@ -484,6 +497,7 @@ def voltage_sweep(
     memory: MemorySpec | None = None,
     montecarlo: MonteCarloSpec | None = None,
     images: int | str | None = None,
+    activations: Any = None,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -510,6 +524,14 @@ def voltage_sweep(
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, banks, inference_time_ns,
     layers, eval_images) and ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples = chips,
     seed, executor) replace the keywords of the same names, which stay one release.
+
+    ``activations`` (:class:`wcatsim.config.ActivationSpec`): target weights (None, the default) is the
+    sweep above.  activations: the swept voltage is the activation buffer's (its own preset, layout and
+    scheme; chip faults mapped onto its addresses, other models drawn afresh per read), the weights are
+    fault-free at their preset's nominal voltage; both: the weights at the swept voltage and the buffer
+    at ``activations.voltage`` (None: the swept one).  Energy counts both memories in the same columns
+    (:mod:`wcatsim.experiments.sweeps.targets`) and the table gains ``act_voltage, act_ber,
+    weights_energy_norm, act_energy_norm``.
     """
     from sram_models import Technology, load_technology
     from sram_models.energy import MemoryOrganisation, inference_energy
@@ -572,14 +594,22 @@ def voltage_sweep(
     if not volts:
         raise InputError("the voltage list is empty: give e.g. `attack.sweep.voltages` 0.75:1.0:0.01")
     volts = sorted(set(volts), reverse=True)
+    act = targets.active(activations)
+    act_tech = _act_technology(act, tech, measured, volts)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images, act
     )
     nested = spec.images_per_realisation
     try:
         image = evaluator.memory.image
-        energies = {v: inference_energy(image, tech, v, organisation=organisation) for v in volts}
+        # the weights' supply: the swept voltage, or their nominal one when only the buffer is faulty
+        w_volt = {v: (v if act is None or act.weights else tech.v_nominal) for v in volts}
+        energies = {v: inference_energy(image, tech, w_volt[v], organisation=organisation) for v in volts}
+        a_volt = {v: (act.voltage if act is not None and act.target == "both" and act.voltage is not None
+                      else v) for v in volts}  # fmt: skip
+        buffer_energy = {} if act is None else {
+            v: evaluator.activations.energy(act_tech, a_volt[v], organisation) for v in volts}
         rule = StoppingRule(samples=int(chips))
         settings = {
             "kind": "sweep_voltage", "model": model_fingerprint(evaluator), "preset": preset,
@@ -599,9 +629,18 @@ def voltage_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
+        if act is not None:  # only then: a weights-only table keeps its fingerprint
+            settings["activations"] = targets.record(
+                act, evaluator, voltage=act.voltage, technology=act_tech.describe(),
+                technology_fingerprint=act_tech.fingerprint(),
+            )
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
+            if act is not None:
+                both = targets.combined_energy(report, buffer_energy[v])
+                return {"ber": float(tech.ber(w_volt[v])), **both,
+                        "act_voltage": a_volt[v], "act_ber": float(act_tech.ber(a_volt[v]))}  # fmt: skip
             return {
                 # a measured chip: its own faulty-cell rate at v (the preset gives the energy only)
                 "ber": float(tech.ber(v)) if measured is None else measured.chip.faulty_rate(v),
@@ -616,7 +655,8 @@ def voltage_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ())
+            + (targets.VOLTAGE_ACT_COLUMNS if act is not None else ()),
             "voltage", settings,
             meta=_meta(config, run, evaluator), descending=True,
             realisation_columns=(
@@ -627,7 +667,8 @@ def voltage_sweep(
             return _run_sweep(
                 points=volts, key="voltage", table=table,
                 make_task=lambda v: VoltageTask(
-                    spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured
+                    spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured,
+                    act_technology=act_tech if act is not None else None,
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
@@ -635,6 +676,31 @@ def voltage_sweep(
             )  # fmt: skip
     finally:
         unregister(spec)
+
+
+def _act_technology(act: Any, tech: Any, measured: Any, volts: Sequence[float]) -> Any:
+    """Return the buffer's Technology (its preset, else the weights'), voltages checked; None without one."""
+    from sram_models import load_technology
+
+    if act is None:
+        return None
+    if measured is not None:
+        raise InputError("a measured fault map holds the weights' chip only: leave "
+                         "`attack.activations.target` at weights with `option.fault_map`")  # fmt: skip
+    act_tech = load_technology(act.preset) if act.preset else tech
+    if not act_tech.has_absolute_energy and act_tech != tech:
+        raise InputError(
+            f"{act_tech.name} gives only relative energies, in its own units: the buffer's preset "
+            "(`attack.activations.preset`) must be the weights' or have absolute figures"
+        )
+    fixed = [act.voltage] if act.target == "both" and act.voltage is not None else list(volts)
+    for v in fixed:
+        if not act_tech.v_low <= float(v) <= act_tech.v_high:
+            raise InputError(
+                f"the buffer's voltage {float(v):g} is outside {act_tech.name}'s range {act_tech.v_low:g}.."
+                f"{act_tech.v_high:g} {act_tech.voltage_unit}: choose `attack.activations.voltage` inside it"
+            )
+    return act_tech
 
 
 def compare_realisations(
