@@ -516,8 +516,8 @@ class ActivationSpec:
         None, description="sweep-voltage: the buffer's technology preset or file; None = the weights' preset."
     )
     voltage: float | None = Field(
-        None, description="sweep-voltage, target both: the buffer's supply in the preset's unit; None = the "
-        "swept voltage (target activations: the swept voltage is the buffer's).",
+        None,
+        description="sweep-voltage, target both: the buffer's supply (preset's unit); None = the swept one.",
     )
     ber: float | None = Field(
         None, ge=0, le=1, description="random-flip, target both: the buffer's BER; None = the point's BER."

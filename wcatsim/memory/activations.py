@@ -236,7 +236,7 @@ class ActivationBuffer:
         unknown = sorted(set(layers or ()) - set(found))
         if unknown or not chosen:
             raise InputError(
-                f"`memory.activations.layers`: {unknown or 'none'} are not quantized layers of the model; "
+                f"layers {unknown or 'none'} are not quantized layers of the model; "
                 f"choose from: {', '.join(found)}"
             )
         self.model = model
