@@ -102,19 +102,25 @@ class ReadStats:
         return self.bits_changed / self.bits_read if self.bits_read else float("nan")
 
 
-def read_seed(seed: int, layer: int, batch: int) -> int:
-    """Seed of the read of layer number ``layer`` in inference batch ``batch`` of a realisation ``seed``.
+# Domain tags: the buffer's streams stay apart from every other use of the same integers.
+_READ_TAG = 0xAC7
+_CHIP_TAG = 0xAC8
 
-    A 63-bit integer from ``numpy.random.SeedSequence`` (the kernels take int64 seeds); the tag 0xAC7
-    keeps these streams apart from other uses of the same integers.
-    """
-    state = np.random.SeedSequence([int(seed), 0xAC7, int(layer), int(batch)]).generate_state(1, np.uint64)
+
+def _seed(entropy: list[int]) -> int:
+    # A 63-bit integer from numpy's SeedSequence: the kernels take int64 seeds.
+    state = np.random.SeedSequence(entropy).generate_state(1, np.uint64)
     return int(state[0]) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def read_seed(seed: int, layer: int, batch: int) -> int:
+    """Seed of the read of layer number ``layer`` in inference batch ``batch`` of a realisation ``seed``."""
+    return _seed([int(seed), _READ_TAG, int(layer), int(batch)])
 
 
 def chip_buffer_seed(seed: int) -> int:
     """Seed of the buffer's cells on chip ``seed``: another memory than the weights' on the same chip."""
-    return read_seed(seed, -1 & 0xFFFF, 0)
+    return _seed([int(seed), _CHIP_TAG])
 
 
 def is_persistent(fault_model: Any) -> bool:
