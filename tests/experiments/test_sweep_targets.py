@@ -91,3 +91,11 @@ def test_buffer_settings_are_checked_before_any_work(run, tmp_path) -> None:
     assert not (tmp_path / "x.csv").exists()
     with pytest.raises(InputError, match="attack.activations.bits"):
         ActivationSpec(bits=9)
+
+
+def test_nested_realisations_read_the_buffer_too(run, tmp_path) -> None:
+    rows = random_flip_sweep(run, [0.0, 5e-2], samples=3, images=60, out=tmp_path / "n.csv", device="cpu",
+                             activations=ACT)  # fmt: skip
+    assert [r["images_per_realisation"] for r in rows] == [60, 60]
+    # activation faults at 5e-2 cost accuracy on every subset; weights untouched
+    assert rows[1]["acc_mean"] < rows[0]["acc_mean"] - 5 and rows[1]["flip_rate"] == 0.0

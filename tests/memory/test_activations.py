@@ -247,3 +247,28 @@ def test_buffer_energy_counts_a_write_and_a_read_per_activation(buffer) -> None:
     assert report.dynamic == pytest.approx(2 * words * 64 * float(tech.read_energy_norm(tech.v_nominal)),
                                            rel=1e-12)  # fmt: skip
     assert report.cells == 512 * 64  # the capacity (largest input: 128 words) fills one 512-row array
+
+
+def test_the_buffers_scheme_corrects_a_single_fault(maxabs_run, calibration, test_x) -> None:
+    """With SECDED on the buffer's words, one flipped cell (data or check bit) reads back clean."""
+    from wcatsim.memory.activations import ActivationBuffer, ActivationRead
+
+    protected = ActivationBuffer(maxabs_run.model, calibration, bits=BITS, protect="secded")
+    assert protected.layout.phys_bits == 72
+    model = maxabs_run.model.eval()
+    x = test_x[:16]
+    with protected.reading(model, None), torch.inference_mode():
+        clean = model(x)
+    layer = protected.layers[1]
+    data_cell = protected.cell(layer, 2, 40, 7)
+    check_cell = (data_cell // 72) * 72 + 64 + 3  # a check bit of the same word
+    for cell in (data_cell, check_cell):
+        with protected.reading(model, ActivationRead(OneCell(layer, cell), seed=0)) as stats:
+            with torch.inference_mode():
+                logits = model(x)
+        assert torch.equal(logits, clean) and stats.bits_changed == 0 and stats.faulty_cells == 1, cell
+    plain = ActivationBuffer(maxabs_run.model, calibration, bits=BITS)
+    with plain.reading(model, ActivationRead(OneCell(layer, plain.cell(layer, 2, 40, 7)), 0)) as stats:
+        with torch.inference_mode():
+            model(x)
+    assert stats.bits_changed == 1
