@@ -89,6 +89,11 @@ def test_buffer_settings_are_checked_before_any_work(run, tmp_path) -> None:
         voltage_sweep(run, "chandramoorthy14", [1.0], chips=1, out=tmp_path / "x.csv", device="cpu",
                       activations=ActivationSpec(target="both", voltage=0.1))  # fmt: skip
     assert not (tmp_path / "x.csv").exists()
+    # another preset: only where both have absolute energies (relative units are each preset's own)
+    with pytest.raises(InputError, match="attack.activations.preset"):
+        voltage_sweep(run, "chandramoorthy14", [1.0], chips=1, out=tmp_path / "x.csv", device="cpu",
+                      activations=ActivationSpec(target="activations", preset="generic"))  # fmt: skip
+    assert not (tmp_path / "x.csv").exists()
     with pytest.raises(InputError, match="attack.activations.bits"):
         ActivationSpec(bits=9)
 
@@ -99,3 +104,17 @@ def test_nested_realisations_read_the_buffer_too(run, tmp_path) -> None:
     assert [r["images_per_realisation"] for r in rows] == [60, 60]
     # activation faults at 5e-2 cost accuracy on every subset; weights untouched
     assert rows[1]["acc_mean"] < rows[0]["acc_mean"] - 5 and rows[1]["flip_rate"] == 0.0
+
+
+def test_a_buffer_of_another_preset_adds_its_picojoules(run, tmp_path) -> None:
+    from sram_models import load_technology
+    from wcatsim.memory.activations import buffer_for_run
+
+    spec = ActivationSpec(target="both", calibration_images=CAL, preset="generic", voltage=0.9)
+    common = {"chips": 1, "eval_images": 100, "device": "cpu"}
+    plain = voltage_sweep(run, "dpcs45", [0.8], out=tmp_path / "w.csv", **common)
+    both = voltage_sweep(run, "dpcs45", [0.8], out=tmp_path / "b.csv", activations=spec, **common)
+    buffer = buffer_for_run(run, spec).energy(load_technology("generic"), 0.9)
+    assert both[0]["energy_per_inference_pj"] == pytest.approx(
+        plain[0]["energy_per_inference_pj"] + buffer.total_pj, rel=1e-12)
+    assert both[0]["act_ber"] == pytest.approx(load_technology("generic").ber(0.9))

@@ -148,13 +148,15 @@ class FlipTask:
 
     def __call__(self, index: int) -> Realisation:
         """Draw realisation ``index`` at this BER and evaluate the model reading it."""
+        from functools import partial
+
         from wcatsim.memory.activations import flip_read, weight_read
         from wcatsim.memory.evaluator import make_flip_model
 
         evaluator = evaluator_for(self.spec)
         seed = transient_seed(self.base_seed, self.ber, index)
         act = self.spec.activations  # target activations/both: the buffer's read (wcatsim.memory.activations)
-        flips = lambda: make_flip_model(self.fault, self.ber, self.protect_msb)  # noqa: E731
+        flips = partial(make_flip_model, self.fault, self.ber, self.protect_msb)
         result = weight_read(evaluator.memory, act, flips, seed)
         read = flip_read(act, self.fault, self.ber, seed)
         return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed, read)
@@ -175,6 +177,8 @@ class VoltageTask:
 
     def __call__(self, index: int) -> Realisation:
         """Draw chip (or realisation) ``index`` at this voltage and evaluate the model reading it."""
+        from wcatsim.memory.activations import voltage_read, weight_read
+
         evaluator = evaluator_for(self.spec)
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn
@@ -187,8 +191,6 @@ class VoltageTask:
             seed = chip_seed(self.base_seed, index)
         else:
             seed = transient_seed(self.base_seed, self.voltage, index)
-        from wcatsim.memory.activations import voltage_read, weight_read
-
         model = _voltage_model(self.spec, self.technology, self.fault, self.stuck_at_one)
         act = self.spec.activations  # target activations/both: the buffer's read (wcatsim.memory.activations)
         result = weight_read(evaluator.memory, act, lambda: model, seed, voltage=self.voltage)

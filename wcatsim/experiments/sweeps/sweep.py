@@ -681,6 +681,7 @@ def voltage_sweep(
 def _act_technology(act: Any, tech: Any, measured: Any, volts: Sequence[float]) -> Any:
     """Return the buffer's Technology (its preset, else the weights'), voltages checked; None without one."""
     from sram_models import load_technology
+    from sram_models.protection import check_voltage
 
     if act is None:
         return None
@@ -688,18 +689,28 @@ def _act_technology(act: Any, tech: Any, measured: Any, volts: Sequence[float]) 
         raise InputError("a measured fault map holds the weights' chip only: leave "
                          "`attack.activations.target` at weights with `option.fault_map`")  # fmt: skip
     act_tech = load_technology(act.preset) if act.preset else tech
-    if not act_tech.has_absolute_energy and act_tech != tech:
+    if act_tech != tech and not (act_tech.has_absolute_energy and tech.has_absolute_energy):
         raise InputError(
-            f"{act_tech.name} gives only relative energies, in its own units: the buffer's preset "
-            "(`attack.activations.preset`) must be the weights' or have absolute figures"
+            f"{act_tech.name} and {tech.name}: a preset with only relative energies counts in its own "
+            "units, so the buffer's preset (`attack.activations.preset`) must be the weights' or both "
+            "must have absolute figures"
         )
-    fixed = [act.voltage] if act.target == "both" and act.voltage is not None else list(volts)
+    swept = not (act.target == "both" and act.voltage is not None)  # the buffer at the swept voltages
+    fixed = list(volts) if swept else [act.voltage]
+    if swept:  # then the two presets count volts in one unit
+        if act_tech.voltage_unit != tech.voltage_unit:
+            raise InputError(
+                f"the buffer's preset {act_tech.name} counts volts in {act_tech.voltage_unit}, the swept "
+                f"{tech.name} in {tech.voltage_unit}: give `attack.activations.voltage` in "
+                f"{act_tech.voltage_unit} (target both), or a buffer preset in {tech.voltage_unit}"
+            )
     for v in fixed:
         if not act_tech.v_low <= float(v) <= act_tech.v_high:
             raise InputError(
                 f"the buffer's voltage {float(v):g} is outside {act_tech.name}'s range {act_tech.v_low:g}.."
                 f"{act_tech.v_high:g} {act_tech.voltage_unit}: choose `attack.activations.voltage` inside it"
             )
+        check_voltage(act.protect, act_tech, float(v))  # msb-8t on the buffer: the 8T cells' Vmin
     return act_tech
 
 
