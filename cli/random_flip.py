@@ -307,6 +307,7 @@ def random_flip(
     """
     from wcatsim.experiments.sweeps.sweep import check_bers
     from wcatsim.store.atomic import exclusive
+    from wcatsim.store.files import target_family
     from wcatsim.train.health import check_run
 
     # Every option is checked before anything is loaded or written.
@@ -336,7 +337,7 @@ def random_flip(
         "random-flip", exp, target=target, bits=act_bits, word_bits=act_word_bits, protect=act_protect,
         fault=act_fault, calibration_images=calibration_images, ber=act_ber,
     )  # fmt: skip
-    table, figure = prepare_outputs("random_flip", exp, out, plot)
+    table, figure = prepare_outputs(target_family("random_flip", act.target), exp, out, plot)
     subset_note(eval_images, quiet)
     with exclusive(table):
         from wcatsim.experiments.sweeps.sweep import random_flip_sweep

@@ -85,6 +85,7 @@ def sweep_voltage(
     from sram_models.energy import MemoryOrganisation
     from sram_models.errors import InputError
     from wcatsim.store.atomic import exclusive
+    from wcatsim.store.files import target_family
     from wcatsim.train.health import check_run
 
     # Every option is checked before anything is loaded or written.
@@ -120,7 +121,7 @@ def sweep_voltage(
         act_tech = load_technology(act.preset or preset_name)
         if act.voltage is not None:
             act_tech.check_voltage(act.voltage)
-    table, figure = prepare_outputs("sweep_voltage", exp, out, plot)
+    table, figure = prepare_outputs(target_family("sweep_voltage", act.target), exp, out, plot)
     subset_note(eval_images, quiet)
     if fault_map is not None and not quiet:
         click.echo(f"one measured chip ({fault_map}): realisations = 1, no CI across chips; "

@@ -67,3 +67,22 @@ def test_bad_buffer_settings_are_one_line_exit_2_and_keep_results(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[-1], lines
     assert out.read_text() == "voltage,acc_mean\n1.0,97.0\n"
+
+
+def test_a_buffer_table_has_its_own_name_in_the_run_directory(tmp_path) -> None:
+    """A buffer sweep never replaces the weights table the analysis reads, nor writes over another's."""
+    from sram_models.errors import InputError
+    from wcatsim.config import ActivationSpec
+    from wcatsim.experiments.sweeps.targets import table_name
+    from wcatsim.store.files import check_table_path, target_family
+
+    assert table_name("sweep_voltage.csv", None) == "sweep_voltage.csv"
+    assert table_name("sweep_voltage.csv", ActivationSpec(target="both")) == "sweep_voltage_both.csv"
+    assert table_name("random_flip.csv", ActivationSpec(target="activations")) == (
+        "random_flip_activations.csv")
+    own = tmp_path / "random_flip_activations.csv"
+    check_table_path(own, target_family("random_flip", "activations"))  # its own name: allowed
+    with pytest.raises(InputError, match="random-flip --target activations"):  # another family's: refused
+        check_table_path(own, target_family("random_flip", "weights"))
+    with pytest.raises(InputError, match="sweep_voltage.csv"):
+        check_table_path(tmp_path / "sweep_voltage.csv", target_family("sweep_voltage", "both"))

@@ -442,7 +442,7 @@ def random_flip_sweep(
             settings["images_per_realisation"] = _nested_setting(nested)
         if act is not None:  # only then: a weights-only table keeps its fingerprint
             settings["activations"] = targets.record(act, evaluator, ber=act.ber)
-        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
+        out = Path(out) if out is not None else Path(run.dir) / targets.table_name(RANDOM_FLIP_FILE, act)
         protected = scheme != "none"
         with PointTable(
             out,
@@ -624,7 +624,7 @@ def voltage_sweep(
                 "fault_map": measured.chip.fingerprint(), "fault_map_chip": measured.chip.chip,
                 "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
             }  # fmt: skip
-        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
+        out = Path(out) if out is not None else Path(run.dir) / targets.table_name(SWEEP_VOLTAGE_FILE, act)
         if evaluator.subset is not None:
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint

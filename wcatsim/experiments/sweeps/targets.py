@@ -15,6 +15,7 @@ leakage of both over their total; ``inference_time_ns`` the longer of the two me
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sram_models.errors import InputError
@@ -31,6 +32,16 @@ def active(spec: Any) -> Any:
     if spec is None or spec.target == "weights":
         return None
     return spec
+
+
+def table_name(name: str, spec: Any) -> str:
+    """Return a sweep's default table: ``name`` for weights, ``<stem>_<target>.csv`` with a buffer.
+
+    A buffer table never replaces the weights table the analysis reads (wcatsim.store.files.OUTPUTS).
+    """
+    from wcatsim.store.files import default_table, target_family
+
+    return name if spec is None else default_table(target_family(Path(name).stem, spec.target))
 
 
 def record(spec: Any, evaluator: Any, **extra: Any) -> dict[str, Any]:
@@ -71,4 +82,4 @@ def combined_energy(weights: Any, buffer: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["FLIP_ACT_COLUMNS", "VOLTAGE_ACT_COLUMNS", "active", "combined_energy", "record"]
+__all__ = ["FLIP_ACT_COLUMNS", "VOLTAGE_ACT_COLUMNS", "active", "combined_energy", "record", "table_name"]
