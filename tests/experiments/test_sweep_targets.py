@@ -118,3 +118,22 @@ def test_a_buffer_of_another_preset_adds_its_picojoules(run, tmp_path) -> None:
     assert both[0]["energy_per_inference_pj"] == pytest.approx(
         plain[0]["energy_per_inference_pj"] + buffer.total_pj, rel=1e-12)
     assert both[0]["act_ber"] == pytest.approx(load_technology("generic").ber(0.9))
+
+
+def test_the_default_table_of_a_buffer_sweep_is_its_own(digits_runs, tmp_path) -> None:
+    import shutil
+
+    from wcatsim.train.runs import load_run
+
+    copy = tmp_path / "run"
+    shutil.copytree(digits_runs["maxabs"], copy)  # the shared runs are never written to
+    run = load_run(copy, device="cpu")
+    random_flip_sweep(run, [1e-2], samples=1, eval_images=60, device="cpu")
+    random_flip_sweep(run, [1e-2], samples=1, eval_images=60, device="cpu", activations=ACT)
+    voltage_sweep(run, "chandramoorthy14", [0.8], chips=1, eval_images=60, device="cpu",
+                  activations=ActivationSpec(target="both", calibration_images=CAL))  # fmt: skip
+    names = {p.name for p in copy.iterdir()}
+    assert {"random_flip.csv", "random_flip_activations.csv", "sweep_voltage_both.csv"} <= names
+    # the weights table stays the weights table (nothing archived beside it)
+    assert "activations" not in json.loads((copy / "random_flip.json").read_text())["settings"]
+    assert not [n for n in names if n.startswith("random_flip.") and n.count(".") > 1]

@@ -449,7 +449,7 @@ def random_flip_sweep(
             RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ())
             + (targets.FLIP_ACT_COLUMNS if act is not None else ()),
             "ber", settings,
-            meta=_meta(config, run, evaluator),
+            meta=_meta(config, run, evaluator), family=targets.family("random_flip", act),
             realisation_columns=(
                 ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None
@@ -658,7 +658,7 @@ def voltage_sweep(
             SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ())
             + (targets.VOLTAGE_ACT_COLUMNS if act is not None else ()),
             "voltage", settings,
-            meta=_meta(config, run, evaluator), descending=True,
+            meta=_meta(config, run, evaluator), descending=True, family=targets.family("sweep_voltage", act),
             realisation_columns=(
                 ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None

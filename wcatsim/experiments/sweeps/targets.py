@@ -44,6 +44,13 @@ def table_name(name: str, spec: Any) -> str:
     return name if spec is None else default_table(target_family(Path(name).stem, spec.target))
 
 
+def family(kind: str, spec: Any) -> str:
+    """Return the output family of a sweep's table (wcatsim.store.files.OUTPUTS): ``kind`` for weights."""
+    from wcatsim.store.files import target_family
+
+    return target_family(kind, None if spec is None else spec.target)
+
+
 def record(spec: Any, evaluator: Any, **extra: Any) -> dict[str, Any]:
     """Return what a table records about the buffer (fingerprinted): target, fault, layout, ranges."""
     return {"target": spec.target, "fault": spec.fault, **evaluator.activations.describe(), **extra}
@@ -82,4 +89,5 @@ def combined_energy(weights: Any, buffer: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["FLIP_ACT_COLUMNS", "VOLTAGE_ACT_COLUMNS", "active", "combined_energy", "record", "table_name"]
+__all__ = ["FLIP_ACT_COLUMNS", "VOLTAGE_ACT_COLUMNS", "active", "combined_energy", "family", "record",
+           "table_name"]
