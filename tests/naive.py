@@ -798,3 +798,28 @@ def naive_least_cost_design(half_width, between, within, ratio, n_min, n_total, 
         if best is None or cost < best[2]:
             best = (n, r, cost)
     return best
+
+
+# ---------------------------------------------------------------- wcatsim.memory.activations: the buffer
+
+
+def naive_act_range(low: float, high: float, bits: int) -> tuple[float, bool]:
+    """(step, unsigned) of a range: max/(2^b - 1) unsigned when low >= 0, else max|x|/(2^(b-1) - 1)."""
+    if low >= 0:
+        return high / (2**bits - 1), True
+    return max(-low, high) / (2 ** (bits - 1) - 1), False
+
+
+def naive_act_store(x, step: float, unsigned: bool, bits: int):
+    """Stored two's-complement codes (int64 tensor) of float tensor ``x``, written out case by case."""
+    import torch
+
+    q = torch.round(x / step)
+    if unsigned:
+        return q.clamp(0, 2**bits - 1).to(torch.int64) - 2 ** (bits - 1)
+    return q.clamp(-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1).to(torch.int64)
+
+
+def naive_act_value(codes, step: float, unsigned: bool, bits: int, dtype):
+    """The values stored codes stand for: (code + 2^(b-1)) x step unsigned, code x step signed."""
+    return ((codes.to(dtype) + (2 ** (bits - 1) if unsigned else 0)) * step).to(dtype)

@@ -45,6 +45,7 @@ from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
 from wcatsim.experiments.montecarlo.nested import std_between
 from wcatsim.experiments.montecarlo.stopping import StoppingRule
 from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
+from wcatsim.experiments.sweeps import targets
 from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
 from wcatsim.store.results import PointTable, typed_row
@@ -286,7 +287,7 @@ def _point_message(desc: str, key: str, row: dict[str, Any], index: int, count: 
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
     word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
-    images: int | str | None = None,
+    images: int | str | None = None, activations: Any = None,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.memory.evaluator import FaultEvaluator
 
@@ -300,11 +301,11 @@ def _executor_setup(
     spec = EvalSpec(
         run_dir=where, device=device, layers=tuple(layers) if layers else None,
         word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
-        eval_images=int(eval_images or 0),
+        eval_images=int(eval_images or 0), activations=activations,
     )  # fmt: skip
     evaluator = FaultEvaluator.for_run(
         run, layers=layers, word_bits=word_bits, ecc=ecc, batch_size=batch_size, protect=protect,
-        eval_images=spec.eval_images,
+        eval_images=spec.eval_images, activations=activations,
     )
     n = images_per_realisation(images, evaluator.n_images)
     if n:
@@ -502,6 +503,7 @@ def random_flip_sweep(
     protocol: str | None = None,
     tensorboard: str | Path | None = None,
     cost_ratio: float | None = None,
+    activations: Any = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -541,6 +543,11 @@ def random_flip_sweep(
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, layers, eval_images) and
     ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples, the CI rule, seed, executor) replace
     the keywords of the same names, which stay one release; giving a spec and its keywords is an error.
+
+    ``activations`` (:class:`wcatsim.config.ActivationSpec`): target weights (None, the default) is the
+    sweep above; activations or both put the quantized layers' inputs in a faulty global buffer
+    (:mod:`wcatsim.experiments.sweeps.targets`), read at the point's BER (``activations.ber`` for both
+    when set); the table gains ``act_ber``.
     """
     from sram_models.protection import resolve_scheme
     from wcatsim.memory.evaluator import make_flip_model
@@ -564,9 +571,11 @@ def random_flip_sweep(
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
     for ber in bers:  # an unknown fault name or a ber the model refuses fails here, before any work
         make_flip_model(fault, ber, protect_msb)
+    act = targets.active(activations)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, None if auto else images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images,
+        None if auto else images, act,
     )
     nested = spec.images_per_realisation
     allocator = None
@@ -592,14 +601,18 @@ def random_flip_sweep(
             settings["images_per_realisation"] = _nested_setting(nested)
         if allocator is not None:
             settings["images_per_realisation"] = {**_nested_setting(0), "images": "auto"}
+        if act is not None:  # only then: a weights-only table keeps its fingerprint
+            settings["activations"] = targets.record(act, evaluator, ber=act.ber)
         # no run directory and no path (a model given in Python): the table is held in memory
-        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE if run.dir else None
+        default = targets.table_name(RANDOM_FLIP_FILE, act)
+        out = Path(out) if out is not None else Path(run.dir) / default if run.dir else None
         protected = scheme != "none"
         with PointTable(
             out,
-            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()),
+            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ())
+            + (targets.FLIP_ACT_COLUMNS if act is not None else ()),
             "ber", settings,
-            meta=_meta(config, run, evaluator),
+            meta=_meta(config, run, evaluator), family=targets.family("random_flip", act),
             realisation_columns=(
                 ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None
@@ -608,7 +621,9 @@ def random_flip_sweep(
             return _run_sweep(
                 points=bers, key="ber", table=table,
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
-                rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
+                rule=rule, executor=executor, clean_acc=evaluator.clean_acc,
+                extra=lambda ber: {} if act is None else {
+                    "act_ber": act.ber if act.target == "both" and act.ber is not None else ber},
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
                 images_per_realisation=nested or evaluator.n_images, board=board, allocate=allocator,
             )  # fmt: skip
@@ -650,6 +665,7 @@ def voltage_sweep(
     tensorboard: str | Path | None = None,
     ci_half_width: float = 0.0,
     cost_ratio: float | None = None,
+    activations: Any = None,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -680,6 +696,14 @@ def voltage_sweep(
     layers, eval_images) and ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples = chips,
     seed, executor) replace the keywords of the same names, which stay one release.
     ``progress`` and ``tensorboard`` (scalars ``sweep_voltage/<column>``): as in :func:`random_flip_sweep`.
+
+    ``activations`` (:class:`wcatsim.config.ActivationSpec`): target weights (None, the default) is the
+    sweep above.  activations: the swept voltage is the activation buffer's (its own preset, layout and
+    scheme; chip faults mapped onto its addresses, other models drawn afresh per read), the weights are
+    fault-free at their preset's nominal voltage; both: the weights at the swept voltage and the buffer
+    at ``activations.voltage`` (None: the swept one).  Energy counts both memories in the same columns
+    (:mod:`wcatsim.experiments.sweeps.targets`) and the table gains ``act_voltage, act_ber,
+    weights_energy_norm, act_energy_norm``.
     """
     from sram_models import Technology, load_technology
     from sram_models.energy import MemoryOrganisation, inference_energy
@@ -750,15 +774,24 @@ def voltage_sweep(
         raise InputError("a voltage sweep's `ci_half_width` is the allocated design's target: add "
                          "images='auto'")
     allocated = _allocated_rule(ci_half_width, cost_ratio) if auto else None
+    act = targets.active(activations)
+    act_tech = _act_technology(act, tech, measured, volts)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, None if auto else images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images,
+        None if auto else images, act,
     )
     nested = spec.images_per_realisation
     allocator = None
     try:
         image = evaluator.memory.image
-        energies = {v: inference_energy(image, tech, v, organisation=organisation) for v in volts}
+        # the weights' supply: the swept voltage, or their nominal one when only the buffer is faulty
+        w_volt = {v: (v if act is None or act.weights else tech.v_nominal) for v in volts}
+        energies = {v: inference_energy(image, tech, w_volt[v], organisation=organisation) for v in volts}
+        a_volt = {v: (act.voltage if act is not None and act.target == "both" and act.voltage is not None
+                      else v) for v in volts}  # fmt: skip
+        buffer_energy = {} if act is None else {
+            v: evaluator.activations.energy(act_tech, a_volt[v], organisation) for v in volts}
         rule = StoppingRule(samples=int(chips))
         settings = {
             "kind": "sweep_voltage", "model": model_fingerprint(evaluator), "preset": preset,
@@ -773,7 +806,8 @@ def voltage_sweep(
                 "fault_map": measured.chip.fingerprint(), "fault_map_chip": measured.chip.chip,
                 "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
             }  # fmt: skip
-        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE if run.dir else None
+        default = targets.table_name(SWEEP_VOLTAGE_FILE, act)
+        out = Path(out) if out is not None else Path(run.dir) / default if run.dir else None
         if evaluator.subset is not None:
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
@@ -782,10 +816,20 @@ def voltage_sweep(
             settings["images_per_realisation"] = {**_nested_setting(0), "images": "auto"}
             settings["chips"] = {"allocated": allocated.settings()}
             allocator = _Allocator(allocated, spec, evaluator, executor, lambda v, s: VoltageTask(
-                s, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured))
+                s, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured,
+                act_technology=act_tech))
+        if act is not None:  # only then: a weights-only table keeps its fingerprint
+            settings["activations"] = targets.record(
+                act, evaluator, voltage=act.voltage, technology=act_tech.describe(),
+                technology_fingerprint=act_tech.fingerprint(),
+            )
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
+            if act is not None:
+                both = targets.combined_energy(report, buffer_energy[v])
+                return {"ber": float(tech.ber(w_volt[v])), **both,
+                        "act_voltage": a_volt[v], "act_ber": float(act_tech.ber(a_volt[v]))}  # fmt: skip
             return {
                 # a measured chip: its own faulty-cell rate at v (the preset gives the energy only)
                 "ber": float(tech.ber(v)) if measured is None else measured.chip.faulty_rate(v),
@@ -800,9 +844,10 @@ def voltage_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()),
+            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ())
+            + (targets.VOLTAGE_ACT_COLUMNS if act is not None else ()),
             "voltage", settings,
-            meta=_meta(config, run, evaluator), descending=True,
+            meta=_meta(config, run, evaluator), descending=True, family=targets.family("sweep_voltage", act),
             realisation_columns=(
                 ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
                 if per_realisation else None
@@ -811,7 +856,8 @@ def voltage_sweep(
             return _run_sweep(
                 points=volts, key="voltage", table=table,
                 make_task=lambda v: VoltageTask(
-                    spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured
+                    spec, tech, v, fault, int(seed), float(stuck_at_one), fault_map=measured,
+                    act_technology=act_tech if act is not None else None,
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
@@ -821,6 +867,42 @@ def voltage_sweep(
         if allocator is not None:
             allocator.close()
         unregister(spec)
+
+
+def _act_technology(act: Any, tech: Any, measured: Any, volts: Sequence[float]) -> Any:
+    """Return the buffer's Technology (its preset, else the weights'), voltages checked; None without one."""
+    from sram_models import load_technology
+    from sram_models.protection import check_voltage
+
+    if act is None:
+        return None
+    if measured is not None:
+        raise InputError("a measured fault map holds the weights' chip only: leave "
+                         "`attack.activations.target` at weights with `option.fault_map`")  # fmt: skip
+    act_tech = load_technology(act.preset) if act.preset else tech
+    if act_tech != tech and not (act_tech.has_absolute_energy and tech.has_absolute_energy):
+        raise InputError(
+            f"{act_tech.name} and {tech.name}: a preset with only relative energies counts in its own "
+            "units, so the buffer's preset (`attack.activations.preset`) must be the weights' or both "
+            "must have absolute figures"
+        )
+    swept = not (act.target == "both" and act.voltage is not None)  # the buffer at the swept voltages
+    fixed = list(volts) if swept else [act.voltage]
+    if swept:  # then the two presets count volts in one unit
+        if act_tech.voltage_unit != tech.voltage_unit:
+            raise InputError(
+                f"the buffer's preset {act_tech.name} counts volts in {act_tech.voltage_unit}, the swept "
+                f"{tech.name} in {tech.voltage_unit}: give `attack.activations.voltage` in "
+                f"{act_tech.voltage_unit} (target both), or a buffer preset in {tech.voltage_unit}"
+            )
+    for v in fixed:
+        if not act_tech.v_low <= float(v) <= act_tech.v_high:
+            raise InputError(
+                f"the buffer's voltage {float(v):g} is outside {act_tech.name}'s range {act_tech.v_low:g}.."
+                f"{act_tech.v_high:g} {act_tech.voltage_unit}: choose `attack.activations.voltage` inside it"
+            )
+        check_voltage(act.protect, act_tech, float(v))  # msb-8t on the buffer: the 8T cells' Vmin
+    return act_tech
 
 
 def compare_realisations(
