@@ -185,14 +185,18 @@ def test_run_directory_name(layers, overrides, name) -> None:
 
 def test_table_columns() -> None:
     # Deliberate change (issue 17 section 6): acc_p05 and collapsed_share beside the mean and CI.
+    # Deliberate change (issue 18 section 1): acc_std_between and images_per_realisation in every table
+    # (whole-set runs: the test-set size, and the realisations' std); issue 17 section 6: ci_nominal.
     assert RANDOM_FLIP_COLUMNS == (
         "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
         "ci_low", "ci_high", "acc_p05", "collapsed_share", "bits_changed_mean", "clean_acc",
+        "acc_std_between", "images_per_realisation", "ci_nominal",
     )  # fmt: skip
     assert SWEEP_VOLTAGE_COLUMNS == (
         "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
         "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
         "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "acc_p05", "collapsed_share", "clean_acc",
+        "acc_std_between", "images_per_realisation", "ci_nominal",
     )  # fmt: skip
     assert REALISATION_COLUMNS == (
         "realisation",
@@ -479,7 +483,7 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
     assert _header(out) == (
         "voltage,ber,flip_rate,bits_changed_mean,energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,"
         "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,"
-        "clean_acc"
+        "clean_acc,acc_std_between,images_per_realisation,ci_nominal"
     )
     # a protected sweep, as the demo's protect stage writes it (sweep_voltage_<scheme>.csv)
     out = tmp_path / "sweep_voltage_secded.csv"
@@ -491,7 +495,8 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
     assert _header(out) == (
         "voltage,ber,flip_rate,bits_changed_mean,energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,"
         "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,"
-        "clean_acc,ecc_corrected_mean,ecc_detected_mean,ecc_miscorrected_mean"
+        "clean_acc,acc_std_between,images_per_realisation,ci_nominal,ecc_corrected_mean,ecc_detected_mean,"
+        "ecc_miscorrected_mean"
     )
     assert _header(tmp_path / "sweep_voltage_secded_realisations.csv") == (
         "voltage,realisation,seed,accuracy,bits_changed,faulty_cells,images,"

@@ -168,10 +168,10 @@ def run_demo(
     ``demo.json`` is locked while the demo runs: a second demo into the same folder is refused.
     """
     from wcatsim.train.evaluate import resolve_device
-    from wcatsim.train.progress import on_terminal
+    from wcatsim.train.progress import shows_bars
 
     start = time.perf_counter()
-    progress = progress and on_terminal()  # bars only on a terminal; a log gets the stage lines
+    progress = progress and shows_bars()  # bars on a terminal or in a notebook; a log gets the stage lines
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or (quick_plan() if quick else full_plan())

@@ -369,8 +369,9 @@ def run_bfa(
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
 
     base = {
-        "run": str(run.dir),
-        "model": run.config.model.name,
+        "run": None if run.dir is None else str(run.dir),
+        # a model given in Python (wcatsim.api) is named by its own name, never the default config's
+        "model": getattr(run, "model_name", None) or run.config.model.name,
         "dataset": run.data.name,
         "quant_method": run.config.quant.method,
         "bits": sorted(set(bits.values())),
@@ -400,7 +401,8 @@ def run_bfa(
         base["to_original_threshold"] = True
     reference = guard.reference(clean_codes, bits)
     columns = FLIP_COLUMNS + list(goal.flip_columns)
-    out_dir = Path(run.dir if out_dir is None else out_dir)
+    write = write and (out_dir is not None or run.dir is not None)  # no run directory, no path: nothing
+    out_dir = Path(run.dir if out_dir is None else out_dir) if write else None
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
     from wcatsim.store.results import ResultStore, fingerprint, now_stamp
@@ -413,9 +415,9 @@ def run_bfa(
 
     from tqdm.auto import tqdm
 
-    from wcatsim.train.progress import on_terminal
+    from wcatsim.train.progress import shows_bars
 
-    bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
+    bars = progress and shows_bars()  # a bar on a terminal or in a notebook (unreadable in a log file)
 
     results: list[TrialResult] = []
     per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)

@@ -437,7 +437,8 @@ def plan_voltage(
     reference = evaluator.memory.image  # the whole image, packed as one memory, unprotected
     whole = MemoryImage.pack(chips.clean, layout)  # the uniform design: one memory, protected as asked
     n_dom, n_steps = len(doms), len(grid)
-    target = Path(out_dir) if out_dir is not None else Path(run.dir)
+    # no run directory and no out_dir (a model given in Python): nothing is written, the curves held in memory
+    target = Path(out_dir) if out_dir is not None else Path(run.dir) if run.dir is not None else None
     bar = _progress(progress)
     say = bar.wrap(say)
     bench = _Bench(evaluator, chips, settings.metric, bar.update)
@@ -571,13 +572,14 @@ def plan_voltage(
             "forward_passes": bench.forwards,
         },
         sensitivity=cache.rows_for([d.name for d in doms], grid),
-        run_dir=str(getattr(run, "dir", "")) or None,
+        run_dir=str(run.dir) if getattr(run, "dir", None) is not None else None,
         final_set=final_set.to_json(),
         eval_images=evaluator.subset,
         level_shifter_norm=final.level_shifter_norm,
         level_shifters=shifters,
     )
-    write_plan(plan, target)
+    if target is not None:
+        write_plan(plan, target)
     return plan
 
 
@@ -842,11 +844,12 @@ class _SensitivityCache:
     evaluated; one of other settings keeps the earlier table under its fingerprint; the table is locked
     while the planner runs."""
 
-    def __init__(self, out_dir: Path, fingerprint: str) -> None:
+    def __init__(self, out_dir: Path | None, fingerprint: str) -> None:
         from wcatsim.store.results import PointTable
 
         self.table = PointTable(
-            out_dir / SENSITIVITY_CSV, SENSITIVITY_COLUMNS, ("domain", "voltage"), {},
+            out_dir / SENSITIVITY_CSV if out_dir is not None else None, SENSITIVITY_COLUMNS,
+            ("domain", "voltage"), {},
             fingerprint_key=fingerprint, sidecar="fingerprint", order="insertion",
             key_types={"domain": str}, parse=_sensitivity_row, check_path=False,
         )  # fmt: skip
@@ -889,7 +892,7 @@ class _progress:
     def __init__(self, enabled: bool) -> None:
         from wcatsim.train.progress import bar
 
-        # a bar on a terminal only: redrawn lines are unreadable in a log file
+        # a bar on a terminal or in a notebook: redrawn lines are unreadable in a log file
         self.bar = bar(enabled, desc="plan-voltage", unit="chip", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
