@@ -43,7 +43,7 @@ def fault_run_options(func: F) -> F:
                      "(an alias of --protect secded)."),
         click.option("--protect", default=None, metavar="SCHEME",
                      help="Protection scheme of the weight memory: none, secded, secded-zero, parity-zero, "
-                     "bit-mask, msb-8t (README: what each reads and costs). Adds ecc_corrected_mean, "
+                     "bit-mask, msb-8t (docs/sram.md: what each reads and costs). Adds ecc_corrected_mean, "
                      "ecc_detected_mean, ecc_miscorrected_mean to the table (default: "
                      "attack.random_flip.protect or attack.sweep.protect, none)."),
         click.option("--layers", default=None, metavar="NAMES",
