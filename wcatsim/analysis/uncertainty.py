@@ -25,7 +25,8 @@ from wcatsim.analysis.pareto import (
     reinterpreted_rows,
     technology_band,
 )
-from wcatsim.store.atomic import read_csv, read_json_object
+from wcatsim.store.atomic import read_json_object
+from wcatsim.store.columns import read_table
 
 SWEEP_FILE = "sweep_voltage.csv"
 REALISATION_FILE = "sweep_voltage_realisations.csv"
@@ -97,7 +98,7 @@ def seed_uncertainty(
     per_model: dict[str, dict[str, Any]] = {}
     values: dict[str, dict[str, list]] = {}
     for q, dirs in run_dirs.items():
-        rows = [(read_csv(Path(d) / SWEEP_FILE), read_csv(Path(d) / REALISATION_FILE)) for d in dirs]
+        rows = [(read_table(Path(d) / SWEEP_FILE), read_table(Path(d) / REALISATION_FILE)) for d in dirs]
         if not all(sweep and real for sweep, real in rows):
             continue  # a sweep without its per-chip rows: no CI for this model
         sweeps[q] = rows

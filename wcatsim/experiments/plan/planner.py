@@ -71,6 +71,7 @@ from wcatsim.experiments.plan.chips import (
 )
 from wcatsim.experiments.plan.domains import Domain, load_domains
 from wcatsim.experiments.plan.energy import ENERGY_MODEL, domains_energy
+from wcatsim.store.columns import accept_both, run_identity, standard_columns, standard_row, voltage_columns
 
 PLAN_JSON = "plan_voltage.json"
 PLAN_CSV = "plan_voltage.csv"
@@ -190,6 +191,10 @@ class VoltagePlan:
     """the final set (:meth:`FinalSet.to_json`): its chips and every chip's accuracy"""
     eval_images: dict[str, Any] | None = None
     """the --eval-images subset record (images, of, seed, indices), None for the whole test set"""
+    identity: dict[str, Any] = field(repr=False, default_factory=dict)
+    """the run's identity columns of plan_voltage.csv (wcatsim.store.columns.run_identity)"""
+    technology: Any = field(repr=False, default=None)
+    """the Technology the voltages are in (plan_voltage.csv's voltage_v and voltage_norm)"""
 
     @property
     def saving_over_uniform(self) -> float:
@@ -439,7 +444,8 @@ def plan_voltage(
         loss = np.full((n_dom, n_steps), np.inf)
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
-        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings))
+        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings), tech,
+                                  run_identity(run.config, run.dir))
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
         sharing = evaluator.sharing_clean_prefix() if share_prefix else contextlib.nullcontext()
@@ -555,6 +561,8 @@ def plan_voltage(
         run_dir=str(getattr(run, "dir", "")) or None,
         final_set=final_set.to_json(),
         eval_images=evaluator.subset,
+        identity=run_identity(run.config, run.dir),
+        technology=tech,
     )
     write_plan(plan, target)
     return plan
@@ -717,7 +725,9 @@ def write_plan(plan: VoltagePlan, out_dir: str | Path) -> dict[str, Path]:
 
     out_dir = Path(out_dir)
     paths = {"json": out_dir / PLAN_JSON, "csv": out_dir / PLAN_CSV}
-    atomic_write_csv(paths["csv"], PLAN_CSV_COLUMNS, plan.domain_rows())
+    convert = voltage_columns(plan.technology) if plan.technology is not None else None
+    atomic_write_csv(paths["csv"], standard_columns(PLAN_CSV_COLUMNS),  # identity first, units named
+                     [standard_row(row, plan.identity, convert) for row in plan.domain_rows()])
     atomic_write_json(paths["json"], plan.to_json())
     return paths
 
@@ -815,13 +825,17 @@ class _SensitivityCache:
     evaluated; one of other settings keeps the earlier table under its fingerprint; the table is locked
     while the planner runs."""
 
-    def __init__(self, out_dir: Path, fingerprint: str) -> None:
+    def __init__(self, out_dir: Path, fingerprint: str, tech: Any = None,
+                 identity: dict[str, Any] | None = None) -> None:  # fmt: skip
         from wcatsim.store.results import PointTable
 
+        convert = voltage_columns(tech) if tech is not None else None
         self.table = PointTable(
-            out_dir / SENSITIVITY_CSV, SENSITIVITY_COLUMNS, ("domain", "voltage"), {},
+            out_dir / SENSITIVITY_CSV, standard_columns(SENSITIVITY_COLUMNS), ("domain", "voltage"), {},
             fingerprint_key=fingerprint, sidecar="fingerprint", order="insertion",
-            key_types={"domain": str}, parse=_sensitivity_row, check_path=False,
+            key_types={"domain": str}, check_path=False,
+            parse=lambda row: _sensitivity_row(accept_both(row, tech)),  # old or new column names
+            derive=lambda row: standard_row(row, identity, convert),
         )  # fmt: skip
         self.fingerprint = fingerprint
         self.reused = 0

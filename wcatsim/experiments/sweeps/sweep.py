@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from wcatsim.experiments.montecarlo.stopping import StoppingRule
 from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
 from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
+from wcatsim.store.columns import TEXT_COLUMNS, run_identity, standard_columns, standard_row, voltage_columns
 from wcatsim.store.results import PointTable, typed_row
 
 RANDOM_FLIP_FILE = "random_flip.csv"
@@ -84,11 +86,12 @@ EXTENDED_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2, 2e-2
 
 
 def _parse(name: str) -> Callable[[str], Any]:
-    return int if name in _INT_COLUMNS else float
+    return int if name in _INT_COLUMNS or name == "bits" else float
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
-    return typed_row(row, {name: _parse(name) for name in row})
+    # the identity columns (run, model, quantizer, dataset) are text (wcatsim.store.columns)
+    return typed_row(row, {name: _parse(name) for name in row if name not in TEXT_COLUMNS})
 
 
 def _loaded(run: Any, device: str) -> Any:
@@ -190,6 +193,7 @@ def _run_sweep(
                 row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule, data_bits,
                                                                        images_per_realisation)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
+                row = table.derive(row)  # the identity and the columns under their new names too
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
             rows.append(row)
@@ -436,13 +440,18 @@ def random_flip_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            standard_columns(
+                RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ())
+            ),
             "ber", settings,
             meta=_meta(config, run, evaluator),
             realisation_columns=(
-                ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                standard_columns(
+                    ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                )
                 if per_realisation else None
             ),
+            derive=partial(standard_row, identity=_identity(config, run)),
         ) as table:  # fmt: skip
             return _run_sweep(
                 points=bers, key="ber", table=table,
@@ -616,13 +625,17 @@ def voltage_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ()) + (NESTED_COLUMNS if nested else ()),
+            standard_columns(SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ())
+                             + (NESTED_COLUMNS if nested else ())),
             "voltage", settings,
             meta=_meta(config, run, evaluator), descending=True,
             realisation_columns=(
-                ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                standard_columns(
+                    ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                )
                 if per_realisation else None
             ),
+            derive=partial(standard_row, identity=_identity(config, run), voltage=voltage_columns(tech)),
         ) as table:  # fmt: skip
             return _run_sweep(
                 points=volts, key="voltage", table=table,
@@ -647,10 +660,10 @@ def compare_realisations(
     difference far more precisely than the two separate CIs suggest.
     """
     from wcatsim.experiments.montecarlo.stats import paired_difference
-    from wcatsim.store.atomic import read_csv
+    from wcatsim.store.columns import read_table
 
     def by_point(path: str | Path) -> dict[float, dict[int, dict[str, str]]]:
-        rows = read_csv(path)
+        rows = read_table(path)  # old or new column names
         if not rows:
             raise InputError(f"{path} has no realisation rows: run the sweep with `option.per_realisation`")
         out: dict[float, dict[int, dict[str, str]]] = {}
@@ -672,6 +685,11 @@ def compare_realisations(
         result.append({key: point, "pairs": d.n, "diff_mean": d.mean, "diff_std": d.std,
                        "ci_low": d.ci_low, "ci_high": d.ci_high})  # fmt: skip
     return result
+
+
+def _identity(config: Any, run: Any) -> dict[str, Any]:
+    """Return the run's identity columns (run, model, quantizer, bits, dataset: wcatsim.store.columns)."""
+    return run_identity(config if config is not None else getattr(run, "config", None), run.dir)
 
 
 def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
