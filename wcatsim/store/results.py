@@ -218,6 +218,7 @@ class PointTable(ResultStore):
     ``family`` (default: ``settings["kind"]``): see :class:`ResultStore`.  ``derive``: turns every row (and
     realisation row) into the row written, before it is kept, so rows resumed from a table written before
     a column existed gain it (:func:`wcatsim.store.columns.standard_row`: identity, units, old names).
+    ``also``: further files made from this table (a plan and its figures): kept aside with it.
     """
 
     def __init__(
@@ -238,6 +239,7 @@ class PointTable(ResultStore):
         parse: Callable[[dict[str, str]], dict[str, Any]] | None = None,
         check_path: bool = True,
         derive: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+        also: Sequence[str | os.PathLike] = (),
     ) -> None:
         path = Path(path)
         self.realisation_path = path.with_name(path.stem + "_realisations.csv")
@@ -255,7 +257,7 @@ class PointTable(ResultStore):
         self.realisations: dict[Point, list[dict[str, Any]]] = {}
         self._sidecar_written = False
         super().__init__(
-            path, settings, also=(self.realisation_path,), key=fingerprint_key,
+            path, settings, also=(self.realisation_path, *also), key=fingerprint_key,
             family=(family or dict(settings).get("kind")) if check_path else None,
         )  # fmt: skip
         try:

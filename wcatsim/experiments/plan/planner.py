@@ -827,15 +827,20 @@ class _SensitivityCache:
 
     def __init__(self, out_dir: Path, fingerprint: str, tech: Any = None,
                  identity: dict[str, Any] | None = None) -> None:  # fmt: skip
+        from wcatsim.store.files import OUTPUTS
         from wcatsim.store.results import PointTable
 
         convert = voltage_columns(tech) if tech is not None else None
+        # The plan and its figures were made from this table: kept aside with it, under its fingerprint
+        # (left under the plain names, they would stand beside the new table showing the old plan).
+        made_from = [out_dir / name for name in OUTPUTS["plan_voltage"]
+                     if name not in (SENSITIVITY_CSV, Path(SENSITIVITY_CSV).with_suffix(".json").name)]
         self.table = PointTable(
             out_dir / SENSITIVITY_CSV, standard_columns(SENSITIVITY_COLUMNS), ("domain", "voltage"), {},
             fingerprint_key=fingerprint, sidecar="fingerprint", order="insertion",
             key_types={"domain": str}, check_path=False,
             parse=lambda row: _sensitivity_row(accept_both(row, tech)),  # old or new column names
-            derive=lambda row: standard_row(row, identity, convert),
+            derive=lambda row: standard_row(row, identity, convert), also=made_from,
         )  # fmt: skip
         self.fingerprint = fingerprint
         self.reused = 0
