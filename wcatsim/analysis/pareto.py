@@ -31,7 +31,13 @@ import numpy as np
 
 from sram_models.errors import InputError
 from wcatsim.store.atomic import atomic_write_csv, read_json_object, read_toml_file
-from wcatsim.store.columns import read_table, standard_columns, standard_row, voltage_columns
+from wcatsim.store.columns import (
+    IDENTITY_COLUMNS,
+    read_table,
+    standard_columns,
+    standard_row,
+    voltage_columns,
+)
 
 SWEEP_FILE = "sweep_voltage.csv"
 # Accuracy budgets of the headline table, in accuracy points below clean accuracy:
@@ -294,6 +300,10 @@ def load_sweep(path: str | Path, label: str | None = None) -> Sweep:
         raise InputError(f"{csv_path} has no rows: rerun `wcatsim sweep-voltage` to finish the sweep")
     table = _rows_to_arrays(rows, str(csv_path))
     info = describe_run(csv_path.parent, csv_path)
+    own = {k: rows[0][k] for k in IDENTITY_COLUMNS if rows[0].get(k) not in (None, "")}
+    if own:  # the table names its run (wcatsim.store.columns): that beats the folder it lies in
+        info.update(own, **({"bits": int(own["bits"])} if "bits" in own else {}))
+        info["label"] = run_label(info, fallback=csv_path.parent.name)
     return Sweep(
         label=label or info["label"],
         voltage=table["voltage"],
