@@ -455,6 +455,14 @@ def sweep_fields(sweep: Sweep) -> dict[str, Any]:
 
 def _voltage_converter(sweep: Sweep) -> Any:
     tech = sweep.info.get("technology")
+    if not (isinstance(tech, Mapping) and tech.get("v_min")) and sweep.info.get("preset"):
+        # a sweep without its sidecar: the preset it names gives the unit and v_min (best effort)
+        from sram_models import load_technology
+
+        try:
+            tech = load_technology(str(sweep.info["preset"])).describe()
+        except (InputError, OSError):
+            return None
     return voltage_columns(tech) if isinstance(tech, Mapping) and tech.get("v_min") else None
 
 
