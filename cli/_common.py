@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,6 +191,55 @@ def quiet_option(func: F) -> F:
         "--quiet", "--no-progress", "quiet", is_flag=True,
         help="No progress bars or running commentary (results and errors still print).",
     )(func)  # fmt: skip
+
+
+def tensorboard_option(func: F) -> F:
+    """``--tensorboard DIR``: TensorBoard scalars of the run (train: per epoch; sweeps: per point)."""
+    return click.option(
+        "--tensorboard", "tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
+        metavar="DIR",
+        help="Also write TensorBoard scalars into DIR (train: loss, accuracies and learned ranges per layer "
+        "each epoch; sweeps: each point's accuracy and columns). Needs: pip install 'wcatsim[tensorboard]'.",
+    )(func)  # fmt: skip
+
+
+class _LineHandler(logging.Handler):
+    """The library's log messages as plain lines on stderr, written past any progress bar (tqdm.write).
+
+    A sweep's per-point message (a record carrying ``point``) is skipped: the command prints that point
+    as its table row on stdout.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "point", None) is not None:
+            return
+        try:
+            from tqdm.auto import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # a logging handler never raises into the code that logs
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines(quiet: bool) -> Iterator[None]:
+    """While the command runs, print the library's messages (loggers under ``wcatsim``) on stderr.
+
+    INFO and above; with ``--quiet`` only warnings and errors (no progress lines). The handler and the
+    level are removed again afterwards, so commands invoked one after another in one process (tests,
+    a notebook calling the CLI) do not print each other's lines twice.
+    """
+    package = logging.getLogger("wcatsim")
+    handler = _LineHandler(logging.WARNING if quiet else logging.INFO)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = package.level
+    package.addHandler(handler)
+    package.setLevel(min(handler.level, level) if level else handler.level)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
 
 
 def plot_option(help_text: str) -> Callable[[F], F]:

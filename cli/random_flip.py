@@ -18,11 +18,13 @@ from cli._common import (
     fail,
     given,
     handles_errors,
+    log_lines,
     merge_flags,
     parse_float_list,
     plot_option,
     plot_target,
     quiet_option,
+    tensorboard_option,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +65,7 @@ def fault_run_options(func: F) -> F:
                      help="Also write one row per realisation (NAME_realisations.csv)."),
         click.option("--batch-size", type=COUNT, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
+        tensorboard_option,
         click.option("--eval-images", type=NON_NEGATIVE, default=None, metavar="K",
                      help="Evaluate on a fixed, class-stratified, seeded subset of K test images (recorded "
                      "in the sidecar; the CIs are then over realisations on that subset)."),
@@ -241,7 +244,8 @@ def random_flip(
     protect_msb: float | None, word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
+    batch_size: int | None, tensorboard: Path | None, eval_images: int | None, quiet: bool,
+    allow_degenerate: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
@@ -282,7 +286,7 @@ def random_flip(
     )  # fmt: skip
     table, figure = prepare_outputs("random_flip", exp, out, plot)
     subset_note(eval_images, quiet)
-    with exclusive(table):
+    with exclusive(table), log_lines(quiet):
         from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
@@ -296,6 +300,7 @@ def random_flip(
                 montecarlo=rf.montecarlo_spec(executor=ex), images=rf.images or None, protocol=protocol,
                 out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
+                tensorboard=tensorboard,
             )  # fmt: skip
         finally:
             ex.close()

@@ -116,7 +116,10 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         from wcatsim.store.files import check_figure_path
 
         check_figure_path(plot_path, None)
+    from sram_models.technology import WeightMacroModel
+
     tech = load_technology(preset)
+    macro = isinstance(tech, WeightMacroModel)
     if voltages is None:
         step = (tech.v_high - tech.v_low) / 10
         volts = [round(tech.v_low + i * step, 10) for i in range(11)]
@@ -161,7 +164,13 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         )  # fmt: skip
         if tech.has_absolute_energy:
             click.echo(f"read energy per {tech.access_bits}-bit access; leakage of {tech.leakage_bits} cells")
-        if tech.has_delay_model:
+        if macro:
+            at = "" if tech.cycle_time_ns is None else f"{tech.cycle_time_ns:g} ns at nominal, "
+            click.echo(
+                f"access time: {at}alpha-power law with alpha {tech.alpha:g}, Vth {tech.alpha_vth:g} V "
+                "(the whole access on the scaled rail)"
+            )
+        elif tech.has_delay_model:
             at = "" if tech.cycle_time_ns is None else f"{tech.cycle_time_ns:g} ns at nominal, "
             click.echo(
                 f"access time: {at}EKV delay with Vth {tech.delay_vth:g} V, n {tech.delay_n:g}, "
@@ -171,6 +180,9 @@ def show(preset: str, voltages: str | None, as_csv: bool, plot_path: Path | None
         else:
             click.echo("access time: no delay model in this preset (give delay_vth and delay_n)")
         click.echo(_table_text(SHOW_COLUMNS, rows))
+        if macro:
+            click.echo("")
+            click.echo(_macro_text(preset, tech, volts))
         click.echo("")
         click.echo(_fit_text(preset, tech))
     if plot_path is not None:
@@ -214,16 +226,80 @@ def _fit_text(preset: str, tech) -> str:
         for p, r in zip(fit.points, residuals, strict=True)
     ]  # fmt: skip
     lines.append(_table_text(("voltage", "ber", "curve", "residual", "use", "kind", "source"), rows))
+    if fit.leakage is not None:
+        lk = fit.leakage
+        err = "" if lk.stderr is None else f" +- {lk.stderr:.2g} V (1 s.e.)"
+        lines.append(
+            f"leakage fit: leakage_v0 = {lk.leakage_v0:.5g} V{err}; {lk.method}; the fitted ratios "
+            f"within {100 * lk.max_relative_residual:.3g}%"
+        )
     if fit.power:
-        lines.append("power/energy points of the source against this preset's read energy (C V^2 model):")
+        lines.append(
+            "power/energy points of the source (ratio = value at voltage / value at ref) against this "
+            "preset's model (checks: read_energy = its read energy, leakage = its leakage law); "
+            "residual = model / ratio - 1:"
+        )
         prow = []
         for q in fit.power:
-            model = tech.read_energy_norm(q.voltage) / tech.read_energy_norm(q.ref_voltage)
             prow.append({
                 "voltage": f"{q.voltage:g}", "ref": f"{q.ref_voltage:g}", "ratio": f"{q.ratio:.4g}",
-                "model": f"{model:.4g}", "kind": q.kind, "quantity": q.quantity, "source": q.source,
+                "model": f"{q.model_ratio(tech):.4g}", "residual": f"{100 * q.residual(tech):+.1f}%",
+                "checks": q.model, "kind": q.kind, "quantity": q.quantity, "source": q.source,
             })  # fmt: skip
-        lines.append(_table_text(("voltage", "ref", "ratio", "model", "kind", "quantity", "source"), prow))
+        columns = ("voltage", "ref", "ratio", "model", "residual", "checks", "kind", "quantity", "source")
+        lines.append(_table_text(columns, prow))
+    return "\n".join(lines)
+
+
+MACRO_COLUMNS = (
+    "voltage", "dynamic_norm", "measured_access", "leakage_norm", "measured_leakage", "access_time_norm",
+    "leakage_x_time_norm",
+)  # fmt: skip
+
+
+def _macro_text(preset: str, tech, volts: list[float]) -> str:
+    """A macro preset's energy-versus-voltage curve, dynamic energy, leakage and access time apart,
+    beside the measured ratios (relative to nominal) of its ``[fit.power]`` points."""
+    from sram_models.technology.fit import load_fit
+
+    fit = load_fit(preset)
+    measured: dict[tuple[float, str], float] = {}
+    for q in () if fit is None else fit.power:
+        inside = tech.v_low - 1e-9 <= q.voltage <= tech.v_high + 1e-9
+        if abs(q.ref_voltage - tech.v_nominal) < 1e-9 and inside:
+            measured[(round(q.voltage, 9), q.model)] = q.ratio
+    grid = sorted({round(float(v), 9) for v in volts} | {v for v, _ in measured}, reverse=True)
+    rows = []
+    for v in grid:
+        time, leak = float(tech.access_time_norm(v)), float(tech.leakage_norm(v))
+        access, leaked = measured.get((v, "read_energy")), measured.get((v, "leakage"))
+        rows.append({
+            "voltage": f"{v:g}", "dynamic_norm": f"{tech.read_energy_norm(v):.4f}",
+            "measured_access": "" if access is None else f"{access:.4f}",
+            "leakage_norm": f"{leak:.4f}", "measured_leakage": "" if leaked is None else f"{leaked:.4f}",
+            "access_time_norm": f"{time:.4f}", "leakage_x_time_norm": f"{leak * time:.4f}",
+        })  # fmt: skip
+    if tech.has_absolute_energy:
+        weight = "from the preset's absolute read energy and leakage"
+    elif tech.leakage_share_nominal == 0.0:
+        weight = "none (leakage_share_nominal = 0): the energy per inference is the dynamic energy alone"
+    else:
+        weight = f"leakage_share_nominal = {tech.leakage_share_nominal:g}"
+    lines = [
+        "energy and time against voltage, each relative to nominal (separate columns, never summed here);",
+        "measured_*: the source's ratios at that voltage (value there / value at nominal), see below:",
+        "  dynamic_norm: read energy per access, C V^2 "
+        + ("of the whole access (periphery on the scaled rail)" if tech.periphery_volts is None
+           else f"with {100 * tech.periphery_share:g}% periphery at {tech.periphery_volts:g} V"),
+        f"  leakage_norm: leakage power, exp(-(Vnom - V) / {tech.leakage_v0:g} V)",
+        f"  access_time_norm: alpha-power law (alpha {tech.alpha:g}, Vth {tech.alpha_vth:g} V)",
+        "  leakage_x_time_norm: leakage energy of one read cycle at the access-time clock (power x time)",
+        "inference time: read-bound (the reads at the access-time clock)"
+        + ("" if tech.has_absolute_energy
+           else "; an accelerator's inference time needs a preset with absolute energy and timing"),
+        f"leakage weight in the energy per inference: {weight}",
+        _table_text(MACRO_COLUMNS, rows),
+    ]  # fmt: skip
     return "\n".join(lines)
 
 

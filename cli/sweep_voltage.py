@@ -13,6 +13,7 @@ from cli._common import (
     Experiment,
     experiment_options,
     handles_errors,
+    log_lines,
     merge_flags,
     organisation_options,
     parse_range,
@@ -62,7 +63,8 @@ def sweep_voltage(
     word_bits: int | None, ecc: str | None, protect: str | None, layers: str | None, seed: int | None,
     executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
+    batch_size: int | None, tensorboard: Path | None, eval_images: int | None, quiet: bool,
+    allow_degenerate: bool,
 ) -> None:
     """Accuracy over simulated chips and energy per inference at each supply voltage, one CSV row each.
 
@@ -110,7 +112,7 @@ def sweep_voltage(
     if fault_map is not None and not quiet:
         click.echo(f"one measured chip ({fault_map}): realisations = 1, no CI across chips; "
                    f"energy from {tech.name}")  # fmt: skip
-    with exclusive(table):
+    with exclusive(table), log_lines(quiet):
         from wcatsim.experiments.sweeps.sweep import voltage_sweep
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
@@ -125,6 +127,7 @@ def sweep_voltage(
                 montecarlo=sw.montecarlo_spec(executor=ex), images=sw.images or None,
                 out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("sweep_voltage", quiet), batch_size=batch_size, device=device, config=cfg,
+                tensorboard=tensorboard,
             )  # fmt: skip
         finally:
             ex.close()

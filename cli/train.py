@@ -13,8 +13,10 @@ from cli._common import (
     Command,
     experiment_options,
     handles_errors,
+    log_lines,
     quiet_option,
     removes_empty_dirs_on_failure,
+    tensorboard_option,
 )
 
 
@@ -43,6 +45,7 @@ from cli._common import (
     "before quantization; same as --set model.weights=FILE.",
 )
 @click.option("--fresh", is_flag=True, help="Start over even if the run directory holds a resumable run.")
+@tensorboard_option
 @quiet_option
 @handles_errors
 def train(
@@ -54,6 +57,7 @@ def train(
     init_from: Path | None,
     weights: Path | None,
     fresh: bool,
+    tensorboard: Path | None,
     quiet: bool,
 ) -> None:
     """Train the model the config layers describe (default: a 4-bit WCAT small CNN on the embedded digits).
@@ -81,8 +85,9 @@ def train(
     check_writable(target, "--out" if (out_dir or run_dir) else "the run directory", folder=True)
     with removes_empty_dirs_on_failure(target):  # a failed run leaves no empty directory behind
         check_images(cfg)  # a corrupt image is one line now, not a loader worker's traceback mid-run
-        with _removes_new_run_files_on_bad_input(target):
-            result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
+        with _removes_new_run_files_on_bad_input(target), log_lines(quiet):
+            result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh,
+                                  tensorboard=tensorboard)  # fmt: skip
     if result.epochs_run == 0:
         click.echo(f"{target}: already trained ({cfg.trainer.epochs} epochs); --fresh retrains it")
     elif result.resumed_from is not None:

@@ -35,7 +35,8 @@ always add, in pJ or in those units.
 WITHOUT ECC, as one domain, at v_nominal, with the same organisation (a SECDED
 image at v_nominal has total_norm = phys_bits / word_bits, 1.125 for 64-bit
 words).  ``dynamic_norm + leakage_norm = total_norm``.  Not modelled: the ECC
-decoder's own energy, level shifters or regulators between voltage domains,
+decoder's own energy, level shifters (the voltage planner adds them:
+``wcatsim.experiments.plan.energy``) or regulators between voltage domains,
 and anything outside the weight memory.
 
 For a planner: :func:`memory_energy` takes several ``(MemoryImage, voltage)``

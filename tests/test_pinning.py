@@ -218,14 +218,14 @@ def test_table_columns() -> None:
     # one release (docs/columns.md).
     assert POINT_COLUMNS == (
         "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
-        "voltage_v", "voltage_norm", "energy_norm", "acc_mean_pct", "ci_low_pct", "on_front",
-        "voltage", "acc_mean", "ci_low", "model",
+        "voltage_v", "voltage_norm", "energy_norm", "acc_mean_pct", "ci_low_pct", "acc_p05_pct",
+        "collapsed_frac", "on_front", "voltage", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "model",
     )  # fmt: skip
     assert ISO_COLUMNS == (
         "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
         "clean_acc_pct", "budget_pp", "metric", "voltage_v", "voltage_norm", "energy_norm", "saving_frac",
-        "accuracy_pct", "bounded_by_sweep", "nominal_within_budget",
-        "clean_acc", "budget", "voltage", "saving", "accuracy", "model",
+        "accuracy_pct", "acc_p05_pct", "collapsed_frac", "bounded_by_sweep", "nominal_within_budget",
+        "clean_acc", "budget", "voltage", "saving", "accuracy", "acc_p05", "collapsed_share", "model",
     )  # fmt: skip
     assert METRICS_COLUMNS == (
         "epoch", "lr", "train_loss", "train_accuracy", "val_accuracy", "mean_range_ratio", "seconds",
@@ -254,7 +254,8 @@ def test_demo_summary_keys(tmp_path) -> None:
         "clean_acc", "iso_acc_energy_norm_1pt", "iso_acc_voltage_1pt", "flips_to_break_mean",
         "iso_acc_saving_1pt", "iso_acc_bounded_1pt", "iso_acc_energy_norm_0.1pt", "iso_acc_voltage_0.1pt",
         "iso_acc_saving_0.1pt", "iso_acc_bounded_0.1pt", "flips_to_break_std", "flips_to_break_median",
-        "flips_to_break_median_lower_bound", "bfa_censored", "bfa_status", "bfa_flips_to_break",
+        "flips_to_break_median_lower_bound", "flips_to_break_median_ci", "bfa_censored", "bfa_status",
+        "bfa_flips_to_break",
         "bfa_flips_to_original_threshold", "bfa_broken", "bfa_stalled", "train_test_accuracy",
         "plan_energy_norm_1pt", "plan_saving_over_uniform_1pt", "plan_uniform_voltage_1pt",
         "plan_uniform_energy_norm_1pt", "plan_verified_acc_mean_1pt", "plan_within_budget_1pt",
@@ -574,6 +575,9 @@ def test_bfa_summary_fingerprint(tiny_run, tmp_path) -> None:
         "censored",
         "flips_to_break_median",
         "flips_to_break_median_lower_bound",
+        "flips_to_break_median_ci",
+        "flips_to_break_median_ci_method",
+        "flips_to_break_median_ties",
         "flips_to_break_mean",
         "flips_to_break_std",
         "flips_to_break_stats",
@@ -637,6 +641,8 @@ def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
         "eval_images",
         "organisation",
         "energy_model",
+        "level_shifter_norm",
+        "level_shifters",
         "uniform_energy_basis",
         "chip_seeds",
         "search",

@@ -16,7 +16,12 @@ A preset file's ``[fit]`` section (TOML) records, next to the curve the technolo
   figure) and ``note``;
 - ``[[fit.power]]``: published power or energy points of the same source, relative to a reference
   voltage (``voltage``, ``ref_voltage``, ``ratio`` = value at ``voltage`` / value at ``ref_voltage``,
-  ``quantity``, ``kind``, ``source``), shown against the preset's own energy model.
+  ``quantity``, ``kind``, ``source``, and ``model``: the part of the preset's energy model it is
+  checked against, ``read_energy`` (default, :meth:`read_energy_norm`) or ``leakage``
+  (:meth:`leakage_norm`)), shown against the preset's own energy model with its residual;
+- ``[fit.leakage]`` (a macro preset): ``method``, the fitted ``leakage_v0`` with its ``stderr`` and
+  ``max_relative_residual``, the largest ``|model / measured - 1|`` over the leakage ratios it is
+  fitted to (the ``[[fit.power]]`` points with ``model = "leakage"``).
 
 The section is documentation the loader of the technology does not read: it changes no number of
 the technology (and so no sweep fingerprint); ``wcatsim sram show`` prints it with the residuals.
@@ -35,6 +40,7 @@ from sram_models.errors import InputError
 POINT_KINDS = ("measured", "simulated", "derived", "assumed")
 POINT_USES = ("fit", "compare")
 FIT_MODELS = ("gaussian", "interpolation")
+POWER_MODELS = ("read_energy", "leakage")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,30 @@ class PowerPoint:
     kind: str
     source: str
     note: str = ""
+    model: str = "read_energy"
+    """the part of the preset's energy model the ratio is checked against: read_energy | leakage"""
+
+    def model_ratio(self, tech: Any) -> float:
+        """The preset's own ratio between the two voltages (read energy or leakage, as ``model``)."""
+        curve = tech.leakage_norm if self.model == "leakage" else tech.read_energy_norm
+        return float(curve(self.voltage)) / float(curve(self.ref_voltage))
+
+    def residual(self, tech: Any) -> float:
+        """``model ratio / measured ratio - 1``: the preset's relative error at this point."""
+        return self.model_ratio(tech) / self.ratio - 1.0
+
+
+@dataclass(frozen=True)
+class LeakageFit:
+    """The ``[fit.leakage]`` section of a macro preset: its leakage law fitted to measured ratios."""
+
+    method: str
+    leakage_v0: float
+    """volts per e-fold of leakage power"""
+    stderr: float | None
+    """standard error of ``leakage_v0`` (None with a single ratio)"""
+    max_relative_residual: float
+    """largest ``|model / measured - 1|`` over the fitted leakage ratios"""
 
 
 @dataclass(frozen=True)
@@ -79,6 +109,8 @@ class CurveFit:
     uncertainty: str = ""
     max_residual_decades: float = 0.0
     power: tuple[PowerPoint, ...] = ()
+    leakage: LeakageFit | None = None
+    """a macro preset's leakage fit (``[fit.leakage]``), None elsewhere"""
 
     @property
     def fitted(self) -> tuple[FitPoint, ...]:
@@ -175,19 +207,42 @@ def parse_fit(section: Any, where: str) -> CurveFit:
     power = []
     for i, raw in enumerate(section.get("power", [])):
         at = f"{where} [[fit.power]] #{i + 1}"
+        model_of = raw.get("model", "read_energy")
+        if model_of not in POWER_MODELS:
+            raise InputError(f"{at}: model {model_of!r}: use {' or '.join(POWER_MODELS)}")
+        ratio = _float(raw, "ratio", at)
+        if not ratio > 0:
+            raise InputError(f"{at}: ratio {ratio} must be positive")
         power.append(PowerPoint(
-            _float(raw, "voltage", at), _float(raw, "ref_voltage", at), _float(raw, "ratio", at),
+            _float(raw, "voltage", at), _float(raw, "ref_voltage", at), ratio,
             str(_req(raw, "quantity", at)), str(_req(raw, "kind", at)), str(_req(raw, "source", at)),
-            str(raw.get("note", "")),
+            str(raw.get("note", "")), model_of,
         ))  # fmt: skip
     params = {k: float(v) for k, v in section.get("parameters", {}).items()}
     stderr = section.get("stderr")
+    leakage = _parse_leakage(section["leakage"], f"{where} [fit.leakage]") if "leakage" in section else None
+    if leakage is not None and not any(q.model == "leakage" for q in power):
+        raise InputError(
+            f"{where} [fit.leakage]: no [[fit.power]] point with model = \"leakage\" to fit it to"
+        )
     return CurveFit(
         model=model, method=str(_req(section, "method", f"{where} [fit]")), points=tuple(points),
         parameters=params, stderr=None if stderr is None else {k: float(v) for k, v in stderr.items()},
         uncertainty=str(section.get("uncertainty", "")),
         max_residual_decades=float(section.get("max_residual_decades", 0.0)), power=tuple(power),
+        leakage=leakage,
     )  # fmt: skip
+
+
+def _parse_leakage(raw: Any, where: str) -> LeakageFit:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: must be a table")
+    v0 = _float(raw, "leakage_v0", where)
+    if not v0 > 0:
+        raise InputError(f"{where}: leakage_v0 {v0} must be positive (volts per e-fold)")
+    stderr = _float(raw, "stderr", where) if "stderr" in raw else None
+    worst = _float(raw, "max_relative_residual", where)
+    return LeakageFit(str(_req(raw, "method", where)), v0, stderr, worst)
 
 
 def load_fit(name_or_path: str | Path) -> CurveFit | None:

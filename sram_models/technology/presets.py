@@ -26,6 +26,12 @@ Schema (TOML; see ``data/sram/generic.toml``, the template to copy)::
     read_energy_pj = 3.0        # optional (with leakage_mw): per access at v_nominal
     leakage_mw = 10.0
     leakage_exponent = 2.0
+    [macro]                     # kind = macro, with [gaussian] (sram_models.technology.macro)
+    periphery_share = 0.0       # periphery's share of the access energy at nominal
+    periphery_volts = 1.0       # optional: the periphery's fixed supply (absent: on the scaled rail)
+    leakage_v0 = 0.181          # volts per e-fold of leakage, fitted to measured ratios
+    alpha = 1.3                 # alpha-power law: exponent and threshold (volts)
+    alpha_vth = 0.35
     [table]                     # kind = table
     columns = ["voltage", "ber", "read_energy_pj", "leakage_mw"]   # the last two optional;
     # a fifth, "leakage_full_mw", gives the full-array leakage where leakage_mw is a gated cache's

@@ -268,8 +268,8 @@ def test_pareto_cli_on_synthetic_runs(tmp_path: Path) -> None:
     # Deliberate change (issue 19 section 3): the legend split into fields, units named, old names last
     assert list(points[0]) == [
         "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
-        "voltage_v", "voltage_norm", "energy_norm", "acc_mean_pct", "ci_low_pct", "on_front",
-        "voltage", "acc_mean", "ci_low", "model",
+        "voltage_v", "voltage_norm", "energy_norm", "acc_mean_pct", "ci_low_pct", "acc_p05_pct",
+        "collapsed_frac", "on_front", "voltage", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "model",
     ]  # fmt: skip
     assert len(points) == 15
     first = points[0]

@@ -55,14 +55,18 @@ def test_markdown_table_and_flip_formatting() -> None:
     assert table.splitlines() == ["| a | b |", "|:---|---:|", "| x\\|y | 1.235 |", "| — | 2 |"]
     three = {"flips_to_break": [55, 60, 65], "flips_to_break_mean": 60.0, "flips_to_break_std": 4.5,
              "broken": [True] * 3, "stalled": [False] * 3}  # fmt: skip
-    assert fmt_flips(three) == "60 (median; 3/3 broken, mean 60.0 ± 4.5)"
+    # Brookmeyer-Crowley by hand: S(55) = 2/3, Greenwood se = 2/3 sqrt(1/6) = 0.272, lower edge 0.133
+    # <= 0.5 (low 55); upper edges 1.20 at 55 and 1/3 + 1.96 * 1/3 sqrt(1/6 + 1/2) = 0.867 at 60, S = 0
+    # at 65 (high 65)
+    assert fmt_flips(three) == "60 [55, 65] (median, 95% CI; 3/3 broken, mean 60.0 ± 4.5)"
     # A trial that did not break: its count is a lower bound, and the median says so.
     stalled = {"flips_to_break": [500], "flips_to_break_mean": None, "broken": [False], "stalled": [True]}
     assert fmt_flips(stalled) == "≥ 500 (median; 0/1 broken, 1 stalled)"
     new = {"flips_to_break": [40, 500, 500], "status": ["broken", "budget", "stalled"], "censored": 2,
            "flips_to_break_median": None, "flips_to_break_median_lower_bound": 500,
            "flips_to_break_mean": 40.0}
-    assert fmt_flips(new) == "≥ 500 (median; 1/3 broken, mean 40.0, 1 stalled)"  # fmt: skip
+    # one break at 40 of 3: S = 2/3, lower edge 0.133 (low 40), the upper never reaches 0.5: open above
+    assert fmt_flips(new) == "≥ 500 [40, ∞) (median, 95% CI; 1/3 broken, mean 40.0, 1 stalled)"  # fmt: skip
     assert fmt_flips(None) == "—"
 
 
@@ -79,7 +83,8 @@ def test_run_report_has_every_section(tmp_path: Path) -> None:
     ):
         assert heading in report, heading
     assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in report  # 1-point budget, lowest voltage qualifies
-    assert "60 (median; 2/2 broken, mean 65.0 ± 2.0)" in report
+    # S(60) = 1/2 with se 0.354 (low 60), S(70) = 0 (high 70)
+    assert "60 [60, 70] (median, 95% CI; 2/2 broken, mean 65.0 ± 2.0)" in report
     assert "![fig](fig.png)" in report
     assert "| conv1 | 0.3 | 0.4 | 5.0 |" in report
 
@@ -109,9 +114,11 @@ def test_demo_report_puts_savings_and_flips_side_by_side(tmp_path: Path) -> None
     path = write_demo_report(tmp_path, models, settings, {"pareto": fig}, tech, missing=["bfa plot"])
     text = path.read_text()
     head = next(line for line in text.splitlines() if line.startswith("| maxabs |"))
-    assert "9.8% @ 0.950 V" in head and "30 (median; 2/2 broken, mean 35.0 ± 2.0)" in head, head
+    assert "9.8% @ 0.950 V" in head, head
+    assert "30 [30, 40] (median, 95% CI; 2/2 broken, mean 35.0 ± 2.0)" in head, head
     wcat = next(line for line in text.splitlines() if line.startswith("| wcat |"))
-    assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in wcat and "≥ 500 (median; 1/3 broken" in wcat, wcat
+    assert "36.0% @ 0.800 V (≥, bounded by the sweep)" in wcat, wcat
+    assert "≥ 500 [80, ∞) (median, 95% CI; 1/3 broken" in wcat, wcat
     assert "The most flips to break (median ≥ 500): wcat — a lower bound" in text
     assert "largest 1-point saving (36.0%) is wcat's" in text
     assert "Incomplete run" in text and "bfa plot" in text

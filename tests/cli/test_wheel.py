@@ -47,7 +47,10 @@ def test_wheel_ships_the_presets(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     module_file, data, presets, ber = run.stdout.strip().splitlines()
     assert module_file.startswith(str(site)) and data.startswith(str(site))
-    assert presets == "['chandramoorthy14', 'chandramoorthy14_fig1', 'dpcs45', 'generic', 'salami28_bram']"
+    assert presets == (
+        "['chandramoorthy14', 'chandramoorthy14_fig1', 'dpcs45', 'generic', 'salami28_bram', "
+        "'yang_murmann28_macro']"
+    )
     assert float(ber) == pytest.approx(1.35e-4)
 
     # The config layers travel too: the README's `-c configs/...` resolves from anywhere to the wheel's

@@ -75,3 +75,31 @@ def test_km_median_ci_matches_an_independent_greenwood_computation() -> None:
     assert (ci.confidence, ci.method) == (0.95, "Brookmeyer-Crowley, linear Greenwood band")
     nothing = km_median_ci([5, 9], [False, False])  # no break: no median, no CI
     assert (nothing.low, nothing.high) == (None, None)
+
+
+def test_the_bfa_summary_states_the_median_its_ci_method_and_ties() -> None:
+    """bfa_summary.json carries the Kaplan–Meier median with its Brookmeyer–Crowley CI, the method and
+    the tie convention (issue 17 §6), on the hand-worked 7-trial case above: median 30, CI [20, 50]."""
+    from wcatsim.experiments.attacks.bfa import TrialResult, summarise
+    from wcatsim.stats.censoring import TIE_CONVENTION
+
+    flips = [10, 20, 20, 30, 50, 20, 40]
+    broken = [True, True, True, True, True, False, False]
+    trials = [TrialResult(trial=i, flips=f, iterations=f, broken=b, stalled=False,
+                          budget_hit=None if b else "flips", final_acc=10.0, random_baseline_acc=90.0)
+              for i, (f, b) in enumerate(zip(flips, broken, strict=True))]  # fmt: skip
+    summary = summarise(trials, {})
+    assert summary["flips_to_break_median"] == 30 and summary["flips_to_break_median_lower_bound"] is None
+    assert summary["flips_to_break_median_ci"] == [20, 50]
+    assert summary["flips_to_break_median_ci_method"] == "95% Brookmeyer-Crowley, linear Greenwood band"
+    assert summary["flips_to_break_median_ties"] == TIE_CONVENTION
+    assert "breaks before censorings" in TIE_CONVENTION
+    # S stays above 0.5 (one break at 10 of 3: S = 2/3): no median, its bound, a CI open above from 10
+    # (lower edge 2/3 - 1.96 * 2/3 sqrt(1/6) = 0.133 <= 0.5)
+    few = summarise([TrialResult(0, 10, 10, True, False, None, 10.0, 90.0),
+                     TrialResult(1, 60, 60, False, True, None, 90.0, 90.0),
+                     TrialResult(2, 60, 60, False, False, "flips", 90.0, 90.0)], {})  # fmt: skip
+    assert (few["flips_to_break_median"], few["flips_to_break_median_lower_bound"]) == (None, 60)
+    assert few["flips_to_break_median_ci"] == [10, None]
+    nothing = summarise([TrialResult(0, 60, 60, False, True, None, 90.0, 90.0)], {})
+    assert nothing["flips_to_break_median_ci"] is None

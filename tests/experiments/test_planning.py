@@ -189,7 +189,13 @@ def test_each_domain_starts_its_own_words_and_energy_matches_a_hand_computation(
     got = domains_energy(chips.images, volts, tech, reference)
     domains = [(d.weights, 16, v) for d, v in zip(chips.domains, volts, strict=True)]
     expected = naive_mixed_voltage_energy(domains, tech.v_nominal, lambda v: v * v)
-    assert got.total_norm == pytest.approx(expected, rel=1e-12)
+    assert got.memory_norm == pytest.approx(expected, rel=1e-12)
+    # the three domains below 0.97 V send every bit they read through a level shifter (20.43 fJ x 0.5
+    # per bit, in read energies of one bit at nominal, 52.5 fJ / 0.45^2), over the reference's bits
+    bits = sum(img.n_words * 64 for img in chips.images[1:])
+    assert got.level_shifter_norm == pytest.approx(
+        bits * 0.5 * 20.43 / (52.5 / 0.45**2) / (reference.n_words * 64), rel=1e-12)  # fmt: skip
+    assert got.total_norm == pytest.approx(expected + got.level_shifter_norm, rel=1e-12)
     assert sum(got.domain_norm) == pytest.approx(got.total_norm, rel=1e-12)
     # one domain holding everything at nominal is the reference itself
     assert domains_energy([reference], [1.0], tech, reference).total_norm == pytest.approx(1.0)
@@ -214,11 +220,81 @@ def test_mixed_voltages_with_absolute_figures_count_padding_and_the_whole_infere
 
     expected = total(words, volts) / total([reference.n_words], [tech.v_nominal])
     got = domains_energy(chips.images, volts, tech, reference)
-    assert got.total_norm == pytest.approx(expected, rel=1e-9)
+    assert got.memory_norm == pytest.approx(expected, rel=1e-9)
+    # level shifters in pJ: every bit of the three domains below 1.0 V, 0.5 x 20.43 fJ each
+    shifted_pj = sum(words[1:]) * 64 * 0.5 * 20.43e-3
+    assert got.level_shifter_norm == pytest.approx(
+        shifted_pj / total([reference.n_words], [tech.v_nominal]), rel=1e-9)  # fmt: skip
     # four domains at nominal cost more than one memory: six arrays' padding leaks where one had three
     split = domains_energy(chips.images, [1.0] * 4, tech, reference).total_norm
     assert split == pytest.approx(total(words, [1.0] * 4) / total([reference.n_words], [1.0]), rel=1e-9)
     assert split > 1.0
+
+
+def _toy_images(words: tuple[int, ...]):
+    from sram_models import MemoryImage
+    from wcatsim.experiments.plan.chips import make_layout
+
+    layout = make_layout(4, 64, "none")  # 16 four-bit weights per 64-bit word
+    rng = np.random.default_rng(3)
+    images = [MemoryImage.pack({f"d{i}": rng.integers(-8, 8, size=16 * n)}, layout)
+              for i, n in enumerate(words)]  # fmt: skip
+    reference = MemoryImage.pack({f"d{i}": img.unpack()[f"d{i}"] for i, img in enumerate(images)}, layout)
+    return images, reference
+
+
+@pytest.mark.parametrize("preset", ["chandramoorthy14", "dpcs45"])
+def test_level_shifter_cost_of_a_two_domain_toy_plan_by_hand(preset: str) -> None:
+    from sram_models import load_technology
+    from wcatsim.experiments.plan.energy import LevelShifters, domains_energy
+
+    tech = load_technology(preset)
+    images, reference = _toy_images((10, 30))  # 10 words at 1.0 V, 30 words at 0.8 V
+    assert [img.n_words for img in images] == [10, 30] and reference.n_words == 40
+    off = domains_energy(images, [1.0, 0.8], tech, reference, shifters=LevelShifters(energy_fj=0.0))
+    on = domains_energy(images, [1.0, 0.8], tech, reference)
+    # the reference's energy in the model's own unit, from the one-domain run at nominal
+    if preset == "chandramoorthy14":  # relative units: 1 = one bit read at nominal, no leakage weight
+        ref_total, per_bit = 40 * 64 * 1.0, 0.5 * 20.43 / 259.259259259
+    else:  # pJ, and the reference's dynamic plus its leakage over its read time
+        ref_total = naive_domains_energy_pj(
+            [40], [1.0], tech.read_energy, tech.leakage_power, tech.access_time, tech.access_bits,
+            tech.leakage_bits,
+        )
+        per_bit = 0.5 * 20.43 * 1e-3
+    cost = 30 * 64 * per_bit / ref_total  # only the 0.8 V domain's 30 x 64 bits cross
+    assert on.level_shifter_norm == pytest.approx(cost, rel=1e-9)
+    assert on.total_norm - off.total_norm == pytest.approx(cost, rel=1e-9)
+    assert on.domain_norm[0] == off.domain_norm[0]  # the highest domain pays nothing
+    assert on.domain_norm[1] - off.domain_norm[1] == pytest.approx(cost, rel=1e-9)
+    assert off.level_shifter_norm == 0.0 and on.memory_norm == pytest.approx(off.total_norm, rel=1e-12)
+    # the saving over a uniform design drops by exactly that cost: one domain pays no crossing
+    uniform = domains_energy([reference], [0.9], tech, reference)
+    assert uniform.level_shifter_norm == 0.0
+    saving_on, saving_off = uniform.total_norm - on.total_norm, uniform.total_norm - off.total_norm
+    assert saving_off - saving_on == pytest.approx(cost, rel=1e-9)
+    # a stated parameter: the cost is linear in the energy per transition and in the activity
+    double = domains_energy(images, [1.0, 0.8], tech, reference, shifters=LevelShifters(energy_fj=2 * 20.43))
+    assert double.level_shifter_norm == pytest.approx(2 * cost, rel=1e-9)
+    quiet = domains_energy(images, [1.0, 0.8], tech, reference, shifters=LevelShifters(activity=0.25))
+    assert quiet.level_shifter_norm == pytest.approx(cost / 2, rel=1e-9)
+
+
+def test_one_domain_and_equal_voltages_pay_no_crossing() -> None:
+    from sram_models import load_technology
+    from wcatsim.experiments.plan.energy import LevelShifters, crossing_bits, domains_energy
+
+    tech = load_technology("chandramoorthy14")
+    images, reference = _toy_images((10, 30))
+    for v in (1.0, 0.8):
+        assert domains_energy([reference], [v], tech, reference).level_shifter_norm == 0.0
+        assert domains_energy(images, [v, v], tech, reference).level_shifter_norm == 0.0
+    assert crossing_bits(images, [0.8, 0.9]) == [10 * 64, 0.0]
+    assert crossing_bits(images, [0.8, 0.9], reads_per_weight=2) == [2 * 10 * 64, 0.0]
+    with pytest.raises(InputError, match="activity in \\[0, 1\\]"):
+        LevelShifters(activity=1.5)
+    with pytest.raises(InputError, match="energy_fj must be a number"):
+        LevelShifters(energy_fj="x")
 
 
 # ------------------------------------------------------------------------------------ domains
@@ -402,9 +478,17 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     assert data["budget"] == 1.0 and data["metric"] == "mean" and data["verification_sets"] >= 1
     assert (result.exit_code == 0) == data["verified_within_budget"]
     assert data["bounded_by_grid"] == [d["name"] for d in data["domains"] if d["voltage"] == 0.8]
-    # the energy is what the plan's voltages cost (dynamic V² reads, each domain in words of its own)
+    # the energy is what the plan's voltages cost (dynamic V² reads, each domain in words of its own),
+    # plus a level shifter for every bit read from a domain below the highest (0.5 x 20.43 fJ, in read
+    # energies of one bit at nominal, 52.5 fJ / 0.45^2)
     doms = [(d["weights"], 16, d["voltage"]) for d in data["domains"]]
-    assert data["energy_norm"] == pytest.approx(naive_mixed_voltage_energy(doms, 1.0, lambda v: v * v))
+    top = max(d["voltage"] for d in data["domains"])
+    crossed = sum(-(-d["weights"] // 16) * 64 for d in data["domains"] if d["voltage"] < top)
+    shift = crossed * 0.5 * 20.43 / (52.5 / 0.45**2) / (-(-25744 // 16) * 64)
+    assert data["level_shifter_norm"] == pytest.approx(shift, rel=1e-9)
+    assert data["level_shifters"]["energy_fj"] == 20.43 and "SIMULATION" in data["level_shifters"]["source"]
+    memory = naive_mixed_voltage_energy(doms, 1.0, lambda v: v * v)
+    assert data["energy_norm"] == pytest.approx(memory + shift)
     rows = read_csv(out / "plan_voltage.csv")
     assert [r["name"] for r in rows] == ["conv1", "conv2", "conv3", "fc"]
     assert sum(float(r["energy_share"]) for r in rows) == pytest.approx(1.0)
@@ -416,6 +500,7 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
         assert float(r["voltage_norm"]) == float(r["voltage"]) and r["energy_frac"] == r["energy_share"]
     assert (out / "plan_voltage.png").stat().st_size > 1000
     assert "saving_over_uniform" in result.output and "verified" in result.output
+    assert f"level shifters: {shift:.4f} of the nominal energy" in result.output
 
     # A rerun reuses every sensitivity point (and finds the same plan).
     rerun = CliRunner().invoke(cli, args)

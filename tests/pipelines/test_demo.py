@@ -74,6 +74,10 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert (entry["flips_to_break_mean"] is None) == ("broken" not in status), entry
         median, bound = entry["flips_to_break_median"], entry["flips_to_break_median_lower_bound"]
         assert (median is None) != (bound is None), entry
+        # the median's CI brackets it where there is one (high None: open above)
+        ci = entry["flips_to_break_median_ci"]
+        if median is not None and ci is not None:
+            assert ci[0] <= median and (ci[1] is None or median <= ci[1]), entry
         assert 0 <= entry["clean_acc"] <= 100
         assert 0 < entry["iso_acc_energy_norm_1pt"] <= 1.0
         assert 0.8 <= entry["iso_acc_voltage_1pt"] <= 1.0
@@ -88,6 +92,7 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
 
     points = read_csv(out / "pareto.csv")
     assert tuple(points[0]) == POINT_COLUMNS  # issue 19 section 3: the legend in fields, units named
+    assert all(p["acc_p05"] != "" and 0 <= float(p["collapsed_share"]) <= 1 for p in points)
     for model in ("maxabs", "lsq", "wcat"):
         mine = [p for p in points if p["model"] == model]
         assert {(p["label"], p["quantizer"], p["bits"], p["model_name"]) for p in mine} == {

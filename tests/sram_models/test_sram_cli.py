@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,33 @@ def test_sram_list_through_the_wcatsim_group() -> None:
     r = CliRunner().invoke(cli, ["sram", "list", "--csv"])
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[0] == "name,node,v_low,v_high,source"
+
+
+def test_list_and_show_the_macro_preset() -> None:
+    r = _run("list", "--csv")
+    by_name = {row["name"]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+    assert "yang_murmann28_macro" in by_name and by_name["yang_murmann28_macro"]["node"] == "28 nm"
+    assert "Yang & Murmann" in by_name["yang_murmann28_macro"]["source"]
+    r = _run("show", "yang_murmann28_macro")
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "alpha-power law with alpha 1.3, Vth 0.35 V" in out
+    assert "inference time: read-bound" in out and "leakage weight in the energy per inference: none" in out
+    assert "leakage fit: leakage_v0 = 0.18139 V +- 0.0027 V (1 s.e.)" in out
+    # the curve has rows at the two measured voltages, each beside its measured ratios
+    header = next(line for line in out.splitlines() if line.startswith("voltage  dynamic_norm"))
+    assert header.split() == [
+        "voltage", "dynamic_norm", "measured_access", "leakage_norm", "measured_leakage", "access_time_norm",
+        "leakage_x_time_norm",
+    ]  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.split() and len(line.split()) == 7 and line.split()[0] in ("0.72", "0.69")}  # fmt: skip
+    t069 = (0.69 / 0.34**1.3) / (1.0 / 0.65**1.3)
+    leak = math.exp(-0.31 / 0.18139)
+    assert rows["0.69"] == [
+        "0.69", f"{0.69**2:.4f}", f"{1 / 2.9:.4f}", f"{leak:.4f}", f"{1 / 5.4:.4f}", f"{t069:.4f}",
+        f"{leak * t069:.4f}",
+    ]  # fmt: skip
+    assert rows["0.72"][2] == f"{1 / 2.6:.4f}" and rows["0.72"][4] == f"{1 / 4.8:.4f}"
+    # the residuals of the measured ratios, in percent
+    assert "+2.5%" in out and "-2.2%" in out and "+34.8%" in out and "+38.1%" in out

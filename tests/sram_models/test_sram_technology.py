@@ -29,7 +29,10 @@ DPCS_TABLE = [  # issue 2 / gem5params-L1-A.csv: V, BER, access energy (nJ), sta
 
 def test_shipped_presets_are_listed_with_sources() -> None:
     infos = {p.name: p for p in list_presets()}
-    assert set(infos) == {"chandramoorthy14", "chandramoorthy14_fig1", "dpcs45", "generic", "salami28_bram"}
+    assert set(infos) == {
+        "chandramoorthy14", "chandramoorthy14_fig1", "dpcs45", "generic", "salami28_bram",
+        "yang_murmann28_macro",
+    }
     assert infos["chandramoorthy14"].node == "14 nm" and infos["dpcs45"].node == "45 nm"
     for info in infos.values():
         assert info.source and info.v_low < info.v_high

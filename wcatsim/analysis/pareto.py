@@ -52,18 +52,22 @@ PARETO_FIELDS = (
     "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
 )  # fmt: skip
 # Columns of the points table (``pareto.csv`` of the demo, FILE.csv of ``wcatsim pareto``); the old names
-# (``model``: the legend, ``voltage`` in the preset's unit, ``acc_mean``, ``ci_low``) last, for one release.
+# (``model``: the legend, ``voltage`` in the preset's unit, ``acc_mean``, ``ci_low``, ...) last, for one
+# release.  acc_p05 (percent) and collapsed_share (fraction of chips more than 10 points below clean): the
+# lower tail beside the mean (issue 17 section 6, wcatsim.stats.tails); empty for a sweep made before them.
 POINT_COLUMNS = (
     *PARETO_FIELDS,
-    *standard_columns(("voltage", "energy_norm", "acc_mean", "ci_low", "on_front"), identity=False),
+    *standard_columns(("voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share",
+                       "on_front"), identity=False),
     "model",
-)
-# Columns of the iso-accuracy table (old names last, as above).
+)  # fmt: skip
+# Columns of the iso-accuracy table (old names last, as above); acc_p05 and collapsed_share at the
+# iso-accuracy voltage (empty where the sweep has no such column).
 ISO_COLUMNS = (
     *PARETO_FIELDS,
     *standard_columns(
-        ("clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "bounded_by_sweep",
-         "nominal_within_budget"),
+        ("clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "acc_p05",
+         "collapsed_share", "bounded_by_sweep", "nominal_within_budget"),
         identity=False,
     ),
     "model",
@@ -160,6 +164,19 @@ class Sweep:
     clean_acc: float
     source: Path | None = None  # the CSV it was read from
     info: dict[str, Any] = field(default_factory=dict)  # quantizer, bits, preset, ecc, model, dataset
+    # the lower tail per voltage (wcatsim.stats.tails): 5th percentile (percent) and collapsed share
+    # (fraction); None, or NaN at a voltage, where the table has no such column
+    acc_p05: np.ndarray | None = None
+    collapsed_share: np.ndarray | None = None
+
+    def tail_at(self, voltage: float) -> tuple[float | None, float | None]:
+        """(acc_p05, collapsed_share) at a swept voltage; None where unknown."""
+        hit = np.flatnonzero(np.abs(self.voltage - voltage) <= 1e-12)
+        out = []
+        for values in (self.acc_p05, self.collapsed_share):
+            value = float(values[hit[0]]) if values is not None and len(hit) else math.nan
+            out.append(None if math.isnan(value) else value)
+        return out[0], out[1]
 
     def metric_values(self, metric: str) -> np.ndarray:
         _check_metric(metric)
@@ -313,6 +330,8 @@ def load_sweep(path: str | Path, label: str | None = None) -> Sweep:
         clean_acc=table["clean_acc"],
         source=csv_path,
         info=info,
+        acc_p05=table["acc_p05"],
+        collapsed_share=table["collapsed_share"],
     )
 
 
@@ -400,6 +419,7 @@ def iso_table(
                     "energy_norm": round(iso.energy_norm, 6),
                     "saving": round(iso.saving, 6),
                     "accuracy": round(iso.accuracy, 4),
+                    **dict(zip(("acc_p05", "collapsed_share"), s.tail_at(iso.voltage), strict=True)),
                     "bounded_by_sweep": iso.bounded_by_sweep,
                     "nominal_within_budget": iso.nominal_within_budget,
                 }
@@ -427,6 +447,7 @@ def point_rows(
                     "energy_norm": float(s.energy_norm[i]),
                     "acc_mean": float(s.acc_mean[i]),
                     "ci_low": float(s.ci_low[i]),
+                    **dict(zip(("acc_p05", "collapsed_share"), s.tail_at(float(s.voltage[i])), strict=True)),
                     "on_front": bool(on_front[i]),
                 }
             )
@@ -567,7 +588,12 @@ def _rows_to_arrays(rows: list[Mapping[str, Any]], where: str) -> dict[str, Any]
             f"{where}: clean_acc differs between rows ({clean.min()} .. {clean.max()}); "
             "the rows come from different models: one sweep per file"
         )
+    tails = {}
+    for key in ("acc_p05", "collapsed_share"):  # optional: NaN where absent or empty
+        tails[key] = np.asarray([_as_float(row.get(key)) if _as_float(row.get(key)) is not None else math.nan
+                                 for row in rows])[order]  # fmt: skip
     return {
+        **tails,
         "voltage": voltage,
         "energy_norm": np.asarray(cols["energy_norm"])[order],
         "acc_mean": np.asarray(cols["acc_mean"])[order],

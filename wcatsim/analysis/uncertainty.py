@@ -64,6 +64,7 @@ def seed_uncertainty(
     budget: float = BUDGET,
     resamples: int = RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    sweep_paths: Mapping[str, Sequence[Path]] | None = None,
 ) -> dict[str, Any]:
     """The uncertainty keys of the demo's ``summary.json``.
 
@@ -78,6 +79,10 @@ def seed_uncertainty(
         Accuracy points below clean.
     resamples, seed : int
         Of the bootstrap.
+    sweep_paths : mapping, optional
+        Quantizer -> the sweep table (CSV) of each of its run directories, in the same order; its
+        per-chip rows lie beside it (``NAME_realisations.csv``).  Default: each run directory's
+        ``sweep_voltage.csv`` (``wcatsim savings`` passes the table of another preset).
 
     Returns
     -------
@@ -94,11 +99,15 @@ def seed_uncertainty(
     from wcatsim.stats.bootstrap import percentile_interval
 
     pairs = band_parameters(load_fit(preset))
+    if len(pairs) < 2:  # the fitted curve alone (no standard error, no alternative): no band, not a point
+        pairs = []
     sweeps: dict[str, list[tuple[list, list]]] = {}
     per_model: dict[str, dict[str, Any]] = {}
     values: dict[str, dict[str, list]] = {}
     for q, dirs in run_dirs.items():
-        rows = [(read_table(Path(d) / SWEEP_FILE), read_table(Path(d) / REALISATION_FILE)) for d in dirs]
+        tables = [Path(t) for t in sweep_paths[q]] if sweep_paths is not None else [
+            Path(d) / SWEEP_FILE for d in dirs]  # fmt: skip
+        rows = [(read_table(t), read_table(t.with_name(t.stem + "_realisations.csv"))) for t in tables]
         if not all(sweep and real for sweep, real in rows):
             continue  # a sweep without its per-chip rows: no CI for this model
         sweeps[q] = rows

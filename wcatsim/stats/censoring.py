@@ -39,6 +39,13 @@ _HALF = 0.5 + 1e-12
 
 STATUSES = ("broken", "budget", "stalled")  # per-trial status in bfa_summary.json
 
+# The tie conventions of the module docstring, as bfa_summary.json states them beside the median.
+TIE_CONVENTION = (
+    "trials breaking at the same count leave together (one factor 1 - d/n); a trial censored at a count "
+    "where others break is still at risk there (breaks before censorings); where S(t) = 0.5 on an "
+    "interval the median is its smallest count (no midpoint)"
+)
+
 
 @dataclass(frozen=True)
 class CensoredMedian:
@@ -125,6 +132,51 @@ def km_median_ci(flips: Sequence[int], broken: Sequence[bool], confidence: float
         return int(sf.quantiles[hits[0]]) if hits.size else None
 
     return MedianCI(first(lower), first(upper), confidence)
+
+
+def median_ci_keys(flips: Sequence[int], broken: Sequence[bool], confidence: float = 0.95) -> dict[str, Any]:
+    """The keys of ``bfa_summary.json`` that give the median's CI, its method and the tie convention.
+
+    Parameters
+    ----------
+    flips, broken : sequence
+        As in :func:`km_median_ci`.
+    confidence : float
+        Two-sided level.
+
+    Returns
+    -------
+    dict
+        ``flips_to_break_median_ci``: ``[low, high]`` (``high`` null: open above) or null where no
+        count reaches it (no trial broke, or too few); ``flips_to_break_median_ci_method``;
+        ``flips_to_break_median_ties``: :data:`TIE_CONVENTION`.
+    """
+    ci = km_median_ci(flips, broken, confidence)
+    return {
+        "flips_to_break_median_ci": None if ci.low is None else [ci.low, ci.high],
+        "flips_to_break_median_ci_method": f"{100 * ci.confidence:g}% {ci.method}",
+        "flips_to_break_median_ties": TIE_CONVENTION,
+    }
+
+
+def median_ci_of(summary: Mapping[str, Any]) -> list[int | None] | None:
+    """``[low, high]`` of a ``bfa_summary.json``'s median CI (computed from its per-trial flips and
+    statuses where the summary predates the key); None where there is none."""
+    if "flips_to_break_median_ci" in summary:
+        return summary["flips_to_break_median_ci"]
+    flips = list(summary.get("flips_to_break") or [])
+    if not flips:
+        return None
+    broken = [s == "broken" for s in statuses(dict(summary))][: len(flips)]
+    return median_ci_keys(flips, broken)["flips_to_break_median_ci"]
+
+
+def fmt_median_ci(summary: Mapping[str, Any]) -> str:
+    """``"[20, 50]"``, ``"[20, ∞)"`` where the CI is open above, ``""`` where there is none."""
+    ci = median_ci_of(summary)
+    if not ci or ci[0] is None:
+        return ""
+    return f"[{int(ci[0])}, {int(ci[1])}]" if ci[1] is not None else f"[{int(ci[0])}, ∞)"
 
 
 def trial_status(broken: bool, stalled: bool) -> str:

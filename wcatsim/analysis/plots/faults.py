@@ -13,7 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wcatsim.analysis.plots.style import COLUMN_WIDTH_IN, DOUBLE_WIDTH_IN, color_for, new_figure, save_figure
+from wcatsim.analysis.plots.style import (
+    COLLAPSED_LABEL,
+    COLLAPSED_TITLE,
+    COLUMN_WIDTH_IN,
+    DOUBLE_WIDTH_IN,
+    P05_STYLE,
+    color_for,
+    new_figure,
+    save_figure,
+)
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -26,6 +35,20 @@ def _num(value: Any) -> float:
 
 def _column(rows: Rows, name: str) -> list[float]:
     return [_num(row.get(name)) for row in rows]
+
+
+def _tail(ax: Any, share_ax: Any, x: list[float], points: Rows, colour: str) -> None:
+    """The lower tail of each point: its 5th percentile on ``ax``, its collapsed share (percent) on
+    ``share_ax`` (a table from before these columns draws neither: NaN is not drawn)."""
+    ax.plot(x, _column(points, "acc_p05"), color=colour, **P05_STYLE)
+    share_ax.plot(x, [100 * s for s in _column(points, "collapsed_share")], color=colour, marker="o",
+                  markersize=2.5, linewidth=0.9)  # fmt: skip
+
+
+def _share_axis(share_ax: Any) -> None:
+    share_ax.set_ylabel(COLLAPSED_LABEL)
+    share_ax.set_ylim(-5, 105)
+    share_ax.set_title(COLLAPSED_TITLE, fontsize=7)
 
 
 def ber_label(ber: float) -> str:
@@ -57,13 +80,15 @@ def _ber_axis_width(bers: Sequence[float]) -> float:
 def plot_accuracy_vs_ber(
     tables: Mapping[str, Rows], path: str | Path, title: str | None = None
 ) -> list[Path]:
-    """Mean accuracy with its 95% CI band against BER (log axis); clean accuracy dashed.
+    """Mean accuracy with its 95% CI band against BER (log axis); clean accuracy dashed; the 5th percentile
+    of the realisations dotted (▽), and below, the share of realisations more than 10 points below clean.
 
     BER 0 cannot sit on a log axis: it is the clean accuracy, drawn as the dashed line.  Every BER of
     the tables is ticked and labelled (vertically, the figure widened until the closest two fit).
     """
     bers = sorted({_num(r["ber"]) for rows in tables.values() for r in rows if _num(r["ber"]) > 0})
-    fig, ax = new_figure(width=_ber_axis_width(bers), height=2.8)
+    fig, (ax, share_ax) = new_figure(width=_ber_axis_width(bers), height=3.8, nrows=2, height_ratios=[3, 1],
+                                     sharex=True)  # fmt: skip
     for i, (label, rows) in enumerate(tables.items()):
         colour = color_for(label, i)
         points = sorted((r for r in rows if _num(r["ber"]) > 0), key=lambda r: _num(r["ber"]))
@@ -71,6 +96,7 @@ def plot_accuracy_vs_ber(
         ax.plot(ber, _column(points, "acc_mean"), marker="o", color=colour, label=label)
         ax.fill_between(ber, _column(points, "ci_low"), _column(points, "ci_high"), color=colour, alpha=0.25,
                         linewidth=0)
+        _tail(ax, share_ax, ber, points, colour)
         if rows:
             ax.axhline(_num(rows[0]["clean_acc"]), color=colour, linestyle="--", linewidth=0.8, alpha=0.8)
     ax.set_xscale("log")
@@ -80,10 +106,12 @@ def plot_accuracy_vs_ber(
         ax.xaxis.set_major_locator(FixedLocator(bers))
         ax.xaxis.set_major_formatter(FixedFormatter([ber_label(b) for b in bers]))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.tick_params(axis="x", labelrotation=90)
-    ax.set_xlabel("bit error rate (BER)")
+        share_ax.tick_params(axis="x", labelrotation=90)
+    share_ax.set_xlabel("bit error rate (BER)")
+    _share_axis(share_ax)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title or "Accuracy under random bit errors (mean, 95% CI; dashed: clean)")
+    ax.set_title(title or "Accuracy under random bit errors (mean, 95% CI; ▽ dotted: 5th percentile; dashed: "
+                 "clean)", fontsize=8)  # fmt: skip
     ax.legend(loc="lower left")
     return save_figure(fig, path)
 
@@ -91,12 +119,14 @@ def plot_accuracy_vs_ber(
 def plot_voltage_sweep(
     tables: Mapping[str, Rows], path: str | Path, title: str | None = None, voltage_unit: str = "V"
 ) -> list[Path]:
-    """Accuracy (mean, 95% CI band over chips) against supply voltage, energy per inference on a twin axis.
+    """Accuracy (mean, 95% CI band over chips, 5th percentile dotted ▽) against supply voltage, energy per
+    inference on a twin axis; below, the share of chips more than 10 points below clean.
 
     ``voltage_unit``: the preset's (``Technology.voltage_unit``), e.g. "V" or "Vmin" for a preset
     normalised to its lowest error-free voltage.
     """
-    fig, ax = new_figure(width=DOUBLE_WIDTH_IN / 1.5, height=2.8)
+    fig, (ax, share_ax) = new_figure(width=DOUBLE_WIDTH_IN / 1.5, height=3.8, nrows=2, height_ratios=[3, 1],
+                                     sharex=True)  # fmt: skip
     energy_ax = ax.twinx()
     energy_ax.spines["right"].set_visible(True)
     energy_ax.grid(False)
@@ -109,18 +139,21 @@ def plot_voltage_sweep(
         ax.fill_between(
             volts, _column(points, "ci_low"), _column(points, "ci_high"), color=colour, alpha=0.25, lw=0
         )
+        _tail(ax, share_ax, volts, points, colour)
         if not energy_drawn:
             # Energy depends on the memory image's size and layout only: one curve when the models share it.
             energy_ax.plot(volts, _column(points, "energy_norm"), color="0.3", linestyle=":", marker="s",
                            markersize=2.5, label="energy / inference")
             energy_drawn = True
-    ax.set_xlabel(f"SRAM supply voltage ({voltage_unit})")
+    share_ax.set_xlabel(f"SRAM supply voltage ({voltage_unit})")
+    _share_axis(share_ax)
     ax.set_ylabel("test accuracy (%)")
     energy_ax.set_ylabel("energy per inference (relative to nominal)")
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = energy_ax.get_legend_handles_labels()
     ax.legend(handles + h2, labels + l2, loc="lower right")
-    ax.set_title(title or "Accuracy (mean, 95% CI over chips) and energy vs voltage")
+    default = "Accuracy (mean, 95% CI over chips; ▽ dotted: 5th percentile) and energy vs voltage"
+    ax.set_title(title or default, fontsize=8)
     return save_figure(fig, path)
 
 

@@ -9,7 +9,16 @@ from typing import Any
 import numpy as np
 
 from wcatsim.analysis.pareto import Sweep
-from wcatsim.analysis.plots.style import COLUMN_WIDTH_IN, LEGEND_LINE_IN, color_for, new_figure, save_figure
+from wcatsim.analysis.plots.style import (
+    COLLAPSED_LABEL,
+    COLLAPSED_TITLE,
+    COLUMN_WIDTH_IN,
+    LEGEND_LINE_IN,
+    P05_STYLE,
+    color_for,
+    new_figure,
+    save_figure,
+)
 
 # Runs that share a quantizer (ECC on/off, two presets, two bit widths) share its colour;
 # line style and marker tell them apart.  When every sweep is of one quantizer (one model under
@@ -37,7 +46,9 @@ def plot_pareto(
     energy and its accuracy verified on held-out chips (read with ``metric``).  ``bands``: per sweep,
     ``(energy_norm, acc_low, acc_high)`` or None, shaded in the sweep's colour: the technology band
     (:func:`wcatsim.analysis.uncertainty.band_curve`, the mean accuracy on the preset's other
-    plausible BER curves).
+    plausible BER curves).  Where the sweeps have them (``Sweep.acc_p05``, ``Sweep.collapsed_share``), the
+    5th percentile over chips of every point is drawn dotted (▽) in both panels, and a third panel gives
+    the share of chips more than 10 points below clean against energy (issue 17 §6).
     """
     if not sweeps:
         from sram_models.errors import InputError
@@ -45,9 +56,12 @@ def plot_pareto(
         raise InputError("plot_pareto: no sweeps to draw")
     # The legend goes below both panels, one run per line (it never covers a curve); the figure grows
     # by a legend line per run so that the panels keep their size however many runs are compared.
-    fig, (ax_full, ax_zoom) = new_figure(
-        width=COLUMN_WIDTH_IN, height=4.2 + LEGEND_LINE_IN * len(sweeps), nrows=2
-    )
+    tails = any(s.collapsed_share is not None and not np.isnan(s.collapsed_share).all() for s in sweeps)
+    fig, axes = new_figure(
+        width=COLUMN_WIDTH_IN, height=4.2 + 1.1 * tails + LEGEND_LINE_IN * len(sweeps), nrows=2 + tails,
+        height_ratios=[2, 2, 1] if tails else None,
+    )  # fmt: skip
+    ax_full, ax_zoom = axes[0], axes[1]
     ylabel = "Accuracy, mean over chips (%)" if metric == "mean" else "Accuracy, lower 95% CI (%)"
     seen_per_colour: dict[str, int] = {}
     zoom_lo, zoom_hi = float("inf"), float("-inf")
@@ -82,6 +96,13 @@ def plot_pareto(
                 markerfacecolor="white" if iso.bounded_by_sweep else colour,
                 linestyle="none",
             )
+        by_energy = s.energy_norm.argsort()
+        if s.acc_p05 is not None:
+            for ax in (ax_full, ax_zoom):
+                ax.plot(s.energy_norm[by_energy], s.acc_p05[by_energy], color=colour, **P05_STYLE)
+        if tails and s.collapsed_share is not None:
+            axes[2].plot(s.energy_norm[by_energy], 100 * s.collapsed_share[by_energy], color=colour,
+                         marker=marker, markersize=2.5, linewidth=0.9, linestyle=style)  # fmt: skip
         band = bands[k] if bands is not None and k < len(bands) else None
         if band is not None:
             energy, low, high = (np.asarray(a, dtype=float) for a in band)
@@ -102,7 +123,13 @@ def plot_pareto(
     for ax in (ax_full, ax_zoom):
         ax.set_xlabel("Energy per inference (relative to nominal V)")
         ax.set_ylabel(ylabel)
-    marks = "★ = iso-accuracy point" + (", ◆ = per-domain voltage plan" if plans and any(plans) else "")
+    if tails:
+        axes[2].set_xlabel("Energy per inference (relative to nominal V)")
+        axes[2].set_ylabel(COLLAPSED_LABEL)
+        axes[2].set_ylim(-5, 105)
+        axes[2].set_title(COLLAPSED_TITLE, fontsize=7)
+    marks = "★ = iso-accuracy point" + (", ▽ = 5th percentile" if tails else "")
+    marks += ", ◆ = per-domain voltage plan" if plans and any(plans) else ""
     if bands and any(b is not None for b in bands):
         marks += ", shade = technology band"
     ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, {marks}", fontsize=7)

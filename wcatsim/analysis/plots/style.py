@@ -68,11 +68,23 @@ def color_for(name: str, index: int = 0) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def new_figure(width: float = COLUMN_WIDTH_IN, height: float = 2.6, ncols: int = 1, nrows: int = 1) -> tuple:
-    """A figure and its axes in the house style."""
+def new_figure(
+    width: float = COLUMN_WIDTH_IN, height: float = 2.6, ncols: int = 1, nrows: int = 1,
+    height_ratios: list[float] | None = None, sharex: bool = False,
+) -> tuple:  # fmt: skip
+    """A figure and its axes in the house style (``height_ratios`` of the rows, ``sharex`` their x axis)."""
     plt = pyplot()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True)
+    grid = {"height_ratios": height_ratios} if height_ratios is not None else None
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True,
+                             gridspec_kw=grid, sharex=sharex)  # fmt: skip
     return fig, axes
+
+
+# The lower tail beside every mean (issue 17 §6, wcatsim.stats.tails): the 5th percentile of the draws
+# as a thin dotted line with down-triangles, the share of collapsed draws in a panel of its own.
+P05_STYLE = {"linestyle": (0, (1, 1.5)), "linewidth": 0.9, "marker": "v", "markersize": 2.5}
+COLLAPSED_LABEL = "collapsed (%)"
+COLLAPSED_TITLE = "share of draws more than 10 points below clean"
 
 
 def save_figure(fig: Any, path: str | Path, pdf: bool = True) -> list[Path]:

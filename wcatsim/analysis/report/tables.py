@@ -20,11 +20,16 @@ PLAN_CAPTION = (
     "disjoint from the planning chips); a plan or uniform voltage that misses there goes up and both are "
     "checked again on a fresh set (*sets*: held-out sets spent adjusting). Then both are frozen and "
     "evaluated once on a final set of chips used by nothing else. *verified*: mean accuracy over the "
-    "final set's chips [lower end of its 95% CI], as found (it may miss the budget). Energies are "
+    "final set's chips [lower end of its 95% CI], as found (it may miss the budget); p05: the 5th "
+    "percentile of the final set's chip accuracies; collapsed: the share of them more than 10 points "
+    "below clean. Energies are "
     "relative to the whole image unprotected at nominal "
-    "voltage, from the same model as the sweeps (padding of each layer's last array leaks and counts); "
-    "level shifters and regulators between domains are not modelled. *saving over uniform*: the "
-    "uniform voltage's energy minus the plan's, as a fraction of the nominal energy."
+    "voltage, from the same model as the sweeps (padding of each layer's last array leaks and counts), "
+    "plus a level shifter for every bit read from a layer below the plan's highest voltage (0.5 × 20.43 "
+    "fJ per bit, a simulated 7 nm figure; for presets without absolute energy over an assumed 259 fJ "
+    "bit read at nominal); the uniform voltage, one rail, has none; regulators are not modelled. *saving "
+    "over uniform*: the uniform voltage's energy minus the plan's, level shifters included, as a "
+    "fraction of the nominal energy."
 )
 
 PROTECTION_CAPTION = (
@@ -37,6 +42,19 @@ PROTECTION_CAPTION = (
     "unprotected word's (sram_models.protection, sources in the README); decoder and detector logic not "
     "modelled."
 )
+
+
+def _final_tail(plan: Mapping[str, Any], key: str) -> str:
+    """``"; p05 95.1; collapsed 0%"``: the lower tail of the final set's chip accuracies (``key``:
+    ``accuracies`` for the plan, ``uniform_accuracies`` for the uniform voltage) against clean
+    (:func:`wcatsim.stats.tails.lower_tail`); empty for a plan written before the final set."""
+    from wcatsim.stats.tails import lower_tail
+
+    accuracies = (plan.get("final_set") or {}).get(key)
+    if not accuracies or plan.get("clean_acc") is None:
+        return ""
+    tail = lower_tail([float(a) for a in accuracies], float(plan["clean_acc"]))
+    return f"; p05 {fmt_acc(tail.acc_p05, 1)}; collapsed {100 * tail.collapsed_share:.0f}%"
 
 
 def plan_section(
@@ -55,17 +73,20 @@ def plan_section(
         miss = "" if p.get("verified_within_budget", True) else " (misses)"
         voltages = ", ".join(f"{d['name']} {float(d['voltage']):.2f}" for d in p["domains"])
         rows.append([
-            name, f"{float(p['energy_norm']):.3f}", f"{fmt_acc(p['verified_acc_mean'])} [{low_text}]{miss}",
+            name, f"{float(p['energy_norm']):.3f}",
+            f"{fmt_acc(p['verified_acc_mean'])} [{low_text}]{miss}{_final_tail(p, 'accuracies')}",
             f"{float(p['uniform_voltage']):.2f} {vunit}", f"{float(p['uniform_energy_norm']):.3f}",
-            f"{fmt_acc(p.get('uniform_verified_acc_mean'))} [{uni_low_text}]",
+            f"{fmt_acc(p.get('uniform_verified_acc_mean'))} [{uni_low_text}]"
+            + _final_tail(p, "uniform_accuracies"),
             f"{float(p['saving_over_uniform']):.3f}", str(p.get("verification_sets", "—")), voltages,
         ])  # fmt: skip
     budget = float(next(iter(plans.values())).get("budget", 1.0))
     lines = [f"## Per-layer voltage plan within {budget:g} point", ""]
     lines += [
         markdown_table(
-            ["quantizer", "plan E/E_nom", "verified acc % [CI low]", "uniform V", "uniform E/E_nom",
-             "uniform verified acc %", "saving over uniform", "sets", f"voltage per layer ({vunit})"],
+            ["quantizer", "plan E/E_nom", "verified acc % [CI low]; p05; collapsed", "uniform V",
+             "uniform E/E_nom", "uniform verified acc % [CI low]; p05; collapsed", "saving over uniform",
+             "sets", f"voltage per layer ({vunit})"],
             rows, align="lrrrrrrrl",
         ),  # fmt: skip
         "",

@@ -44,9 +44,10 @@ def fmt_saving(iso: Mapping[str, Any] | None, unit: str | None = "V") -> str:
 
 
 def fmt_flips(bfa: Mapping[str, Any] | None) -> str:
-    """``"40 (median; 3/3 broken, mean 41.3 ± 5.1)"``: the Kaplan–Meier median of flips to break ("≥ k"
-    where it is censored), the broken share, the mean over broken trials, and stalled trials said so."""
-    from wcatsim.stats.censoring import fmt_median, statuses
+    """``"40 [20, 50] (median, 95% CI; 3/3 broken, mean 41.3 ± 5.1)"``: the Kaplan–Meier median of flips
+    to break ("≥ k" where it is censored) with its Brookmeyer–Crowley CI ("[20, ∞)": open above; left
+    out where there is none), the broken share, the mean over broken trials, and stalled trials said so."""
+    from wcatsim.stats.censoring import fmt_median, fmt_median_ci, statuses
 
     if not bfa:
         return "—"
@@ -55,7 +56,9 @@ def fmt_flips(bfa: Mapping[str, Any] | None) -> str:
         return "—"
     broken = sum(1 for st in status if st == "broken")
     stalled = sum(1 for st in status if st == "stalled")
-    text = f"{fmt_median(dict(bfa))} (median; {broken}/{len(status)} broken"
+    ci = fmt_median_ci(bfa)
+    text = f"{fmt_median(dict(bfa))}{' ' + ci if ci else ''} (median{', 95% CI' if ci else ''}; "
+    text += f"{broken}/{len(status)} broken"
     mean, std = bfa.get("flips_to_break_mean"), bfa.get("flips_to_break_std")
     if broken and mean is not None:
         text += f", mean {float(mean):.1f}"
@@ -351,7 +354,9 @@ def uncertainty_section(models: Mapping[str, Mapping[str, Any]], top: Mapping[st
         "model). The technology band is the saving recomputed, from the same sweep, on the preset's BER "
         "curve moved by ±1 standard error of its fitted mu and sigma (and, for `chandramoorthy14`, on the "
         "other second-point assumption of its `[fit]`): the accuracy is read at the faulty-cell rate the "
-        "other curve gives each voltage. Clean accuracy and flips to break: Student-t CIs over seeds "
+        "other curve gives each voltage; — where the preset's fit allows none (a table preset, or a curve "
+        "through exactly two points with no stated alternative). Clean accuracy and flips to break: "
+        "Student-t CIs over seeds "
         "(none with one seed); a censored seed counts with its lower bound (≥).",
         "",
     ]

@@ -27,7 +27,7 @@ import torch
 
 from sram_models.errors import InputError
 from wcatsim.image import weight_image
-from wcatsim.stats.censoring import km_median, trial_status
+from wcatsim.stats.censoring import km_median, median_ci_keys, trial_status
 from wcatsim.store.atomic import atomic_write_csv
 from wcatsim.train.health import chance_threshold
 from wcatsim.train.quant import quantized_layers
@@ -242,6 +242,8 @@ def summarise(trials: list[TrialResult], base: dict[str, Any],
         "censored": km.censored,
         "flips_to_break_median": km.median,
         "flips_to_break_median_lower_bound": km.lower_bound,
+        # its 95% CI (Brookmeyer-Crowley), the method and the tie convention (issue 17 section 6)
+        **median_ci_keys(flips, broken),
         "flips_to_break_mean": mean,
         "flips_to_break_std": std,
         "flips_to_break_stats": (
@@ -414,9 +416,9 @@ def run_bfa(
 
     from tqdm.auto import tqdm
 
-    from wcatsim.train.progress import on_terminal
+    from wcatsim.train.progress import shows_bars
 
-    bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
+    bars = progress and shows_bars()  # a bar on a terminal or in a notebook (unreadable in a log file)
 
     results: list[TrialResult] = []
     per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)
@@ -470,7 +472,7 @@ def run_bfa(
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal; a censored count reads "≥ k"."""
-    from wcatsim.stats.censoring import fmt_count, fmt_median, statuses
+    from wcatsim.stats.censoring import fmt_count, fmt_median, fmt_median_ci, statuses
 
     targeted = summary.get("objective") == "targeted"
     stop = (f"stop at <= {summary['threshold']:.2f}% ({summary.get('threshold_rule')})" if not targeted else
@@ -510,8 +512,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     mean, std = summary.get("flips_to_break_mean"), summary.get("flips_to_break_std")
     spread = f" ± {std:.1f}" if std is not None else ""
     mean_text = "no trial broke" if mean is None else f"mean {mean:.1f}{spread} over {n - censored} broken"
-    lines.append(f"  flips to break: median {fmt_median(summary)} (Kaplan-Meier, {censored}/{n} censored); "
-                 f"{mean_text}")  # fmt: skip
+    ci = fmt_median_ci(summary)
+    ci_text = f" {ci} (95% CI, Brookmeyer-Crowley)" if ci else ""
+    lines.append(f"  flips to break: median {fmt_median(summary)}{ci_text} (Kaplan-Meier, {censored}/{n} "
+                 f"censored); {mean_text}")  # fmt: skip
     if targeted:
         source = summary["source_class"]
         what = "every other class" if source is None else f"class {source}"

@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "Domain": "wcatsim.experiments.plan.domains", "load_domains": "wcatsim.experiments.plan.domains",
     "DomainChips": "wcatsim.experiments.plan.chips", "domain_chip_seed": "wcatsim.experiments.plan.chips",
     "domains_energy": "wcatsim.experiments.plan.energy", "DomainsEnergy": "wcatsim.experiments.plan.energy",
+    "LevelShifters": "wcatsim.experiments.plan.energy",
     "greedy_descent": "wcatsim.experiments.plan.search", "back_off": "wcatsim.experiments.plan.search",
     "PlanSettings": "wcatsim.experiments.plan.planner", "VoltagePlan": "wcatsim.experiments.plan.planner",
     "plan_voltage": "wcatsim.experiments.plan.planner", "format_plan": "wcatsim.experiments.plan.planner",

@@ -10,22 +10,90 @@ cells (the padding of its last array and any protection cells included) leak at 
 voltage for the whole inference; the sum is normalised to the whole image, packed
 as one memory and unprotected, at the nominal voltage.
 
-Not modelled: the level shifters and regulators that extra voltage domains need.
-Their cost depends on the power-delivery design (an on-chip regulator per domain
-or separate rails), and no figure for a weight SRAM was found that carries over, so
-``energy_norm`` excludes it (so does ``sram_models.energy``) and the README says so.
+**Level shifters** (:class:`LevelShifters`): the read path that takes the weights
+out of the memory runs on the memory's highest rail (in a uniform design, its only
+rail).  A bit read from a domain at a lower voltage crosses into it through a level
+shifter; a signal going the other way (address, control) needs none, since a gate
+on the lower rail can take a higher-swing input.  So a plan pays, per inference,
+``bits read from every domain below the highest x activity x energy per
+transition``, and a plan whose domains all sit at one voltage (the uniform design)
+pays nothing.  The cost counts in ``total_norm`` and so in ``saving_over_uniform``.
+If the datapath instead ran at nominal above every domain, every bit of the plan
+and of the uniform design would cross alike (except bits of a domain at nominal),
+and the crossing would drop out of the comparison: this model charges the plan
+for its extra domain boundaries.  The default energy per transition is a simulated
+figure (no measured one was found; :data:`LEVEL_SHIFTER_SOURCE`).  Not modelled: the
+shifters' static power (27.82 pW each in You et al.'s 55 nm design: 57 nW for 32 banks x 64
+bit lines, negligible beside the arrays' leakage), their delay, and
+the regulators that extra rails need (they depend on the power-delivery design).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from sram_models.errors import InputError
+
+LEVEL_SHIFTER_SOURCE = (
+    "energy_fj: J. Park, H. Jeong, 'Energy-efficient wide-range level shifter with a logic error "
+    "detection circuit', IEEE TVLSI 31(5):701, 2023: 20.43 fJ per transition, 7 nm FinFET, 0.4 -> 1.2 V, "
+    "0.21 ns, post-layout SIMULATION (abstract, secondary; no measured figure was found; H. You et al., "
+    "IEICE ELEX 16(19), 2019 simulate 89.55 fJ at 55 nm, 0.3 -> 1.2 V, 70.77 ns, a slow ultra-low-leakage "
+    "design). activity 0.5: ASSUMED, a bit of random data toggles between two successive reads half the "
+    "time. bit_read_fj (presets without absolute energy only): ASSUMED, 52.5 fJ per bit access at 0.45 V "
+    "of a 28 nm FD-SOI 128 kb 6T SRAM ('A 0.36V 128Kb 6T SRAM with energy-efficient dynamic body-biasing "
+    "and output data prediction in 28nm FDSOI', abstract, secondary) scaled by C V^2 to "
+    "a 1.0 V nominal, 52.5 / 0.45^2 = 259.26 fJ: the read energy of one bit at nominal that the "
+    "crossing is expressed in"
+)
+
+
+@dataclass(frozen=True)
+class LevelShifters:
+    """What a bit read from a lower voltage domain into the read path's rail costs (module docstring).
+
+    A stated parameter: the defaults are the figures of :data:`LEVEL_SHIFTER_SOURCE`;
+    ``LevelShifters(energy_fj=0.0)`` leaves the shifters out.
+    """
+
+    energy_fj: float = 20.43
+    """energy per output transition of one level shifter (fJ)"""
+    activity: float = 0.5
+    """transitions per bit read (0.5: random data)"""
+    bit_read_fj: float = 52.5 / 0.45**2
+    """presets with normalised energy only: the read energy of one bit at nominal (fJ) that the
+    crossing's energy is expressed in"""
+
+    def __post_init__(self) -> None:
+        for name in ("energy_fj", "activity", "bit_read_fj"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InputError(f"level shifters: {name} must be a number, got {value!r}")
+        if self.energy_fj < 0 or not 0 <= self.activity <= 1 or not self.bit_read_fj > 0:
+            raise InputError(
+                "level shifters: energy_fj must be >= 0 fJ, activity in [0, 1], bit_read_fj > 0 fJ"
+            )
+
+    def per_bit(self, absolute: bool) -> float:
+        """Energy of one bit crossing, in pJ (``absolute``) or in read energies of one bit at nominal."""
+        joules = self.activity * self.energy_fj
+        return joules * 1e-3 if absolute else joules / self.bit_read_fj
+
+    def describe(self) -> dict[str, Any]:
+        """The parameters as results record them, with their sources."""
+        return {**asdict(self), "source": LEVEL_SHIFTER_SOURCE}
+
+
+DEFAULT_LEVEL_SHIFTERS = LevelShifters()
 
 ENERGY_MODEL = (
     "sram_models.energy.memory_energy: each domain in arrays of its own (padding cells leak), read at "
     "its own voltage, every domain leaking for the whole inference; normalised to the whole image "
-    "unprotected at nominal; level shifters and regulators not modelled"
+    "unprotected at nominal; plus level shifters: every bit read from a domain below the highest crosses "
+    "one (activity x energy per transition; the uniform design pays none); regulators not modelled"
 )
 
 
@@ -34,25 +102,64 @@ class DomainsEnergy:
     """Energy per inference of a plan, relative to the whole image unprotected at nominal."""
 
     total_norm: float
+    """the memory's energy plus the level shifters'"""
     domain_norm: tuple[float, ...]
-    """each domain's part (sums to ``total_norm``)"""
+    """each domain's part, its bits' level shifting included (sums to ``total_norm``)"""
+    level_shifter_norm: float = 0.0
+    """the level shifters' part of ``total_norm`` (0 when every domain is at one voltage)"""
+
+    @property
+    def memory_norm(self) -> float:
+        """The memory's energy alone (reads and leakage), without the level shifters."""
+        return self.total_norm - self.level_shifter_norm
+
+
+def crossing_bits(
+    images: Sequence[Any], voltages: Sequence[float], reads_per_weight: float = 1.0
+) -> list[float]:
+    """Bits per inference that each domain sends through level shifters: all it reads (check bits too)
+    when it sits below the highest domain's voltage, none otherwise."""
+    if len(images) != len(voltages):
+        raise InputError(f"{len(images)} domains but {len(voltages)} voltages")
+    top = max(float(v) for v in voltages)
+    return [
+        float(image.n_words * image.layout.phys_bits * reads_per_weight) if float(v) < top - 1e-12 else 0.0
+        for image, v in zip(images, voltages, strict=True)
+    ]
 
 
 def domains_energy(
     images: Sequence[Any], voltages: Sequence[float], technology: Any, reference: Any,
-    organisation: Any = None,
+    organisation: Any = None, shifters: LevelShifters | None = None,
 ) -> DomainsEnergy:  # fmt: skip
     """Energy of reading every ``images[d]`` at ``voltages[d]`` once per inference, over that of
     ``reference`` (the whole image packed as one memory, unprotected) at the nominal voltage, with
-    the memory ``organisation`` (default: sram_models' default, as the sweeps)."""
-    from sram_models.energy import memory_energy
+    the memory ``organisation`` (default: sram_models' default, as the sweeps) and the level
+    ``shifters`` between domains (default :data:`DEFAULT_LEVEL_SHIFTERS`)."""
+    from sram_models.energy import MemoryOrganisation, memory_energy
 
+    org = organisation if organisation is not None else MemoryOrganisation()
+    shifters = DEFAULT_LEVEL_SHIFTERS if shifters is None else shifters
     report = memory_energy(
         [(image, float(v)) for image, v in zip(images, voltages, strict=True)], technology,
-        organisation, reference=reference,
+        org, reference=reference,
     )  # fmt: skip
-    parts = tuple(float(d.dynamic_norm + d.leakage_norm) for d in report.domains)
-    return DomainsEnergy(float(report.total_norm), parts)
+    # the report's own unit (pJ, or read energies of one bit at nominal) per unit of total_norm
+    per_norm = report.total / report.total_norm
+    per_bit = shifters.per_bit(report.unit == "pJ") / per_norm
+    crossing = [bits * per_bit for bits in crossing_bits(images, voltages, org.reads_per_weight)]
+    parts = tuple(
+        float(d.dynamic_norm + d.leakage_norm + c) for d, c in zip(report.domains, crossing, strict=True)
+    )
+    return DomainsEnergy(float(report.total_norm + sum(crossing)), parts, float(sum(crossing)))
 
 
-__all__ = ["ENERGY_MODEL", "DomainsEnergy", "domains_energy"]
+__all__ = [
+    "DEFAULT_LEVEL_SHIFTERS",
+    "ENERGY_MODEL",
+    "LEVEL_SHIFTER_SOURCE",
+    "DomainsEnergy",
+    "LevelShifters",
+    "crossing_bits",
+    "domains_energy",
+]

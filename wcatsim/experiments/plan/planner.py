@@ -11,7 +11,9 @@ The method (it scales linearly in the number of domains, e.g. ResNet-50's ~50 la
 2. **Greedy descent** (:func:`wcatsim.experiments.plan.search.greedy_descent`) on those curves:
    the predicted loss of a plan is the sum of its domains' losses, its energy the sum
    of each domain's energy surrogate (the energy of the plan with only that domain
-   lowered, minus what the others spend at the top); starting with every domain at
+   lowered, minus what the others spend at the top; a domain lowered alone pays its
+   level shifters, which the highest domain of a plan does not, so the surrogate
+   overstates them and the plan's own energy is costed exactly); starting with every domain at
    the top of the grid, the domain whose move saves the most energy per accuracy point
    lost goes down next, while the predicted loss stays within the budget.
 3. **Joint check and back-off**, on the planning chips: the plan is evaluated with
@@ -38,7 +40,8 @@ The method (it scales linearly in the number of domains, e.g. ResNet-50's ~50 la
    can be false); the plan is not changed after it.
 
 Energies: :func:`wcatsim.experiments.plan.energy.domains_energy` (each domain in arrays of its
-own at its own voltage, normalised to the whole image unprotected at nominal).  The
+own at its own voltage, normalised to the whole image unprotected at nominal, plus the level
+shifters a bit read from a domain below the highest crosses).  The
 uniform baseline is costed as one memory holding every weight at that voltage (what a
 design without domains builds, no per-domain padding), and its accuracy is measured
 on the domains' cells of the same chips (faults are independent per cell, so the split
@@ -70,7 +73,12 @@ from wcatsim.experiments.plan.chips import (
     verification_chips,
 )
 from wcatsim.experiments.plan.domains import Domain, load_domains
-from wcatsim.experiments.plan.energy import ENERGY_MODEL, domains_energy
+from wcatsim.experiments.plan.energy import (
+    DEFAULT_LEVEL_SHIFTERS,
+    ENERGY_MODEL,
+    LevelShifters,
+    domains_energy,
+)
 from wcatsim.store.columns import accept_both, run_identity, standard_columns, standard_row, voltage_columns
 
 PLAN_JSON = "plan_voltage.json"
@@ -191,6 +199,10 @@ class VoltagePlan:
     """the final set (:meth:`FinalSet.to_json`): its chips and every chip's accuracy"""
     eval_images: dict[str, Any] | None = None
     """the --eval-images subset record (images, of, seed, indices), None for the whole test set"""
+    level_shifter_norm: float = 0.0
+    """the level shifters' part of ``energy_norm`` (bits read from domains below the highest)"""
+    level_shifters: LevelShifters = DEFAULT_LEVEL_SHIFTERS
+    """the level-shifter parameters the energies were costed with"""
     identity: dict[str, Any] = field(repr=False, default_factory=dict)
     """the run's identity columns of plan_voltage.csv (wcatsim.store.columns.run_identity)"""
     technology: Any = field(repr=False, default=None)
@@ -198,7 +210,8 @@ class VoltagePlan:
 
     @property
     def saving_over_uniform(self) -> float:
-        """Uniform plan's energy minus this plan's, as a fraction of the nominal energy."""
+        """Uniform plan's energy minus this plan's, as a fraction of the nominal energy; the plan's
+        includes its level shifters (the uniform design, one rail, has none)."""
         return self.uniform_energy_norm - self.energy_norm
 
     def _within(self, stats: PointStats) -> bool:
@@ -261,6 +274,8 @@ class VoltagePlan:
             "eval_images": self.eval_images,
             "organisation": s.organisation().describe(),
             "energy_model": ENERGY_MODEL,
+            "level_shifter_norm": self.level_shifter_norm,
+            "level_shifters": self.level_shifters.describe(),
             "uniform_energy_basis": "one memory holding every weight at the uniform voltage",
             "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, adjustment "
             "set s: chips P+(s-1)V .. P+sV-1; final set: chips P+MV .. P+(M+1)V-1 (M: max sets)",
@@ -384,6 +399,7 @@ def plan_voltage(
     device: str = "auto",
     batch_size: int | None = None,
     share_prefix: bool = True,
+    level_shifters: LevelShifters | None = None,
 ) -> VoltagePlan:
     """Plan one voltage per domain (method: module docstring); write the plan files into ``out_dir``.
 
@@ -394,12 +410,15 @@ def plan_voltage(
     ``share_prefix``: the sensitivity curves (one domain faulty at a time) replay the clean activations
     before the domain (:meth:`FaultEvaluator.sharing_clean_prefix
     <wcatsim.memory.evaluator.FaultEvaluator.sharing_clean_prefix>`): the same curves, sooner.
+    ``level_shifters``: the cost of a bit crossing from a lower domain (default
+    :data:`~wcatsim.experiments.plan.energy.DEFAULT_LEVEL_SHIFTERS`); every energy of the search counts it.
     """
     from sram_models import MemoryImage, Technology, load_technology
     from wcatsim.memory.evaluator import FaultEvaluator
 
     settings = PlanSettings.from_config(settings) if isinstance(settings, PlanConfig) else settings
     settings = settings or PlanSettings()
+    shifters = DEFAULT_LEVEL_SHIFTERS if level_shifters is None else level_shifters
     say = log or (lambda text: None)
     if not isinstance(technology, Technology):
         technology = load_technology(technology)
@@ -434,7 +453,7 @@ def plan_voltage(
         return [grid[int(j)] for j in steps]
 
     def energy_of(steps: Sequence[int]) -> Any:
-        return domains_energy(chips.images, plan_volts(steps), tech, reference, organisation)
+        return domains_energy(chips.images, plan_volts(steps), tech, reference, organisation, shifters)
 
     cache: _SensitivityCache | None = None  # its table stays locked while the planner runs
     try:
@@ -493,7 +512,7 @@ def plan_voltage(
         # 4. uniform baseline on the same planning chips
         uniform_loss = [math.inf] * n_steps
         uniform_energy = [
-            domains_energy([whole], [v], tech, reference, organisation).total_norm for v in grid
+            domains_energy([whole], [v], tech, reference, organisation, shifters).total_norm for v in grid
         ]
         uniform_planning = []
         for j, v in enumerate(grid):
@@ -561,6 +580,8 @@ def plan_voltage(
         run_dir=str(getattr(run, "dir", "")) or None,
         final_set=final_set.to_json(),
         eval_images=evaluator.subset,
+        level_shifter_norm=final.level_shifter_norm,
+        level_shifters=shifters,
         identity=run_identity(run.config, run.dir),
         technology=tech,
     )
@@ -767,6 +788,12 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
         + (f"; {sets} held-out set(s) spent adjusting" if sets else ""),
     ]
+    if data.get("level_shifter_norm") is not None:
+        table.append(
+            f"level shifters: {float(data['level_shifter_norm']):.4f} of the nominal energy, in the plan's "
+            "energy_norm and so in saving_over_uniform (bits read from domains below the highest; "
+            "the uniform design has none)"
+        )
     final = data.get("final_set")
     if final:
         table.append(
@@ -881,7 +908,7 @@ class _progress:
     def __init__(self, enabled: bool) -> None:
         from wcatsim.train.progress import bar
 
-        # a bar on a terminal only: redrawn lines are unreadable in a log file
+        # a bar on a terminal or in a notebook: redrawn lines are unreadable in a log file
         self.bar = bar(enabled, desc="plan-voltage", unit="chip", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:

@@ -20,10 +20,16 @@ whole technology (every field and table row), the energy organisation, the
 device type (CPU and CUDA kernels round differently) and the evaluation batch
 size (on CPU, ResNet-20 logits differ by up to 3e-6 between batches of 1 and 256,
 measured: enough to move an argmax tie).
+
+Progress: a ``tqdm.auto`` bar over realisations on a terminal or in a notebook
+(:mod:`wcatsim.train.progress`), and one INFO message per finished point on the logger
+``wcatsim.experiments.sweeps.sweep`` (the row rides on the record as ``point``; docs/logging.md).
+``tensorboard=DIR``: each point's numbers as TensorBoard scalars (:func:`wcatsim.train.tracking.log_point`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -44,6 +50,9 @@ from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
 from wcatsim.store.columns import TEXT_COLUMNS, run_identity, standard_columns, standard_row, voltage_columns
 from wcatsim.store.results import PointTable, typed_row
+from wcatsim.train.tracking import ScalarLog, log_point
+
+logger = logging.getLogger(__name__)
 
 RANDOM_FLIP_FILE = "random_flip.csv"
 SWEEP_VOLTAGE_FILE = "sweep_voltage.csv"
@@ -147,7 +156,7 @@ class _Progress:
     def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
         from wcatsim.train.progress import bar
 
-        # only on a terminal; elsewhere each finished point's row is the progress (on_row)
+        # on a terminal or in a notebook; elsewhere each finished point's log message is the progress
         self.bar = bar(enabled, total=total, desc=desc, unit="real", leave=False, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
@@ -157,6 +166,11 @@ class _Progress:
     def write(self, text: str) -> None:
         if self.bar is not None:
             self.bar.write(text)
+
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the bar (the last finished point: what a notebook's widget shows)."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -178,12 +192,14 @@ def _run_sweep(
     on_row: Callable[[dict[str, Any], bool], None] | None,
     desc: str,
     images_per_realisation: int = 0,
+    board: ScalarLog | None = None,
 ) -> list[dict[str, Any]]:
     pending = [p for p in points if table.done(p) is None]
     bar = _Progress(progress, len(pending) * rule.most if not rule.adaptive else None, desc)
+    board = board or ScalarLog(None)
     rows = []
     try:
-        for point in points:
+        for index, point in enumerate(points):
             found = table.done(point)
             if found is not None:
                 row = _typed(found)
@@ -197,11 +213,29 @@ def _run_sweep(
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
             rows.append(row)
+            logger.info("%s", _point_message(desc, key, row, index, len(points), resumed),
+                        extra={"point": row, "resumed": resumed, "sweep": desc})  # fmt: skip
+            log_point(board, desc.replace("-", "_"), index, row)
+            bar.note(f"{key} {row[key]:g}: {_accuracy_text(row)}")
             if on_row is not None:
                 on_row(row, resumed)
     finally:
         bar.close()
+        board.close()
     return rows
+
+
+def _accuracy_text(row: dict[str, Any]) -> str:
+    return "-" if row.get("acc_mean") is None else f"{row['acc_mean']:.2f}%"
+
+
+def _point_message(desc: str, key: str, row: dict[str, Any], index: int, count: int, resumed: bool) -> str:
+    """One line per finished point, for a log: where the sweep is and the point's accuracy (percent)."""
+    ci = ""
+    if row.get("ci_low") is not None and row.get("ci_high") is not None:
+        ci = f", 95% CI {row['ci_low']:.2f}-{row['ci_high']:.2f}"
+    return (f"{desc} {key} {row[key]:g} ({index + 1}/{count}): accuracy {_accuracy_text(row)}{ci} over "
+            f"{row.get('realisations')} realisations" + (" (resumed)" if resumed else ""))  # fmt: skip
 
 
 def _executor_setup(
@@ -367,6 +401,7 @@ def random_flip_sweep(
     montecarlo: MonteCarloSpec | None = None,
     images: int | str | None = None,
     protocol: str | None = None,
+    tensorboard: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy under random bit errors at each BER of ``bers``; writes ``random_flip.csv``, returns its rows.
 
@@ -393,6 +428,10 @@ def random_flip_sweep(
     ``acc_std_between`` and ``images_per_realisation``.  ``protocol="paper"``: the paper's 50
     realisations on the whole test set.
 
+    ``progress``: a bar on a terminal or in a notebook; each finished point is also an INFO message of the
+    logger ``wcatsim.experiments.sweeps.sweep``.  ``tensorboard``: a folder for each point's numbers as
+    TensorBoard scalars ``random_flip/<column>``, step = the point's index (needs the tensorboard extra).
+
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, layers, eval_images) and
     ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples, the CI rule, seed, executor) replace
     the keywords of the same names, which stay one release; giving a spec and its keywords is an error.
@@ -410,6 +449,7 @@ def random_flip_sweep(
     samples, ci_half_width, seed = montecarlo.samples, montecarlo.ci_half_width, montecarlo.seed
     min_samples, max_samples, executor = montecarlo.min_samples, montecarlo.max_samples, montecarlo.executor
     images, samples, ci_half_width = protocol_settings(protocol, images, samples, ci_half_width)
+    board = ScalarLog(tensorboard)  # no tensorboard package: refused before any work
 
     bers = check_bers(bers)
     scheme = resolve_scheme(ecc, protect, protect_msb)  # contradictions fail before anything runs
@@ -458,7 +498,7 @@ def random_flip_sweep(
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
                 rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
-                images_per_realisation=nested,
+                images_per_realisation=nested, board=board,
             )  # fmt: skip
     finally:
         unregister(spec)
@@ -493,6 +533,7 @@ def voltage_sweep(
     memory: MemorySpec | None = None,
     montecarlo: MonteCarloSpec | None = None,
     images: int | str | None = None,
+    tensorboard: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy and energy per inference at each supply voltage; writes ``sweep_voltage.csv``, returns rows.
 
@@ -519,6 +560,7 @@ def voltage_sweep(
     ``memory`` (:class:`wcatsim.config.MemorySpec`: word_bits, protect, ecc, banks, inference_time_ns,
     layers, eval_images) and ``montecarlo`` (:class:`wcatsim.config.MonteCarloSpec`: samples = chips,
     seed, executor) replace the keywords of the same names, which stay one release.
+    ``progress`` and ``tensorboard`` (scalars ``sweep_voltage/<column>``): as in :func:`random_flip_sweep`.
     """
     from sram_models import Technology, load_technology
     from sram_models.energy import MemoryOrganisation, inference_energy
@@ -535,6 +577,7 @@ def voltage_sweep(
     banks, inference_time_ns = memory.banks, memory.inference_time_ns
     layers = list(memory.layers) if memory.layers is not None else None
     chips, seed, executor = montecarlo.samples, montecarlo.seed, montecarlo.executor
+    board = ScalarLog(tensorboard)  # no tensorboard package: refused before any work
 
     scheme = resolve_scheme(ecc, protect)
     measured = None
@@ -644,7 +687,7 @@ def voltage_sweep(
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
-                images_per_realisation=nested,
+                images_per_realisation=nested, board=board,
             )  # fmt: skip
     finally:
         unregister(spec)
