@@ -57,6 +57,15 @@ _EXPORTS: dict[str, str] = {
     "BFAResult": "wcatsim.experiments.attacks.bfa",
     "plan_voltage": "wcatsim.experiments.plan",
     "PlanSettings": "wcatsim.experiments.plan",
+    "make_flip_model": "wcatsim.memory.evaluator",
+    # the Python API (wcatsim.api): a quantized model and its data in, a pandas DataFrame out
+    "model_run": "wcatsim.api",
+    "random_flip": "wcatsim.api",
+    "sweep_voltage": "wcatsim.api",
+    "bit_flip_attack": "wcatsim.api",
+    "voltage_plan": "wcatsim.api",
+    "param_groups": "wcatsim.train.quant",
+    "clip_weights_": "wcatsim.train.quant",
 }
 
 

@@ -336,6 +336,6 @@ def voltage_grid(tech: Any, points: int) -> list[float]:
         How many (at least 2).  26 on ``chandramoorthy14`` (0.75..1.0 Vmin) is the demo's own grid.
     """
     if points < 2:
-        raise InputError(f"--points must be at least 2 (the nominal voltage and one below it), got {points}")
+        raise InputError(f"`option.points` must be at least 2 (nominal and one below), got {points}")
     top = min(float(tech.v_nominal), float(tech.v_high))
     return [round(float(v), 6) for v in np.linspace(float(tech.v_low), top, points)]

@@ -126,6 +126,23 @@ def run_identity(config: Any, run_dir: str | os.PathLike | None) -> dict[str, An
     }
 
 
+def identity_of(run: Any, config: Any = None) -> dict[str, Any]:
+    """:func:`run_identity` of a loaded run (``wcatsim.train.runs.LoadedRun``, read by its attributes).
+
+    Parameters
+    ----------
+    run : LoadedRun
+        Its ``config`` (unless ``config`` is given), ``dir`` (None for a model given in Python), and the
+        names results record: ``model_name`` (the model's own name for a model given in Python) and
+        ``data.name``.
+    config : ExperimentConfig, optional
+        The settings to name it by instead of ``run.config``.
+    """
+    out = run_identity(getattr(run, "config", None) if config is None else config, getattr(run, "dir", None))
+    name, data = getattr(run, "model_name", None), getattr(getattr(run, "data", None), "name", None)
+    return out | {k: v for k, v in (("model", name), ("dataset", data)) if v is not None}
+
+
 def voltage_columns(technology: Any) -> Callable[[float], dict[str, float | None]]:
     """A function of a voltage in ``technology``'s unit returning ``voltage_v`` and ``voltage_norm``.
 
@@ -254,6 +271,7 @@ __all__ = [
     "VOLTAGE_COLUMNS",
     "accept_both",
     "column",
+    "identity_of",
     "read_table",
     "run_identity",
     "standard_columns",

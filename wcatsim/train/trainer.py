@@ -382,25 +382,13 @@ def layer_table(model: torch.nn.Module) -> dict[str, dict[str, float]]:
 
 
 def _make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    from wcatsim.train.quant import range_parameters
+    from wcatsim.train.quant import param_groups
 
     tcfg = cfg.trainer
-    # The learned ranges (wcat alpha, lsq step) get a group of their own, as in the WCAT code (its
-    # _set_q_range_weight_decay matches the range parameter by name), so that they have their own learning
-    # rate (trainer.range_lr) and, for WCAT, their own decay (trainer.range_decay). LSQ's step keeps the
-    # ordinary weight decay, as in LSQ and in that code (whose range group matches WCAT's only).
-    ranges = list(range_parameters(model))
-    range_ids = {id(p) for p in ranges}
-    weights = [p for p in model.parameters() if id(p) not in range_ids and p.requires_grad]
-    groups: list[dict[str, Any]] = [
-        {"params": weights, "weight_decay": tcfg.weight_decay, "name": "weights", "lr_scale": 1.0}
-    ]
-    if ranges:
-        decay = tcfg.range_decay if cfg.quant.method == "wcat" else tcfg.weight_decay
-        scale = tcfg.range_lr / tcfg.lr if tcfg.range_lr > 0 else 1.0
-        groups.append({"params": ranges, "weight_decay": decay, "name": "ranges", "lr_scale": scale})
-    for group in groups:
-        group["lr"] = tcfg.lr * group["lr_scale"]
+    # the weights, and the learned ranges in a group of their own (param_groups says why): the same helper
+    # a user's own training loop calls
+    groups = param_groups(model, tcfg.lr, weight_decay=tcfg.weight_decay, range_decay=tcfg.range_decay,
+                          range_lr=tcfg.range_lr, method=cfg.quant.method)
     if tcfg.optimizer == "sgd":
         return torch.optim.SGD(
             groups, lr=tcfg.lr, momentum=tcfg.momentum, nesterov=tcfg.nesterov and tcfg.momentum > 0

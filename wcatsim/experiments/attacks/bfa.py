@@ -369,8 +369,9 @@ def run_bfa(
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
 
     base = {
-        "run": str(run.dir),
-        "model": run.config.model.name,
+        "run": None if run.dir is None else str(run.dir),
+        # a model given in Python (wcatsim.api) is named by its own name, never the default config's
+        "model": getattr(run, "model_name", None) or run.config.model.name,
         "dataset": run.data.name,
         "quant_method": run.config.quant.method,
         "bits": sorted(set(bits.values())),
@@ -400,13 +401,14 @@ def run_bfa(
         base["to_original_threshold"] = True
     reference = guard.reference(clean_codes, bits)
     columns = FLIP_COLUMNS + list(goal.flip_columns)
-    out_dir = Path(run.dir if out_dir is None else out_dir)
+    write = write and (out_dir is not None or run.dir is not None)  # no run directory, no path: nothing
+    out_dir = Path(run.dir if out_dir is None else out_dir) if write else None
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
-    from wcatsim.store.columns import run_identity, standard_columns, with_identity
+    from wcatsim.store.columns import identity_of, standard_columns, with_identity
     from wcatsim.store.results import ResultStore, fingerprint, now_stamp
 
-    identity = run_identity(run.config, run.dir)
+    identity = identity_of(run)
 
     # The summary is the table's sidecar: its fingerprint and creation time name the earlier results
     # when a later attack keeps them aside (an attack is not resumed; nothing it wrote is deleted).

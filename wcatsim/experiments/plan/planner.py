@@ -79,7 +79,7 @@ from wcatsim.experiments.plan.energy import (
     LevelShifters,
     domains_energy,
 )
-from wcatsim.store.columns import accept_both, run_identity, standard_columns, standard_row, voltage_columns
+from wcatsim.store.columns import accept_both, identity_of, standard_columns, standard_row, voltage_columns
 
 PLAN_JSON = "plan_voltage.json"
 PLAN_CSV = "plan_voltage.csv"
@@ -442,7 +442,8 @@ def plan_voltage(
     reference = evaluator.memory.image  # the whole image, packed as one memory, unprotected
     whole = MemoryImage.pack(chips.clean, layout)  # the uniform design: one memory, protected as asked
     n_dom, n_steps = len(doms), len(grid)
-    target = Path(out_dir) if out_dir is not None else Path(run.dir)
+    # no run directory and no out_dir (a model given in Python): nothing is written, the curves held in memory
+    target = Path(out_dir) if out_dir is not None else Path(run.dir) if run.dir is not None else None
     bar = _progress(progress)
     say = bar.wrap(say)
     bench = _Bench(evaluator, chips, settings.metric, bar.update)
@@ -464,7 +465,7 @@ def plan_voltage(
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
         cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings), tech,
-                                  run_identity(run.config, run.dir))
+                                  identity_of(run))
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
         sharing = evaluator.sharing_clean_prefix() if share_prefix else contextlib.nullcontext()
@@ -577,15 +578,16 @@ def plan_voltage(
             "forward_passes": bench.forwards,
         },
         sensitivity=cache.rows_for([d.name for d in doms], grid),
-        run_dir=str(getattr(run, "dir", "")) or None,
+        run_dir=str(run.dir) if getattr(run, "dir", None) is not None else None,
         final_set=final_set.to_json(),
         eval_images=evaluator.subset,
         level_shifter_norm=final.level_shifter_norm,
         level_shifters=shifters,
-        identity=run_identity(run.config, run.dir),
+        identity=identity_of(run),
         technology=tech,
     )
-    write_plan(plan, target)
+    if target is not None:
+        write_plan(plan, target)
     return plan
 
 
@@ -852,7 +854,7 @@ class _SensitivityCache:
     evaluated; one of other settings keeps the earlier table under its fingerprint; the table is locked
     while the planner runs."""
 
-    def __init__(self, out_dir: Path, fingerprint: str, tech: Any = None,
+    def __init__(self, out_dir: Path | None, fingerprint: str, tech: Any = None,
                  identity: dict[str, Any] | None = None) -> None:  # fmt: skip
         from wcatsim.store.files import OUTPUTS
         from wcatsim.store.results import PointTable
@@ -861,9 +863,11 @@ class _SensitivityCache:
         # The plan and its figures were made from this table: kept aside with it, under its fingerprint
         # (left under the plain names, they would stand beside the new table showing the old plan).
         made_from = [out_dir / name for name in OUTPUTS["plan_voltage"]
-                     if name not in (SENSITIVITY_CSV, Path(SENSITIVITY_CSV).with_suffix(".json").name)]
+                     if name not in (SENSITIVITY_CSV, Path(SENSITIVITY_CSV).with_suffix(".json").name)
+                     ] if out_dir is not None else []  # fmt: skip
         self.table = PointTable(
-            out_dir / SENSITIVITY_CSV, standard_columns(SENSITIVITY_COLUMNS), ("domain", "voltage"), {},
+            out_dir / SENSITIVITY_CSV if out_dir is not None else None, standard_columns(SENSITIVITY_COLUMNS),
+            ("domain", "voltage"), {},
             fingerprint_key=fingerprint, sidecar="fingerprint", order="insertion",
             key_types={"domain": str}, check_path=False,
             parse=lambda row: _sensitivity_row(accept_both(row, tech)),  # old or new column names

@@ -48,7 +48,7 @@ from wcatsim.experiments.montecarlo.stopping import StoppingRule
 from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask, register, unregister
 from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
-from wcatsim.store.columns import TEXT_COLUMNS, run_identity, standard_columns, standard_row, voltage_columns
+from wcatsim.store.columns import TEXT_COLUMNS, identity_of, standard_columns, standard_row, voltage_columns
 from wcatsim.store.results import PointTable, typed_row
 from wcatsim.train.tracking import ScalarLog, log_point
 
@@ -141,6 +141,23 @@ def _point_row(
     }  # fmt: skip
 
 
+class SweepRows(list):
+    """The rows a sweep returns (a list of dicts, one per point), with what made them.
+
+    ``settings`` and ``fingerprint``: the table's (what its sidecar records); ``meta``: the run, config and
+    test data; ``realisations``: one row per realisation, in point order (empty unless ``per_realisation``);
+    ``path``: the table written, None when it was held in memory (:mod:`wcatsim.api`).
+    """
+
+    def __init__(self, rows: Sequence[dict[str, Any]], table: PointTable, points: Sequence[float]) -> None:
+        super().__init__(rows)
+        self.settings = dict(table.settings)
+        self.fingerprint = table.fingerprint
+        self.meta = dict(table.meta)
+        self.path = table.path
+        self.realisations = [_typed(dict(r)) for p in points for r in table.realisations.get(float(p), [])]
+
+
 def _realisation_rows(key: str, point: float, realisations: Sequence[Realisation]) -> list[dict[str, Any]]:
     return [
         {key: point, "realisation": r.index, "seed": r.seed, "accuracy": r.accuracy,
@@ -222,7 +239,7 @@ def _run_sweep(
     finally:
         bar.close()
         board.close()
-    return rows
+    return SweepRows(rows, table, points)
 
 
 def _accuracy_text(row: dict[str, Any]) -> str:
@@ -247,8 +264,13 @@ def _executor_setup(
 
     # the scheme (resolved by the caller from its ecc and protect options) decides the stored code
     ecc = "secded" if protect in ("secded", "secded-zero") else None
+    if run.dir is None and executor is not None and executor.name != "local":
+        # a worker rebuilds the model from its run directory; a model given in Python has none
+        raise InputError(f"a model given in Python runs with the local executor, not {executor.name!r}: "
+                         "train or quantize it into a run directory (wcatsim train / quantize) for workers")
+    where = str(Path(run.dir).resolve()) if run.dir is not None else f"<in memory {id(run.model):x}>"
     spec = EvalSpec(
-        run_dir=str(Path(run.dir).resolve()), device=device, layers=tuple(layers) if layers else None,
+        run_dir=where, device=device, layers=tuple(layers) if layers else None,
         word_bits=int(word_bits), ecc=ecc, batch_size=batch_size, protect=protect,
         eval_images=int(eval_images or 0),
     )  # fmt: skip
@@ -476,7 +498,8 @@ def random_flip_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
-        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
+        # no run directory and no path (a model given in Python): the table is held in memory
+        out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE if run.dir else None
         protected = scheme != "none"
         with PointTable(
             out,
@@ -646,7 +669,7 @@ def voltage_sweep(
                 "fault_map": measured.chip.fingerprint(), "fault_map_chip": measured.chip.chip,
                 "tile_offset": int(tile_offset), "ci": "none: one measured chip, no spread across chips",
             }  # fmt: skip
-        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE
+        out = Path(out) if out is not None else Path(run.dir) / SWEEP_VOLTAGE_FILE if run.dir else None
         if evaluator.subset is not None:
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
@@ -732,12 +755,17 @@ def compare_realisations(
 
 def _identity(config: Any, run: Any) -> dict[str, Any]:
     """Return the run's identity columns (run, model, quantizer, bits, dataset: wcatsim.store.columns)."""
-    return run_identity(config if config is not None else getattr(run, "config", None), run.dir)
+    return identity_of(run, config)
 
 
 def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
     cfg = config if config is not None else getattr(run, "config", None)
-    meta = {"run_dir": str(run.dir), "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None}
+    if run.dir is None:  # a model given in Python: its own name, not the default config's model and data
+        cfg = config
+        meta = {"run_dir": None, "model": run.model_name, "dataset": run.data.name}
+    else:
+        meta = {"run_dir": str(run.dir)}
+    meta["config"] = cfg.to_dict() if hasattr(cfg, "to_dict") else None
     if evaluator is not None:
         meta["test_data"] = evaluator.data_description  # in memory or streamed (never changes a number)
     return meta
@@ -752,6 +780,7 @@ __all__ = [
     "RANDOM_FLIP_COLUMNS",
     "RANDOM_FLIP_FILE",
     "SWEEP_VOLTAGE_COLUMNS",
+    "SweepRows",
     "SWEEP_VOLTAGE_FILE",
     "random_flip_sweep",
     "voltage_sweep",
