@@ -39,6 +39,7 @@ TEXT_COLUMNS = ("run", "model", "quantizer", "dataset", "label", "model_name", "
 # Voltage in volts, and in multiples of the preset's v_min (replacing `voltage`, in the preset's unit).
 VOLTAGE_COLUMNS = ("voltage_v", "voltage_norm")
 LEGACY_VOLTAGE = "voltage"
+_DIGITS = 12  # decimals kept of a converted voltage (far below any supply's precision)
 
 # Old name -> new name (the unit in the name).  The old name is written too, for one release.
 RENAMES: dict[str, str] = {
@@ -159,9 +160,9 @@ def voltage_columns(technology: Any) -> Callable[[float], dict[str, float | None
         v = float(v)
         if unit == "V":
             volts: float | None = v
-        else:
-            volts = v * vmin_volts if vmin_volts is not None else None
-        return {"voltage_v": volts, "voltage_norm": v / v_min if v_min else None}
+        else:  # rounded to 1e-12 V: 0.9 x 0.8 reads 0.72, not 0.7200000000000001 (no voltage is that exact)
+            volts = round(v * vmin_volts, _DIGITS) if vmin_volts is not None else None
+        return {"voltage_v": volts, "voltage_norm": round(v / v_min, _DIGITS) if v_min else None}
 
     return convert
 
@@ -223,7 +224,7 @@ def accept_both(row: Mapping[str, Any], technology: Any = None) -> dict[str, Any
             out[LEGACY_VOLTAGE] = out["voltage_v"]
         elif out.get("voltage_norm") not in (None, "") and v_min:
             norm = float(out["voltage_norm"]) * v_min
-            out[LEGACY_VOLTAGE] = round(norm, 12) if math.isfinite(norm) else norm
+            out[LEGACY_VOLTAGE] = round(norm, _DIGITS) if math.isfinite(norm) else norm
     return out
 
 
