@@ -280,6 +280,10 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.random_flip.seed": "--seed",
         "attack.random_flip.protect": "--protect",
         "attack.random_flip.images": "--images",
+        **{f"attack.activations.{name}": flag for name, flag in (
+            ("target", "--target"), ("bits", "--act-bits"), ("word_bits", "--act-word-bits"),
+            ("protect", "--act-protect"), ("fault", "--act-fault"),
+            ("calibration_images", "--calibration-images"), ("ber", "--act-ber"))},
     },
     "bfa": {
         "attack.bfa.k_top": "--k-top",
@@ -311,11 +315,16 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.sweep.seed": "--seed",
         "attack.sweep.protect": "--protect",
         "attack.sweep.images": "--images",
+        **{f"attack.activations.{name}": flag for name, flag in (
+            ("target", "--target"), ("bits", "--act-bits"), ("word_bits", "--act-word-bits"),
+            ("protect", "--act-protect"), ("fault", "--act-fault"),
+            ("calibration_images", "--calibration-images"), ("preset", "--act-preset"),
+            ("voltage", "--act-voltage"))},
     },
 }
 
 
-def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
+def setting_option(flag: str, key: str, dest: str | None = None, **kwargs: Any) -> Callable[[F], F]:
     """A click option generated from the setting ``key``: default None (then the config layers' value
     is used, see :func:`merge_flags`), help = the field's one-line doc and its built-in default.
 
@@ -325,6 +334,8 @@ def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
         The option, e.g. ``"--budget"``.
     key : str
         The setting it mirrors, e.g. ``"plan.budget"`` (:func:`wcatsim.config.setting_field`).
+    dest : str, optional
+        The parameter name (default: the key's last part; give one where another option has it).
     **kwargs
         Further click arguments (``type``, ``metavar``).
     """
@@ -334,7 +345,7 @@ def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
     default = info.default_factory() if info.default_factory is not None else info.default
     text = (info.description or "").rstrip(".")
     kwargs.setdefault("help", f"{text} (default: {key}, built in {default})." if text else None)
-    dest = key.rsplit(".", 1)[-1]
+    dest = dest or key.rsplit(".", 1)[-1]
     return click.option(flag, dest, default=None, **kwargs)
 
 
@@ -424,6 +435,27 @@ def flag_message(command: str, message: str, key: str | None) -> str:
 # Integer options: a count of at least one, a seed or size of at least zero (click prints the range).
 COUNT = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)
+
+
+class ImagesPerRealisation(click.ParamType):
+    """--images: a count >= 0 (0 = the whole test set), ``all`` or ``auto`` (the allocated design)."""
+
+    name = "N|all|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        text = str(value).strip().lower()
+        if text in ("all", "auto"):
+            return text
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a count, 'all' or 'auto'", param, ctx)
+        if number < 0:
+            self.fail(f"{number} is below 0", param, ctx)
+        return number
+
+
+IMAGES = ImagesPerRealisation()
 
 
 class FiniteFloat(click.ParamType):

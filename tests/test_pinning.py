@@ -186,14 +186,18 @@ def test_run_directory_name(layers, overrides, name) -> None:
 
 def test_table_columns() -> None:
     # Deliberate change (issue 17 section 6): acc_p05 and collapsed_share beside the mean and CI.
+    # Deliberate change (issue 18 section 1): acc_std_between and images_per_realisation in every table
+    # (whole-set runs: the test-set size, and the realisations' std); issue 17 section 6: ci_nominal.
     assert RANDOM_FLIP_COLUMNS == (
         "ber", "flip_rate", "realisations", "acc_mean", "acc_std", "acc_min", "acc_max",
         "ci_low", "ci_high", "acc_p05", "collapsed_share", "bits_changed_mean", "clean_acc",
+        "acc_std_between", "images_per_realisation", "ci_nominal",
     )  # fmt: skip
     assert SWEEP_VOLTAGE_COLUMNS == (
         "voltage", "ber", "flip_rate", "bits_changed_mean", "energy_per_inference_pj", "energy_norm",
         "dynamic_pj", "leakage_pj", "leakage_share", "inference_time_ns",
         "realisations", "acc_mean", "acc_std", "ci_low", "ci_high", "acc_p05", "collapsed_share", "clean_acc",
+        "acc_std_between", "images_per_realisation", "ci_nominal",
     )  # fmt: skip
     assert REALISATION_COLUMNS == (
         "realisation",
@@ -481,7 +485,8 @@ def test_random_flip_sidecar_fingerprint(tiny_run, tmp_path) -> None:
     assert _header(out) == (
         "run,model,quantizer,bits,dataset,ber,flip_frac,realisations,acc_mean_pct,acc_std_pct,acc_min_pct,"
         "acc_max_pct,ci_low_pct,ci_high_pct,acc_p05_pct,collapsed_frac,bits_changed_mean,clean_acc_pct,"
-        "flip_rate,acc_mean,acc_std,acc_min,acc_max,ci_low,ci_high,acc_p05,collapsed_share,clean_acc"
+        "acc_std_between_pct,images_per_realisation,ci_nominal,flip_rate,acc_mean,acc_std,acc_min,acc_max,"
+        "ci_low,ci_high,acc_p05,collapsed_share,clean_acc,acc_std_between"
     )
     assert _header(tmp_path / "random_flip_realisations.csv") == (
         "run,model,quantizer,bits,dataset,ber,realisation,seed,accuracy_pct,bits_changed,faulty_cells,images,"
@@ -509,8 +514,8 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
         "run,model,quantizer,bits,dataset,voltage_v,voltage_norm,ber,flip_frac,bits_changed_mean,"
         "energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,leakage_frac,inference_time_ns,"
         "realisations,acc_mean_pct,acc_std_pct,ci_low_pct,ci_high_pct,acc_p05_pct,collapsed_frac,"
-        "clean_acc_pct,voltage,flip_rate,leakage_share,acc_mean,acc_std,ci_low,ci_high,acc_p05,"
-        "collapsed_share,clean_acc"
+        "clean_acc_pct,acc_std_between_pct,images_per_realisation,ci_nominal,voltage,flip_rate,leakage_share,"
+        "acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,clean_acc,acc_std_between"
     )
     # a protected sweep, as the demo's protect stage writes it (sweep_voltage_<scheme>.csv)
     out = tmp_path / "sweep_voltage_secded.csv"
@@ -523,8 +528,9 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
         "run,model,quantizer,bits,dataset,voltage_v,voltage_norm,ber,flip_frac,bits_changed_mean,"
         "energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,leakage_frac,inference_time_ns,"
         "realisations,acc_mean_pct,acc_std_pct,ci_low_pct,ci_high_pct,acc_p05_pct,collapsed_frac,"
-        "clean_acc_pct,ecc_corrected_mean,ecc_detected_mean,ecc_miscorrected_mean,voltage,flip_rate,"
-        "leakage_share,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,clean_acc"
+        "clean_acc_pct,acc_std_between_pct,images_per_realisation,ci_nominal,ecc_corrected_mean,"
+        "ecc_detected_mean,ecc_miscorrected_mean,voltage,flip_rate,leakage_share,acc_mean,acc_std,ci_low,"
+        "ci_high,acc_p05,collapsed_share,clean_acc,acc_std_between"
     )
     assert _header(tmp_path / "sweep_voltage_secded_realisations.csv") == (
         "run,model,quantizer,bits,dataset,voltage_v,voltage_norm,realisation,seed,accuracy_pct,bits_changed,"

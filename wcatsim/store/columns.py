@@ -39,6 +39,9 @@ TEXT_COLUMNS = ("run", "model", "quantizer", "dataset", "label", "model_name", "
 # Voltage in volts, and in multiples of the preset's v_min (replacing `voltage`, in the preset's unit).
 VOLTAGE_COLUMNS = ("voltage_v", "voltage_norm")
 LEGACY_VOLTAGE = "voltage"
+# The activation buffer's supply (sweep-voltage --target both|activations), in its preset's unit: the same
+# split (act_voltage_v, act_voltage_norm) with the buffer's technology.
+LEGACY_ACT_VOLTAGE = "act_voltage"
 _DIGITS = 12  # decimals kept of a converted voltage (far below any supply's precision)
 
 # Old name -> new name (the unit in the name).  The old name is written too, for one release.
@@ -91,8 +94,8 @@ def standard_columns(columns: Sequence[str], *, identity: bool = True) -> tuple[
     for name in columns:
         if name in head:
             continue
-        if name == LEGACY_VOLTAGE:
-            body += VOLTAGE_COLUMNS
+        if name in (LEGACY_VOLTAGE, LEGACY_ACT_VOLTAGE):
+            body += [f"{name}_v", f"{name}_norm"]
             legacy.append(name)
         elif name in RENAMES:
             body.append(RENAMES[name])
@@ -182,6 +185,7 @@ def standard_row(
     row: Mapping[str, Any],
     identity: Mapping[str, Any] | None = None,
     voltage: Callable[[float], Mapping[str, Any]] | None = None,
+    act_voltage: Callable[[float], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``row`` with the identity, its renamed columns under both names and ``voltage`` in volts.
 
@@ -194,12 +198,18 @@ def standard_row(
     voltage : callable, optional
         :func:`voltage_columns` of the table's technology (``voltage_v`` and ``voltage_norm`` from
         ``voltage``, when the row has one).
+    act_voltage : callable, optional
+        The same for ``act_voltage`` (the activation buffer's supply) with the buffer's technology:
+        ``act_voltage_v`` and ``act_voltage_norm``.
     """
     out = {**dict(identity or {}), **accept_both(row)}
-    if voltage is not None and out.get(LEGACY_VOLTAGE) not in (None, ""):
-        for name, value in voltage(float(out[LEGACY_VOLTAGE])).items():
-            if out.get(name) in (None, ""):
-                out[name] = value
+    for name, convert in ((LEGACY_VOLTAGE, voltage), (LEGACY_ACT_VOLTAGE, act_voltage)):
+        if convert is None or out.get(name) in (None, ""):
+            continue
+        for column_name, value in convert(float(out[name])).items():  # voltage_v -> act_voltage_v
+            column_name = column_name.replace(LEGACY_VOLTAGE, name, 1)
+            if out.get(column_name) in (None, ""):
+                out[column_name] = value
     return out
 
 

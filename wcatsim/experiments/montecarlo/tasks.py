@@ -15,6 +15,7 @@ row), so two presets with one name and other numbers never share draws.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ class EvalSpec:
     # > 0: nested Monte Carlo, each realisation on its own random subset of this many test images
     # (wcatsim.experiments.montecarlo.nested); 0 = every realisation on the whole (or --eval-images) set
     images_per_realisation: int = 0
+    # an ActivationSpec (wcatsim.config) whose target holds activations; None = float activations, as before
+    activations: Any = None
 
 
 _LOCK = threading.Lock()
@@ -75,7 +78,7 @@ def evaluator_for(spec: EvalSpec) -> Any:
     run = load_run(spec.run_dir, device=spec.device)
     evaluator = FaultEvaluator.for_run(
         run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
-        protect=spec.protect, eval_images=spec.eval_images,
+        protect=spec.protect, eval_images=spec.eval_images, activations=spec.activations,
     )  # fmt: skip
     register(spec, evaluator)
     return evaluator
@@ -99,13 +102,16 @@ def _voltage_model(spec: EvalSpec, technology: Any, fault: str, stuck_at_one: fl
 
 
 def _realise(
-    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int
+    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int,
+    started: float = 0.0,
+    act: Any = None,
 ) -> Realisation:
     n = spec.images_per_realisation
     within = 0.0
     if n:
         n_changed = evaluator.memory.changed_bits(result.codes)
-        if n_changed == 0:  # the clean read: its whole-set accuracy is known exactly, at no cost
+        # the clean read (weights and activations): its whole-set accuracy is known exactly, at no cost
+        if n_changed == 0 and act is None:
             accuracy, images = evaluator.clean_acc, 0
         else:
             from wcatsim.experiments.montecarlo.nested import draw_subset, subset_estimate
@@ -113,11 +119,11 @@ def _realise(
             labels = evaluator.labels
             # the subset's own seed: independent of the fault draw, shared by models with one base seed
             chosen = draw_subset(labels, n, subset_seed(base_seed, point, index))
-            correct = evaluator.correct(result.codes, chosen)
+            correct = evaluator.correct(result.codes, chosen, act)
             accuracy, within = subset_estimate(correct, labels[chosen], labels)
             images = int(chosen.size)
     else:
-        accuracy, n_changed, images = evaluator.evaluate(result.codes)
+        accuracy, n_changed, images = evaluator.evaluate(result.codes, act)
     return Realisation(
         index=index,
         seed=seed,
@@ -129,6 +135,7 @@ def _realise(
         ecc_detected=int(result.ecc_detected),
         ecc_miscorrected=int(result.ecc_miscorrected),
         within_var=within,
+        seconds=time.perf_counter() - started if started else 0.0,  # from before the fault draw
     )
 
 
@@ -144,12 +151,19 @@ class FlipTask:
 
     def __call__(self, index: int) -> Realisation:
         """Draw realisation ``index`` at this BER and evaluate the model reading it."""
+        from functools import partial
+
+        from wcatsim.memory.activations import flip_read, weight_read
         from wcatsim.memory.evaluator import make_flip_model
 
         evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
         seed = transient_seed(self.base_seed, self.ber, index)
-        result = evaluator.memory.corrupt(make_flip_model(self.fault, self.ber, self.protect_msb), seed)
-        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed)
+        act = self.spec.activations  # target activations/both: the buffer's read (wcatsim.memory.activations)
+        flips = partial(make_flip_model, self.fault, self.ber, self.protect_msb)
+        result = weight_read(evaluator.memory, act, flips, seed)
+        read = flip_read(act, self.fault, self.ber, seed)
+        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed, started, read)
 
 
 @dataclass(frozen=True)
@@ -163,14 +177,18 @@ class VoltageTask:
     base_seed: int = 0
     stuck_at_one: float = 0.5  # share of faulty cells stuck at 1 (the rest at 0)
     fault_map: Any = None  # fault="measured": the sram_models.MeasuredFaultMap (one chip, seed unused)
+    act_technology: Any = None  # the activation buffer's Technology (spec.activations); None = technology
 
     def __call__(self, index: int) -> Realisation:
         """Draw chip (or realisation) ``index`` at this voltage and evaluate the model reading it."""
+        from wcatsim.memory.activations import voltage_read, weight_read
+
         evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn
             result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
-            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started)
         from sram_models import FAULT_MODELS
 
         # a nested model's seed is the chip, the same at every voltage; others draw afresh per voltage
@@ -179,5 +197,9 @@ class VoltageTask:
         else:
             seed = transient_seed(self.base_seed, self.voltage, index)
         model = _voltage_model(self.spec, self.technology, self.fault, self.stuck_at_one)
-        result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
-        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+        act = self.spec.activations  # target activations/both: the buffer's read (wcatsim.memory.activations)
+        result = weight_read(evaluator.memory, act, lambda: model, seed, voltage=self.voltage)
+        read = voltage_read(act, self.fault, self.act_technology or self.technology, self.voltage, seed,
+                            self.stuck_at_one)  # fmt: skip
+        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started,
+                        read)
