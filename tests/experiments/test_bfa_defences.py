@@ -1,5 +1,6 @@
 """RADAR-style checksums (Li et al., DATE 2021): signatures against a hand computation, every flip of
-the two most significant bits detected in exactly its group, flagged groups zeroed."""
+the two most significant bits detected in exactly its group, the keyed grouping a balanced partition,
+two same-signed top-bit flips in one group seen by the third signature bit, flagged groups zeroed."""
 
 from __future__ import annotations
 
@@ -25,22 +26,61 @@ def _flip(code: int, bit: int) -> int:
 
 
 def test_signatures_match_a_hand_computation() -> None:
-    defence, codes = Checksum(group_size=8, seed=3), _codes()
-    sig = defence.signatures(codes, {"a": BITS, "b": BITS})
-    for name, c in codes.items():
-        flat = [int(v) for v in c.reshape(-1)]
-        key = [int(k) for k in defence.key(name, len(flat))]
-        groups = -(-len(flat) // 8)
-        assert sig[name].shape == (groups, 2)
-        for g in range(groups):
-            s = sum(key[i] * flat[i] for i in range(len(flat)) if i % groups == g)
-            expected = [(s >> (BITS - 1)) & 1, (s >> (BITS - 2)) & 1]  # Python's >> floors negatives too
-            assert sig[name][g].tolist() == expected, (name, g, s)
+    codes = _codes()
+    for grouping, sig_bits in (("interleaved", 2), ("keyed", 3)):
+        defence = Checksum(group_size=8, seed=3, min_groups=1, signature_bits=sig_bits, grouping=grouping)
+        sig = defence.signatures(codes, {"a": BITS, "b": BITS})
+        for name, c in codes.items():
+            flat = [int(v) for v in c.reshape(-1)]
+            key = [int(k) for k in defence.key(name, len(flat))]
+            groups = -(-len(flat) // 8)
+            index = ([i % groups for i in range(len(flat))] if grouping == "interleaved"
+                     else defence.group_index(name, len(flat)).tolist())  # fmt: skip
+            assert sig[name].shape == (groups, sig_bits)
+            for g in range(groups):
+                s = sum(key[i] * flat[i] for i in range(len(flat)) if index[i] == g)
+                kept = [BITS, BITS - 1, BITS - 2][-sig_bits:]
+                expected = [(s >> b) & 1 for b in kept]  # Python's >> floors negatives too
+                assert sig[name][g].tolist() == expected, (grouping, name, g, s)
+
+
+def test_groups_follow_the_size_and_minimum_rule_and_the_keyed_grouping_is_a_balanced_partition() -> None:
+    defence = Checksum(group_size=16, min_groups=64)
+    # max(ceil(n/16), min(n, 64)): by hand
+    assert [defence.groups(n) for n in (1, 10, 64, 144, 1024, 1040, 4608)] == [1, 10, 64, 64, 64, 65, 288]
+    for n in (10, 144, 1040):
+        g = defence.groups(n)
+        index = defence.group_index("conv", n).tolist()
+        sizes = [index.count(j) for j in range(g)]
+        assert max(sizes) - min(sizes) <= 1 and sum(sizes) == n, (n, sizes)
+        assert index != [i % g for i in range(n)], "the keyed grouping is the plain interleaving"
+        assert defence.group_index("conv", n).tolist() == index, "the grouping is not reproducible"
+        assert Checksum(seed=1, min_groups=64).group_index("conv", n).tolist() != index, "the seed is unused"
+
+
+def test_two_same_signed_top_bit_flips_in_one_group_need_the_third_signature_bit() -> None:
+    # one group of two weights, both keys read by hand; flips that move k*c by +8 each: S changes by 16
+    codes = {"w": torch.tensor([1, 2], dtype=torch.int8)}
+    bits = {"w": BITS}
+    for sig_bits, seen in ((2, False), (3, True)):
+        defence = Checksum(group_size=2, min_groups=1, signature_bits=sig_bits)
+        key = [int(k) for k in defence.key("w", 2)]
+        # bit 3 of a non-negative 4-bit code: c -> c - 8, so k*c changes by -8k; pick the second flip's
+        # sign to match the first by flipping a negative code (c -> c + 8) where the keys differ
+        attacked = [_flip(1, BITS - 1), _flip(2, BITS - 1)] if key[0] == key[1] else None
+        if attacked is None:
+            codes = {"w": torch.tensor([1, -6], dtype=torch.int8)}
+            attacked = [_flip(1, BITS - 1), _flip(-6, BITS - 1)]
+        change = sum(k * (a - int(c)) for k, a, c in zip(key, attacked, codes["w"], strict=True))
+        assert abs(change) == 16, change
+        ref = defence.reference(codes, bits)
+        flagged = defence.flagged(ref, {"w": torch.tensor(attacked, dtype=torch.int8)}, bits)
+        assert bool(flagged["w"][0]) is seen, (sig_bits, key, attacked)
 
 
 @pytest.mark.parametrize("bit", [BITS - 1, BITS - 2])
 def test_every_single_msb_flip_is_flagged_in_exactly_its_group(bit: int) -> None:
-    defence, codes = Checksum(group_size=8), _codes()
+    defence, codes = Checksum(group_size=8, min_groups=4), _codes()
     bits = {"a": BITS, "b": BITS}
     ref = defence.reference(codes, bits)
     assert not any(f.any() for f in defence.flagged(ref, codes, bits).values()), "clean image flagged"
@@ -50,23 +90,23 @@ def test_every_single_msb_flip_is_flagged_in_exactly_its_group(bit: int) -> None
             flat = attacked[name].view(-1)
             flat[i] = _flip(int(flat[i]), bit)
             flagged = defence.flagged(ref, attacked, bits)
-            groups = defence.groups(c.numel())
-            assert flagged[name].nonzero().flatten().tolist() == [i % groups], (name, i, bit)
+            group = int(defence.group_index(name, c.numel())[i])
+            assert flagged[name].nonzero().flatten().tolist() == [group], (name, i, bit)
             assert not any(f.any() for k, f in flagged.items() if k != name)
             assert defence.detected([(name, i)], flagged, {k: v.numel() for k, v in codes.items()}) == 1
 
 
 def test_repair_zeroes_exactly_the_flagged_groups() -> None:
-    defence, codes = Checksum(group_size=8), _codes()
+    defence, codes = Checksum(group_size=8, min_groups=1), _codes()
     flagged = {"a": torch.zeros(7, dtype=torch.bool), "b": torch.zeros(5, dtype=torch.bool)}
     flagged["a"][2] = True
     flagged["b"][4] = True
     out = defence.repair(codes, flagged)
     for name, c in codes.items():
-        groups = defence.groups(c.numel())
+        index = defence.group_index(name, c.numel())
         for i, (before, after) in enumerate(zip(c.reshape(-1).tolist(), out[name].reshape(-1).tolist(),
                                                 strict=True)):
-            assert after == (0 if flagged[name][i % groups] else before), (name, i)
+            assert after == (0 if flagged[name][index[i]] else before), (name, i)
         assert out[name].shape == c.shape and out[name].dtype == c.dtype
 
 
@@ -76,6 +116,8 @@ def test_the_registry_has_none_and_checksum() -> None:
     assert not any(f.any() for f in DEFENCES.get("none")().flagged(None, codes, {}).values())
     with pytest.raises(InputError, match="group_size"):
         Checksum(group_size=0)
+    with pytest.raises(InputError, match="grouping"):
+        Checksum(grouping="random")
 
 
 def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digits_runs, tmp_path) -> None:
@@ -86,7 +128,7 @@ def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digit
 
     run = load_run(digits_runs["maxabs"], device="cpu")
     s = run_bfa(run, trials=1, seed=0, out_dir=tmp_path, defence="checksum").summary
-    assert s["defence"] == "checksum" and s["defence_group_size"] == 16
+    assert s["defence"] == "checksum" and s["defence_group_size"] == 16 and s["defence_min_groups"] == 256
     flips = s["flips_to_break"][0]
     rows = [r for r in read_csv(tmp_path / "bfa_flips.csv") if int(r["flip"]) <= flips]
     image = weight_image(run.model)
@@ -96,29 +138,29 @@ def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digit
         attacked[r["layer"]][int(r["index"])] = int(r["code_after"])
     defence = Checksum()
 
-    def signature(values: list[int], key: list[int], group: int, groups: int, n_bits: int) -> list[int]:
-        total = sum(key[i] * values[i] for i in range(group, len(values), groups))
-        return [(total >> (n_bits - 1)) & 1, (total >> (n_bits - 2)) & 1]
+    index = {name: defence.group_index(name, len(values)).tolist() for name, values in clean.items()}
+
+    def signature(values: list[int], key: list[int], members: list[int], n_bits: int) -> list[int]:
+        total = sum(key[i] * values[i] for i in members)
+        return [(total >> b) & 1 for b in (n_bits, n_bits - 1, n_bits - 2)]
 
     flagged: dict[tuple[str, int], bool] = {}
     for r in rows:
         layer, n = r["layer"], len(clean[r["layer"]])
-        groups, key = defence.groups(n), [int(k) for k in defence.key(layer, n)]
-        g = int(r["index"]) % groups
+        key = [int(k) for k in defence.key(layer, n)]
+        g = index[layer][int(r["index"])]
         if (layer, g) not in flagged:
-            bits = image[layer].bits
-            flagged[layer, g] = (signature(clean[layer], key, g, groups, bits)
-                                 != signature(attacked[layer], key, g, groups, bits))  # fmt: skip
-    expected = sum(flagged[r["layer"], int(r["index"]) % defence.groups(len(clean[r["layer"]]))]
-                   for r in rows)
+            bits, members = image[layer].bits, [i for i in range(n) if index[layer][i] == g]
+            flagged[layer, g] = (signature(clean[layer], key, members, bits)
+                                 != signature(attacked[layer], key, members, bits))  # fmt: skip
+    expected = sum(flagged[r["layer"], index[r["layer"]][int(r["index"])]] for r in rows)
     assert s["detected_flips"] == [expected], (s["detected_flips"], expected, flips)
     assert 0 < s["flagged_groups"][0] <= flips
     # accuracy after zeroing the flagged groups, recounted with the zeroed codes built by hand (a group
     # flagged only by a flip's group: other groups cannot change, so no other group can be flagged)
     zeroed = {}
     for name, values in attacked.items():
-        groups = defence.groups(len(values))
-        out = [0 if flagged.get((name, i % groups), False) else v for i, v in enumerate(values)]
+        out = [0 if flagged.get((name, index[name][i]), False) else v for i, v in enumerate(values)]
         zeroed[name] = torch.tensor(out, dtype=image[name].codes.dtype).reshape(image[name].codes.shape)
     x, y = run.data.test_tensors()
     with torch.no_grad(), run_from_image(run.model, zeroed):

@@ -1,15 +1,25 @@
 """Defences against the Bit-Flip Attack, registered in :data:`DEFENCES` (issue 20 §3).
 
 ``checksum`` is RADAR-style run-time detection (Li, Rakin, He, Fan and Chakrabarti, DATE 2021): each
-quantized layer's weights are split into ``G`` interleaved groups (weight ``i`` in group ``i mod G``, so
-that neighbouring weights, which an attacker could flip together, fall in different groups); each group
-keeps a 2-bit signature of a keyed sum of its integer codes, ``S = sum_i k_i c_i`` with a secret
-``k_i = ±1`` per weight (the key stops an attacker from choosing flips whose changes cancel in a plain
-sum).  The signature is bits ``N-1`` and ``N-2`` of ``S`` (``N`` the weight's bits): flipping bit ``j``
-of one code changes ``S`` by ``±2^j``, which toggles bit ``j`` of ``S``, so one flip of either of the two
-most significant bits in a group is always detected (the BFA flips almost only those; RADAR reports
-9.6 of 10 flips detected on ResNet-18).  Flips of the lower bits are not seen; two flips of the same bit
-in one group may cancel.  A flagged group is zeroed (RADAR's recovery).
+quantized layer's weights are split into ``G`` groups; each group keeps a short signature of a keyed sum of
+its integer codes, ``S = sum_i k_i c_i`` with a secret ``k_i = ±1`` per weight (the key stops an attacker
+from choosing flips whose changes cancel in a plain sum).  Flipping bit ``j`` of one code changes ``S`` by
+``±2^j``, which toggles bit ``j`` of ``S``, so one flip of a bit the signature keeps is always detected.
+RADAR keeps bits ``N-1`` and ``N-2`` of ``S`` (``N`` the weight's bits), interleaves the groups (weight
+``i`` in group ``i mod G``) and zeroes a flagged group; it reports 9.6 of 10 flips detected on ResNet-18.
+
+Three choices within that design, each measured on the digits CNN (docs/defences.md):
+
+- the groups are dealt by a secret permutation instead of ``i mod G``: when ``G`` divides a multiple of
+  the filter size, ``i mod G`` puts the same kernel tap of several filters in one group, and the BFA flips
+  exactly such taps together (two flips in one group can cancel);
+- at least ``min_groups`` groups per layer: small layers (the first conv's 144 weights) take many flips and
+  lose a large share of their weights when a group is zeroed;
+- bit ``N`` of ``S`` beside ``N-1`` and ``N-2``: two top-bit flips of the same sign in one group change
+  ``S`` by ``±2^N``, which bits ``N-1`` and ``N-2`` cannot see.
+
+Flips of bits below ``N-2`` are not seen (the BFA flips almost only the two top bits); flips whose keyed
+changes cancel in one group are not seen.  A flagged group is zeroed (RADAR's recovery).
 
 Here the attacker is *unaware* of the defence (as in RADAR's evaluation): the attack runs as without
 it; the defence checks the attacked image afterwards.
@@ -32,6 +42,15 @@ DEFENCES: Registry = Registry("defence", homes=(__name__,))
 # Weights per group.  RADAR evaluates several group sizes; 16 is this project's choice (smaller groups
 # detect more and zero less at once, at more signature bits: 2 bits per 16 N-bit weights).
 GROUP_SIZE = 16
+# Fewest groups per layer (capped at the layer's size).  The digits CNN's first layer has 144 weights
+# (9 groups of 16) and takes about half of an attack's flips: with 9 groups, flips shared a group in
+# every trial and a zeroed group removed a ninth of the layer (restored accuracy 21%, measured in
+# docs/defences.md).  256 gives any layer of <= 256 weights one signature per weight and costs a layer at
+# most 256 * SIGNATURE_BITS bits; layers above 4096 weights keep groups of 16.
+MIN_GROUPS = 256
+# Bit N of the keyed sum beside RADAR's N-1 and N-2: two top-bit flips of the same sign in one group
+# change S by +-2^N, which bits N-1 and N-2 cannot see (measured: docs/defences.md).
+SIGNATURE_BITS = 3
 
 
 @DEFENCES.register("none")
@@ -53,45 +72,80 @@ class NoDefence:
 
 @DEFENCES.register("checksum")
 class Checksum:
-    """RADAR-style 2-bit signatures over interleaved weight groups; flagged groups are zeroed.
+    """RADAR-style signatures over secretly assigned weight groups; flagged groups are zeroed.
 
     Parameters
     ----------
     group_size : int
-        Weights per group (a layer of ``n`` weights has ``ceil(n / group_size)`` groups).
+        Largest group (a layer of ``n`` weights has at least ``ceil(n / group_size)`` groups).
     seed : int
-        Seed of the secret ±1 key.
+        Seed of the secret ±1 key and of the secret grouping.
+    min_groups : int
+        Fewest groups per layer (capped at ``n``): a small layer gets smaller groups, so that the many
+        flips an attack puts into it rarely share a group and a zeroed group removes little of it.
+    signature_bits : int
+        Bits of the keyed sum kept per group, from bit ``N-2`` up: 2 is RADAR's (bits ``N-1``, ``N-2``),
+        3 adds bit ``N``, which sees two same-signed flips of the top bit in one group (``S`` changes by
+        ``±2^N``).
+    grouping : {"keyed", "interleaved"}
+        ``interleaved``: weight ``i`` in group ``i mod G`` (RADAR's); ``keyed``: a secret seeded
+        permutation deals the weights into the groups, so that weights an attack flips together (the same
+        kernel tap of several filters, ``G`` apart in memory when ``G`` divides the filter size) do not
+        share a group.
     """
 
     name = "checksum"
     detects = True
 
-    def __init__(self, group_size: int = GROUP_SIZE, seed: int = 0) -> None:
-        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
-            raise InputError(f"group_size must be a positive integer, got {group_size!r}")
+    def __init__(self, group_size: int = GROUP_SIZE, seed: int = 0, min_groups: int = MIN_GROUPS,
+                 signature_bits: int = SIGNATURE_BITS, grouping: str = "keyed") -> None:
+        for label, value in (("group_size", group_size), ("min_groups", min_groups),
+                             ("signature_bits", signature_bits)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{label} must be a positive integer, got {value!r}")
+        if grouping not in ("keyed", "interleaved"):
+            raise InputError(f"grouping must be 'keyed' or 'interleaved', got {grouping!r}")
         self.group_size = group_size
         self.seed = seed
+        self.min_groups = min_groups
+        self.signature_bits = signature_bits
+        self.grouping = grouping
 
     def settings(self) -> dict[str, Any]:
         """What the attack's summary records of this defence."""
         return {
             "defence": self.name,
             "defence_group_size": self.group_size,
+            "defence_min_groups": self.min_groups,
+            "defence_signature_bits": self.signature_bits,
+            "defence_grouping": self.grouping,
             "defence_rule": (
-                "RADAR-style (Li et al., DATE 2021): per layer, interleaved groups of defence_group_size "
-                "weights (weight i in group i mod G), each with bits N-1 and N-2 of its keyed sum "
-                "sum(k_i c_i), k_i = +-1 secret; a group whose signature changed is zeroed; the attacker is "
-                "unaware (the attack runs as undefended; the defence checks the image at the break)"
+                "RADAR-style (Li et al., DATE 2021): per layer, max(ceil(n/defence_group_size), "
+                "min(n, defence_min_groups)) groups of weights, dealt by a secret permutation (keyed) or "
+                "weight i to group i mod G (interleaved); each group keeps defence_signature_bits bits of "
+                "its keyed sum sum(k_i c_i), k_i = +-1 secret, from bit N-2 up; a group whose signature "
+                "changed is zeroed; the attacker is unaware (the attack runs as undefended; the defence "
+                "checks the image at the break)"
             ),
         }
 
     def groups(self, n: int) -> int:
         """Groups of a layer of ``n`` weights."""
-        return max(1, math.ceil(n / self.group_size))
+        return max(1, math.ceil(n / self.group_size), min(n, self.min_groups))
 
-    def group_index(self, n: int) -> torch.Tensor:
-        """Group of each of ``n`` weights (interleaved: weight ``i`` in group ``i mod G``)."""
-        return torch.arange(n) % self.groups(n)
+    def _rng(self, layer: str, purpose: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, purpose, *layer.encode()])
+
+    def group_index(self, layer: str, n: int) -> torch.Tensor:
+        """Group of each of a layer's ``n`` weights (int64)."""
+        g = self.groups(n)
+        if self.grouping == "interleaved":
+            return torch.arange(n) % g
+        # weight perm[j] goes to group j mod G: sizes as even as interleaving, membership secret
+        perm = self._rng(layer, 1).permutation(n)
+        index = np.empty(n, dtype=np.int64)
+        index[perm] = np.arange(n) % g
+        return torch.from_numpy(index)
 
     def key(self, layer: str, n: int) -> torch.Tensor:
         """The secret ±1 key of a layer's ``n`` weights (int64), seeded by ``seed`` and the layer's name."""
@@ -99,18 +153,22 @@ class Checksum:
         signs = np.random.default_rng(salt).integers(0, 2, size=n) * 2 - 1
         return torch.from_numpy(signs.astype(np.int64))
 
+    def signature_bit_positions(self, n_bits: int) -> list[int]:
+        """Bits of the keyed sum kept for ``n_bits``-bit codes, most significant first."""
+        low = max(n_bits - 2, 0)
+        return list(range(low + self.signature_bits - 1, low - 1, -1))
+
     def signatures(self, codes: dict[str, torch.Tensor], bits: dict[str, int]) -> dict[str, torch.Tensor]:
-        """Per layer, a ``(G, 2)`` int64 tensor: bits ``N-1`` and ``N-2`` of each group's keyed sum."""
+        """Per layer, a ``(G, signature_bits)`` int64 tensor: the kept bits of each group's keyed sum."""
         out = {}
         for name, c in codes.items():
             flat = c.reshape(-1).to(torch.int64)
-            g = self.groups(flat.numel())
-            sums = torch.zeros(g, dtype=torch.int64).index_add_(0, self.group_index(flat.numel()),
-                                                                 flat * self.key(name, flat.numel()))
-            n_bits = bits[name]
+            n = flat.numel()
+            sums = torch.zeros(self.groups(n), dtype=torch.int64).index_add_(
+                0, self.group_index(name, n), flat * self.key(name, n))
             # floor division and mod 2 on int64 give the two's-complement bits of S (negative S too)
             out[name] = torch.stack([torch.div(sums, 2 ** b, rounding_mode="floor") % 2
-                                     for b in (n_bits - 1, max(n_bits - 2, 0))], dim=1)
+                                     for b in self.signature_bit_positions(bits[name])], dim=1)
         return out
 
     def reference(self, codes: dict[str, torch.Tensor], bits: dict[str, int]) -> dict[str, torch.Tensor]:
@@ -128,14 +186,15 @@ class Checksum:
         """A copy of ``codes`` with every weight of a flagged group set to 0."""
         out = {}
         for name, c in codes.items():
-            zero = flagged[name][self.group_index(c.numel())].reshape(c.shape)
+            zero = flagged[name][self.group_index(name, c.numel())].reshape(c.shape)
             out[name] = torch.where(zero, torch.zeros_like(c), c)
         return out
 
     def detected(self, flips: list[tuple[str, int]], flagged: dict[str, torch.Tensor],
                  sizes: dict[str, int]) -> int:
         """How many of the flipped weights ``(layer, flat index)`` lie in a flagged group."""
-        return sum(int(flagged[layer][index % self.groups(sizes[layer])]) for layer, index in flips)
+        index = {layer: self.group_index(layer, sizes[layer]) for layer in {f[0] for f in flips}}
+        return sum(int(flagged[layer][index[layer][i]]) for layer, i in flips)
 
 
 def codes_after(clean_codes: dict[str, torch.Tensor], rows: list[dict[str, Any]],
@@ -187,4 +246,7 @@ def defend_trial(defence: Checksum, reference: Any, clean_codes: dict[str, torch
     }
 
 
-__all__ = ["DEFENCES", "GROUP_SIZE", "Checksum", "NoDefence", "codes_after", "defend_trial"]
+__all__ = [
+    "DEFENCES", "GROUP_SIZE", "MIN_GROUPS", "SIGNATURE_BITS", "Checksum", "NoDefence", "codes_after",
+    "defend_trial",
+]
