@@ -156,6 +156,9 @@ def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digit
     expected = sum(flagged[r["layer"], index[r["layer"]][int(r["index"])]] for r in rows)
     assert s["detected_flips"] == [expected], (s["detected_flips"], expected, flips)
     assert 0 < s["flagged_groups"][0] <= flips
+    sizes = {name: len(values) for name, values in clean.items()}
+    assert s["defence_area"] == pytest.approx(s["defence_signature_bits"] / sum(4 * n for n in sizes.values()))
+    assert s["defence_signature_bits"] == sum(3 * defence.groups(n) for n in sizes.values())
     # accuracy after zeroing the flagged groups, recounted with the zeroed codes built by hand (a group
     # flagged only by a flip's group: other groups cannot change, so no other group can be flagged)
     zeroed = {}
@@ -166,3 +169,20 @@ def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digit
     with torch.no_grad(), run_from_image(run.model, zeroed):
         correct = int((run.model(x).argmax(dim=1) == y).sum())
     assert s["defended_acc"][0] == pytest.approx(100.0 * correct / len(y)), (s["defended_acc"], correct)
+
+
+def test_the_checksum_price_is_its_signature_bits_adds_and_reads_by_hand() -> None:
+    sizes, bits = {"a": 100, "b": 5000}, {"a": 4, "b": 8}
+    cost = Checksum(group_size=16, min_groups=64, signature_bits=3).cost(sizes, bits)
+    # a: max(ceil(100/16)=7, min(100, 64)=64) = 64 groups; b: max(313, 64) = 313 groups; 3 bits each
+    signature = (64 + 313) * 3
+    weight_bits = 100 * 4 + 5000 * 8
+    assert cost["defence_signature_bits"] == signature == 1131
+    assert cost["defence_area"] == pytest.approx(1131 / 40400)
+    # Horowitz (ISSCC 2014): 0.03 pJ per 8-bit add, 10 pJ per 64-bit read
+    energy = 5100 * 0.03 + 1131 * 10 / 64
+    assert cost["defence_energy_adds"] == 5100 and cost["defence_energy_signature_reads"] == 1131
+    assert cost["defence_energy_pj"] == pytest.approx(energy)
+    assert cost["defence_energy_overhead"] == pytest.approx(energy / (weight_bits * 10 / 64))
+    assert cost["defence_time_overhead"] == 0.01 and "RADAR" in cost["defence_time_source"]
+    assert DEFENCES.get("none")().cost(sizes, bits)["defence_area"] == 0.0

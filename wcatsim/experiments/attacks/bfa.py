@@ -393,6 +393,8 @@ def run_bfa(
         "random_baseline": "as many distinct bits as the trial flipped, uniform over all clean-image bits",
         **goal.settings(evaluator),  # nothing for the untargeted attack
         **(guard.settings() if guard.detects else {}),  # nothing without a defence
+        # its price on this model (area, energy per inference, time), with their sources
+        **(guard.cost({n: c.numel() for n, c in clean_codes.items()}, bits) if guard.detects else {}),
     }
     if to_original_threshold:
         # Only when asked, so that a default attack's settings (and their fingerprint) read as before;
@@ -526,4 +528,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         found = ", ".join(f"{d}/{f} ({a:.1f}%)" for d, f, a in pairs)
         lines.append(f"  defence {summary['defence']} (attacker unaware): flips detected per trial, and "
                      f"accuracy after zeroing the flagged groups: {found}")
+        if "defence_area" in summary:
+            lines.append(f"  its price: {summary['defence_area']:.2%} extra bits per weight bit, "
+                         f"{summary['defence_energy_overhead']:.1%} of the weight reads' energy per "
+                         f"inference "
+                         f"({summary['defence_energy_pj']:.0f} pJ, Horowitz ISSCC 2014 figures), time "
+                         f"< {summary['defence_time_overhead']:.0%} (RADAR's report, not measured here)")
     return "\n".join(lines)
