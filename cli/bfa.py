@@ -62,8 +62,11 @@ from cli._common import (
               "2021: 3-bit signatures of keyed sums over secret groups of <= 16 weights, >= 256 groups per "
               "layer, flagged groups zeroed; price on the digits CNN: 5.4% extra bits per 4-bit weight bit, "
               "one add per weight + the signature reads = 10% of the weight reads' energy per inference "
-              "(Horowitz ISSCC 2014 figures), < 1% time (RADAR's report)). The attacker is unaware of it; "
-              "the summary records detected_flips, defended_acc per trial and the price on the model.")
+              "(Horowitz ISSCC 2014 figures), < 1% time (RADAR's report)); or a protection scheme of the "
+              "weight memory read as its policy says: secded (12.5% check bits per 64-bit word, corrects "
+              "one flip a word), secded-zero (zeroes a word with a detected error), parity-zero (1.6%, "
+              "zeroes a word of odd parity). The attacker is unaware of it; the summary records "
+              "detected_flips, defended_acc per trial and the price on the model (docs/defences.md).")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,

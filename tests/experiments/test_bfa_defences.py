@@ -110,8 +110,8 @@ def test_repair_zeroes_exactly_the_flagged_groups() -> None:
         assert out[name].shape == c.shape and out[name].dtype == c.dtype
 
 
-def test_the_registry_has_none_and_checksum() -> None:
-    assert DEFENCES.names() == ("none", "checksum")
+def test_the_registry_has_none_checksum_and_the_memory_schemes() -> None:
+    assert DEFENCES.names() == ("none", "checksum", "secded", "secded-zero", "parity-zero")
     codes = _codes()
     assert not any(f.any() for f in DEFENCES.get("none")().flagged(None, codes, {}).values())
     with pytest.raises(InputError, match="group_size"):
@@ -157,7 +157,8 @@ def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digit
     assert s["detected_flips"] == [expected], (s["detected_flips"], expected, flips)
     assert 0 < s["flagged_groups"][0] <= flips
     sizes = {name: len(values) for name, values in clean.items()}
-    assert s["defence_area"] == pytest.approx(s["defence_signature_bits"] / sum(4 * n for n in sizes.values()))
+    stored = sum(4 * n for n in sizes.values())
+    assert s["defence_area"] == pytest.approx(s["defence_signature_bits"] / stored)
     assert s["defence_signature_bits"] == sum(3 * defence.groups(n) for n in sizes.values())
     # accuracy after zeroing the flagged groups, recounted with the zeroed codes built by hand (a group
     # flagged only by a flip's group: other groups cannot change, so no other group can be flagged)
@@ -186,3 +187,84 @@ def test_the_checksum_price_is_its_signature_bits_adds_and_reads_by_hand() -> No
     assert cost["defence_energy_overhead"] == pytest.approx(energy / (weight_bits * 10 / 64))
     assert cost["defence_time_overhead"] == 0.01 and "RADAR" in cost["defence_time_source"]
     assert DEFENCES.get("none")().cost(sizes, bits)["defence_area"] == 0.0
+
+
+def _word_codes() -> dict[str, torch.Tensor]:
+    # 40 4-bit weights = words of 16 weights: 0..15, 16..31, 32..39 (+ padding)
+    return {"a": torch.arange(40, dtype=torch.int8).remainder(16).sub(8).reshape(5, 8)}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "flips", "read_zeroed_words", "read_as_attacked", "detected"),
+    [
+        ("secded", [(3, 3)], [], False, 1),  # one flip: corrected
+        ("secded", [(3, 3), (20, 1)], [], False, 2),  # one per word: both corrected
+        ("secded-zero", [(3, 3), (5, 2)], [0], False, 2),  # two in word 0: detected, word zeroed
+        ("parity-zero", [(3, 3)], [0], False, 1),  # odd: word zeroed
+        ("parity-zero", [(3, 3), (5, 2)], [], True, 0),  # even: parity blind, read as stored
+    ],
+)
+def test_a_memory_scheme_reads_the_attacked_cells_as_its_policy_says(scheme, flips, read_zeroed_words,
+                                                                     read_as_attacked, detected) -> None:
+    defence = DEFENCES.get(scheme)()
+    codes = _word_codes()
+    bits = {"a": BITS}
+    attacked = codes["a"].clone().reshape(-1)
+    for index, bit in flips:
+        attacked[index] = _flip(int(attacked[index]), bit)
+    found, words, read, cells = defence.check(defence.reference(codes, bits), {"a": attacked.reshape(5, 8)},
+                                              bits)  # fmt: skip
+    assert sorted(cells) == sorted(("a", i, b) for i, b in flips)
+    expected = (attacked if read_as_attacked else codes["a"].reshape(-1)).clone()
+    for word in read_zeroed_words:
+        expected[16 * word: 16 * word + 16] = 0
+    assert read["a"].reshape(-1).tolist() == expected.tolist(), (scheme, flips)
+    assert read["a"].shape == (5, 8) and read["a"].dtype == torch.int8
+    assert found == detected, (scheme, found)
+    assert words == (0 if read_as_attacked else len({i // 16 for i, _ in flips})), words
+
+
+def test_a_memory_scheme_prices_its_check_bits_by_hand() -> None:
+    sizes, bits = {"a": 100, "b": 60}, {"a": 4, "b": 4}
+    # 160 weights, 16 per 64-bit word: 10 words; SECDED (72, 64): 8 check bits a word, parity 1
+    assert DEFENCES.get("secded")().cost(sizes, bits)["defence_signature_bits"] == 80
+    assert DEFENCES.get("secded")().cost(sizes, bits)["defence_area"] == pytest.approx(80 / 640)
+    assert DEFENCES.get("parity-zero")().cost(sizes, bits)["defence_area"] == pytest.approx(10 / 640)
+    with pytest.raises(InputError, match="one weight width"):
+        DEFENCES.get("secded")().cost(sizes, {"a": 4, "b": 8})
+
+
+def test_bfa_with_parity_zero_reads_what_a_hand_count_of_parities_gives(digits_runs, tmp_path) -> None:
+    from wcatsim.experiments.attacks.bfa import run_bfa
+    from wcatsim.image import run_from_image, weight_image
+    from wcatsim.store.atomic import read_csv
+    from wcatsim.train.runs import load_run
+
+    run = load_run(digits_runs["maxabs"], device="cpu")
+    s = run_bfa(run, trials=1, seed=0, out_dir=tmp_path, defence="parity-zero").summary
+    assert s["defence"] == "parity-zero" and s["defence_time_overhead"] is None
+    flips = s["flips_to_break"][0]
+    image = weight_image(run.model)
+    # the memory holds the layers in image order, 16 4-bit weights per 64-bit word
+    clean = [int(v) for img in image.values() for v in img.codes.reshape(-1)]
+    start, at = {}, 0
+    for name, img in image.items():
+        start[name], at = at, at + img.codes.numel()
+    attacked = list(clean)
+    for r in read_csv(tmp_path / "bfa_flips.csv"):
+        if int(r["flip"]) <= flips:
+            attacked[start[r["layer"]] + int(r["index"])] = int(r["code_after"])
+    flipped_bits = [bin((a ^ c) & 0xF).count("1") for a, c in zip(attacked, clean, strict=True)]
+    read = list(attacked)
+    zeroed = 0
+    for word in range(0, len(clean), 16):
+        if sum(flipped_bits[word: word + 16]) % 2:
+            read[word: word + 16] = [0] * len(read[word: word + 16])
+            zeroed += 1
+    assert s["flagged_groups"] == [zeroed]
+    codes = {name: torch.tensor(read[start[name]: start[name] + img.codes.numel()], dtype=img.codes.dtype)
+             .reshape(img.codes.shape) for name, img in image.items()}  # fmt: skip
+    x, y = run.data.test_tensors()
+    with torch.no_grad(), run_from_image(run.model, codes):
+        correct = int((run.model(x).argmax(dim=1) == y).sum())
+    assert s["defended_acc"][0] == pytest.approx(100.0 * correct / len(y)), (s["defended_acc"], correct)

@@ -284,17 +284,19 @@ def defence_table(per_model: Mapping[str, Mapping[str, Any]]) -> str:
             fmt_acc(sum(restored) / len(restored), 1) if restored else "-",
             f"{100 * bfa['defence_area']:.2f}" if "defence_area" in bfa else "-",
             f"{100 * bfa['defence_energy_overhead']:.1f}" if "defence_energy_overhead" in bfa else "-",
-            f"< {100 * bfa['defence_time_overhead']:g}" if "defence_time_overhead" in bfa else "-",
+            f"< {100 * bfa['defence_time_overhead']:g}" if bfa.get("defence_time_overhead") is not None
+            else "not modelled" if "defence_time_overhead" in bfa else "-",
         ])
     return markdown_table(
         ["model", "defence", "flips detected (all trials)", "acc after repair % (mean)",
          "area: extra bits per weight bit %", "energy: % of weight reads per inference",
          "time % (source's report)"],
         rows,
-    ) + ("\n\nDefence prices: signature bits over stored weight bits; energy = one add per weight and one "
-         "read per signature bit per inference over the weight bits' read energy (Horowitz, ISSCC 2014: "
-         "0.03 pJ per 8-bit add, 10 pJ per 64-bit SRAM read); time as RADAR reports it (Li et al., DATE "
-         "2021), not measured here. The attacker is unaware of the defence.")
+    ) + ("\n\nDefence prices: signature or check bits over stored weight bits; energy = one add per weight "
+         "(checksums) and one read per signature or check bit per inference over the weight bits' read "
+         "energy (Horowitz, ISSCC 2014: 0.03 pJ per 8-bit add, 10 pJ per 64-bit SRAM read; an ECC "
+         "decoder's logic not counted); time as RADAR reports it (Li et al., DATE 2021), not measured "
+         "here. The attacker is unaware of the defence.")
 
 
 def bfa_table(per_model: Mapping[str, Mapping[str, Any]]) -> str:

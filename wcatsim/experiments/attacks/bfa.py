@@ -527,11 +527,12 @@ def format_summary(summary: dict[str, Any]) -> str:
                     strict=True)
         found = ", ".join(f"{d}/{f} ({a:.1f}%)" for d, f, a in pairs)
         lines.append(f"  defence {summary['defence']} (attacker unaware): flips detected per trial, and "
-                     f"accuracy after zeroing the flagged groups: {found}")
+                     f"accuracy after its repair (zeroed groups, or the scheme's read): {found}")
         if "defence_area" in summary:
+            time = summary["defence_time_overhead"]
             lines.append(f"  its price: {summary['defence_area']:.2%} extra bits per weight bit, "
                          f"{summary['defence_energy_overhead']:.1%} of the weight reads' energy per "
-                         f"inference "
-                         f"({summary['defence_energy_pj']:.0f} pJ, Horowitz ISSCC 2014 figures), time "
-                         f"< {summary['defence_time_overhead']:.0%} (RADAR's report, not measured here)")
+                         f"inference ({summary['defence_energy_pj']:.0f} pJ, Horowitz ISSCC 2014 figures), "
+                         + ("time not modelled" if time is None else
+                            f"time < {time:.0%} (the source's report, not measured here)"))
     return "\n".join(lines)

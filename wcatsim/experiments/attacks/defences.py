@@ -27,6 +27,7 @@ it; the defence checks the attacked image afterwards.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -261,14 +262,128 @@ def codes_after(clean_codes: dict[str, torch.Tensor], rows: list[dict[str, Any]]
     return codes
 
 
-def defend_trial(defence: Checksum, reference: Any, clean_codes: dict[str, torch.Tensor],
+class ProtectedMemory:
+    """A protection scheme of the weight memory (``sram_models.protection``) against the attack.
+
+    The attacker's flips are flips of stored data cells (the attacker unaware of the check bits); the
+    image is packed into 64-bit words with the scheme's check bits written from the clean weights, and
+    what the model reads is what the scheme's read policy returns (a corrected word, a zeroed word, or
+    the word as stored).  ``msb-8t`` and ``bit-mask`` are not registered: 8T cells resist low voltage,
+    not a deliberate flip, and bit masking needs a detector of unstable cells, which a flipped healthy
+    cell is not.
+
+    Parameters
+    ----------
+    scheme : str
+        The protection scheme (``secded``, ``secded-zero`` or ``parity-zero``).
+    word_bits : int
+        Data bits per word (64, the project's default memory word).
+    """
+
+    detects = True
+
+    def __init__(self, scheme: str, word_bits: int = 64) -> None:
+        self.name = scheme
+        self.word_bits = word_bits
+
+    def settings(self) -> dict[str, Any]:
+        """What the attack's summary records of this defence."""
+        return {
+            "defence": self.name,
+            "defence_word_bits": self.word_bits,
+            "defence_rule": (
+                f"the weights packed {self.word_bits} data bits a word with the {self.name} scheme's check "
+                "bits written from the clean image; the attack's flips are flips of stored data cells; the "
+                "model reads what the scheme's read policy returns; a flip is detected when the read "
+                "changed its word; the attacker is unaware (the attack runs as undefended)"
+            ),
+        }
+
+    def _layout(self, bits: dict[str, int]) -> Any:
+        from sram_models.layout import WordLayout
+
+        widths = set(bits.values())
+        if len(widths) != 1:
+            raise InputError(f"defence {self.name!r} packs one weight width per memory, got {sorted(widths)}")
+        return WordLayout(bits=widths.pop(), word_bits=self.word_bits, protect=self.name)
+
+    def reference(self, codes: dict[str, torch.Tensor], bits: dict[str, int]) -> Any:
+        """The clean image packed with its check bits (a ``sram_models.layout.MemoryImage``)."""
+        from sram_models.layout import MemoryImage
+
+        return MemoryImage.pack({name: c.numpy() for name, c in codes.items()}, self._layout(bits))
+
+    def check(self, reference: Any, codes: dict[str, torch.Tensor],
+              bits: dict[str, int]) -> tuple[int, int, dict[str, torch.Tensor], list[tuple[str, int, int]]]:
+        """Store the attacked ``codes`` over ``reference``'s cells and read them through the scheme.
+
+        Returns
+        -------
+        tuple
+            Flipped cells in a word the read changed, words the read changed, the codes read (per layer,
+            the shape and dtype of ``codes``), and the flipped cells as ``(layer, index, bit)``.
+        """
+        image = reference
+        n_bits = image.layout.bits
+        words = image.words.copy()
+        flipped, cells = [], []
+        clean = {name: torch.from_numpy(values.astype(np.int64)) for name, values in image.unpack().items()}
+        for name, c in codes.items():
+            diff = (clean[name].reshape(-1) ^ c.reshape(-1).to(torch.int64)) & ((1 << n_bits) - 1)
+            for index in diff.nonzero().flatten().tolist():
+                for bit in range(n_bits):
+                    if int(diff[index]) >> bit & 1:
+                        flipped.append((name, index, bit))
+                        cells.append(image.cell_positions(name, index, bit))
+        for cell in cells:
+            word, offset = divmod(cell, image.layout.phys_bits)
+            words[word, offset // 64] ^= np.uint64(1) << np.uint64(offset % 64)
+        attacked = image.with_words(words)
+        read_words = attacked.read_words()
+        changed = (read_words != words).any(axis=1)
+        detected = sum(int(changed[cell // image.layout.phys_bits]) for cell in cells)
+        read = {name: torch.from_numpy(values.astype(np.int64)).reshape(codes[name].shape)
+                .to(codes[name].dtype) for name, values in attacked.unpack().items()}
+        return detected, int(changed.sum()), read, flipped
+
+    def cost(self, sizes: dict[str, int], bits: dict[str, int]) -> dict[str, Any]:
+        """Check bits per weight bit (area) and their reads per inference (energy); the decoder's energy and
+        time are not modelled (no figure here)."""
+        layout = self._layout(bits)
+        stored = weight_bits(sizes, bits)
+        words = math.ceil(sum(sizes.values()) / layout.weights_per_word)
+        check = words * layout.check_bits
+        return {
+            "defence_signature_bits": check,
+            "defence_area": check / stored,
+            "defence_energy_adds": 0,
+            "defence_energy_signature_reads": check,
+            "defence_energy_pj": check * BIT_READ_PJ,
+            "defence_energy_overhead": check / stored,
+            "defence_energy_source": (ENERGY_SOURCE.split(";")[0] + "; the check bits are read with their "
+                                      "word; the decoder's logic is not counted"),
+            "defence_time_overhead": None,
+            "defence_time_source": "not modelled: the decoder sits in the read path (no figure here)",
+            "defence_source": layout.scheme.source,
+        }
+
+
+for _scheme, _doc in (
+    ("secded", "SECDED per 64-bit word: a read corrects one flipped bit per word"),
+    ("secded-zero", "SECDED per 64-bit word: a word with a detected error reads as 0"),
+    ("parity-zero", "one parity bit per 64-bit word: a word failing it reads as 0"),
+):
+    DEFENCES.register(_scheme, functools.partial(ProtectedMemory, _scheme), doc=_doc)
+
+
+def defend_trial(defence: Any, reference: Any, clean_codes: dict[str, torch.Tensor],
                  rows: list[dict[str, Any]], flips: int, bits: dict[str, int],
                  accuracy: Callable[[dict[str, torch.Tensor]], float]) -> dict[str, Any]:
     """The defence's check of one trial's attacked image (the attacker unaware of it).
 
     Parameters
     ----------
-    defence : Checksum
+    defence : Checksum or ProtectedMemory
         A detecting defence.
     reference : object
         ``defence.reference`` of the clean image.
@@ -286,10 +401,14 @@ def defend_trial(defence: Checksum, reference: Any, clean_codes: dict[str, torch
     Returns
     -------
     dict
-        ``detected_flips`` (flipped weights in a flagged group), ``flagged_groups`` (groups zeroed, all
-        layers) and ``defended_acc`` (percent, after zeroing them).
+        ``detected_flips`` (flipped weights in a flagged group; for a memory scheme, flipped cells in a
+        word its read changed), ``flagged_groups`` (groups zeroed, or words changed by the read, all
+        layers) and ``defended_acc`` (percent, after the repair or through the read).
     """
     codes = codes_after(clean_codes, rows, flips)
+    if isinstance(defence, ProtectedMemory):
+        detected, flagged_count, read, _ = defence.check(reference, codes, bits)
+        return {"detected_flips": detected, "flagged_groups": flagged_count, "defended_acc": accuracy(read)}
     flagged = defence.flagged(reference, codes, bits)
     sizes = {name: c.numel() for name, c in codes.items()}
     flipped = [(row["layer"], int(row["index"])) for row in rows if row["flip"] <= flips]
@@ -302,5 +421,5 @@ def defend_trial(defence: Checksum, reference: Any, clean_codes: dict[str, torch
 
 __all__ = [
     "ADD_PJ", "BIT_READ_PJ", "DEFENCES", "ENERGY_SOURCE", "GROUP_SIZE", "MIN_GROUPS", "SIGNATURE_BITS",
-    "TIME_SOURCE", "Checksum", "NoDefence", "codes_after", "defend_trial", "weight_bits",
+    "TIME_SOURCE", "Checksum", "NoDefence", "ProtectedMemory", "codes_after", "defend_trial", "weight_bits",
 ]
