@@ -67,6 +67,11 @@ from cli._common import (
               "one flip a word), secded-zero (zeroes a word with a detected error), parity-zero (1.6%, "
               "zeroes a word of odd parity). The attacker is unaware of it; the summary records "
               "detected_flips, defended_acc per trial and the price on the model (docs/defences.md).")
+@click.option("--defended-break", is_flag=True,
+              help="With --defence: a trial breaks when the model as read through the defence breaks (the "
+              "attacker still searches the stored bits, unaware of the defence, but goes on until the "
+              "defended model fails): flips_to_break is the defended model's. Default: the undefended "
+              "break, where the defence's detection is measured.")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -95,6 +100,7 @@ def bfa(
     target_class: int | None,
     source_class: int | None,
     defence: str,
+    defended_break: bool,
     plot: str | None,
     compare: tuple[Path, Path] | None,
     allow_degenerate: bool,
@@ -170,6 +176,7 @@ def bfa(
             objective=objective,
             objective_options=objective_options,
             defence=defence,
+            defended_break=defended_break,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),

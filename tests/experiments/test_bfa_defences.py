@@ -268,3 +268,51 @@ def test_bfa_with_parity_zero_reads_what_a_hand_count_of_parities_gives(digits_r
     with torch.no_grad(), run_from_image(run.model, codes):
         correct = int((run.model(x).argmax(dim=1) == y).sum())
     assert s["defended_acc"][0] == pytest.approx(100.0 * correct / len(y)), (s["defended_acc"], correct)
+
+
+def test_defended_stop_judges_the_image_as_read_through_the_defence() -> None:
+    from wcatsim.experiments.attacks.defences import DefendedStop
+
+    class Recorder:
+        subset = 7
+
+        def __init__(self) -> None:
+            self.seen: list[dict[str, torch.Tensor]] = []
+
+        def check(self, codes):
+            self.seen.append(codes)
+            return "checked"
+
+        def accuracy(self, codes):
+            self.seen.append(codes)
+            return 1.0
+
+    defence, codes = Checksum(group_size=8, min_groups=1), _codes()
+    bits = {"a": BITS, "b": BITS}
+    ref = defence.reference(codes, bits)
+    attacked = {k: v.clone() for k, v in codes.items()}
+    attacked["a"][3] = _flip(int(attacked["a"][3]), BITS - 1)
+    inner = Recorder()
+    judge = DefendedStop(inner, defence, ref, bits)
+    assert judge.check(attacked) == "checked" and judge.accuracy(attacked) == 1.0 and judge.subset == 7
+    group = defence.group_index("a", attacked["a"].numel())
+    expected = torch.where(group == group[3], torch.zeros_like(attacked["a"]), attacked["a"])
+    for seen in inner.seen:
+        assert seen["a"].tolist() == expected.tolist() and seen["b"].tolist() == codes["b"].tolist()
+
+
+def test_bfa_with_a_defended_break_records_it_and_needs_a_defence(digits_runs, tmp_path) -> None:
+    from wcatsim.experiments.attacks.bfa import run_bfa
+    from wcatsim.train.runs import load_run
+
+    run = load_run(digits_runs["maxabs"], device="cpu")
+    with pytest.raises(InputError, match="needs a defence"):
+        run_bfa(run, trials=1, write=False, defended_break=True)
+    plain = run_bfa(run, trials=1, seed=0, write=False, defence="checksum", max_flips=30).summary
+    s = run_bfa(run, trials=1, seed=0, write=False, defence="checksum", max_flips=30,
+                defended_break=True).summary  # fmt: skip
+    assert s["defended_break"] is True and "defended_break" not in plain
+    # the undefended model breaks within 30 flips; every one of those flips is caught, so the defended
+    # model holds longer: it needs more flips than the undefended one, or survives the budget
+    assert plain["broken"] == [True], plain["flips_to_break"]
+    assert s["flips_to_break"][0] > plain["flips_to_break"][0] or not s["broken"][0], s["flips_to_break"]

@@ -245,6 +245,11 @@ class Checksum:
             out[name] = torch.where(zero, torch.zeros_like(c), c)
         return out
 
+    def read(self, reference: dict[str, torch.Tensor], codes: dict[str, torch.Tensor],
+             bits: dict[str, int]) -> dict[str, torch.Tensor]:
+        """What the model computes with: ``codes`` with the groups whose signature changed zeroed."""
+        return self.repair(codes, self.flagged(reference, codes, bits))
+
     def detected(self, flips: list[tuple[str, int]], flagged: dict[str, torch.Tensor],
                  sizes: dict[str, int]) -> int:
         """How many of the flipped weights ``(layer, flat index)`` lie in a flagged group."""
@@ -346,6 +351,11 @@ class ProtectedMemory:
                 .to(codes[name].dtype) for name, values in attacked.unpack().items()}
         return detected, int(changed.sum()), read, flipped
 
+    def read(self, reference: Any, codes: dict[str, torch.Tensor],
+             bits: dict[str, int]) -> dict[str, torch.Tensor]:
+        """What the model computes with: ``codes`` stored over the clean cells, read through the scheme."""
+        return self.check(reference, codes, bits)[2]
+
     def cost(self, sizes: dict[str, int], bits: dict[str, int]) -> dict[str, Any]:
         """Check bits per weight bit (area) and their reads per inference (energy); the decoder's energy and
         time are not modelled (no figure here)."""
@@ -374,6 +384,43 @@ for _scheme, _doc in (
     ("parity-zero", "one parity bit per 64-bit word: a word failing it reads as 0"),
 ):
     DEFENCES.register(_scheme, functools.partial(ProtectedMemory, _scheme), doc=_doc)
+
+
+class DefendedStop:
+    """A stop rule that judges the image the model reads through a defence (``bfa --defended-break``).
+
+    The attacker stays unaware of the defence (its search sees the stored codes) but observes the
+    defended model: it goes on flipping until the image as read through the defence breaks.  Every other
+    attribute is the wrapped evaluator's.
+
+    Parameters
+    ----------
+    evaluator : object
+        The objective's stop rule (``check`` and ``accuracy`` of a code image).
+    defence : Checksum or ProtectedMemory
+        A detecting defence.
+    reference : object
+        ``defence.reference`` of the clean image.
+    bits : dict
+        Per layer, its N.
+    """
+
+    def __init__(self, evaluator: Any, defence: Any, reference: Any, bits: dict[str, int]) -> None:
+        self._evaluator, self._defence, self._reference, self._bits = evaluator, defence, reference, bits
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._evaluator, name)
+
+    def _read(self, codes: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self._defence.read(self._reference, codes, self._bits)
+
+    def check(self, codes: dict[str, torch.Tensor]) -> Any:
+        """The wrapped check of the image as read through the defence."""
+        return self._evaluator.check(self._read(codes))
+
+    def accuracy(self, codes: dict[str, torch.Tensor]) -> float:
+        """The wrapped accuracy of the image as read through the defence."""
+        return self._evaluator.accuracy(self._read(codes))
 
 
 def defend_trial(defence: Any, reference: Any, clean_codes: dict[str, torch.Tensor],
@@ -421,5 +468,6 @@ def defend_trial(defence: Any, reference: Any, clean_codes: dict[str, torch.Tens
 
 __all__ = [
     "ADD_PJ", "BIT_READ_PJ", "DEFENCES", "ENERGY_SOURCE", "GROUP_SIZE", "MIN_GROUPS", "SIGNATURE_BITS",
-    "TIME_SOURCE", "Checksum", "NoDefence", "ProtectedMemory", "codes_after", "defend_trial", "weight_bits",
+    "TIME_SOURCE", "Checksum", "DefendedStop", "NoDefence", "ProtectedMemory", "codes_after",
+    "defend_trial", "weight_bits",
 ]
