@@ -316,7 +316,7 @@ def run_bfa(
         raise InputError(f"objective {objective!r} does not take {given}: {exc}") from None
     guard = DEFENCES.get(defence)()
     if defended_break and not guard.detects:
-        raise InputError("--defended-break needs a defence (--defence NAME other than none)")
+        raise InputError("`option.defended_break` needs a defence: `option.defence` other than none")
     if to_original_threshold and not goal.accuracy_rule:
         raise InputError(f"`option.to_original_threshold` belongs to the untargeted attack: objective "
                          f"{objective!r} stops at its own success rule")
