@@ -10,9 +10,9 @@ RADAR keeps bits ``N-1`` and ``N-2`` of ``S`` (``N`` the weight's bits), interle
 
 Three choices within that design, each measured on the digits CNN (docs/defences.md):
 
-- the groups are dealt by a secret permutation instead of ``i mod G``: when ``G`` divides a multiple of
-  the filter size, ``i mod G`` puts the same kernel tap of several filters in one group, and the BFA flips
-  exactly such taps together (two flips in one group can cancel);
+- the groups are dealt by a secret permutation instead of ``i mod G``: when ``G`` is a multiple of the
+  filter size, ``i mod G`` puts the same weight position of several filters in one group, and the BFA
+  flips exactly such weights together (two flips in one group can cancel);
 - at least ``min_groups`` groups per layer: small layers (the first conv's 144 weights) take many flips and
   lose a large share of their weights when a group is zeroed;
 - bit ``N`` of ``S`` beside ``N-1`` and ``N-2``: two top-bit flips of the same sign in one group change
@@ -21,8 +21,15 @@ Three choices within that design, each measured on the digits CNN (docs/defences
 Flips of bits below ``N-2`` are not seen (the BFA flips almost only the two top bits); flips whose keyed
 changes cancel in one group are not seen.  A flagged group is zeroed (RADAR's recovery).
 
+``secded``, ``secded-zero`` and ``parity-zero`` are the weight memory's protection schemes
+(``sram_models.protection``) against the attack (:class:`ProtectedMemory`): the attacker's flips are
+flips of stored data cells, and the model reads what the scheme's read policy returns.  Each defence
+states its price (``cost``: area, energy per inference, time, with sources).
+
 Here the attacker is *unaware* of the defence (as in RADAR's evaluation): the attack runs as without
-it; the defence checks the attacked image afterwards.
+it; the defence checks the attacked image afterwards, at the undefended break, or, with
+:class:`DefendedStop` (``bfa --defended-break``), at every step until the model as read through the
+defence breaks.
 """
 
 from __future__ import annotations
