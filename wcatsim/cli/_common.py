@@ -268,6 +268,9 @@ def given(name: str) -> bool:
 # (wcatsim.config), and the CLI names the flag instead where the value came from one (flag_message).
 # tests/cli/test_flag_schema.py checks every entry against the schema and the commands' options.
 SETTING_FLAGS: dict[str, dict[str, str]] = {
+    "train": {
+        "trainer.clustering": "--clustering",
+    },
     "random-flip": {
         "attack.random_flip.bers": "--ber",
         "attack.random_flip.samples": "--samples",

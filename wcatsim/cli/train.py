@@ -11,11 +11,13 @@ import click
 
 from wcatsim.cli._common import (
     Command,
+    FiniteFloat,
     experiment_options,
     handles_errors,
     log_lines,
     quiet_option,
     removes_empty_dirs_on_failure,
+    setting_option,
     tensorboard_option,
 )
 
@@ -46,6 +48,7 @@ from wcatsim.cli._common import (
 )
 @click.option("--fresh", is_flag=True, help="Start over even if the run directory holds a resumable run.")
 @tensorboard_option
+@setting_option("--clustering", "trainer.clustering", type=FiniteFloat(low=0.0), metavar="LAMBDA")
 @quiet_option
 @handles_errors
 def train(
@@ -58,6 +61,7 @@ def train(
     weights: Path | None,
     fresh: bool,
     tensorboard: Path | None,
+    clustering: float | None,
     quiet: bool,
 ) -> None:
     """Train the model the config layers describe (default: a 4-bit WCAT small CNN on the embedded digits).
@@ -78,6 +82,8 @@ def train(
         overrides = (*overrides, f"trainer.init_from={_toml_string(str(init_from))}")
     if weights is not None:
         overrides = (*overrides, f"model.weights={_toml_string(str(weights))}")
+    if clustering is not None:  # the flag on top of the layers and --set, as every setting flag
+        overrides = (*overrides, f"trainer.clustering={float(clustering)!r}")
     from wcatsim.store.files import check_writable
 
     cfg = load_config(configs, overrides)

@@ -302,6 +302,12 @@ class TrainerConfig:
         "stop",
         description="What an unhealthy run does: stop (exit 3) or warn (log it, go on; NaN always stops).",
     )
+    # Piecewise clustering (He et al., CVPR 2020, Eq. 5), a defence against the Bit-Flip Attack: lambda of
+    # the penalty sum_l ||W_l+ - mean(W_l+)||_2 + ||W_l- - mean(W_l-)||_2 added to the loss
+    # (wcatsim.train.clustering). 0 = off, today's training, so that no existing recipe changes.
+    clustering: float = Field(
+        0.0, description="Piecewise-clustering penalty weight lambda (He et al., CVPR 2020); 0 = off."
+    )
     # A checkpoint (float or quantized) of the same architecture to start from; "" = random init.
     # Its weights are loaded, then the quantization ranges are initialised afresh from them.
     init_from: str = Field(
@@ -322,6 +328,8 @@ class TrainerConfig:
         _check(self.epochs >= 1, "trainer.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "trainer.batch_size", f"must be >= 1, got {self.batch_size}")
         _check(self.grad_clip >= 0, "trainer.grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        _check(math.isfinite(self.clustering) and self.clustering >= 0, "trainer.clustering",
+               f"must be >= 0 (0 = off), got {self.clustering}")
         _check(self.seed >= 0, "trainer.seed", f"must be >= 0, got {self.seed}")
         _check(
             self.steps_per_epoch >= 0,

@@ -56,6 +56,7 @@ from wcatsim.train.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
+from wcatsim.train.clustering import clustering_penalty
 from wcatsim.train.health import (
     MAJORITY_KEY,
     TrainingHealthError,
@@ -215,7 +216,9 @@ def train(
                     reason = _non_finite_message(run_dir, epoch, step_in_epoch, value, best_epoch)
                     health.stop(NonFiniteLossError, reason, model, history)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # piecewise clustering (trainer.clustering > 0); the logged loss stays the cross-entropy
+                penalty = tcfg.clustering * clustering_penalty(model) if tcfg.clustering > 0 else 0
+                (loss + penalty if tcfg.clustering > 0 else loss).backward()
                 if tcfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
                 optimizer.step()
