@@ -51,7 +51,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests/naive.py holds the naive path
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-# Idle OpenMP threads sleep instead of spinning (set before torch loads; see cli/random_flip.py).
+# Idle OpenMP threads sleep instead of spinning (set before torch loads; see wcatsim/cli/random_flip.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

@@ -15,7 +15,7 @@ Run from the checkout with the Python that has CUDA torch; it installs nothing a
 4. the GPU/CPU speed ratio of one realisation (CPU seconds / GPU seconds), on that model and on an
    untrained 4-bit ResNet-20 over 500 CIFAR-shaped synthetic images.
 
-Every command runs as ``python -m cli.main ...`` from the checkout (``PYTHONPATH=.``); on CUDA wcatsim
+Every command runs as ``python -m wcatsim.cli.main ...`` from the checkout (``PYTHONPATH=.``); on CUDA wcatsim
 turns TF32 off and deterministic algorithms on (``wcatsim.train.evaluate.configure_cuda``). Exit status 1 when
 a test fails or a BER's accuracies disagree beyond their CIs. ``--dry-run`` runs every step that needs no
 GPU with the CPU in both columns (what the default test suite checks).
@@ -51,11 +51,11 @@ Runner = Callable[[Sequence[str]], tuple[int, str]]
 
 
 def subprocess_runner(args: Sequence[str]) -> tuple[int, str]:
-    """``python -m cli.main ARGS`` from the checkout, with this interpreter."""
+    """``python -m wcatsim.cli.main ARGS`` from the checkout, with this interpreter."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (set before CUDA starts)
-    done = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=COMMAND_TIMEOUT_S, check=False)
+    done = subprocess.run([sys.executable, "-m", "wcatsim.cli.main", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False)
     return done.returncode, done.stdout + done.stderr
 
 

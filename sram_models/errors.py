@@ -1,13 +1,13 @@
 """The one exception type for bad user input, shared by every package, and how its messages name keys.
 
 It lives here because ``sram_models`` is the bottom of the import graph
-(``cli -> wcatsim -> sram_models``); ``wcatsim.errors`` re-exports it.  The CLI
+(``wcatsim.cli -> wcatsim -> sram_models``); ``wcatsim.errors`` re-exports it.  The CLI
 turns it into a one-line message and exit code 2, so its message must name the
 fix ("voltage 0.3 is outside chandramoorthy14's range 0.6..1.0 V: ...").
 
 Library messages speak in keys, never in command-line flags: a value the user chose is named by its
 key in backquotes, so that a Python caller reads the key and the CLI can name the flag of the running
-command instead (``cli._common.handles_errors`` calls :func:`render_keys`, the one place a key becomes
+command instead (``wcatsim.cli._common.handles_errors`` calls :func:`render_keys`, the one place a key becomes
 a flag):
 
 - a setting key of the schema (``wcatsim.config``), e.g. ```plan.budget``` or ```memory.eval_images```;

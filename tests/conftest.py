@@ -11,7 +11,7 @@ import os
 # Two cores on CI: keep torch and numba from oversubscribing them.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
-# Idle OpenMP threads sleep rather than spin (what `wcatsim` itself sets; see cli/main.py).
+# Idle OpenMP threads sleep rather than spin (what `wcatsim` itself sets; see wcatsim/cli/main.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

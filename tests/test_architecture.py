@@ -10,7 +10,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("cli", "wcatsim", "sram_models")
+PACKAGES = ("wcatsim", "sram_models")
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -88,6 +88,9 @@ def test_import_contracts_hold() -> None:
 def test_wcatsim_has_no_top_level_module_but_init_and_errors() -> None:
     modules = sorted(p.name for p in (ROOT / "wcatsim").glob("*.py"))
     assert modules == ["__init__.py", "errors.py"], modules
+    # the command line is a package inside wcatsim, so the wheel installs no top-level `cli`
+    assert (ROOT / "wcatsim" / "cli" / "main.py").is_file()
+    assert not list((ROOT / "cli").glob("*.py")), "the command line lives in wcatsim/cli/, not in cli/"
 
 
 @pytest.mark.parametrize(
@@ -99,14 +102,14 @@ def test_wcatsim_has_no_top_level_module_but_init_and_errors() -> None:
         ("wcatsim.api", ("torch", "numba", "pandas")),
         ("sram_models", ("numba",)),
         # `wcatsim --help` itself: no torch, numba or even pydantic (the schema loads when a command runs)
-        ("cli.main", ("torch", "numba", "pydantic")),
+        ("wcatsim.cli.main", ("torch", "numba", "pydantic")),
     ],
 )
 def test_light_imports(module: str, heavy: tuple[str, ...]) -> None:
     code = f"import sys, {module}; print([m for m in {heavy!r} if m in sys.modules])"
-    if module == "cli.main":
+    if module == "wcatsim.cli.main":
         code = (
-            "import sys; from click.testing import CliRunner; from cli.main import cli; "
+            "import sys; from click.testing import CliRunner; from wcatsim.cli.main import cli; "
             "assert CliRunner().invoke(cli, ['--help']).exit_code == 0; "
             f"print([m for m in {heavy!r} if m in sys.modules])"
         )

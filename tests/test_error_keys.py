@@ -1,9 +1,10 @@
 """Library errors speak in setting keys, never in command-line flags (issue 16 §3).
 
-Every ``raise`` in ``wcatsim/`` and ``sram_models/`` is read from the source (ast): the text of its
-message may name no ``--flag`` (the CLI translates keys to flags, ``cli._common.cli_message``), and each
-key it names in backquotes must exist: a setting of the schema (``wcatsim.config``), a field of the
-memory or Monte Carlo spec, or ``option.NAME`` where ``--NAME`` is an option of some command.
+Every ``raise`` in ``wcatsim/`` (but its command line, ``wcatsim/cli/``) and ``sram_models/`` is read
+from the source (ast): the text of its message may name no ``--flag`` (the CLI translates keys to flags,
+``wcatsim.cli._common.cli_message``), and each key it names in backquotes must exist: a setting of the
+schema (``wcatsim.config``), a field of the memory or Monte Carlo spec, or ``option.NAME`` where
+``--NAME`` is an option of some command.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sram_models.errors import keys_in, option_flag
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY = ("wcatsim", "sram_models")
+# the command line speaks in flags: it is the one part of the wcatsim package the scan leaves out
+COMMAND_LINE = "wcatsim/cli/"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
 
 # The only flags a library message may spell out: shell commands to type, quoted as such (a key there
@@ -46,14 +49,23 @@ def raise_messages(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def library_files() -> list[Path]:
+    """The library's source files: every ``*.py`` of ``LIBRARY`` but the command line's."""
+    return [
+        path
+        for package in LIBRARY
+        for path in sorted((REPO / package).rglob("*.py"))
+        if not path.relative_to(REPO).as_posix().startswith(COMMAND_LINE)
+    ]
+
+
 def library_messages() -> list[tuple[str, int, str]]:
     """(file relative to the repository, line, message text) of every raise in the library."""
     out = []
-    for package in LIBRARY:
-        for path in sorted((REPO / package).rglob("*.py")):
-            relative = path.relative_to(REPO).as_posix()
-            for line, text in raise_messages(path.read_text(encoding="utf-8")):
-                out.append((relative, line, text))
+    for path in library_files():
+        relative = path.relative_to(REPO).as_posix()
+        for line, text in raise_messages(path.read_text(encoding="utf-8")):
+            out.append((relative, line, text))
     return out
 
 
@@ -110,7 +122,7 @@ def _spec_fields() -> dict[str, set[str]]:
 
 
 def _all_flags() -> set[str]:
-    from cli.main import COMMANDS
+    from wcatsim.cli.main import COMMANDS
 
     flags: set[str] = set()
     stack: list[click.Command] = []
@@ -150,11 +162,10 @@ def test_every_key_a_library_error_names_exists() -> None:
 def test_no_library_argument_defaults_to_a_flag() -> None:
     # an argument that names the option in messages (check_table_path's ``option``) defaults to a key too
     bad = []
-    for package in LIBRARY:
-        for path in sorted((REPO / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.arguments):
-                    for default in [*node.defaults, *(d for d in node.kw_defaults if d is not None)]:
-                        if isinstance(default, ast.Constant) and FLAG.match(str(default.value)):
-                            bad.append(f"{path.relative_to(REPO)}:{default.lineno}: {default.value}")
+    for path in library_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.arguments):
+                for default in [*node.defaults, *(d for d in node.kw_defaults if d is not None)]:
+                    if isinstance(default, ast.Constant) and FLAG.match(str(default.value)):
+                        bad.append(f"{path.relative_to(REPO)}:{default.lineno}: {default.value}")
     assert not bad, "library defaults name keys (`option.out`), not flags:\n" + "\n".join(bad)

@@ -1,4 +1,5 @@
-"""The README's lists of variants are the registries' names (no copy drifts from its registry)."""
+"""The lists of variants in the README and the docs are the registries' names (no copy drifts from its
+registry): each ``<!-- names: REGISTRY -->`` block, wherever it lives, lists exactly the registered names."""
 
 from __future__ import annotations
 
@@ -7,18 +8,32 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _block(registry: str) -> str:
+    return rf"<!-- names: {registry}\b[^>]*-->\n(.*?)<!-- /names -->"
+
+
+def page_with(registry: str) -> str:
+    """The text of the one page (README.md or docs/*.md) that holds the ``names: REGISTRY`` block."""
+    holding = [p for p in PAGES if re.search(_block(registry), p.read_text(encoding="utf-8"), re.S)]
+    where = [str(p.relative_to(ROOT)) for p in holding]
+    assert len(holding) == 1, f"<!-- names: {registry} --> must be in exactly one page, found in {where}"
+    return holding[0].read_text(encoding="utf-8")
 
 
 def readme_names(registry: str, text: str | None = None) -> list[str]:
-    """Return the names the README lists between ``<!-- names: REGISTRY ... -->`` and ``<!-- /names -->``.
+    """Return the names listed between ``<!-- names: REGISTRY ... -->`` and ``<!-- /names -->``.
 
     For a table, the backticked words of its first column; for a bullet list, those before each
-    bullet's colon; otherwise every backticked word of the block.
+    bullet's colon; otherwise every backticked word of the block.  ``text`` defaults to the page of
+    README.md and docs/*.md that holds the block.
     """
-    text = README.read_text(encoding="utf-8") if text is None else text
-    match = re.search(rf"<!-- names: {registry}\b[^>]*-->\n(.*?)<!-- /names -->", text, re.S)
-    assert match, f"README.md has no <!-- names: {registry} --> block"
+    text = page_with(registry) if text is None else text
+    match = re.search(_block(registry), text, re.S)
+    assert match, f"no <!-- names: {registry} --> block"
     block = match.group(1)
     if block.lstrip().startswith("|"):
         rows = block.splitlines()
@@ -44,9 +59,9 @@ def _registry(name: str):
 def test_readme_lists_exactly_the_registered_names(name: str) -> None:
     registry = _registry(name)
     listed = readme_names(name)
-    assert len(listed) == len(set(listed)), f"README lists a {registry.kind} twice: {listed}"
+    assert len(listed) == len(set(listed)), f"the docs list a {registry.kind} twice: {listed}"
     assert sorted(listed) == sorted(registry.names()), (
-        f"README {registry.kind}s {sorted(listed)} != registered {sorted(registry.names())}"
+        f"listed {registry.kind}s {sorted(listed)} != registered {sorted(registry.names())}"
     )
 
 

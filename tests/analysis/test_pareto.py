@@ -249,7 +249,7 @@ def make_run(root: Path, name: str, quantizer: str, acc: list[float], ecc: str =
 
 
 def test_pareto_cli_on_synthetic_runs(tmp_path: Path) -> None:
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     a = make_run(tmp_path, "run_maxabs", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
     b = make_run(tmp_path, "run_wcat", "wcat", [94.3, 94.9, 95.0, 95.0, 95.0])
@@ -288,7 +288,7 @@ def test_pareto_cli_on_synthetic_runs(tmp_path: Path) -> None:
 
 
 def test_pareto_cli_bad_input_is_one_line(tmp_path: Path) -> None:
-    from cli.pareto import pareto
+    from wcatsim.cli.pareto import pareto
 
     empty = tmp_path / "empty_run"
     empty.mkdir()

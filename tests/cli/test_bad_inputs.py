@@ -146,6 +146,9 @@ CASES = [
     Case("random-flip --run {run} --executor processes --workers 0", "--workers"),
     Case("random-flip --run {run} --executor dask", "--scheduler"),
     Case("random-flip --run {run} --scheduler tcp://127.0.0.1:1", "--scheduler only applies"),
+    Case("random-flip --run {run} --executor dask --scheduler {missing}.toml", "no scheduler description at"),
+    Case("random-flip --run {run} --executor dask --scheduler {bad_toml}", "not valid TOML"),
+    Case("sweep-voltage --run {run} --executor dask --scheduler {file}", "file.txt is not valid TOML"),
     Case("random-flip --run {run} --layers no_such_layer", "not quantized layers"),
     Case("random-flip --run {run} --out {run}/checkpoint.pt", "the trained model"),
     Case("random-flip --run {run} --out {run}/last.pt", "resumable last epoch"),
@@ -470,7 +473,7 @@ def test_the_table_is_large_and_distinct() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, workspace, monkeypatch) -> None:
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     root, cwd, places = workspace
     monkeypatch.chdir(cwd)
@@ -495,7 +498,7 @@ def test_bad_input(case: Case, workspace, monkeypatch) -> None:
 def _wcatsim(*args: str, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, **kwargs
+        [sys.executable, "-m", "wcatsim.cli.main", *args], capture_output=True, text=True, env=env, **kwargs
     )
 
 
@@ -523,8 +526,8 @@ def test_ctrl_c_keeps_the_points_finished_and_says_so_in_one_line(digits_runs, t
     shutil.copytree(digits_runs["wcat"], run)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "random-flip", "--run", str(run), "--ber", "0,1e-2,2e-2,3e-2,5e-2",
-         "--samples", "40", "--device", "cpu"],
+        [sys.executable, "-m", "wcatsim.cli.main", "random-flip", "--run", str(run),
+         "--ber", "0,1e-2,2e-2,3e-2,5e-2", "--samples", "40", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
         preexec_fn=interruptible,
     )  # fmt: skip
@@ -545,7 +548,7 @@ def test_ctrl_c_keeps_the_points_finished_and_says_so_in_one_line(digits_runs, t
 def test_ctrl_c_inside_a_numba_kernel_is_an_interrupt_too(capsys) -> None:
     # numba's dispatcher reports a KeyboardInterrupt raised while a kernel ran as a SystemError
     # ("returned a result with an exception set") whose context is the interrupt.
-    from cli._common import handles_errors
+    from wcatsim.cli._common import handles_errors
 
     @handles_errors
     def kernel_interrupted() -> None:

@@ -41,7 +41,7 @@ def _files(root: Path) -> dict[str, bytes]:
     ],
 )
 def test_bad_objective_flags_are_one_line_exit_2(run_copy: Path, flags: str, expect: str) -> None:
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     before = _files(run_copy)
     result = CliRunner().invoke(cli, ["bfa", "--run", str(run_copy), "--quiet", *flags.split()])
@@ -52,7 +52,7 @@ def test_bad_objective_flags_are_one_line_exit_2(run_copy: Path, flags: str, exp
 
 
 def test_targeted_cli_writes_the_targeted_summary(run_copy: Path) -> None:
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     result = CliRunner().invoke(cli, ["bfa", "--run", str(run_copy), "--quiet", "--trials", "1",
                                       "--objective", "targeted", "--target-class", "3",

@@ -22,7 +22,7 @@ def _invoke(command, args: list[str]):
 
 
 def test_random_flip_writes_table_sidecar_and_figure(digits_runs, tmp_path) -> None:
-    from cli.random_flip import random_flip
+    from wcatsim.cli.random_flip import random_flip
 
     out = tmp_path / "rf.csv"
     layer = REPO / "configs" / "attack" / "random_flip.toml"
@@ -43,8 +43,8 @@ def test_random_flip_writes_table_sidecar_and_figure(digits_runs, tmp_path) -> N
 
 def test_images_and_the_paper_protocol_from_the_command_line(digits_runs, tmp_path) -> None:
     """--images N: each realisation on N test images (nested, issue 18 §1); --protocol paper: 50 x all."""
-    from cli.random_flip import random_flip
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.random_flip import random_flip
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     out = tmp_path / "nested.csv"
     result = _invoke(random_flip, [
@@ -92,7 +92,7 @@ def test_images_and_the_paper_protocol_from_the_command_line(digits_runs, tmp_pa
 
 
 def test_sweep_voltage_writes_table_and_twin_axis_figure(digits_runs, tmp_path) -> None:
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     out = tmp_path / "sv.csv"
     result = _invoke(sweep_voltage, [
@@ -123,8 +123,8 @@ def test_sweep_voltage_writes_table_and_twin_axis_figure(digits_runs, tmp_path) 
 def test_bad_input_is_one_line_exit_2_and_keeps_results(
     digits_runs, tmp_path, command, args, message
 ) -> None:
-    from cli.random_flip import random_flip
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.random_flip import random_flip
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     out = tmp_path / "kept.csv"
     out.write_text("ber,acc_mean\n0.0,97.0\n")
@@ -137,7 +137,7 @@ def test_bad_input_is_one_line_exit_2_and_keeps_results(
 
 
 def test_run_directory_without_checkpoint_is_exit_2(tmp_path) -> None:
-    from cli.random_flip import random_flip
+    from wcatsim.cli.random_flip import random_flip
 
     empty = tmp_path / "untrained"
     empty.mkdir()
@@ -148,7 +148,7 @@ def test_run_directory_without_checkpoint_is_exit_2(tmp_path) -> None:
 
 
 def _command(run_dir: str, out: Path) -> list[str]:
-    code = "from cli.random_flip import random_flip; random_flip(prog_name='wcatsim random-flip')"
+    code = "from wcatsim.cli.random_flip import random_flip; random_flip(prog_name='wcatsim random-flip')"
     return [
         sys.executable, "-c", code, "--run", run_dir, "--ber", "1e-2,2e-2,3e-2,5e-2", "--samples", "3",
         "--per-realisation", "--device", "cpu", "--out", str(out),

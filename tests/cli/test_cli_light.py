@@ -7,7 +7,7 @@ import sys
 
 from click.testing import CliRunner
 
-from cli.main import COMMANDS, cli
+from wcatsim.cli.main import COMMANDS, cli
 
 
 def test_help_lists_every_command() -> None:
@@ -21,7 +21,7 @@ def test_importing_the_cli_loads_neither_torch_nor_numba() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from cli.main import cli\n"
+        "from wcatsim.cli.main import cli\n"
         "r = CliRunner().invoke(cli, ['--help'])\n"
         "assert r.exit_code == 0, r.output\n"
         "heavy = sorted(m for m in ('torch', 'numba', 'matplotlib') if m in sys.modules)\n"
@@ -35,7 +35,7 @@ def test_every_command_module_imports_without_torch() -> None:
     # Each command's own --help must be light too: library imports go inside the command.
     code = (
         "import sys, importlib\n"
-        "from cli.main import COMMANDS\n"
+        "from wcatsim.cli.main import COMMANDS\n"
         "import pathlib\n"
         "for name, (target, _) in COMMANDS.items():\n"
         "    mod = target.split(':')[0]\n"
@@ -48,7 +48,7 @@ def test_every_command_module_imports_without_torch() -> None:
 
 
 def test_range_parser_includes_both_ends() -> None:
-    from cli._common import parse_range
+    from wcatsim.cli._common import parse_range
 
     assert parse_range("0.6:1.0:0.1") == [0.6, 0.7, 0.8, 0.9, 1.0]
     assert parse_range("1.0:0.6:0.15") == [0.6, 0.75, 0.9, 1.0]

@@ -17,7 +17,7 @@ TINY = ["--set", "trainer.epochs=2", "--set", "trainer.steps_per_epoch=2", "--de
 
 
 def _cli(*args):
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
 

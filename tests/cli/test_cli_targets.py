@@ -15,7 +15,7 @@ def _invoke(command, args: list) -> object:
 
 
 def test_random_flip_target_flags_reach_the_table(digits_runs, tmp_path) -> None:
-    from cli.random_flip import random_flip
+    from wcatsim.cli.random_flip import random_flip
 
     common = ["--run", digits_runs["maxabs"], "--ber", "0,2e-2", "--samples", "2", "--eval-images", "100",
               "--device", "cpu"]  # fmt: skip
@@ -36,7 +36,7 @@ def test_random_flip_target_flags_reach_the_table(digits_runs, tmp_path) -> None
 
 
 def test_sweep_voltage_target_activations_from_the_config(digits_runs, tmp_path) -> None:
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     result = _invoke(sweep_voltage, [
         "--run", digits_runs["maxabs"], "--voltages", "1.0,0.8", "--chips", "2", "--eval-images", "100",
@@ -57,7 +57,7 @@ def test_sweep_voltage_target_activations_from_the_config(digits_runs, tmp_path)
 def test_bad_buffer_settings_are_one_line_exit_2_and_keep_results(
     digits_runs, tmp_path, args, message
 ) -> None:
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     out = tmp_path / "kept.csv"
     out.write_text("voltage,acc_mean\n1.0,97.0\n")

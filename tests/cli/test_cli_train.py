@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli.main import cli
+from wcatsim.cli.main import cli
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = ["--set", "trainer.epochs=2", "--set", "trainer.steps_per_epoch=3", "--device", "cpu", "--quiet"]

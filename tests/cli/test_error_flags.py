@@ -1,5 +1,6 @@
 """One library error, two readers: from Python it names the setting key, through ``wcatsim`` the flag of
-the running command (cli._common.handles_errors -> cli_message, the one place a key becomes a flag)."""
+the running command (wcatsim.cli._common.handles_errors -> cli_message, the one place a key becomes a
+flag)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli._common import KEY_FLAGS, SETTING_FLAGS, cli_message, key_flag
-from cli.main import COMMANDS, cli
 from sram_models.errors import InputError
+from wcatsim.cli._common import KEY_FLAGS, SETTING_FLAGS, cli_message, key_flag
+from wcatsim.cli.main import COMMANDS, cli
 
 
 def _python_message(call) -> str:  # noqa: ANN001 - a zero-argument callable that raises

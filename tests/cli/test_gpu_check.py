@@ -18,7 +18,7 @@ def _script():
 
 
 def _in_process(args):
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     result = CliRunner().invoke(cli, [str(a) for a in args])
     return result.exit_code, result.output

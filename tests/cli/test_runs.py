@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli._common import Experiment
-from cli.main import cli
+from wcatsim.cli._common import Experiment
+from wcatsim.cli.main import cli
 from wcatsim.config import load_config
 from wcatsim.store.runs import run_dir_for
 

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from cli.main import cli
+from wcatsim.cli.main import cli
 
 
 def _folder(root: Path, splits=("train", "val"), corrupt: str | None = None) -> Path:
@@ -58,7 +58,7 @@ def test_a_decode_error_in_a_loader_worker_is_one_short_line(tmp_path: Path) -> 
 def test_a_new_run_that_fails_on_bad_input_leaves_no_config_or_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli.train as train_cli
+    import wcatsim.cli.train as train_cli
 
     data = _folder(tmp_path / "data", splits=("val",))
     monkeypatch.setattr(train_cli, "check_images", lambda cfg: None)  # let the trainer meet the empty split
@@ -73,3 +73,27 @@ def test_a_new_run_that_fails_on_bad_input_leaves_no_config_or_log(
                                      "--set", f"data.root={data}"])  # fmt: skip
     assert named.exit_code == 2 and f"{data / 'train'} holds no image" in named.stderr, named.output
     assert not (tmp_path / "new").exists()
+
+
+def test_images_smaller_than_image_size_are_said_to_be_upsampled(tmp_path: Path) -> None:
+    """issue 19 §6: 8 px images under data.image_size = 16 train, and the command says they are upsampled."""
+    from wcatsim.train.datasets.imagefolder import ImageFileDataset, check_image_files
+
+    data = _folder(tmp_path / "data")
+    Image.new("RGB", (20, 12)).save(data / "train" / "a" / "wide.png")
+    bigger = ImageFileDataset(data / "train" / "a", ["wide.png", "0.jpg"], torch.zeros(2).numpy(), None)
+    assert check_image_files(bigger) == 12  # the largest shorter side: min(20, 12) beats min(8, 8)
+    (data / "train" / "a" / "wide.png").unlink()
+    args = ["train", "--out", str(tmp_path / "run"), "--set", "data.name=imagefolder", "--set",
+            f"data.root={data}", "--set", "trainer.epochs=1", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--set", "data.image_size=16", "--set", "data.resize=16"])
+    assert result.exit_code == 0, result.output
+    (note,) = result.stderr.strip().splitlines()
+    assert note == (
+        f"note: every image under {data} is upsampled: the largest shorter side is 8 px and data.image_size "
+        "is 16; set data.image_size=8 and data.resize=8 to keep the images' size"
+    )
+    kept = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "run8"), "--set", "data.image_size=8",
+                                    "--set", "data.resize=8"])  # fmt: skip
+    assert kept.exit_code == 0, kept.output
+    assert "upsampled" not in kept.stderr

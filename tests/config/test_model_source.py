@@ -11,8 +11,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli.main import cli
 from sram_models.errors import InputError
+from wcatsim.cli.main import cli
 from wcatsim.config import load_config
 from wcatsim.errors import ConfigError
 
@@ -142,6 +142,34 @@ def test_factory_errors_are_one_line(tmp_path: Path, monkeypatch, target: str, m
     with pytest.raises(InputError, match=message) as info:
         build_model_for(load_config([], [f"model.name={json.dumps(name)}"]), load_dataset("digits"))
     assert "\n" not in str(info.value)
+
+
+FIXED_SIZE = textwrap.dedent('''
+    from torch import nn
+
+
+    def for_16px(num_classes, in_channels):
+        # written for 16 x 16 images; ignores image_size
+        return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 16 * 16, num_classes))
+''')
+
+
+def test_a_model_for_another_image_size_is_told_so(tmp_path: Path) -> None:
+    """issue 19 §6: a factory that ignores image_size is refused in one line naming the sizes, before
+    training, instead of a shape error inside the first step."""
+    from wcatsim.train.datasets import load_dataset
+    from wcatsim.train.models.factory import build_from_factory
+    from wcatsim.train.runs import build_model_for
+
+    path = _net(tmp_path, FIXED_SIZE)
+    cfg = load_config([], [f"model.name={json.dumps(f'{path}:for_16px')}", "quant.method=float"])
+    with pytest.raises(InputError) as info:
+        build_model_for(cfg, load_dataset("digits"))  # 1 x 8 x 8 images
+    message = str(info.value)
+    assert "does not take the data's 1x8x8 images" in message and "`data.image_size`" in message, message
+    assert "my_net.py" in message and "\n" not in message
+    model = build_from_factory(f"{path}:for_16px", "", {}, 10, 1, 16)  # the size it was written for
+    assert model.training, "the probe leaves the model in training mode"
 
 
 @pytest.mark.parametrize("name", ["my_net.py:", ":build", "my_net.py:not-a-name", "no such:build"])

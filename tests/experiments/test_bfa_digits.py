@@ -197,7 +197,7 @@ def test_bad_inputs_are_input_errors(maxabs_run, tmp_path: Path) -> None:
 
 
 def test_cli_writes_logs_summary_and_plots(digits_runs, tmp_path: Path) -> None:
-    from cli.bfa import bfa
+    from wcatsim.cli.bfa import bfa
 
     run = tmp_path / "run"
     shutil.copytree(digits_runs["maxabs"], run)  # tests must not write into the shared runs
@@ -217,7 +217,7 @@ def test_cli_writes_logs_summary_and_plots(digits_runs, tmp_path: Path) -> None:
 
 
 def test_cli_flag_goes_on_to_the_original_threshold_and_is_recorded(digits_runs, tmp_path: Path) -> None:
-    from cli.bfa import bfa
+    from wcatsim.cli.bfa import bfa
 
     run = tmp_path / "run"
     shutil.copytree(digits_runs["maxabs"], run)
@@ -240,7 +240,7 @@ def test_cli_flag_goes_on_to_the_original_threshold_and_is_recorded(digits_runs,
     (["--trials", "0"], "trials"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(digits_runs, args: list[str], message: str) -> None:
-    from cli.bfa import bfa
+    from wcatsim.cli.bfa import bfa
 
     out = CliRunner().invoke(bfa, ["--run", str(digits_runs["maxabs"]), "--device", "cpu", *args])
     assert out.exit_code == 2, out.output
@@ -248,7 +248,7 @@ def test_cli_bad_input_exits_2_with_one_line(digits_runs, args: list[str], messa
 
 
 def test_cli_missing_checkpoint_and_missing_results_exit_2(tmp_path: Path) -> None:
-    from cli.bfa import bfa
+    from wcatsim.cli.bfa import bfa
 
     out = CliRunner().invoke(bfa, ["--run", str(tmp_path / "nothing"), "--device", "cpu"])
     assert out.exit_code == 2 and out.output.startswith("error:"), out.output
@@ -261,7 +261,7 @@ def test_cli_missing_checkpoint_and_missing_results_exit_2(tmp_path: Path) -> No
 
 
 def test_cli_finds_the_run_from_config_layers_like_train(digits_runs, tmp_path: Path, monkeypatch) -> None:
-    from cli.bfa import bfa
+    from wcatsim.cli.bfa import bfa
     from wcatsim.config import load_config
     from wcatsim.store.runs import run_dir_for
 

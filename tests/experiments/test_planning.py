@@ -454,7 +454,7 @@ def test_verification_stops_after_the_last_set_and_reports_the_miss() -> None:
 def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from wcatsim.cli.main import cli
     from wcatsim.store.atomic import read_csv
 
     out = tmp_path / "plan"
@@ -544,7 +544,7 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
 def test_a_domains_file_naming_no_layer_of_the_model_is_refused_first(digits_runs, tmp_path) -> None:
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     # (the option checks that need no model are rows of tests/cli/test_bad_inputs.py)
     domains = tmp_path / "domains.toml"
@@ -561,8 +561,8 @@ def test_pareto_marks_a_runs_plan(tmp_path: Path) -> None:
     import matplotlib.image
     from click.testing import CliRunner
 
-    from cli.main import cli
     from tests.analysis.test_pareto import make_run
+    from wcatsim.cli.main import cli
 
     run = make_run(tmp_path, "run_maxabs", "maxabs", [40.0, 80.0, 93.0, 94.6, 95.0])
     without = tmp_path / "without.png"

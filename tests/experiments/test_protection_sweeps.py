@@ -117,8 +117,8 @@ def test_fault_map_sweep_refuses_a_preset_in_another_unit(digits_runs, tmp_path)
     ("sweep_voltage", ["--tile-offset", "3"], "--tile-offset applies to --fault-map only"),
 ])  # fmt: skip
 def test_contradictions_are_one_line_exit_2(digits_runs, tmp_path, command, args, message) -> None:
-    from cli.random_flip import random_flip
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.random_flip import random_flip
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     cmd = {"random_flip": random_flip, "sweep_voltage": sweep_voltage}[command]
     args = [str(tmp_path / "map.npz") if a == "MAP" else a for a in args]
@@ -131,7 +131,7 @@ def test_contradictions_are_one_line_exit_2(digits_runs, tmp_path, command, args
 
 
 def test_sweep_voltage_cli_protect_and_fault_map(digits_runs, tmp_path) -> None:
-    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     out = tmp_path / "sv.csv"
     result = _invoke(sweep_voltage, ["--run", digits_runs["wcat"], "--preset", "chandramoorthy14",

@@ -22,7 +22,7 @@ SCHEMES = ("none", "secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t")
 
 
 def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_path: Path) -> None:
-    from cli.demo import demo
+    from wcatsim.cli.demo import demo
 
     out = tmp_path / "demo"
     # An empty runs root: the test trains its own models whatever ./runs holds.
@@ -142,7 +142,7 @@ def test_an_identical_run_under_runs_root_is_copied_not_retrained(tmp_path: Path
 
 @pytest.mark.parametrize("flag", ["--help"])
 def test_demo_help_is_light(flag: str) -> None:
-    from cli.demo import demo
+    from wcatsim.cli.demo import demo
 
     result = CliRunner().invoke(demo, [flag])
     assert result.exit_code == 0 and "--quick" in result.output
@@ -178,7 +178,7 @@ def _fake_stages(monkeypatch, tmp_path: Path, failing: str, error: Exception) ->
 
 
 def test_a_failing_stage_stops_the_demo_with_one_line_and_exit_1(monkeypatch, tmp_path: Path) -> None:
-    from cli.demo import demo
+    from wcatsim.cli.demo import demo
 
     calls = _fake_stages(monkeypatch, tmp_path, "random_flip", AttributeError("no attribute 'x'\n  here"))
     out = tmp_path / "demo"
@@ -220,8 +220,8 @@ def test_seeds_beyond_the_first_run_only_the_sweep_and_bfa(monkeypatch, tmp_path
 
 
 def test_bad_input_in_a_stage_keeps_its_own_exit_code(monkeypatch, tmp_path: Path) -> None:
-    from cli.demo import demo
     from sram_models.errors import InputError
+    from wcatsim.cli.demo import demo
 
     _fake_stages(monkeypatch, tmp_path, "sweep", InputError("voltage 2 is outside the preset's range"))
     out = tmp_path / "demo"

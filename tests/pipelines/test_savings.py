@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli.savings import savings
+from wcatsim.cli.savings import savings
 from wcatsim.store.atomic import read_csv
 
 PRESETS = "chandramoorthy14,dpcs45"

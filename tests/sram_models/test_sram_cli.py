@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.sram import sram
+from wcatsim.cli.sram import sram
 
 SHOW = [
     "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",
@@ -102,7 +102,7 @@ def test_show_plot_writes_png_and_pdf(tmp_path: Path) -> None:
 
 
 def test_sram_list_through_the_wcatsim_group() -> None:
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     r = CliRunner().invoke(cli, ["sram", "list", "--csv"])
     assert r.exit_code == 0, r.output

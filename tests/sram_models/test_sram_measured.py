@@ -124,7 +124,7 @@ def test_bad_maps_are_one_line_errors(tmp_path) -> None:
 
 
 def test_import_map_command_prints_rates_and_nesting(tmp_path) -> None:
-    from cli.sram import sram
+    from wcatsim.cli.sram import sram
 
     listing = tmp_path / "chip_n"
     listing.mkdir()

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from scipy.special import ndtri  # Phi^-1; the test's own probit
 
-from cli.sram import sram
 from sram_models import InputError, load_technology
 from sram_models.technology import TECHNOLOGIES
 from sram_models.technology.fit import fit_gaussian, load_fit, parse_fit
+from wcatsim.cli.sram import sram
 
 PRESETS = list(TECHNOLOGIES.names())
 MEASURED_NEW = ("salami28_bram", "chandramoorthy14_fig1")

@@ -38,7 +38,7 @@ def run(digits_runs, tmp_path) -> Path:
 
 
 def _cli(*args: str):
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
 
@@ -110,7 +110,7 @@ def test_two_writers_of_one_table_the_second_refuses_others_work_side_by_side(ru
     # The first writer is a real `wcatsim random-flip` process that never finishes its first point;
     # the others run here, in this (second) process, while it holds its table.
     holder = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "random-flip", "--run", str(run), "--ber", "1e-2",
+        [sys.executable, "-m", "wcatsim.cli.main", "random-flip", "--run", str(run), "--ber", "1e-2",
          "--samples", "100000", "--quiet", "--device", "cpu"],
         env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=interruptible,
@@ -285,7 +285,7 @@ def test_output_names_agree_with_the_modules_that_write_them() -> None:
 def test_every_command_has_quiet_with_the_no_progress_alias() -> None:
     import click
 
-    from cli.main import COMMANDS, cli
+    from wcatsim.cli.main import COMMANDS, cli
 
     ctx = click.Context(cli)
     commands = []

@@ -86,11 +86,11 @@ def test_every_file_of_a_run_directory_follows_the_umask(digits_runs, tmp_path: 
 
     from click.testing import CliRunner
 
-    from cli.pareto import pareto
-    from cli.random_flip import random_flip
-    from cli.sram import sram
-    from cli.sweep_voltage import sweep_voltage
     from wcatsim.analysis.report.writer import write_run_report
+    from wcatsim.cli.pareto import pareto
+    from wcatsim.cli.random_flip import random_flip
+    from wcatsim.cli.sram import sram
+    from wcatsim.cli.sweep_voltage import sweep_voltage
 
     run = tmp_path / "run"
     shutil.copytree(digits_runs["wcat"], run)

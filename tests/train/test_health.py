@@ -57,7 +57,7 @@ def dead_run(digits_runs: dict, tmp_path: Path) -> Path:
 
 
 def _invoke(args: list) -> object:
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
 

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from cli.main import cli
+from wcatsim.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
 

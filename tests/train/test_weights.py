@@ -148,7 +148,7 @@ def test_weights_and_init_from_together_are_refused(tmp_path: Path) -> None:
 def test_train_starts_from_weights_given_with_the_flag(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from wcatsim.cli.main import cli
 
     state = _float_state()
     path = tmp_path / "w.safetensors"

@@ -2,8 +2,8 @@
 
 - A training run that goes unhealthy (a non-finite loss, a learned range at its floor, validation accuracy
   at chance from the third epoch on) stops with :class:`TrainingHealthError`: the ``wcatsim`` commands
-  print its one line and exit with code 3 (``cli._common.handles_errors``), the run directory keeps its
-  checkpoints for inspection and ``summary.json`` says ``"healthy": false`` and why.
+  print its one line and exit with code 3 (``wcatsim.cli._common.handles_errors``), the run directory keeps
+  its checkpoints for inspection and ``summary.json`` says ``"healthy": false`` and why.
 - A fault or attack command asked to evaluate a model at chance refuses with
   :class:`DegenerateModelError` (an :class:`~sram_models.errors.InputError`, exit 2), unless it is told
   ``--allow-degenerate``: a Bit-Flip Attack on a dead model "breaks it in 0 flips" and a random-flip

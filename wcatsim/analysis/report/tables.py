@@ -39,7 +39,7 @@ PROTECTION_CAPTION = (
     "nominal voltage, so a scheme's check cells cost it; *lowest V*: the lowest voltage reached, scanning "
     "down from nominal, with it and every higher one within 1 point; ≥: the lowest swept voltage "
     "qualifies and is the cheapest (the saving is a lower bound). *area*: the scheme's cells over the "
-    "unprotected word's (sram_models.protection, sources in the README); decoder and detector logic not "
+    "unprotected word's (sram_models.protection, sources in docs/sram.md); decoder and detector logic not "
     "modelled."
 )
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sram_models.errors import InputError
+from wcatsim.experiments.montecarlo.clusters import is_scheduler_file, read_scheduler, start_cluster
 
 EXECUTOR_NAMES = ("local", "processes", "dask")
 
@@ -153,11 +154,13 @@ class ProcessExecutor:
 
 
 class DaskExecutor:
-    """Run tasks on a Dask distributed cluster: a scheduler address, or a ``Client`` you made.
+    """Run tasks on a Dask distributed cluster: an address, a description file, or your ``Client``.
 
     Workers rebuild the model from the run directory once per worker thread
     (see :mod:`wcatsim.experiments.montecarlo.tasks`) and keep it, so only seeds and
-    results cross the network.
+    results cross the network.  A description file (``*.toml``,
+    :mod:`wcatsim.experiments.montecarlo.clusters`) starts a Slurm, PBS or SGE cluster through
+    dask-jobqueue, or a local one, which this executor closes again.
     """
 
     name = "dask"
@@ -169,9 +172,17 @@ class DaskExecutor:
             raise InputError(
                 "`montecarlo.executor` dask needs the optional extra: pip install 'wcatsim[dask]'"
             ) from None
-        if client is None:
-            if not scheduler:
-                raise InputError("`montecarlo.executor` dask needs `option.scheduler` ADDRESS (e.g. tcp://10.0.0.5:8786)")
+        self._cluster: Any = None
+        parallelism = 0  # 0: count the threads of the workers connected now
+        if client is None and not scheduler:
+            raise InputError(
+                "`montecarlo.executor` dask needs `option.scheduler`: an ADDRESS (e.g. "
+                "tcp://10.0.0.5:8786) or a scheduler description FILE.toml (Slurm, PBS, SGE, local)"
+            )
+        if client is None and is_scheduler_file(scheduler):
+            self._cluster, client, parallelism = start_cluster(read_scheduler(scheduler))
+            self._owns_client = True
+        elif client is None:
             try:
                 client = Client(scheduler, timeout="20s")
             except OSError as exc:
@@ -183,8 +194,9 @@ class DaskExecutor:
         else:
             self._owns_client = False
         self.client = client
-        threads = sum(self.client.nthreads().values()) if hasattr(self.client, "nthreads") else 1
-        self.parallelism = max(1, int(threads))
+        if not parallelism:
+            parallelism = sum(self.client.nthreads().values()) if hasattr(self.client, "nthreads") else 1
+        self.parallelism = max(1, int(parallelism))
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """Return ``[fn(item) for item in items]``, computed on the cluster's workers."""
@@ -194,9 +206,15 @@ class DaskExecutor:
         return self.client.gather(futures)
 
     def close(self) -> None:
-        """Close the client if this executor opened it (a client passed in stays open)."""
+        """Close the client if this executor opened it (a client passed in stays open).
+
+        A cluster it started from a description is closed too (a queue's jobs end with it).
+        """
         if self._owns_client:
             self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
 
     def __enter__(self) -> DaskExecutor:
         return self
@@ -210,7 +228,8 @@ def make_executor(
 ) -> LocalExecutor | ProcessExecutor | DaskExecutor:
     """Return an executor by name.
 
-    ``local``, ``processes`` (``workers``, default every core) or ``dask`` (which needs ``scheduler``).
+    ``local``, ``processes`` (``workers``, default every core) or ``dask`` (which needs ``scheduler``:
+    an address, or a description file ``*.toml`` of a Slurm, PBS, SGE or local cluster).
     """
     if scheduler and name != "dask":
         raise InputError("`option.scheduler` only applies with `montecarlo.executor` dask")

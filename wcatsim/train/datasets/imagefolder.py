@@ -61,30 +61,35 @@ class ImageDecodeError(InputError):
         super().__init__(message)
 
 
-def check_image_files(*datasets: Any, threads: int = 8) -> None:
+def check_image_files(*datasets: Any, threads: int = 8) -> int:
     """Open every file of ``datasets`` (:class:`ImageFileDataset`) and decode its header, before any
     training: the first file that does not open raises :class:`ImageDecodeError` naming it.
 
     ``Image.open`` reads the header (format, size, mode); ``verify`` checks what Pillow can check without
     decoding the pixels.  Threads: the work is file reads (8: a local disk or NFS keeps that many busy).
+    Returns the largest shorter side over the images, in pixels (0 for no image): below
+    ``data.image_size`` every image is upsampled, which the caller says.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     paths = [d.root / f for d in datasets if isinstance(d, ImageFileDataset) for f in d.files]
 
-    def problem(path: Path) -> str | None:
+    def problem(path: Path) -> str | int:
         try:
             with Image.open(path) as image:
+                side = min(image.size)
                 image.verify()
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             return f"{path}: {exc}"
-        return None
+        return side
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        bad = [p for p in pool.map(problem, paths) if p is not None]
+        found = list(pool.map(problem, paths))
+    bad = [p for p in found if isinstance(p, str)]
     if bad:
         more = f" ({len(bad)} of {len(paths)} images do not open)" if len(bad) > 1 else ""
         raise ImageDecodeError(f"cannot decode image {bad[0]}{more}; {IMAGE_FIX}")
+    return max((side for side in found if isinstance(side, int)), default=0)
 
 
 class ImageFileDataset(Dataset):

@@ -91,18 +91,43 @@ def build_from_factory(
         factory, {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}, args
     )
     kwargs.update(args)
+    code = getattr(factory, "__code__", None)  # the file the code was compiled from
+    where = Path(code.co_filename) if code is not None else source_file(name)
     try:
         model = factory(**kwargs)
     except Exception as exc:  # noqa: BLE001 - the user's code: one line, not a traceback
         given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        code = getattr(factory, "__code__", None)  # the file the code was compiled from
-        where = Path(code.co_filename) if code is not None else source_file(name)
         raise InputError(
             f"model factory {name} raised {_one_line(exc, where)} (called with {given})"
         ) from None
     if not isinstance(model, nn.Module):
         raise InputError(f"model factory {name} returned a {type(model).__name__}, not a torch nn.Module")
+    _check_input_size(model, name, in_channels, image_size, where)
     return model
+
+
+def _check_input_size(model: nn.Module, name: str, in_channels: int, image_size: int, where: Path) -> None:
+    """Run one zero image of the data's size through ``model``; one that does not take it is told so.
+
+    A factory that ignores ``image_size`` (a network written for 32 px, an image folder resampled to the
+    default 224) would otherwise fail on a shape error deep in the first training step.  The forward runs
+    in eval mode under ``no_grad`` (no batch statistics, no gradient), with the model's mode restored.
+    """
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, in_channels, image_size, image_size))
+    except Exception as exc:  # noqa: BLE001 - the user's code: one line, not a traceback
+        raise InputError(
+            f"model factory {name} builds a model that does not take the data's {in_channels}x{image_size}x"
+            f"{image_size} images ({_one_line(exc, where)}): set `data.image_size` to the size the model "
+            "expects (an image folder is resampled to it), or let the factory take image_size"
+        ) from None
+    finally:
+        model.train(was_training)
 
 
 

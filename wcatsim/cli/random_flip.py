@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cli._common import (
+from wcatsim.cli._common import (
     COUNT,
     IMAGES,
     NON_NEGATIVE,
@@ -43,7 +43,7 @@ def fault_run_options(func: F) -> F:
                      "(an alias of --protect secded)."),
         click.option("--protect", default=None, metavar="SCHEME",
                      help="Protection scheme of the weight memory: none, secded, secded-zero, parity-zero, "
-                     "bit-mask, msb-8t (README: what each reads and costs). Adds ecc_corrected_mean, "
+                     "bit-mask, msb-8t (docs/sram.md: what each reads and costs). Adds ecc_corrected_mean, "
                      "ecc_detected_mean, ecc_miscorrected_mean to the table (default: "
                      "attack.random_flip.protect or attack.sweep.protect, none)."),
         click.option("--layers", default=None, metavar="NAMES",
@@ -57,8 +57,10 @@ def fault_run_options(func: F) -> F:
                      "(faster for ResNet-sized models); or a Dask cluster (optional extra, --scheduler)."),
         click.option("--workers", type=COUNT, default=None,
                      help="Worker processes for --executor processes (default: every core)."),
-        click.option("--scheduler", default=None, metavar="ADDRESS",
-                     help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786."),
+        click.option("--scheduler", default=None, metavar="ADDRESS|FILE",
+                     help="For --executor dask: a running scheduler's address (tcp://10.0.0.5:8786), or a "
+                     "scheduler description FILE.toml that starts a Slurm, PBS or SGE cluster through "
+                     "dask-jobqueue, or a local one (docs/clusters.md)."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Write the table here instead of into the run directory (not over a file the "
                      "run needs, nor another command's table)."),

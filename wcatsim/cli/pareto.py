@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import Command, handles_errors, quiet_option
+from wcatsim.cli._common import Command, handles_errors, quiet_option
 
 
 @click.command("pareto", cls=Command)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import (
+from wcatsim.cli._common import (
     COUNT,
     NON_NEGATIVE,
     Command,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import (
+from wcatsim.cli._common import (
     Command,
     cli_message,
     fail,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cli._common import (
+from wcatsim.cli._common import (
     Command,
     FiniteFloat,
     experiment_options,
@@ -120,7 +120,13 @@ def check_images(cfg: Any) -> None:
             f"{Path(cfg.data.root) / 'train'} holds no image: training needs train/<class>/*.jpg (a folder "
             "with only val/ can be evaluated or quantized, not trained on)"
         )
-    check_image_files(data.train, data.val, data.test)
+    largest = check_image_files(data.train, data.val, data.test)
+    if 0 < largest < cfg.data.image_size:  # told, not silently upsampled (issue 19 §6)
+        click.echo(
+            f"note: every image under {cfg.data.root} is upsampled: the largest shorter side is {largest} px "
+            f"and data.image_size is {cfg.data.image_size}; set data.image_size={largest} and "
+            f"data.resize={largest} to keep the images' size", err=True,
+        )
 
 
 @contextlib.contextmanager

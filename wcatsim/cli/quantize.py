@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from cli._common import NON_NEGATIVE, Command, handles_errors, quiet_option, removes_empty_dirs_on_failure
+from wcatsim.cli._common import (
+    NON_NEGATIVE,
+    Command,
+    handles_errors,
+    quiet_option,
+    removes_empty_dirs_on_failure,
+)
 
 
 @click.command("quantize", cls=Command)
@@ -43,7 +49,7 @@ def quantize(
     The ranges are initialised from the weights (quant.range_init); --calibration-images only
     re-estimates batch-norm statistics.
     """
-    from cli.train import _toml_string
+    from wcatsim.cli.train import _toml_string
     from wcatsim.config import load_config
     from wcatsim.train.posttraining import quantize_pretrained
 

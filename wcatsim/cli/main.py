@@ -11,23 +11,30 @@ import os
 
 import click
 
-from cli._common import OneLineErrors
+from wcatsim.cli._common import OneLineErrors
 
 # name -> (module:attribute, one-line help shown by `wcatsim --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("cli.demo:demo", "The main job: train, flip, sweep, attack, and report on the embedded digits."),
-    "train": ("cli.train:train", "Train a quantized (or float) model into its run directory."),
-    "quantize": ("cli.quantize:quantize", "Post-training quantization of pretrained weights into a run."),
-    "eval": ("cli.eval:eval_cmd", "Clean accuracy and per-layer quantization ranges of a trained run."),
-    "random-flip": ("cli.random_flip:random_flip", "Accuracy under random bit errors over a list of BERs."),
-    "sweep-voltage": ("cli.sweep_voltage:sweep_voltage", "Accuracy and energy across SRAM supply voltages."),
-    "bfa": ("cli.bfa:bfa", "The Bit-Flip Attack (progressive bit search): flips to break a model."),
-    "plan-voltage": ("cli.plan_voltage:plan_voltage",
+    "demo": ("wcatsim.cli.demo:demo",
+             "The main job: train, flip, sweep, attack, and report on the embedded digits."),
+    "train": ("wcatsim.cli.train:train", "Train a quantized (or float) model into its run directory."),
+    "quantize": ("wcatsim.cli.quantize:quantize",
+                 "Post-training quantization of pretrained weights into a run."),
+    "eval": ("wcatsim.cli.eval:eval_cmd",
+             "Clean accuracy and per-layer quantization ranges of a trained run."),
+    "random-flip": ("wcatsim.cli.random_flip:random_flip",
+                    "Accuracy under random bit errors over a list of BERs."),
+    "sweep-voltage": ("wcatsim.cli.sweep_voltage:sweep_voltage",
+                      "Accuracy and energy across SRAM supply voltages."),
+    "bfa": ("wcatsim.cli.bfa:bfa", "The Bit-Flip Attack (progressive bit search): flips to break a model."),
+    "plan-voltage": ("wcatsim.cli.plan_voltage:plan_voltage",
                      "Plan one SRAM voltage per domain of layers: least energy within an accuracy budget."),
-    "pareto": ("cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
-    "savings": ("cli.savings:savings", "Per preset: each model's 1-point energy saving, CI and band."),
-    "sram": ("cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),
-    "runs": ("cli.runs:runs", "Runs under a folder: model, quantizer, dataset, accuracy, health, tables."),
+    "pareto": ("wcatsim.cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
+    "savings": ("wcatsim.cli.savings:savings",
+                "Per preset: each model's 1-point energy saving, CI and band."),
+    "sram": ("wcatsim.cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),
+    "runs": ("wcatsim.cli.runs:runs",
+             "Runs under a folder: model, quantizer, dataset, accuracy, health, tables."),
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import Command, handles_errors, quiet_option
+from wcatsim.cli._common import Command, handles_errors, quiet_option
 
 COLUMNS = ("run", "model", "quantizer", "dataset", "test_acc_%", "health", "tables")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import COUNT, Group, handles_errors, parse_range, quiet_option
+from wcatsim.cli._common import COUNT, Group, handles_errors, parse_range, quiet_option
 
 SHOW_COLUMNS = (
     "voltage", "ber", "read_energy_pj", "leakage_mw", "read_energy_norm", "access_time_ns",

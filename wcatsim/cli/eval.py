@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli._common import Command, Experiment, experiment_options, fail, handles_errors, quiet_option
+from wcatsim.cli._common import Command, Experiment, experiment_options, fail, handles_errors, quiet_option
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli._common import (
+from sram_models.faults import FAULT_MODEL_NAMES
+from wcatsim.cli._common import (
     COUNT,
     IMAGES,
     NON_NEGATIVE,
@@ -20,7 +21,7 @@ from cli._common import (
     parse_range,
     preset_option,
 )
-from cli.random_flip import (
+from wcatsim.cli.random_flip import (
     activation_options,
     activation_spec,
     fault_run_options,
@@ -31,7 +32,6 @@ from cli.random_flip import (
     row_printer,
     subset_note,
 )
-from sram_models.faults import FAULT_MODEL_NAMES
 
 
 @click.command("sweep-voltage", cls=Command)
