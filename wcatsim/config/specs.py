@@ -67,6 +67,12 @@ class MonteCarloSpec:
     executor: Any = Field(
         None, description="Where realisations run (a wcatsim.experiments.montecarlo Executor); None = here."
     )
+    # 1 on CPU: the kernels already use every core on one realisation, and a batch of B multiplies the
+    # activations held by B (wcatsim.memory.batched); more pays on a GPU that one small forward leaves idle.
+    batch_realisations: int = Field(
+        1, ge=1, description="Realisations evaluated together in one batched forward (same draws, same "
+        "accuracies up to float rounding); 1 = one at a time.",
+    )
 
     def __post_init__(self) -> None:
         check(

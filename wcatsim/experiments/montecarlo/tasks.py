@@ -99,11 +99,15 @@ def _voltage_model(spec: EvalSpec, technology: Any, fault: str, stuck_at_one: fl
 
 
 def _realise(
-    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int
+    evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int,
+    score: tuple[float, int, int, float] | None = None,
 ) -> Realisation:
+    # score: (accuracy, bits changed, images, within_var) already computed (a batched evaluation)
     n = spec.images_per_realisation
     within = 0.0
-    if n:
+    if score is not None:
+        accuracy, n_changed, images, within = score
+    elif n:
         n_changed = evaluator.memory.changed_bits(result.codes)
         if n_changed == 0:  # the clean read: its whole-set accuracy is known exactly, at no cost
             accuracy, images = evaluator.clean_acc, 0
@@ -132,6 +136,32 @@ def _realise(
     )
 
 
+def _realise_many(
+    evaluator: Any, draws: list[tuple[int, int, Any]], spec: EvalSpec, point: float, base_seed: int
+) -> list[Realisation]:
+    """:func:`_realise` of each (index, seed, fault result) in ``draws``, evaluated in one batched forward.
+
+    ``FaultEvaluator.evaluate_many`` (whole set) or ``correct_many`` (nested: each on its own subset).
+    """
+    n = spec.images_per_realisation
+    if not n:
+        scores = evaluator.evaluate_many([result.codes for _, _, result in draws])
+        return [_realise(evaluator, result, index, seed, spec, point, base_seed, score=(*score, 0.0))
+                for (index, seed, result), score in zip(draws, scores, strict=True)]  # fmt: skip
+    from wcatsim.experiments.montecarlo.nested import draw_subset, subset_estimate
+
+    labels = evaluator.labels
+    faulty = [(k, draw_subset(labels, n, subset_seed(base_seed, point, index)))
+              for k, (index, _, result) in enumerate(draws) if evaluator.memory.changed_bits(result.codes)]
+    corrects = evaluator.correct_many([draws[k][2].codes for k, _ in faulty], [c for _, c in faulty])
+    scores: dict[int, tuple[float, int, int, float]] = {}
+    for (k, chosen), correct in zip(faulty, corrects, strict=True):
+        accuracy, within = subset_estimate(correct, labels[chosen], labels)
+        scores[k] = (accuracy, evaluator.memory.changed_bits(draws[k][2].codes), int(chosen.size), within)
+    return [_realise(evaluator, result, index, seed, spec, point, base_seed, score=scores.get(k))
+            for k, (index, seed, result) in enumerate(draws)]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FlipTask:
     """Realisation ``i`` of a random-bit-flip fault model at one BER (call it with ``i``)."""
@@ -144,12 +174,22 @@ class FlipTask:
 
     def __call__(self, index: int) -> Realisation:
         """Draw realisation ``index`` at this BER and evaluate the model reading it."""
+        evaluator = evaluator_for(self.spec)
+        seed, result = self._draw(evaluator, index)
+        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed)
+
+    def many(self, indices: list[int]) -> list[Realisation]:
+        """Realisations ``indices`` (the same draws as one call each), evaluated in one batched forward."""
+        evaluator = evaluator_for(self.spec)
+        draws = [(index, *self._draw(evaluator, index)) for index in indices]
+        return _realise_many(evaluator, draws, self.spec, self.ber, self.base_seed)
+
+    def _draw(self, evaluator: Any, index: int) -> tuple[int, Any]:
+        """(seed, fault result) of realisation ``index``."""
         from wcatsim.memory.evaluator import make_flip_model
 
-        evaluator = evaluator_for(self.spec)
         seed = transient_seed(self.base_seed, self.ber, index)
-        result = evaluator.memory.corrupt(make_flip_model(self.fault, self.ber, self.protect_msb), seed)
-        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed)
+        return seed, evaluator.memory.corrupt(make_flip_model(self.fault, self.ber, self.protect_msb), seed)
 
 
 @dataclass(frozen=True)
@@ -167,10 +207,20 @@ class VoltageTask:
     def __call__(self, index: int) -> Realisation:
         """Draw chip (or realisation) ``index`` at this voltage and evaluate the model reading it."""
         evaluator = evaluator_for(self.spec)
+        seed, result = self._draw(evaluator, index)
+        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+
+    def many(self, indices: list[int]) -> list[Realisation]:
+        """Chips ``indices`` (the same draws as one call each), evaluated in one batched forward."""
+        evaluator = evaluator_for(self.spec)
+        draws = [(index, *self._draw(evaluator, index)) for index in indices]
+        return _realise_many(evaluator, draws, self.spec, self.voltage, self.base_seed)
+
+    def _draw(self, evaluator: Any, index: int) -> tuple[int, Any]:
+        """(seed, fault result) of chip (or realisation) ``index``."""
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn
-            result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
-            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+            return seed, evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
         from sram_models import FAULT_MODELS
 
         # a nested model's seed is the chip, the same at every voltage; others draw afresh per voltage
@@ -179,5 +229,4 @@ class VoltageTask:
         else:
             seed = transient_seed(self.base_seed, self.voltage, index)
         model = _voltage_model(self.spec, self.technology, self.fault, self.stuck_at_one)
-        result = evaluator.memory.corrupt(model, seed, voltage=self.voltage)
-        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed)
+        return seed, evaluator.memory.corrupt(model, seed, voltage=self.voltage)

@@ -175,6 +175,7 @@ def _run_sweep(
     on_row: Callable[[dict[str, Any], bool], None] | None,
     desc: str,
     images_per_realisation: int = 0,
+    realisations_per_call: int = 1,
 ) -> list[dict[str, Any]]:
     pending = [p for p in points if table.done(p) is None]
     bar = _Progress(progress, len(pending) * rule.most if not rule.adaptive else None, desc)
@@ -186,7 +187,8 @@ def _run_sweep(
                 row = _typed(found)
                 resumed = True
             else:
-                realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
+                realisations = run_point(make_task(point), rule, executor, on_done=bar.update,
+                                         realisations_per_call=realisations_per_call)
                 row = {key: point, **extra(point), **_point_row(realisations, clean_acc, rule, data_bits,
                                                                        images_per_realisation)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
@@ -432,6 +434,8 @@ def random_flip_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
+        if montecarlo.batch_realisations > 1:  # only then (a GPU's batched floats may round otherwise)
+            settings["batch_realisations"] = int(montecarlo.batch_realisations)
         out = Path(out) if out is not None else Path(run.dir) / RANDOM_FLIP_FILE
         protected = scheme != "none"
         with PointTable(
@@ -449,7 +453,7 @@ def random_flip_sweep(
                 make_task=lambda ber: FlipTask(spec, fault, ber, int(seed), float(protect_msb)),
                 rule=rule, executor=executor, extra=lambda ber: {}, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
-                images_per_realisation=nested,
+                images_per_realisation=nested, realisations_per_call=montecarlo.batch_realisations,
             )  # fmt: skip
     finally:
         unregister(spec)
@@ -599,6 +603,8 @@ def voltage_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
+        if montecarlo.batch_realisations > 1:  # only then (a GPU's batched floats may round otherwise)
+            settings["batch_realisations"] = int(montecarlo.batch_realisations)
 
         def extra(v: float) -> dict[str, Any]:
             report = energies[v]
@@ -631,7 +637,7 @@ def voltage_sweep(
                 ),
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
-                images_per_realisation=nested,
+                images_per_realisation=nested, realisations_per_call=montecarlo.batch_realisations,
             )  # fmt: skip
     finally:
         unregister(spec)
