@@ -114,3 +114,15 @@ def test_batched_sweep_gives_the_same_table(digits_runs, tmp_path, images) -> No
     # the same faults (seeds) and the same accuracies, realisation by realisation
     assert tables[4] == tables[1]
     assert len({row["accuracy"] for row in tables[1]}) >= 3
+
+
+@pytest.mark.slow  # inductor compiles C++ kernels with gcc: tens of seconds on two cores
+def test_compiled_forward_gives_the_eager_accuracies(digits_runs) -> None:
+    from wcatsim.train.runs import load_run
+
+    evaluator = FaultEvaluator.for_run(load_run(digits_runs["wcat"], device="cpu"))
+    reads = _faulty_reads(evaluator.memory, 3e-2, range(4))
+    eager = [evaluator.evaluate(codes) for codes in reads]
+    assert len({acc for acc, _, _ in eager}) >= 2, f"the faults should move the accuracy: {eager}"
+    evaluator.compile_forward()
+    assert [evaluator.evaluate(codes) for codes in reads] == eager

@@ -185,6 +185,7 @@ class FaultEvaluator:
         self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
         self.images: EvalImages | None = None
         self._prefix: Any = None  # a CleanPrefix inside sharing_clean_prefix()
+        self._compiled: Any = None  # torch.compile of the model, after compile_forward()
         if isinstance(x, EvalImages):
             if x.x is None:  # streamed: batches are decoded, moved and laid out as each pass reads them
                 self.images = x
@@ -326,9 +327,24 @@ class FaultEvaluator:
         if self.device is not None:
             kwargs["device"] = self.device
         with self.memory.loaded(codes) as model:
+            if self._compiled is not None:  # the same module, its forward compiled (reads _image_weight)
+                model = self._compiled
             if self.x is None:
                 return float(accuracy_on(model, self.images, **kwargs))
             return float(accuracy(model, self.x, self.y, **kwargs))
+
+    def compile_forward(self) -> None:
+        """Evaluate faulty reads through ``torch.compile`` of the model (inductor) from now on.
+
+        The compiled forward reads each realisation's weights as inputs (no recompile per read); its
+        logits differ from eager ones by float rounding only (within :data:`wcatsim.memory.batched.LOGIT_ATOL`
+        + ``LOGIT_RTOL`` x max|logit| in ``benchmarks/forward.py``).  Worth it for long sweeps only: the
+        first evaluation compiles (ResNet-20 on 2 busy cores: 84 s, then 2.8x faster per realisation;
+        docs/performance.md).  ``clean_acc`` stays the eager one (it is computed before).
+        """
+        import torch
+
+        self._compiled = torch.compile(self.memory.model)
 
     def evaluate(self, codes: Mapping[str, np.ndarray]) -> tuple[float, int, int]:
         """(accuracy in percent, weight bits changed, test images evaluated) for the read ``codes``."""

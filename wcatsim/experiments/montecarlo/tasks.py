@@ -37,6 +37,7 @@ class EvalSpec:
     # > 0: nested Monte Carlo, each realisation on its own random subset of this many test images
     # (wcatsim.experiments.montecarlo.nested); 0 = every realisation on the whole (or --eval-images) set
     images_per_realisation: int = 0
+    compile: bool = False  # evaluate through torch.compile (FaultEvaluator.compile_forward)
 
 
 _LOCK = threading.Lock()
@@ -77,6 +78,8 @@ def evaluator_for(spec: EvalSpec) -> Any:
         run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
         protect=spec.protect, eval_images=spec.eval_images,
     )  # fmt: skip
+    if spec.compile:
+        evaluator.compile_forward()
     register(spec, evaluator)
     return evaluator
 

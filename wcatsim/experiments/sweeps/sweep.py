@@ -205,7 +205,7 @@ def _run_sweep(
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
     word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
-    images: int | str | None = None,
+    images: int | str | None = None, compile_forward: bool = False,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.memory.evaluator import FaultEvaluator
 
@@ -228,6 +228,11 @@ def _executor_setup(
 
         allocation(np.unique(evaluator.labels, return_counts=True)[1], n)  # a refused n fails before any work
         spec = replace(spec, images_per_realisation=n)
+    if compile_forward:
+        from dataclasses import replace
+
+        spec = replace(spec, compile=True)
+        evaluator.compile_forward()
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
 
@@ -415,7 +420,8 @@ def random_flip_sweep(
         make_flip_model(fault, ber, protect_msb)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images,
+        compile_forward=montecarlo.compile,
     )
     nested = spec.images_per_realisation
     try:
@@ -578,7 +584,8 @@ def voltage_sweep(
     volts = sorted(set(volts), reverse=True)
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
-        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images
+        run, executor, device, layers, word_bits, batch_size, scheme, eval_images, images,
+        compile_forward=montecarlo.compile,
     )
     nested = spec.images_per_realisation
     try:
