@@ -126,3 +126,15 @@ def test_compiled_forward_gives_the_eager_accuracies(digits_runs) -> None:
     assert len({acc for acc, _, _ in eager}) >= 2, f"the faults should move the accuracy: {eager}"
     evaluator.compile_forward()
     assert [evaluator.evaluate(codes) for codes in reads] == eager
+
+
+def test_settings_reach_the_montecarlo_spec() -> None:
+    from wcatsim.config import load_config
+
+    cfg = load_config([], ["attack.random_flip.batch_realisations=4", "attack.sweep.batch_realisations=3",
+                           "attack.sweep.compile=true"])
+    spec = cfg.attack.random_flip.montecarlo_spec()
+    assert (spec.batch_realisations, spec.compile) == (4, False)
+    spec = cfg.attack.sweep.montecarlo_spec()
+    assert (spec.batch_realisations, spec.compile) == (3, True)
+    assert load_config([], []).attack.random_flip.montecarlo_spec().batch_realisations == 1

@@ -377,6 +377,14 @@ class RandomFlipConfig:
         0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
     )
 
+    # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
+    batch_realisations: int = Field(
+        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
+    )
+    compile: bool = Field(
+        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
+    )
+
     def __post_init__(self) -> None:
         check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
         check_choice(self.fault, "attack.random_flip.fault", "FAULT_MODEL_NAMES", "fault model")
@@ -413,7 +421,8 @@ class RandomFlipConfig:
 
     def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
         """This section's sampling settings as a :class:`MonteCarloSpec` (``changes`` override them)."""
-        keys = ("samples", "ci_half_width", "min_samples", "max_samples", "seed")
+        keys = ("samples", "ci_half_width", "min_samples", "max_samples", "seed", "batch_realisations",
+                "compile")
         return MonteCarloSpec(**{**{key: getattr(self, key) for key in keys}, **changes})
 
 
@@ -459,6 +468,14 @@ class SweepConfig:
         0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
     )
 
+    # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
+    batch_realisations: int = Field(
+        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
+    )
+    compile: bool = Field(
+        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
+    )
+
     def __post_init__(self) -> None:
         check_choice(self.fault, "attack.sweep.fault", "FAULT_MODEL_NAMES", "fault model")
         check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
@@ -479,7 +496,8 @@ class SweepConfig:
 
     def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
         """This section's chips and seed as a :class:`MonteCarloSpec` (``changes`` override them)."""
-        return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, **changes})
+        return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, "compile": self.compile,
+                                 "batch_realisations": self.batch_realisations, **changes})
 
 
 @settings("attack.bfa")
