@@ -12,7 +12,8 @@ the same reads:
 * ``mkldnn-off``: ``torch.backends.mkldnn`` disabled (the oneDNN convolutions off: ATen's own kernels);
 * ``compile``: ``torch.compile(model)`` (inductor, default mode; gcc builds its C++ kernels); its first
   call's seconds (the compile) are printed apart and counted in ``amortised``, the seconds per
-  realisation over the realisations run.
+  realisation over the realisations run.  Inductor caches compiled kernels on disk; the benchmark uses a
+  fresh cache (what a first run pays) unless ``--warm-cache`` (what a later run of the same model pays).
 * ``batched-4``: four realisations in one forward (``wcatsim.memory.batched``), seconds per realisation.
 
 ``ratio`` = eager seconds / variant seconds per realisation (steady state: median after the first
@@ -144,7 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true",
                         help="fewer realisations and images; no ResNet-18 compile")
     parser.add_argument("--realisations", type=int, default=None)
+    parser.add_argument("--warm-cache", action="store_true",
+                        help="keep inductor's on-disk cache (default: a fresh one, the first compile's cost)")
     args = parser.parse_args(argv)
+    if not args.warm_cache:  # a cached compile of the same graph takes seconds instead of a minute or more
+        import tempfile
+
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="wcatsim-inductor-")
     import torch
 
     realisations = args.realisations or (4 if args.short else 6)
