@@ -24,9 +24,10 @@ worth keeping when its ratio is above 1 with compile time counted and its logits
 Models: ResNet-20 (CIFAR layout, 4-bit, untrained, 32 px, 256 images in batches of 64: the
 evaluator's CPU batch for 32 px) and ResNet-18 (ImageNet layout, 4-bit, untrained, 224 px, 16 images in
 batches of 16).  ``--short`` uses fewer realisations and images and skips ResNet-18's compile (under
-~3 minutes on two busy cores).  Prints the load average (``os.getloadavg``) at the start and the end.
-Last line: ``forward: resnet20 compile_steady_ratio=R compile_breakeven=N realisations
-best_amortised=NAME:R resnet18 best_amortised=NAME:R`` (N: realisations after which compiling has paid for
+~3 minutes on two busy cores); ``--short --skip-resnet20 --compile-resnet18`` times ResNet-18's compile.
+Prints the load average (``os.getloadavg``) at the start and the end.
+Last line: ``forward: resnet20 compile_steady_ratio=R compile_breakeven=N best_amortised=NAME:R resnet18
+[compile_...] best_amortised=NAME:R`` (N: realisations after which compiling has paid for
 its compile time, from the measured first-call and steady seconds; best_amortised: the best variant
 within tolerance over the realisations run, compile time counted).
 """
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true",
                         help="fewer realisations and images; no ResNet-18 compile")
     parser.add_argument("--realisations", type=int, default=None)
+    parser.add_argument("--skip-resnet20", action="store_true", help="time ResNet-18 only")
+    parser.add_argument("--compile-resnet18", action="store_true", help="compile ResNet-18 in --short too")
     parser.add_argument("--warm-cache", action="store_true",
                         help="keep inductor's on-disk cache (default: a fresh one, the first compile's cost)")
     args = parser.parse_args(argv)
@@ -159,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (start)")
     started = time.perf_counter()
-    rows = measure("resnet20", 32, 128 if args.short else 256, 64, realisations, compile_too=True)
+    rows = [] if args.skip_resnet20 else measure("resnet20", 32, 128 if args.short else 256, 64, realisations,
+                                                  compile_too=True)
     rows += measure("resnet18", 224, 8 if args.short else 16, 8 if args.short else 16,
-                    max(3, realisations - 2), compile_too=not args.short)
+                    max(3, realisations - 2), compile_too=args.compile_resnet18 or not args.short)
     print(f"{'model':9} {'variant':14} {'first s':>8} {'steady s':>9} {'amort. s':>9} {'ratio':>6} "
           f"{'ratio am.':>9} {'max|dlogit|':>11} {'tolerance':>9}")
     for r in rows:
@@ -177,14 +181,20 @@ def main(argv: list[str] | None = None) -> int:
         top = max(ok, key=lambda r: r["ratio_amortised"])
         return f"{top['variant']}:{top['ratio_amortised']:.2f}"
 
-    eager = next(r for r in rows if r["model"] == "resnet20" and r["variant"] == "eager")
-    compiled = next(r for r in rows if r["model"] == "resnet20" and r["variant"] == "compile")
-    # realisations after which the compile has paid for itself: its one-off extra seconds (first call
-    # beyond a steady one) over the seconds it saves per realisation (derived from the two rows above)
-    saved = eager["steady_s"] - compiled["steady_s"]
-    breakeven = (compiled["first_s"] - compiled["steady_s"]) / saved if saved > 0 else float("inf")
-    print(f"forward: resnet20 compile_steady_ratio={compiled['ratio']:.2f} compile_breakeven={breakeven:.0f} "
-          f"realisations best_amortised={best('resnet20')} resnet18 best_amortised={best('resnet18')}")
+    def compiled(model: str) -> str:
+        eager = [r for r in rows if r["model"] == model and r["variant"] == "eager"]
+        done = [r for r in rows if r["model"] == model and r["variant"] == "compile"]
+        if not done:
+            return ""
+        # realisations after which the compile has paid for itself: its one-off extra seconds (first
+        # call beyond a steady one) over the seconds it saves per realisation (from the two rows)
+        saved = eager[0]["steady_s"] - done[0]["steady_s"]
+        breakeven = (done[0]["first_s"] - done[0]["steady_s"]) / saved if saved > 0 else float("inf")
+        return f"compile_steady_ratio={done[0]['ratio']:.2f} compile_breakeven={breakeven:.0f} "
+
+    parts = [f"{m} {compiled(m)}best_amortised={best(m)}" for m in ("resnet20", "resnet18")
+             if any(r["model"] == m for r in rows)]
+    print("forward: " + " ".join(parts))
     return 0
 
 
