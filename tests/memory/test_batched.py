@@ -138,3 +138,18 @@ def test_settings_reach_the_montecarlo_spec() -> None:
     spec = cfg.attack.sweep.montecarlo_spec()
     assert (spec.batch_realisations, spec.compile) == (3, True)
     assert load_config([], []).attack.random_flip.montecarlo_spec().batch_realisations == 1
+
+
+def test_streamed_test_set_batched_equals_one_by_one(digits_runs) -> None:
+    import dataclasses
+
+    from wcatsim.train.runs import load_run
+
+    run = load_run(digits_runs["wcat"], device="cpu")
+    run.data = dataclasses.replace(run.data, stream=True, workers=0)  # decoded batch by batch, in order
+    evaluator = FaultEvaluator.for_run(run)
+    assert evaluator.streamed
+    reads = _faulty_reads(evaluator.memory, 5e-2, range(3))
+    single = [evaluator.evaluate(codes) for codes in reads]
+    assert len({acc for acc, _, _ in single}) >= 2, f"the faults should move the accuracy: {single}"
+    assert evaluator.evaluate_many(reads) == single
