@@ -283,8 +283,6 @@ class FaultEvaluator:
     def _prefix_accuracy(self, codes: Mapping[str, np.ndarray]) -> float:
         """:meth:`_accuracy` of a read through the clean-prefix records: the batches of
         ``wcatsim.train.evaluate.predict`` (size, device, memory format) and :func:`accuracy`'s division."""
-
-
         changed = [name for name, clean in self.memory.clean_codes.items()
                    if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
         with self.memory.loaded(codes) as model:
@@ -298,8 +296,7 @@ class FaultEvaluator:
 
         from wcatsim.train.evaluate import CPU_BATCH, GPU_BATCH
 
-        model = self.memory.model
-        target = self.device if self.device is not None else next(model.parameters()).device
+        target = self._device_of_model()
         size = self.batch_size or (GPU_BATCH if target.type == "cuda" else CPU_BATCH)
         channels_last = x.dim() - images_dim == 4 and self._has_conv
         for start in range(0, x.shape[images_dim], size):
@@ -338,9 +335,10 @@ class FaultEvaluator:
 
         The compiled forward reads each realisation's weights as inputs (no recompile per read); its
         logits differ from eager ones by float rounding only (within :data:`wcatsim.memory.batched.LOGIT_ATOL`
-        + ``LOGIT_RTOL`` x max|logit| in ``benchmarks/forward.py``).  Worth it for long sweeps only: the
-        first evaluation compiles (ResNet-20 on 2 busy cores: 84 s, then 2.8x faster per realisation;
-        docs/performance.md).  ``clean_acc`` stays the eager one (it is computed before).
+        + ``LOGIT_RTOL`` x max|logit| in ``benchmarks/forward.py``).  Worth it for long sweeps of small
+        models only: the first evaluation compiles (ResNet-20 on 2 busy cores: 39-84 s, then 2.6-3.1x
+        faster per realisation; ResNet-18 at 224 px: 87 s for 1.14x; docs/performance.md).  ``clean_acc``
+        stays the eager one (computed before); :meth:`evaluate_many` and :meth:`correct` run eager.
         """
         import torch
 
