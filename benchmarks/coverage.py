@@ -9,7 +9,7 @@ Hall's skew correction).  The fixed protocol is the Student-t ``summarize(values
 same rows.  A CI covers when it contains the case's true mean.  For reference, ``cov_tN`` is the
 coverage of the plain Student-t interval of the same N values (Stein's count without the rule's CI).
 
-Cases (at least 2,000 sweeps each, ``--sweeps``):
+Cases (at least 2,000 sweeps each, ``--sweeps``; 1000 with ``--quick``):
   normal      N(95, 0.5²)
   normal2     N(95, 2²) (the pilot's spread asks for Stein's second stage, which normal never reaches)
   collapse2   N(95, 0.5²) with probability 0.98, exactly 60 with probability 0.02 (a rare collapse)
@@ -39,11 +39,22 @@ method), draw ``--record-realisations`` transient realisations (seeds as a rando
 at each of ``--record-bers`` (calm, knee, cliff) and store each model x BER matrix over the whole test
 set as DIR/<method>_<ber>.npz; the time taken is printed.  Replay them with ``--matrix``.
 
-Last line: ``coverage: adaptive_min=X fixed_min=Y normal=Z realisations_ratio=R``
+Allocated design (:mod:`wcatsim.experiments.montecarlo.allocation`), on every synthetic case: a
+case's value is a realisation's whole-set accuracy on N = 10,000 images, read on n of them as a
+hypergeometric draw; pilot, least-cost design at ``--cost-ratio`` (c_r / c_i in images, default 50, an
+assumption of the benchmark) and Stein's rule at n, exactly as ``run_allocated``; coverage, median n,
+mean realisations, mean half-width, mean images (pilot included) and the paper's 50 x N images over
+that.  The replays on a matrix add the same design (``allocated``).  ``--quick``: 1000 sweeps per case
+and 100 replays of the ``--smoke`` matrix.
+
+Last line: ``coverage: adaptive_min=X fixed_min=Y normal=Z realisations_ratio=R allocated_min=A
+allocated_images_ratio_min=I``
   adaptive_min: the lowest over the cases of (adaptive coverage − fixed coverage); goal >= −0.02;
   fixed_min:    the fixed protocol's lowest coverage (no goal: the paper's protocol as it is);
   normal:       the adaptive rule's coverage on the normal case; goal >= 0.93;
-  R:            50 / the adaptive rule's mean realisations on the normal case (reported, no goal).
+  R:            50 / the adaptive rule's mean realisations on the normal case (reported, no goal);
+  allocated_min: the allocated design's lowest coverage over the cases; goal >= 0.93 (issue 18 §2);
+  I:            the lowest over the cases of the paper's images / the allocated design's (pilot included).
 """
 
 from __future__ import annotations
@@ -65,12 +76,30 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wcatsim.experiments.montecarlo.allocation import (  # noqa: E402
+    MAX_REALISATIONS,
+    PILOT_REALISATIONS,
+    choose_design,
+    pilot_plan,
+    variance_components,
+)
 from wcatsim.experiments.montecarlo.stats import summarize  # noqa: E402
 from wcatsim.experiments.montecarlo.stopping import StoppingRule  # noqa: E402
 
 HALF_WIDTH = 0.5  # accuracy points: the issue's --ci-half-width 0.5
 FIXED = 50  # the paper's realisations per BER
 BOUNDS = (0.0, 100.0)  # accuracy in percent, as the sweeps pass it to summarize
+# The allocated design on the synthetic cases: each case's value is a realisation's whole-set accuracy on
+# a test set of SYNTH_IMAGES images (the CIFAR-shaped 10,000 of issue 18 section 3), and a realisation read
+# on n of them gives 100 * Hypergeometric(N, round(acc N / 100), n) / n (simple random sampling; the
+# stratified estimator is only more precise).  Classes: 10, so n_min = 20.
+SYNTH_IMAGES = 10_000
+SYNTH_MIN_IMAGES = 20
+# c_r / c_i (images) the synthetic cases' design uses: what a realisation's fixed cost (fault draw, codes
+# into the model) is worth in images' forward passes.  The digits small CNN measured 26 to 50 on this
+# machine (docs/montecarlo.md); --cost-ratio changes it.  It moves n, while coverage is decided mostly
+# by the realisations (at least 200).
+COST_RATIO = 50.0
 
 
 def _collapse(p: float) -> Callable[[np.random.Generator, tuple[int, int]], np.ndarray]:
@@ -138,6 +167,54 @@ def run_case(rule: StoppingRule, draw, mean: float, sweeps: int, seed: int) -> d
     }
 
 
+def _subset_reads(rng: np.random.Generator, acc: np.ndarray, n: int,
+                  total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Subset estimates of whole-set accuracies ``acc`` read on ``n`` of ``total`` images, and their
+    image-sampling variance estimates (SRSWOR with the finite-population correction), percent and
+    percent^2."""
+    right = np.clip(np.rint(np.asarray(acc) / 100.0 * total), 0, total).astype(np.int64)
+    if n >= total:
+        return 100.0 * right / total, np.zeros(right.shape)
+    p = rng.hypergeometric(right, total - right, n) / n
+    return 100.0 * p, 1e4 * (1.0 - n / total) * p * (1.0 - p) / (n - 1)
+
+
+def run_allocated_case(draw, mean: float, sweeps: int, seed: int, ratio: float,
+                       total: int = SYNTH_IMAGES) -> dict[str, float]:
+    """Coverage, realisations and images of the allocated design on ``sweeps`` points of one case.
+
+    As :func:`wcatsim.experiments.montecarlo.allocation.run_allocated` does it: a pilot of 20 fresh
+    realisations (10 on min(N, 1024) images, 10 on an eighth), the least-cost design for HALF_WIDTH at
+    ``ratio``, then Stein's rule at n with the design's R as its first stage; the CI is that rule's.
+    Images spent count the pilot's.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = np.asarray(pilot_plan(total, SYNTH_MIN_IMAGES))
+    hits, counts, images, widths, chosen = 0, [], [], [], []
+    for _ in range(sweeps):
+        acc = draw(rng, (1, PILOT_REALISATIONS))[0]
+        est, var = np.empty(len(sizes)), np.empty(len(sizes))
+        for n in np.unique(sizes):
+            at = sizes == n
+            est[at], var[at] = _subset_reads(rng, acc[at], int(n), total)
+        comp = variance_components(est, var, sizes, total)
+        design = choose_design(HALF_WIDTH, comp, ratio, SYNTH_MIN_IMAGES, total)
+        stage = StoppingRule(ci_half_width=HALF_WIDTH, min_samples=design.realisations,
+                             max_samples=max(design.realisations, MAX_REALISATIONS))  # fmt: skip
+        values, _ = _subset_reads(rng, draw(rng, (1, stage.max_samples))[0], design.images, total)
+        n_stop = stage.stop_count(values)
+        hit, width = covers(values[:n_stop], mean, stage)
+        hits += hit
+        counts.append(n_stop)
+        widths.append(width)
+        chosen.append(design.images)
+        images.append(int(sizes.sum()) + n_stop * design.images)
+    return {
+        "coverage": hits / sweeps, "realisations": float(np.mean(counts)), "images": float(np.mean(images)),
+        "n": float(np.median(chosen)), "half_width": float(np.mean(widths)),
+    }  # fmt: skip
+
+
 def eb_confidence_sequence(
     rows: np.ndarray, half_width: float, alpha: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -168,16 +245,27 @@ def eb_confidence_sequence(
 
 
 def replay(correct: np.ndarray, labels: np.ndarray, replays: int, seed: int, nested_images: int,
-           nested_rows: int, rule: StoppingRule) -> dict[str, dict[str, float]]:
-    """Coverage and mean images spent of the paper, adaptive and nested protocols on one matrix."""
+           nested_rows: int, rule: StoppingRule,
+           cost_ratio: float = COST_RATIO) -> dict[str, dict[str, float]]:
+    """Coverage and mean images spent of the paper, adaptive, nested and allocated protocols on one
+    matrix (allocated: pilot, least-cost design at ``cost_ratio``, Stein's rule at n; pilot images
+    counted)."""
     from wcatsim.experiments.montecarlo.nested import draw_subset, subset_estimate
 
     rows_total, n_images = correct.shape
     whole = 100.0 * correct.mean(axis=1)
     truth = float(whole.mean())
     rng = np.random.default_rng(seed)
-    hits = {"paper": 0, "adaptive": 0, "nested": 0}
-    spent = {"paper": 0.0, "adaptive": 0.0, "nested": 0.0}
+    hits = {"paper": 0, "adaptive": 0, "nested": 0, "allocated": 0}
+    spent = {"paper": 0.0, "adaptive": 0.0, "nested": 0.0, "allocated": 0.0}
+    n_min = int(np.minimum(np.unique(labels, return_counts=True)[1], 2).sum())
+    sizes = pilot_plan(n_images, n_min)
+
+    def read(row: int, n: int) -> tuple[float, float]:
+        if n >= n_images:
+            return float(whole[row]), 0.0
+        chosen = draw_subset(labels, n, int(rng.integers(0, 2**62)))
+        return subset_estimate(correct[row, chosen], labels[chosen], labels)
     for _ in range(replays):
         picks = rng.integers(0, rows_total, size=max(rule.most, FIXED, nested_rows))
         values = whole[picks]
@@ -192,6 +280,22 @@ def replay(correct: np.ndarray, labels: np.ndarray, replays: int, seed: int, nes
             estimates.append(subset_estimate(correct[row, chosen], labels[chosen], labels)[0])
         hits["nested"] += covers(np.asarray(estimates), truth)[0]
         spent["nested"] += nested_rows * nested_images
+        # the allocated design (wcatsim.experiments.montecarlo.allocation.run_allocated), fresh rows
+        pilot = [read(int(row), n) for row, n in zip(rng.integers(0, rows_total, size=len(sizes)), sizes,
+                                                     strict=True)]  # fmt: skip
+        comp = variance_components([p[0] for p in pilot], [p[1] for p in pilot], sizes, n_images)
+        design = choose_design(HALF_WIDTH, comp, cost_ratio, n_min, n_images)
+        stage = StoppingRule(ci_half_width=HALF_WIDTH, min_samples=design.realisations,
+                             max_samples=max(design.realisations, MAX_REALISATIONS))  # fmt: skip
+        values, n_stop = [], None
+        for row in rng.integers(0, rows_total, size=stage.max_samples):
+            values.append(read(int(row), design.images)[0])
+            if len(values) >= stage.min_samples:
+                n_stop = stage.stop_count(values)
+                if n_stop is not None:
+                    break
+        hits["allocated"] += covers(np.asarray(values[:n_stop]), truth, stage)[0]
+        spent["allocated"] += sum(sizes) + n_stop * design.images
     return {name: {"coverage": hits[name] / replays, "images": spent[name] / replays, "true": truth}
             for name in hits}  # fmt: skip
 
@@ -277,7 +381,16 @@ def main() -> None:
     parser.add_argument("--record-realisations", type=int, default=2000, help="--record: rows per matrix")
     # calm / knee / cliff of the 4-bit digits models (issue 4: maxabs 89.7% vs wcat 96.6% at 3e-2)
     parser.add_argument("--record-bers", default="1e-3,1e-2,5e-2", help="--record: comma-separated BERs")
+    parser.add_argument("--cost-ratio", type=float, default=COST_RATIO,
+                        help="allocated design: c_r / c_i in images (seconds per realisation / per image)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1000 sweeps per case and 100 replays of the --smoke matrix (coverage standard "
+                        "error about 0.007 at 0.95 on the cases, 0.02 on the replays; minutes on 2 cores)")
     args = parser.parse_args()
+    if args.quick:
+        args.sweeps, args.replays, args.smoke, args.smoke_then_cases = 1000, 100, True, True
+    else:
+        args.smoke_then_cases = False
     if args.record:
         started = time.perf_counter()
         args.matrix += record(args.record, [float(b) for b in args.record_bers.split(",")],
@@ -300,11 +413,11 @@ def main() -> None:
         matrices.append(("smoke", *smoke_matrix(args.seed)))
     for name, correct, labels in matrices:
         out = replay(correct, labels, args.replays, args.seed, args.nested_images, args.nested_realisations,
-                     rule)  # fmt: skip
+                     rule, args.cost_ratio)  # fmt: skip
         for protocol, r in out.items():
             print(f"replay {name} {protocol}: true={r['true']:.3f} coverage={r['coverage']:.3f} "
                   f"images={r['images']:.0f}", flush=True)  # fmt: skip
-    if args.smoke:
+    if args.smoke and not args.smoke_then_cases:
         return
     started = time.perf_counter()
     results = {}
@@ -315,6 +428,19 @@ def main() -> None:
         print(f"{name:>11} {mean:>7.2f} {r['adaptive']:>7.3f} {r['fixed']:>7.3f} {r['plain']:>7.3f} "
               f"{r['realisations']:>7.1f} "
               f"{r['half_width']:>6.3f} {r['at_cap']:>6.2f}", flush=True)  # fmt: skip
+    print(f"allocated design (pilot {PILOT_REALISATIONS}, least cost at c_r/c_i = {args.cost_ratio:g} "
+          f"images, >= 200 realisations, Stein at n; N = {SYNTH_IMAGES} images; paper: {FIXED} x "
+          f"{SYNTH_IMAGES})")  # fmt: skip
+    print(f"{'case':>11} {'cov_all':>7} {'cov_fix':>7} {'n_med':>6} {'R_mean':>7} {'hw':>6} {'images':>9} "
+          f"{'ratio':>6}")  # fmt: skip
+    allocated = {}
+    for index, (name, draw, mean) in enumerate(CASES):
+        a = run_allocated_case(draw, mean, args.sweeps, seed=int(
+            np.random.SeedSequence([args.seed, 100 + index]).generate_state(1)[0]), ratio=args.cost_ratio)
+        allocated[name] = a
+        print(f"{name:>11} {a['coverage']:>7.3f} {results[name]['fixed']:>7.3f} {a['n']:>6.0f} "
+              f"{a['realisations']:>7.1f} {a['half_width']:>6.3f} {a['images']:>9.0f} "
+              f"{FIXED * SYNTH_IMAGES / a['images']:>6.1f}", flush=True)  # fmt: skip
     print(f"({time.perf_counter() - started:.1f} s; standard error of a coverage near 0.65: "
           f"{math.sqrt(0.65 * 0.35 / args.sweeps):.3f})")  # fmt: skip
     if args.confidence_sequence:
@@ -331,9 +457,12 @@ def main() -> None:
     adaptive_min = min(r["adaptive"] - r["fixed"] for r in results.values())
     fixed_min = min(r["fixed"] for r in results.values())
     normal = results["normal"]
+    allocated_min = min(a["coverage"] for a in allocated.values())
+    images_ratio = min(FIXED * SYNTH_IMAGES / a["images"] for a in allocated.values())
     print(f"coverage: adaptive_min={adaptive_min:.3f} fixed_min={fixed_min:.3f} "
           f"normal={normal['adaptive']:.3f} "
-          f"realisations_ratio={FIXED / normal['realisations']:.2f}")  # fmt: skip
+          f"realisations_ratio={FIXED / normal['realisations']:.2f} "
+          f"allocated_min={allocated_min:.3f} allocated_images_ratio_min={images_ratio:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

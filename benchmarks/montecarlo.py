@@ -88,6 +88,7 @@ def images_ratio(run, out_dir: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
     adaptive = random_flip_sweep(
         run, PAPER_BERS, ci_half_width=target, min_samples=rule.min_samples, max_samples=rule.max_samples,
+        images="all",  # Stein's rule on the whole set (a half-width alone now asks for the allocated design)
         out=out_dir / "adaptive.csv", per_realisation=True, progress=True,
     )  # fmt: skip
     t_adaptive = time.perf_counter() - t0

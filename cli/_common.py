@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -192,6 +193,55 @@ def quiet_option(func: F) -> F:
     )(func)  # fmt: skip
 
 
+def tensorboard_option(func: F) -> F:
+    """``--tensorboard DIR``: TensorBoard scalars of the run (train: per epoch; sweeps: per point)."""
+    return click.option(
+        "--tensorboard", "tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
+        metavar="DIR",
+        help="Also write TensorBoard scalars into DIR (train: loss, accuracies and learned ranges per layer "
+        "each epoch; sweeps: each point's accuracy and columns). Needs: pip install 'wcatsim[tensorboard]'.",
+    )(func)  # fmt: skip
+
+
+class _LineHandler(logging.Handler):
+    """The library's log messages as plain lines on stderr, written past any progress bar (tqdm.write).
+
+    A sweep's per-point message (a record carrying ``point``) is skipped: the command prints that point
+    as its table row on stdout.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "point", None) is not None:
+            return
+        try:
+            from tqdm.auto import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # a logging handler never raises into the code that logs
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def log_lines(quiet: bool) -> Iterator[None]:
+    """While the command runs, print the library's messages (loggers under ``wcatsim``) on stderr.
+
+    INFO and above; with ``--quiet`` only warnings and errors (no progress lines). The handler and the
+    level are removed again afterwards, so commands invoked one after another in one process (tests,
+    a notebook calling the CLI) do not print each other's lines twice.
+    """
+    package = logging.getLogger("wcatsim")
+    handler = _LineHandler(logging.WARNING if quiet else logging.INFO)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = package.level
+    package.addHandler(handler)
+    package.setLevel(min(handler.level, level) if level else handler.level)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
+
+
 def plot_option(help_text: str) -> Callable[[F], F]:
     """``--plot [FILE]``: draw the figure; FILE is optional (each command has a default path)."""
     return click.option(
@@ -218,6 +268,9 @@ def given(name: str) -> bool:
 # (wcatsim.config), and the CLI names the flag instead where the value came from one (flag_message).
 # tests/cli/test_flag_schema.py checks every entry against the schema and the commands' options.
 SETTING_FLAGS: dict[str, dict[str, str]] = {
+    "train": {
+        "trainer.clustering": "--clustering",
+    },
     "random-flip": {
         "attack.random_flip.bers": "--ber",
         "attack.random_flip.samples": "--samples",
@@ -230,6 +283,10 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.random_flip.seed": "--seed",
         "attack.random_flip.protect": "--protect",
         "attack.random_flip.images": "--images",
+        **{f"attack.activations.{name}": flag for name, flag in (
+            ("target", "--target"), ("bits", "--act-bits"), ("word_bits", "--act-word-bits"),
+            ("protect", "--act-protect"), ("fault", "--act-fault"),
+            ("calibration_images", "--calibration-images"), ("ber", "--act-ber"))},
     },
     "bfa": {
         "attack.bfa.k_top": "--k-top",
@@ -261,11 +318,16 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "attack.sweep.seed": "--seed",
         "attack.sweep.protect": "--protect",
         "attack.sweep.images": "--images",
+        **{f"attack.activations.{name}": flag for name, flag in (
+            ("target", "--target"), ("bits", "--act-bits"), ("word_bits", "--act-word-bits"),
+            ("protect", "--act-protect"), ("fault", "--act-fault"),
+            ("calibration_images", "--calibration-images"), ("preset", "--act-preset"),
+            ("voltage", "--act-voltage"))},
     },
 }
 
 
-def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
+def setting_option(flag: str, key: str, dest: str | None = None, **kwargs: Any) -> Callable[[F], F]:
     """A click option generated from the setting ``key``: default None (then the config layers' value
     is used, see :func:`merge_flags`), help = the field's one-line doc and its built-in default.
 
@@ -275,6 +337,8 @@ def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
         The option, e.g. ``"--budget"``.
     key : str
         The setting it mirrors, e.g. ``"plan.budget"`` (:func:`wcatsim.config.setting_field`).
+    dest : str, optional
+        The parameter name (default: the key's last part; give one where another option has it).
     **kwargs
         Further click arguments (``type``, ``metavar``).
     """
@@ -284,7 +348,7 @@ def setting_option(flag: str, key: str, **kwargs: Any) -> Callable[[F], F]:
     default = info.default_factory() if info.default_factory is not None else info.default
     text = (info.description or "").rstrip(".")
     kwargs.setdefault("help", f"{text} (default: {key}, built in {default})." if text else None)
-    dest = key.rsplit(".", 1)[-1]
+    dest = dest or key.rsplit(".", 1)[-1]
     return click.option(flag, dest, default=None, **kwargs)
 
 
@@ -374,6 +438,27 @@ def flag_message(command: str, message: str, key: str | None) -> str:
 # Integer options: a count of at least one, a seed or size of at least zero (click prints the range).
 COUNT = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)
+
+
+class ImagesPerRealisation(click.ParamType):
+    """--images: a count >= 0 (0 = the whole test set), ``all`` or ``auto`` (the allocated design)."""
+
+    name = "N|all|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        text = str(value).strip().lower()
+        if text in ("all", "auto"):
+            return text
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a count, 'all' or 'auto'", param, ctx)
+        if number < 0:
+            self.fail(f"{number} is below 0", param, ctx)
+        return number
+
+
+IMAGES = ImagesPerRealisation()
 
 
 class FiniteFloat(click.ParamType):

@@ -59,8 +59,19 @@ from cli._common import (
               "but T (N-to-1).")
 @click.option("--defence", default="none", show_default=True, metavar="NAME",
               help="A defence from the defence registry: none, or checksum (RADAR-style, Li et al., DATE "
-              "2021: 2-bit signatures over interleaved weight groups, flagged groups zeroed). The attacker "
-              "is unaware of it; the summary records detected_flips and defended_acc per trial.")
+              "2021: 3-bit signatures of keyed sums over secret groups of <= 16 weights, >= 256 groups per "
+              "layer, flagged groups zeroed; price on the digits CNN: 5.4% extra bits per 4-bit weight bit, "
+              "one add per weight + the signature reads = 10% of the weight reads' energy per inference "
+              "(Horowitz ISSCC 2014 figures), < 1% time (RADAR's report)); or a protection scheme of the "
+              "weight memory read as its policy says: secded (12.5% check bits per 64-bit word, corrects "
+              "one flip a word), secded-zero (zeroes a word with a detected error), parity-zero (1.6%, "
+              "zeroes a word of odd parity). The attacker is unaware of it; the summary records "
+              "detected_flips, defended_acc per trial and the price on the model (docs/defences.md).")
+@click.option("--defended-break", is_flag=True,
+              help="With --defence: a trial breaks when the model as read through the defence breaks (the "
+              "attacker still searches the stored bits, unaware of the defence, but goes on until the "
+              "defended model fails): flips_to_break is the defended model's. Default: the undefended "
+              "break, where the defence's detection is measured.")
 @plot_option("Draw accuracy against flips (every trial; with --compare both runs) to FILE (PNG + PDF); "
              "without FILE: bfa.png in the run directory (bfa_compare.png here with --compare).")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -89,6 +100,7 @@ def bfa(
     target_class: int | None,
     source_class: int | None,
     defence: str,
+    defended_break: bool,
     plot: str | None,
     compare: tuple[Path, Path] | None,
     allow_degenerate: bool,
@@ -164,6 +176,7 @@ def bfa(
             objective=objective,
             objective_options=objective_options,
             defence=defence,
+            defended_break=defended_break,
             progress=bar,
             # off a terminal (no bar) the attack's messages go to stderr line by line
             log=None if bar or quiet else (lambda message: click.echo(message, err=True)),

@@ -10,6 +10,7 @@ import click
 
 from cli._common import (
     COUNT,
+    IMAGES,
     NON_NEGATIVE,
     Command,
     Experiment,
@@ -18,11 +19,14 @@ from cli._common import (
     fail,
     given,
     handles_errors,
+    log_lines,
     merge_flags,
     parse_float_list,
     plot_option,
     plot_target,
     quiet_option,
+    setting_option,
+    tensorboard_option,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +67,7 @@ def fault_run_options(func: F) -> F:
                      help="Also write one row per realisation (NAME_realisations.csv)."),
         click.option("--batch-size", type=COUNT, default=None,
                      help="Images per evaluation batch (default: the fastest setting for the device)."),
+        tensorboard_option,
         click.option("--eval-images", type=NON_NEGATIVE, default=None, metavar="K",
                      help="Evaluate on a fixed, class-stratified, seeded subset of K test images (recorded "
                      "in the sidecar; the CIs are then over realisations on that subset)."),
@@ -74,6 +79,43 @@ def fault_run_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def activation_options(command: str) -> Callable[[F], F]:
+    """The activation buffer's options (``attack.activations.*``) of random-flip or sweep-voltage."""
+    from wcatsim.config import TARGETS
+
+    def wrap(func: F) -> F:
+        options = [
+            setting_option("--target", "attack.activations.target", type=click.Choice(TARGETS)),
+            setting_option("--act-bits", "attack.activations.bits", dest="act_bits", type=COUNT),
+            setting_option("--act-word-bits", "attack.activations.word_bits", dest="act_word_bits",
+                           type=COUNT),
+            setting_option("--act-protect", "attack.activations.protect", dest="act_protect",
+                           metavar="SCHEME"),
+            setting_option("--act-fault", "attack.activations.fault", dest="act_fault", metavar="NAME"),
+            setting_option("--calibration-images", "attack.activations.calibration_images", type=COUNT),
+        ]
+        if command == "random-flip":
+            options.append(setting_option("--act-ber", "attack.activations.ber", dest="act_ber",
+                                          type=FiniteFloat(0.0, 1.0)))
+        else:
+            options += [
+                setting_option("--act-preset", "attack.activations.preset", dest="act_preset",
+                               metavar="NAME|FILE"),
+                setting_option("--act-voltage", "attack.activations.voltage", dest="act_voltage",
+                               type=FiniteFloat(low=0.0)),
+            ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return wrap
+
+
+def activation_spec(command: str, exp: Experiment, **flags: Any) -> Any:
+    """The ``attack.activations`` section of the config layers with the given flags on top."""
+    return merge_flags(command, exp.attack_defaults().activations, **flags)
 
 
 def protection_choice(
@@ -143,11 +185,20 @@ _FORMATS = {
 _ECC_FORMATS = [("ecc_corrected_mean", 8, ".2f"), ("ecc_detected_mean", 8, ".2f"),
                 ("ecc_miscorrected_mean", 8, ".2f")]
 _FORMATS |= {f"{kind}_ecc": [*formats, *_ECC_FORMATS] for kind, formats in list(_FORMATS.items())}
+# issue 20: with the activation buffer (--target activations/both), its BER (and, in a voltage sweep, its
+# supply and the two memories' shares of E_norm)
+_ACT_FORMATS = {"random_flip": [("act_ber", 8, "g")],
+                "sweep_voltage": [("act_voltage", 7, ".3f"), ("act_ber", 9, ".2e"),
+                                  ("weights_energy_norm", 7, ".3f"), ("act_energy_norm", 7, ".3f")]}
+_FORMATS |= {f"{kind}_act": [*formats, *_ACT_FORMATS[kind.removesuffix("_ecc")]]
+             for kind, formats in list(_FORMATS.items())}
 _HEADERS = {"realisations": "n", "bits_changed_mean": "bits_chg", "energy_per_inference_pj": "E_pJ",
             "energy_norm": "E_norm", "acc_mean": "mean", "acc_std": "std", "acc_min": "min", "acc_max": "max",
             "clean_acc": "clean", "leakage_share": "leak", "acc_p05": "p05", "collapsed_share": "coll"}
 _HEADERS |= {"ecc_corrected_mean": "ecc_corr", "ecc_detected_mean": "ecc_det",
              "ecc_miscorrected_mean": "ecc_mis"}
+_HEADERS |= {"act_voltage": "act_V", "act_ber": "act_ber", "weights_energy_norm": "E_w",
+             "act_energy_norm": "E_act"}
 
 
 def format_row(kind: str, row: dict[str, Any]) -> str:
@@ -176,7 +227,8 @@ def row_printer(kind: str, quiet: bool) -> Callable[[dict[str, Any], bool], None
         from tqdm.auto import tqdm
 
         if not printed:
-            printed.append(f"{kind}_ecc" if "ecc_detected_mean" in row else kind)
+            name = f"{kind}_ecc" if "ecc_detected_mean" in row else kind
+            printed.append(f"{name}_act" if "act_ber" in row else name)
             tqdm.write(format_header(printed[0]))
         tqdm.write(format_row(printed[0], row) + ("  (resumed)" if resumed else ""))
 
@@ -222,26 +274,33 @@ def finish(kind: str, run: Any, rows: list[dict[str, Any]], table: Path, figure:
               "wider than asked).")
 @click.option("--fault", default=None,
               help="Fault model of sram_models (default: attack.random_flip.fault, transient).")
-@click.option("--images", type=NON_NEGATIVE, default=None, metavar="N",
+@click.option("--images", type=IMAGES, default=None, metavar="N|all|auto",
               help="Nested Monte Carlo: each realisation on a fresh, seeded, class-stratified subset of N "
-              "test images, unbiased for the whole-set mean; the table gains acc_std_between and "
-              "images_per_realisation (default: attack.random_flip.images, 0 = the whole test set).")
+              "test images, unbiased for the whole-set mean; acc_std_between and images_per_realisation "
+              "record the design; all = the whole test set; auto = images and realisations chosen from a "
+              "20-realisation pilot to reach --ci-half-width (0.5 without it) at the least measured cost, "
+              "the default when --ci-half-width is given (docs/montecarlo.md) (default: "
+              "attack.random_flip.images, 0 = the whole test set).")
 @click.option("--protocol", default=None, metavar="paper",
               help="paper: the paper's protocol exactly, 50 realisations per BER on the whole test set "
               "(refuses --samples, --ci-half-width and --images).")
 @click.option("--protect-msb", type=FiniteFloat(0.0, 1.0), default=None,
               help="Fraction of the weights whose sign bit is held in hardened cells (0..1; default: "
               "attack.random_flip.protect_msb, 0).")
+@activation_options("random-flip")
 @fault_run_options
 @handles_errors
 def random_flip(
     configs: tuple[Path, ...], overrides: tuple[str, ...], run_dir: Path | None, device: str,
     ber_text: str | None, samples: int | None, ci_half_width: float | None, min_samples: int | None,
-    max_samples: int | None, images: int | None, protocol: str | None, fault: str | None,
-    protect_msb: float | None, word_bits: int | None,
+    max_samples: int | None, images: int | str | None, protocol: str | None, fault: str | None,
+    protect_msb: float | None, target: str | None, act_bits: int | None, act_word_bits: int | None,
+    act_protect: str | None, act_fault: str | None, calibration_images: int | None, act_ber: float | None,
+    word_bits: int | None,
     ecc: str | None, protect: str | None, layers: str | None, seed: int | None, executor: str,
     workers: int | None, scheduler: str | None, out: Path | None, plot: str | None, per_realisation: bool,
-    batch_size: int | None, eval_images: int | None, quiet: bool, allow_degenerate: bool,
+    batch_size: int | None, tensorboard: Path | None, eval_images: int | None, quiet: bool,
+    allow_degenerate: bool,
 ) -> None:
     """Accuracy under random bit flips of the stored integer weights, one CSV row per BER.
 
@@ -249,12 +308,14 @@ def random_flip(
     BER p uses the seed (seed, p, i), so two models run with the same seed see the same faults.
     Writes random_flip.csv (and random_flip.json: settings, config, versions) into the run directory;
     a killed run resumes without recomputing finished BERs, and a run with other settings keeps the
-    earlier table as random_flip.<created>.<fingerprint>.csv.
+    earlier table as random_flip.<created>.<fingerprint>.csv.  --target activations or both puts the
+    quantized layers' inputs (8 bits) in a faulty global buffer read at each BER (--act-ber for both).
 
         wcatsim random-flip -c configs/quantization/4bit_wcat.toml --ber 0,1e-3,1e-2,3e-2 --plot
     """
     from wcatsim.experiments.sweeps.sweep import check_bers
     from wcatsim.store.atomic import exclusive
+    from wcatsim.store.files import target_family
     from wcatsim.train.health import check_run
 
     # Every option is checked before anything is loaded or written.
@@ -264,6 +325,8 @@ def random_flip(
     if given("samples") and given("ci_half_width") and ci_half_width:
         fail("--samples fixes the count and --ci-half-width stops adaptively: give one of them "
              "(--min-samples/--max-samples bound the adaptive count)")  # fmt: skip
+    if given("samples") and images == "auto":
+        fail("--samples fixes the count and --images auto chooses it from a pilot: give one of them")
     exp = Experiment(configs, overrides, run_dir)
     rf = exp.attack_defaults().random_flip
     ci = rf.ci_half_width if ci_half_width is None else ci_half_width
@@ -280,9 +343,13 @@ def random_flip(
         max_samples=max_samples, fault=fault, protect_msb=msb, word_bits=word_bits, seed=seed, protect=scheme,
         images=images,
     )  # fmt: skip
-    table, figure = prepare_outputs("random_flip", exp, out, plot)
+    act = activation_spec(
+        "random-flip", exp, target=target, bits=act_bits, word_bits=act_word_bits, protect=act_protect,
+        fault=act_fault, calibration_images=calibration_images, ber=act_ber,
+    )  # fmt: skip
+    table, figure = prepare_outputs(target_family("random_flip", act.target), exp, out, plot)
     subset_note(eval_images, quiet)
-    with exclusive(table):
+    with exclusive(table), log_lines(quiet):
         from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
         run, cfg, ex = open_run(exp, device, executor, scheduler, workers)
@@ -296,6 +363,8 @@ def random_flip(
                 montecarlo=rf.montecarlo_spec(executor=ex), images=rf.images or None, protocol=protocol,
                 out=table, per_realisation=per_realisation, progress=not quiet,
                 on_row=row_printer("random_flip", quiet), batch_size=batch_size, device=device, config=cfg,
+                tensorboard=tensorboard,
+                activations=act,
             )  # fmt: skip
         finally:
             ex.close()

@@ -11,10 +11,14 @@ import click
 
 from cli._common import (
     Command,
+    FiniteFloat,
     experiment_options,
     handles_errors,
+    log_lines,
     quiet_option,
     removes_empty_dirs_on_failure,
+    setting_option,
+    tensorboard_option,
 )
 
 
@@ -43,6 +47,8 @@ from cli._common import (
     "before quantization; same as --set model.weights=FILE.",
 )
 @click.option("--fresh", is_flag=True, help="Start over even if the run directory holds a resumable run.")
+@tensorboard_option
+@setting_option("--clustering", "trainer.clustering", type=FiniteFloat(low=0.0), metavar="LAMBDA")
 @quiet_option
 @handles_errors
 def train(
@@ -54,6 +60,8 @@ def train(
     init_from: Path | None,
     weights: Path | None,
     fresh: bool,
+    tensorboard: Path | None,
+    clustering: float | None,
     quiet: bool,
 ) -> None:
     """Train the model the config layers describe (default: a 4-bit WCAT small CNN on the embedded digits).
@@ -74,6 +82,8 @@ def train(
         overrides = (*overrides, f"trainer.init_from={_toml_string(str(init_from))}")
     if weights is not None:
         overrides = (*overrides, f"model.weights={_toml_string(str(weights))}")
+    if clustering is not None:  # the flag on top of the layers and --set, as every setting flag
+        overrides = (*overrides, f"trainer.clustering={float(clustering)!r}")
     from wcatsim.store.files import check_writable
 
     cfg = load_config(configs, overrides)
@@ -81,8 +91,9 @@ def train(
     check_writable(target, "--out" if (out_dir or run_dir) else "the run directory", folder=True)
     with removes_empty_dirs_on_failure(target):  # a failed run leaves no empty directory behind
         check_images(cfg)  # a corrupt image is one line now, not a loader worker's traceback mid-run
-        with _removes_new_run_files_on_bad_input(target):
-            result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh)
+        with _removes_new_run_files_on_bad_input(target), log_lines(quiet):
+            result = run_training(cfg, out_dir=target, device=device, progress=not quiet, fresh=fresh,
+                                  tensorboard=tensorboard)  # fmt: skip
     if result.epochs_run == 0:
         click.echo(f"{target}: already trained ({cfg.trainer.epochs} epochs); --fresh retrains it")
     elif result.resumed_from is not None:

@@ -777,3 +777,49 @@ def naive_std_between(accuracies, within):
     mean = sum(accuracies) / n
     total = sum((a - mean) ** 2 for a in accuracies) / (n - 1)
     return max(0.0, total - sum(within) / n) ** 0.5
+
+
+def naive_least_cost_design(half_width, between, within, ratio, n_min, n_total, r_min, r_max):
+    """(n, R, cost) of the cheapest design, by trying every n: the least R in [r_min, r_max] whose
+    Student-t half-width t(0.975, R-1) sqrt((between + within (1/n - 1/N)) / R) is <= half_width, at
+    cost R (ratio + n).  None where no (n, R) reaches the half-width."""
+    from scipy.stats import t as student_t
+
+    counts = np.arange(r_min, r_max + 1)
+    tq2 = student_t.ppf(0.975, counts - 1) ** 2
+    best = None
+    for n in range(n_min, n_total + 1):
+        var = between + within * (1.0 / n - 1.0 / n_total)
+        ok = np.flatnonzero(tq2 * var / counts <= half_width**2)
+        if ok.size == 0:
+            continue
+        r = int(counts[ok[0]])
+        cost = r * (ratio + n)
+        if best is None or cost < best[2]:
+            best = (n, r, cost)
+    return best
+
+
+# ---------------------------------------------------------------- wcatsim.memory.activations: the buffer
+
+
+def naive_act_range(low: float, high: float, bits: int) -> tuple[float, bool]:
+    """(step, unsigned) of a range: max/(2^b - 1) unsigned when low >= 0, else max|x|/(2^(b-1) - 1)."""
+    if low >= 0:
+        return high / (2**bits - 1), True
+    return max(-low, high) / (2 ** (bits - 1) - 1), False
+
+
+def naive_act_store(x, step: float, unsigned: bool, bits: int):
+    """Stored two's-complement codes (int64 tensor) of float tensor ``x``, written out case by case."""
+    import torch
+
+    q = torch.round(x / step)
+    if unsigned:
+        return q.clamp(0, 2**bits - 1).to(torch.int64) - 2 ** (bits - 1)
+    return q.clamp(-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1).to(torch.int64)
+
+
+def naive_act_value(codes, step: float, unsigned: bool, bits: int, dtype):
+    """The values stored codes stand for: (code + 2^(b-1)) x step unsigned, code x step signed."""
+    return ((codes.to(dtype) + (2 ** (bits - 1) if unsigned else 0)) * step).to(dtype)

@@ -94,6 +94,9 @@ def test_wcatsim_has_no_top_level_module_but_init_and_errors() -> None:
     ("module", "heavy"),
     [
         ("wcatsim.config", ("torch", "numba")),
+        # the package and its Python API: names resolve lazily (torch, numba and pandas on first use)
+        ("wcatsim", ("torch", "numba", "pandas")),
+        ("wcatsim.api", ("torch", "numba", "pandas")),
         ("sram_models", ("numba",)),
         # `wcatsim --help` itself: no torch, numba or even pydantic (the schema loads when a command runs)
         ("cli.main", ("torch", "numba", "pydantic")),

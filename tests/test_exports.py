@@ -8,7 +8,8 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "package", ["sram_models", "wcatsim", "wcatsim.experiments.attacks", "wcatsim.experiments.plan"]
+    "package",
+    ["sram_models", "wcatsim", "wcatsim.api", "wcatsim.experiments.attacks", "wcatsim.experiments.plan"],
 )
 def test_every_listed_public_name_resolves(package: str) -> None:
     module = importlib.import_module(package)

@@ -6,9 +6,16 @@ Public names are imported lazily so that
 
 from __future__ import annotations
 
+import logging
+
 __version__ = "0.1.0"
 
 from sram_models.lazy import lazy_exports
+
+# The library logs (progress lines, warnings) under "wcatsim" and configures no output of its own: the
+# application decides (the CLI prints them; docs/logging.md). NullHandler keeps Python's last-resort
+# handler from printing the library's warnings where the application set up nothing.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> submodule that defines it (filled in by the modules' owners)
 _EXPORTS: dict[str, str] = {
@@ -50,6 +57,15 @@ _EXPORTS: dict[str, str] = {
     "BFAResult": "wcatsim.experiments.attacks.bfa",
     "plan_voltage": "wcatsim.experiments.plan",
     "PlanSettings": "wcatsim.experiments.plan",
+    "make_flip_model": "wcatsim.memory.evaluator",
+    # the Python API (wcatsim.api): a quantized model and its data in, a pandas DataFrame out
+    "model_run": "wcatsim.api",
+    "random_flip": "wcatsim.api",
+    "sweep_voltage": "wcatsim.api",
+    "bit_flip_attack": "wcatsim.api",
+    "voltage_plan": "wcatsim.api",
+    "param_groups": "wcatsim.train.quant",
+    "clip_weights_": "wcatsim.train.quant",
 }
 
 

@@ -150,3 +150,14 @@ def test_sweep_caption_says_what_the_presets_ber_counts() -> None:
     assert "share of faulty cells" in sweep_caption("faulty_cell")
     assert "faulty" not in sweep_caption("bit_error") and "reads wrong" in sweep_caption("bit_error")
     assert set(BER_LABELS) == {"faulty_cell", "bit_error"}, "a new meaning needs its caption wording too"
+
+
+def test_defence_table_gives_detection_restored_accuracy_and_price() -> None:
+    from wcatsim.analysis.report.writer import defence_table
+
+    bfa = {"defence": "checksum", "detected_flips": [9, 10], "flips_to_break": [10, 10],
+           "defended_acc": [90.0, 95.0], "defence_area": 0.0536, "defence_energy_overhead": 0.1016,
+           "defence_time_overhead": 0.01}  # fmt: skip
+    row = defence_table({"maxabs": bfa}).splitlines()[2]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells == ["maxabs", "checksum", "19/20 (95.0%)", "92.5", "5.36", "10.2", "< 1"], cells

@@ -189,6 +189,8 @@ CASES = [
     Case("random-flip --run {run} --protocol paper --samples 10", "protocol 'paper' is 50 realisations"),
     Case("random-flip --run {run} --images -1", "--images"),
     Case("sweep-voltage --run {run} --images -5", "--images"),
+    Case("random-flip --run {run} --images many", "'all' or 'auto'"),
+    Case("random-flip --run {run} --images auto --samples 5", "give one of them"),
     Case("sweep-voltage --run {run} --ecc hamming", "is not one of"),
     Case("sweep-voltage --run {run} --out {run}/random_flip.csv", "wcatsim random-flip"),
     Case("sweep-voltage --run {run} --out {run}/checkpoint.pt", "the trained model"),

@@ -35,6 +35,8 @@ def _files(root: Path) -> dict[str, bytes]:
         ("--objective targetted --target-class 3", "did you mean 'targeted'"),
         ("--objective targeted --target-class -1", "--target-class"),
         ("--defence checksums", "did you mean 'checksum'"),
+        ("--defended-break", "--defended-break needs a defence: --defence other than none"),
+        ("--defence secdedd", "did you mean 'secded'"),
         ("--objective targeted --target-class 3 --to-original-threshold", "--to-original-threshold belongs"),
     ],
 )

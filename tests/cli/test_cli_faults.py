@@ -71,7 +71,17 @@ def test_images_and_the_paper_protocol_from_the_command_line(digits_runs, tmp_pa
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     (row,) = read_csv(paper)
-    assert row["realisations"] == "50" and "images_per_realisation" not in row
+    assert row["realisations"] == "50" and row["images_per_realisation"] == "539"
+    # --images auto: the allocated design; a point whose reads change nothing stays exact and free
+    auto = tmp_path / "auto.csv"
+    result = _invoke(random_flip, [
+        "--run", digits_runs["wcat"], "--ber", "0", "--images", "auto", "--out", auto, "--quiet",
+        "--device", "cpu",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = read_csv(auto)
+    assert (row["realisations"], row["images_per_realisation"]) == ("200", "539")
+    assert row["acc_mean"] == row["clean_acc"]
     sweep = tmp_path / "sv_nested.csv"
     result = _invoke(sweep_voltage, [
         "--run", digits_runs["maxabs"], "--voltages", "0.8,1.0", "--chips", "3", "--images", "100",

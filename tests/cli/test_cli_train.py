@@ -165,3 +165,16 @@ def test_train_copes_with_a_run_directory_copied_elsewhere(tmp_path: Path, digit
     result = invoke("train", "-c", moved / "config.toml", "--out", moved, "--quiet", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "already trained" in result.stdout
+
+
+def test_clustering_flag_sets_the_setting_and_refuses_a_negative_lambda(tmp_path: Path) -> None:
+    from sram_models.tomlio import read_toml
+
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--quiet", "--set", "trainer.epochs=1", "--set",
+            "trainer.steps_per_epoch=1", "--set", "quant.method=maxabs"]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--clustering", "0.25"])
+    assert result.exit_code == 0, result.output
+    assert read_toml(out / "config.toml")["trainer"]["clustering"] == 0.25
+    bad = CliRunner().invoke(cli, [*args, "--clustering", "-1"])
+    assert bad.exit_code == 2 and "--clustering" in bad.output, bad.output

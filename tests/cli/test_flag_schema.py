@@ -33,6 +33,13 @@ def _option(command: click.Command, flag: str) -> click.Option:
 def _accepts(annotation: typing.Any, param_type: click.ParamType) -> bool:
     """Whether a click type can give a value of the setting's type (a str option may be parsed later)."""
     args = typing.get_args(annotation)
+    if "cli" in type(param_type).__module__.split(".") and typing.get_origin(annotation) is typing.Union:
+        # a project type for a union (--images: N, all or auto): it must give back each literal and an int
+        literals = [a for arg in args if typing.get_origin(arg) is typing.Literal for a in arg.__args__]
+        ints = int in args
+        return all(param_type.convert(a, None, None) == a for a in literals) and (
+            not ints or param_type.convert("3", None, None) == 3
+        )
     if typing.get_origin(annotation) is typing.Literal:
         return isinstance(param_type, click.Choice) and set(param_type.choices) == set(args)
     if args and type(None) not in args and typing.get_origin(annotation) is not tuple:  # a union

@@ -12,6 +12,7 @@ from tests.naive import naive_std_between, naive_stratified_estimate
 from wcatsim.experiments.montecarlo.nested import allocation, draw_subset, std_between, subset_estimate
 from wcatsim.experiments.montecarlo.seeds import subset_seed, transient_seed
 from wcatsim.store.atomic import read_csv
+from wcatsim.store.columns import standard_columns
 
 
 def _synthetic(rows: int = 6, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +99,10 @@ def test_images_all_and_the_paper_protocol_are_today_s_table(runs, tmp_path) -> 
 
     bers = [0.0, 2e-2]
     base = random_flip_sweep(runs["wcat"], bers, samples=50, out=tmp_path / "a.csv")
+    # a whole-set table carries the design too: n = the test set, no image term (std_between = std)
+    assert [r["images_per_realisation"] for r in base] == [539, 539]
+    assert base[1]["acc_std"] > 0
+    assert base[1]["acc_std_between"] == pytest.approx(base[1]["acc_std"], rel=1e-12)
     for name, kwargs in (("b", {"images": "all", "samples": 50}), ("c", {"images": 539, "samples": 50}),
                          ("d", {"protocol": "paper"})):  # fmt: skip
         rows = random_flip_sweep(runs["wcat"], bers, out=tmp_path / f"{name}.csv", **kwargs)
@@ -110,14 +115,14 @@ def test_images_all_and_the_paper_protocol_are_today_s_table(runs, tmp_path) -> 
 
 
 def test_nested_sweep_columns_exact_clean_points_and_shared_subsets(runs, tmp_path) -> None:
-    from wcatsim.experiments.sweeps.sweep import NESTED_COLUMNS, RANDOM_FLIP_COLUMNS, random_flip_sweep
+    from wcatsim.experiments.sweeps.sweep import RANDOM_FLIP_COLUMNS, random_flip_sweep
 
     per = {}
     for name, run in runs.items():
         out = tmp_path / f"{name}.csv"
         rows = random_flip_sweep(run, [0.0, 3e-2], samples=6, images=100, seed=2, out=out,
                                  per_realisation=True)
-        assert list(read_csv(out)[0]) == list(RANDOM_FLIP_COLUMNS + NESTED_COLUMNS)
+        assert list(read_csv(out)[0]) == list(standard_columns(RANDOM_FLIP_COLUMNS))
         zero, high = rows
         # a point whose reads change nothing stays exact and free
         assert (zero["acc_mean"], zero["acc_std_between"], zero["images_per_realisation"]) == (
@@ -133,9 +138,19 @@ def test_nested_sweep_columns_exact_clean_points_and_shared_subsets(runs, tmp_pa
 
 
 def test_voltage_sweep_takes_images_per_realisation(runs, tmp_path) -> None:
-    from wcatsim.experiments.sweeps.sweep import NESTED_COLUMNS, SWEEP_VOLTAGE_COLUMNS, voltage_sweep
+    from wcatsim.experiments.sweeps.sweep import SWEEP_VOLTAGE_COLUMNS, voltage_sweep
 
     out = tmp_path / "v.csv"
     rows = voltage_sweep(runs["wcat"], "chandramoorthy14", [1.0, 0.75], chips=3, images=80, out=out)
-    assert list(read_csv(out)[0]) == list(SWEEP_VOLTAGE_COLUMNS + NESTED_COLUMNS)
+    assert list(read_csv(out)[0]) == list(standard_columns(SWEEP_VOLTAGE_COLUMNS))
     assert all(r["images_per_realisation"] == 80 for r in rows) and rows[0]["acc_std_between"] >= 0.0
+
+
+def test_ci_nominal_flags_a_mixture_of_collapsed_and_fine_draws() -> None:
+    from wcatsim.experiments.sweeps.sweep import ci_nominal
+
+    assert ci_nominal([95.0, 95.5, 80.0], 96.0)  # 80 is 16 points below clean: a collapse among fine draws
+    assert not ci_nominal([95.0, 94.0, 93.0], 96.0)  # all fine
+    assert not ci_nominal([50.0, 40.0], 96.0)  # all collapsed: one mode
+    assert not ci_nominal([86.0, 95.0], 96.0)  # exactly 10 below is not a collapse (tails' strict rule)
+    assert ci_nominal([85.9, 95.0], 96.0)

@@ -10,6 +10,7 @@ import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
+from wcatsim.analysis.pareto import POINT_COLUMNS
 from wcatsim.store.atomic import read_csv
 
 FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxabs", "bfa_lsq", "bfa_wcat",
@@ -73,6 +74,10 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert (entry["flips_to_break_mean"] is None) == ("broken" not in status), entry
         median, bound = entry["flips_to_break_median"], entry["flips_to_break_median_lower_bound"]
         assert (median is None) != (bound is None), entry
+        # the median's CI brackets it where there is one (high None: open above)
+        ci = entry["flips_to_break_median_ci"]
+        if median is not None and ci is not None:
+            assert ci[0] <= median and (ci[1] is None or median <= ci[1]), entry
         assert 0 <= entry["clean_acc"] <= 100
         assert 0 < entry["iso_acc_energy_norm_1pt"] <= 1.0
         assert 0.8 <= entry["iso_acc_voltage_1pt"] <= 1.0
@@ -86,11 +91,12 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert entry["protection_1pt"]["none"]["iso_acc_saving"] == pytest.approx(entry["iso_acc_saving_1pt"])
 
     points = read_csv(out / "pareto.csv")
-    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05",
-                               "collapsed_share", "on_front"]  # fmt: skip
+    assert tuple(points[0]) == POINT_COLUMNS  # issue 19 section 3: the legend in fields, units named
     assert all(p["acc_p05"] != "" and 0 <= float(p["collapsed_share"]) <= 1 for p in points)
     for model in ("maxabs", "lsq", "wcat"):
         mine = [p for p in points if p["model"] == model]
+        assert {(p["label"], p["quantizer"], p["bits"], p["model_name"]) for p in mine} == {
+            (model, model, "4", "small_cnn")}
         assert len(mine) == 5, model  # the quick plan's five voltages
         assert any(p["on_front"] == "True" for p in mine), model
 

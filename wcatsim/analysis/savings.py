@@ -30,7 +30,8 @@ import numpy as np
 from sram_models.errors import InputError
 from wcatsim.analysis.pareto import band_parameters, iso_accuracy_saving
 from wcatsim.analysis.uncertainty import BOOTSTRAP_SEED, BUDGET, RESAMPLES, SWEEP_FILE, seed_uncertainty
-from wcatsim.store.atomic import read_csv, read_json_object, read_toml_file
+from wcatsim.store.atomic import read_json_object, read_toml_file
+from wcatsim.store.columns import read_table as read_csv  # result tables under old or new column names
 
 # Columns of savings.csv, with their units (also in savings.json's "units").
 SAVINGS_UNITS: dict[str, str] = {
@@ -335,6 +336,6 @@ def voltage_grid(tech: Any, points: int) -> list[float]:
         How many (at least 2).  26 on ``chandramoorthy14`` (0.75..1.0 Vmin) is the demo's own grid.
     """
     if points < 2:
-        raise InputError(f"--points must be at least 2 (the nominal voltage and one below it), got {points}")
+        raise InputError(f"`option.points` must be at least 2 (nominal and one below), got {points}")
     top = min(float(tech.v_nominal), float(tech.v_high))
     return [round(float(v), 6) for v in np.linspace(float(tech.v_low), top, points)]

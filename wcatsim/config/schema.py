@@ -302,6 +302,12 @@ class TrainerConfig:
         "stop",
         description="What an unhealthy run does: stop (exit 3) or warn (log it, go on; NaN always stops).",
     )
+    # Piecewise clustering (He et al., CVPR 2020, Eq. 5), a defence against the Bit-Flip Attack: lambda of
+    # the penalty sum_l ||W_l+ - mean(W_l+)||_2 + ||W_l- - mean(W_l-)||_2 added to the loss
+    # (wcatsim.train.clustering). 0 = off, today's training, so that no existing recipe changes.
+    clustering: float = Field(
+        0.0, description="Piecewise-clustering penalty weight lambda (He et al., CVPR 2020); 0 = off."
+    )
     # A checkpoint (float or quantized) of the same architecture to start from; "" = random init.
     # Its weights are loaded, then the quantization ranges are initialised afresh from them.
     init_from: str = Field(
@@ -322,6 +328,8 @@ class TrainerConfig:
         _check(self.epochs >= 1, "trainer.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "trainer.batch_size", f"must be >= 1, got {self.batch_size}")
         _check(self.grad_clip >= 0, "trainer.grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        _check(math.isfinite(self.clustering) and self.clustering >= 0, "trainer.clustering",
+               f"must be >= 0 (0 = off), got {self.clustering}")
         _check(self.seed >= 0, "trainer.seed", f"must be >= 0, got {self.seed}")
         _check(
             self.steps_per_epoch >= 0,
@@ -372,9 +380,12 @@ class RandomFlipConfig:
 
     # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
     # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
-    # 0 = every realisation on the whole test set: the paper's protocol, and the default.
-    images: int = Field(
-        0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
+    # 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
+    # "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
+    images: int | Literal["all", "auto"] = Field(
+        0,
+        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
+        "'auto': least cost.",
     )
 
     # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
@@ -387,6 +398,8 @@ class RandomFlipConfig:
 
     def __post_init__(self) -> None:
         check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
+        _check(isinstance(self.images, str) or self.images >= 0, "attack.random_flip.images",
+               f"must be a count >= 0, 'all' or 'auto', got {self.images}")
         check_choice(self.fault, "attack.random_flip.fault", "FAULT_MODEL_NAMES", "fault model")
         for ber in self.bers:
             _check(0.0 <= ber <= 1.0, "attack.random_flip.bers", f"every BER must be in [0, 1], got {ber}")
@@ -463,9 +476,12 @@ class SweepConfig:
 
     # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
     # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
-    # 0 = every realisation on the whole test set: the paper's protocol, and the default.
-    images: int = Field(
-        0, ge=0, description="Test images per realisation, a fresh stratified subset each; 0 = all of them."
+    # 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
+    # "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
+    images: int | Literal["all", "auto"] = Field(
+        0,
+        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
+        "'auto': least cost.",
     )
 
     # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
@@ -479,6 +495,8 @@ class SweepConfig:
     def __post_init__(self) -> None:
         check_choice(self.fault, "attack.sweep.fault", "FAULT_MODEL_NAMES", "fault model")
         check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
+        _check(isinstance(self.images, str) or self.images >= 0, "attack.sweep.images",
+               f"must be a count >= 0, 'all' or 'auto', got {self.images}")
         if not isinstance(self.voltages, str):
             _check(len(self.voltages) > 0, "attack.sweep.voltages", "the list is empty")
         _check(self.chips >= 1, "attack.sweep.chips", f"must be >= 1, got {self.chips}")
@@ -498,6 +516,68 @@ class SweepConfig:
         """This section's chips and seed as a :class:`MonteCarloSpec` (``changes`` override them)."""
         return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, "compile": self.compile,
                                  "batch_realisations": self.batch_realisations, **changes})
+
+
+# Where random-flip and sweep-voltage put their faults (issue 20 section 1): the weight memory (today's
+# behaviour, the default), the activation buffer, or both.
+TARGETS = ("weights", "activations", "both")
+
+
+@settings("attack.activations")
+class ActivationSpec:
+    """The activation buffer of random-flip and sweep-voltage (wcatsim.memory.activations; issue 20).
+
+    Declared once for both commands; ``target`` weights (the default) leaves activations in float and
+    fault-free, as before.
+    """
+
+    target: Literal["weights", "activations", "both"] = Field(
+        "weights", description="Faulty memory: weights (default), activations (the global buffer) or both."
+    )
+    # 8 bits: INT8 inference stores feature maps in 8 bits (wcatsim.memory.activations.DEFAULT_ACT_BITS).
+    bits: int = Field(8, description="Bits per stored activation (2..8 or 16; two's complement words).")
+    word_bits: int = Field(64, description="Data bits per activation-buffer word.")
+    protect: str = Field(
+        "none", description="Protection scheme of the activation buffer (sram_models.SCHEME_NAMES)."
+    )
+    # About 500: NVIDIA's TensorRT guide finds ~500 images enough to calibrate ImageNet classifiers.
+    calibration_images: int = Field(
+        500, ge=1, description="Training images the storage ranges are calibrated on (their max; fewer "
+        "when the training set is smaller).",
+    )
+    fault: str | None = Field(
+        None, description="Fault model of the buffer (sram_models.FAULT_MODEL_NAMES); None = the command's."
+    )
+    preset: str | None = Field(
+        None, description="sweep-voltage: the buffer's technology preset or file; None = the weights' preset."
+    )
+    voltage: float | None = Field(
+        None,
+        description="sweep-voltage, target both: the buffer's supply (preset's unit); None = the swept one.",
+    )
+    ber: float | None = Field(
+        None, ge=0, le=1, description="random-flip, target both: the buffer's BER; None = the point's BER."
+    )
+
+    def __post_init__(self) -> None:
+        # the widths sram_models.layout.WordLayout packs (not imported here: it would load numba)
+        _check(2 <= self.bits <= 8 or self.bits == 16, "attack.activations.bits",
+               f"must be 2..8 or 16, got {self.bits}")  # fmt: skip
+        _check(self.bits <= self.word_bits <= 512, "attack.activations.word_bits",
+               f"must be in bits..512, got {self.word_bits}")  # fmt: skip
+        check_choice(self.protect, "attack.activations.protect", "SCHEME_NAMES", "protection scheme")
+        if self.fault is not None:
+            check_choice(self.fault, "attack.activations.fault", "FAULT_MODEL_NAMES", "fault model")
+
+    @property
+    def weights(self) -> bool:
+        """The weight memory is faulty (target weights or both)."""
+        return self.target in ("weights", "both")
+
+    @property
+    def activations(self) -> bool:
+        """The activation buffer is faulty (target activations or both)."""
+        return self.target in ("activations", "both")
 
 
 @settings("attack.bfa")
@@ -546,6 +626,9 @@ class AttackConfig:
     )
     sweep: SweepConfig = Field(default_factory=SweepConfig, description="sweep-voltage's settings.")
     bfa: BFAConfig = Field(default_factory=BFAConfig, description="bfa's settings.")
+    activations: ActivationSpec = Field(
+        default_factory=ActivationSpec, description="The activation buffer (random-flip, sweep-voltage)."
+    )
 
 
 def _default_quant() -> QuantConfig:
@@ -902,6 +985,7 @@ def _model_names() -> Sequence[str]:
 
 
 __all__ = [
+    "ActivationSpec",
     "AttackConfig",
     "BFAConfig",
     "DataConfig",
@@ -914,6 +998,7 @@ __all__ = [
     "PAPER_BERS",
     "RandomFlipConfig",
     "SweepConfig",
+    "TARGETS",
     "TrainerConfig",
     "config_from_dict",
     "dump_toml",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -176,11 +176,15 @@ class FaultEvaluator:
         device: torch.device | str | None = None,
         batch_size: int | None = None,
         subset: Mapping[str, Any] | None = None,
+        activations: Any = None,
     ) -> None:
         from wcatsim.train.datasets.streaming import EvalImages
         from wcatsim.train.evaluate import resolve_device
 
         self.memory = memory
+        # an ActivationBuffer (wcatsim.memory.activations): every forward reads the quantized layers'
+        # inputs through it, so clean_acc is that of the stored (quantized) activations; None: float
+        self.activations = activations
         self.device = resolve_device(device) if device is not None else None
         self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
         self.images: EvalImages | None = None
@@ -237,11 +241,13 @@ class FaultEvaluator:
         batch_size: int | None = None,
         protect: str | None = None,
         eval_images: int = 0,
+        activations: Any = None,
     ) -> FaultEvaluator:
         """The evaluator of a :class:`wcatsim.train.runs.LoadedRun` on its test split.
 
         With ``eval_images`` K > 0, on a fixed, class-stratified subset of K test images (seeded with
-        ``data.seed``).
+        ``data.seed``).  ``activations``: an :class:`wcatsim.config.ActivationSpec` whose target holds
+        activations: the activations then sit in its buffer (:mod:`wcatsim.memory.activations`).
         """
         from wcatsim.train.datasets.streaming import labels_of, stratified_subset, subset_record
 
@@ -252,7 +258,13 @@ class FaultEvaluator:
             indices = stratified_subset(labels_of(run.data.test), eval_images, seed)
             record = subset_record(indices, len(run.data.test), seed)
         images = run.data.eval_images("test", indices, batch_size=batch_size)
-        return cls(memory, images, device=run.device, batch_size=batch_size, subset=record)
+        buffer = None
+        if activations is not None and activations.target != "weights":
+            from wcatsim.memory.activations import buffer_for_run
+
+            buffer = buffer_for_run(run, activations)
+        return cls(memory, images, device=run.device, batch_size=batch_size, subset=record,
+                   activations=buffer)
 
     def data_identity(self) -> bytes:
         """Bytes identifying the test images and labels (fingerprints): tensor pixels, or file identities."""
@@ -312,10 +324,19 @@ class FaultEvaluator:
 
         return any(isinstance(m, torch.nn.Conv2d) for m in self.memory.model.modules())
 
-    def _accuracy(self, codes: Mapping[str, np.ndarray] | None) -> float:
+    def reading(self, model: nn.Module, act: Any = None) -> Any:
+        """The context a forward runs in: the activation buffer's hooks (read ``act``), or nothing."""
+        if self.activations is None:
+            if act is not None:
+                raise InputError("activation faults need an evaluator with an activation buffer")
+            return nullcontext()
+        return self.activations.reading(model, act)
+
+    def _accuracy(self, codes: Mapping[str, np.ndarray] | None, act: Any = None) -> float:
         from wcatsim.train.evaluate import accuracy, accuracy_on
 
-        if self._prefix is not None and codes is not None:
+        # the clean prefix replays float activations: only without a buffer
+        if self._prefix is not None and codes is not None and self.activations is None:
             return self._prefix_accuracy(codes)
 
         kwargs: dict[str, Any] = {}
@@ -323,9 +344,9 @@ class FaultEvaluator:
             kwargs["batch_size"] = self.batch_size
         if self.device is not None:
             kwargs["device"] = self.device
-        with self.memory.loaded(codes) as model:
-            if self._compiled is not None:  # the same module, its forward compiled (reads _image_weight)
-                model = self._compiled
+        with self.memory.loaded(codes) as model, self.reading(model, act):
+            if self._compiled is not None and self.activations is None:  # the same module, compiled
+                model = self._compiled  # (it reads _image_weight as an input: no recompile per read)
             if self.x is None:
                 return float(accuracy_on(model, self.images, **kwargs))
             return float(accuracy(model, self.x, self.y, **kwargs))
@@ -338,18 +359,23 @@ class FaultEvaluator:
         + ``LOGIT_RTOL`` x max|logit| in ``benchmarks/forward.py``).  Worth it for long sweeps of small
         models only: the first evaluation compiles (ResNet-20 on 2 busy cores: 39-84 s, then 2.6-3.1x
         faster per realisation; ResNet-18 at 224 px: 87 s for 1.14x; docs/performance.md).  ``clean_acc``
-        stays the eager one (computed before); :meth:`evaluate_many` and :meth:`correct` run eager.
+        stays the eager one (computed before); :meth:`evaluate_many`, :meth:`correct` and reads through
+        an activation buffer run eager.
         """
         import torch
 
         self._compiled = torch.compile(self.memory.model)
 
-    def evaluate(self, codes: Mapping[str, np.ndarray]) -> tuple[float, int, int]:
-        """(accuracy in percent, weight bits changed, test images evaluated) for the read ``codes``."""
+    def evaluate(self, codes: Mapping[str, np.ndarray], act: Any = None) -> tuple[float, int, int]:
+        """(accuracy in percent, weight bits changed, test images evaluated) for the read ``codes``.
+
+        ``act``: the activation buffer's read (:class:`wcatsim.memory.activations.ActivationRead`);
+        None = activations stored without faults (or not stored at all, without a buffer).
+        """
         n_changed = self.memory.changed_bits(codes)
-        if n_changed == 0:
+        if n_changed == 0 and act is None:
             return self.clean_acc, 0, 0
-        return self._accuracy(codes), n_changed, self.n_images
+        return self._accuracy(codes, act), n_changed, self.n_images
 
 
     def evaluate_many(self, reads: Sequence[Mapping[str, np.ndarray]]) -> list[tuple[float, int, int]]:
@@ -358,15 +384,15 @@ class FaultEvaluator:
         The reads share one pass over the test images: realisations folded into the batch, each faulty
         layer a grouped convolution or batched product (:mod:`wcatsim.memory.batched`); memory grows with
         ``len(reads)``.  Accuracies equal one-by-one :meth:`evaluate` up to the kernels' float rounding
-        (exactly equal in this project's CPU tests).  Inside :meth:`sharing_clean_prefix`, or for a
-        single faulty read, the reads go one by one.
+        (exactly equal in this project's CPU tests).  Inside :meth:`sharing_clean_prefix`, with an
+        activation buffer, or for a single faulty read, the reads go one by one.
         """
         from wcatsim.memory.batched import predict_batched, stacked_weights
 
         counts = [self.memory.changed_bits(codes) for codes in reads]
         faulty = [i for i, n in enumerate(counts) if n]
         out = [(self.clean_acc, 0, 0) if n == 0 else None for n in counts]
-        if len(faulty) < 2 or self._prefix is not None:
+        if len(faulty) < 2 or self._prefix is not None or self.activations is not None:
             return [found or self.evaluate(codes) for found, codes in zip(out, reads, strict=True)]
         weights = stacked_weights(self.memory, [reads[i] for i in faulty])
         if self.x is not None:
@@ -392,7 +418,8 @@ class FaultEvaluator:
         from wcatsim.memory.batched import predict_batched, stacked_weights
 
         sizes = {int(np.asarray(chosen).size) for chosen in indices}
-        if len(reads) < 2 or len(sizes) != 1 or any(codes is None for codes in reads) or self.x is None:
+        if (len(reads) < 2 or len(sizes) != 1 or any(codes is None for codes in reads) or self.x is None
+                or self.activations is not None):
             return [self.correct(codes, chosen) for codes, chosen in zip(reads, indices, strict=True)]
         index = torch.stack([_torch_index(chosen, self.x.device) for chosen in indices])  # [B, n]
         weights = stacked_weights(self.memory, reads)
@@ -409,7 +436,9 @@ class FaultEvaluator:
         """The test labels (int64, in the evaluation order): the class sizes of a stratified subset."""
         return self.y.cpu().numpy().astype(np.int64)
 
-    def correct(self, codes: Mapping[str, np.ndarray] | None, indices: np.ndarray) -> np.ndarray:
+    def correct(
+        self, codes: Mapping[str, np.ndarray] | None, indices: np.ndarray, act: Any = None
+    ) -> np.ndarray:
         """Per-image correctness (bool) of the model reading ``codes`` on the test images ``indices``.
 
         The images a nested Monte Carlo realisation is evaluated on (its own random subset); the forward
@@ -427,7 +456,7 @@ class FaultEvaluator:
         kwargs: dict[str, Any] = {}
         if self.device is not None:
             kwargs["device"] = self.device
-        with self.memory.loaded(codes) as model:
+        with self.memory.loaded(codes) as model, self.reading(model, act):
             predicted = predict(model, self.x[index], self.batch_size, **kwargs)
         return (predicted == self.y[index].cpu()).numpy()
 

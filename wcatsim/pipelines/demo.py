@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sram_models.errors import InputError
-from wcatsim.stats.censoring import fmt_count, median_or_bound
-from wcatsim.store.atomic import atomic_write_json, read_csv, read_json_object, read_toml_file
+from wcatsim.stats.censoring import fmt_count, median_ci_of, median_or_bound
+from wcatsim.store.atomic import atomic_write_json, read_json_object, read_toml_file
+from wcatsim.store.columns import read_table as read_csv  # result tables under old or new column names
 from wcatsim.store.results import StageLedger
 
 DEFAULT_OUT = Path("demo_out")
@@ -168,10 +169,10 @@ def run_demo(
     ``demo.json`` is locked while the demo runs: a second demo into the same folder is refused.
     """
     from wcatsim.train.evaluate import resolve_device
-    from wcatsim.train.progress import on_terminal
+    from wcatsim.train.progress import shows_bars
 
     start = time.perf_counter()
-    progress = progress and on_terminal()  # bars only on a terminal; a log gets the stage lines
+    progress = progress and shows_bars()  # bars on a terminal or in a notebook; a log gets the stage lines
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or (quick_plan() if quick else full_plan())
@@ -543,6 +544,8 @@ def collect(
             # Kaplan-Meier median (null where half the trials or more did not break: then the bound)
             "flips_to_break_median": km[0],
             "flips_to_break_median_lower_bound": km[1],
+            # its 95% Brookmeyer-Crowley CI (high null: open above; the method and ties in bfa_summary.json)
+            "flips_to_break_median_ci": median_ci_of(bfa) if bfa else None,
             "bfa_censored": bfa.get("censored"),
             "bfa_status": bfa.get("status"),
             "bfa_flips_to_break": bfa.get("flips_to_break"),

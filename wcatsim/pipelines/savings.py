@@ -41,7 +41,7 @@ def _sweep_plan(
     the chips and seed of the runs' own sweeps (``fallback``), else ``chips``/``seed`` or the defaults."""
     from wcatsim.analysis.savings import table_settings, voltage_grid
     from wcatsim.config import SweepConfig
-    from wcatsim.store.atomic import read_csv
+    from wcatsim.store.columns import read_table as read_csv  # old or new column names
 
     stored = [t for t in tables if t.is_file()]
     if stored:
@@ -124,7 +124,7 @@ def preset_savings_table(
     from wcatsim.store.atomic import atomic_write_csv, atomic_write_json
 
     if not presets:
-        raise InputError("no preset given: name one or more, e.g. --presets chandramoorthy14,dpcs45")
+        raise InputError("no preset given: name one or more in `option.presets` (e.g. chandramoorthy14)")
     techs = [load_technology(p) for p in presets]  # an unknown name: one line listing the presets
     groups = group_runs(find_runs(inputs))
     say = say or (lambda text: None)

@@ -40,6 +40,11 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
         "sweep_voltage.png", "sweep_voltage.pdf",
     ),
     "bfa": ("bfa_flips.csv", "bfa_summary.json", "bfa.png", "bfa.pdf"),
+    # --target activations / both (issue 20): tables of their own, so a weights table stays where the
+    # analysis reads it
+    **{f"{family}_{target}": tuple(f"{family}_{target}{end}" for end in (
+        ".csv", ".json", "_realisations.csv", ".png", ".pdf"))
+       for family in ("random_flip", "sweep_voltage") for target in ("activations", "both")},
     "plan_voltage": (
         "plan_voltage.json", "plan_voltage.csv", "plan_voltage_sensitivity.csv",
         "plan_voltage_sensitivity.json", "plan_voltage.png", "plan_voltage.pdf",
@@ -53,6 +58,12 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # what wcatsim.analysis.plots.style.
 def default_table(family: str) -> str:
     """The table a family writes into a run directory (``random_flip`` -> ``random_flip.csv``)."""
     return OUTPUTS[family][0]
+
+
+def target_family(family: str, target: str | None) -> str:
+    """The family of a sweep's table for a fault target: ``random_flip`` for weights (or None),
+    ``random_flip_activations`` / ``random_flip_both`` for the activation buffer."""
+    return family if target in (None, "weights") else f"{family}_{target}"
 
 
 def table_files(path: str | os.PathLike) -> list[Path]:
@@ -81,7 +92,11 @@ def _owner(name: str) -> str | None:
         return f"{RUN_FILES[name]} ({name})"
     for family, names in OUTPUTS.items():
         if name in names:
-            return f"`wcatsim {family.replace('_', '-')}`'s {name}"
+            command = family.replace("_", "-")
+            for target in ("activations", "both"):  # a sweep's buffer tables (issue 20)
+                if family.endswith(f"_{target}"):
+                    command = f"{family.removesuffix(f'_{target}').replace('_', '-')} --target {target}"
+            return f"`wcatsim {command}`'s {name}"
     return None
 
 

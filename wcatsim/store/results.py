@@ -113,11 +113,14 @@ class ResultStore:
     family : str, optional
         The command whose table this is (``random_flip``): a path that would replace a file a run needs
         or another command's table is refused (:func:`wcatsim.store.files.check_table_path`).
+
+    ``path=None`` holds the result in memory (the Python API without a path, :mod:`wcatsim.api`): nothing
+    is read, locked or written, and the result is never resumed.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | None,
         settings: Mapping[str, Any],
         *,
         sidecar: str | os.PathLike | None = None,
@@ -126,17 +129,19 @@ class ResultStore:
         resume: bool = True,
         family: str | None = None,
     ) -> None:
-        self.path = Path(path)
-        self.meta_path = Path(sidecar) if sidecar is not None else self.path.with_suffix(".json")
-        self.also = tuple(Path(p) for p in also)
+        self.held = path is None  # in memory only
+        self.path = Path(path) if path is not None else None
+        self.meta_path = (Path(sidecar) if sidecar is not None else self.path.with_suffix(".json")) if (
+            path is not None) else None
+        self.also = tuple(Path(p) for p in also if p is not None)
         self.settings = dict(settings)
         self.fingerprint = key if key is not None else fingerprint(settings)
         self.resume = resume
-        if family is not None:
+        if family is not None and not self.held:
             from wcatsim.store.files import check_table_path
 
             check_table_path(self.path, family)
-        self._lock = exclusive(self.path)
+        self._lock = exclusive(self.path) if not self.held else contextlib.nullcontext()
         self._lock.__enter__()
         self._closed = False
         self._begun = False
@@ -166,7 +171,7 @@ class ResultStore:
             self._lock.__exit__(None, None, None)
 
     def _read_sidecar(self) -> dict[str, Any] | None:
-        if not self.meta_path.exists():
+        if self.held or not self.meta_path.exists():
             return None
         try:
             old = json.loads(self.meta_path.read_text(encoding="utf-8"))
@@ -180,7 +185,7 @@ class ResultStore:
             raise RuntimeError(f"{self.path}: the result store is closed")
         if self._begun:
             return
-        if not self.matches:
+        if not self.matches and not self.held:
             keep_earlier_table(self.path, meta_path=self.meta_path, also=self.also)
         self.created = self.created or now_stamp()
         self._begun = True
@@ -197,9 +202,10 @@ class ResultStore:
         }
 
     def write_sidecar(self, content: Mapping[str, Any]) -> None:
-        """Write the sidecar (atomically), beginning the result first."""
+        """Write the sidecar (atomically), beginning the result first (held in memory: nothing written)."""
         self.begin()
-        atomic_write_json(self.meta_path, dict(content))
+        if not self.held:
+            atomic_write_json(self.meta_path, dict(content))
 
 
 # A table's point: one float (``ber``), or a tuple of key values (``("conv1", 0.9)``).
@@ -215,12 +221,16 @@ class PointTable(ResultStore):
     always had).  ``order``: ``"sorted"`` by point (``descending`` for voltages) or ``"insertion"``.
     ``parse``: turns a row read back into the row :meth:`done` returns; a row it cannot parse (``KeyError``,
     ``ValueError``), like a row whose key does not parse, is dropped and its point computed again.
-    ``family`` (default: ``settings["kind"]``): see :class:`ResultStore`.
+    ``family`` (default: ``settings["kind"]``): see :class:`ResultStore`.  ``path=None``: held in memory
+    (:class:`ResultStore`), the rows in :attr:`rows` and :attr:`realisations`.  ``derive``: turns every row
+    (and realisation row) into the row written, before it is kept, so rows resumed from a table written
+    before a column existed gain it (:func:`wcatsim.store.columns.standard_row`: identity, units, old
+    names).  ``also``: further files made from this table (a plan and its figures): kept aside with it.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | None,
         columns: Sequence[str],
         key: str | Sequence[str],
         settings: Mapping[str, Any],
@@ -235,9 +245,11 @@ class PointTable(ResultStore):
         key_types: Mapping[str, Callable[[str], Any]] | None = None,
         parse: Callable[[dict[str, str]], dict[str, Any]] | None = None,
         check_path: bool = True,
+        derive: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+        also: Sequence[str | os.PathLike] = (),
     ) -> None:
-        path = Path(path)
-        self.realisation_path = path.with_name(path.stem + "_realisations.csv")
+        path = Path(path) if path is not None else None
+        self.realisation_path = path.with_name(path.stem + "_realisations.csv") if path is not None else None
         self.columns = list(columns)
         self.key = key
         self.key_columns = (key,) if isinstance(key, str) else tuple(key)
@@ -247,11 +259,12 @@ class PointTable(ResultStore):
         self.sidecar = sidecar
         self.realisation_columns = list(realisation_columns or [])
         self.meta = dict(meta or {})
+        self.derive = derive if derive is not None else dict
         self.rows: dict[Point, dict[str, Any]] = {}
         self.realisations: dict[Point, list[dict[str, Any]]] = {}
         self._sidecar_written = False
         super().__init__(
-            path, settings, also=(self.realisation_path,), key=fingerprint_key,
+            path, settings, also=(self.realisation_path, *also), key=fingerprint_key,
             family=(family or dict(settings).get("kind")) if check_path else None,
         )  # fmt: skip
         try:
@@ -259,10 +272,10 @@ class PointTable(ResultStore):
                 for row in read_csv(self.path):
                     with contextlib.suppress(KeyError, ValueError):  # a damaged row: computed again
                         point = self.point_of(row)
-                        self.rows[point] = parse(row) if parse is not None else row
+                        self.rows[point] = self.derive(parse(row) if parse is not None else row)
                 for row in read_csv(self.realisation_path):
                     with contextlib.suppress(KeyError, ValueError):
-                        self.realisations.setdefault(self.point_of(row), []).append(row)
+                        self.realisations.setdefault(self.point_of(row), []).append(self.derive(row))
         except BaseException:
             self.close()
             raise
@@ -302,8 +315,8 @@ class PointTable(ResultStore):
         """Record one finished point; rewrite the file(s) atomically (``write=False``: at :meth:`flush`)."""
         point = self._normal(point)
         if self.realisation_columns:
-            self.realisations[point] = [dict(r) for r in realisations]
-        self.rows[point] = dict(row)
+            self.realisations[point] = [self.derive(r) for r in realisations]
+        self.rows[point] = self.derive(row)
         if write:
             self.flush()
         else:
@@ -312,6 +325,8 @@ class PointTable(ResultStore):
     def flush(self, realisations: bool = True) -> None:
         """Rewrite the sidecar (first time only) and the table atomically, realisation rows first."""
         self.begin()
+        if self.held:  # in memory: the rows are kept in ``rows`` and ``realisations``
+            return
         if not self._sidecar_written:
             content = self.record(self.meta) if self.sidecar == "full" else {"fingerprint": self.fingerprint}
             atomic_write_json(self.meta_path, content)

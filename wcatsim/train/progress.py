@@ -1,8 +1,14 @@
 """Progress display that suits where the output goes.
 
-A progress bar redraws one line with carriage returns: right on a terminal, unreadable in a log
-file.  So bars are drawn only when stderr is a terminal; elsewhere the commands print one line per
-finished epoch or operating point instead (their own table and log lines).
+A progress bar redraws one line with carriage returns: right on a terminal and in a Jupyter notebook
+(``tqdm.auto`` draws a widget there, or a text bar without ipywidgets), unreadable in a log file.  So
+bars are drawn only on a terminal or in a notebook; elsewhere (a log file, a pipe, a batch job) the
+library's one line per finished epoch or operating point is the progress: it goes through
+:mod:`logging` (loggers under ``wcatsim``), where the caller's handler puts it (the CLI's prints it;
+see docs/logging.md).
+
+Before issue 19 the test was "stderr is a terminal" alone, and a notebook's stderr is not one: the
+``tqdm.auto`` bar was never drawn there.  :func:`shows_bars` adds the notebook.
 """
 
 from __future__ import annotations
@@ -20,13 +26,48 @@ def on_terminal(stream: TextIO | None = None) -> bool:
         return False
 
 
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (the test ``tqdm.autonotebook`` makes).
+
+    IPython is looked up in ``sys.modules`` only: a process that never imported it is no notebook, and
+    nothing is imported here.
+    """
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    if get is None:
+        return False
+    try:
+        shell = get()
+        return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+    except Exception:  # an IPython too old or half torn down: no notebook
+        return False
+
+
+def shows_bars() -> bool:
+    """Whether a progress bar is readable where this process writes: a terminal or a notebook."""
+    return on_terminal() or in_notebook()
+
+
 def bar(enabled: bool, **kwargs: Any) -> Any:
-    """A tqdm bar when ``enabled`` and stderr is a terminal, else None."""
-    if not (enabled and on_terminal()):
+    """A ``tqdm.auto`` bar when ``enabled`` and :func:`shows_bars`, else None.
+
+    Parameters
+    ----------
+    enabled : bool
+        The caller's ``progress`` (False: never a bar).
+    **kwargs
+        Passed to ``tqdm.auto.tqdm`` (``total``, ``desc``, ``unit``, ...).
+
+    Returns
+    -------
+    tqdm or None
+        None off a terminal and outside a notebook: the logged lines are the progress there.
+    """
+    if not (enabled and shows_bars()):
         return None
     from tqdm.auto import tqdm
 
     return tqdm(**kwargs)
 
 
-__all__ = ["bar", "on_terminal"]
+__all__ = ["bar", "in_notebook", "on_terminal", "shows_bars"]

@@ -22,13 +22,24 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoadedRun:
-    """A trained model ready to evaluate or attack."""
+    """A trained model ready to evaluate or attack: the bundle (model, data, identity) every experiment reads.
+
+    :func:`load_run` fills it from a run directory; :func:`wcatsim.api.model_run` from a model and data
+    given in Python, with ``dir`` None (the experiments then write nothing unless given a path) and
+    ``name`` the model's own name.
+    """
 
     model: torch.nn.Module  # quantized (or float), trained, in eval mode, on ``device``
-    config: ExperimentConfig  # the config it was trained with
+    config: ExperimentConfig  # the config it was trained with (given in Python: defaults, its quantizer)
     data: DatasetBundle
-    dir: Path
+    dir: Path | None  # None: a model given in Python, no run directory
     device: torch.device
+    name: str | None = None  # the model's name where config.model.name does not say it (given in Python)
+
+    @property
+    def model_name(self) -> str:
+        """The name results record for the model: ``name``, else ``config.model.name``."""
+        return self.name or self.config.model.name
 
 
 def build_float_model(cfg: ExperimentConfig, data: DatasetBundle) -> torch.nn.Module:

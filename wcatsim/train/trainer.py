@@ -17,10 +17,16 @@ epoch on stops the run with :class:`wcatsim.train.health.TrainingHealthError` (e
 code 3 on the command line), one line naming the likely cause and the fix; the
 checkpoints are kept for inspection and ``summary.json`` records
 ``"healthy": false`` and the reason (a healthy run records ``"healthy": true``).
+
+Each line of ``train.log`` is also a message of the logger ``wcatsim.train.trainer`` (INFO; a health
+warning WARNING): the library configures no handler, the caller's decides where they go (the CLI
+prints them; docs/logging.md). ``tensorboard=DIR`` writes the epoch's scalars there too
+(:mod:`wcatsim.train.tracking`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -50,6 +56,7 @@ from wcatsim.train.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
+from wcatsim.train.clustering import clustering_penalty
 from wcatsim.train.health import (
     MAJORITY_KEY,
     TrainingHealthError,
@@ -59,6 +66,9 @@ from wcatsim.train.health import (
 )
 from wcatsim.train.runs import build_model_for, load_dataset_for
 from wcatsim.train.schedules import lr_factor
+from wcatsim.train.tracking import ScalarLog, log_epoch
+
+logger = logging.getLogger(__name__)
 
 METRICS_COLUMNS = (
     "epoch",
@@ -101,17 +111,24 @@ def train(
     progress: bool = True,
     *,
     fresh: bool = False,
+    tensorboard: str | Path | None = None,
 ) -> TrainResult:
     """Train ``cfg``'s model into ``out_dir`` (default: :func:`wcatsim.train.runs.run_dir_for`).
 
     A run directory whose ``last.pt`` was written by the same config resumes from
     it; ``fresh=True`` starts over. A directory holding another config's run is
     refused (CheckpointError) unless ``fresh``.
+
+    ``progress``: a ``tqdm.auto`` bar on a terminal or in a notebook (:mod:`wcatsim.train.progress`);
+    the lines of ``train.log`` go to the logger ``wcatsim.train.trainer`` whatever ``progress`` is.
+    ``tensorboard``: a folder for TensorBoard scalars per epoch (loss, accuracies, learning rate, learned
+    ranges per layer; :func:`wcatsim.train.tracking.log_epoch`), needs the ``tensorboard`` extra.
     """
     from wcatsim.train.evaluate import resolve_device
     from wcatsim.train.quant import clip_weights_
 
     start_time = time.perf_counter()
+    board = ScalarLog(tensorboard)  # a missing tensorboard package fails here, before anything is written
     run_dir = Path(out_dir) if out_dir is not None else run_dir_for(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
@@ -149,8 +166,9 @@ def train(
         resumed_from = start_epoch
 
     atomic_write_text(run_dir / CONFIG_FILE, cfg.to_toml())
-    # Off a terminal there is no bar: the log's lines (one per epoch) go to stderr as well.
-    log = _Log(run_dir / LOG_FILE, echo=progress and not _on_terminal())
+    # Off a terminal (and outside a notebook) there is no bar: the log's lines (one per epoch) are the
+    # progress, through the logger to wherever the caller's handler sends them.
+    log = _Log(run_dir / LOG_FILE)
     if resumed_from is not None:
         log.write(f"resuming {run_dir.name} after epoch {resumed_from} of {tcfg.epochs}")
     else:
@@ -198,7 +216,9 @@ def train(
                     reason = _non_finite_message(run_dir, epoch, step_in_epoch, value, best_epoch)
                     health.stop(NonFiniteLossError, reason, model, history)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # piecewise clustering (trainer.clustering > 0); the logged loss stays the cross-entropy
+                penalty = tcfg.clustering * clustering_penalty(model) if tcfg.clustering > 0 else 0
+                (loss + penalty if tcfg.clustering > 0 else loss).backward()
                 if tcfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
                 optimizer.step()
@@ -259,15 +279,20 @@ def train(
                 f"epoch {epoch + 1}/{tcfg.epochs} lr {lr:.3g} loss {row['train_loss']:.4f} "
                 f"train {row['train_accuracy']:.2f}% val "
                 + ("-" if val_acc is None else f"{val_acc:.2f}%")
-                + f" range/max|w| {row['mean_range_ratio']} ({row['seconds']:.1f} s)"
+                + f" range/max|w| {row['mean_range_ratio']} ({row['seconds']:.1f} s)",
+                epoch=row,
             )
+            log_epoch(board, model, row)
             val_n = None if val_images is None else val_images.n_images
             problem = health.problem(model, epoch + 1, val_acc, row["train_accuracy"], val_n, seen)
             if problem is not None and tcfg.health == "warn":  # the user asked to go on: say it, go on
-                log.write("warning, unhealthy: " + problem)
+                log.write("warning, unhealthy: " + problem, level=logging.WARNING)
                 health_warnings.append(f"epoch {epoch + 1}: {problem}")
             elif problem is not None:
                 health.stop(TrainingHealthError, problem, model, history)
+    except BaseException:
+        board.close()
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -288,6 +313,8 @@ def train(
         + ("-" if best_val is None else f"{best_val:.2f}%")
         + f", test {test_acc:.2f}% ({epochs_run} epochs in this call)"
     )
+    board.scalar("test/accuracy", test_acc, tcfg.epochs)  # the best checkpoint's, at the run's last epoch
+    board.close()
     return TrainResult(
         run_dir=run_dir,
         test_accuracy=test_acc,
@@ -358,25 +385,13 @@ def layer_table(model: torch.nn.Module) -> dict[str, dict[str, float]]:
 
 
 def _make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    from wcatsim.train.quant import range_parameters
+    from wcatsim.train.quant import param_groups
 
     tcfg = cfg.trainer
-    # The learned ranges (wcat alpha, lsq step) get a group of their own, as in the WCAT code (its
-    # _set_q_range_weight_decay matches the range parameter by name), so that they have their own learning
-    # rate (trainer.range_lr) and, for WCAT, their own decay (trainer.range_decay). LSQ's step keeps the
-    # ordinary weight decay, as in LSQ and in that code (whose range group matches WCAT's only).
-    ranges = list(range_parameters(model))
-    range_ids = {id(p) for p in ranges}
-    weights = [p for p in model.parameters() if id(p) not in range_ids and p.requires_grad]
-    groups: list[dict[str, Any]] = [
-        {"params": weights, "weight_decay": tcfg.weight_decay, "name": "weights", "lr_scale": 1.0}
-    ]
-    if ranges:
-        decay = tcfg.range_decay if cfg.quant.method == "wcat" else tcfg.weight_decay
-        scale = tcfg.range_lr / tcfg.lr if tcfg.range_lr > 0 else 1.0
-        groups.append({"params": ranges, "weight_decay": decay, "name": "ranges", "lr_scale": scale})
-    for group in groups:
-        group["lr"] = tcfg.lr * group["lr_scale"]
+    # the weights, and the learned ranges in a group of their own (param_groups says why): the same helper
+    # a user's own training loop calls
+    groups = param_groups(model, tcfg.lr, weight_decay=tcfg.weight_decay, range_decay=tcfg.range_decay,
+                          range_lr=tcfg.range_lr, method=cfg.quant.method)
     if tcfg.optimizer == "sgd":
         return torch.optim.SGD(
             groups, lr=tcfg.lr, momentum=tcfg.momentum, nesterov=tcfg.nesterov and tcfg.momentum > 0
@@ -607,20 +622,17 @@ class _BatchSource:
 
 
 class _Log:
-    """``train.log``: appended line by line (timestamps in UTC)."""
+    """``train.log``: appended line by line (timestamps in UTC); each line is also a log message."""
 
-    def __init__(self, path: Path, echo: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.echo = echo  # also print each line to stderr
 
-    def write(self, line: str) -> None:
+    def write(self, line: str, level: int = logging.INFO, epoch: dict[str, Any] | None = None) -> None:
+        """Append ``line`` and log it; ``epoch`` (the metrics row) rides on the record as ``epoch_row``."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(f"{stamp} {line}\n")
-        if self.echo:
-            import sys
-
-            print(line, file=sys.stderr, flush=True)
+        logger.log(level, "%s", line, extra={"run_dir": str(self.path.parent), "epoch_row": epoch})
 
 
 def _describe_cfg(cfg: ExperimentConfig) -> str:
@@ -637,12 +649,6 @@ def _progress_bar(enabled: bool, total: int, initial: int, name: str) -> Any:
     from wcatsim.train.progress import bar
 
     return bar(enabled, total=total, initial=initial, desc=name, unit="step", leave=False, dynamic_ncols=True)
-
-
-def _on_terminal() -> bool:
-    from wcatsim.train.progress import on_terminal
-
-    return on_terminal()
 
 
 __all__ = [

@@ -32,7 +32,7 @@ from wcatsim.store.atomic import atomic_write_csv
 from wcatsim.train.health import chance_threshold
 from wcatsim.train.quant import quantized_layers
 
-from .defences import DEFENCES, defend_trial
+from .defences import DEFENCES, DefendedStop, defend_trial
 from .evaluation import StopEvaluator, original_threshold
 from .objectives import ATTACK_OBJECTIVES
 from .problem import ImageAttackProblem
@@ -288,6 +288,7 @@ def run_bfa(
     to_original_threshold: bool = False,
     objective_options: dict[str, Any] | None = None,
     defence: str = "none",
+    defended_break: bool = False,
 ) -> BFAResult:
     """Attack ``run`` (a :class:`wcatsim.train.runs.LoadedRun`) ``trials`` times; write and return the
     results.
@@ -300,7 +301,10 @@ def run_bfa(
     <wcatsim.experiments.attacks.objectives.ATTACK_OBJECTIVES>`); ``objective_options`` are its settings
     (the targeted objective's ``target_class``, ``source_class``, ...).  ``defence`` names a detecting
     defence (:data:`DEFENCES <wcatsim.experiments.attacks.defences.DEFENCES>`) that checks the image at
-    each trial's break, the attacker unaware of it (``detected_flips``, ``defended_acc`` per trial).
+    each trial's break, the attacker unaware of it (``detected_flips``, ``defended_acc`` per trial);
+    ``defended_break`` moves the break itself to the image as read through the defence (the search still
+    sees the stored codes; recorded as ``"defended_break": true``), so that ``flips_to_break`` is the
+    defended model's.
     Each trial stops at the break; ``to_original_threshold`` (the untargeted attack only) continues it,
     within the same budgets, to the WCAT code's 100/C + 1/C where that is lower
     (``flips_to_original_threshold``; recorded in the summary as ``"to_original_threshold": true``).
@@ -311,6 +315,8 @@ def run_bfa(
         given = sorted(objective_options or {})
         raise InputError(f"objective {objective!r} does not take {given}: {exc}") from None
     guard = DEFENCES.get(defence)()
+    if defended_break and not guard.detects:
+        raise InputError("`option.defended_break` needs a defence: `option.defence` other than none")
     if to_original_threshold and not goal.accuracy_rule:
         raise InputError(f"`option.to_original_threshold` belongs to the untargeted attack: objective "
                          f"{objective!r} stops at its own success rule")
@@ -369,8 +375,9 @@ def run_bfa(
     x_pool, y_pool, split = attack_split(run.data, attack_batch)
 
     base = {
-        "run": str(run.dir),
-        "model": run.config.model.name,
+        "run": None if run.dir is None else str(run.dir),
+        # a model given in Python (wcatsim.api) is named by its own name, never the default config's
+        "model": getattr(run, "model_name", None) or run.config.model.name,
         "dataset": run.data.name,
         "quant_method": run.config.quant.method,
         "bits": sorted(set(bits.values())),
@@ -393,17 +400,26 @@ def run_bfa(
         "random_baseline": "as many distinct bits as the trial flipped, uniform over all clean-image bits",
         **goal.settings(evaluator),  # nothing for the untargeted attack
         **(guard.settings() if guard.detects else {}),  # nothing without a defence
+        # its price on this model (area, energy per inference, time), with their sources
+        **(guard.cost({n: c.numel() for n, c in clean_codes.items()}, bits) if guard.detects else {}),
     }
+    if defended_break:  # only when asked: a default attack's settings and fingerprint read as before
+        base["defended_break"] = True
     if to_original_threshold:
         # Only when asked, so that a default attack's settings (and their fingerprint) read as before;
         # absent means the trials stopped at the break.
         base["to_original_threshold"] = True
     reference = guard.reference(clean_codes, bits)
+    judge = DefendedStop(evaluator, guard, reference, bits) if defended_break else evaluator
     columns = FLIP_COLUMNS + list(goal.flip_columns)
-    out_dir = Path(run.dir if out_dir is None else out_dir)
+    write = write and (out_dir is not None or run.dir is not None)  # no run directory, no path: nothing
+    out_dir = Path(run.dir if out_dir is None else out_dir) if write else None
     flips_path = out_dir / FLIPS_FILE if write else None
     summary_path = out_dir / SUMMARY_FILE if write else None
+    from wcatsim.store.columns import identity_of, standard_columns, with_identity
     from wcatsim.store.results import ResultStore, fingerprint, now_stamp
+
+    identity = identity_of(run)
 
     # The summary is the table's sidecar: its fingerprint and creation time name the earlier results
     # when a later attack keeps them aside (an attack is not resumed; nothing it wrote is deleted).
@@ -413,9 +429,9 @@ def run_bfa(
 
     from tqdm.auto import tqdm
 
-    from wcatsim.train.progress import on_terminal
+    from wcatsim.train.progress import shows_bars
 
-    bars = progress and on_terminal()  # a bar on a terminal only (unreadable in a log file)
+    bars = progress and shows_bars()  # a bar on a terminal or in a notebook (unreadable in a log file)
 
     results: list[TrialResult] = []
     per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)
@@ -433,7 +449,7 @@ def run_bfa(
                       disable=not bars, leave=False) as bar:  # fmt: skip
                 say = (lambda message: bar.write(message)) if (progress and log is None) else log
                 result = run_trial(
-                    trial, problem, evaluator, clean_codes, clean_check, k_top, max_flips, max_iterations,
+                    trial, problem, judge, clean_codes, clean_check, k_top, max_flips, max_iterations,
                     baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
                     to_original_threshold=to_original_threshold,
                 )
@@ -456,7 +472,8 @@ def run_bfa(
                 store.begin()
                 summary = summarise(results, base, per_trial)
                 summary["complete"] = trial + 1 == trials
-                atomic_write_csv(flips_path, columns, [row for t in results for row in t.rows])
+                atomic_write_csv(flips_path, standard_columns(columns),  # identity first, units named
+                                 with_identity([row for t in results for row in t.rows], identity))
                 store.write_sidecar(summary)
     finally:
         if store is not None:
@@ -525,5 +542,12 @@ def format_summary(summary: dict[str, Any]) -> str:
                     strict=True)
         found = ", ".join(f"{d}/{f} ({a:.1f}%)" for d, f, a in pairs)
         lines.append(f"  defence {summary['defence']} (attacker unaware): flips detected per trial, and "
-                     f"accuracy after zeroing the flagged groups: {found}")
+                     f"accuracy after its repair (zeroed groups, or the scheme's read): {found}")
+        if "defence_area" in summary:
+            time = summary["defence_time_overhead"]
+            lines.append(f"  its price: {summary['defence_area']:.2%} extra bits per weight bit, "
+                         f"{summary['defence_energy_overhead']:.1%} of the weight reads' energy per "
+                         f"inference ({summary['defence_energy_pj']:.0f} pJ, Horowitz ISSCC 2014 figures), "
+                         + ("time not modelled" if time is None else
+                            f"time < {time:.0%} (the source's report, not measured here)"))
     return "\n".join(lines)

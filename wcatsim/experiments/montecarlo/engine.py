@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from wcatsim.experiments.montecarlo.executors import Executor, LocalExecutor
@@ -28,10 +28,16 @@ class Realisation:
     # Nested Monte Carlo: the image-sampling variance (percent^2) of ``accuracy``, estimated from the
     # realisation's own per-image correctness (0 on the whole test set, or when nothing changed)
     within_var: float = 0.0
+    # Seconds this realisation took (fault draw and evaluation), for the allocation's cost fit
+    # (wcatsim.experiments.montecarlo.allocation).  A timing, never a result: it is left out of
+    # comparisons and of every table.
+    seconds: float = field(default=0.0, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the fields as a dict (one row of a realisations table)."""
-        return asdict(self)
+        """Return the fields as a dict (one row of a realisations table; the timing left out)."""
+        row = asdict(self)
+        del row["seconds"]
+        return row
 
 
 def run_point(

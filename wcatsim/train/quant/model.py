@@ -96,6 +96,69 @@ def range_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in params if p is not None]
 
 
+def param_groups(
+    model: nn.Module,
+    lr: float,
+    *,
+    weight_decay: float | None = None,
+    range_decay: float | None = None,
+    range_lr: float | None = None,
+    method: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the optimiser parameter groups WCAT training needs: the weights, and the ranges on their own.
+
+    The learned ranges (wcat alpha, lsq step: :func:`range_parameters`) get a group of their own, as in the
+    WCAT code (its ``_set_q_range_weight_decay``), so that they have their own learning rate and, for WCAT,
+    their own decay: that decay is what pulls WCAT's ranges small.  Training "wcat" with one group for
+    every parameter is another method.  LSQ's step keeps the ordinary weight decay, as in LSQ and in that
+    code.  The trainer (:mod:`wcatsim.train.trainer`) builds its optimiser from these groups.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model quantized by :func:`quantize` (a float model gets the weights group only).
+    lr : float
+        The weights' learning rate.
+    weight_decay, range_decay, range_lr : float, optional
+        As ``trainer.weight_decay``, ``trainer.range_decay`` and ``trainer.range_lr``
+        (:class:`wcatsim.config.TrainerConfig`), whose defaults they take when None: ``range_lr`` 0 is
+        ``lr``.
+    method : str, optional
+        The quantization method (default: the one ``model`` was quantized with); the ranges decay by
+        ``range_decay`` for ``"wcat"`` and by ``weight_decay`` otherwise.
+
+    Returns
+    -------
+    list of dict
+        ``[{"params", "weight_decay", "lr", "lr_scale", "name": "weights"}, {... "name": "ranges"}]`` (the
+        second only where the model has learned ranges), for ``torch.optim.SGD``/``Adam``.  ``lr_scale`` is
+        the group's learning rate over ``lr``: a schedule that sets ``lr`` sets each group's
+        ``lr * lr_scale``.
+    """
+    from wcatsim.config.schema import TrainerConfig
+
+    defaults = TrainerConfig()
+    weight_decay = defaults.weight_decay if weight_decay is None else float(weight_decay)
+    range_decay = defaults.range_decay if range_decay is None else float(range_decay)
+    range_lr = defaults.range_lr if range_lr is None else float(range_lr)
+    if method is None:
+        cfg = quant_config_of(model)
+        method = cfg.method if cfg is not None else "float"
+    ranges = list(range_parameters(model))
+    range_ids = {id(p) for p in ranges}
+    weights = [p for p in model.parameters() if id(p) not in range_ids and p.requires_grad]
+    groups: list[dict[str, Any]] = [
+        {"params": weights, "weight_decay": weight_decay, "name": "weights", "lr_scale": 1.0}
+    ]
+    if ranges:
+        decay = range_decay if method == "wcat" else weight_decay
+        scale = range_lr / lr if range_lr > 0 else 1.0
+        groups.append({"params": ranges, "weight_decay": decay, "name": "ranges", "lr_scale": scale})
+    for group in groups:
+        group["lr"] = lr * group["lr_scale"]
+    return groups
+
+
 def collapsed_ranges(model: nn.Module) -> list[str]:
     """Return the names of the layers whose learned range (wcat alpha, lsq step) is held at its floor.
 
