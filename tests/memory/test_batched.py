@@ -169,3 +169,22 @@ def test_batched_voltage_sweep_gives_the_same_chips(digits_runs, tmp_path) -> No
         tables[batch] = read_csv(out.with_name(out.stem + "_realisations.csv"))
     assert tables[3] == tables[1]
     assert len({row["accuracy"] for row in tables[1]}) >= 3, tables[1]
+
+
+def test_activation_faults_go_one_by_one_with_the_same_table(digits_runs, tmp_path) -> None:
+    # activation reads are drawn per realisation inside the buffer's hooks: a batch falls back to them
+    from wcatsim.config import ActivationSpec
+    from wcatsim.config.specs import MonteCarloSpec
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
+    from wcatsim.store.atomic import read_csv
+
+    act = ActivationSpec(target="activations", calibration_images=64)
+    tables = {}
+    for batch in (1, 3):
+        out = tmp_path / f"a{batch}.csv"
+        random_flip_sweep(digits_runs["maxabs"], [1e-1], out=out, per_realisation=True, device="cpu",
+                          eval_images=100, activations=act,
+                          montecarlo=MonteCarloSpec(samples=3, batch_realisations=batch))
+        tables[batch] = read_csv(out.with_name(out.stem + "_realisations.csv"))
+    assert tables[3] == tables[1]
+    assert len({row["accuracy"] for row in tables[1]}) >= 2, tables[1]
