@@ -13,7 +13,12 @@ Run from the checkout with the Python that has CUDA torch; it installs nothing a
 3. one BFA trial on each: the first flip where the two attacks diverge, if they do (float rounding
    can reorder near-equal gradients; a divergence is reported, not a failure);
 4. the GPU/CPU speed ratio of one realisation (CPU seconds / GPU seconds), on that model and on an
-   untrained 4-bit ResNet-20 over 500 CIFAR-shaped synthetic images.
+   untrained 4-bit ResNet-20 over 500 CIFAR-shaped synthetic images;
+5. several realisations in one batched forward (``montecarlo.batch_realisations``, issue 18 §6) on
+   both models: the same 16 fault draws one by one on the CPU, one by one on the GPU and 8 at a time
+   batched on the GPU; seconds per realisation of each, how many accuracies are identical, and the
+   largest logit difference batched - one-by-one on the GPU against its recorded tolerance (beyond it
+   the check fails).
 
 Every command runs as ``python -m wcatsim.cli.main ...`` from the checkout (``PYTHONPATH=.``); on CUDA wcatsim
 turns TF32 off and deterministic algorithms on (``wcatsim.train.evaluate.configure_cuda``). Exit status 1 when
@@ -43,6 +48,9 @@ BERS = (1e-2, 3e-2, 5e-2)  # where a 4-bit digits CNN loses accuracy measurably 
 SAMPLES = 30  # realisations per BER and device: a CI of about one accuracy point at 3e-2
 BFA_FLIPS = 40  # flip budget of the BFA trial (a 4-bit digits CNN breaks within tens of flips)
 SPEED_REALISATIONS = 10
+# Step 5: realisations per batched forward, and realisations compared (two batched forwards' worth).
+BATCH_REALISATIONS = 8
+BATCHED_REALISATIONS = 16
 TRAIN_EPOCHS = 10
 COMMAND_TIMEOUT_S = 300
 
@@ -114,31 +122,100 @@ def realisation_seconds(run: Any, n: int, ber: float) -> float:
     return statistics.median(times)
 
 
-def speed_ratios(run_dir: Path, devices: tuple[str, str], n: int, resnet: bool = True
-                 ) -> list[tuple[str, float, float]]:
-    """(what, cpu seconds, gpu seconds) per realisation: the small trained model and (``resnet``) an
-    untrained ResNet-20."""
+def check_runs(run_dir: Path, devices: tuple[str, str], resnet: bool = True) -> list[tuple[str, list[Any]]]:
+    """(what, [run on each device]): the small trained model and (``resnet``) an untrained 4-bit ResNet-20
+    over the CIFAR-shaped synthetic test set (the same weights on both devices)."""
     import torch
 
     from wcatsim.config import load_config
     from wcatsim.train.runs import LoadedRun, build_model_for, load_dataset_for, load_run
 
-    out = []
-    runs = [load_run(run_dir, device=d) for d in devices]
-    out.append(("trained small model", *(realisation_seconds(r, n, BERS[1]) for r in runs)))
+    small = [load_run(run_dir, device=d) for d in devices]
+    out: list[tuple[str, list[Any]]] = [("trained small model", small)]
     if not resnet:
         return out
     cfg = load_config([], ["model.name=resnet20", "data.name=synthetic_cifar", "quant.method=wcat"])
     data = load_dataset_for(cfg)
     torch.manual_seed(0)
     model = build_model_for(cfg, data).eval()
-    seconds = []
+    runs = []
     for d in devices:
         dev = torch.device(d)
-        run = LoadedRun(model=model.to(dev), config=cfg, data=data, dir=run_dir, device=dev)
-        seconds.append(realisation_seconds(run, max(3, n // 3), 1e-3))
-    out.append((f"resnet20 (untrained), {len(data.test)} CIFAR-shaped images", *seconds))
+        copy = copy_module(model).to(dev)
+        runs.append(LoadedRun(model=copy, config=cfg, data=data, dir=run_dir, device=dev))
+    out.append((f"resnet20 (untrained), {len(data.test)} CIFAR-shaped images", runs))
     return out
+
+
+def copy_module(model: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def speed_ratios(run_dir: Path, devices: tuple[str, str], n: int, resnet: bool = True
+                 ) -> list[tuple[str, float, float]]:
+    """(what, cpu seconds, gpu seconds) per realisation: the small trained model and (``resnet``) an
+    untrained ResNet-20."""
+    out = []
+    for what, runs in check_runs(run_dir, devices, resnet):
+        count = n if what.startswith("trained") else max(3, n // 3)
+        ber = BERS[1] if what.startswith("trained") else 1e-3
+        out.append((what, *(realisation_seconds(r, count, ber) for r in runs)))
+    return out
+
+
+def batched_comparison(run: Any, cpu_run: Any, n: int, batch: int, ber: float) -> dict[str, Any]:
+    """Realisations 0..n-1 (the same faults everywhere) one by one on the CPU, one by one on the run's
+    device, and ``batch`` at a time in one batched forward there (``FaultEvaluator.evaluate_many``).
+
+    Returns seconds per realisation of each, how many accuracies are identical (batched against
+    one-by-one on the device, and against the CPU), the largest batched - one-by-one logit difference
+    on the device (first batch of reads, first 256 images) and the tolerance it is held to
+    (:data:`wcatsim.memory.batched.LOGIT_ATOL` + ``LOGIT_RTOL`` x max|logit|).
+    """
+    import torch
+
+    from wcatsim.memory.batched import LOGIT_ATOL, LOGIT_RTOL, logits_batched, stacked_weights
+    from wcatsim.memory.evaluator import FaultEvaluator, make_flip_model
+
+    device, cpu = FaultEvaluator.for_run(run), FaultEvaluator.for_run(cpu_run)
+    fault = make_flip_model("transient", ber)
+    reads = [cpu.memory.corrupt(fault, seed).codes for seed in range(n)]
+    device.evaluate(reads[0])  # warm-up (CUDA kernels, caches)
+    device.evaluate_many(reads[:batch])
+
+    def timed(fn: Callable[[], list[Any]]) -> tuple[list[Any], float]:
+        if device.device_type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        result = fn()
+        return result, (time.perf_counter() - started) / n
+
+    on_cpu, cpu_s = timed(lambda: [cpu.evaluate(codes)[0] for codes in reads])
+    single, single_s = timed(lambda: [device.evaluate(codes)[0] for codes in reads])
+    batched, batched_s = timed(lambda: [acc for start in range(0, n, batch)
+                                        for acc, _, _ in device.evaluate_many(reads[start : start + batch])])
+    first = reads[:batch]
+    x = device.x[:256] if device.x is not None else None
+    worst = bound = 0.0
+    if x is not None:
+        plain = []
+        with torch.inference_mode():
+            for codes in first:
+                with device.memory.loaded(codes) as model:
+                    plain.append(model.eval()(x).cpu())
+        reference = torch.stack(plain)
+        folded = logits_batched(device.memory.model, stacked_weights(device.memory, first), x)
+        worst = float((folded - reference).abs().max())
+        bound = LOGIT_ATOL + LOGIT_RTOL * float(reference.abs().max())
+    return {
+        "cpu_s": cpu_s, "single_s": single_s, "batched_s": batched_s,
+        "same_as_single": sum(a == b for a, b in zip(batched, single, strict=True)),
+        "same_as_cpu": sum(a == b for a, b in zip(batched, on_cpu, strict=True)),
+        "mean_single": statistics.fmean(single), "mean_batched": statistics.fmean(batched),
+        "mean_cpu": statistics.fmean(on_cpu), "worst_logit": worst, "logit_bound": bound, "n": n,
+    }
 
 
 def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int:
@@ -151,6 +228,10 @@ def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int
     parser.add_argument("--speed-realisations", type=int, default=SPEED_REALISATIONS)
     parser.add_argument("--skip-tests", action="store_true", help="do not run pytest -m gpu")
     parser.add_argument("--no-resnet", action="store_true", help="time the small model only")
+    parser.add_argument("--batch", type=int, default=BATCH_REALISATIONS,
+                        help="realisations per batched forward (step 5)")
+    parser.add_argument("--batched-realisations", type=int, default=BATCHED_REALISATIONS,
+                        help="realisations compared batched against one by one (step 5)")
     args = parser.parse_args(argv)
     runner = runner or subprocess_runner
     started = time.perf_counter()
@@ -242,6 +323,24 @@ def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int
         print("4. seconds per realisation (median), GPU/CPU speed ratio = CPU seconds / GPU seconds:")
         for what, cpu_s, gpu_s in speed_ratios(base, devices, args.speed_realisations, not args.no_resnet):
             print(f"   {what}: cpu {cpu_s:.4f} s, gpu {gpu_s:.4f} s, ratio {cpu_s / gpu_s:.2f}")
+
+        # 5. several realisations in one batched forward against one at a time, and against the CPU
+        print(f"5. batched realisations ({args.batch} per forward) on {devices[1]} against one by one there "
+              f"and on {devices[0]}, {args.batched_realisations} realisations, same faults:")
+        for what, (cpu_run, gpu_run) in check_runs(base, devices, not args.no_resnet):
+            ber = BERS[1] if what.startswith("trained") else 1e-3
+            c = batched_comparison(gpu_run, cpu_run, args.batched_realisations, args.batch, ber)
+            within = c["worst_logit"] <= c["logit_bound"]
+            speedup = c["single_s"] / c["batched_s"]
+            print(f"   {what}: s/realisation cpu {c['cpu_s']:.4f}, gpu one-by-one {c['single_s']:.4f}, "
+                  f"gpu batched {c['batched_s']:.4f} (batched speed-up {speedup:.2f}x)")
+            print(f"     identical accuracies: batched = gpu one-by-one in {c['same_as_single']} of "
+                  f"{c['n']}, = cpu in {c['same_as_cpu']} of {c['n']}; means cpu {c['mean_cpu']:.3f}, "
+                  f"one-by-one {c['mean_single']:.3f}, batched {c['mean_batched']:.3f}")
+            print(f"     largest logit difference batched - one-by-one: {c['worst_logit']:.3g} "
+                  f"(tolerance {c['logit_bound']:.3g}): {'within' if within else 'BEYOND'}")
+            if not within:
+                failures.append(f"batched logits on {what}")
     verdict = "FAILED: " + ", ".join(failures) if failures else "passed"
     print(f"gpu-check {verdict} ({'dry run, ' if args.dry_run else ''}{time.perf_counter() - started:.0f} s)")
     return 1 if failures else 0

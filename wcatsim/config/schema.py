@@ -388,6 +388,14 @@ class RandomFlipConfig:
         "'auto': least cost.",
     )
 
+    # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
+    batch_realisations: int = Field(
+        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
+    )
+    compile: bool = Field(
+        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
+    )
+
     def __post_init__(self) -> None:
         check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
         _check(isinstance(self.images, str) or self.images >= 0, "attack.random_flip.images",
@@ -426,7 +434,8 @@ class RandomFlipConfig:
 
     def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
         """This section's sampling settings as a :class:`MonteCarloSpec` (``changes`` override them)."""
-        keys = ("samples", "ci_half_width", "min_samples", "max_samples", "seed")
+        keys = ("samples", "ci_half_width", "min_samples", "max_samples", "seed", "batch_realisations",
+                "compile")
         return MonteCarloSpec(**{**{key: getattr(self, key) for key in keys}, **changes})
 
 
@@ -475,6 +484,14 @@ class SweepConfig:
         "'auto': least cost.",
     )
 
+    # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
+    batch_realisations: int = Field(
+        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
+    )
+    compile: bool = Field(
+        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
+    )
+
     def __post_init__(self) -> None:
         check_choice(self.fault, "attack.sweep.fault", "FAULT_MODEL_NAMES", "fault model")
         check_choice(self.protect, "attack.sweep.protect", "SCHEME_NAMES", "protection scheme")
@@ -497,7 +514,8 @@ class SweepConfig:
 
     def montecarlo_spec(self, **changes: Any) -> MonteCarloSpec:
         """This section's chips and seed as a :class:`MonteCarloSpec` (``changes`` override them)."""
-        return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, **changes})
+        return MonteCarloSpec(**{"samples": self.chips, "seed": self.seed, "compile": self.compile,
+                                 "batch_realisations": self.batch_realisations, **changes})
 
 
 # Where random-flip and sweep-voltage put their faults (issue 20 section 1): the weight memory (today's

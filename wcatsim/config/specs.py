@@ -67,6 +67,16 @@ class MonteCarloSpec:
     executor: Any = Field(
         None, description="Where realisations run (a wcatsim.experiments.montecarlo Executor); None = here."
     )
+    # 1 on CPU: the kernels already use every core on one realisation, and a batch of B multiplies the
+    # activations held by B (wcatsim.memory.batched); more pays on a GPU that one small forward leaves idle.
+    batch_realisations: int = Field(
+        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time.",
+    )
+    # ResNet-20 on 2 busy CPU cores: 2.8x faster per realisation after an 84 s compile (benchmarks/forward.py,
+    # docs/performance.md): pays from a few hundred realisations on, so off by default.
+    compile: bool = Field(
+        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile.",
+    )
 
     def __post_init__(self) -> None:
         check(

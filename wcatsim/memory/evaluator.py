@@ -189,6 +189,7 @@ class FaultEvaluator:
         self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
         self.images: EvalImages | None = None
         self._prefix: Any = None  # a CleanPrefix inside sharing_clean_prefix()
+        self._compiled: Any = None  # torch.compile of the model, after compile_forward()
         if isinstance(x, EvalImages):
             if x.x is None:  # streamed: batches are decoded, moved and laid out as each pass reads them
                 self.images = x
@@ -294,24 +295,34 @@ class FaultEvaluator:
     def _prefix_accuracy(self, codes: Mapping[str, np.ndarray]) -> float:
         """:meth:`_accuracy` of a read through the clean-prefix records: the batches of
         ``wcatsim.train.evaluate.predict`` (size, device, memory format) and :func:`accuracy`'s division."""
+        changed = [name for name, clean in self.memory.clean_codes.items()
+                   if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
+        with self.memory.loaded(codes) as model:
+            predicted = self._prefix.predict(model, list(self._held_batches(self.x)), changed)
+        return 100.0 * int((predicted == self.y.cpu()).sum()) / int(self.y.shape[0])
+
+    def _held_batches(self, x: torch.Tensor, images_dim: int = 0) -> Iterator[torch.Tensor]:
+        """The batches ``wcatsim.train.evaluate.predict`` feeds the model (size, device, memory format)
+        from the held tensor ``x``, whose images run along ``images_dim`` (1: ``[B, n, ...]``, per read)."""
         import torch
 
         from wcatsim.train.evaluate import CPU_BATCH, GPU_BATCH
 
-        changed = [name for name, clean in self.memory.clean_codes.items()
-                   if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
-        with self.memory.loaded(codes) as model:
-            target = self.device if self.device is not None else next(model.parameters()).device
-            size = self.batch_size or (GPU_BATCH if target.type == "cuda" else CPU_BATCH)
-            channels_last = self.x.dim() == 4 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-            batches = []
-            for start in range(0, self.n_images, size):
-                batch = self.x[start : start + size].to(target, non_blocking=True)
-                if channels_last:
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                batches.append(batch)
-            predicted = self._prefix.predict(model, batches, changed)
-        return 100.0 * int((predicted == self.y.cpu()).sum()) / int(self.y.shape[0])
+        target = self._device_of_model()
+        size = self.batch_size or (GPU_BATCH if target.type == "cuda" else CPU_BATCH)
+        channels_last = x.dim() - images_dim == 4 and self._has_conv
+        for start in range(0, x.shape[images_dim], size):
+            batch = x.narrow(images_dim, start, min(size, x.shape[images_dim] - start))
+            batch = batch.to(target, non_blocking=True)
+            if channels_last and images_dim == 0:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            yield batch
+
+    @property
+    def _has_conv(self) -> bool:
+        import torch
+
+        return any(isinstance(m, torch.nn.Conv2d) for m in self.memory.model.modules())
 
     def reading(self, model: nn.Module, act: Any = None) -> Any:
         """The context a forward runs in: the activation buffer's hooks (read ``act``), or nothing."""
@@ -334,9 +345,26 @@ class FaultEvaluator:
         if self.device is not None:
             kwargs["device"] = self.device
         with self.memory.loaded(codes) as model, self.reading(model, act):
+            if self._compiled is not None and self.activations is None:  # the same module, compiled
+                model = self._compiled  # (it reads _image_weight as an input: no recompile per read)
             if self.x is None:
                 return float(accuracy_on(model, self.images, **kwargs))
             return float(accuracy(model, self.x, self.y, **kwargs))
+
+    def compile_forward(self) -> None:
+        """Evaluate faulty reads through ``torch.compile`` of the model (inductor) from now on.
+
+        The compiled forward reads each realisation's weights as inputs (no recompile per read); its
+        logits differ from eager ones by float rounding only (within :data:`wcatsim.memory.batched.LOGIT_ATOL`
+        + ``LOGIT_RTOL`` x max|logit| in ``benchmarks/forward.py``).  Worth it for long sweeps of small
+        models only: the first evaluation compiles (ResNet-20 on 2 busy cores: 39-84 s, then 2.6-3.1x
+        faster per realisation; ResNet-18 at 224 px: 87 s for 1.14x; docs/performance.md).  ``clean_acc``
+        stays the eager one (computed before); :meth:`evaluate_many`, :meth:`correct` and reads through
+        an activation buffer run eager.
+        """
+        import torch
+
+        self._compiled = torch.compile(self.memory.model)
 
     def evaluate(self, codes: Mapping[str, np.ndarray], act: Any = None) -> tuple[float, int, int]:
         """(accuracy in percent, weight bits changed, test images evaluated) for the read ``codes``.
@@ -349,6 +377,59 @@ class FaultEvaluator:
             return self.clean_acc, 0, 0
         return self._accuracy(codes, act), n_changed, self.n_images
 
+
+    def evaluate_many(self, reads: Sequence[Mapping[str, np.ndarray]]) -> list[tuple[float, int, int]]:
+        """:meth:`evaluate` of each read in ``reads``, those that change a bit in one batched forward.
+
+        The reads share one pass over the test images: realisations folded into the batch, each faulty
+        layer a grouped convolution or batched product (:mod:`wcatsim.memory.batched`); memory grows with
+        ``len(reads)``.  Accuracies equal one-by-one :meth:`evaluate` up to the kernels' float rounding
+        (exactly equal in this project's CPU tests).  Inside :meth:`sharing_clean_prefix`, with an
+        activation buffer, or for a single faulty read, the reads go one by one.
+        """
+        from wcatsim.memory.batched import predict_batched, stacked_weights
+
+        counts = [self.memory.changed_bits(codes) for codes in reads]
+        faulty = [i for i, n in enumerate(counts) if n]
+        out = [(self.clean_acc, 0, 0) if n == 0 else None for n in counts]
+        if len(faulty) < 2 or self._prefix is not None or self.activations is not None:
+            return [found or self.evaluate(codes) for found, codes in zip(out, reads, strict=True)]
+        weights = stacked_weights(self.memory, [reads[i] for i in faulty])
+        if self.x is not None:
+            batches: Any = self._held_batches(self.x)
+        else:  # streamed: one decode of each batch serves every read
+            batches = (xb.to(self._device_of_model()) for xb, _ in self.images.batches())
+        predicted = predict_batched(self.memory.model, weights, batches, channels_last=self._has_conv)
+        if self.x is None:
+            from wcatsim.train.datasets.streaming import release_free_memory
+
+            release_free_memory()  # as wcatsim.train.evaluate.accuracy_on after a streamed pass
+        labels = self.y.cpu()
+        for row, i in zip(predicted, faulty, strict=True):
+            # the same expression as wcatsim.train.evaluate.accuracy: the same float for the same answers
+            out[i] = (100.0 * int((row == labels).sum()) / int(labels.shape[0]), counts[i], self.n_images)
+        return out
+
+    def correct_many(self, reads: Sequence[Mapping[str, np.ndarray] | None],
+                     indices: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`correct` of each read on its own images (subsets of one size), in one batched forward."""
+        import torch
+
+        from wcatsim.memory.batched import predict_batched, stacked_weights
+
+        sizes = {int(np.asarray(chosen).size) for chosen in indices}
+        if (len(reads) < 2 or len(sizes) != 1 or any(codes is None for codes in reads) or self.x is None
+                or self.activations is not None):
+            return [self.correct(codes, chosen) for codes, chosen in zip(reads, indices, strict=True)]
+        index = torch.stack([_torch_index(chosen, self.x.device) for chosen in indices])  # [B, n]
+        weights = stacked_weights(self.memory, reads)
+        images = self.x[index]  # [B, n, ...]: realisation b's subset in row b
+        predicted = predict_batched(self.memory.model, weights, self._held_batches(images, images_dim=1),
+                                    shared=False, channels_last=self._has_conv)
+        return list((predicted == self.y.cpu()[index.cpu()]).numpy())
+
+    def _device_of_model(self) -> Any:
+        return self.device if self.device is not None else next(self.memory.model.parameters()).device
 
     @property
     def labels(self) -> np.ndarray:

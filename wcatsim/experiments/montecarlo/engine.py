@@ -45,6 +45,7 @@ def run_point(
     rule: StoppingRule,
     executor: Executor | None = None,
     on_done: Callable[[int], None] | None = None,
+    realisations_per_call: int = 1,
 ) -> list[Realisation]:
     """Realisations 0, 1, ... of one point until ``rule`` stops; results in index order.
 
@@ -52,6 +53,9 @@ def run_point(
     executors).  Batches may be computed speculatively; the result is truncated
     to the count a one-by-one run would stop at, so it does not depend on the
     executor.  ``on_done(k)`` reports k more realisations finished (progress bars).
+    ``realisations_per_call`` B > 1, on a single worker, with a task that has ``many(indices)``
+    (:class:`~wcatsim.experiments.montecarlo.tasks.FlipTask`, ``VoltageTask``): B realisations at a
+    time in one batched forward (``FaultEvaluator.evaluate_many``), the same draws as one at a time.
     """
     executor = executor or LocalExecutor()
     done: list[Realisation] = []
@@ -67,8 +71,12 @@ def run_point(
         # One at a time on a single worker (the progress bar moves, nothing is wasted);
         # the whole request at once where workers can share it.
         chunk = len(indices) if executor.parallelism > 1 else 1
+        batched = realisations_per_call > 1 and executor.parallelism == 1 and hasattr(task, "many")
+        if batched:
+            chunk = realisations_per_call
         for start in range(0, len(indices), chunk):
-            results = executor.map(task, indices[start : start + chunk])
+            part = indices[start : start + chunk]
+            results = task.many(part) if batched else executor.map(task, part)  # type: ignore[attr-defined]
             done.extend(results)
             if on_done is not None:
                 on_done(len(results))

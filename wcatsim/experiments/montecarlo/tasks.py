@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wcatsim.experiments.montecarlo.engine import Realisation
@@ -40,6 +40,7 @@ class EvalSpec:
     images_per_realisation: int = 0
     # an ActivationSpec (wcatsim.config) whose target holds activations; None = float activations, as before
     activations: Any = None
+    compile: bool = False  # evaluate through torch.compile (FaultEvaluator.compile_forward)
 
 
 _LOCK = threading.Lock()
@@ -80,6 +81,8 @@ def evaluator_for(spec: EvalSpec) -> Any:
         run, layers=spec.layers, word_bits=spec.word_bits, ecc=spec.ecc, batch_size=spec.batch_size,
         protect=spec.protect, eval_images=spec.eval_images, activations=spec.activations,
     )  # fmt: skip
+    if spec.compile:
+        evaluator.compile_forward()
     register(spec, evaluator)
     return evaluator
 
@@ -105,10 +108,14 @@ def _realise(
     evaluator: Any, result: Any, index: int, seed: int, spec: EvalSpec, point: float, base_seed: int,
     started: float = 0.0,
     act: Any = None,
+    score: tuple[float, int, int, float] | None = None,
 ) -> Realisation:
+    # score: (accuracy, bits changed, images, within_var) already computed (a batched evaluation)
     n = spec.images_per_realisation
     within = 0.0
-    if n:
+    if score is not None:
+        accuracy, n_changed, images, within = score
+    elif n:
         n_changed = evaluator.memory.changed_bits(result.codes)
         # the clean read (weights and activations): its whole-set accuracy is known exactly, at no cost
         if n_changed == 0 and act is None:
@@ -139,6 +146,37 @@ def _realise(
     )
 
 
+def _realise_many(
+    evaluator: Any, draws: list[tuple[int, int, Any]], spec: EvalSpec, point: float, base_seed: int,
+    started: float,
+) -> list[Realisation]:
+    """:func:`_realise` of each (index, seed, fault result) in ``draws``, evaluated in one batched forward.
+
+    ``FaultEvaluator.evaluate_many`` (whole set) or ``correct_many`` (nested: each on its own subset);
+    weight faults only (activation reads go one by one).  Each realisation's ``seconds`` is its share
+    of the batch's time, from ``started`` (before the first draw).
+    """
+    n = spec.images_per_realisation
+    if not n:
+        scores: Any = [(*score, 0.0) for score in evaluator.evaluate_many([r.codes for _, _, r in draws])]
+    else:
+        from wcatsim.experiments.montecarlo.nested import draw_subset, subset_estimate
+
+        labels = evaluator.labels
+        faulty = [(k, draw_subset(labels, n, subset_seed(base_seed, point, index)))
+                  for k, (index, _, result) in enumerate(draws)
+                  if evaluator.memory.changed_bits(result.codes)]  # fmt: skip
+        corrects = evaluator.correct_many([draws[k][2].codes for k, _ in faulty], [c for _, c in faulty])
+        scores = [None] * len(draws)
+        for (k, chosen), correct in zip(faulty, corrects, strict=True):
+            accuracy, within = subset_estimate(correct, labels[chosen], labels)
+            scores[k] = (accuracy, evaluator.memory.changed_bits(draws[k][2].codes), int(chosen.size), within)
+    done = [_realise(evaluator, result, index, seed, spec, point, base_seed, score=score)
+            for (index, seed, result), score in zip(draws, scores, strict=True)]  # fmt: skip
+    share = (time.perf_counter() - started) / max(1, len(done))
+    return [replace(r, seconds=share) for r in done]
+
+
 @dataclass(frozen=True)
 class FlipTask:
     """Realisation ``i`` of a random-bit-flip fault model at one BER (call it with ``i``)."""
@@ -151,19 +189,32 @@ class FlipTask:
 
     def __call__(self, index: int) -> Realisation:
         """Draw realisation ``index`` at this BER and evaluate the model reading it."""
+        evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
+        seed, result, read = self._draw(evaluator, index)
+        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed, started, read)
+
+    def many(self, indices: list[int]) -> list[Realisation]:
+        """Realisations ``indices`` (the same draws as one call each), evaluated in one batched forward."""
+        if self.spec.activations is not None:  # activation faults: one realisation at a time
+            return [self(index) for index in indices]
+        evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
+        draws = [(index, *self._draw(evaluator, index)[:2]) for index in indices]
+        return _realise_many(evaluator, draws, self.spec, self.ber, self.base_seed, started)
+
+    def _draw(self, evaluator: Any, index: int) -> tuple[int, Any, Any]:
+        """(seed, weight fault result, activation read) of realisation ``index``."""
         from functools import partial
 
         from wcatsim.memory.activations import flip_read, weight_read
         from wcatsim.memory.evaluator import make_flip_model
 
-        evaluator = evaluator_for(self.spec)
-        started = time.perf_counter()
         seed = transient_seed(self.base_seed, self.ber, index)
         act = self.spec.activations  # target activations/both: the buffer's read (wcatsim.memory.activations)
         flips = partial(make_flip_model, self.fault, self.ber, self.protect_msb)
         result = weight_read(evaluator.memory, act, flips, seed)
-        read = flip_read(act, self.fault, self.ber, seed)
-        return _realise(evaluator, result, index, seed, self.spec, self.ber, self.base_seed, started, read)
+        return seed, result, flip_read(act, self.fault, self.ber, seed)
 
 
 @dataclass(frozen=True)
@@ -181,14 +232,28 @@ class VoltageTask:
 
     def __call__(self, index: int) -> Realisation:
         """Draw chip (or realisation) ``index`` at this voltage and evaluate the model reading it."""
-        from wcatsim.memory.activations import voltage_read, weight_read
-
         evaluator = evaluator_for(self.spec)
         started = time.perf_counter()
+        seed, result, read = self._draw(evaluator, index)
+        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started,
+                        read)
+
+    def many(self, indices: list[int]) -> list[Realisation]:
+        """Chips ``indices`` (the same draws as one call each), evaluated in one batched forward."""
+        if self.spec.activations is not None:  # activation faults: one chip at a time
+            return [self(index) for index in indices]
+        evaluator = evaluator_for(self.spec)
+        started = time.perf_counter()
+        draws = [(index, *self._draw(evaluator, index)[:2]) for index in indices]
+        return _realise_many(evaluator, draws, self.spec, self.voltage, self.base_seed, started)
+
+    def _draw(self, evaluator: Any, index: int) -> tuple[int, Any, Any]:
+        """(seed, weight fault result, activation read) of chip (or realisation) ``index``."""
+        from wcatsim.memory.activations import voltage_read, weight_read
+
         if self.fault == "measured":
             seed = 0  # one measured chip: nothing is drawn
-            result = evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage)
-            return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started)
+            return seed, evaluator.memory.corrupt(self.fault_map, seed, voltage=self.voltage), None
         from sram_models import FAULT_MODELS
 
         # a nested model's seed is the chip, the same at every voltage; others draw afresh per voltage
@@ -201,5 +266,4 @@ class VoltageTask:
         result = weight_read(evaluator.memory, act, lambda: model, seed, voltage=self.voltage)
         read = voltage_read(act, self.fault, self.act_technology or self.technology, self.voltage, seed,
                             self.stuck_at_one)  # fmt: skip
-        return _realise(evaluator, result, index, seed, self.spec, self.voltage, self.base_seed, started,
-                        read)
+        return seed, result, read

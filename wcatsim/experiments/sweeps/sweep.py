@@ -234,6 +234,7 @@ def _run_sweep(
     images_per_realisation: int = 0,
     board: ScalarLog | None = None,
     allocate: Callable[[float, Callable[[int], None]], Any] | None = None,
+    realisations_per_call: int = 1,
 ) -> list[dict[str, Any]]:
     # allocate(point, on_done): the allocated design's AllocatedPoint (its pilot chose n, and the final
     # stage's rule whose CI the row reports)
@@ -255,7 +256,8 @@ def _run_sweep(
                     realisations, n = allocated.realisations, allocated.design.images
                     point_rule, pilot = allocated.rule, allocated.pilot
                 else:
-                    realisations = run_point(make_task(point), rule, executor, on_done=bar.update)
+                    realisations = run_point(make_task(point), rule, executor, on_done=bar.update,
+                                             realisations_per_call=realisations_per_call)
                 row = {key: point, **extra(point),
                        **_point_row(realisations, clean_acc, point_rule, data_bits, n, pilot)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
@@ -291,7 +293,7 @@ def _point_message(desc: str, key: str, row: dict[str, Any], index: int, count: 
 def _executor_setup(
     run: Any, executor: Executor | None, device: str, layers: Sequence[str] | None,
     word_bits: int, batch_size: int | None, protect: str = "none", eval_images: int = 0,
-    images: int | str | None = None, activations: Any = None,
+    images: int | str | None = None, activations: Any = None, compile_forward: bool = False,
 ) -> tuple[Executor, EvalSpec, Any]:  # fmt: skip
     from wcatsim.memory.evaluator import FaultEvaluator
 
@@ -319,6 +321,11 @@ def _executor_setup(
 
         allocation(np.unique(evaluator.labels, return_counts=True)[1], n)  # a refused n fails before any work
         spec = replace(spec, images_per_realisation=n)
+    if compile_forward:
+        from dataclasses import replace
+
+        spec = replace(spec, compile=True)
+        evaluator.compile_forward()
     register(spec, evaluator)
     return executor or LocalExecutor(), spec, evaluator
 
@@ -579,7 +586,7 @@ def random_flip_sweep(
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
         run, executor, device, layers, word_bits, batch_size, scheme, eval_images,
-        None if auto else images, act,
+        None if auto else images, act, compile_forward=montecarlo.compile,
     )
     nested = spec.images_per_realisation
     allocator = None
@@ -603,6 +610,8 @@ def random_flip_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
+        if montecarlo.batch_realisations > 1:  # only then (a GPU's batched floats may round otherwise)
+            settings["batch_realisations"] = int(montecarlo.batch_realisations)
         if allocator is not None:
             settings["images_per_realisation"] = {**_nested_setting(0), "images": "auto"}
         if act is not None:  # only then: a weights-only table keeps its fingerprint
@@ -633,6 +642,7 @@ def random_flip_sweep(
                     "act_ber": act.ber if act.target == "both" and act.ber is not None else ber},
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="random-flip",
                 images_per_realisation=nested or evaluator.n_images, board=board, allocate=allocator,
+                realisations_per_call=montecarlo.batch_realisations,
             )  # fmt: skip
     finally:
         if allocator is not None:
@@ -786,7 +796,7 @@ def voltage_sweep(
     run = _loaded(run, device)
     executor, spec, evaluator = _executor_setup(
         run, executor, device, layers, word_bits, batch_size, scheme, eval_images,
-        None if auto else images, act,
+        None if auto else images, act, compile_forward=montecarlo.compile,
     )
     nested = spec.images_per_realisation
     allocator = None
@@ -819,6 +829,8 @@ def voltage_sweep(
             settings["eval_images"] = evaluator.subset
         if nested:  # only then: a whole-set table keeps its fingerprint
             settings["images_per_realisation"] = _nested_setting(nested)
+        if montecarlo.batch_realisations > 1:  # only then (a GPU's batched floats may round otherwise)
+            settings["batch_realisations"] = int(montecarlo.batch_realisations)
         if allocated is not None:
             settings["images_per_realisation"] = {**_nested_setting(0), "images": "auto"}
             settings["chips"] = {"allocated": allocated.settings()}
@@ -873,6 +885,7 @@ def voltage_sweep(
                 rule=rule, executor=executor, extra=extra, clean_acc=evaluator.clean_acc,
                 data_bits=_data_bits(evaluator), progress=progress, on_row=on_row, desc="sweep-voltage",
                 images_per_realisation=nested or evaluator.n_images, board=board, allocate=allocator,
+                realisations_per_call=montecarlo.batch_realisations,
             )  # fmt: skip
     finally:
         if allocator is not None:
