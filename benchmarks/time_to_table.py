@@ -18,8 +18,13 @@ them through the same evaluator, in this one process, one BER after the other:
    aiming at the target, run to completion, timed.  Its CI is the one the table reports.
 
 A realisation that changes no read code costs nothing in either protocol (the clean accuracy is exact),
-so BER 0 is free for both.  ``met`` says whether wcatsim's half-width is within the target (the
-allocated design's cap of 2,000 realisations can leave a cliff point wider: then it is ``no``).
+so BER 0 is free for both.  Columns: the paper share's mean accuracy and estimated half-width at 50
+(points), the target, wcatsim's mean and half-width, its n (images per realisation) and R, the images it
+read (pilot included), the pilot's measured c_r and c_i (ms per realisation and per image), the
+paper's seconds scaled to 50 and wcatsim's seconds.  ``met`` says whether wcatsim's half-width is within
+the target: the reported CI is the hull of Stein's interval (within the target) and Hall's
+skew-corrected one, which can be a hair wider, and the allocated design's cap of 2,000 realisations can
+leave a cliff point wider; then it is ``no``.
 
 Models (no network; all trained here, on CPU):
   digits    the embedded-digits 4-bit WCAT small CNN (the default recipe, ~15 s to train; 539 test images)
@@ -138,7 +143,8 @@ def time_case(name: str, run, bers: list[float], share: int, seed: int) -> dict:
     print(f"\n{name}: {n_total} test images, clean accuracy {evaluator.clean_acc:.2f}%, paper share {share} "
           f"realisations per BER (scaled to {PAPER_SAMPLES})", flush=True)  # fmt: skip
     print(f"{'ber':>7} {'paper_acc':>9} {'paper_hw':>8} {'target':>6} {'acc_mean':>8} {'hw':>6} {'n':>6} "
-          f"{'R':>5} {'images':>9} {'paper_s':>8} {'wcat_s':>7} {'met':>4}", flush=True)  # fmt: skip
+          f"{'R':>5} {'images':>9} {'c_r_ms':>6} {'c_i_ms':>6} {'paper_s':>8} {'wcat_s':>7} {'met':>4}",
+          flush=True)  # fmt: skip
     rows = []
     executor = LocalExecutor()
     try:
@@ -172,6 +178,7 @@ def time_case(name: str, run, bers: list[float], share: int, seed: int) -> dict:
             rows.append(row)
             print(f"{ber:>7g} {row['paper_acc']:>9.2f} {paper_hw:>8.3f} {target:>6.3f} {s.mean:>8.2f} "
                   f"{s.half_width:>6.3f} {row['n']:>6} {row['realisations']:>5} {images:>9} "
+                  f"{_ms(point.costs, 'per_realisation'):>6} {_ms(point.costs, 'per_image'):>6} "
                   f"{paper_seconds:>8.1f} {wcat_seconds:>7.1f} {'yes' if row['met'] else 'no':>4}",
                   flush=True)  # fmt: skip
     finally:
@@ -181,6 +188,11 @@ def time_case(name: str, run, bers: list[float], share: int, seed: int) -> dict:
     return {"rows": rows, "paper_s": paper_total, "wcat_s": wcat_total, "n_total": n_total,
             "ratio": paper_total / wcat_total if wcat_total > 0 else math.inf,
             "met": sum(r["met"] for r in rows)}  # fmt: skip
+
+
+def _ms(costs, which: str) -> str:
+    """A pilot's measured cost in milliseconds ("-" where nothing was timed: no read code changed)."""
+    return "-" if costs is None else f"{1e3 * getattr(costs, which):.2f}"
 
 
 def coverage_min(path: Path, run_if_missing: bool) -> tuple[float, str]:
