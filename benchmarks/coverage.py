@@ -380,8 +380,11 @@ def record(out_dir: str, bers: dict[str, tuple[float, ...]] | list[float], reali
             run_dir = run_dir_for(cfg, Path(runs))
             if not Path(run_dir).exists():
                 run_dir = train(cfg, out_dir=run_dir, device="cpu", progress=False).run_dir
-        else:
-            run_dir = train(cfg, out_dir=run_dir_for(cfg, out / "runs"), device="cpu", progress=False).run_dir
+        else:  # a temporary folder: the models' checkpoints do not belong beside the matrices
+            import tempfile
+
+            scratch = Path(tempfile.mkdtemp(prefix="coverage_record_"))
+            run_dir = train(cfg, out_dir=run_dir_for(cfg, scratch), device="cpu", progress=False).run_dir
         evaluator = FaultEvaluator.for_run(load_run(run_dir, device="cpu"))
         every = np.arange(evaluator.n_images)
         clean = evaluator.correct(None, every)
