@@ -30,14 +30,18 @@ Replay on a per-image correctness matrix (``--matrix FILE.npz`` with ``correct``
 packed with ``numpy.packbits`` along images, ``images`` its column count and ``labels``; or ``--smoke``, a
 small synthetic one): the true value is the mean over the whole matrix; each replay resamples rows
 (realisations, with replacement) and, for the nested design, a stratified subset of columns per row
-(:mod:`wcatsim.experiments.montecarlo.nested`).  Protocols: the paper's (50 rows x every column), the
-adaptive rule (Stein on whole-row accuracies) and the nested design (``--nested-realisations`` rows x
-``--nested-images`` columns, Student t over the subset estimates).  Coverage and images spent per protocol.
+(:mod:`wcatsim.experiments.montecarlo.nested`, read many rows at once by ``benchmarks/replay.py``).
+Protocols: the paper's (50 rows x every column), the adaptive rule (Stein on whole-row accuracies), the
+nested design (``--nested-realisations`` rows x ``--nested-images`` columns, Student t over the subset
+estimates) and the allocated design (below).  Coverage, images spent and mean half-width per protocol.
+Every matrix in ``--recorded`` (default ``benchmarks/data``) is replayed too, except with ``--smoke`` alone.
 ``--record DIR``: train the embedded-digits maxabs and WCAT models with the project's ``train()`` at the
 default recipe (4-bit, as the tests' digits runs; or reuse ``--runs DIR``'s run directories named by
-method), draw ``--record-realisations`` transient realisations (seeds as a random-flip sweep draws them)
-at each of ``--record-bers`` (calm, knee, cliff) and store each model x BER matrix over the whole test
-set as DIR/<method>_<ber>.npz; the time taken is printed.  Replay them with ``--matrix``.
+method), draw ``--record-realisations`` (2,000) transient realisations (seeds as a random-flip sweep
+draws them) at each of ``--record-bers`` (calm, knee, cliff per model: :data:`RECORD_BERS`, read off
+the models' random-flip curves) and store each model x BER matrix over the whole test set (539 digits)
+as DIR/<method>_<ber>.npz; the time taken is printed (``--record-only`` stops there).  The matrices in
+``benchmarks/data`` were recorded so (2,000 x 539 each, 0.5 MB for all six).
 
 Allocated design (:mod:`wcatsim.experiments.montecarlo.allocation`), on every synthetic case: a
 case's value is a realisation's whole-set accuracy on N = 10,000 images, read on n of them as a
@@ -45,7 +49,12 @@ hypergeometric draw; pilot, least-cost design at ``--cost-ratio`` (c_r / c_i in 
 assumption of the benchmark) and Stein's rule at n, exactly as ``run_allocated``; coverage, median n,
 mean realisations, mean half-width, mean images (pilot included) and the paper's 50 x N images over
 that.  The replays on a matrix add the same design (``allocated``).  ``--quick``: 1000 sweeps per case
-and 100 replays of the ``--smoke`` matrix.
+and 400 replays of the ``--smoke`` matrix and of every recorded one.
+
+``--results FILE`` (default ``benchmarks/data/coverage_results.json``; written by every run that measures
+the synthetic cases): every coverage measured, and ``allocated_min``, the allocated design's lowest
+coverage over the synthetic cases and the recorded matrices (``benchmarks/time_to_table.py``'s
+coverage_min).
 
 Last line: ``coverage: adaptive_min=X fixed_min=Y normal=Z realisations_ratio=R allocated_min=A
 allocated_images_ratio_min=I``
@@ -100,6 +109,8 @@ SYNTH_MIN_IMAGES = 20
 # machine (docs/montecarlo.md); --cost-ratio changes it.  It moves n, while coverage is decided mostly
 # by the realisations (at least 200).
 COST_RATIO = 50.0
+# Recorded matrices (--record) and the results file (--results) live here.
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def _collapse(p: float) -> Callable[[np.random.Generator, tuple[int, int]], np.ndarray]:
@@ -247,57 +258,63 @@ def eb_confidence_sequence(
 def replay(correct: np.ndarray, labels: np.ndarray, replays: int, seed: int, nested_images: int,
            nested_rows: int, rule: StoppingRule,
            cost_ratio: float = COST_RATIO) -> dict[str, dict[str, float]]:
-    """Coverage and mean images spent of the paper, adaptive, nested and allocated protocols on one
-    matrix (allocated: pilot, least-cost design at ``cost_ratio``, Stein's rule at n; pilot images
-    counted)."""
-    from wcatsim.experiments.montecarlo.nested import draw_subset, subset_estimate
+    """Coverage, mean images spent and mean half-width of the paper, adaptive, nested and allocated
+    protocols on one matrix (allocated: pilot, least-cost design at ``cost_ratio``, Stein's rule at n;
+    pilot images counted).
+
+    ``correct``: realisations x images (bool), ``labels`` the images' classes.  The true value is the
+    whole matrix's mean; each replay resamples rows with replacement, and every nested read a fresh
+    class-stratified subset of columns (:func:`replay.read_rows`, the design of
+    :mod:`wcatsim.experiments.montecarlo.nested`, vectorised over rows).
+    """
+    from replay import read_rows  # benchmarks/replay.py: this script's folder is first on sys.path
 
     rows_total, n_images = correct.shape
     whole = 100.0 * correct.mean(axis=1)
     truth = float(whole.mean())
     rng = np.random.default_rng(seed)
-    hits = {"paper": 0, "adaptive": 0, "nested": 0, "allocated": 0}
-    spent = {"paper": 0.0, "adaptive": 0.0, "nested": 0.0, "allocated": 0.0}
+    names = ("paper", "adaptive", "nested", "allocated")
+    hits = dict.fromkeys(names, 0)
+    spent = dict.fromkeys(names, 0.0)
+    widths: dict[str, list[float]] = {name: [] for name in names}
     n_min = int(np.minimum(np.unique(labels, return_counts=True)[1], 2).sum())
-    sizes = pilot_plan(n_images, n_min)
+    sizes = np.asarray(pilot_plan(n_images, n_min))
 
-    def read(row: int, n: int) -> tuple[float, float]:
-        if n >= n_images:
-            return float(whole[row]), 0.0
-        chosen = draw_subset(labels, n, int(rng.integers(0, 2**62)))
-        return subset_estimate(correct[row, chosen], labels[chosen], labels)
+    def tally(name: str, values: np.ndarray, stage: StoppingRule | None, images: float) -> None:
+        hit, width = covers(values, truth, stage)
+        hits[name] += hit
+        widths[name].append(width)
+        spent[name] += images
+
     for _ in range(replays):
         picks = rng.integers(0, rows_total, size=max(rule.most, FIXED, nested_rows))
         values = whole[picks]
-        hits["paper"] += covers(values[:FIXED], truth)[0]
-        spent["paper"] += FIXED * n_images
+        tally("paper", values[:FIXED], None, FIXED * n_images)
         n = rule.stop_count(values)
-        hits["adaptive"] += covers(values[:n], truth, rule)[0]
-        spent["adaptive"] += n * n_images
-        estimates = []
-        for row in picks[:nested_rows]:
-            chosen = draw_subset(labels, nested_images, int(rng.integers(0, 2**62)))
-            estimates.append(subset_estimate(correct[row, chosen], labels[chosen], labels)[0])
-        hits["nested"] += covers(np.asarray(estimates), truth)[0]
-        spent["nested"] += nested_rows * nested_images
+        tally("adaptive", values[:n], rule, n * n_images)
+        estimates = read_rows(correct, labels, picks[:nested_rows], nested_images, rng)[0]
+        tally("nested", estimates, None, nested_rows * min(nested_images, n_images))
         # the allocated design (wcatsim.experiments.montecarlo.allocation.run_allocated), fresh rows
-        pilot = [read(int(row), n) for row, n in zip(rng.integers(0, rows_total, size=len(sizes)), sizes,
-                                                     strict=True)]  # fmt: skip
-        comp = variance_components([p[0] for p in pilot], [p[1] for p in pilot], sizes, n_images)
+        est, var = np.empty(sizes.size), np.empty(sizes.size)
+        for size in np.unique(sizes):
+            at = sizes == size
+            est[at], var[at] = read_rows(correct, labels, rng.integers(0, rows_total, size=int(at.sum())),
+                                         int(size), rng)  # fmt: skip
+        comp = variance_components(est, var, sizes, n_images)
         design = choose_design(HALF_WIDTH, comp, cost_ratio, n_min, n_images)
         stage = StoppingRule(ci_half_width=HALF_WIDTH, min_samples=design.realisations,
                              max_samples=max(design.realisations, MAX_REALISATIONS))  # fmt: skip
-        values, n_stop = [], None
-        for row in rng.integers(0, rows_total, size=stage.max_samples):
-            values.append(read(int(row), design.images)[0])
-            if len(values) >= stage.min_samples:
-                n_stop = stage.stop_count(values)
-                if n_stop is not None:
-                    break
-        hits["allocated"] += covers(np.asarray(values[:n_stop]), truth, stage)[0]
-        spent["allocated"] += sum(sizes) + n_stop * design.images
-    return {name: {"coverage": hits[name] / replays, "images": spent[name] / replays, "true": truth}
-            for name in hits}  # fmt: skip
+        # Stein's rule one by one stops at total_count(first stage) draws: draw the first stage, then the rest
+        first = read_rows(correct, labels, rng.integers(0, rows_total, size=stage.min_samples), design.images,
+                          rng)[0]  # fmt: skip
+        more = stage.total_count(first) - first.size
+        values = first if more <= 0 else np.concatenate([first, read_rows(
+            correct, labels, rng.integers(0, rows_total, size=more), design.images, rng)[0]])
+        n_stop = stage.stop_count(values)
+        tally("allocated", values[:n_stop], stage, float(sizes.sum() + n_stop * design.images))
+    return {name: {"coverage": hits[name] / replays, "images": spent[name] / replays, "true": truth,
+                   "half_width": float(np.mean(widths[name])), "paper_images": FIXED * n_images}
+            for name in names}  # fmt: skip
 
 
 def smoke_matrix(seed: int, rows: int = 400, images: int = 539) -> tuple[np.ndarray, np.ndarray]:
@@ -316,9 +333,35 @@ def load_matrix(path: str) -> tuple[np.ndarray, np.ndarray]:
     return correct, data["labels"].astype(np.int64)
 
 
-def record(out_dir: str, bers: list[float], realisations: int, seed: int, runs: str | None,
-           methods: tuple[str, ...] = ("maxabs", "wcat")) -> list[str]:
-    """Record per-image correctness matrices of the digits maxabs and WCAT models; return their paths."""
+# calm / knee / cliff of the default 4-bit digits models, from their random-flip curves (30 transient
+# realisations per BER, seed 0, measured on this branch; mean accuracy % and std):
+#   maxabs (clean 98.14): 3e-3 98.14 (0.50), 1e-2 96.44 (1.76), 2e-2 88.00 (5.84), 3e-2 75.78 (14.59),
+#                         5e-2 48.60 (19.02), 7e-2 34.41 (14.66)
+#   wcat   (clean 98.52): 3e-3 98.53 (0.41), 1e-2 98.23 (0.79), 2e-2 97.00 (1.88), 3e-2 91.97 (9.19, down
+#                         to 55.7: a collapse mixture), 5e-2 86.52 (12.19), 7e-2 71.68 (16.72)
+# calm: no mean drop; knee: the first BER dropping the mean by 5 to 10 points; cliff: a drop of 25 or more.
+RECORD_BERS = {"maxabs": (3e-3, 2e-2, 5e-2), "wcat": (3e-3, 3e-2, 7e-2)}
+REGIMES = ("calm", "knee", "cliff")
+
+
+def parse_record_bers(text: str) -> dict[str, tuple[float, ...]]:
+    """``--record-bers``: "METHOD:B1,B2,B3;METHOD:..." per quantizer, or "B1,B2,B3" for every one."""
+    if ":" not in text:
+        bers = tuple(float(b) for b in text.split(","))
+        return {method: bers for method in RECORD_BERS}
+    out = {}
+    for part in text.split(";"):
+        method, _, bers = part.partition(":")
+        out[method.strip()] = tuple(float(b) for b in bers.split(","))
+    return out
+
+
+def record(out_dir: str, bers: dict[str, tuple[float, ...]] | list[float], realisations: int, seed: int,
+           runs: str | None, methods: tuple[str, ...] = ("maxabs", "wcat")) -> list[str]:
+    """Record per-image correctness matrices of the digits maxabs and WCAT models; return their paths.
+
+    ``bers``: per method (calm, knee, cliff: :data:`RECORD_BERS`), or one list for every method.
+    """
     import torch
 
     from wcatsim.config import load_config
@@ -337,13 +380,18 @@ def record(out_dir: str, bers: list[float], realisations: int, seed: int, runs: 
             run_dir = run_dir_for(cfg, Path(runs))
             if not Path(run_dir).exists():
                 run_dir = train(cfg, out_dir=run_dir, device="cpu", progress=False).run_dir
-        else:
-            run_dir = train(cfg, out_dir=run_dir_for(cfg, out / "runs"), device="cpu", progress=False).run_dir
+        else:  # a temporary folder: the models' checkpoints do not belong beside the matrices
+            import tempfile
+
+            scratch = Path(tempfile.mkdtemp(prefix="coverage_record_"))
+            run_dir = train(cfg, out_dir=run_dir_for(cfg, scratch), device="cpu", progress=False).run_dir
         evaluator = FaultEvaluator.for_run(load_run(run_dir, device="cpu"))
         every = np.arange(evaluator.n_images)
         clean = evaluator.correct(None, every)
         labels = evaluator.labels
-        for ber in bers:
+        method_bers = bers.get(method, ()) if isinstance(bers, dict) else tuple(bers)
+        for position, ber in enumerate(method_bers):
+            regime = REGIMES[position] if len(method_bers) == len(REGIMES) else ""
             started = time.perf_counter()
             fault = make_flip_model("transient", ber)
             rows = np.empty((realisations, evaluator.n_images), dtype=bool)
@@ -354,11 +402,24 @@ def record(out_dir: str, bers: list[float], realisations: int, seed: int, runs: 
                     rows[r] = clean if unchanged else evaluator.correct(result.codes, every)
             path = out / f"{method}_{ber:g}.npz"
             np.savez_compressed(path, correct=np.packbits(rows, axis=1), images=evaluator.n_images,
-                                labels=labels, ber=ber, method=method)  # fmt: skip
-            print(f"recorded {path}: {realisations} x {evaluator.n_images}, mean accuracy "
-                  f"{100 * rows.mean():.2f}%, {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+                                labels=labels, ber=ber, method=method, regime=regime,
+                                seconds=time.perf_counter() - started)  # fmt: skip
+            print(f"recorded {path} ({regime or 'BER'} {ber:g}): {realisations} x {evaluator.n_images}, "
+                  f"mean accuracy {100 * rows.mean():.2f}%, {time.perf_counter() - started:.1f} s",
+                  flush=True)  # fmt: skip
             paths.append(str(path))
     return paths
+
+
+def write_results(path: str | None, results: dict) -> None:
+    """Write ``results`` as JSON to ``path`` (benchmarks/time_to_table.py reads its ``allocated_min``)."""
+    if not path:
+        return
+    import json
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"results written to {path}", flush=True)
 
 
 def main() -> None:
@@ -372,31 +433,43 @@ def main() -> None:
     parser.add_argument("--matrix", action="append", default=[], help="replay on a correctness matrix .npz")
     parser.add_argument("--smoke", action="store_true", help="replay on a small synthetic matrix and stop")
     parser.add_argument("--replays", type=int, default=2000, help="replays per matrix")
+    parser.add_argument("--recorded", default=str(DATA), help="also replay every .npz matrix in this folder "
+                        "(default: benchmarks/data, where --record writes; '' for none; not with --smoke "
+                        "alone)")
+    parser.add_argument("--results", default=str(DATA / "coverage_results.json"),
+                        help="write the measured coverages here as JSON ('' for none; not with --smoke "
+                        "alone)")
     parser.add_argument("--nested-images", type=int, default=100,
                         help="nested design: images per realisation")
     parser.add_argument("--nested-realisations", type=int, default=200, help="nested design: realisations")
     parser.add_argument("--record", default=None, help="record correctness matrices into this folder")
+    parser.add_argument("--record-only", action="store_true", help="--record: stop after recording")
     parser.add_argument("--runs", default=None, help="--record: reuse (or train into) run directories here")
     parser.add_argument("--record-methods", default="maxabs,wcat", help="--record: quantizers (digits)")
     parser.add_argument("--record-realisations", type=int, default=2000, help="--record: rows per matrix")
-    # calm / knee / cliff of the 4-bit digits models (issue 4: maxabs 89.7% vs wcat 96.6% at 3e-2)
-    parser.add_argument("--record-bers", default="1e-3,1e-2,5e-2", help="--record: comma-separated BERs")
+    parser.add_argument("--record-bers", default=";".join(f"{m}:{','.join(f'{b:g}' for b in bs)}"
+                                                          for m, bs in RECORD_BERS.items()),
+                        help="--record: calm, knee, cliff BERs per quantizer (METHOD:B1,B2,B3;...) or one "
+                        "comma-separated list for all (default: RECORD_BERS, from the models' curves)")
     parser.add_argument("--cost-ratio", type=float, default=COST_RATIO,
                         help="allocated design: c_r / c_i in images (seconds per realisation / per image)")
     parser.add_argument("--quick", action="store_true",
-                        help="1000 sweeps per case and 100 replays of the --smoke matrix (coverage standard "
-                        "error about 0.007 at 0.95 on the cases, 0.02 on the replays; minutes on 2 cores)")
+                        help="1000 sweeps per case and 400 replays of the --smoke and recorded matrices "
+                        "(coverage standard error about 0.007 at 0.95 on the cases, 0.011 on the replays; "
+                        "minutes on 2 cores)")
     args = parser.parse_args()
     if args.quick:
-        args.sweeps, args.replays, args.smoke, args.smoke_then_cases = 1000, 100, True, True
+        args.sweeps, args.replays, args.smoke, args.smoke_then_cases = 1000, 400, True, True
     else:
         args.smoke_then_cases = False
     if args.record:
         started = time.perf_counter()
-        args.matrix += record(args.record, [float(b) for b in args.record_bers.split(",")],
+        args.matrix += record(args.record, parse_record_bers(args.record_bers),
                               args.record_realisations, args.seed, args.runs,
                               tuple(args.record_methods.split(",")))  # fmt: skip
         print(f"recording took {time.perf_counter() - started:.1f} s", flush=True)
+        if args.record_only:
+            return
     defaults = StoppingRule(ci_half_width=HALF_WIDTH)
     rule = StoppingRule(
         ci_half_width=HALF_WIDTH,
@@ -408,15 +481,24 @@ def main() -> None:
           f"{args.sweeps} sweeps per case, seed {args.seed}")  # fmt: skip
     print(f"{'case':>11} {'true':>7} {'cov_ad':>7} {'cov_fix':>7} {'cov_tN':>7} {'n_ad':>7} {'hw_ad':>6} "
           f"{'at_cap':>6}")  # fmt: skip
-    matrices = [(path, *load_matrix(path)) for path in args.matrix]
+    paths = list(args.matrix)
+    if args.recorded and not (args.smoke and not args.smoke_then_cases):
+        paths += [str(p) for p in sorted(Path(args.recorded).glob("*.npz")) if str(p) not in paths]
+    matrices = [(Path(path).stem, *load_matrix(path)) for path in paths]
     if args.smoke:
         matrices.append(("smoke", *smoke_matrix(args.seed)))
+    replayed: dict[str, dict[str, dict[str, float]]] = {}
     for name, correct, labels in matrices:
+        began = time.perf_counter()
         out = replay(correct, labels, args.replays, args.seed, args.nested_images, args.nested_realisations,
                      rule, args.cost_ratio)  # fmt: skip
+        replayed[name] = out
         for protocol, r in out.items():
             print(f"replay {name} {protocol}: true={r['true']:.3f} coverage={r['coverage']:.3f} "
-                  f"images={r['images']:.0f}", flush=True)  # fmt: skip
+                  f"images={r['images']:.0f} half_width={r['half_width']:.3f} "
+                  f"paper_images_ratio={r['paper_images'] / r['images']:.2f}", flush=True)  # fmt: skip
+        print(f"({correct.shape[0]} x {correct.shape[1]} matrix, {args.replays} replays, "
+              f"{time.perf_counter() - began:.1f} s)", flush=True)  # fmt: skip
     if args.smoke and not args.smoke_then_cases:
         return
     started = time.perf_counter()
@@ -459,6 +541,18 @@ def main() -> None:
     normal = results["normal"]
     allocated_min = min(a["coverage"] for a in allocated.values())
     images_ratio = min(FIXED * SYNTH_IMAGES / a["images"] for a in allocated.values())
+    real = [out["allocated"]["coverage"] for name, out in replayed.items() if name != "smoke"]
+    write_results(args.results, {
+        "mode": "quick" if args.quick else "full", "sweeps": args.sweeps, "replays": args.replays,
+        "seed": args.seed, "cost_ratio": args.cost_ratio, "half_width": HALF_WIDTH,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cases": {name: {"allocated": allocated[name], **results[name]} for name in results},
+        "matrices": replayed,
+        # the allocated design's lowest coverage: synthetic cases and recorded real-model matrices
+        "allocated_min": min([allocated_min, *real]),
+        "allocated_min_synthetic": allocated_min,
+        "allocated_min_recorded": min(real) if real else None,
+    })  # fmt: skip
     print(f"coverage: adaptive_min={adaptive_min:.3f} fixed_min={fixed_min:.3f} "
           f"normal={normal['adaptive']:.3f} "
           f"realisations_ratio={FIXED / normal['realisations']:.2f} "
