@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan-voltage": ("cli.plan_voltage:plan_voltage",
                      "Plan one SRAM voltage per domain of layers: least energy within an accuracy budget."),
     "pareto": ("cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
+    "security": ("cli.security:security",
+                 "Flips to break each defended model against its energy per inference (the front)."),
     "savings": ("cli.savings:savings", "Per preset: each model's 1-point energy saving, CI and band."),
     "sram": ("cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),
     "runs": ("cli.runs:runs", "Runs under a folder: model, quantizer, dataset, accuracy, health, tables."),

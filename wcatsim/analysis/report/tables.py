@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from wcatsim.analysis.report.format import figure, fmt_acc, markdown_table, voltage_label
+from wcatsim.analysis.security import SecurityPoint, fmt_flips, security_front
 
 PLAN_CAPTION = (
     "Per-layer voltage plan (`wcatsim plan-voltage`): one supply voltage per quantized layer, each "
@@ -141,4 +142,49 @@ def protection_section(
     return lines
 
 
-__all__ = ["PLAN_CAPTION", "PROTECTION_CAPTION", "plan_section", "protection_section"]
+SECURITY_CAPTION = (
+    "The security–energy front (`wcatsim security`, issue 20): per model and defence, flips to break "
+    "the defended model (`wcatsim bfa --defence NAME --defended-break`; the attacker unaware of the "
+    "defence), the Kaplan–Meier median with its 95% CI (Brookmeyer–Crowley; ≥: half the trials or more "
+    "unbroken, the largest count observed), against energy per inference: the weight memory's at the "
+    "voltage (a sweep's energy_norm, 1 at nominal) plus the defence's priced overhead (Horowitz ISSCC "
+    "2014 figures, over the weight reads at nominal, added unscaled), in units of the undefended weight "
+    "memory at nominal. *area*: extra bits per stored weight bit. *front*: no other point has at most "
+    "its energy and at least its flips."
+)
+
+
+def security_table(points: Sequence[SecurityPoint]) -> str:
+    """The front's table: one row per :class:`wcatsim.analysis.security.SecurityPoint`."""
+    front = security_front(points)
+    rows = [
+        [p.label, p.defence, fmt_flips(p), f"{p.censored}/{p.trials}",
+         "nominal" if p.voltage is None else f"{p.voltage:g}", f"{p.memory_energy:.3f}",
+         f"{p.defence_energy:.3f}", f"{p.energy:.3f}", f"{100 * p.defence_area:.2f}", "◆" if on else ""]
+        for p, on in zip(points, front, strict=True)
+    ]  # fmt: skip
+    return markdown_table(
+        ["model", "defence", "flips to break, median [95% CI]", "unbroken", "voltage", "memory energy",
+         "defence energy", "energy per inference", "area %", "front"],
+        rows, align="llrrrrrrrc",
+    )  # fmt: skip
+
+
+def security_section(points: Sequence[SecurityPoint], figure_path: str | Path | None = None,
+                     relative_to: Path | None = None) -> list[str]:
+    """The report's security–energy section: heading, table, caption and (if given) the figure."""
+    parts = ["## Security against energy", "", security_table(points), "", SECURITY_CAPTION, ""]
+    if figure_path is not None:
+        parts += [figure(figure_path, "security against energy", relative_to or Path(".")), ""]
+    return parts
+
+
+__all__ = [
+    "PLAN_CAPTION",
+    "PROTECTION_CAPTION",
+    "SECURITY_CAPTION",
+    "plan_section",
+    "protection_section",
+    "security_section",
+    "security_table",
+]

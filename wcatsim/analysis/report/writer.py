@@ -20,6 +20,8 @@ from typing import Any
 
 from wcatsim.analysis.pareto import SWEEP_FILE, iso_accuracy_saving
 from wcatsim.analysis.report.format import figure, fmt_acc, fmt_ber, markdown_table, voltage_label
+from wcatsim.analysis.report.tables import security_section
+from wcatsim.analysis.security import attack_summaries, security_point
 from wcatsim.store.atomic import atomic_write_text, read_csv, read_json_object
 
 REPORT_FILE = "report.md"
@@ -188,7 +190,8 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
 
     Sections appear only for results present: training (``summary.json``), random
     flips (``random_flip.csv``), voltage sweep (``sweep_voltage.csv``, with the
-    iso-accuracy saving at 1 and 0.1 point), BFA (``bfa_summary.json``). Figures:
+    iso-accuracy saving at 1 and 0.1 point), BFA (``bfa_summary.json``; attacks against defences,
+    ``bfa_NAME_summary.json``, and their security–energy table at nominal voltage). Figures:
     ``figures`` if given, else every PNG in the run directory.
     """
     run_dir = Path(run_dir)
@@ -245,8 +248,16 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
     bfa = read_json_object(run_dir / BFA_SUMMARY_FILE)
     if bfa:
         parts += ["## Bit-Flip Attack", "", bfa_table({title: bfa}), ""]
-        if "detected_flips" in bfa:
-            parts += [defence_table({title: bfa}), ""]
+    # every attack against a defence keeps its own summary (bfa_checksum_summary.json, ...); an older
+    # run may hold a defended attack in bfa_summary.json itself
+    attacks = attack_summaries(run_dir)
+    defended = {f"{title} ({s['defence']})": s for s in attacks if "detected_flips" in s}
+    if defended:
+        parts += [defence_table(defended), ""]
+    # the front at nominal voltage (`wcatsim security --voltage V` reads a sweep for another voltage)
+    usable = [s for s in attacks if s.get("defence", "none") == "none" or s.get("defended_break")]
+    if len(usable) > 1:
+        parts += security_section([security_point(s) for s in usable])
     figs = [Path(f) for f in figures] if figures is not None else sorted(run_dir.glob("*.png"))
     if figs:
         parts += ["## Figures", ""]
