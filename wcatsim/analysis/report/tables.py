@@ -179,10 +179,82 @@ def security_section(points: Sequence[SecurityPoint], figure_path: str | Path | 
     return parts
 
 
+BUFFER_CAPTION = (
+    "The activation buffer's sweep (`wcatsim sweep-voltage --target activations`, issue 20 §1; "
+    "docs/activations.md): the inputs of the quantized layers stored in 8 bits (ranges calibrated on 500 "
+    "training images) in a global-buffer SRAM of the same preset, read through the same chips' fault "
+    "model at each swept voltage, the weights fault-free at nominal. *weights* and *activations*: mean "
+    "accuracy over the chips [95% CI] with faults in that memory alone; the buffer's clean accuracy is "
+    "the model's with 8-bit stored activations. *E weights*: the weight memory's energy per inference "
+    "over its own at nominal; *E both*: both memories' (the buffer at V, the weights at nominal) over "
+    "both at nominal; *buffer share*: the buffer's part of *E both*. Every activation of an inference is "
+    "written once and read once, a write costed as a read."
+)
+
+
+def _acc_ci(row: Mapping[str, Any] | None) -> str:
+    if not row:
+        return "—"
+    low, high = row.get("ci_low"), row.get("ci_high")
+    ci = f" [{fmt_acc(low)}, {fmt_acc(high)}]" if low not in (None, "") and high not in (None, "") else ""
+    return fmt_acc(row.get("acc_mean")) + ci
+
+
+def limit_line(name: str, summary: Mapping[str, Any], unit: str | None = "V") -> str:
+    """One line: which memory limits the voltage of model ``name`` (its demo summary's
+    ``voltage_limited_by``, ``iso_acc_voltage_1pt`` and ``act_iso_acc_voltage_1pt``)."""
+    who = summary.get("voltage_limited_by")
+    weights, act = summary.get("iso_acc_voltage_1pt"), summary.get("act_iso_acc_voltage_1pt")
+    if who is None:
+        return f"- **{name}**: not known (a sweep is missing)."
+    vunit = voltage_label(unit)
+    both = (f"the weights' 1-point iso-accuracy voltage {float(weights):.2f} {vunit}, "
+            f"the buffer's {float(act):.2f} {vunit}")
+    if who == "both":
+        return f"- **{name}**: both memories limit it alike ({both})."
+    limits = "weights limit" if who == "weights" else "activation buffer limits"
+    return f"- **{name}**: the {limits} the voltage ({both})."
+
+
+def buffer_section(models: Mapping[str, Mapping[str, Any]], unit: str | None = "V") -> list[str]:
+    """The report's activation-buffer section: per model and voltage, accuracy and energy of each memory,
+    and which memory limits the voltage (empty when no model has a buffer sweep)."""
+    names = [n for n, m in models.items() if m.get("act_sweep")]
+    if not names:
+        return []
+    vunit = voltage_label(unit)
+    rows = []
+    for n in names:
+        weights = {round(float(r["voltage"]), 9): r for r in models[n].get("sweep") or []}
+        for r in sorted(models[n]["act_sweep"], key=lambda r: -float(r["voltage"])):
+            w = weights.get(round(float(r["voltage"]), 9))
+            share = r.get("act_energy_norm")
+            rows.append([
+                n, f"{float(r['voltage']):.2f}", _acc_ci(w), _acc_ci(r),
+                fmt_acc(w.get("energy_norm"), 3) if w else "—", fmt_acc(r.get("energy_norm"), 3),
+                "—" if share in (None, "") else f"{float(share) / float(r['energy_norm']):.3f}",
+            ])  # fmt: skip
+    lines = ["## Activation buffer: which memory limits the voltage", ""]
+    lines += [limit_line(n, models[n].get("summary") or {}, unit) for n in names] + [""]
+    lines += [
+        markdown_table(
+            ["model", f"V ({vunit})", "weights: acc %", "activations: acc %", "E weights", "E both",
+             "buffer share"], rows, align="lrrrrrr",
+        ),  # fmt: skip
+        "",
+        BUFFER_CAPTION,
+        "",
+    ]
+    return lines
+
+
 __all__ = [
+    "BUFFER_CAPTION",
     "PLAN_CAPTION",
     "PROTECTION_CAPTION",
     "SECURITY_CAPTION",
+    "buffer_section",
+    "limit_line",
     "plan_section",
     "protection_section",
     "security_section",

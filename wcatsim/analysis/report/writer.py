@@ -503,9 +503,10 @@ def write_demo_report(
             "",
         ]
 
-    from wcatsim.analysis.report.tables import plan_section, protection_section
+    from wcatsim.analysis.report.tables import buffer_section, plan_section, protection_section
 
     parts += protection_section(models, int(settings.get("bits", 4)), unit=tech.get("voltage_unit"))
+    parts += buffer_section(models, tech.get("voltage_unit"))
     parts += plan_section(models, figures, out_dir, tech.get("voltage_unit"))
 
     parts += ["## Bit-Flip Attack (progressive bit search, Rakin et al. ICCV 2019)", ""]
