@@ -18,8 +18,9 @@ def plot_security(points: Sequence[SecurityPoint], path: str | Path, title: str 
     front through them; save PNG + PDF; return the paths.
 
     A point without a median (half the trials or more unbroken) sits at its lower bound with an arrow
-    up; a CI open above is drawn to the top of the axes.  The y axis is logarithmic: flips to break
-    range from tens (undefended) to the budget (a defence the attack could not break).
+    up; a CI open above is drawn to the top of the axes.  Quantizers sharing an energy are drawn 1% of
+    the energy range apart (the front line uses the exact energies).  The y axis is logarithmic: flips
+    to break range from tens (undefended) to the budget (a defence the attack could not break).
     """
     if not points:
         raise InputError("plot_security: no points to draw")
@@ -28,16 +29,23 @@ def plot_security(points: Sequence[SecurityPoint], path: str | Path, title: str 
     defences = list(dict.fromkeys(p.defence for p in points))
     fig, ax = new_figure(width=COLUMN_WIDTH_IN, height=2.8 + LEGEND_LINE_IN * (len(labels) + len(defences)))
     top = max(max(p.flips, p.ci_high or 0) for p in points) * 2.0
+    energies = [p.energy for p in points]
+    # models at one energy (the same defence on several quantizers) would hide each other: each
+    # quantizer's markers and CIs are drawn a little sideways (1% of the energy range apart); the
+    # front and the table keep the exact energies
+    spread = 0.01 * max(max(energies) - min(energies), 0.01)
     for p in points:
-        colour = color_for(p.quantizer, quantizers.index(p.quantizer))
+        k = quantizers.index(p.quantizer)
+        colour = color_for(p.quantizer, k)
         marker = _MARKERS.get(p.defence, "P")
+        x = p.energy + (k - (len(quantizers) - 1) / 2) * spread
         low = p.ci_low if p.ci_low is not None else p.flips
         high = p.ci_high if p.ci_high is not None else (top if p.ci_low is not None else p.flips)
-        ax.plot([p.energy, p.energy], [low, high], color=colour, linewidth=0.8, alpha=0.7)
-        ax.plot(p.energy, p.flips, marker=marker, color=colour, markersize=5,
+        ax.plot([x, x], [low, high], color=colour, linewidth=0.8, alpha=0.7)
+        ax.plot(x, p.flips, marker=marker, color=colour, markersize=5,
                 markerfacecolor=colour if p.median is not None else "white", linestyle="none")
         if p.median is None:  # a lower bound: the model survives at least this many flips
-            ax.annotate("", xy=(p.energy, p.flips * 1.6), xytext=(p.energy, p.flips),
+            ax.annotate("", xy=(x, p.flips * 1.6), xytext=(x, p.flips),
                         arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 0.8})
     front = security_front(points)
     on = sorted((p.energy, p.flips) for p, keep in zip(points, front, strict=True) if keep)
@@ -61,7 +69,7 @@ def plot_security(points: Sequence[SecurityPoint], path: str | Path, title: str 
     voltages = {p.voltage for p in points}
     swept = sorted(v for v in voltages if v is not None)
     at = "nominal" if not swept else ", ".join(f"{v:g}" for v in swept)
-    ax.set_title(title or f"security against energy, weights at {at}", fontsize="small")
+    ax.set_title(title or f"security against energy, weight memory at V = {at}", fontsize="small")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
     return save_figure(fig, path)
 
