@@ -5,6 +5,7 @@ two same-signed top-bit flips in one group seen by the third signature bit, flag
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -121,6 +122,11 @@ def test_every_defence_has_output_names_of_its_own() -> None:
     assert len(names) == len(set(names)) == 4 * len(DEFENCES.names())
     assert OUTPUTS[bfa_family("secded-zero")][:2] == ("bfa_secded-zero_flips.csv",
                                                       "bfa_secded-zero_summary.json")
+    # another command's --out may not take a defended attack's name; the refusal names the attack
+    from wcatsim.store.files import check_table_path
+
+    with pytest.raises(InputError, match=r"`wcatsim bfa --defence checksum`'s bfa_checksum_flips.csv"):
+        check_table_path(Path("bfa_checksum_flips.csv"), "random_flip")
 
 
 def test_the_registry_has_none_checksum_and_the_memory_schemes() -> None:
