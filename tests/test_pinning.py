@@ -46,6 +46,7 @@ from wcatsim.experiments.sweeps.sweep import (
 )
 from wcatsim.pipelines.demo import _State, collect, full_plan, quick_plan
 from wcatsim.store.atomic import read_csv
+from wcatsim.store.columns import IDENTITY_COLUMNS, RENAMES, VOLTAGE_COLUMNS, standard_columns
 from wcatsim.store.results import fingerprint
 from wcatsim.store.runs import config_hash, run_dir_for
 from wcatsim.train.runs import LoadedRun, build_model_for, load_dataset_for
@@ -216,16 +217,38 @@ def test_table_columns() -> None:
     assert SENSITIVITY_COLUMNS == (
         "domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm",
     )  # fmt: skip
+    # Deliberate change (issue 19 section 3): the legend string split into fields, voltages in volts and
+    # x Vmin, units in the names; the old columns (model = the legend, voltage, acc_mean, ...) kept last for
+    # one release (docs/columns.md).
     assert POINT_COLUMNS == (
-        "model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "on_front",
+        "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
+        "voltage_v", "voltage_norm", "energy_norm", "acc_mean_pct", "ci_low_pct", "acc_p05_pct",
+        "collapsed_frac", "on_front", "voltage", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "model",
     )  # fmt: skip
     assert ISO_COLUMNS == (
-        "model", "clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "acc_p05",
-        "collapsed_share", "bounded_by_sweep", "nominal_within_budget",
+        "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
+        "clean_acc_pct", "budget_pp", "metric", "voltage_v", "voltage_norm", "energy_norm", "saving_frac",
+        "accuracy_pct", "acc_p05_pct", "collapsed_frac", "bounded_by_sweep", "nominal_within_budget",
+        "clean_acc", "budget", "voltage", "saving", "accuracy", "acc_p05", "collapsed_share", "model",
     )  # fmt: skip
     assert METRICS_COLUMNS == (
         "epoch", "lr", "train_loss", "train_accuracy", "val_accuracy", "mean_range_ratio", "seconds",
     )  # fmt: skip
+    # Deliberate change (issue 19 section 3): every per-run table written through standard_columns
+    assert IDENTITY_COLUMNS == ("run", "model", "quantizer", "bits", "dataset")
+    assert VOLTAGE_COLUMNS == ("voltage_v", "voltage_norm")
+    assert RENAMES == {
+        "acc_mean": "acc_mean_pct", "acc_std": "acc_std_pct", "acc_min": "acc_min_pct",
+        "acc_max": "acc_max_pct", "ci_low": "ci_low_pct", "ci_high": "ci_high_pct", "acc_p05": "acc_p05_pct",
+        "acc_std_between": "acc_std_between_pct", "clean_acc": "clean_acc_pct", "accuracy": "accuracy_pct",
+        "acc": "acc_pct", "asr": "asr_pct", "other_acc": "other_acc_pct", "flip_rate": "flip_frac",
+        "collapsed_share": "collapsed_frac", "leakage_share": "leakage_frac", "energy_share": "energy_frac",
+        "saving": "saving_frac", "budget": "budget_pp",
+    }  # fmt: skip
+    assert ",".join(standard_columns(PLAN_CSV_COLUMNS)) == (
+        "run,model,quantizer,bits,dataset,name,weights,voltage_v,voltage_norm,energy_frac,energy_norm,layers,"
+        "voltage,energy_share"
+    )
 
 
 def test_demo_summary_keys(tmp_path) -> None:
@@ -461,9 +484,16 @@ def test_random_flip_sidecar_fingerprint(tiny_run, tmp_path) -> None:
         "batch_size": 1024,
     }  # fmt: skip
     assert side["fingerprint"] == "49bb30beaac16e077af673457d8e8c977a90a6c0c9ced3d8e87f63ffac7789b1"
-    assert _header(out) == ",".join(RANDOM_FLIP_COLUMNS)
+    # Deliberate change (issue 19 section 3): identity columns first, units in the names, old names last
+    assert _header(out) == (
+        "run,model,quantizer,bits,dataset,ber,flip_frac,realisations,acc_mean_pct,acc_std_pct,acc_min_pct,"
+        "acc_max_pct,ci_low_pct,ci_high_pct,acc_p05_pct,collapsed_frac,bits_changed_mean,clean_acc_pct,"
+        "acc_std_between_pct,images_per_realisation,ci_nominal,flip_rate,acc_mean,acc_std,acc_min,acc_max,"
+        "ci_low,ci_high,acc_p05,collapsed_share,clean_acc,acc_std_between"
+    )
     assert _header(tmp_path / "random_flip_realisations.csv") == (
-        "ber,realisation,seed,accuracy,bits_changed,faulty_cells,images"
+        "run,model,quantizer,bits,dataset,ber,realisation,seed,accuracy_pct,bits_changed,faulty_cells,images,"
+        "accuracy"
     )
     assert read_csv(out)[0]["ber"] == "0.0"
 
@@ -484,9 +514,11 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
     ]  # fmt: skip
     assert side["fingerprint"] == "2ed401d1bfea55e97ded883b644aeaefc95f737be4be99e9450aaed194c6b541"
     assert _header(out) == (
-        "voltage,ber,flip_rate,bits_changed_mean,energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,"
-        "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,"
-        "clean_acc,acc_std_between,images_per_realisation,ci_nominal"
+        "run,model,quantizer,bits,dataset,voltage_v,voltage_norm,ber,flip_frac,bits_changed_mean,"
+        "energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,leakage_frac,inference_time_ns,"
+        "realisations,acc_mean_pct,acc_std_pct,ci_low_pct,ci_high_pct,acc_p05_pct,collapsed_frac,"
+        "clean_acc_pct,acc_std_between_pct,images_per_realisation,ci_nominal,voltage,flip_rate,leakage_share,"
+        "acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,clean_acc,acc_std_between"
     )
     # a protected sweep, as the demo's protect stage writes it (sweep_voltage_<scheme>.csv)
     out = tmp_path / "sweep_voltage_secded.csv"
@@ -496,14 +528,16 @@ def test_voltage_sweep_sidecar_fingerprints(tiny_run, tmp_path) -> None:
     assert (side["settings"]["ecc"], side["settings"]["protect"]) == ("secded", "secded")
     assert side["fingerprint"] == "3d520b301b0d4cd506a33ef7b6979d4e978506667823a646fd0f5b674d3f793c"
     assert _header(out) == (
-        "voltage,ber,flip_rate,bits_changed_mean,energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,"
-        "leakage_share,inference_time_ns,realisations,acc_mean,acc_std,ci_low,ci_high,acc_p05,collapsed_share,"
-        "clean_acc,acc_std_between,images_per_realisation,ci_nominal,ecc_corrected_mean,ecc_detected_mean,"
-        "ecc_miscorrected_mean"
+        "run,model,quantizer,bits,dataset,voltage_v,voltage_norm,ber,flip_frac,bits_changed_mean,"
+        "energy_per_inference_pj,energy_norm,dynamic_pj,leakage_pj,leakage_frac,inference_time_ns,"
+        "realisations,acc_mean_pct,acc_std_pct,ci_low_pct,ci_high_pct,acc_p05_pct,collapsed_frac,"
+        "clean_acc_pct,acc_std_between_pct,images_per_realisation,ci_nominal,ecc_corrected_mean,"
+        "ecc_detected_mean,ecc_miscorrected_mean,voltage,flip_rate,leakage_share,acc_mean,acc_std,ci_low,"
+        "ci_high,acc_p05,collapsed_share,clean_acc,acc_std_between"
     )
     assert _header(tmp_path / "sweep_voltage_secded_realisations.csv") == (
-        "voltage,realisation,seed,accuracy,bits_changed,faulty_cells,images,"
-        "ecc_corrected,ecc_detected,ecc_miscorrected"
+        "run,model,quantizer,bits,dataset,voltage_v,voltage_norm,realisation,seed,accuracy_pct,bits_changed,"
+        "faulty_cells,images,ecc_corrected,ecc_detected,ecc_miscorrected,voltage,accuracy"
     )
 
 
@@ -566,7 +600,10 @@ def test_bfa_summary_fingerprint(tiny_run, tmp_path) -> None:
         "seconds",
         "complete",
     ]
-    assert _header(tmp_path / "bfa_flips.csv") == ",".join(FLIP_COLUMNS)
+    assert _header(tmp_path / "bfa_flips.csv") == (
+        "run,model,quantizer,bits,dataset,trial,iteration,flip,layer,index,bit,code_before,code_after,loss,"
+        "acc_pct,acc_images,k_top,acc"
+    )
 
 
 def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
@@ -574,8 +611,11 @@ def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
     plan_voltage(tiny_run, "chandramoorthy14", [1.0, 0.95], settings=settings, out_dir=tmp_path)
     meta = json.loads((tmp_path / "plan_voltage_sensitivity.json").read_text(encoding="utf-8"))
     assert meta == {"fingerprint": "b3808cb4fbe1cbff70faf36b6b6860e61bd8f66eb92e07f40f74de2302074631"}
-    assert _header(tmp_path / "plan_voltage_sensitivity.csv") == ",".join(SENSITIVITY_COLUMNS)
-    assert _header(tmp_path / "plan_voltage.csv") == ",".join(PLAN_CSV_COLUMNS)
+    assert _header(tmp_path / "plan_voltage_sensitivity.csv") == (
+        "run,model,quantizer,bits,dataset,domain,voltage_v,voltage_norm,chips,acc_mean_pct,ci_low_pct,"
+        "ci_high_pct,loss,energy_norm,voltage,acc_mean,ci_low,ci_high"
+    )
+    assert _header(tmp_path / "plan_voltage.csv") == ",".join(standard_columns(PLAN_CSV_COLUMNS))
     plan = json.loads((tmp_path / "plan_voltage.json").read_text(encoding="utf-8"))
     assert list(plan) == [
         "domains",

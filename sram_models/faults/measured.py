@@ -47,7 +47,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from sram_models.atomicio import atomic_file
 from sram_models.errors import InputError
 from sram_models.faults.base import FaultModel, FaultResult, _check_fraction
 from sram_models.layout import MemoryImage
@@ -217,15 +217,8 @@ class ChipMeasurement:
         for i in range(len(self.voltages)):
             arrays[f"sa0_{i}"] = self.stuck0[i]
             arrays[f"sa1_{i}"] = self.stuck1[i]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as fh:  # the user's umask, like every result file (0o600 before)
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod

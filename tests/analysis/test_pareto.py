@@ -265,9 +265,17 @@ def test_pareto_cli_on_synthetic_runs(tmp_path: Path) -> None:
     for p in (out, out.with_suffix(".pdf"), out.with_suffix(".csv"), out.with_name("front_iso.csv")):
         assert p.exists() and p.stat().st_size > 0, p
     points = read_csv(out.with_suffix(".csv"))
-    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05",
-                               "collapsed_share", "on_front"]  # fmt: skip
+    # Deliberate change (issue 19 section 3): the legend split into fields, units named, old names last
+    assert list(points[0]) == [
+        "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
+        "voltage_v", "voltage_norm", "energy_norm", "acc_mean_pct", "ci_low_pct", "acc_p05_pct",
+        "collapsed_frac", "on_front", "voltage", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "model",
+    ]  # fmt: skip
     assert len(points) == 15
+    first = points[0]
+    assert (first["label"], first["run"], first["quantizer"], first["bits"], first["preset"]) == (
+        first["model"], "run_maxabs", "maxabs", "4", "chandramoorthy14")
+    assert float(first["voltage_v"]) == round(float(first["voltage"]) * 0.8, 12)  # Vmin = 0.8 V
     iso = {(r["model"], float(r["budget"])): r for r in read_csv(out.with_name("front_iso.csv"))}
     maxabs = iso[("maxabs 4-bit, chandramoorthy14, ECC off", 1.0)]
     assert float(maxabs["voltage"]) == 0.95 and float(maxabs["saving"]) == pytest.approx(1 - 0.9025)

@@ -28,7 +28,7 @@ def _summary(quant: str, flips: list[int], status: list[str], defence: str | Non
     # only the keys an attack writes that the front reads; the median and its CI are left out, so that
     # they are computed from the per-trial counts (as for a summary from before those keys)
     s = {"quant_method": quant, "bits": [4], "model": "small_cnn", "flips_to_break": flips, "status": status,
-         "broken": [x == "broken" for x in status]}
+         "broken": [x == "broken" for x in status], "run": f"/somewhere/{quant}4", "dataset": "digits"}
     if defence is not None:
         s.update(defence=defence, defence_energy_overhead=overhead, defence_area=area, detected_flips=flips)
         if defended_break:
@@ -73,7 +73,9 @@ def test_the_front_keeps_less_energy_or_more_flips() -> None:
     rows = security_rows(points)
     assert [r["on_front"] for r in rows] == [False, True, False, True]
     assert rows[1]["flips_median"] is None and rows[1]["flips_median_lower_bound"] == 500
-    assert rows[2]["energy_per_inference"] == pytest.approx(1.125)
+    assert rows[2]["energy_norm"] == pytest.approx(1.125) and rows[2]["defence_area_frac"] == 0.125
+    assert [rows[0][k] for k in ("run", "model", "quantizer", "bits", "dataset")] == [
+        "maxabs4", "small_cnn", "maxabs", "4", "digits"]
     table = security_table(points)
     row = "| maxabs 4-bit small_cnn | checksum | ≥ 500 | 3/3 | nominal | 1.000 | 0.102 | 1.102 | 5.36 | ◆ |"
     assert row in table
@@ -118,7 +120,7 @@ def test_the_command_writes_the_table_figure_and_csv(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["security", str(a), str(b), "--voltage", "0.6", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = read_csv(tmp_path / "front.csv")
-    assert [(r["defence"], float(r["energy_per_inference"]), r["on_front"]) for r in rows] == [
+    assert [(r["defence"], float(r["energy_norm"]), r["on_front"]) for r in rows] == [
         ("none", 0.45, "False"), ("checksum", 0.552, "True"), ("none", 0.45, "True")]
     assert out.stat().st_size > 0 and (tmp_path / "front.pdf").exists()
     assert "## Security against energy" in (tmp_path / "front.md").read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ from tests.naive import naive_std_between, naive_stratified_estimate
 from wcatsim.experiments.montecarlo.nested import allocation, draw_subset, std_between, subset_estimate
 from wcatsim.experiments.montecarlo.seeds import subset_seed, transient_seed
 from wcatsim.store.atomic import read_csv
+from wcatsim.store.columns import standard_columns
 
 
 def _synthetic(rows: int = 6, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +122,7 @@ def test_nested_sweep_columns_exact_clean_points_and_shared_subsets(runs, tmp_pa
         out = tmp_path / f"{name}.csv"
         rows = random_flip_sweep(run, [0.0, 3e-2], samples=6, images=100, seed=2, out=out,
                                  per_realisation=True)
-        assert list(read_csv(out)[0]) == list(RANDOM_FLIP_COLUMNS)
+        assert list(read_csv(out)[0]) == list(standard_columns(RANDOM_FLIP_COLUMNS))
         zero, high = rows
         # a point whose reads change nothing stays exact and free
         assert (zero["acc_mean"], zero["acc_std_between"], zero["images_per_realisation"]) == (
@@ -141,7 +142,7 @@ def test_voltage_sweep_takes_images_per_realisation(runs, tmp_path) -> None:
 
     out = tmp_path / "v.csv"
     rows = voltage_sweep(runs["wcat"], "chandramoorthy14", [1.0, 0.75], chips=3, images=80, out=out)
-    assert list(read_csv(out)[0]) == list(SWEEP_VOLTAGE_COLUMNS)
+    assert list(read_csv(out)[0]) == list(standard_columns(SWEEP_VOLTAGE_COLUMNS))
     assert all(r["images_per_realisation"] == 80 for r in rows) and rows[0]["acc_std_between"] >= 0.0
 
 

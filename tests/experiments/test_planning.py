@@ -492,6 +492,12 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     rows = read_csv(out / "plan_voltage.csv")
     assert [r["name"] for r in rows] == ["conv1", "conv2", "conv3", "fc"]
     assert sum(float(r["energy_share"]) for r in rows) == pytest.approx(1.0)
+    # the run and the units in columns (issue 19 section 3): chandramoorthy14 is in x Vmin, Vmin = 0.8 V
+    for r in rows:
+        assert (r["run"], r["model"], r["quantizer"], r["bits"], r["dataset"]) == (
+            Path(digits_runs["maxabs"]).name, "small_cnn", "maxabs", "4", "digits")
+        assert float(r["voltage_v"]) == round(float(r["voltage"]) * 0.8, 12)
+        assert float(r["voltage_norm"]) == float(r["voltage"]) and r["energy_frac"] == r["energy_share"]
     assert (out / "plan_voltage.png").stat().st_size > 1000
     assert "saving_over_uniform" in result.output and "verified" in result.output
     assert f"level shifters: {shift:.4f} of the nominal energy" in result.output
@@ -520,6 +526,12 @@ def test_plan_voltage_cli_on_the_digits_runs(digits_runs, tmp_path: Path) -> Non
     kept_fp = json.loads(kept.with_suffix(".json").read_text())["fingerprint"]
     now_fp = json.loads((out / "plan_voltage_sensitivity.json").read_text())["fingerprint"]
     assert kept.name.split(".")[2] == kept_fp[:8] and kept_fp != now_fp
+    # the plan and the figures made from the kept table went with it, under its tag (issue 19 section 3)
+    tag = kept.name[len("plan_voltage_sensitivity.") : -len(".csv")]
+    assert json.loads((out / f"plan_voltage.{tag}.json").read_text())["domains"] == data["domains"]
+    assert [r["name"] for r in read_csv(out / f"plan_voltage.{tag}.csv")] == ["conv1", "conv2", "conv3", "fc"]
+    assert (out / f"plan_voltage.{tag}.png").stat().st_size > 1000
+    assert not (out / "plan_voltage.png").exists(), "no figure of the old plan beside the new one"
     assert data["eval_images"] is None  # the whole test set
 
     # --eval-images: planned and verified on a recorded, stratified subset (as the sweeps)

@@ -16,6 +16,7 @@ from wcatsim.experiments.sweeps.sweep import (
 )
 from wcatsim.experiments.sweeps.targets import FLIP_ACT_COLUMNS, VOLTAGE_ACT_COLUMNS
 from wcatsim.store.atomic import read_csv
+from wcatsim.store.columns import standard_columns
 
 CAL = 64  # calibration images: enough for the 8x8 digits, and fast
 ACT = ActivationSpec(target="activations", calibration_images=CAL)
@@ -39,7 +40,7 @@ def test_random_flip_targets(run, tmp_path) -> None:
                                 activations=ActivationSpec(target="weights"), **common)  # fmt: skip
     assert weights == plain and _fingerprint(tmp_path / "w.csv") == _fingerprint(tmp_path / "plain.csv")
     act = random_flip_sweep(run, [0.0, 2e-2], out=tmp_path / "a.csv", activations=ACT, **common)
-    assert tuple(read_csv(tmp_path / "a.csv")[0]) == RANDOM_FLIP_COLUMNS + FLIP_ACT_COLUMNS
+    assert tuple(read_csv(tmp_path / "a.csv")[0]) == standard_columns(RANDOM_FLIP_COLUMNS + FLIP_ACT_COLUMNS)
     assert _fingerprint(tmp_path / "a.csv") != _fingerprint(tmp_path / "plain.csv")
     side = json.loads((tmp_path / "a.csv").with_suffix(".json").read_text())["settings"]["activations"]
     assert side["target"] == "activations" and side["bits"] == 8 and side["calibration"] == "max"
@@ -60,7 +61,8 @@ def test_voltage_sweep_counts_both_memories(run, tmp_path) -> None:
     common = {"chips": 2, "eval_images": 100, "device": "cpu"}
     plain = voltage_sweep(run, tech, [1.0, 0.8], out=tmp_path / "plain.csv", **common)
     act = voltage_sweep(run, tech, [1.0, 0.8], out=tmp_path / "a.csv", activations=ACT, **common)
-    assert tuple(read_csv(tmp_path / "a.csv")[0]) == SWEEP_VOLTAGE_COLUMNS + VOLTAGE_ACT_COLUMNS
+    header = standard_columns(SWEEP_VOLTAGE_COLUMNS + VOLTAGE_ACT_COLUMNS)
+    assert tuple(read_csv(tmp_path / "a.csv")[0]) == header
     assert _fingerprint(tmp_path / "a.csv") != _fingerprint(tmp_path / "plain.csv")
     for row in act:
         assert row["energy_norm"] == pytest.approx(row["weights_energy_norm"] + row["act_energy_norm"])
@@ -75,6 +77,8 @@ def test_voltage_sweep_counts_both_memories(run, tmp_path) -> None:
     both = voltage_sweep(run, tech, [1.0, 0.8], out=tmp_path / "b.csv", activations=ActivationSpec(
         target="both", calibration_images=CAL, voltage=0.9), **common)  # fmt: skip
     assert [r["act_voltage"] for r in both] == [0.9, 0.9]
+    # the buffer's supply in volts too (issue 19 section 3): chandramoorthy14's Vmin is 0.8 V
+    assert [(r["act_voltage_v"], r["act_voltage_norm"]) for r in both] == [(0.72, 0.9), (0.72, 0.9)]
     assert [r["flip_rate"] for r in both] == [r["flip_rate"] for r in plain]  # common chips: same weights
     # the weights' energy scales as in the weights-only sweep, the buffer's stays at 0.9
     ratio = both[1]["weights_energy_norm"] / both[0]["weights_energy_norm"]

@@ -8,6 +8,7 @@ import pytest
 
 from sram_models.errors import InputError
 from wcatsim.store.atomic import read_csv
+from wcatsim.store.columns import standard_columns
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def test_random_flip_table_and_ber_zero_is_exactly_clean(runs, tmp_path) -> None
     assert (zero["ci_low"], zero["ci_high"], zero["bits_changed_mean"]) == (clean, clean, 0.0)
     assert high["bits_changed_mean"] > 0 and high["ci_low"] <= high["acc_mean"] <= high["ci_high"]
     assert high["acc_min"] <= high["acc_mean"] <= high["acc_max"]
-    assert list(read_csv(out)[0]) == list(RANDOM_FLIP_COLUMNS)
+    assert list(read_csv(out)[0]) == list(standard_columns(RANDOM_FLIP_COLUMNS))  # the run and units too
     per = read_csv(tmp_path / "rf_realisations.csv")
     assert len(per) == 8
     assert all(float(r["accuracy"]) == clean for r in per if float(r["ber"]) == 0.0)
@@ -157,7 +158,7 @@ def test_voltage_sweep_energy_ber_and_nested_chips(runs, tmp_path) -> None:
     out = tmp_path / "sv.csv"
     rows = voltage_sweep(runs["wcat"], "chandramoorthy14", volts, chips=2, out=out, per_realisation=True)
     assert [r["voltage"] for r in rows] == sorted(volts, reverse=True)
-    assert list(read_csv(out)[0]) == list(SWEEP_VOLTAGE_COLUMNS)
+    assert list(read_csv(out)[0]) == list(standard_columns(SWEEP_VOLTAGE_COLUMNS))
     nominal = rows[0]
     assert nominal["energy_norm"] == pytest.approx(1.0, abs=1e-12)
     assert nominal["energy_per_inference_pj"] is None  # chandramoorthy14 publishes normalised energy only

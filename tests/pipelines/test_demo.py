@@ -10,6 +10,7 @@ import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
+from wcatsim.analysis.pareto import POINT_COLUMNS
 from wcatsim.store.atomic import read_csv
 
 FIGURES = ("pareto", "accuracy_vs_ber", "accuracy_energy_vs_voltage", "bfa_maxabs", "bfa_lsq", "bfa_wcat",
@@ -95,11 +96,12 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert entry["voltage_limited_by"] == expected, entry
 
     points = read_csv(out / "pareto.csv")
-    assert list(points[0]) == ["model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05",
-                               "collapsed_share", "on_front"]  # fmt: skip
+    assert tuple(points[0]) == POINT_COLUMNS  # issue 19 section 3: the legend in fields, units named
     assert all(p["acc_p05"] != "" and 0 <= float(p["collapsed_share"]) <= 1 for p in points)
     for model in ("maxabs", "lsq", "wcat"):
         mine = [p for p in points if p["model"] == model]
+        assert {(p["label"], p["quantizer"], p["bits"], p["model_name"]) for p in mine} == {
+            (model, model, "4", "small_cnn")}
         assert len(mine) == 5, model  # the quick plan's five voltages
         assert any(p["on_front"] == "True" for p in mine), model
 

@@ -67,3 +67,77 @@ def test_a_figure_under_another_stem_goes_with_its_result_when_named_in_also(tmp
     assert (tmp_path / f"bfa.{tag}.png").read_text() == "figure 0\n"
     assert (tmp_path / f"bfa_flips.{tag}.csv").read_text() == "run 0\n"
     assert figure.read_text() == "figure 1\n"
+
+
+def _write_dense(folder: Path, name: str, rows: list[list[int]]) -> None:
+    # a NeuralFuse-style fault-map listing: one 0/1 text file per voltage and stuck value
+    (folder / name).write_text("\n".join(",".join(str(x) for x in row) for row in rows) + "\n")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o007])
+def test_every_file_of_a_run_directory_follows_the_umask(digits_runs, tmp_path: Path, umask: int) -> None:
+    """random-flip, sweep-voltage, pareto, the run report and import-map, with one umask: every file's mode.
+
+    The run directory is a copy of a trained run (tests must not write into the shared ones); what the
+    commands add or rewrite must get ``0o666 & ~umask``; under umask 022 every file of the directory is
+    0644.
+    """
+    import shutil
+
+    from click.testing import CliRunner
+
+    from cli.pareto import pareto
+    from cli.random_flip import random_flip
+    from cli.sram import sram
+    from cli.sweep_voltage import sweep_voltage
+    from wcatsim.analysis.report.writer import write_run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_runs["wcat"], run)
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    listing = tmp_path / "chip_n"
+    listing.mkdir()
+    _write_dense(listing, "fmap_sa0_v_0.9.txt", [[0, 1], [0, 0]])
+    _write_dense(listing, "fmap_sa1_v_0.9.txt", [[0, 0], [1, 0]])
+    old = os.umask(umask)
+    try:
+        for command, args in (
+            (random_flip, ["--run", run, "--ber", "0,1e-2", "--samples", "1", "--plot", "--per-realisation"]),
+            (sweep_voltage, ["--run", run, "--voltages", "0.9,1.0", "--chips", "1", "--plot"]),
+            (pareto, [run, "--out", run / "pareto.png"]),
+            (sram, ["import-map", listing, "--rows", "2", "--cols", "2", "--out", run / "chip_n.npz"]),
+        ):
+            args = [str(a) for a in args] + ([] if command is sram or command is pareto else
+                                             ["--device", "cpu", "--quiet"])  # fmt: skip
+            result = CliRunner().invoke(command, args, catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+        write_run_report(run)
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    written = sorted(p for p in run.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns)
+    names = {p.relative_to(run).as_posix() for p in written}
+    assert {"random_flip.csv", "random_flip.json", "random_flip_realisations.csv", "random_flip.png",
+            "sweep_voltage.csv", "sweep_voltage.json", "sweep_voltage.png", "pareto.png", "pareto.csv",
+            "pareto_iso.csv", "report.md", "chip_n.npz"} <= names, names  # fmt: skip
+    assert {p.name: oct(_mode(p)) for p in written} == {p.name: oct(expected) for p in written}
+    if umask == 0o022:  # the copied training files too: the whole directory reads 0644
+        assert {oct(_mode(p)) for p in run.rglob("*") if p.is_file()} == {"0o644"}
+
+
+def test_an_imported_fault_map_is_not_owner_only(tmp_path: Path) -> None:
+    """ChipMeasurement.save (the import-map writer) goes through the shared atomic writer."""
+    import numpy as np
+
+    from sram_models.measured import ChipMeasurement
+
+    chip = ChipMeasurement(rows=2, cols=2, banks=1, voltages=(0.9,), stuck0=(np.array([1], np.int64),),
+                           stuck1=(np.array([2], np.int64),))  # fmt: skip
+    old = os.umask(0o002)
+    try:
+        path = chip.save(tmp_path / "map.npz")
+    finally:
+        os.umask(old)
+    assert oct(_mode(path)) == oct(0o664)
+    assert ChipMeasurement.load(path).fingerprint() == chip.fingerprint()
+    assert [p.name for p in tmp_path.iterdir()] == ["map.npz"]  # no temporary file left

@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 
 from sram_models.errors import InputError
-from wcatsim.store.atomic import atomic_write_csv, read_csv, read_json_object, read_toml_file
+from wcatsim.store.atomic import atomic_write_csv, read_json_object, read_toml_file
+from wcatsim.store.columns import (
+    IDENTITY_COLUMNS,
+    read_table,
+    standard_columns,
+    standard_row,
+    voltage_columns,
+)
 
 SWEEP_FILE = "sweep_voltage.csv"
 # Accuracy budgets of the headline table, in accuracy points below clean accuracy:
@@ -38,27 +45,33 @@ SWEEP_FILE = "sweep_voltage.csv"
 # (Chandramoorthy et al. 2019, Stutz et al. 2021); 0.1 point is a near-lossless one.
 BUDGETS = (1.0, 0.1)
 METRICS = ("mean", "ci_low")
-# Columns of the points table (``pareto.csv`` of the demo, FILE.csv of ``wcatsim pareto``).
-# acc_p05 (percent) and collapsed_share (fraction of chips more than 10 points below clean): the lower
-# tail beside the mean (issue 17 section 6, wcatsim.stats.tails); empty for a sweep made before them.
-POINT_COLUMNS = (
-    "model", "voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share", "on_front",
+# What each row of the two tables below is, in fields (the legend string `label` split up): the run
+# directory's name, the architecture (`model_name`: `model` holds the legend for one more release, see
+# docs/columns.md), quantizer, weight bits, dataset, SRAM preset, protection scheme and training seed.
+PARETO_FIELDS = (
+    "label", "run", "model_name", "quantizer", "bits", "dataset", "preset", "protect", "train_seed",
 )  # fmt: skip
-# Columns of the iso-accuracy table.
-ISO_COLUMNS = (
+# Columns of the points table (``pareto.csv`` of the demo, FILE.csv of ``wcatsim pareto``); the old names
+# (``model``: the legend, ``voltage`` in the preset's unit, ``acc_mean``, ``ci_low``, ...) last, for one
+# release.  acc_p05 (percent) and collapsed_share (fraction of chips more than 10 points below clean): the
+# lower tail beside the mean (issue 17 section 6, wcatsim.stats.tails); empty for a sweep made before them.
+POINT_COLUMNS = (
+    *PARETO_FIELDS,
+    *standard_columns(("voltage", "energy_norm", "acc_mean", "ci_low", "acc_p05", "collapsed_share",
+                       "on_front"), identity=False),
     "model",
-    "clean_acc",
-    "budget",
-    "metric",
-    "voltage",
-    "energy_norm",
-    "saving",
-    "accuracy",
-    "acc_p05",  # at the iso-accuracy voltage, percent (empty where the sweep has no such column)
-    "collapsed_share",  # at the iso-accuracy voltage, fraction of chips
-    "bounded_by_sweep",
-    "nominal_within_budget",
-)
+)  # fmt: skip
+# Columns of the iso-accuracy table (old names last, as above); acc_p05 and collapsed_share at the
+# iso-accuracy voltage (empty where the sweep has no such column).
+ISO_COLUMNS = (
+    *PARETO_FIELDS,
+    *standard_columns(
+        ("clean_acc", "budget", "metric", "voltage", "energy_norm", "saving", "accuracy", "acc_p05",
+         "collapsed_share", "bounded_by_sweep", "nominal_within_budget"),
+        identity=False,
+    ),
+    "model",
+)  # fmt: skip
 # Accuracies are percentages read back from CSV text: a value exactly on the budget
 # line must count as within it despite decimal round-off.
 _TOLERANCE = 1e-9
@@ -299,11 +312,15 @@ def load_sweep(path: str | Path, label: str | None = None) -> Sweep:
             f"no voltage sweep in {where}: run `wcatsim sweep-voltage --run {path}` first "
             f"(it writes {SWEEP_FILE})"
         )
-    rows = read_csv(csv_path)
+    rows = read_table(csv_path)  # old or new column names
     if not rows:
         raise InputError(f"{csv_path} has no rows: rerun `wcatsim sweep-voltage` to finish the sweep")
     table = _rows_to_arrays(rows, str(csv_path))
     info = describe_run(csv_path.parent, csv_path)
+    own = {k: rows[0][k] for k in IDENTITY_COLUMNS if rows[0].get(k) not in (None, "")}
+    if own:  # the table names its run (wcatsim.store.columns): that beats the folder it lies in
+        info.update(own, **({"bits": int(own["bits"])} if "bits" in own else {}))
+        info["label"] = run_label(info, fallback=csv_path.parent.name)
     return Sweep(
         label=label or info["label"],
         voltage=table["voltage"],
@@ -335,6 +352,11 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     quant = config.get("quant", {}) if isinstance(config.get("quant"), dict) else {}
     info["quantizer"] = info["quantizer"] or quant.get("method")
     info["bits"] = info["bits"] or quant.get("bits")
+    for key, section, name in (("model", "model", "name"), ("dataset", "data", "name"),
+                               ("train_seed", "trainer", "seed")):  # fmt: skip
+        if info.get(key) is None and isinstance(config.get(section), dict):
+            info[key] = config[section].get(name)
+    info["run"] = run_dir.name
     sweep_cfg = config.get("attack", {}).get("sweep", {}) if isinstance(config.get("attack"), dict) else {}
     meta = _sweep_metadata(sweep_csv) if sweep_csv is not None else {}
     info["preset"] = meta.get("preset") or sweep_cfg.get("preset")
@@ -342,6 +364,7 @@ def describe_run(run_dir: Path, sweep_csv: Path | None = None) -> dict[str, Any]
     info["protect"] = meta.get("protect") or sweep_cfg.get("protect")  # h7: the protection scheme
     info["fault_map_chip"] = meta.get("fault_map_chip")  # h7: a measured chip's sweep
     info["v_nominal"] = meta.get("v_nominal")  # the technology's nominal voltage, as the sweep recorded it
+    info["technology"] = meta.get("technology")  # its unit and v_min: the tables' voltage_v, voltage_norm
     info["label"] = run_label(info, fallback=run_dir.name)
     return info
 
@@ -381,10 +404,13 @@ def iso_table(
     """One row per sweep and budget: the iso-accuracy voltage, energy and saving."""
     rows = []
     for s in sweeps:
+        fields = sweep_fields(s)
+        convert = _voltage_converter(s)
         for b in budgets:
             iso = s.iso(b, metric)
             rows.append(
                 {
+                    **fields,
                     "model": s.label,
                     "clean_acc": round(s.clean_acc, 4),
                     "budget": b,
@@ -398,6 +424,7 @@ def iso_table(
                     "nominal_within_budget": iso.nominal_within_budget,
                 }
             )
+            rows[-1] = standard_row(rows[-1], voltage=convert)  # under the new names too
     return rows
 
 
@@ -409,9 +436,12 @@ def point_rows(
     for k, s in enumerate(sweeps):
         on_front = s.front(metric)
         name = names[k] if names is not None else s.label
+        fields = {**sweep_fields(s), "label": name}
+        convert = _voltage_converter(s)
         for i in range(len(s.voltage)):
             rows.append(
                 {
+                    **fields,
                     "model": name,
                     "voltage": float(s.voltage[i]),
                     "energy_norm": float(s.energy_norm[i]),
@@ -421,7 +451,40 @@ def point_rows(
                     "on_front": bool(on_front[i]),
                 }
             )
+            rows[-1] = standard_row(rows[-1], voltage=convert)  # under the new names too
     return rows
+
+
+def sweep_fields(sweep: Sweep) -> dict[str, Any]:
+    """The fields of a sweep's legend as columns (:data:`PARETO_FIELDS`): run, model_name, quantizer, ...
+
+    Parameters
+    ----------
+    sweep : Sweep
+        A sweep read by :func:`load_sweep` (its ``info`` holds what :func:`describe_run` found).
+    """
+    info = sweep.info
+    protect = info.get("protect")
+    if protect is None and info.get("ecc") is not None:
+        protect = info["ecc"]
+    return {
+        "label": sweep.label, "run": info.get("run"), "model_name": info.get("model"),
+        "quantizer": info.get("quantizer"), "bits": info.get("bits"), "dataset": info.get("dataset"),
+        "preset": info.get("preset"), "protect": protect, "train_seed": info.get("train_seed"),
+    }  # fmt: skip
+
+
+def _voltage_converter(sweep: Sweep) -> Any:
+    tech = sweep.info.get("technology")
+    if not (isinstance(tech, Mapping) and tech.get("v_min")) and sweep.info.get("preset"):
+        # a sweep without its sidecar: the preset it names gives the unit and v_min (best effort)
+        from sram_models import load_technology
+
+        try:
+            tech = load_technology(str(sweep.info["preset"])).describe()
+        except (InputError, OSError):
+            return None
+    return voltage_columns(tech) if isinstance(tech, Mapping) and tech.get("v_min") else None
 
 
 def write_points_csv(
@@ -553,6 +616,7 @@ def _sweep_metadata(sweep_csv: Path) -> dict[str, Any]:
             return {
                 "preset": preset, "ecc": flat.get("ecc"), "v_nominal": _as_float(tech.get("v_nominal")),
                 "protect": flat.get("protect"), "fault_map_chip": flat.get("fault_map_chip"),
+                "technology": tech or None,
             }  # fmt: skip
     return {}
 

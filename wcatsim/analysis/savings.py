@@ -30,7 +30,8 @@ import numpy as np
 from sram_models.errors import InputError
 from wcatsim.analysis.pareto import band_parameters, iso_accuracy_saving
 from wcatsim.analysis.uncertainty import BOOTSTRAP_SEED, BUDGET, RESAMPLES, SWEEP_FILE, seed_uncertainty
-from wcatsim.store.atomic import read_csv, read_json_object, read_toml_file
+from wcatsim.store.atomic import read_json_object, read_toml_file
+from wcatsim.store.columns import read_table as read_csv  # result tables under old or new column names
 
 # Columns of savings.csv, with their units (also in savings.json's "units").
 SAVINGS_UNITS: dict[str, str] = {

@@ -36,12 +36,15 @@ import numpy as np
 from sram_models.errors import InputError
 from wcatsim.analysis.pareto import load_sweep, pareto_front
 from wcatsim.stats.censoring import median_ci_of, median_or_bound, statuses
+from wcatsim.store.columns import IDENTITY_COLUMNS
 from wcatsim.store.files import OUTPUTS, bfa_family
 
-# the columns of `wcatsim security`'s CSV, each with its unit
+# the columns of `wcatsim security`'s CSV, each with its unit: the run's identity first
+# (wcatsim.store.columns.IDENTITY_COLUMNS), energies as x the undefended weight memory's energy per
+# inference at nominal (the `_norm` of energy_norm), fractions as `_frac`
 SECURITY_COLUMNS = (
-    "label",  # the run (model, quantizer, bits)
-    "quantizer",
+    *IDENTITY_COLUMNS,  # run (directory name), model, quantizer, bits, dataset
+    "label",  # the legend's name of the run (quantizer, bits, model)
     "defence",
     "trials",
     "censored",  # trials that did not break the model (budget spent or search stalled)
@@ -49,11 +52,11 @@ SECURITY_COLUMNS = (
     "flips_median_lower_bound",  # where there is no median: the largest count observed (flips)
     "flips_ci_low",  # 95% CI of the median, Brookmeyer–Crowley (flips)
     "flips_ci_high",  # empty: open above
-    "voltage",  # the supply voltage of the weight memory (the preset's unit; empty: nominal)
-    "memory_energy_norm",  # weight memory's energy per inference at the voltage, x nominal
-    "defence_energy_overhead",  # the defence's energy per inference, x the weight reads at nominal
-    "energy_per_inference",  # the sum of the two, x the undefended weight memory at nominal
-    "defence_area",  # extra bits per stored weight bit (fraction)
+    "voltage",  # the weight memory's supply, in the preset's unit as the sweep's `voltage` (empty: nominal)
+    "memory_energy_norm",  # the weight memory's energy per inference at the voltage
+    "defence_energy_norm",  # the defence's priced energy per inference (its defence_energy_overhead)
+    "energy_norm",  # energy per inference: the sum of the two
+    "defence_area_frac",  # extra bits per stored weight bit
     "on_front",  # on the front: no other point has at most its energy and at least its flips
 )
 
@@ -75,6 +78,7 @@ class SecurityPoint:
     memory_energy: float  # x the undefended weight memory at nominal
     defence_energy: float  # x the weight reads at nominal
     defence_area: float
+    identity: tuple[Any, ...] = ()  # IDENTITY_COLUMNS' values (run, model, quantizer, bits, dataset)
 
     @property
     def energy(self) -> float:
@@ -148,6 +152,11 @@ def security_point(
         # the undefended model pays nothing; a memory scheme without modelled time still has energy
         defence_energy=float(summary.get("defence_energy_overhead") or 0.0),
         defence_area=float(summary.get("defence_area") or 0.0),
+        identity=(
+            Path(str(summary["run"])).name if summary.get("run") else None, summary.get("model"),
+            summary.get("quant_method"), "/".join(str(b) for b in summary.get("bits") or []) or None,
+            summary.get("dataset"),
+        ),
     )
 
 
@@ -206,11 +215,12 @@ def security_rows(points: Sequence[SecurityPoint]) -> list[dict[str, Any]]:
     front = security_front(points)
     return [
         {
-            "label": p.label, "quantizer": p.quantizer, "defence": p.defence, "trials": p.trials,
+            **dict(zip(IDENTITY_COLUMNS, p.identity or (None,) * len(IDENTITY_COLUMNS), strict=True)),
+            "label": p.label, "defence": p.defence, "trials": p.trials,
             "censored": p.censored, "flips_median": p.median, "flips_median_lower_bound": p.lower_bound,
             "flips_ci_low": p.ci_low, "flips_ci_high": p.ci_high, "voltage": p.voltage,
-            "memory_energy_norm": p.memory_energy, "defence_energy_overhead": p.defence_energy,
-            "energy_per_inference": p.energy, "defence_area": p.defence_area, "on_front": bool(on),
+            "memory_energy_norm": p.memory_energy, "defence_energy_norm": p.defence_energy,
+            "energy_norm": p.energy, "defence_area_frac": p.defence_area, "on_front": bool(on),
         }
         for p, on in zip(points, front, strict=True)
     ]  # fmt: skip

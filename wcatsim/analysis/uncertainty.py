@@ -25,7 +25,8 @@ from wcatsim.analysis.pareto import (
     reinterpreted_rows,
     technology_band,
 )
-from wcatsim.store.atomic import read_csv, read_json_object
+from wcatsim.store.atomic import read_json_object
+from wcatsim.store.columns import read_table
 
 SWEEP_FILE = "sweep_voltage.csv"
 REALISATION_FILE = "sweep_voltage_realisations.csv"
@@ -106,7 +107,7 @@ def seed_uncertainty(
     for q, dirs in run_dirs.items():
         tables = [Path(t) for t in sweep_paths[q]] if sweep_paths is not None else [
             Path(d) / SWEEP_FILE for d in dirs]  # fmt: skip
-        rows = [(read_csv(t), read_csv(t.with_name(t.stem + "_realisations.csv"))) for t in tables]
+        rows = [(read_table(t), read_table(t.with_name(t.stem + "_realisations.csv"))) for t in tables]
         if not all(sweep and real for sweep, real in rows):
             continue  # a sweep without its per-chip rows: no CI for this model
         sweeps[q] = rows

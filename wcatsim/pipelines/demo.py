@@ -24,7 +24,8 @@ from typing import Any
 
 from sram_models.errors import InputError
 from wcatsim.stats.censoring import fmt_count, median_ci_of, median_or_bound
-from wcatsim.store.atomic import atomic_write_json, read_csv, read_json_object, read_toml_file
+from wcatsim.store.atomic import atomic_write_json, read_json_object, read_toml_file
+from wcatsim.store.columns import read_table as read_csv  # result tables under old or new column names
 from wcatsim.store.files import default_table, target_family
 from wcatsim.store.results import StageLedger
 

@@ -41,7 +41,7 @@ def _sweep_plan(
     the chips and seed of the runs' own sweeps (``fallback``), else ``chips``/``seed`` or the defaults."""
     from wcatsim.analysis.savings import table_settings, voltage_grid
     from wcatsim.config import SweepConfig
-    from wcatsim.store.atomic import read_csv
+    from wcatsim.store.columns import read_table as read_csv  # old or new column names
 
     stored = [t for t in tables if t.is_file()]
     if stored:

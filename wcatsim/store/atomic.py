@@ -15,35 +15,15 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sram_models.atomicio import atomic_file
+from sram_models.atomicio import current_umask as current_umask  # re-exported: its old home
 from sram_models.errors import InputError
-
-_UMASK_GUARD = threading.Lock()
-
-
-def current_umask() -> int:
-    """The process's file-mode creation mask (``umask``), read without changing it for other threads.
-
-    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting and restoring it under a
-    lock (the only way POSIX offers).
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_GUARD:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -51,25 +31,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
     The file gets the mode any file the user writes gets (``0o666`` less the umask): ``mkstemp`` creates
     its temporary file ``0o600`` whatever the umask, and colleagues sharing a results folder must be able
-    to read the tables and figures.
+    to read the tables and figures (:func:`sram_models.atomicio.atomic_file`, which the fault-map writer
+    shares).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):  # POSIX; on Windows the mode bits do not apply
-            os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

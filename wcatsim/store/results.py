@@ -222,7 +222,10 @@ class PointTable(ResultStore):
     ``parse``: turns a row read back into the row :meth:`done` returns; a row it cannot parse (``KeyError``,
     ``ValueError``), like a row whose key does not parse, is dropped and its point computed again.
     ``family`` (default: ``settings["kind"]``): see :class:`ResultStore`.  ``path=None``: held in memory
-    (:class:`ResultStore`), the rows in :attr:`rows` and :attr:`realisations`.
+    (:class:`ResultStore`), the rows in :attr:`rows` and :attr:`realisations`.  ``derive``: turns every row
+    (and realisation row) into the row written, before it is kept, so rows resumed from a table written
+    before a column existed gain it (:func:`wcatsim.store.columns.standard_row`: identity, units, old
+    names).  ``also``: further files made from this table (a plan and its figures): kept aside with it.
     """
 
     def __init__(
@@ -242,6 +245,8 @@ class PointTable(ResultStore):
         key_types: Mapping[str, Callable[[str], Any]] | None = None,
         parse: Callable[[dict[str, str]], dict[str, Any]] | None = None,
         check_path: bool = True,
+        derive: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+        also: Sequence[str | os.PathLike] = (),
     ) -> None:
         path = Path(path) if path is not None else None
         self.realisation_path = path.with_name(path.stem + "_realisations.csv") if path is not None else None
@@ -254,11 +259,12 @@ class PointTable(ResultStore):
         self.sidecar = sidecar
         self.realisation_columns = list(realisation_columns or [])
         self.meta = dict(meta or {})
+        self.derive = derive if derive is not None else dict
         self.rows: dict[Point, dict[str, Any]] = {}
         self.realisations: dict[Point, list[dict[str, Any]]] = {}
         self._sidecar_written = False
         super().__init__(
-            path, settings, also=(self.realisation_path,), key=fingerprint_key,
+            path, settings, also=(self.realisation_path, *also), key=fingerprint_key,
             family=(family or dict(settings).get("kind")) if check_path else None,
         )  # fmt: skip
         try:
@@ -266,10 +272,10 @@ class PointTable(ResultStore):
                 for row in read_csv(self.path):
                     with contextlib.suppress(KeyError, ValueError):  # a damaged row: computed again
                         point = self.point_of(row)
-                        self.rows[point] = parse(row) if parse is not None else row
+                        self.rows[point] = self.derive(parse(row) if parse is not None else row)
                 for row in read_csv(self.realisation_path):
                     with contextlib.suppress(KeyError, ValueError):
-                        self.realisations.setdefault(self.point_of(row), []).append(row)
+                        self.realisations.setdefault(self.point_of(row), []).append(self.derive(row))
         except BaseException:
             self.close()
             raise
@@ -309,8 +315,8 @@ class PointTable(ResultStore):
         """Record one finished point; rewrite the file(s) atomically (``write=False``: at :meth:`flush`)."""
         point = self._normal(point)
         if self.realisation_columns:
-            self.realisations[point] = [dict(r) for r in realisations]
-        self.rows[point] = dict(row)
+            self.realisations[point] = [self.derive(r) for r in realisations]
+        self.rows[point] = self.derive(row)
         if write:
             self.flush()
         else:

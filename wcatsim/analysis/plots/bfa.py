@@ -9,7 +9,7 @@ from typing import Any
 from sram_models.errors import InputError
 from wcatsim.analysis.plots.style import LEGEND_LINE_IN, PALETTE, color_for, new_figure, save_figure
 from wcatsim.stats.censoring import fmt_count, fmt_median, statuses
-from wcatsim.store.atomic import read_csv
+from wcatsim.store.columns import read_table
 
 FLIPS_FILE = "bfa_flips.csv"  # names as written by wcatsim.experiments.attacks.bfa
 SUMMARY_FILE = "bfa_summary.json"
@@ -34,7 +34,7 @@ def load_bfa_results(
             f"run `wcatsim bfa --run {run_dir}{flag}` first"
         )
     summary = json.loads(path.read_text(encoding="utf-8"))
-    return summary, read_csv(run_dir / flips_file)
+    return summary, read_table(run_dir / flips_file)  # old or new column names
 
 
 def trial_curves(summary: dict[str, Any], rows: list[dict[str, str]]) -> list[tuple[list[int], list[float]]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from wcatsim.analysis.report.format import figure, fmt_acc, markdown_table, voltage_label
 from wcatsim.analysis.security import SecurityPoint, fmt_flips, security_front
+from wcatsim.store.columns import column
 
 PLAN_CAPTION = (
     "Per-layer voltage plan (`wcatsim plan-voltage`): one supply voltage per quantized layer, each "
@@ -195,9 +196,9 @@ BUFFER_CAPTION = (
 def _acc_ci(row: Mapping[str, Any] | None) -> str:
     if not row:
         return "—"
-    low, high = row.get("ci_low"), row.get("ci_high")
-    ci = f" [{fmt_acc(low)}, {fmt_acc(high)}]" if low not in (None, "") and high not in (None, "") else ""
-    return fmt_acc(row.get("acc_mean")) + ci
+    low, high = column(row, "ci_low"), column(row, "ci_high")
+    ci = f" [{fmt_acc(low)}, {fmt_acc(high)}]" if low is not None and high is not None else ""
+    return fmt_acc(column(row, "acc_mean")) + ci
 
 
 def limit_line(name: str, summary: Mapping[str, Any], unit: str | None = "V") -> str:
@@ -225,14 +226,15 @@ def buffer_section(models: Mapping[str, Mapping[str, Any]], unit: str | None = "
     vunit = voltage_label(unit)
     rows = []
     for n in names:
-        weights = {round(float(r["voltage"]), 9): r for r in models[n].get("sweep") or []}
-        for r in sorted(models[n]["act_sweep"], key=lambda r: -float(r["voltage"])):
-            w = weights.get(round(float(r["voltage"]), 9))
-            share = r.get("act_energy_norm")
+        weights = {round(float(column(r, "voltage")), 9): r for r in models[n].get("sweep") or []}
+        for r in sorted(models[n]["act_sweep"], key=lambda r: -float(column(r, "voltage"))):
+            v = float(column(r, "voltage"))
+            w = weights.get(round(v, 9))
+            share, total = column(r, "act_energy_norm"), column(r, "energy_norm")
             rows.append([
-                n, f"{float(r['voltage']):.2f}", _acc_ci(w), _acc_ci(r),
-                fmt_acc(w.get("energy_norm"), 3) if w else "—", fmt_acc(r.get("energy_norm"), 3),
-                "—" if share in (None, "") else f"{float(share) / float(r['energy_norm']):.3f}",
+                n, f"{v:.2f}", _acc_ci(w), _acc_ci(r),
+                fmt_acc(column(w, "energy_norm"), 3) if w else "—", fmt_acc(total, 3),
+                "—" if share is None or total is None else f"{float(share) / float(total):.3f}",
             ])  # fmt: skip
     lines = ["## Activation buffer: which memory limits the voltage", ""]
     lines += [limit_line(n, models[n].get("summary") or {}, unit) for n in names] + [""]

@@ -22,7 +22,8 @@ from wcatsim.analysis.pareto import SWEEP_FILE, iso_accuracy_saving
 from wcatsim.analysis.report.format import figure, fmt_acc, fmt_ber, markdown_table, voltage_label
 from wcatsim.analysis.report.tables import security_section
 from wcatsim.analysis.security import attack_summaries, security_point
-from wcatsim.store.atomic import atomic_write_text, read_csv, read_json_object
+from wcatsim.store.atomic import atomic_write_text, read_json_object
+from wcatsim.store.columns import read_table
 
 REPORT_FILE = "report.md"
 RANDOM_FLIP_FILE = "random_flip.csv"
@@ -225,10 +226,10 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
                 layer_table(layers),
                 "",
             ]
-    flips = read_csv(run_dir / RANDOM_FLIP_FILE)
+    flips = read_table(run_dir / RANDOM_FLIP_FILE)  # old or new column names
     if flips:
         parts += ["## Random bit errors", "", random_flip_table({title: flips}), "", RANDOM_FLIP_CAPTION, ""]
-    sweep = read_csv(run_dir / SWEEP_FILE)
+    sweep = read_table(run_dir / SWEEP_FILE)
     if sweep:
         meaning = (read_json_object(run_dir / "sweep_voltage.json").get("settings") or {}).get("ber_meaning")
         parts += ["## Voltage sweep", "", sweep_table({title: sweep}, meaning), "", sweep_caption(meaning)]

@@ -420,7 +420,10 @@ def run_bfa(
     files = OUTPUTS[bfa_family(defence)]
     flips_path = out_dir / files[0] if write else None
     summary_path = out_dir / files[1] if write else None
+    from wcatsim.store.columns import identity_of, standard_columns, with_identity
     from wcatsim.store.results import ResultStore, fingerprint, now_stamp
+
+    identity = identity_of(run)
 
     # The summary is the table's sidecar: its fingerprint and creation time name the earlier results
     # when a later attack keeps them aside (an attack is not resumed; nothing it wrote is deleted).
@@ -473,7 +476,8 @@ def run_bfa(
                 store.begin()
                 summary = summarise(results, base, per_trial)
                 summary["complete"] = trial + 1 == trials
-                atomic_write_csv(flips_path, columns, [row for t in results for row in t.rows])
+                atomic_write_csv(flips_path, standard_columns(columns),  # identity first, units named
+                                 with_identity([row for t in results for row in t.rows], identity))
                 store.write_sidecar(summary)
     finally:
         if store is not None:

@@ -79,6 +79,7 @@ from wcatsim.experiments.plan.energy import (
     LevelShifters,
     domains_energy,
 )
+from wcatsim.store.columns import accept_both, identity_of, standard_columns, standard_row, voltage_columns
 
 PLAN_JSON = "plan_voltage.json"
 PLAN_CSV = "plan_voltage.csv"
@@ -202,6 +203,10 @@ class VoltagePlan:
     """the level shifters' part of ``energy_norm`` (bits read from domains below the highest)"""
     level_shifters: LevelShifters = DEFAULT_LEVEL_SHIFTERS
     """the level-shifter parameters the energies were costed with"""
+    identity: dict[str, Any] = field(repr=False, default_factory=dict)
+    """the run's identity columns of plan_voltage.csv (wcatsim.store.columns.run_identity)"""
+    technology: Any = field(repr=False, default=None)
+    """the Technology the voltages are in (plan_voltage.csv's voltage_v and voltage_norm)"""
 
     @property
     def saving_over_uniform(self) -> float:
@@ -459,7 +464,8 @@ def plan_voltage(
         loss = np.full((n_dom, n_steps), np.inf)
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
-        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings))
+        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings), tech,
+                                  identity_of(run))
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
         sharing = evaluator.sharing_clean_prefix() if share_prefix else contextlib.nullcontext()
@@ -577,6 +583,8 @@ def plan_voltage(
         eval_images=evaluator.subset,
         level_shifter_norm=final.level_shifter_norm,
         level_shifters=shifters,
+        identity=identity_of(run),
+        technology=tech,
     )
     if target is not None:
         write_plan(plan, target)
@@ -740,7 +748,9 @@ def write_plan(plan: VoltagePlan, out_dir: str | Path) -> dict[str, Path]:
 
     out_dir = Path(out_dir)
     paths = {"json": out_dir / PLAN_JSON, "csv": out_dir / PLAN_CSV}
-    atomic_write_csv(paths["csv"], PLAN_CSV_COLUMNS, plan.domain_rows())
+    convert = voltage_columns(plan.technology) if plan.technology is not None else None
+    atomic_write_csv(paths["csv"], standard_columns(PLAN_CSV_COLUMNS),  # identity first, units named
+                     [standard_row(row, plan.identity, convert) for row in plan.domain_rows()])
     atomic_write_json(paths["json"], plan.to_json())
     return paths
 
@@ -844,14 +854,24 @@ class _SensitivityCache:
     evaluated; one of other settings keeps the earlier table under its fingerprint; the table is locked
     while the planner runs."""
 
-    def __init__(self, out_dir: Path | None, fingerprint: str) -> None:
+    def __init__(self, out_dir: Path | None, fingerprint: str, tech: Any = None,
+                 identity: dict[str, Any] | None = None) -> None:  # fmt: skip
+        from wcatsim.store.files import OUTPUTS
         from wcatsim.store.results import PointTable
 
+        convert = voltage_columns(tech) if tech is not None else None
+        # The plan and its figures were made from this table: kept aside with it, under its fingerprint
+        # (left under the plain names, they would stand beside the new table showing the old plan).
+        made_from = [out_dir / name for name in OUTPUTS["plan_voltage"]
+                     if name not in (SENSITIVITY_CSV, Path(SENSITIVITY_CSV).with_suffix(".json").name)
+                     ] if out_dir is not None else []  # fmt: skip
         self.table = PointTable(
-            out_dir / SENSITIVITY_CSV if out_dir is not None else None, SENSITIVITY_COLUMNS,
+            out_dir / SENSITIVITY_CSV if out_dir is not None else None, standard_columns(SENSITIVITY_COLUMNS),
             ("domain", "voltage"), {},
             fingerprint_key=fingerprint, sidecar="fingerprint", order="insertion",
-            key_types={"domain": str}, parse=_sensitivity_row, check_path=False,
+            key_types={"domain": str}, check_path=False,
+            parse=lambda row: _sensitivity_row(accept_both(row, tech)),  # old or new column names
+            derive=lambda row: standard_row(row, identity, convert), also=made_from,
         )  # fmt: skip
         self.fingerprint = fingerprint
         self.reused = 0

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from wcatsim.experiments.montecarlo.tasks import EvalSpec, FlipTask, VoltageTask
 from wcatsim.experiments.sweeps import targets
 from wcatsim.memory.evaluator import model_fingerprint
 from wcatsim.stats.tails import lower_tail
+from wcatsim.store.columns import TEXT_COLUMNS, identity_of, standard_columns, standard_row, voltage_columns
 from wcatsim.store.results import PointTable, typed_row
 from wcatsim.train.tracking import ScalarLog, log_point
 
@@ -102,11 +104,12 @@ EXTENDED_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2, 2e-2
 
 
 def _parse(name: str) -> Callable[[str], Any]:
-    return int if name in _INT_COLUMNS else float
+    return int if name in _INT_COLUMNS or name == "bits" else float
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
-    return typed_row(row, {name: _parse(name) for name in row})
+    # the identity columns (run, model, quantizer, dataset) are text (wcatsim.store.columns)
+    return typed_row(row, {name: _parse(name) for name in row if name not in TEXT_COLUMNS})
 
 
 def _loaded(run: Any, device: str) -> Any:
@@ -256,6 +259,7 @@ def _run_sweep(
                 row = {key: point, **extra(point),
                        **_point_row(realisations, clean_acc, point_rule, data_bits, n, pilot)}
                 table.add(point, row, _realisation_rows(key, point, realisations))
+                row = table.derive(row)  # the identity and the columns under their new names too
                 row = _typed({k: row.get(k) for k in table.columns} | {key: point})
                 resumed = False
             rows.append(row)
@@ -609,14 +613,17 @@ def random_flip_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ())
-            + (targets.FLIP_ACT_COLUMNS if act is not None else ()),
+            standard_columns(RANDOM_FLIP_COLUMNS + (ECC_COLUMNS if protected else ())
+                             + (targets.FLIP_ACT_COLUMNS if act is not None else ())),
             "ber", settings,
             meta=_meta(config, run, evaluator), family=targets.family("random_flip", act),
             realisation_columns=(
-                ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                standard_columns(
+                    ("ber", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                )
                 if per_realisation else None
             ),
+            derive=partial(standard_row, identity=_identity(config, run)),
         ) as table:  # fmt: skip
             return _run_sweep(
                 points=bers, key="ber", table=table,
@@ -844,14 +851,18 @@ def voltage_sweep(
         protected = scheme != "none"
         with PointTable(
             out,
-            SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ())
-            + (targets.VOLTAGE_ACT_COLUMNS if act is not None else ()),
+            standard_columns(SWEEP_VOLTAGE_COLUMNS + (ECC_COLUMNS if protected else ())
+                             + (targets.VOLTAGE_ACT_COLUMNS if act is not None else ())),
             "voltage", settings,
             meta=_meta(config, run, evaluator), descending=True, family=targets.family("sweep_voltage", act),
             realisation_columns=(
-                ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                standard_columns(
+                    ("voltage", *REALISATION_COLUMNS, *(ECC_REALISATION_COLUMNS if protected else ()))
+                )
                 if per_realisation else None
             ),
+            derive=partial(standard_row, identity=_identity(config, run), voltage=voltage_columns(tech),
+                           act_voltage=voltage_columns(act_tech) if act_tech is not None else None),
         ) as table:  # fmt: skip
             return _run_sweep(
                 points=volts, key="voltage", table=table,
@@ -915,10 +926,10 @@ def compare_realisations(
     difference far more precisely than the two separate CIs suggest.
     """
     from wcatsim.experiments.montecarlo.stats import paired_difference
-    from wcatsim.store.atomic import read_csv
+    from wcatsim.store.columns import read_table
 
     def by_point(path: str | Path) -> dict[float, dict[int, dict[str, str]]]:
-        rows = read_csv(path)
+        rows = read_table(path)  # old or new column names
         if not rows:
             raise InputError(f"{path} has no realisation rows: run the sweep with `option.per_realisation`")
         out: dict[float, dict[int, dict[str, str]]] = {}
@@ -940,6 +951,11 @@ def compare_realisations(
         result.append({key: point, "pairs": d.n, "diff_mean": d.mean, "diff_std": d.std,
                        "ci_low": d.ci_low, "ci_high": d.ci_high})  # fmt: skip
     return result
+
+
+def _identity(config: Any, run: Any) -> dict[str, Any]:
+    """Return the run's identity columns (run, model, quantizer, bits, dataset: wcatsim.store.columns)."""
+    return identity_of(run, config)
 
 
 def _meta(config: Any, run: Any, evaluator: Any = None) -> dict[str, Any]:
