@@ -44,7 +44,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as wcatsim sets it (cli/main.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as wcatsim sets it (wcatsim/cli/main.py)
 
 
 def _model(name: str, size: int):

@@ -263,10 +263,13 @@ def test_demo_summary_keys(tmp_path) -> None:
         "bfa_flips_to_original_threshold", "bfa_broken", "bfa_stalled", "train_test_accuracy",
         "plan_energy_norm_1pt", "plan_saving_over_uniform_1pt", "plan_uniform_voltage_1pt",
         "plan_uniform_energy_norm_1pt", "plan_verified_acc_mean_1pt", "plan_within_budget_1pt",
-        "plan_voltages_1pt", "protection_1pt", "run_dir",
+        "plan_voltages_1pt", "protection_1pt",
+        # issue 20 §1: the activation buffer's sweep and which memory limits the voltage
+        "act_clean_acc", "act_iso_acc_voltage_1pt", "act_iso_acc_energy_norm_1pt", "voltage_limited_by",
+        "run_dir",
     ]  # fmt: skip
     assert list(models["wcat"]) == [
-        "summary", "train", "random_flip", "sweep", "bfa", "plan", "protection", "run_dir",
+        "summary", "train", "random_flip", "sweep", "act_sweep", "bfa", "plan", "protection", "run_dir",
     ]  # fmt: skip
 
 

@@ -161,3 +161,22 @@ def test_defence_table_gives_detection_restored_accuracy_and_price() -> None:
     row = defence_table({"maxabs": bfa}).splitlines()[2]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == ["maxabs", "checksum", "19/20 (95.0%)", "92.5", "5.36", "10.2", "< 1"], cells
+
+
+def test_buffer_section_says_which_memory_limits_and_splits_the_energy() -> None:
+    from wcatsim.analysis.report.tables import buffer_section
+
+    sweep = [
+        {"voltage": "1.0", "acc_mean": "98.0", "ci_low": "97.9", "ci_high": "98.1", "energy_norm": "1.0"},
+        {"voltage": "0.9", "acc_mean": "96.5", "ci_low": "96.0", "ci_high": "97.0", "energy_norm": "0.8"},
+    ]
+    act = [{"voltage": "0.9", "acc_mean": "97.5", "ci_low": "97.0", "ci_high": "98.0", "energy_norm": "0.9",
+            "act_energy_norm": "0.18"}]
+    summary = {"voltage_limited_by": "weights", "iso_acc_voltage_1pt": 1.0, "act_iso_acc_voltage_1pt": 0.9}
+    lines = buffer_section({"maxabs": {"sweep": sweep, "act_sweep": act, "summary": summary}}, unit="Vmin")
+    assert lines[2] == ("- **maxabs**: the weights limit the voltage (the weights' 1-point iso-accuracy "
+                        "voltage 1.00 × Vmin, the buffer's 0.90 × Vmin).")
+    # buffer share 0.18 / 0.9 = 0.200; E weights from the weights' sweep at the same voltage
+    row = "| maxabs | 0.90 | 96.50 [96.00, 97.00] | 97.50 [97.00, 98.00] | 0.800 | 0.900 | 0.200 |"
+    assert lines[4].splitlines()[2] == row
+    assert buffer_section({"maxabs": {"sweep": sweep}}) == []

@@ -4,6 +4,9 @@ two same-signed top-bit flips in one group seen by the third signature bit, flag
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -110,6 +113,22 @@ def test_repair_zeroes_exactly_the_flagged_groups() -> None:
         assert out[name].shape == c.shape and out[name].dtype == c.dtype
 
 
+def test_every_defence_has_output_names_of_its_own() -> None:
+    from wcatsim.store.files import OUTPUTS, bfa_family
+
+    # the store cannot import the registry (it sits below it): the names it reserves must agree with it
+    assert {f for f in OUTPUTS if f.startswith("bfa")} == {bfa_family(d) for d in DEFENCES.names()}
+    names = [n for d in DEFENCES.names() for n in OUTPUTS[bfa_family(d)]]
+    assert len(names) == len(set(names)) == 4 * len(DEFENCES.names())
+    assert OUTPUTS[bfa_family("secded-zero")][:2] == ("bfa_secded-zero_flips.csv",
+                                                      "bfa_secded-zero_summary.json")
+    # another command's --out may not take a defended attack's name; the refusal names the attack
+    from wcatsim.store.files import check_table_path
+
+    with pytest.raises(InputError, match=r"`wcatsim bfa --defence checksum`'s bfa_checksum_flips.csv"):
+        check_table_path(Path("bfa_checksum_flips.csv"), "random_flip")
+
+
 def test_the_registry_has_none_checksum_and_the_memory_schemes() -> None:
     assert DEFENCES.names() == ("none", "checksum", "secded", "secded-zero", "parity-zero")
     codes = _codes()
@@ -130,7 +149,10 @@ def test_bfa_with_checksums_counts_the_detected_flips_as_a_hand_check_does(digit
     s = run_bfa(run, trials=1, seed=0, out_dir=tmp_path, defence="checksum").summary
     assert s["defence"] == "checksum" and s["defence_group_size"] == 16 and s["defence_min_groups"] == 256
     flips = s["flips_to_break"][0]
-    rows = [r for r in read_csv(tmp_path / "bfa_flips.csv") if int(r["flip"]) <= flips]
+    # an attack against a defence keeps its own files: the undefended attack's names stay free
+    assert not (tmp_path / "bfa_flips.csv").exists() and not (tmp_path / "bfa_summary.json").exists()
+    assert json.loads((tmp_path / "bfa_checksum_summary.json").read_text())["flips_to_break"] == [flips]
+    rows = [r for r in read_csv(tmp_path / "bfa_checksum_flips.csv") if int(r["flip"]) <= flips]
     image = weight_image(run.model)
     clean = {name: [int(v) for v in img.codes.reshape(-1)] for name, img in image.items()}
     attacked = {name: list(values) for name, values in clean.items()}
@@ -251,7 +273,7 @@ def test_bfa_with_parity_zero_reads_what_a_hand_count_of_parities_gives(digits_r
     for name, img in image.items():
         start[name], at = at, at + img.codes.numel()
     attacked = list(clean)
-    for r in read_csv(tmp_path / "bfa_flips.csv"):
+    for r in read_csv(tmp_path / "bfa_parity-zero_flips.csv"):
         if int(r["flip"]) <= flips:
             attacked[start[r["layer"]] + int(r["index"])] = int(r["code_after"])
     flipped_bits = [bin((a ^ c) & 0xF).count("1") for a, c in zip(attacked, clean, strict=True)]

@@ -30,8 +30,8 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     result = CliRunner().invoke(demo, args)
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'report.md'}" in result.output
-    for stage in range(1, 8):
-        assert f"[demo {stage}/7]" in result.output, f"stage {stage} did not say it started"
+    for stage in range(1, 9):
+        assert f"[demo {stage}/8]" in result.output, f"stage {stage} did not say it started"
     assert "incomplete" not in result.output, result.output
 
     for name in ("report.md", "pareto.csv", "summary.json", "demo.json"):
@@ -89,6 +89,11 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert sorted(entry["plan_voltages_1pt"]) == ["conv1", "conv2", "conv3", "fc"]
         assert sorted(entry["protection_1pt"]) == sorted(SCHEMES)
         assert entry["protection_1pt"]["none"]["iso_acc_saving"] == pytest.approx(entry["iso_acc_saving_1pt"])
+        # issue 20 §1: the activation buffer's own sweep, and the memory with the higher 1-point voltage
+        weights_v, act_v = entry["iso_acc_voltage_1pt"], entry["act_iso_acc_voltage_1pt"]
+        assert 0.8 <= act_v <= 1.0 and 0 <= entry["act_clean_acc"] <= 100
+        expected = "both" if act_v == weights_v else "weights" if weights_v > act_v else "activations"
+        assert entry["voltage_limited_by"] == expected, entry
 
     points = read_csv(out / "pareto.csv")
     assert tuple(points[0]) == POINT_COLUMNS  # issue 19 section 3: the legend in fields, units named
@@ -108,13 +113,16 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     assert "WCAT − maxabs, saving within 1 pt, paired" in report
     assert "## Per-layer voltage plan within 1 point" in report
     assert "## Protection schemes" in report
+    assert "## Activation buffer: which memory limits the voltage" in report
+    for model in ("maxabs", "lsq", "wcat"):
+        assert f"- **{model}**: " in report and f"- **{model}**: not known" not in report, model
     for scheme in SCHEMES:
         assert f"| {scheme} |" in report, scheme
 
     # A rerun reuses every finished stage.
     again = CliRunner().invoke(demo, args)
     assert again.exit_code == 0, again.output
-    assert again.output.count("reusing") == 18, again.output  # 6 stages x 3 models
+    assert again.output.count("reusing") == 21, again.output  # 7 stages x 3 models
 
 
 def test_an_identical_run_under_runs_root_is_copied_not_retrained(tmp_path: Path) -> None:
@@ -166,7 +174,7 @@ def _fake_stages(monkeypatch, tmp_path: Path, failing: str, error: Exception) ->
     monkeypatch.setattr(demo_module, "train_or_reuse", trained)
     monkeypatch.setattr("wcatsim.train.runs.load_run", lambda run_dir, device="auto": run_dir)
     monkeypatch.setattr("wcatsim.train.health.check_run", lambda run, allow=False: None)
-    for stage in ("random_flip", "sweep", "protect", "plan", "bfa"):
+    for stage in ("random_flip", "sweep", "act_sweep", "protect", "plan", "bfa"):
 
         def action(run, plan, progress, stage=stage):
             calls.append(f"{stage}:{Path(run).name}")
@@ -214,7 +222,7 @@ def test_seeds_beyond_the_first_run_only_the_sweep_and_bfa(monkeypatch, tmp_path
     seed1 = sorted(c for c in calls if "seed1" in c)
     quantizers = ("maxabs", "lsq", "wcat")
     assert seed1 == sorted(f"{stage}:{q}-seed1" for stage in ("sweep", "bfa") for q in quantizers)
-    assert len(calls) - len(seed1) == 15  # seed 0: five stages x three models
+    assert len(calls) - len(seed1) == 18  # seed 0: six stages x three models
     stages = json.loads((tmp_path / "demo" / "demo.json").read_text())["stages"]
     assert {"train:wcat:seed1", "sweep:wcat:seed1", "bfa:wcat:seed1", "sweep:wcat"} <= set(stages)
 
@@ -254,3 +262,12 @@ def test_the_headline_says_when_a_plan_misses_on_the_final_set() -> None:
     held = format_summary({"wcat": {**row, "plan_within_budget_1pt": True}})
     assert "0.600 (misses on final set)" in missed
     assert "misses" not in held and "0.600" in held
+
+
+def test_the_memory_with_the_higher_iso_accuracy_voltage_limits() -> None:
+    from wcatsim.pipelines.demo import limiting_memory
+
+    assert limiting_memory(0.9, 0.85) == "weights"
+    assert limiting_memory(0.85, 0.9) == "activations"
+    assert limiting_memory(0.88, 0.88) == "both"
+    assert limiting_memory(None, 0.9) is None and limiting_memory(0.9, None) is None

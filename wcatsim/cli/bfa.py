@@ -113,7 +113,8 @@ def bfa(
     100/C + 1/C where that is lower (flips_to_original_threshold); repeats it for --trials attack
     batches, and flips as many random bits
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
-    and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory.
+    and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory
+    (with --defence NAME: bfa_NAME_flips.csv and bfa_NAME_summary.json, beside the undefended attack's).
 
     --objective targeted --target-class T [--source-class S] runs T-BFA instead (Rakin et al., TPAMI
     2021): a trial "breaks" when >= 90% of the source test images are classified as T while the other
@@ -134,7 +135,7 @@ def bfa(
         return
 
     from wcatsim.store.atomic import exclusive
-    from wcatsim.store.files import OUTPUTS
+    from wcatsim.store.files import OUTPUTS, bfa_family
 
     objective_options = _objective_options(objective, target_class, source_class)
     from wcatsim.experiments.attacks.defences import DEFENCES
@@ -148,10 +149,11 @@ def bfa(
         max_iterations=max_iterations, attack_batch=attack_batch, eval_subset=eval_subset,
         threshold=threshold,
     )  # fmt: skip
-    figure = plot_target(plot, exp.dir / "bfa.png")
+    family = bfa_family(defence)  # an attack against a defence keeps its own files (bfa_checksum_...)
+    figure = plot_target(plot, exp.dir / OUTPUTS[family][2])
     if figure is not None:
-        check_figure_path(figure, "bfa")
-    with exclusive(exp.dir / OUTPUTS["bfa"][0]):
+        check_figure_path(figure, family)
+    with exclusive(exp.dir / OUTPUTS[family][0]):
         from wcatsim.experiments.attacks.bfa import format_summary, run_bfa
         from wcatsim.train.progress import on_terminal
 
@@ -190,7 +192,7 @@ def bfa(
     if figure is not None:
         from wcatsim.analysis.plots.bfa import plot_bfa_trials
 
-        written = plot_bfa_trials(run.dir, figure)
+        written = plot_bfa_trials(run.dir, figure, defence)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
 
 

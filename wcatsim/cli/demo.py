@@ -60,9 +60,10 @@ def demo(
 
     Trains 4-bit maxabs, LSQ and WCAT models; runs the random-flip protocol
     (the paper's BER list extended to 5e-2) and a voltage sweep on
-    chandramoorthy14 on each; runs the Bit-Flip Attack (3 trials); draws every
-    figure; writes OUT/report.md, OUT/pareto.csv and OUT/summary.json. A rerun
-    reuses the stages already finished.
+    chandramoorthy14 on each, the same sweep of the activation buffer (8-bit
+    activations; the report says which memory limits the voltage); runs the
+    Bit-Flip Attack (3 trials); draws every figure; writes OUT/report.md,
+    OUT/pareto.csv and OUT/summary.json. A rerun reuses the stages already finished.
     """
     from wcatsim.store.files import check_writable, is_run_dir
 

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan-voltage": ("wcatsim.cli.plan_voltage:plan_voltage",
                      "Plan one SRAM voltage per domain of layers: least energy within an accuracy budget."),
     "pareto": ("wcatsim.cli.pareto:pareto", "Accuracy-versus-energy Pareto fronts of voltage sweeps."),
+    "security": ("wcatsim.cli.security:security",
+                 "Flips to break each defended model against its energy per inference (the front)."),
     "savings": ("wcatsim.cli.savings:savings",
                 "Per preset: each model's 1-point energy saving, CI and band."),
     "sram": ("wcatsim.cli.sram:sram", "SRAM technology presets: list them, tabulate and plot one."),

@@ -2,7 +2,8 @@
 
 Trains 4-bit maxabs, LSQ and WCAT models with the default trainer, then on each:
 the random-flip protocol (the paper's BER list extended to 5e-2), a voltage sweep
-on ``chandramoorthy14`` with simulated chips, and the Bit-Flip Attack; draws every
+on ``chandramoorthy14`` with simulated chips, the same sweep of the activation buffer (8-bit stored
+activations, default buffer settings; the weights fault-free), and the Bit-Flip Attack; draws every
 figure; writes ``report.md``, ``pareto.csv`` and ``summary.json``.
 
 Every stage writes its results as it finishes, and a rerun with the same settings
@@ -25,6 +26,7 @@ from sram_models.errors import InputError
 from wcatsim.stats.censoring import fmt_count, median_ci_of, median_or_bound
 from wcatsim.store.atomic import atomic_write_json, read_json_object, read_toml_file
 from wcatsim.store.columns import read_table as read_csv  # result tables under old or new column names
+from wcatsim.store.files import default_table, target_family
 from wcatsim.store.results import StageLedger
 
 DEFAULT_OUT = Path("demo_out")
@@ -32,6 +34,8 @@ STATE_FILE = "demo.json"
 SUMMARY_FILE = "summary.json"
 PARETO_FILE = "pareto.csv"
 QUANTIZERS = ("maxabs", "lsq", "wcat")
+# the activation buffer's sweep table in a run directory: sweep_voltage_activations.csv
+ACT_SWEEP_FILE = default_table(target_family("sweep_voltage", "activations"))
 # Files of a finished training run (copied when `runs/` already holds the same run).
 _TRAIN_FILES = ("config.toml", "checkpoint.pt", "last.pt", "metrics.csv", "summary.json", "train.log")
 
@@ -71,6 +75,9 @@ class DemoPlan:
             "train": ("bits", "train_overrides"),
             "random_flip": ("bers", "samples", "seed"),
             "sweep": ("preset", "voltages", "chips", "seed"),
+            # the activation buffer's default settings (attack.activations) are part of its table's own
+            # fingerprint; here only what the demo chooses
+            "act_sweep": ("preset", "voltages", "chips", "seed"),
             "protect": ("preset", "voltages", "chips", "seed", "schemes"),
             # the plan's grid is the sweep's; as many planning chips, and as many per verification set
             "plan": ("preset", "voltages", "chips", "seed", "plan_budget"),
@@ -195,7 +202,7 @@ def _run_stages(
 
     missing: list[str] = []
     reused = 0  # stages found finished from an earlier run
-    n_stages = 7
+    n_stages = 8
     say(
         f"[demo] {'quick' if plan.quick else 'full'} run into {out_dir}/ "
         "(results of finished stages are reused)"
@@ -232,6 +239,9 @@ def _run_stages(
          lambda d: _random_flip(loaded_dir(d), plan, progress)),
         ("sweep", f"voltage sweep on {plan.preset}: {len(plan.voltages)} voltages x {plan.chips} chips"
          + seeds_text, lambda d: _sweep(loaded_dir(d), plan, progress)),
+        ("act_sweep", f"the activation buffer's sweep (8-bit activations, default buffer settings; the "
+         f"weights fault-free): {len(plan.voltages)} voltages x {plan.chips} chips",
+         lambda d: _act_sweep(loaded_dir(d), plan, progress)),
         ("protect", f"the same sweep with each protection scheme ({', '.join(plan.schemes)})",
          lambda d: _protect(loaded_dir(d), plan, progress)),
         ("plan", f"per-layer voltage plan within {plan.plan_budget:g} point ({plan.chips} planning chips, "
@@ -244,6 +254,7 @@ def _run_stages(
                # the per-chip rows too: the bootstrap over chips reads them (an older demo's sweep without
                # them is recomputed, to the same rows, to add them)
                "sweep": ("sweep_voltage.csv", "sweep_voltage_realisations.csv"),
+               "act_sweep": (ACT_SWEEP_FILE,),
                "protect": tuple(protected_sweep_file(s) for s in plan.schemes) or ("sweep_voltage.csv",),
                "plan": ("plan_voltage.json",), "bfa": ("bfa_summary.json", "bfa_flips.csv")}  # fmt: skip
     for number, (stage, what, action) in enumerate(stages, start=2):
@@ -376,6 +387,16 @@ def _sweep(run: Any, plan: DemoPlan, progress: bool) -> None:
     # per_realisation: each chip's accuracy, which the bootstrap over chips resamples
     voltage_sweep(run, plan.preset, plan.voltages, chips=plan.chips, seed=plan.seed, progress=progress,
                   config=run.config, per_realisation=True)  # fmt: skip
+
+
+def _act_sweep(run: Any, plan: DemoPlan, progress: bool) -> None:
+    from wcatsim.config import ActivationSpec
+    from wcatsim.experiments.sweeps.sweep import voltage_sweep
+
+    # issue 20 §1: the buffer alone at each swept voltage (the weights fault-free at nominal), on the same
+    # chips' seeds as the weights' sweep, so the two iso-accuracy voltages compare memory with memory
+    voltage_sweep(run, plan.preset, plan.voltages, chips=plan.chips, seed=plan.seed, progress=progress,
+                  config=run.config, activations=ActivationSpec(target="activations"))  # fmt: skip
 
 
 def protected_sweep_file(scheme: str) -> str:
@@ -515,6 +536,7 @@ def collect(
         train = read_json_object(run_dir / "summary.json")
         flips = read_csv(run_dir / "random_flip.csv")
         sweep = read_csv(run_dir / "sweep_voltage.csv")
+        act_sweep = read_csv(run_dir / ACT_SWEEP_FILE)
         bfa = read_json_object(run_dir / "bfa_summary.json")
         voltage_plan = read_json_object(run_dir / "plan_voltage.json")
         protection = {"none": {"sweep": sweep}} if sweep else {}
@@ -527,6 +549,7 @@ def collect(
         iso1 = protection["none"]["iso_1pt"] if sweep else None  # computed just above
         km = median_or_bound(bfa) if bfa else (None, None)  # also for a summary older than the median
         iso01 = iso_dict(sweep, 0.1) if sweep else None
+        act_iso1 = iso_dict(act_sweep, 1.0) if act_sweep else None
         clean = float(sweep[0]["clean_acc"]) if sweep else train.get("test_accuracy")
         entry: dict[str, Any] = {
             "clean_acc": clean,
@@ -570,6 +593,14 @@ def collect(
                          "bounded_by_sweep": found["iso_1pt"]["bounded_by_sweep"]}
                 for scheme, found in protection.items()
             } or None,  # fmt: skip
+            # issue 20 §1: the activation buffer alone (weights fault-free), 1 point below its own clean
+            # accuracy (8-bit stored activations, faults off); its energy_norm counts both memories
+            "act_clean_acc": float(act_sweep[0]["clean_acc"]) if act_sweep else None,
+            "act_iso_acc_voltage_1pt": act_iso1["voltage"] if act_iso1 else None,
+            "act_iso_acc_energy_norm_1pt": act_iso1["energy_norm"] if act_iso1 else None,
+            # which memory limits the voltage: the one whose own iso-accuracy voltage is higher
+            "voltage_limited_by": limiting_memory(iso1["voltage"] if iso1 else None,
+                                                  act_iso1["voltage"] if act_iso1 else None),
             "run_dir": str(run_dir),
         }
         summary[q] = entry
@@ -578,12 +609,29 @@ def collect(
             "train": train,
             "random_flip": flips,
             "sweep": sweep,
+            "act_sweep": act_sweep,
             "bfa": bfa,
             "plan": voltage_plan or None,
             "protection": protection,
             "run_dir": run_dir,
         }
     return summary, models
+
+
+def limiting_memory(weights_voltage: float | None, act_voltage: float | None) -> str | None:
+    """Which memory limits the supply voltage, from each memory's own 1-point iso-accuracy voltage.
+
+    Returns
+    -------
+    str or None
+        ``"weights"`` where the weights' voltage is the higher, ``"activations"`` where the buffer's is,
+        ``"both"`` where they are equal; None where either sweep is missing.
+    """
+    if weights_voltage is None or act_voltage is None:
+        return None
+    if abs(float(weights_voltage) - float(act_voltage)) <= 1e-9:
+        return "both"
+    return "weights" if float(weights_voltage) > float(act_voltage) else "activations"
 
 
 def add_uncertainty(

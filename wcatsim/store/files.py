@@ -40,6 +40,12 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
         "sweep_voltage.png", "sweep_voltage.pdf",
     ),
     "bfa": ("bfa_flips.csv", "bfa_summary.json", "bfa.png", "bfa.pdf"),
+    # --defence NAME (issue 20): an attack on a defended model keeps its own files, so the attacks of one
+    # model under every defence sit side by side (`wcatsim security` reads them); tests/experiments check
+    # that the names agree with the defence registry
+    **{f"bfa_{defence}": (f"bfa_{defence}_flips.csv", f"bfa_{defence}_summary.json", f"bfa_{defence}.png",
+                          f"bfa_{defence}.pdf")
+       for defence in ("checksum", "secded", "secded-zero", "parity-zero")},
     # --target activations / both (issue 20): tables of their own, so a weights table stays where the
     # analysis reads it
     **{f"{family}_{target}": tuple(f"{family}_{target}{end}" for end in (
@@ -64,6 +70,13 @@ def target_family(family: str, target: str | None) -> str:
     """The family of a sweep's table for a fault target: ``random_flip`` for weights (or None),
     ``random_flip_activations`` / ``random_flip_both`` for the activation buffer."""
     return family if target in (None, "weights") else f"{family}_{target}"
+
+
+def bfa_family(defence: str | None) -> str:
+    """The output family of a Bit-Flip Attack against ``defence``: ``bfa`` undefended (``none`` or None),
+    ``bfa_checksum`` etc. otherwise (its files: ``bfa_checksum_flips.csv``, ``bfa_checksum_summary.json``,
+    ``bfa_checksum.png``)."""
+    return "bfa" if defence in (None, "none") else f"bfa_{defence}"
 
 
 def table_files(path: str | os.PathLike) -> list[Path]:
@@ -93,6 +106,8 @@ def _owner(name: str) -> str | None:
     for family, names in OUTPUTS.items():
         if name in names:
             command = family.replace("_", "-")
+            if family.startswith("bfa_"):  # an attack against a defence (issue 20)
+                command = f"bfa --defence {family.removeprefix('bfa_')}"
             for target in ("activations", "both"):  # a sweep's buffer tables (issue 20)
                 if family.endswith(f"_{target}"):
                     command = f"{family.removesuffix(f'_{target}').replace('_', '-')} --target {target}"
@@ -179,6 +194,7 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "OUTPUTS",
     "RUN_FILES",
+    "bfa_family",
     "check_figure_path",
     "check_not_reserved",
     "check_table_path",

@@ -17,17 +17,24 @@ SUMMARY_FILE = "bfa_summary.json"
 LINESTYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3))]
 
 
-def load_bfa_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """``bfa_summary.json`` and the rows of ``bfa_flips.csv`` of a run directory."""
+def load_bfa_results(
+    run_dir: str | Path, defence: str = "none"
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """``bfa_summary.json`` and the rows of ``bfa_flips.csv`` of a run directory (of the attack against
+    ``defence``: ``bfa_checksum_summary.json`` etc., :func:`wcatsim.store.files.bfa_family`)."""
+    from wcatsim.store.files import OUTPUTS, bfa_family
+
     run_dir = Path(run_dir)
-    path = run_dir / SUMMARY_FILE
+    flips_file, summary_file = OUTPUTS[bfa_family(defence)][:2]
+    path = run_dir / summary_file
     if not path.is_file():
+        flag = "" if defence == "none" else f" --defence {defence}"
         raise InputError(
-            f"{run_dir} holds no Bit-Flip Attack results ({SUMMARY_FILE}): "
-            f"run `wcatsim bfa --run {run_dir}` first"
+            f"{run_dir} holds no Bit-Flip Attack results ({summary_file}): "
+            f"run `wcatsim bfa --run {run_dir}{flag}` first"
         )
     summary = json.loads(path.read_text(encoding="utf-8"))
-    return summary, read_table(run_dir / FLIPS_FILE)  # old or new column names
+    return summary, read_table(run_dir / flips_file)  # old or new column names
 
 
 def trial_curves(summary: dict[str, Any], rows: list[dict[str, str]]) -> list[tuple[list[int], list[float]]]:
@@ -56,9 +63,10 @@ def _acc_axis_label(summary: dict[str, Any]) -> str:
     return "test accuracy (%)"
 
 
-def plot_bfa_trials(run_dir: str | Path, path: str | Path) -> list[Path]:
-    """Accuracy against flips for every trial of one run; the stop threshold dashed; PNG + PDF."""
-    summary, rows = load_bfa_results(run_dir)
+def plot_bfa_trials(run_dir: str | Path, path: str | Path, defence: str = "none") -> list[Path]:
+    """Accuracy against flips for every trial of one run (its attack against ``defence``); the stop
+    threshold dashed; PNG + PDF."""
+    summary, rows = load_bfa_results(run_dir, defence)
     fig, ax = new_figure(height=2.6 + LEGEND_LINE_IN * (int(summary["trials"]) + 1))  # + legend lines
     colour = color_for(str(summary.get("quant_method", "")))
     status = statuses(summary)

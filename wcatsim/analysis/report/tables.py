@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from wcatsim.analysis.report.format import figure, fmt_acc, markdown_table, voltage_label
+from wcatsim.analysis.security import SecurityPoint, fmt_flips, security_front
+from wcatsim.store.columns import column
 
 PLAN_CAPTION = (
     "Per-layer voltage plan (`wcatsim plan-voltage`): one supply voltage per quantized layer, each "
@@ -141,4 +143,122 @@ def protection_section(
     return lines
 
 
-__all__ = ["PLAN_CAPTION", "PROTECTION_CAPTION", "plan_section", "protection_section"]
+SECURITY_CAPTION = (
+    "The security–energy front (`wcatsim security`, issue 20): per model and defence, flips to break "
+    "the defended model (`wcatsim bfa --defence NAME --defended-break`; the attacker unaware of the "
+    "defence), the Kaplan–Meier median with its 95% CI (Brookmeyer–Crowley; ≥: half the trials or more "
+    "unbroken, the largest count observed), against energy per inference: the weight memory's at the "
+    "voltage (a sweep's energy_norm, 1 at nominal) plus the defence's priced overhead (Horowitz ISSCC "
+    "2014 figures, over the weight reads at nominal, added unscaled), in units of the undefended weight "
+    "memory at nominal. *area*: extra bits per stored weight bit. *front*: no other point has at most "
+    "its energy and at least its flips."
+)
+
+
+def security_table(points: Sequence[SecurityPoint]) -> str:
+    """The front's table: one row per :class:`wcatsim.analysis.security.SecurityPoint`."""
+    front = security_front(points)
+    rows = [
+        [p.label, p.defence, fmt_flips(p), f"{p.censored}/{p.trials}",
+         "nominal" if p.voltage is None else f"{p.voltage:g}", f"{p.memory_energy:.3f}",
+         f"{p.defence_energy:.3f}", f"{p.energy:.3f}", f"{100 * p.defence_area:.2f}", "◆" if on else ""]
+        for p, on in zip(points, front, strict=True)
+    ]  # fmt: skip
+    return markdown_table(
+        ["model", "defence", "flips to break, median [95% CI]", "unbroken", "voltage", "memory energy",
+         "defence energy", "energy per inference", "area %", "front"],
+        rows, align="llrrrrrrrc",
+    )  # fmt: skip
+
+
+def security_section(points: Sequence[SecurityPoint], figure_path: str | Path | None = None,
+                     relative_to: Path | None = None) -> list[str]:
+    """The report's security–energy section: heading, table, caption and (if given) the figure."""
+    parts = ["## Security against energy", "", security_table(points), "", SECURITY_CAPTION, ""]
+    if figure_path is not None:
+        parts += [figure(figure_path, "security against energy", relative_to or Path(".")), ""]
+    return parts
+
+
+BUFFER_CAPTION = (
+    "The activation buffer's sweep (`wcatsim sweep-voltage --target activations`, issue 20 §1; "
+    "docs/activations.md): the inputs of the quantized layers stored in 8 bits (ranges calibrated on 500 "
+    "training images) in a global-buffer SRAM of the same preset, read through the same chips' fault "
+    "model at each swept voltage, the weights fault-free at nominal. *weights* and *activations*: mean "
+    "accuracy over the chips [95% CI] with faults in that memory alone; the buffer's clean accuracy is "
+    "the model's with 8-bit stored activations. *E weights*: the weight memory's energy per inference "
+    "over its own at nominal; *E both*: both memories' (the buffer at V, the weights at nominal) over "
+    "both at nominal; *buffer share*: the buffer's part of *E both*. Every activation of an inference is "
+    "written once and read once, a write costed as a read."
+)
+
+
+def _acc_ci(row: Mapping[str, Any] | None) -> str:
+    if not row:
+        return "—"
+    low, high = column(row, "ci_low"), column(row, "ci_high")
+    ci = f" [{fmt_acc(low)}, {fmt_acc(high)}]" if low is not None and high is not None else ""
+    return fmt_acc(column(row, "acc_mean")) + ci
+
+
+def limit_line(name: str, summary: Mapping[str, Any], unit: str | None = "V") -> str:
+    """One line: which memory limits the voltage of model ``name`` (its demo summary's
+    ``voltage_limited_by``, ``iso_acc_voltage_1pt`` and ``act_iso_acc_voltage_1pt``)."""
+    who = summary.get("voltage_limited_by")
+    weights, act = summary.get("iso_acc_voltage_1pt"), summary.get("act_iso_acc_voltage_1pt")
+    if who is None:
+        return f"- **{name}**: not known (a sweep is missing)."
+    vunit = voltage_label(unit)
+    both = (f"the weights' 1-point iso-accuracy voltage {float(weights):.2f} {vunit}, "
+            f"the buffer's {float(act):.2f} {vunit}")
+    if who == "both":
+        return f"- **{name}**: both memories limit it alike ({both})."
+    limits = "weights limit" if who == "weights" else "activation buffer limits"
+    return f"- **{name}**: the {limits} the voltage ({both})."
+
+
+def buffer_section(models: Mapping[str, Mapping[str, Any]], unit: str | None = "V") -> list[str]:
+    """The report's activation-buffer section: per model and voltage, accuracy and energy of each memory,
+    and which memory limits the voltage (empty when no model has a buffer sweep)."""
+    names = [n for n, m in models.items() if m.get("act_sweep")]
+    if not names:
+        return []
+    vunit = voltage_label(unit)
+    rows = []
+    for n in names:
+        weights = {round(float(column(r, "voltage")), 9): r for r in models[n].get("sweep") or []}
+        for r in sorted(models[n]["act_sweep"], key=lambda r: -float(column(r, "voltage"))):
+            v = float(column(r, "voltage"))
+            w = weights.get(round(v, 9))
+            share, total = column(r, "act_energy_norm"), column(r, "energy_norm")
+            rows.append([
+                n, f"{v:.2f}", _acc_ci(w), _acc_ci(r),
+                fmt_acc(column(w, "energy_norm"), 3) if w else "—", fmt_acc(total, 3),
+                "—" if share is None or total is None else f"{float(share) / float(total):.3f}",
+            ])  # fmt: skip
+    lines = ["## Activation buffer: which memory limits the voltage", ""]
+    lines += [limit_line(n, models[n].get("summary") or {}, unit) for n in names] + [""]
+    lines += [
+        markdown_table(
+            ["model", f"V ({vunit})", "weights: acc %", "activations: acc %", "E weights", "E both",
+             "buffer share"], rows, align="lrrrrrr",
+        ),  # fmt: skip
+        "",
+        BUFFER_CAPTION,
+        "",
+    ]
+    return lines
+
+
+__all__ = [
+    "BUFFER_CAPTION",
+    "PLAN_CAPTION",
+    "PROTECTION_CAPTION",
+    "SECURITY_CAPTION",
+    "buffer_section",
+    "limit_line",
+    "plan_section",
+    "protection_section",
+    "security_section",
+    "security_table",
+]

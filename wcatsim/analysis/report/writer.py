@@ -20,6 +20,8 @@ from typing import Any
 
 from wcatsim.analysis.pareto import SWEEP_FILE, iso_accuracy_saving
 from wcatsim.analysis.report.format import figure, fmt_acc, fmt_ber, markdown_table, voltage_label
+from wcatsim.analysis.report.tables import security_section
+from wcatsim.analysis.security import attack_summaries, security_point
 from wcatsim.store.atomic import atomic_write_text, read_json_object
 from wcatsim.store.columns import read_table
 
@@ -189,7 +191,8 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
 
     Sections appear only for results present: training (``summary.json``), random
     flips (``random_flip.csv``), voltage sweep (``sweep_voltage.csv``, with the
-    iso-accuracy saving at 1 and 0.1 point), BFA (``bfa_summary.json``). Figures:
+    iso-accuracy saving at 1 and 0.1 point), BFA (``bfa_summary.json``; attacks against defences,
+    ``bfa_NAME_summary.json``, and their security–energy table at nominal voltage). Figures:
     ``figures`` if given, else every PNG in the run directory.
     """
     run_dir = Path(run_dir)
@@ -246,8 +249,16 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
     bfa = read_json_object(run_dir / BFA_SUMMARY_FILE)
     if bfa:
         parts += ["## Bit-Flip Attack", "", bfa_table({title: bfa}), ""]
-        if "detected_flips" in bfa:
-            parts += [defence_table({title: bfa}), ""]
+    # every attack against a defence keeps its own summary (bfa_checksum_summary.json, ...); an older
+    # run may hold a defended attack in bfa_summary.json itself
+    attacks = attack_summaries(run_dir)
+    defended = {f"{title} ({s['defence']})": s for s in attacks if "detected_flips" in s}
+    if defended:
+        parts += [defence_table(defended), ""]
+    # the front at nominal voltage (`wcatsim security --voltage V` reads a sweep for another voltage)
+    usable = [s for s in attacks if s.get("defence", "none") == "none" or s.get("defended_break")]
+    if len(usable) > 1:
+        parts += security_section([security_point(s) for s in usable])
     figs = [Path(f) for f in figures] if figures is not None else sorted(run_dir.glob("*.png"))
     if figs:
         parts += ["## Figures", ""]
@@ -493,9 +504,10 @@ def write_demo_report(
             "",
         ]
 
-    from wcatsim.analysis.report.tables import plan_section, protection_section
+    from wcatsim.analysis.report.tables import buffer_section, plan_section, protection_section
 
     parts += protection_section(models, int(settings.get("bits", 4)), unit=tech.get("voltage_unit"))
+    parts += buffer_section(models, tech.get("voltage_unit"))
     parts += plan_section(models, figures, out_dir, tech.get("voltage_unit"))
 
     parts += ["## Bit-Flip Attack (progressive bit search, Rakin et al. ICCV 2019)", ""]

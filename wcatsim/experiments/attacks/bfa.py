@@ -414,8 +414,12 @@ def run_bfa(
     columns = FLIP_COLUMNS + list(goal.flip_columns)
     write = write and (out_dir is not None or run.dir is not None)  # no run directory, no path: nothing
     out_dir = Path(run.dir if out_dir is None else out_dir) if write else None
-    flips_path = out_dir / FLIPS_FILE if write else None
-    summary_path = out_dir / SUMMARY_FILE if write else None
+    # an attack against a defence keeps its own files (bfa_checksum_flips.csv, ...), beside the undefended
+    from wcatsim.store.files import OUTPUTS, bfa_family
+
+    files = OUTPUTS[bfa_family(defence)]
+    flips_path = out_dir / files[0] if write else None
+    summary_path = out_dir / files[1] if write else None
     from wcatsim.store.columns import identity_of, standard_columns, with_identity
     from wcatsim.store.results import ResultStore, fingerprint, now_stamp
 
@@ -437,7 +441,7 @@ def run_bfa(
     per_trial: list[dict[str, Any]] = []  # the objective's own per-trial record (none for untargeted)
     # the one result store: holds the one-writer lock; its first write keeps the earlier attack's files
     # bfa.png/.pdf (`wcatsim bfa --plot`'s default figure) belong to the attack they show: kept with it
-    figures = (out_dir / "bfa.png", out_dir / "bfa.pdf") if write else ()
+    figures = (out_dir / files[2], out_dir / files[3]) if write else ()
     store = (
         ResultStore(flips_path, settings, sidecar=summary_path, also=figures, resume=False) if write else None
     )
