@@ -29,6 +29,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
 SHELL_COMMANDS = {
     ("wcatsim/analysis/plots/bfa.py", "run `wcatsim bfa --run "),
     ("wcatsim/analysis/pareto.py", ": run `wcatsim sweep-voltage --run "),
+    ("wcatsim/analysis/security.py", "rerun it with `wcatsim bfa --defended-break --defence"),
 }
 
 

@@ -125,8 +125,8 @@ def security_point(
         if not summary.get("defended_break"):
             raise InputError(
                 f"{name}: the attack against {defence} stopped at the undefended model's break (its "
-                "flips_to_break is not the defended model's): rerun it with `wcatsim bfa --defence "
-                f"{defence} --defended-break`"
+                "flips_to_break is not the defended model's): rerun it with `wcatsim bfa --defended-break "
+                f"--defence {defence}`"
             )
         if "defence_energy_overhead" not in summary:
             raise InputError(f"{name}: the attack against {defence} records no price "
