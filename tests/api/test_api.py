@@ -196,6 +196,8 @@ def test_a_run_directory_goes_through_the_same_functions(digits_runs: dict, tmp_
     df = random_flip(run_dir, bers=[0.0, 1e-2], samples=2, device="cpu")
     assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before  # no path: the run untouched
     assert df.attrs["model"] == "small_cnn" and df.attrs["run_dir"] == str(run_dir)
+    # read, not written, yet its rows are named by the run they came from
+    assert (df["run"] == run_dir.name).all() and (df["quantizer"] == "maxabs").all()
     with pytest.raises(InputError, match="brings its own data"):
         random_flip(run_dir, (torch.zeros(1, 1, 8, 8), torch.zeros(1, dtype=torch.int64)), [0.0])
 

@@ -44,7 +44,7 @@ def _bundle(model: Any, data: Any, **options: Any) -> Iterator[tuple[LoadedRun, 
     training = getattr(model, "training", None) if not isinstance(model, (str, Path)) else None
     try:
         run = model_run(model, data, **options)
-        yield dataclasses.replace(run, dir=None), run.dir
+        yield dataclasses.replace(run, dir=None, source=run.dir), run.dir
     finally:
         if isinstance(training, bool):  # an nn.Module: model_run put it in eval mode
             model.train(training)

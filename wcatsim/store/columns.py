@@ -142,7 +142,9 @@ def identity_of(run: Any, config: Any = None) -> dict[str, Any]:
     config : ExperimentConfig, optional
         The settings to name it by instead of ``run.config``.
     """
-    out = run_identity(getattr(run, "config", None) if config is None else config, getattr(run, "dir", None))
+    # a run read from its directory but writing nowhere (dir None, source set) is still named by it
+    where = getattr(run, "dir", None) or getattr(run, "source", None)
+    out = run_identity(getattr(run, "config", None) if config is None else config, where)
     name, data = getattr(run, "model_name", None), getattr(getattr(run, "data", None), "name", None)
     return out | {k: v for k, v in (("model", name), ("dataset", data)) if v is not None}
 

@@ -35,6 +35,7 @@ class LoadedRun:
     dir: Path | None  # None: a model given in Python, no run directory
     device: torch.device
     name: str | None = None  # the model's name where config.model.name does not say it (given in Python)
+    source: Path | None = None  # the run directory read when ``dir`` is None (read, never written)
 
     @property
     def model_name(self) -> str:
