@@ -43,4 +43,4 @@ for _epoch in range(1 if tiny else 15):
 df = wcatsim.random_flip(model, test, bers=[0, 1e-3, 1e-2, 3e-2], samples=5 if tiny else 50)
 print(f"{df.attrs['model']} ({df.attrs['quant_method']}, {df.attrs['bits']}-bit), "
       f"clean accuracy {df['clean_acc'][0]:.2f}%")
-print(df[["ber", "flip_rate", "acc_mean", "ci_low", "ci_high"]].to_string(index=False))
+print(df[["ber", "flip_frac", "acc_mean_pct", "ci_low_pct", "ci_high_pct"]].to_string(index=False))
