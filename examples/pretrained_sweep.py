@@ -50,4 +50,5 @@ model = wcatsim.quantize(model, wcatsim.QuantConfig(method="maxabs", bits=8))
 df = wcatsim.sweep_voltage(model, test, "chandramoorthy14", voltages=[1.0, 0.9, 0.85, 0.8, 0.75],
                            chips=3 if args.tiny else 20, name="pretrained_cnn")
 print(f"{df.attrs['model']} on {df.attrs['settings']['preset']}: clean accuracy {df['clean_acc'][0]:.2f}%")
-print(df[["voltage_norm", "voltage_v", "ber", "energy_norm", "acc_mean_pct", "ci_low_pct"]].to_string(index=False))
+columns = ["voltage_norm", "voltage_v", "ber", "energy_norm", "acc_mean_pct", "ci_low_pct"]
+print(df[columns].to_string(index=False))

@@ -38,7 +38,8 @@ def test_own_model_and_training_loop_to_a_sweep(monkeypatch, capsys, tmp_path: P
     assert [r["ber"] for r in rows] == [0.0, 1e-3, 1e-2, 3e-2]
     # BER 0 changes no bit: every realisation is the clean accuracy exactly, so the CI has no width
     zero = rows[0]
-    assert zero["flip_frac"] == 0.0 and zero["acc_mean_pct"] == zero["ci_low_pct"] == zero["ci_high_pct"]
+    assert zero["flip_frac"] == 0.0
+    assert zero["acc_mean_pct"] == zero["ci_low_pct"] == zero["ci_high_pct"]
     assert f"{zero['acc_mean_pct']:.2f}" == found.group(1)
     assert float(found.group(1)) > 50, "one epoch of Adam reaches well above chance (10%) on the digits"
     assert all(abs(r["flip_frac"] - r["ber"]) < 0.5 * r["ber"] for r in rows[1:]), rows
@@ -49,7 +50,7 @@ def test_pretrained_state_dict_swept_without_training(monkeypatch, capsys, tmp_p
     assert re.fullmatch(r"pretrained_cnn on chandramoorthy14: clean accuracy [\d.]+%", out[0]), out[0]
     rows = _table(out[1:])
     assert [r["voltage_norm"] for r in rows] == [1.0, 0.9, 0.85, 0.8, 0.75]  # x Vmin
-    assert all(r["voltage_v"] == pytest.approx(0.8 * r["voltage_norm"]) for r in rows)  # vmin_volts 0.8 (assumed)
+    assert all(r["voltage_v"] == pytest.approx(0.8 * r["voltage_norm"]) for r in rows)  # vmin_volts 0.8
     energies = [r["energy_norm"] for r in rows]
     assert energies[0] == 1.0 and energies == sorted(energies, reverse=True)  # nominal = 1, falls with V
     bers = [r["ber"] for r in rows]
