@@ -240,7 +240,7 @@ CASES = [
     Case("plan-voltage --run {run} --domains {bad_toml}", "not valid toml"),
     Case("plan-voltage --run {run} --target activations", "--target activations: a plan covers the weights"),
     Case("plan-voltage --run {run} --target both --set attack.activations.voltage=0.9",
-         "attack.activations.voltage: a plan chooses the buffer's voltage"),
+         "`attack.activations.voltage`: a plan chooses the buffer's voltage"),
     Case("plan-voltage --run {run} --target both --act-protect secdd", "--act-protect"),
     Case("plan-voltage --run {run} --out {file}", "is a file"),
     Case("plan-voltage --run {run} --out {ro}", "cannot write"),
