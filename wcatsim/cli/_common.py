@@ -307,6 +307,10 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "plan.protect": "--protect",
         "plan.word_bits": "--word-bits",
         "plan.seed": "--seed",
+        **{f"attack.activations.{name}": flag for name, flag in (
+            ("target", "--target"), ("bits", "--act-bits"), ("word_bits", "--act-word-bits"),
+            ("protect", "--act-protect"), ("fault", "--act-fault"),
+            ("calibration_images", "--calibration-images"))},
     },
     "sweep-voltage": {
         "attack.sweep.preset": "--preset",

@@ -24,6 +24,7 @@ from wcatsim.cli._common import (
     quiet_option,
     setting_option,
 )
+from wcatsim.cli.random_flip import activation_options, activation_spec
 
 
 @click.command("plan-voltage", cls=Command)
@@ -53,6 +54,7 @@ from wcatsim.cli._common import (
 @click.option("--eval-images", type=NON_NEGATIVE, default=0, metavar="K",
               help="Plan and verify on a fixed, class-stratified, seeded subset of K test images (recorded "
               "in plan_voltage.json; the CIs are then over chips on that subset). 0: the whole test set.")
+@activation_options("plan-voltage")
 @quiet_option
 @click.option("--allow-degenerate", is_flag=True,
               help="Plan even for a model at chance (clean accuracy within 2 points of the most frequent "
@@ -64,7 +66,9 @@ def plan_voltage(
     planning_chips: int | None, verification_chips: int | None, max_verification_sets: int | None,
     protect: str | None, banks: int | None, inference_time_ns: float | None, word_bits: int | None,
     seed: int | None, out: Path | None, plot: str | None, batch_size: int | None,
-    eval_images: int, quiet: bool, allow_degenerate: bool,
+    eval_images: int, target: str | None, act_bits: int | None, act_word_bits: int | None,
+    act_protect: str | None, act_fault: str | None, calibration_images: int | None, quiet: bool,
+    allow_degenerate: bool,
 ) -> None:
     """Plan one SRAM supply voltage per domain of layers: least energy within --budget points of clean.
 
@@ -73,13 +77,21 @@ def plan_voltage(
     with every domain faulty (backing off until the budget holds), and the best uniform voltage on the
     same chips; both are then verified on held-out chips. Writes plan_voltage.json, plan_voltage.csv
     and plan_voltage_sensitivity.csv; exits 1 if the plan still misses the budget on held-out chips.
+    --target both adds the activation buffer (--act-* flags, on the plan's preset) as a domain of its
+    own: one voltage per memory, energies over both memories at nominal.
 
         wcatsim plan-voltage -c configs/quantization/4bit_maxabs.toml --preset chandramoorthy14
     """
     from sram_models import load_technology
     from wcatsim.analysis.plots.plan_figures import PLAN_FIGURE
     from wcatsim.experiments.plan.domains import read_domains_file
-    from wcatsim.experiments.plan.planner import PLAN_JSON, PlanSettings, check_grid, format_plan
+    from wcatsim.experiments.plan.planner import (
+        PLAN_JSON,
+        PlanSettings,
+        check_buffer,
+        check_grid,
+        format_plan,
+    )
     from wcatsim.experiments.plan.planner import plan_voltage as run_plan
     from wcatsim.store.atomic import exclusive
     from wcatsim.store.files import check_figure_path, check_writable
@@ -100,7 +112,12 @@ def plan_voltage(
         read_domains_file(domains)  # its format; the layer names are checked against the model later
     preset_name = preset if preset is not None else exp.attack_defaults().sweep.preset
     tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
-    check_grid(tech, voltages, settings.protect)
+    grid = check_grid(tech, voltages, settings.protect)
+    act = activation_spec(
+        "plan-voltage", exp, target=target, bits=act_bits, word_bits=act_word_bits, protect=act_protect,
+        fault=act_fault, calibration_images=calibration_images,
+    )  # fmt: skip
+    check_buffer(act, tech, grid)
     exp.require_trained()
     where = Path(out) if out is not None else exp.dir
     check_writable(where, "--out", folder=True)
@@ -112,7 +129,8 @@ def plan_voltage(
         check_run(run, allow_degenerate)
         log = None if quiet else (lambda text: click.echo(text, err=True))
         plan = run_plan(run, tech, voltages, domains=domains, settings=settings, out_dir=where,
-                        progress=not quiet, log=log, device=device, batch_size=batch_size)  # fmt: skip
+                        progress=not quiet, log=log, device=device, batch_size=batch_size,
+                        activations=act)  # fmt: skip
     click.echo(format_plan(plan))
     click.echo(f"table: {where / 'plan_voltage.csv'} (and {PLAN_JSON})")
     if figure is not None:

@@ -84,7 +84,9 @@ def fault_run_options(func: F) -> F:
 
 
 def activation_options(command: str) -> Callable[[F], F]:
-    """The activation buffer's options (``attack.activations.*``) of random-flip or sweep-voltage."""
+    """The activation buffer's options (``attack.activations.*``) of random-flip, sweep-voltage or
+    plan-voltage (which chooses the buffer's voltage on its own preset: neither --act-preset nor
+    --act-voltage)."""
     from wcatsim.config import TARGETS
 
     def wrap(func: F) -> F:
@@ -101,7 +103,7 @@ def activation_options(command: str) -> Callable[[F], F]:
         if command == "random-flip":
             options.append(setting_option("--act-ber", "attack.activations.ber", dest="act_ber",
                                           type=FiniteFloat(0.0, 1.0)))
-        else:
+        elif command == "sweep-voltage":
             options += [
                 setting_option("--act-preset", "attack.activations.preset", dest="act_preset",
                                metavar="NAME|FILE"),

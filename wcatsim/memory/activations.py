@@ -274,6 +274,11 @@ class ActivationBuffer:
         return -(-self.volume(layer) // self.layout.weights_per_word)
 
     @property
+    def words_per_inference(self) -> int:
+        """Buffer words one inference (one image) writes, and reads back once: every layer's input."""
+        return sum(self.words_per_image(name) for name in self.ranges)
+
+    @property
     def capacity_words(self) -> int:
         """Words the buffer needs: the largest layer input of one image."""
         return max(self.words_per_image(name) for name in self.ranges)
@@ -419,11 +424,44 @@ class ActivationBuffer:
         from sram_models.energy import MemoryOrganisation, inference_energy
 
         org = organisation if organisation is not None else MemoryOrganisation()
-        traffic = sum(self.words_per_image(name) for name in self.ranges)
+        traffic = self.words_per_inference
         n = self.capacity_words * self.layout.weights_per_word
         capacity = MemoryImage.pack({"buffer": np.zeros(n, np.int16)}, self.layout)
         org = replace(org, reads_per_weight=org.reads_per_weight * 2.0 * traffic / self.capacity_words)
         return inference_energy(capacity, technology, voltage, organisation=org)
+
+
+def combined_energy(weights: Any, buffer: Any) -> dict[str, Any]:
+    """Return the energy columns of both memories from their two :class:`sram_models.energy.EnergyReport`.
+
+    Both reports must be in one unit (pJ, or one preset's relative units).
+    """
+    if weights.unit != buffer.unit:
+        raise InputError(
+            f"the weights' preset gives energy in {weights.unit} and the buffer's in {buffer.unit}: "
+            "choose `attack.activations.preset` with the same kind of figures"
+        )
+
+    def reference(report: Any) -> float:
+        return report.total / report.total_norm if report.total_norm else 0.0
+
+    ref = reference(weights) + reference(buffer)
+
+    def both(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a + b
+
+    times = [t for t in (weights.inference_time_ns, buffer.inference_time_ns) if t is not None]
+    total = weights.total + buffer.total
+    return {
+        "energy_per_inference_pj": both(weights.total_pj, buffer.total_pj),
+        "energy_norm": total / ref,
+        "dynamic_pj": both(weights.dynamic_pj, buffer.dynamic_pj),
+        "leakage_pj": both(weights.leakage_pj, buffer.leakage_pj),
+        "leakage_share": (weights.leakage + buffer.leakage) / total if total else 0.0,
+        "inference_time_ns": max(times) if times else None,
+        "weights_energy_norm": weights.total / ref,
+        "act_energy_norm": buffer.total / ref,
+    }
 
 
 def calibration_images(run: Any, count: int, seed: int) -> torch.Tensor:
@@ -501,6 +539,7 @@ __all__ = [
     "calibration_images",
     "chip_buffer_seed",
     "clean_read",
+    "combined_energy",
     "dequantize",
     "flip_read",
     "is_persistent",

@@ -42,7 +42,8 @@ def plot_pareto(
     within a few points of clean, where the iso-accuracy operating points are; each
     sweep's iso-accuracy point at ``budget`` is starred (hollow star: bounded by the
     sweep, the saving is a lower bound).  ``plans``: per sweep, a voltage plan of the
-    same model (``plan_voltage.json`` as a dict, or None), drawn as a diamond at its
+    same model (``plan_voltage.json`` as a dict, or None; a plan over both memories is not drawn: its
+    energy counts the activation buffer), drawn as a diamond at its
     energy and its accuracy verified on held-out chips (read with ``metric``).  ``bands``: per sweep,
     ``(energy_norm, acc_low, acc_high)`` or None, shaded in the sweep's colour: the technology band
     (:func:`wcatsim.analysis.uncertainty.band_curve`, the mean accuracy on the preset's other
@@ -111,7 +112,8 @@ def plot_pareto(
                 ax.fill_between(energy[order_e], low[order_e], high[order_e], color=colour, alpha=0.15,
                                 linewidth=0)  # fmt: skip
         plan = plans[k] if plans is not None and k < len(plans) else None
-        if plan:
+        # a plan over both memories (target both) counts the activation buffer's energy: not on this axis
+        if plan and plan.get("target", "weights") == "weights":
             accuracy = plan["verified_acc_mean"] if metric == "mean" else plan["verified_ci_low"]
             for ax in (ax_full, ax_zoom):
                 ax.plot([plan["energy_norm"]], [accuracy], marker="D", markersize=5, color=colour,
@@ -129,7 +131,8 @@ def plot_pareto(
         axes[2].set_ylim(-5, 105)
         axes[2].set_title(COLLAPSED_TITLE, fontsize=7)
     marks = "★ = iso-accuracy point" + (", ▽ = 5th percentile" if tails else "")
-    marks += ", ◆ = per-domain voltage plan" if plans and any(plans) else ""
+    marked = plans and any(p and p.get("target", "weights") == "weights" for p in plans)
+    marks += ", ◆ = per-domain voltage plan" if marked else ""
     if bands and any(b is not None for b in bands):
         marks += ", shade = technology band"
     ax_zoom.set_title(f"zoom: dotted = clean − {budget:g} pt, {marks}", fontsize=7)

@@ -1,4 +1,8 @@
-"""The voltage plan as a figure: one bar per domain, as wide as its weights, as high as its voltage."""
+"""The voltage plan as a figure: one bar per domain, as wide as its weights, as high as its voltage.
+
+A plan over both memories (``plan-voltage --target both``) ends with the activation buffer's domain:
+a hatched bar as wide as the activations it stores per inference.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ _MAX_LABELS = 12
 def plot_plan(plan: Mapping[str, Any], path: str | Path, title: str | None = None) -> list[Path]:
     """Draw ``plan`` (the dict of ``plan_voltage.json``); save PNG + PDF; return the paths.
 
-    x: the weights in memory order (each bar spans its domain's weights); y: the domain's supply
-    voltage.  Dashed: the best uniform voltage within the same budget; dotted: the lowest allowed.
+    x: the weights in memory order (each bar spans its domain's weights; the buffer's bar, hatched, its
+    activations per inference); y: the domain's supply voltage.  Dashed: the best uniform voltage within
+    the same budget; dotted: the lowest allowed.
     """
     domains = list(plan["domains"])
     if not domains:
@@ -35,10 +40,13 @@ def plot_plan(plan: Mapping[str, Any], path: str | Path, title: str | None = Non
     pad = max(0.02 * (hi - lo), 1e-3)
     base = lo - 4 * pad
     x = 0
+    buffer = False
     for i, d in enumerate(domains):
-        width, volts = int(d["weights"]), float(d["voltage"])
+        held = d.get("kind") == "buffer"
+        buffer = buffer or held
+        width, volts = int(d["activations"] if held else d["weights"]), float(d["voltage"])
         ax.bar(x, volts - base, width=width, bottom=base, align="edge", color=_COLOURS[i % 2],
-               edgecolor="white", linewidth=0.4)  # fmt: skip
+               edgecolor="white", linewidth=0.4, hatch="///" if held else None)  # fmt: skip
         if len(domains) <= _MAX_LABELS:
             ax.text(x + width / 2, volts + pad, str(d["name"]), ha="center", va="bottom", fontsize=6,
                     rotation=90 if len(domains) > 4 else 0)  # fmt: skip
@@ -48,7 +56,8 @@ def plot_plan(plan: Mapping[str, Any], path: str | Path, title: str | None = Non
     ax.axhline(min(grid), color="grey", linestyle=":", linewidth=0.8, label="lowest allowed")
     ax.set_xlim(0, x)
     ax.set_ylim(base, hi + 8 * pad)
-    ax.set_xlabel("weights, in memory order (bar width = the domain's weights)")
+    ax.set_xlabel("weights, in memory order (bar width = the domain's weights)" if not buffer else
+                  "weights, then activations per inference (hatched: the activation buffer)")
     ax.set_ylabel(f"supply voltage ({unit_text})")
     saving = float(plan["saving_over_uniform"])
     ax.set_title(title or (

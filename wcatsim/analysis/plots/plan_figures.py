@@ -12,7 +12,9 @@ PLAN_FIGURE = "plan_voltage.png"
 def draw_plan_figures(plan: Mapping[str, Any], path: str | Path, run_dir: str | Path) -> list[Path]:
     """The plan at ``path`` (PNG + PDF; e.g. ``plan_voltage.png``); and beside it ``STEM_pareto.png``, the
     run's voltage sweep with the plan marked, when the run has a sweep whose energies compare: the plan's
-    preset, protection scheme, word width and memory organisation.  Returns the PNG paths written."""
+    preset, protection scheme, word width and memory organisation, and a plan of the weights alone (a plan
+    over both memories counts the buffer's energy, which the weights' sweep does not).  Returns the PNG
+    paths written."""
     from wcatsim.analysis.pareto import SWEEP_FILE, load_sweep
     from wcatsim.analysis.plots.pareto import plot_pareto
     from wcatsim.analysis.plots.plan import plot_plan
@@ -20,7 +22,7 @@ def draw_plan_figures(plan: Mapping[str, Any], path: str | Path, run_dir: str | 
 
     path, run_dir = Path(path), Path(run_dir)
     written = [p for p in plot_plan(plan, path) if p.suffix == ".png"]
-    if (run_dir / SWEEP_FILE).is_file():
+    if (run_dir / SWEEP_FILE).is_file() and plan.get("target", "weights") == "weights":
         sweep = load_sweep(run_dir)
         swept = read_json_object((run_dir / SWEEP_FILE).with_suffix(".json")).get("settings") or {}
         same = all(swept.get(k) in (None, plan.get(k)) for k in ("protect", "word_bits", "organisation"))

@@ -1,6 +1,7 @@
 """Per-layer voltage planning: one supply voltage per domain of layers, least energy within a budget.
 
-- :mod:`wcatsim.experiments.plan.domains`: which layers share a supply (``--domains``);
+- :mod:`wcatsim.experiments.plan.domains`: which layers share a supply (``--domains``), and the activation
+  buffer's domain (``--target both``);
 - :mod:`wcatsim.experiments.plan.chips`: the domains' own arrays and their chips' faults (common random
   numbers, disjoint planning and verification chips);
 - :mod:`wcatsim.experiments.plan.energy`: the energy of several domains at their own voltages;
@@ -14,7 +15,9 @@ from sram_models.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Domain": "wcatsim.experiments.plan.domains", "load_domains": "wcatsim.experiments.plan.domains",
+    "buffer_domain": "wcatsim.experiments.plan.domains",
     "DomainChips": "wcatsim.experiments.plan.chips", "domain_chip_seed": "wcatsim.experiments.plan.chips",
+    "BufferChips": "wcatsim.experiments.plan.chips",
     "domains_energy": "wcatsim.experiments.plan.energy", "DomainsEnergy": "wcatsim.experiments.plan.energy",
     "LevelShifters": "wcatsim.experiments.plan.energy",
     "greedy_descent": "wcatsim.experiments.plan.search", "back_off": "wcatsim.experiments.plan.search",

@@ -16,6 +16,12 @@ and chip ``c``'s persistent faults in domain ``d`` come from a
   independent seeds, so a verification set's chips were never seen by the search;
 - **a final set used by nothing else**: chips ``P + M V .. P + (M+1) V - 1`` (``M``: the
   most adjustment sets allowed), after every set the adjustment may spend.
+
+The activation buffer (``plan-voltage --target both``, :class:`BufferChips`) is one more domain of
+every chip: its cells on chip ``c`` come from ``domain_chip_seed(seed, "activations", c)`` through
+:func:`wcatsim.memory.activations.voltage_read` (the buffer's stuck cells are derived from that seed,
+:func:`wcatsim.memory.activations.chip_buffer_seed`), so the same common random numbers and disjoint
+sets hold for it.
 """
 
 from __future__ import annotations
@@ -135,7 +141,49 @@ class DomainChips:
         return codes, faulty
 
 
+class BufferChips:
+    """The activation buffer as a voltage domain of every chip: its read at a voltage on a chip.
+
+    Parameters
+    ----------
+    spec : wcatsim.config.ActivationSpec
+        The buffer's settings (target both; ``fault`` None reads it through the ``chip`` model, as the
+        weights' domains).
+    technology : sram_models.Technology
+        The plan's technology (the buffer's faults and energy).
+    stuck_at_one : float
+        Share of faulty cells stuck at 1.
+    base_seed : int
+        The plan's base seed.
+    name : str
+        The buffer domain's name (its chips' seeds depend on it).
+    """
+
+    def __init__(self, spec: Any, technology: Any, stuck_at_one: float = 0.5, base_seed: int = 0,
+                 name: str = "activations") -> None:  # fmt: skip
+        self.spec = spec
+        self.technology = technology
+        self.stuck_at_one = float(stuck_at_one)
+        self.base_seed = int(base_seed)
+        self.name = name
+
+    def seed(self, chip: int) -> int:
+        """The seed of chip ``chip``'s buffer cells (:func:`domain_chip_seed` of the buffer's name)."""
+        return domain_chip_seed(self.base_seed, self.name, chip)
+
+    def read(self, voltage: float | None, chip: int) -> Any:
+        """The buffer's read on chip ``chip`` at ``voltage`` (an ActivationRead), None for a clean buffer."""
+        if voltage is None:
+            return None
+        from wcatsim.memory.activations import voltage_read
+
+        # the plan's chips are persistent faults: the chip model unless the buffer names its own
+        return voltage_read(self.spec, "chip", self.technology, float(voltage), self.seed(chip),
+                            self.stuck_at_one)  # fmt: skip
+
+
 __all__ = [
+    "BufferChips",
     "DomainChips",
     "domain_chip_seed",
     "final_chips",

@@ -14,6 +14,12 @@ Every quantized layer must fall in exactly one domain (a layer matched by two
 domains, a layer in none, or a name or pattern that matches nothing is an
 error naming it).  Within a domain the layers keep the model's module order,
 which is also their memory order.
+
+**Kinds.**  A domain of kind ``weights`` (every domain above) holds weights.  With
+``plan-voltage --target both`` the plan has one more domain, of kind ``buffer``:
+the activation buffer (:mod:`wcatsim.memory.activations`), named
+:data:`BUFFER_DOMAIN`, whose ``layers`` are the layers whose inputs it holds and
+whose ``activations`` count what it stores per inference (it holds no weights).
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ from pathlib import Path
 from sram_models.errors import InputError
 
 PER_LAYER = "layer"
+WEIGHTS = "weights"
+BUFFER = "buffer"
+KINDS = (WEIGHTS, BUFFER)
+# The activation buffer's domain in a plan over both memories (plan_voltage.json, the sensitivity table).
+BUFFER_DOMAIN = "activations"
 
 
 @dataclass(frozen=True)
@@ -37,11 +48,22 @@ class Domain:
     layers: tuple[str, ...]
     """qualified names of its quantized layers, in module (= memory) order"""
     weights: int
-    """weights stored in it"""
+    """weights stored in it (0 for the buffer)"""
+    kind: str = WEIGHTS
+    """``weights`` (layers' weights) or ``buffer`` (the activation buffer holding those layers' inputs)"""
+    activations: int = 0
+    """a buffer: activations it stores per inference (one image; 0 for a weights domain)"""
 
     def __post_init__(self) -> None:
         if not self.name or not self.layers:
             raise InputError("a voltage domain needs a name and at least one layer")
+        if self.kind not in KINDS:
+            raise InputError(f"a voltage domain's kind is weights or buffer, got {self.kind!r}")
+
+
+def buffer_domain(layers: Sequence[str], activations: int) -> Domain:
+    """The activation buffer's domain: it holds the inputs of ``layers``, ``activations`` per inference."""
+    return Domain(BUFFER_DOMAIN, tuple(layers), 0, kind=BUFFER, activations=int(activations))
 
 
 def per_layer_domains(layer_weights: Mapping[str, int]) -> list[Domain]:
@@ -121,4 +143,16 @@ def load_domains(spec: str | Path, layer_weights: Mapping[str, int]) -> list[Dom
     return group_domains(read_domains_file(spec), layer_weights)
 
 
-__all__ = ["PER_LAYER", "Domain", "group_domains", "load_domains", "per_layer_domains", "read_domains_file"]
+__all__ = [
+    "BUFFER",
+    "BUFFER_DOMAIN",
+    "KINDS",
+    "PER_LAYER",
+    "WEIGHTS",
+    "Domain",
+    "buffer_domain",
+    "group_domains",
+    "load_domains",
+    "per_layer_domains",
+    "read_domains_file",
+]

@@ -26,6 +26,13 @@ figure (no measured one was found; :data:`LEVEL_SHIFTER_SOURCE`).  Not modelled:
 shifters' static power (27.82 pW each in You et al.'s 55 nm design: 57 nW for 32 banks x 64
 bit lines, negligible beside the arrays' leakage), their delay, and
 the regulators that extra rails need (they depend on the power-delivery design).
+
+**The activation buffer** (``buffer``, ``plan-voltage --target both``) is one more domain after the
+weights': its energy is :meth:`wcatsim.memory.activations.ActivationBuffer.energy` at its voltage
+(every activation of an inference written and read once, its capacity leaking), and every figure is
+then over both memories at nominal, each unprotected (the sweeps' both normalisation,
+:func:`wcatsim.memory.activations.combined_energy`).  Its reads cross level shifters like any domain's
+when it sits below the highest; its writes come from the read path's rail and cross none.
 """
 
 from __future__ import annotations
@@ -95,11 +102,17 @@ ENERGY_MODEL = (
     "unprotected at nominal; plus level shifters: every bit read from a domain below the highest crosses "
     "one (activity x energy per transition; the uniform design pays none); regulators not modelled"
 )
+BUFFER_ENERGY_MODEL = (
+    "; target both: the activation buffer is one more domain (ActivationBuffer.energy at its voltage: "
+    "every activation written and read once per inference, its capacity leaking; its reads cross level "
+    "shifters like any domain's), everything over both memories unprotected at nominal"
+)
 
 
 @dataclass(frozen=True)
 class DomainsEnergy:
-    """Energy per inference of a plan, relative to the whole image unprotected at nominal."""
+    """Energy per inference of a plan, relative to the whole image unprotected at nominal (with a buffer:
+    to both memories unprotected at nominal)."""
 
     total_norm: float
     """the memory's energy plus the level shifters'"""
@@ -115,46 +128,90 @@ class DomainsEnergy:
 
 
 def crossing_bits(
-    images: Sequence[Any], voltages: Sequence[float], reads_per_weight: float = 1.0
+    images: Sequence[Any], voltages: Sequence[float], reads_per_weight: float = 1.0, buffer: Any = None
 ) -> list[float]:
     """Bits per inference that each domain sends through level shifters: all it reads (check bits too)
-    when it sits below the highest domain's voltage, none otherwise."""
-    if len(images) != len(voltages):
-        raise InputError(f"{len(images)} domains but {len(voltages)} voltages")
+    when it sits below the highest domain's voltage, none otherwise.
+
+    ``buffer`` (an :class:`wcatsim.memory.activations.ActivationBuffer`, its voltage ``voltages[-1]``):
+    the bits it reads back per inference cross like any domain's; its writes come from the read path's
+    rail, the highest, and need no shifter (module docstring).
+    """
+    bits = [float(image.n_words * image.layout.phys_bits * reads_per_weight) for image in images]
+    if buffer is not None:
+        bits.append(float(buffer.words_per_inference * buffer.layout.phys_bits * reads_per_weight))
+    if len(bits) != len(voltages):
+        raise InputError(f"{len(bits)} domains but {len(voltages)} voltages")
     top = max(float(v) for v in voltages)
-    return [
-        float(image.n_words * image.layout.phys_bits * reads_per_weight) if float(v) < top - 1e-12 else 0.0
-        for image, v in zip(images, voltages, strict=True)
-    ]
+    return [b if float(v) < top - 1e-12 else 0.0 for b, v in zip(bits, voltages, strict=True)]
 
 
 def domains_energy(
     images: Sequence[Any], voltages: Sequence[float], technology: Any, reference: Any,
-    organisation: Any = None, shifters: LevelShifters | None = None,
+    organisation: Any = None, shifters: LevelShifters | None = None, buffer: Any = None,
 ) -> DomainsEnergy:  # fmt: skip
-    """Energy of reading every ``images[d]`` at ``voltages[d]`` once per inference, over that of
-    ``reference`` (the whole image packed as one memory, unprotected) at the nominal voltage, with
-    the memory ``organisation`` (default: sram_models' default, as the sweeps) and the level
-    ``shifters`` between domains (default :data:`DEFAULT_LEVEL_SHIFTERS`)."""
+    """Energy per inference of the weight domains and, optionally, the activation buffer.
+
+    Parameters
+    ----------
+    images : sequence of sram_models.MemoryImage
+        Each weight domain's packed image, read once per inference at ``voltages[d]``.
+    voltages : sequence of float
+        One voltage per image, then the buffer's when ``buffer`` is given.
+    technology : sram_models.Technology
+        Both memories' technology.
+    reference : sram_models.MemoryImage
+        The whole weight image packed as one memory, unprotected: without a buffer the energies are
+        over its energy at the nominal voltage.
+    organisation : sram_models.energy.MemoryOrganisation, optional
+        Default: sram_models' default, as the sweeps.
+    shifters : LevelShifters, optional
+        Level shifters between domains (default :data:`DEFAULT_LEVEL_SHIFTERS`).
+    buffer : wcatsim.memory.activations.ActivationBuffer, optional
+        The activation buffer as one more domain (``plan-voltage --target both``): its energy is
+        :meth:`~wcatsim.memory.activations.ActivationBuffer.energy` at its voltage, and every energy is
+        then over the nominal energy of both memories, each unprotected (the reference above plus the
+        buffer's), as the sweeps' ``both`` table (:func:`wcatsim.memory.activations.combined_energy`).
+
+    Returns
+    -------
+    DomainsEnergy
+        ``domain_norm`` has one entry per image, then the buffer's.
+    """
     from sram_models.energy import MemoryOrganisation, memory_energy
 
     org = organisation if organisation is not None else MemoryOrganisation()
     shifters = DEFAULT_LEVEL_SHIFTERS if shifters is None else shifters
+    if len(voltages) != len(images) + (buffer is not None):
+        raise InputError(
+            f"{len(images)} weight domains{' and the buffer' if buffer is not None else ''} "
+            f"but {len(voltages)} voltages"
+        )
     report = memory_energy(
-        [(image, float(v)) for image, v in zip(images, voltages, strict=True)], technology,
+        [(image, float(v)) for image, v in zip(images, voltages[: len(images)], strict=True)], technology,
         org, reference=reference,
     )  # fmt: skip
-    # the report's own unit (pJ, or read energies of one bit at nominal) per unit of total_norm
-    per_norm = report.total / report.total_norm
+    if buffer is None:
+        # the report's own unit (pJ, or read energies of one bit at nominal) per unit of total_norm
+        per_norm = report.total / report.total_norm
+        memory = [d.dynamic_norm + d.leakage_norm for d in report.domains]
+        memory_total = report.total_norm
+    else:
+        from wcatsim.memory.activations import combined_energy
+
+        act = buffer.energy(technology, float(voltages[-1]), org)
+        both = combined_energy(report, act)  # both memories over both at nominal
+        memory_total = both["energy_norm"]
+        per_norm = (report.total + act.total) / memory_total
+        memory = [(d.dynamic + d.leakage) / per_norm for d in report.domains] + [act.total / per_norm]
     per_bit = shifters.per_bit(report.unit == "pJ") / per_norm
-    crossing = [bits * per_bit for bits in crossing_bits(images, voltages, org.reads_per_weight)]
-    parts = tuple(
-        float(d.dynamic_norm + d.leakage_norm + c) for d, c in zip(report.domains, crossing, strict=True)
-    )
-    return DomainsEnergy(float(report.total_norm + sum(crossing)), parts, float(sum(crossing)))
+    crossing = [bits * per_bit for bits in crossing_bits(images, voltages, org.reads_per_weight, buffer)]
+    parts = tuple(float(m + c) for m, c in zip(memory, crossing, strict=True))
+    return DomainsEnergy(float(memory_total + sum(crossing)), parts, float(sum(crossing)))
 
 
 __all__ = [
+    "BUFFER_ENERGY_MODEL",
     "DEFAULT_LEVEL_SHIFTERS",
     "ENERGY_MODEL",
     "LEVEL_SHIFTER_SOURCE",

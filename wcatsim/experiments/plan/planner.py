@@ -47,6 +47,18 @@ design without domains builds, no per-domain padding), and its accuracy is measu
 on the domains' cells of the same chips (faults are independent per cell, so the split
 into domains does not change the accuracy's distribution; sharing the cells makes the
 plan-versus-uniform comparison a paired one).
+
+**Both memories** (``activations``: an :class:`wcatsim.config.ActivationSpec` with target both,
+``plan-voltage --target both``): the quantized layers' inputs sit in an activation buffer
+(:mod:`wcatsim.memory.activations`, on the plan's technology), which is one more domain, of kind buffer
+(:func:`wcatsim.experiments.plan.domains.buffer_domain`), after the weights' domains.  Every accuracy is
+then measured with the activations stored (``clean_acc``: stored without faults); the buffer's
+sensitivity curve has faults in the buffer alone (the weights clean, as at nominal), and every joint
+check, adjustment and the final set read chip ``c``'s buffer at its domain's voltage
+(:class:`wcatsim.experiments.plan.chips.BufferChips`).  Energies count both memories, over both at
+nominal (:func:`wcatsim.experiments.plan.energy.domains_energy` with its buffer, as the sweeps' both
+table); the buffer's read bits cross level shifters when it sits below the highest domain, like any
+domain's; the uniform baseline puts both memories on one rail at one voltage.
 """
 
 from __future__ import annotations
@@ -65,6 +77,7 @@ from sram_models.errors import InputError
 from wcatsim.config.specs import PlanConfig
 from wcatsim.experiments.plan import search
 from wcatsim.experiments.plan.chips import (
+    BufferChips,
     DomainChips,
     domain_chip_seed,
     final_chips,
@@ -72,8 +85,9 @@ from wcatsim.experiments.plan.chips import (
     planning_chips,
     verification_chips,
 )
-from wcatsim.experiments.plan.domains import Domain, load_domains
+from wcatsim.experiments.plan.domains import BUFFER, Domain, buffer_domain, load_domains
 from wcatsim.experiments.plan.energy import (
+    BUFFER_ENERGY_MODEL,
     DEFAULT_LEVEL_SHIFTERS,
     ENERGY_MODEL,
     LevelShifters,
@@ -207,6 +221,10 @@ class VoltagePlan:
     """the run's identity columns of plan_voltage.csv (wcatsim.store.columns.run_identity)"""
     technology: Any = field(repr=False, default=None)
     """the Technology the voltages are in (plan_voltage.csv's voltage_v and voltage_norm)"""
+    target: str = "weights"
+    """``weights`` (the weights' domains) or ``both`` (and the activation buffer's domain, last)"""
+    buffer: dict[str, Any] | None = None
+    """target both: the buffer as planned (fault model, bits, word width, scheme, calibration, ranges)"""
 
     @property
     def saving_over_uniform(self) -> float:
@@ -238,8 +256,7 @@ class VoltagePlan:
         s = self.settings
         return {
             # the keys other tools read (issue 12)
-            "domains": [{"name": d.name, "weights": d.weights, "voltage": v}
-                        for d, v in zip(self.domains, self.voltages, strict=True)],  # fmt: skip
+            "domains": [self._domain_entry(d, v) for d, v in zip(self.domains, self.voltages, strict=True)],
             "energy_norm": self.energy_norm,
             "verified_acc_mean": self.verified.acc_mean,
             "verified_ci_low": self.verified.ci_low,
@@ -273,17 +290,29 @@ class VoltagePlan:
             "seed": s.seed,
             "eval_images": self.eval_images,
             "organisation": s.organisation().describe(),
-            "energy_model": ENERGY_MODEL,
+            "energy_model": ENERGY_MODEL + (BUFFER_ENERGY_MODEL if self.target != "weights" else ""),
             "level_shifter_norm": self.level_shifter_norm,
             "level_shifters": self.level_shifters.describe(),
-            "uniform_energy_basis": "one memory holding every weight at the uniform voltage",
+            "uniform_energy_basis": "one memory holding every weight at the uniform voltage"
+            + ("; the buffer on the same rail" if self.target != "weights" else ""),
             "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, adjustment "
             "set s: chips P+(s-1)V .. P+sV-1; final set: chips P+MV .. P+(M+1)V-1 (M: max sets)",
             "search": self.search_info,
             "run_dir": self.run_dir,
             # the frozen plan and uniform voltage on chips used by nothing else: the verified figures above
             "final_set": self.final_set,
+            # target both only (a weights plan keeps its keys): which memories, and the buffer planned
+            **({"target": self.target, "activation_buffer": self.buffer} if self.target != "weights" else {}),
         }
+
+    def _domain_entry(self, domain: Domain, voltage: float) -> dict[str, Any]:
+        """One domain of ``plan_voltage.json``; a plan over both memories names every domain's kind."""
+        entry: dict[str, Any] = {"name": domain.name, "weights": domain.weights, "voltage": voltage}
+        if self.target != "weights":
+            entry["kind"] = domain.kind
+            if domain.kind == BUFFER:
+                entry["activations"] = domain.activations
+        return entry
 
 
 def default_grid(technology: Any) -> list[float]:
@@ -341,10 +370,12 @@ class _Bench:
     """Evaluates accuracies of the model on sets of chips at per-domain voltages."""
 
     def __init__(
-        self, evaluator: Any, chips: DomainChips, metric: str, on_eval: Callable[[int], None]
+        self, evaluator: Any, chips: DomainChips, metric: str, on_eval: Callable[[int], None],
+        buffer: BufferChips | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.chips = chips
+        self.buffer = buffer  # the buffer's domain, after the weights' (target both)
         self.metric = metric
         self.clean = float(evaluator.clean_acc)
         self.on_eval = on_eval
@@ -355,27 +386,36 @@ class _Bench:
         # deterministic, so a repeated read has the accuracy already measured.
         self._seen: dict[bytes, float] = {}
 
-    def accuracy(self, codes: dict[str, np.ndarray]) -> float:
+    def accuracy(self, codes: dict[str, np.ndarray], act: Any = None) -> float:
+        """Accuracy of the read ``codes`` with the buffer read ``act`` (None: a clean buffer, or none)."""
         import hashlib
 
         digest = hashlib.blake2b(digest_size=20)
         for name in sorted(codes):
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(codes[name]).tobytes())
+        if act is not None:  # the buffer's cells: its chip's seed and voltage decide them
+            digest.update(f"buffer {act.seed} {act.voltage!r}".encode())
         key = digest.digest()
         found = self._seen.get(key)
         if found is None:
-            found, _, images = self.evaluator.evaluate(codes)
+            found, _, images = self.evaluator.evaluate(codes, act)
             self.forwards += 1 if images else 0
             self._seen[key] = found
         return found
 
     def accuracies(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> list[float]:
-        """Accuracy (percent) on every chip of ``chip_ids`` with domain ``d`` at ``voltages[d]``."""
+        """Accuracy (percent) on every chip of ``chip_ids`` with domain ``d`` at ``voltages[d]`` (the
+        buffer's voltage last, with a buffer)."""
+        n_weights = len(self.chips.domains)
+        if len(voltages) != n_weights + (self.buffer is not None):
+            raise InputError(f"give one voltage per domain ({n_weights + (self.buffer is not None)}), "
+                             f"got {len(voltages)}")  # fmt: skip
         accs = []
         for chip in chip_ids:
-            codes, _ = self.chips.read(voltages, chip)
-            accs.append(self.accuracy(codes))
+            codes, _ = self.chips.read(voltages[:n_weights], chip)
+            act = self.buffer.read(voltages[n_weights], chip) if self.buffer is not None else None
+            accs.append(self.accuracy(codes, act))
             self.evaluations += 1
             self.on_eval(1)
         return accs
@@ -385,6 +425,47 @@ class _Bench:
 
     def loss(self, stats: PointStats) -> float:
         return self.clean - stats.value(self.metric)
+
+
+def check_buffer(activations: Any, technology: Any, grid: Sequence[float]) -> Any:
+    """The activation buffer's settings for a plan (None for target weights), checked before any work.
+
+    A plan puts the buffer on the plan's technology and chooses its voltage, so
+    ``attack.activations.preset`` (another preset) and ``attack.activations.voltage`` are refused;
+    target activations (the buffer alone) is not planned.
+
+    Parameters
+    ----------
+    activations : wcatsim.config.ActivationSpec or None
+        The buffer's settings.
+    technology : sram_models.Technology
+        The plan's technology.
+    grid : sequence of float
+        The allowed voltages (the buffer's scheme is checked at each: msb-8t's 8T cells have a Vmin).
+
+    Returns
+    -------
+    wcatsim.config.ActivationSpec or None
+    """
+    if activations is None or activations.target == "weights":
+        return None
+    if activations.target != "both":
+        raise InputError(
+            f"`attack.activations.target` {activations.target}: a plan covers the weights (weights) or "
+            "the weights and the activation buffer (both)"
+        )
+    if activations.preset not in (None, technology.name):
+        raise InputError(
+            f"`attack.activations.preset` {activations.preset}: a plan puts the buffer on the plan's "
+            f"preset ({technology.name}); leave it unset"
+        )
+    if activations.voltage is not None:
+        raise InputError("`attack.activations.voltage`: a plan chooses the buffer's voltage; leave it unset")
+    from sram_models.protection import check_voltage
+
+    for v in grid:
+        check_voltage(activations.protect, technology, float(v))
+    return activations
 
 
 def plan_voltage(
@@ -400,6 +481,7 @@ def plan_voltage(
     batch_size: int | None = None,
     share_prefix: bool = True,
     level_shifters: LevelShifters | None = None,
+    activations: Any = None,
 ) -> VoltagePlan:
     """Plan one voltage per domain (method: module docstring); write the plan files into ``out_dir``.
 
@@ -412,6 +494,8 @@ def plan_voltage(
     <wcatsim.memory.evaluator.FaultEvaluator.sharing_clean_prefix>`): the same curves, sooner.
     ``level_shifters``: the cost of a bit crossing from a lower domain (default
     :data:`~wcatsim.experiments.plan.energy.DEFAULT_LEVEL_SHIFTERS`); every energy of the search counts it.
+    ``activations``: an :class:`wcatsim.config.ActivationSpec`; target both adds the activation buffer as a
+    domain of its own (module docstring); None or target weights: the weights' domains alone.
     """
     from sram_models import MemoryImage, Technology, load_technology
     from wcatsim.memory.evaluator import FaultEvaluator
@@ -424,6 +508,7 @@ def plan_voltage(
         technology = load_technology(technology)
     tech = technology
     grid = check_grid(tech, voltages, settings.protect)
+    act = check_buffer(activations, tech, grid)
     if isinstance(run, (str, Path)):
         from wcatsim.train.runs import load_run
 
@@ -432,13 +517,23 @@ def plan_voltage(
     organisation = settings.organisation()
 
     evaluator = FaultEvaluator.for_run(
-        run, word_bits=settings.word_bits, ecc=None, batch_size=batch_size, eval_images=settings.eval_images
-    )
+        run, word_bits=settings.word_bits, ecc=None, batch_size=batch_size, eval_images=settings.eval_images,
+        activations=act,
+    )  # fmt: skip
     weights = {name: int(codes.size) for name, codes in evaluator.memory.clean_codes.items()}
     doms = load_domains(domains, weights)
     layout = make_layout(evaluator.memory.bits, settings.word_bits, settings.protect)
     per_set = max(settings.planning_chips, settings.verification_chips)
     chips = DomainChips(run.model, doms, layout, tech, settings.stuck_at_one, settings.seed, per_set)
+    buffer = buffer_chips = None
+    if act is not None:  # the buffer: one more domain, after the weights' (their chips stay as they were)
+        buffer = evaluator.activations
+        held = buffer_domain(buffer.layers, buffer.volume_per_inference)
+        if any(d.name == held.name for d in doms):
+            raise InputError(f"a weights domain is named {held.name!r}, the activation buffer's domain: "
+                             "rename it in the domains file")  # fmt: skip
+        buffer_chips = BufferChips(act, tech, settings.stuck_at_one, settings.seed, held.name)
+        doms = [*doms, held]
     reference = evaluator.memory.image  # the whole image, packed as one memory, unprotected
     whole = MemoryImage.pack(chips.clean, layout)  # the uniform design: one memory, protected as asked
     n_dom, n_steps = len(doms), len(grid)
@@ -446,7 +541,7 @@ def plan_voltage(
     target = Path(out_dir) if out_dir is not None else Path(run.dir) if run.dir is not None else None
     bar = _progress(progress)
     say = bar.wrap(say)
-    bench = _Bench(evaluator, chips, settings.metric, bar.update)
+    bench = _Bench(evaluator, chips, settings.metric, bar.update, buffer_chips)
     budget = settings.budget
     plan_ids = planning_chips(settings.planning_chips)
 
@@ -454,7 +549,8 @@ def plan_voltage(
         return [grid[int(j)] for j in steps]
 
     def energy_of(steps: Sequence[int]) -> Any:
-        return domains_energy(chips.images, plan_volts(steps), tech, reference, organisation, shifters)
+        volts = plan_volts(steps)  # the buffer's last, with a buffer
+        return domains_energy(chips.images, volts, tech, reference, organisation, shifters, buffer)
 
     cache: _SensitivityCache | None = None  # its table stays locked while the planner runs
     try:
@@ -464,11 +560,13 @@ def plan_voltage(
         loss = np.full((n_dom, n_steps), np.inf)
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
-        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings), tech,
+        cache = _SensitivityCache(target, _fingerprint(evaluator, tech, doms, chips, settings, act), tech,
                                   identity_of(run))
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
-        sharing = evaluator.sharing_clean_prefix() if share_prefix else contextlib.nullcontext()
+        # (A buffer requantizes every layer's input: nothing before a domain is replayed then.)
+        replay = share_prefix and buffer is None
+        sharing = evaluator.sharing_clean_prefix() if replay else contextlib.nullcontext()
         with sharing:
             for d, dom in enumerate(doms):
                 for j, v in enumerate(grid):
@@ -488,13 +586,14 @@ def plan_voltage(
                             loss[d, j] = np.inf  # this voltage and every lower one are out of reach for it
                         break
                 cache.save()
+                held = (f"{dom.activations} activations per inference" if dom.kind == BUFFER
+                        else f"{dom.weights} weights")  # fmt: skip
                 if loss[d, 0] > budget + search.TOLERANCE:
-                    say(f"  {dom.name} ({dom.weights} weights): alone MISSES the budget at {grid[0]:g} "
+                    say(f"  {dom.name} ({held}): alone MISSES the budget at {grid[0]:g} "
                         f"{tech.voltage_unit}")  # fmt: skip
                 else:
                     reach = grid[int(np.flatnonzero(np.isfinite(loss[d]))[-1])]
-                    say(f"  {dom.name} ({dom.weights} weights): alone within budget down to {reach:g} "
-                        f"{tech.voltage_unit}")
+                    say(f"  {dom.name} ({held}): alone within budget down to {reach:g} {tech.voltage_unit}")
 
         # 2. greedy descent, 3. joint check with back-off
         descent = search.greedy_descent(loss, surrogate, budget)
@@ -512,8 +611,10 @@ def plan_voltage(
 
         # 4. uniform baseline on the same planning chips
         uniform_loss = [math.inf] * n_steps
+        rails = 1 + (buffer is not None)  # the buffer, if any, on the weights' one rail
         uniform_energy = [
-            domains_energy([whole], [v], tech, reference, organisation, shifters).total_norm for v in grid
+            domains_energy([whole], [v] * rails, tech, reference, organisation, shifters, buffer).total_norm
+            for v in grid
         ]
         uniform_planning = []
         for j, v in enumerate(grid):
@@ -585,6 +686,8 @@ def plan_voltage(
         level_shifters=shifters,
         identity=identity_of(run),
         technology=tech,
+        target="weights" if act is None else act.target,
+        buffer=None if buffer is None else {"fault": act.fault or "chip", **buffer.describe()},
     )
     if target is not None:
         write_plan(plan, target)
@@ -762,9 +865,11 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
     details = data.get("domain_details") or [{**d, "energy_share": math.nan} for d in data["domains"]]
     head = ["domain", "weights", f"voltage ({unit})", "energy share"]
     lines = [head]
+    kinds = {d["name"]: d.get("kind", "weights") for d in data["domains"]}
     for d in details:
         share = f"{100 * float(d['energy_share']):.1f}%"
-        lines.append([str(d["name"]), str(d["weights"]), f"{float(d['voltage']):.3f}", share])
+        held = "buffer" if kinds.get(d["name"]) == "buffer" else str(d["weights"])
+        lines.append([str(d["name"]), held, f"{float(d['voltage']):.3f}", share])
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
     table = [
         "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
@@ -790,6 +895,12 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
         + (f"; {sets} held-out set(s) spent adjusting" if sets else ""),
     ]
+    for d in data["domains"]:
+        if d.get("kind") == "buffer":
+            table.append(
+                f"{d['name']}: the activation buffer ({d.get('activations')} activations per inference, "
+                "written and read once each); energies are over both memories at nominal"
+            )
     if data.get("level_shifter_norm") is not None:
         table.append(
             f"level shifters: {float(data['level_shifter_norm']):.4f} of the nominal energy, in the plan's "
@@ -817,7 +928,7 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
 
 
 def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: DomainChips,
-                 settings: PlanSettings) -> str:
+                 settings: PlanSettings, activations: Any = None) -> str:
     """What a sensitivity point's accuracy depends on (not the budget or metric: they only decide where a
     domain's sweep stops and how its points are read)."""
     from wcatsim.memory.evaluator import model_fingerprint
@@ -833,6 +944,9 @@ def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: Domai
         # device and batch size change the floating-point sums, hence (rarely) an accuracy
         "device": evaluator.device_type, "batch_size": evaluator.batch_size,
     }  # fmt: skip
+    if activations is not None:  # only then: a weights plan keeps its fingerprint
+        described["activations"] = {"target": activations.target, "fault": activations.fault or "chip",
+                                    **evaluator.activations.describe()}  # fmt: skip
     return fingerprint(described, spaced=True)  # spaced: as the table has always been hashed
 
 
@@ -940,6 +1054,7 @@ __all__ = [
     "PLAN_JSON",
     "PlanSettings",
     "FinalSet",
+    "check_buffer",
     "HeldOut",
     "PointStats",
     "VoltagePlan",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sram_models.errors import InputError
+from wcatsim.memory.activations import combined_energy  # the one normalisation of both memories
 
 # random-flip with a buffer: the buffer's BER (probability that a stored bit reads wrong)
 FLIP_ACT_COLUMNS = ("act_ber",)
@@ -54,39 +54,6 @@ def family(kind: str, spec: Any) -> str:
 def record(spec: Any, evaluator: Any, **extra: Any) -> dict[str, Any]:
     """Return what a table records about the buffer (fingerprinted): target, fault, layout, ranges."""
     return {"target": spec.target, "fault": spec.fault, **evaluator.activations.describe(), **extra}
-
-
-def combined_energy(weights: Any, buffer: Any) -> dict[str, Any]:
-    """Return the energy columns of both memories from their two :class:`sram_models.energy.EnergyReport`.
-
-    Both reports must be in one unit (pJ, or one preset's relative units).
-    """
-    if weights.unit != buffer.unit:
-        raise InputError(
-            f"the weights' preset gives energy in {weights.unit} and the buffer's in {buffer.unit}: "
-            "choose `attack.activations.preset` with the same kind of figures"
-        )
-
-    def reference(report: Any) -> float:
-        return report.total / report.total_norm if report.total_norm else 0.0
-
-    ref = reference(weights) + reference(buffer)
-
-    def both(a: float | None, b: float | None) -> float | None:
-        return None if a is None or b is None else a + b
-
-    times = [t for t in (weights.inference_time_ns, buffer.inference_time_ns) if t is not None]
-    total = weights.total + buffer.total
-    return {
-        "energy_per_inference_pj": both(weights.total_pj, buffer.total_pj),
-        "energy_norm": total / ref,
-        "dynamic_pj": both(weights.dynamic_pj, buffer.dynamic_pj),
-        "leakage_pj": both(weights.leakage_pj, buffer.leakage_pj),
-        "leakage_share": (weights.leakage + buffer.leakage) / total if total else 0.0,
-        "inference_time_ns": max(times) if times else None,
-        "weights_energy_norm": weights.total / ref,
-        "act_energy_norm": buffer.total / ref,
-    }
 
 
 __all__ = ["FLIP_ACT_COLUMNS", "VOLTAGE_ACT_COLUMNS", "active", "combined_energy", "family", "record",
