@@ -342,6 +342,32 @@ class TrainerConfig:
 PAPER_BERS = (0.0, 1e-4, 4e-4, 8e-4, 1e-3, 2e-3, 4e-3, 6e-3, 8e-3, 1e-2)
 
 
+# The Monte Carlo fields attack.random_flip and attack.sweep share, declared once.
+# Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
+# of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
+# 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
+# "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
+def _images_field() -> Any:
+    return Field(
+        0,
+        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
+        "'auto': least cost.",
+    )
+
+
+# Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults).
+def _batch_realisations_field() -> Any:
+    return Field(
+        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
+    )
+
+
+def _compile_field() -> Any:
+    return Field(
+        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
+    )
+
+
 @settings("attack.random_flip")
 class RandomFlipConfig:
     """``wcatsim random-flip``: accuracy under random bit errors (issue 4)."""
@@ -378,23 +404,10 @@ class RandomFlipConfig:
         "none", description="Protection scheme of the weight memory (sram_models.SCHEME_NAMES)."
     )
 
-    # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
-    # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
-    # 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
-    # "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
-    images: int | Literal["all", "auto"] = Field(
-        0,
-        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
-        "'auto': least cost.",
-    )
-
-    # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
-    batch_realisations: int = Field(
-        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
-    )
-    compile: bool = Field(
-        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
-    )
+    # images, batch_realisations, compile: shared with the other Monte Carlo section (_images_field ...)
+    images: int | Literal["all", "auto"] = _images_field()
+    batch_realisations: int = _batch_realisations_field()
+    compile: bool = _compile_field()
 
     def __post_init__(self) -> None:
         check_choice(self.protect, "attack.random_flip.protect", "SCHEME_NAMES", "protection scheme")
@@ -474,23 +487,10 @@ class SweepConfig:
         "none", description="Protection scheme of the weight memory (sram_models.SCHEME_NAMES)."
     )
 
-    # Nested Monte Carlo (issue 18 section 1): each realisation on a fresh, seeded, class-stratified subset
-    # of this many test images (unbiased for the whole-set mean; wcatsim.experiments.montecarlo.nested).
-    # 0 = every realisation on the whole test set: the paper's protocol, and the default; "all" the same;
-    # "auto" the allocated design (wcatsim.experiments.montecarlo.allocation).
-    images: int | Literal["all", "auto"] = Field(
-        0,
-        description="Test images per realisation (a fresh stratified subset each); 0/'all': all; "
-        "'auto': least cost.",
-    )
-
-    # Issue 18 section 6, faster forwards (wcatsim.config.specs.MonteCarloSpec says why the defaults):
-    batch_realisations: int = Field(
-        1, ge=1, description="Realisations per batched forward (same draws and results); 1 = one at a time."
-    )
-    compile: bool = Field(
-        False, description="Evaluate through torch.compile: faster per realisation after a one-off compile."
-    )
+    # images, batch_realisations, compile: shared with the other Monte Carlo section (_images_field ...)
+    images: int | Literal["all", "auto"] = _images_field()
+    batch_realisations: int = _batch_realisations_field()
+    compile: bool = _compile_field()
 
     def __post_init__(self) -> None:
         check_choice(self.fault, "attack.sweep.fault", "FAULT_MODEL_NAMES", "fault model")
