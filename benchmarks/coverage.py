@@ -362,11 +362,8 @@ def record(out_dir: str, bers: dict[str, tuple[float, ...]] | list[float], reali
 
     ``bers``: per method (calm, knee, cliff: :data:`RECORD_BERS`), or one list for every method.
     """
-    import torch
-
     from wcatsim.config import load_config
-    from wcatsim.experiments.montecarlo.seeds import transient_seed
-    from wcatsim.memory.evaluator import FaultEvaluator, make_flip_model
+    from wcatsim.memory.evaluator import FaultEvaluator
     from wcatsim.store.runs import run_dir_for
     from wcatsim.train.runs import load_run
     from wcatsim.train.trainer import train
@@ -386,29 +383,114 @@ def record(out_dir: str, bers: dict[str, tuple[float, ...]] | list[float], reali
             scratch = Path(tempfile.mkdtemp(prefix="coverage_record_"))
             run_dir = train(cfg, out_dir=run_dir_for(cfg, scratch), device="cpu", progress=False).run_dir
         evaluator = FaultEvaluator.for_run(load_run(run_dir, device="cpu"))
-        every = np.arange(evaluator.n_images)
-        clean = evaluator.correct(None, every)
-        labels = evaluator.labels
         method_bers = bers.get(method, ()) if isinstance(bers, dict) else tuple(bers)
         for position, ber in enumerate(method_bers):
             regime = REGIMES[position] if len(method_bers) == len(REGIMES) else ""
-            started = time.perf_counter()
-            fault = make_flip_model("transient", ber)
-            rows = np.empty((realisations, evaluator.n_images), dtype=bool)
-            with torch.inference_mode():
-                for r in range(realisations):
-                    result = evaluator.memory.corrupt(fault, transient_seed(seed, ber, r))
-                    unchanged = evaluator.memory.changed_bits(result.codes) == 0
-                    rows[r] = clean if unchanged else evaluator.correct(result.codes, every)
-            path = out / f"{method}_{ber:g}.npz"
-            np.savez_compressed(path, correct=np.packbits(rows, axis=1), images=evaluator.n_images,
-                                labels=labels, ber=ber, method=method, regime=regime,
-                                seconds=time.perf_counter() - started)  # fmt: skip
-            print(f"recorded {path} ({regime or 'BER'} {ber:g}): {realisations} x {evaluator.n_images}, "
-                  f"mean accuracy {100 * rows.mean():.2f}%, {time.perf_counter() - started:.1f} s",
-                  flush=True)  # fmt: skip
-            paths.append(str(path))
+            paths.append(record_matrix(evaluator, out / f"{method}_{ber:g}.npz", method, ber, regime,
+                                       realisations, seed))  # fmt: skip
     return paths
+
+
+# Reads per batched forward while recording (wcatsim.memory.batched: the same predictions as one by one in
+# this project's CPU tests; benchmarks/forward.py measured 4 the best amortised group on ResNet-20)
+RECORD_GROUP = 4
+
+
+def record_matrix(evaluator, path: Path, name: str, ber: float, regime: str, realisations: int,
+                  seed: int) -> str:  # fmt: skip
+    """Record ``realisations`` transient realisations at ``ber`` over every test image; return the path.
+
+    Row r is the per-image correctness of the read ``transient_seed(seed, ber, r)`` (the seeds a
+    random-flip sweep draws), packed with ``numpy.packbits`` along images; a read that changes no code is
+    the clean row (the forward pass is deterministic).  Faulty reads go in groups of :data:`RECORD_GROUP`
+    through one batched forward (``FaultEvaluator.correct_many``).
+    """
+    import torch
+
+    from wcatsim.experiments.montecarlo.seeds import transient_seed
+    from wcatsim.memory.evaluator import make_flip_model
+
+    started = time.perf_counter()
+    every = np.arange(evaluator.n_images)
+    clean = evaluator.correct(None, every)
+    fault = make_flip_model("transient", ber)
+    rows = np.empty((realisations, evaluator.n_images), dtype=bool)
+    with torch.inference_mode():
+        for first in range(0, realisations, RECORD_GROUP):
+            indices = range(first, min(first + RECORD_GROUP, realisations))
+            reads = [evaluator.memory.corrupt(fault, transient_seed(seed, ber, r)).codes for r in indices]
+            changed = [evaluator.memory.changed_bits(codes) for codes in reads]
+            faulty = [i for i, n in zip(indices, changed, strict=True) if n]
+            for r in indices:
+                rows[r] = clean
+            found = evaluator.correct_many([reads[r - first] for r in faulty], [every] * len(faulty))
+            for r, row in zip(faulty, found, strict=True):
+                rows[r] = row
+            if first % (25 * RECORD_GROUP) == 0:
+                print(f"  {name} BER {ber:g}: {first + len(indices)}/{realisations} realisations, "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+    seconds = time.perf_counter() - started
+    np.savez_compressed(path, correct=np.packbits(rows, axis=1), images=evaluator.n_images,
+                        labels=evaluator.labels, ber=ber, method=name, regime=regime,
+                        seconds=seconds)  # fmt: skip
+    print(f"recorded {path} ({regime or 'BER'} {ber:g}): {realisations} x {evaluator.n_images}, "
+          f"mean accuracy {100 * rows.mean():.2f}%, {seconds:.1f} s", flush=True)  # fmt: skip
+    return str(path)
+
+
+# The ResNet-20 probe's BER ladder: 10 realisations each on the recorded images pick calm, knee and
+# cliff by the digits models' rule (RECORD_BERS' comment).
+PROBE_BERS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 7e-3, 1e-2, 2e-2, 3e-2, 5e-2)
+PROBE_REALISATIONS = 10
+
+
+def probe_regimes(evaluator, seed: int) -> tuple[float, float, float]:
+    """Calm, knee and cliff BERs of a model, from :data:`PROBE_REALISATIONS` realisations per probe BER.
+
+    calm: the largest probe BER whose mean accuracy drop is under 0.5 points; knee: the probe BER whose
+    drop is nearest 7.5 points (the digits rule's 5 to 10); cliff: the first with a drop of 25 or more
+    (the largest probed if none).  Seeds are offset from the recording's (base seed + 1) so the probe
+    does not choose on the rows it reports.
+    """
+    from wcatsim.experiments.montecarlo.seeds import transient_seed
+    from wcatsim.memory.evaluator import make_flip_model
+
+    drops = {}
+    for ber in PROBE_BERS:
+        fault = make_flip_model("transient", ber)
+        accs = [evaluator.evaluate(evaluator.memory.corrupt(fault, transient_seed(seed + 1, ber, r)).codes)[0]
+                for r in range(PROBE_REALISATIONS)]  # fmt: skip
+        drops[ber] = evaluator.clean_acc - float(np.mean(accs))
+        print(f"  probe BER {ber:g}: mean {np.mean(accs):.2f}% (drop {drops[ber]:.2f} points)", flush=True)
+    calm = max([b for b, d in drops.items() if d < 0.5], default=PROBE_BERS[0])
+    knee = min((b for b in PROBE_BERS if b > calm), key=lambda b: abs(drops[b] - 7.5), default=PROBE_BERS[-2])
+    cliff = next((b for b in PROBE_BERS if b > knee and drops[b] >= 25), PROBE_BERS[-1])
+    return calm, knee, cliff
+
+
+def record_resnet20(out_dir: str, realisations: int, seed: int, train_images: int, test_images: int,
+                    epochs: int, bers: tuple[float, ...] | None = None) -> list[str]:  # fmt: skip
+    """Train the benchmarks' ResNet-20 (``benchmarks/cifar_shaped.py``) and record its three matrices.
+
+    ``bers``: calm, knee, cliff; None probes them (:func:`probe_regimes`).  Files:
+    DIR/resnet20_<ber>.npz.
+    """
+    from cifar_shaped import resnet20_model
+
+    from wcatsim.memory.evaluator import FaultEvaluator
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run, seconds = resnet20_model(train_images, test_images, epochs, seed)
+    evaluator = FaultEvaluator.for_run(run)
+    print(f"resnet20: trained on {train_images} synthetic CIFAR-shaped images, {epochs} epochs, in "
+          f"{seconds:.1f} s; clean accuracy {evaluator.clean_acc:.2f}% on {evaluator.n_images} test images",
+          flush=True)  # fmt: skip
+    if bers is None:
+        bers = probe_regimes(evaluator, seed)
+    print(f"resnet20 BERs: calm {bers[0]:g}, knee {bers[1]:g}, cliff {bers[2]:g}", flush=True)
+    return [record_matrix(evaluator, out / f"resnet20_{ber:g}.npz", "resnet20", ber, regime, realisations,
+                          seed) for ber, regime in zip(bers, REGIMES, strict=True)]  # fmt: skip
 
 
 def write_results(path: str | None, results: dict) -> None:
@@ -451,6 +533,15 @@ def main() -> None:
                                                           for m, bs in RECORD_BERS.items()),
                         help="--record: calm, knee, cliff BERs per quantizer (METHOD:B1,B2,B3;...) or one "
                         "comma-separated list for all (default: RECORD_BERS, from the models' curves)")
+    parser.add_argument("--record-resnet20", default=None,
+                        help="record the ResNet-20's calm, knee and cliff matrices into this folder and stop")
+    parser.add_argument("--resnet20-realisations", type=int, default=1000, help="--record-resnet20: rows")
+    parser.add_argument("--resnet20-images", type=int, default=1000, help="--record-resnet20: test images")
+    parser.add_argument("--resnet20-train-images", type=int, default=5000,
+                        help="--record-resnet20: training images")
+    parser.add_argument("--resnet20-epochs", type=int, default=4, help="--record-resnet20: training epochs")
+    parser.add_argument("--resnet20-bers", default=None,
+                        help="--record-resnet20: calm,knee,cliff BERs (default: probed on the model)")
     parser.add_argument("--cost-ratio", type=float, default=COST_RATIO,
                         help="allocated design: c_r / c_i in images (seconds per realisation / per image)")
     parser.add_argument("--quick", action="store_true",
@@ -462,6 +553,13 @@ def main() -> None:
         args.sweeps, args.replays, args.smoke, args.smoke_then_cases = 1000, 400, True, True
     else:
         args.smoke_then_cases = False
+    if args.record_resnet20:
+        started = time.perf_counter()
+        bers = tuple(float(b) for b in args.resnet20_bers.split(",")) if args.resnet20_bers else None
+        record_resnet20(args.record_resnet20, args.resnet20_realisations, args.seed,
+                        args.resnet20_train_images, args.resnet20_images, args.resnet20_epochs, bers)
+        print(f"recording took {time.perf_counter() - started:.1f} s", flush=True)
+        return
     if args.record:
         started = time.perf_counter()
         args.matrix += record(args.record, parse_record_bers(args.record_bers),

@@ -25,13 +25,13 @@ NOISE = 0.25
 
 
 def _images(
-    n: int, channels: int, size: int, classes: int, rng: np.random.Generator
+    n: int, channels: int, size: int, classes: int, rng: np.random.Generator, signal: float = SIGNAL
 ) -> tuple[np.ndarray, np.ndarray]:
     coarse = torch.from_numpy(rng.standard_normal((classes, channels, 4, 4)).astype(np.float32))
     templates = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False).numpy()
     labels = np.arange(n) % classes
     rng.shuffle(labels)
-    x = 0.5 + SIGNAL * templates[labels] * rng.uniform(0.6, 1.4, (n, 1, 1, 1)) + NOISE * rng.standard_normal(
+    x = 0.5 + signal * templates[labels] * rng.uniform(0.6, 1.4, (n, 1, 1, 1)) + NOISE * rng.standard_normal(
         (n, channels, size, size)
     )
     return np.clip(x, 0.0, 1.0).astype(np.float32), labels.astype(np.int64)
