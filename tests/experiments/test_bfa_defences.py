@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sram_models.errors import InputError
-from wcatsim.experiments.attacks.defences import DEFENCES, Checksum
+from wcatsim.experiments.attacks.defences import DEFENCES, Checksum, ChecksumReload
 
 BITS = 4
 
@@ -113,6 +113,76 @@ def test_repair_zeroes_exactly_the_flagged_groups() -> None:
         assert out[name].shape == c.shape and out[name].dtype == c.dtype
 
 
+def test_reload_rewrites_exactly_the_flagged_groups_from_the_clean_codes() -> None:
+    defence, clean = ChecksumReload(group_size=8, min_groups=1), _codes()
+    reference = defence.reference(clean, {"a": BITS, "b": BITS})
+    attacked = {name: c.clone() for name, c in clean.items()}
+    attacked["a"].view(-1)[3] = _flip(int(clean["a"].view(-1)[3]), BITS - 1)  # a top-bit flip: detected
+    attacked["b"].view(-1)[10] = _flip(int(clean["b"].view(-1)[10]), 0)  # bit 0: below the signature
+    flagged = defence.flagged(reference, attacked, {"a": BITS, "b": BITS})
+    out = defence.recover(reference, attacked, flagged)
+    for name, c in attacked.items():
+        index = defence.group_index(name, c.numel())
+        for i, (now, before, after) in enumerate(zip(c.reshape(-1).tolist(), clean[name].reshape(-1).tolist(),
+                                                     out[name].reshape(-1).tolist(), strict=True)):
+            assert after == (before if flagged[name][index[i]] else now), (name, i)
+    assert out["a"].view(-1)[3] == clean["a"].view(-1)[3]  # the detected flip undone
+    assert out["b"].view(-1)[10] != clean["b"].view(-1)[10]  # the undetected one stays
+    # the golden copy is a copy: the attack on the stored codes cannot reach it
+    attacked["a"].view(-1)[0] += 1
+    assert torch.equal(reference["golden"]["a"], clean["a"])
+    # zeroing (checksum) and reloading flag the same groups
+    assert all(torch.equal(flagged[n], f) for n, f in Checksum(group_size=8, min_groups=1).flagged(
+        Checksum(group_size=8, min_groups=1).reference(clean, {"a": BITS, "b": BITS}), attacked,
+        {"a": BITS, "b": BITS}).items())
+
+
+def test_bfa_with_reload_undoes_the_detected_flips_and_prices_the_reload(digits_runs, tmp_path) -> None:
+    from wcatsim.experiments.attacks.bfa import run_bfa
+    from wcatsim.experiments.attacks.defences import BIT_READ_PJ, DRAM_BIT_PJ
+    from wcatsim.image import run_from_image, weight_image
+    from wcatsim.train.runs import load_run
+
+    run = load_run(digits_runs["maxabs"], device="cpu")
+    result = run_bfa(run, trials=1, seed=0, write=False, defence="checksum-reload")
+    s = result.summary
+    zeroing = run_bfa(run, trials=1, seed=0, write=False, defence="checksum").summary
+    flips = s["flips_to_break"][0]
+    assert s["defence"] == "checksum-reload" and s["detected_flips"] == zeroing["detected_flips"]
+    assert s["flagged_groups"] == zeroing["flagged_groups"]
+    # the image the model reads, built by hand: a flipped weight keeps its attacked code only where its
+    # group was not flagged (the flags of the checksum's signatures, tested against a hand computation
+    # above); every other weight is the clean one
+    image = weight_image(run.model)
+    defence = ChecksumReload()
+    clean = {name: img.codes.reshape(-1).tolist() for name, img in image.items()}
+    attacked = {name: list(v) for name, v in clean.items()}
+    rows = [r for r in result.trials[0].rows if int(r["flip"]) <= flips]
+    for r in rows:
+        attacked[r["layer"]][int(r["index"])] = int(r["code_after"])
+    bits = {name: img.bits for name, img in image.items()}
+    as_tensors = {name: torch.tensor(v, dtype=image[name].codes.dtype).reshape(image[name].codes.shape)
+                  for name, v in attacked.items()}  # fmt: skip
+    reference = defence.reference({n: img.codes for n, img in image.items()}, bits)
+    flagged = defence.flagged(reference, as_tensors, bits)
+    index = {name: defence.group_index(name, len(v)).tolist() for name, v in clean.items()}
+    read = {name: [clean[name][i] if bool(flagged[name][index[name][i]]) else attacked[name][i]
+                   for i in range(len(v))] for name, v in clean.items()}  # fmt: skip
+    undone = sum(read[r["layer"]][int(r["index"])] == clean[r["layer"]][int(r["index"])] for r in rows)
+    assert undone == s["detected_flips"][0] > 0, (undone, s["detected_flips"])
+    x, y = run.data.test_tensors()
+    tensors = {name: torch.tensor(v, dtype=image[name].codes.dtype).reshape(image[name].codes.shape)
+               for name, v in read.items()}  # fmt: skip
+    with torch.no_grad(), run_from_image(run.model, tensors):
+        correct = int((run.model(x).argmax(dim=1) == y).sum())
+    assert s["defended_acc"][0] == pytest.approx(100.0 * correct / len(y)), (s["defended_acc"], correct)
+    # the reload's price: every weight of a flagged group, N bits each, read off-chip and written back
+    members = sum(sum(1 for g in index[name] if bool(flagged[name][g])) * bits[name] for name in clean)
+    assert s["reloaded_bits"][0] == members
+    assert s["reload_energy_pj"][0] == pytest.approx(members * (DRAM_BIT_PJ + BIT_READ_PJ))
+    assert DRAM_BIT_PJ == pytest.approx(2600 / 64)  # Horowitz, ISSCC 2014: 2.6 nJ per 64-bit DRAM access
+
+
 def test_every_defence_has_output_names_of_its_own() -> None:
     from wcatsim.store.files import OUTPUTS, bfa_family
 
@@ -130,7 +200,7 @@ def test_every_defence_has_output_names_of_its_own() -> None:
 
 
 def test_the_registry_has_none_checksum_and_the_memory_schemes() -> None:
-    assert DEFENCES.names() == ("none", "checksum", "secded", "secded-zero", "parity-zero")
+    assert DEFENCES.names() == ("none", "checksum", "checksum-reload", "secded", "secded-zero", "parity-zero")
     codes = _codes()
     assert not any(f.any() for f in DEFENCES.get("none")().flagged(None, codes, {}).values())
     with pytest.raises(InputError, match="group_size"):

@@ -45,7 +45,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     # that the names agree with the defence registry
     **{f"bfa_{defence}": (f"bfa_{defence}_flips.csv", f"bfa_{defence}_summary.json", f"bfa_{defence}.png",
                           f"bfa_{defence}.pdf")
-       for defence in ("checksum", "secded", "secded-zero", "parity-zero")},
+       for defence in ("checksum", "checksum-reload", "secded", "secded-zero", "parity-zero")},
     # --target activations / both (issue 20): tables of their own, so a weights table stays where the
     # analysis reads it
     **{f"{family}_{target}": tuple(f"{family}_{target}{end}" for end in (
