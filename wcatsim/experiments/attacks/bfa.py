@@ -545,8 +545,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         pairs = zip(summary["detected_flips"], summary["flips_to_break"], summary["defended_acc"],
                     strict=True)
         found = ", ".join(f"{d}/{f} ({a:.1f}%)" for d, f, a in pairs)
+        how = ("flagged groups reloaded from the golden copy" if "reloaded_bits" in summary
+               else "zeroed groups, or the scheme's read")
         lines.append(f"  defence {summary['defence']} (attacker unaware): flips detected per trial, and "
-                     f"accuracy after its repair (zeroed groups, or the scheme's read): {found}")
+                     f"accuracy after its repair ({how}): {found}")
         if "defence_area" in summary:
             time = summary["defence_time_overhead"]
             lines.append(f"  its price: {summary['defence_area']:.2%} extra bits per weight bit, "
@@ -554,4 +556,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                          f"inference ({summary['defence_energy_pj']:.0f} pJ, Horowitz ISSCC 2014 figures), "
                          + ("time not modelled" if time is None else
                             f"time < {time:.0%} (the source's report, not measured here)"))
+        if "reload_energy_pj" in summary:
+            reloads = ", ".join(f"{e / 1e3:.1f}" for e in summary["reload_energy_pj"])
+            lines.append(f"  and per detection, the reload: {reloads} nJ per trial (the flagged groups' bits "
+                         f"read from DRAM at {summary['defence_reload_pj_per_bit']:.1f} pJ per bit, once)")
     return "\n".join(lines)
