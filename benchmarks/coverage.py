@@ -403,7 +403,10 @@ def record_matrix(evaluator, path: Path, name: str, ber: float, regime: str, rea
     Row r is the per-image correctness of the read ``transient_seed(seed, ber, r)`` (the seeds a
     random-flip sweep draws), packed with ``numpy.packbits`` along images; a read that changes no code is
     the clean row (the forward pass is deterministic).  Faulty reads go in groups of :data:`RECORD_GROUP`
-    through one batched forward (``FaultEvaluator.correct_many``).
+    through one batched forward (``FaultEvaluator.correct_many``), or one by one through the compiled
+    module after ``evaluator.compile_forward()`` (:func:`record_resnet20`: ResNet-20's compiled forward
+    is about 3x the eager one on these CPUs, batched-4 1.75x, docs/performance.md; the predictions equal
+    the eager ones in tests/memory/test_batched.py's compiled-path test).
     """
     import torch
 
@@ -423,7 +426,10 @@ def record_matrix(evaluator, path: Path, name: str, ber: float, regime: str, rea
             faulty = [i for i, n in zip(indices, changed, strict=True) if n]
             for r in indices:
                 rows[r] = clean
-            found = evaluator.correct_many([reads[r - first] for r in faulty], [every] * len(faulty))
+            if evaluator._compiled is not None:  # the compiled module reads one realisation at a time
+                found = [evaluator.correct(reads[r - first], every) for r in faulty]
+            else:
+                found = evaluator.correct_many([reads[r - first] for r in faulty], [every] * len(faulty))
             for r, row in zip(faulty, found, strict=True):
                 rows[r] = row
             if first % (25 * RECORD_GROUP) == 0:
@@ -469,15 +475,16 @@ def probe_regimes(evaluator, seed: int) -> tuple[float, float, float]:
 
 
 def record_resnet20(out_dir: str, realisations: int, seed: int, train_images: int, test_images: int,
-                    epochs: int, bers: tuple[float, ...] | None = None) -> list[str]:  # fmt: skip
-    """Train the benchmarks' ResNet-20 (``benchmarks/cifar_shaped.py``) and record its three matrices.
+                    epochs: int, bers: dict[str, float] | None = None) -> list[str]:  # fmt: skip
+    """Train the benchmarks' ResNet-20 (``benchmarks/cifar_shaped.py``) and record its matrices.
 
-    ``bers``: calm, knee, cliff; None probes them (:func:`probe_regimes`).  Files:
+    ``bers``: regime -> BER (calm, knee, cliff, or a share of them: one process per regime uses both
+    cores better than two threads in one); None probes all three (:func:`probe_regimes`).  Files:
     DIR/resnet20_<ber>.npz.
     """
     from cifar_shaped import resnet20_model
 
-    from wcatsim.memory.evaluator import FaultEvaluator
+    from wcatsim.memory.evaluator import FaultEvaluator, make_flip_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -487,10 +494,15 @@ def record_resnet20(out_dir: str, realisations: int, seed: int, train_images: in
           f"{seconds:.1f} s; clean accuracy {evaluator.clean_acc:.2f}% on {evaluator.n_images} test images",
           flush=True)  # fmt: skip
     if bers is None:
-        bers = probe_regimes(evaluator, seed)
-    print(f"resnet20 BERs: calm {bers[0]:g}, knee {bers[1]:g}, cliff {bers[2]:g}", flush=True)
+        bers = dict(zip(REGIMES, probe_regimes(evaluator, seed), strict=True))
+    started = time.perf_counter()
+    evaluator.compile_forward()
+    warm = evaluator.memory.corrupt(make_flip_model("transient", 1e-3), 1).codes  # seed 1: not a row's
+    evaluator.correct(warm, np.arange(evaluator.n_images))  # the compile, timed apart
+    print(f"resnet20: compiled forward ready in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"resnet20 BERs: {', '.join(f'{regime} {ber:g}' for regime, ber in bers.items())}", flush=True)
     return [record_matrix(evaluator, out / f"resnet20_{ber:g}.npz", "resnet20", ber, regime, realisations,
-                          seed) for ber, regime in zip(bers, REGIMES, strict=True)]  # fmt: skip
+                          seed) for regime, ber in bers.items()]  # fmt: skip
 
 
 def write_results(path: str | None, results: dict) -> None:
@@ -541,7 +553,8 @@ def main() -> None:
                         help="--record-resnet20: training images")
     parser.add_argument("--resnet20-epochs", type=int, default=4, help="--record-resnet20: training epochs")
     parser.add_argument("--resnet20-bers", default=None,
-                        help="--record-resnet20: calm,knee,cliff BERs (default: probed on the model)")
+                        help="--record-resnet20: REGIME:BER,... (e.g. calm:5e-4,knee:1e-2,cliff:3e-2; "
+                        "default: all three probed on the model)")
     parser.add_argument("--cost-ratio", type=float, default=COST_RATIO,
                         help="allocated design: c_r / c_i in images (seconds per realisation / per image)")
     parser.add_argument("--quick", action="store_true",
@@ -555,7 +568,10 @@ def main() -> None:
         args.smoke_then_cases = False
     if args.record_resnet20:
         started = time.perf_counter()
-        bers = tuple(float(b) for b in args.resnet20_bers.split(",")) if args.resnet20_bers else None
+        bers = None
+        if args.resnet20_bers:
+            pairs = [item.partition(":") for item in args.resnet20_bers.split(",")]
+            bers = {regime: float(ber) for regime, _, ber in pairs}
         record_resnet20(args.record_resnet20, args.resnet20_realisations, args.seed,
                         args.resnet20_train_images, args.resnet20_images, args.resnet20_epochs, bers)
         print(f"recording took {time.perf_counter() - started:.1f} s", flush=True)

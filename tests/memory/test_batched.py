@@ -124,8 +124,14 @@ def test_compiled_forward_gives_the_eager_accuracies(digits_runs) -> None:
     reads = _faulty_reads(evaluator.memory, 3e-2, range(4))
     eager = [evaluator.evaluate(codes) for codes in reads]
     assert len({acc for acc, _, _ in eager}) >= 2, f"the faults should move the accuracy: {eager}"
+    every = np.arange(evaluator.n_images)
+    eager_correct = [evaluator.correct(codes, every) for codes in reads]
     evaluator.compile_forward()
     assert [evaluator.evaluate(codes) for codes in reads] == eager
+    # the nested design's per-image correctness through the compiled module: the same images right
+    for codes, expected in zip(reads, eager_correct, strict=True):
+        assert np.array_equal(evaluator.correct(codes, every), expected)
+        assert np.array_equal(evaluator.correct(codes, every[::7]), expected[::7])
 
 
 def test_settings_reach_the_montecarlo_spec() -> None:

@@ -359,8 +359,9 @@ class FaultEvaluator:
         + ``LOGIT_RTOL`` x max|logit| in ``benchmarks/forward.py``).  Worth it for long sweeps of small
         models only: the first evaluation compiles (ResNet-20 on 2 busy cores: 39-84 s, then 2.6-3.1x
         faster per realisation; ResNet-18 at 224 px: 87 s for 1.14x; docs/performance.md).  ``clean_acc``
-        stays the eager one (computed before); :meth:`evaluate_many`, :meth:`correct` and reads through
-        an activation buffer run eager.
+        stays the eager one (computed before); :meth:`correct` (the nested design's subsets) runs
+        compiled too; :meth:`evaluate_many`, :meth:`correct_many` and reads through an activation buffer
+        run eager.
         """
         import torch
 
@@ -457,6 +458,8 @@ class FaultEvaluator:
         if self.device is not None:
             kwargs["device"] = self.device
         with self.memory.loaded(codes) as model, self.reading(model, act):
+            if self._compiled is not None and self.activations is None:  # as _accuracy: the same module
+                model = self._compiled
             predicted = predict(model, self.x[index], self.batch_size, **kwargs)
         return (predicted == self.y[index].cpu()).numpy()
 
