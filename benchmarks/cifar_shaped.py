@@ -51,13 +51,14 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
 
     from wcatsim.api import model_run
     from wcatsim.config import QuantConfig
-    from wcatsim.train.datasets.synthetic import DATA_SEED, _images
+    from wcatsim.train.datasets.synthetic import DATA_SEED, synthetic_images
     from wcatsim.train.models import build_model
     from wcatsim.train.quant import quantize
     from wcatsim.train.quant.model import param_groups
 
     started = time.perf_counter()
-    x, y = _images(train_images + test_images, 3, 32, 10, np.random.default_rng(DATA_SEED), signal=signal)
+    rng = np.random.default_rng(DATA_SEED)
+    x, y = synthetic_images(train_images + test_images, 3, 32, 10, rng, signal=signal)
     mean = x[:train_images].mean(axis=(0, 2, 3), keepdims=True)
     std = x[:train_images].std(axis=(0, 2, 3), keepdims=True)
     x = torch.from_numpy((x - mean) / std)

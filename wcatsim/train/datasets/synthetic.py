@@ -24,9 +24,15 @@ SIGNAL = 0.35
 NOISE = 0.25
 
 
-def _images(
+def synthetic_images(
     n: int, channels: int, size: int, classes: int, rng: np.random.Generator, signal: float = SIGNAL
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` learnable images: a smooth class template (4x4 noise, upsampled) x a random gain + pixel noise.
+
+    ``signal`` is the template's amplitude against the pixel noise :data:`NOISE` (:data:`SIGNAL` for the
+    tests' sets; ``benchmarks/cifar_shaped.py`` takes a weaker one so a ResNet-20 is not perfect).
+    Returns float32 images in [0, 1], ``(n, channels, size, size)``, and int64 balanced labels.
+    """
     coarse = torch.from_numpy(rng.standard_normal((classes, channels, 4, 4)).astype(np.float32))
     templates = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False).numpy()
     labels = np.arange(n) % classes
@@ -40,7 +46,7 @@ def _images(
 def _load(name: str, channels: int, size: int, n_train: int, n_test: int, seed: int, val_fraction: float,
           augment: bool) -> DatasetBundle:
     rng = np.random.default_rng(DATA_SEED)
-    x, y = _images(n_train + n_test, channels, size, 10, rng)
+    x, y = synthetic_images(n_train + n_test, channels, size, 10, rng)
     mean = tuple(float(v) for v in x[:n_train].mean(axis=(0, 2, 3)))
     std = tuple(float(v) for v in x[:n_train].std(axis=(0, 2, 3)))
     return make_bundle(
@@ -88,7 +94,8 @@ def write_image_folder(
     fmt = "PNG" if extension.lower() == ".png" else "JPEG"
     labels_lines = []
     n_train, n_val = train_per_class * classes, val_per_class * classes
-    x, y = _images(n_train + n_val, 3, size, classes, rng)  # one set of class templates for both splits
+    # one set of class templates for both splits
+    x, y = synthetic_images(n_train + n_val, 3, size, classes, rng)
     pixels = (np.clip(x, 0.0, 1.0) * 255).round().astype(np.uint8).transpose(0, 2, 3, 1)
     # exactly train_per_class / val_per_class images of every class (each class has their sum in x)
     members = [np.flatnonzero(y == c) for c in range(classes)]
