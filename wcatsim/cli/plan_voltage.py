@@ -109,8 +109,6 @@ def plan_voltage(
     )  # fmt: skip
     settings = PlanSettings.from_config(plan_cfg)
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
-    if domains != "layer":
-        read_domains_file(domains)  # its format; the layer names are checked against the model later
     preset_name = preset if preset is not None else exp.attack_defaults().sweep.preset
     tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
     act = activation_spec(
@@ -120,6 +118,8 @@ def plan_voltage(
     # --target activations holds the weights at nominal: their scheme is not checked at the grid's voltages
     grid = check_grid(tech, voltages, settings.protect if act.target != "activations" else "none")
     check_buffer(act, tech, grid, domains)
+    if domains != "layer":  # (after check_buffer: target activations refuses any domains file)
+        read_domains_file(domains)  # its format; the layer names are checked against the model later
     exp.require_trained()
     where = Path(out) if out is not None else exp.dir
     check_writable(where, "--out", folder=True)
