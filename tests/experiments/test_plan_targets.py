@@ -271,3 +271,42 @@ def test_the_buffer_alone_reaches_the_lowest_voltage_or_stays_at_nominal(maxabs,
     else:  # far below the clean accuracy, yet within the huge budget
         assert plan.verified.acc_mean < plan.clean_acc - 2 and plan.within_budget
         assert plan.energy_norm < 1.0 and plan.level_shifter_norm > 0.0
+
+
+def test_a_plan_over_both_memories_replays_the_clean_prefix_exactly(maxabs, tmp_path: Path,
+                                                                    monkeypatch) -> None:  # fmt: skip
+    """The weights' curves of a plan over both memories read the buffer clean and replay the prefix
+    recorded through its hooks (wcatsim.memory.prefix); the buffer's own points run whole.  Every curve,
+    the table on disk and the plan equal those of whole forwards exactly."""
+    from wcatsim.config import ActivationSpec
+    from wcatsim.experiments.plan.planner import SENSITIVITY_CSV, PlanSettings, plan_voltage
+
+    settings = PlanSettings(planning_chips=2, verification_chips=1, max_verification_sets=1, eval_images=200)
+    from wcatsim.memory.prefix import CleanPrefix
+
+    replayed = []  # the prefix's own count of unit calls answered from a record, per sharing run
+    original = CleanPrefix.predict
+
+    def counting(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        replayed.append(self.replayed_calls)
+        return out
+
+    monkeypatch.setattr(CleanPrefix, "predict", counting)
+    spec = ActivationSpec(target="both", calibration_images=50)
+    plans = {}
+    for share in (False, True):
+        plans[share] = plan_voltage(
+            maxabs, "chandramoorthy14", [1.0, 0.85, 0.8, 0.75], settings=settings,
+            out_dir=tmp_path / str(share), share_prefix=share, activations=spec,
+        )  # fmt: skip
+    plain, shared = plans[False], plans[True]
+    assert replayed and replayed[-1] > 0, "the weights' points should have replayed the clean prefix"
+    weights_rows = [r for r in plain.sensitivity if r["domain"] != "activations"]
+    assert len({r["acc_mean"] for r in weights_rows}) > 2, "the weights' curves should fall with the voltage"
+    assert any(r["domain"] == "activations" and r["voltage"] < 1.0 for r in plain.sensitivity)
+    assert shared.sensitivity == plain.sensitivity
+    name = SENSITIVITY_CSV
+    assert (tmp_path / "True" / name).read_bytes() == (tmp_path / "False" / name).read_bytes()
+    assert shared.to_json()["final_set"] == plain.to_json()["final_set"]
+    assert shared.voltages == plain.voltages

@@ -615,8 +615,9 @@ def plan_voltage(
                                   identity_of(run))
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
-        # (A buffer requantizes every layer's input: nothing before a domain is replayed then.)
-        replay = share_prefix and buffer is None
+        # With a buffer, a weights domain's points read the buffer clean and replay the prefix recorded
+        # through its clean hooks; the buffer's own points (faults from the first layer on) run whole.
+        replay = share_prefix and weights_planned
         sharing = evaluator.sharing_clean_prefix() if replay else contextlib.nullcontext()
         with sharing:
             for d, dom in enumerate(doms):
