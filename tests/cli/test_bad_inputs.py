@@ -238,7 +238,7 @@ CASES = [
     Case("plan-voltage --run {run} --word-bits 1000", "word width"),
     Case("plan-voltage --run {run} --domains {missing}", "no such file"),
     Case("plan-voltage --run {run} --domains {bad_toml}", "not valid toml"),
-    Case("plan-voltage --run {run} --target activations --domains {missing}", "leave --domains at layer"),
+    Case("plan-voltage --run {run} --target activations --domains {missing}", "with the default domains"),
     Case("plan-voltage --run {run} --target weigths", "is not one of"),
     Case("plan-voltage --run {run} --target both --set attack.activations.voltage=0.9",
          "`attack.activations.voltage`: a plan chooses the buffer's voltage"),

@@ -114,7 +114,7 @@ def test_a_plan_refuses_a_buffer_it_cannot_plan() -> None:
     assert check_buffer(ActivationSpec(target="both", preset="chandramoorthy14"), tech, grid) is not None
     alone = ActivationSpec(target="activations")
     assert check_buffer(alone, tech, grid) is alone  # the buffer alone is planned (weights at nominal)
-    with pytest.raises(InputError, match="leave --domains at layer"):
+    with pytest.raises(InputError, match="plan with the default domains"):
         check_buffer(alone, tech, grid, "domains.toml")  # no weight domain to group
     with pytest.raises(InputError, match="chooses the buffer's voltage"):
         check_buffer(ActivationSpec(target="both", voltage=0.9), tech, grid)

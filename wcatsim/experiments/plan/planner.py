@@ -495,8 +495,9 @@ def check_buffer(
         )
     if activations.target == "activations" and str(domains) != PER_LAYER:
         raise InputError(
-            f"`--domains` {domains}: with `attack.activations.target` activations the weights are held "
-            "fault-free in one memory at nominal and only the buffer is planned; leave --domains at layer"
+            f"the domains file {domains}: with `attack.activations.target` activations the weights are held "
+            "fault-free in one memory at nominal and only the buffer is planned; plan with the default "
+            "domains (layer)"
         )
     if activations.preset not in (None, technology.name):
         raise InputError(
