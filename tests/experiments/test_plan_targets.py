@@ -207,7 +207,7 @@ def test_plan_voltage_target_activations_plans_the_buffer_alone(digits_runs, buf
 
     out = tmp_path / "alone"
     args = ["plan-voltage", "--run", str(digits_runs["maxabs"]), *TINY, "--target", "activations",
-            "--calibration-images", "50", "--out", str(out)]  # fmt: skip
+            "--calibration-images", "50", "--out", str(out), "--plot"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code in (0, 1), result.output
     data = json.loads((out / "plan_voltage.json").read_text())
@@ -247,6 +247,7 @@ def test_plan_voltage_target_activations_plans_the_buffer_alone(digits_runs, buf
     assert data["final_set"]["voltages"] == [v]
     assert "memory planned: the activation buffer alone" in result.output
     assert f"weights ({WEIGHTS}) held fault-free in one memory at nominal (1.000" in result.output
+    assert (out / "plan_voltage.png").stat().st_size > 1000  # the figure: the buffer's bar alone
 
 
 @pytest.mark.parametrize(("budget", "expected"), [(100.0, 0.75), (0.0, 1.0)])
