@@ -266,6 +266,9 @@ def test_demo_summary_keys(tmp_path) -> None:
         "plan_voltages_1pt", "protection_1pt",
         # issue 20 §1: the activation buffer's sweep and which memory limits the voltage
         "act_clean_acc", "act_iso_acc_voltage_1pt", "act_iso_acc_energy_norm_1pt", "voltage_limited_by",
+        # issue 20 §1: the plan over both memories (the buffer's planned voltage beside the weights')
+        "plan_target", "plan_weights_max_voltage_1pt", "plan_act_voltage_1pt", "plan_act_energy_share_1pt",
+        "plan_voltage_limited_by_1pt",
         "run_dir",
     ]  # fmt: skip
     assert list(models["wcat"]) == [
@@ -403,11 +406,14 @@ DEMO_STAGES = [
      "f0404e63b3aa1d51",
      {"preset": "chandramoorthy14", "voltages": (0.8, 0.85, 0.9, 0.95, 1.0), "chips": 3, "seed": 0,
       "schemes": SCHEMES}, "a6eb150a62dbd353"),
+    # Deliberate change (issue 20 section 1): the demo's plan covers both memories (plan_target both), so
+    # a demo folder's weights-only plan is planned again, not reused.
     ("plan",
-     {"preset": "chandramoorthy14", "voltages": FULL_VOLTAGES, "chips": 20, "seed": 0, "plan_budget": 1.0},
-     "0c272229d4998df4",
+     {"preset": "chandramoorthy14", "voltages": FULL_VOLTAGES, "chips": 20, "seed": 0, "plan_budget": 1.0,
+      "plan_target": "both"},
+     "fee8dc3293e911c6",
      {"preset": "chandramoorthy14", "voltages": (0.8, 0.85, 0.9, 0.95, 1.0), "chips": 3, "seed": 0,
-      "plan_budget": 1.0}, "d786063f3a87143f"),
+      "plan_budget": 1.0, "plan_target": "both"}, "d0ce99a308253cf0"),
     ("bfa",
      {"bfa_trials": 3, "bfa_max_flips": 500, "bfa_max_iterations": 500, "bfa_k_top": 100,
       "bfa_eval_subset": 0, "seed": 0}, "5ae1e2ff6d65484b",

@@ -180,3 +180,21 @@ def test_buffer_section_says_which_memory_limits_and_splits_the_energy() -> None
     row = "| maxabs | 0.90 | 96.50 [96.00, 97.00] | 97.50 [97.00, 98.00] | 0.800 | 0.900 | 0.200 |"
     assert lines[4].splitlines()[2] == row
     assert buffer_section({"maxabs": {"sweep": sweep}}) == []
+
+
+def test_the_limit_line_reads_the_plan_where_there_is_one() -> None:
+    from wcatsim.analysis.report.tables import limit_line
+
+    sweeps = {"voltage_limited_by": "weights", "iso_acc_voltage_1pt": 0.9, "act_iso_acc_voltage_1pt": 0.85}
+    planned = {**sweeps, "plan_voltage_limited_by_1pt": "activations", "plan_weights_max_voltage_1pt": 0.85,
+               "plan_act_voltage_1pt": 0.9}  # fmt: skip
+    assert limit_line("wcat", planned, "Vmin") == (
+        "- **wcat**: in the plan over both memories, the activation buffer limits the voltage (the weights' "
+        "highest planned domain 0.85 × Vmin, the buffer 0.90 × Vmin); from the sweeps alone, the weights "
+        "limit the voltage (the weights' 1-point iso-accuracy voltage 0.90 × Vmin, the buffer's 0.85 × Vmin)."
+    )
+    assert limit_line("wcat", sweeps, "Vmin") == (
+        "- **wcat**: the weights limit the voltage (the weights' 1-point iso-accuracy voltage 0.90 × Vmin, "
+        "the buffer's 0.85 × Vmin)."
+    )
+    assert limit_line("wcat", {}, "Vmin") == "- **wcat**: not known (a sweep is missing)."

@@ -1,9 +1,11 @@
-"""`plan-voltage --target both`: the activation buffer as a voltage domain of its own (issue 20 section 1).
+"""`plan-voltage --target both|activations`: the activation buffer as a voltage domain (issue 20 section 1).
 
 The buffer's energy in the plan's normalisation (both memories at nominal = 1) and its level shifters
 by hand; a tiny digits plan over both memories (the buffer's domain listed with its kind, the energies
 summing by hand); target weights giving exactly the plan and the fingerprint of a plan without it; the
-settings a plan refuses.
+settings a plan refuses; a plan of the buffer alone (target activations: the weights held fault-free at
+nominal, costed by hand) and its planted extremes (a huge budget reaches the grid's lowest voltage, a zero
+budget with a noisy buffer keeps it at nominal).
 """
 
 from __future__ import annotations
@@ -110,8 +112,10 @@ def test_a_plan_refuses_a_buffer_it_cannot_plan() -> None:
     assert check_buffer(None, tech, grid) is None
     assert check_buffer(ActivationSpec(), tech, grid) is None  # target weights: no buffer
     assert check_buffer(ActivationSpec(target="both", preset="chandramoorthy14"), tech, grid) is not None
-    with pytest.raises(InputError, match="target` activations"):
-        check_buffer(ActivationSpec(target="activations"), tech, grid)
+    alone = ActivationSpec(target="activations")
+    assert check_buffer(alone, tech, grid) is alone  # the buffer alone is planned (weights at nominal)
+    with pytest.raises(InputError, match="plan with the default domains"):
+        check_buffer(alone, tech, grid, "domains.toml")  # no weight domain to group
     with pytest.raises(InputError, match="chooses the buffer's voltage"):
         check_buffer(ActivationSpec(target="both", voltage=0.9), tech, grid)
     with pytest.raises(InputError, match="on the plan's preset"):
@@ -193,3 +197,117 @@ def test_target_weights_is_the_plan_and_fingerprint_without_it(maxabs, tmp_path:
     assert all("kind" not in d for d in plans["none"].to_json()["domains"])
     assert sidecars["both"] != sidecars["none"]
     assert plans["both"].domains[-1].kind == "buffer"
+
+
+def test_plan_voltage_target_activations_plans_the_buffer_alone(digits_runs, buffer, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wcatsim.cli.main import cli
+    from wcatsim.store.atomic import read_csv
+
+    out = tmp_path / "alone"
+    args = ["plan-voltage", "--run", str(digits_runs["maxabs"]), *TINY, "--target", "activations",
+            "--calibration-images", "50", "--out", str(out), "--plot"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads((out / "plan_voltage.json").read_text())
+    # the buffer is the one planned domain; no weights domain is planned
+    assert [(d["name"], d["kind"]) for d in data["domains"]] == [("activations", "buffer")]
+    (planned,) = data["domains"]
+    assert planned["voltage"] in (0.8, 0.9, 1.0) and planned["activations"] == 1856
+    assert data["target"] == "activations" and data["activation_buffer"]["calibration_images"] == 50
+    held = data["weights_memory"]  # the weights: fault-free, at chandramoorthy14's nominal 1.0 x Vmin
+    assert held["voltage"] == 1.0 and held["weights"] == WEIGHTS
+    assert held["layers"] == ["conv1", "conv2", "conv3", "fc"]
+    # the buffer's own curve, and nothing swept for the weights
+    rows = read_csv(out / "plan_voltage_sensitivity.csv")
+    assert {r["domain"] for r in rows} == {"activations"}
+    # plan_voltage.csv: the held weights at nominal, then the buffer; the shares sum to 1
+    table = read_csv(out / "plan_voltage.csv")
+    assert [r["name"] for r in table] == ["weights", "activations"]
+    assert float(table[0]["voltage_norm"]) == 1.0
+    assert sum(float(r["energy_share"]) for r in table) == pytest.approx(1.0)
+
+    # energies by hand: the weights read once at nominal (16 per word), the buffer's traffic written and read
+    # at its voltage (V² per bit), its reads through a level shifter below nominal; over both at nominal
+    words = _buffer_words(buffer)
+    ref_w, ref_b = -(-WEIGHTS // 16) * 64, 2 * words * 64
+    v = planned["voltage"]
+    shift = words * 64 * SHIFT_PER_BIT if v < 1.0 else 0.0
+    assert held["energy_norm"] == pytest.approx(ref_w / (ref_w + ref_b), rel=1e-9)
+    assert data["domain_details"][1]["energy_norm"] == pytest.approx((ref_b * v**2 + shift) / (ref_w + ref_b),
+                                                                     rel=1e-9)  # fmt: skip
+    assert data["energy_norm"] == pytest.approx((ref_w + ref_b * v**2 + shift) / (ref_w + ref_b), rel=1e-9)
+    assert data["level_shifter_norm"] == pytest.approx(shift / (ref_w + ref_b), rel=1e-9)
+    # the uniform baseline is the same design (one planned domain): the buffer at its voltage, weights at 1.0
+    u = data["uniform_voltage"]
+    shift_u = words * 64 * SHIFT_PER_BIT if u < 1.0 else 0.0
+    assert data["uniform_energy_norm"] == pytest.approx((ref_w + ref_b * u**2 + shift_u) / (ref_w + ref_b),
+                                                        rel=1e-9)  # fmt: skip
+    assert data["final_set"]["voltages"] == [v]
+    assert "memory planned: the activation buffer alone" in result.output
+    assert f"weights ({WEIGHTS}) held fault-free in one memory at nominal (1.000" in result.output
+    assert (out / "plan_voltage.png").stat().st_size > 1000  # the figure: the buffer's bar alone
+
+
+@pytest.mark.parametrize(("budget", "expected"), [(100.0, 0.75), (0.0, 1.0)])
+def test_the_buffer_alone_reaches_the_lowest_voltage_or_stays_at_nominal(maxabs, budget, expected,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    """Planted extremes: a 100-point budget lets the buffer down to the grid's lowest voltage; a zero budget
+    keeps it at nominal, since at 0.75 x Vmin its faults cost the digits model about 15 points
+    (docs/activations.md's sweep: 98.14 -> 83.41% on maxabs), far more than one image of the 100."""
+    from wcatsim.config import ActivationSpec
+    from wcatsim.experiments.plan.planner import PlanSettings, plan_voltage
+
+    settings = PlanSettings(budget=budget, planning_chips=2, verification_chips=2, max_verification_sets=1,
+                            eval_images=100)  # fmt: skip
+    plan = plan_voltage(maxabs, "chandramoorthy14", [1.0, 0.75], settings=settings, out_dir=tmp_path,
+                        activations=ActivationSpec(target="activations", calibration_images=50))  # fmt: skip
+    assert [d.name for d in plan.domains] == ["activations"]
+    assert plan.voltages == [expected] and plan.uniform_voltage == expected
+    assert plan.held["voltage"] == 1.0
+    if budget == 0.0:  # at nominal the buffer has no faulty cell: the plan is exactly clean
+        assert plan.verified.acc_mean == plan.clean_acc and plan.within_budget
+        assert plan.energy_norm == pytest.approx(1.0, rel=1e-12) and plan.level_shifter_norm == 0.0
+    else:  # far below the clean accuracy, yet within the huge budget
+        assert plan.verified.acc_mean < plan.clean_acc - 2 and plan.within_budget
+        assert plan.energy_norm < 1.0 and plan.level_shifter_norm > 0.0
+
+
+def test_a_plan_over_both_memories_replays_the_clean_prefix_exactly(maxabs, tmp_path: Path,
+                                                                    monkeypatch) -> None:  # fmt: skip
+    """The weights' curves of a plan over both memories read the buffer clean and replay the prefix
+    recorded through its hooks (wcatsim.memory.prefix); the buffer's own points run whole.  Every curve,
+    the table on disk and the plan equal those of whole forwards exactly."""
+    from wcatsim.config import ActivationSpec
+    from wcatsim.experiments.plan.planner import SENSITIVITY_CSV, PlanSettings, plan_voltage
+
+    settings = PlanSettings(planning_chips=2, verification_chips=1, max_verification_sets=1, eval_images=200)
+    from wcatsim.memory.prefix import CleanPrefix
+
+    replayed = []  # the prefix's own count of unit calls answered from a record, per sharing run
+    original = CleanPrefix.predict
+
+    def counting(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        replayed.append(self.replayed_calls)
+        return out
+
+    monkeypatch.setattr(CleanPrefix, "predict", counting)
+    spec = ActivationSpec(target="both", calibration_images=50)
+    plans = {}
+    for share in (False, True):
+        plans[share] = plan_voltage(
+            maxabs, "chandramoorthy14", [1.0, 0.85, 0.8, 0.75], settings=settings,
+            out_dir=tmp_path / str(share), share_prefix=share, activations=spec,
+        )  # fmt: skip
+    plain, shared = plans[False], plans[True]
+    assert replayed and replayed[-1] > 0, "the weights' points should have replayed the clean prefix"
+    weights_rows = [r for r in plain.sensitivity if r["domain"] != "activations"]
+    assert len({r["acc_mean"] for r in weights_rows}) > 2, "the weights' curves should fall with the voltage"
+    assert any(r["domain"] == "activations" and r["voltage"] < 1.0 for r in plain.sensitivity)
+    assert shared.sensitivity == plain.sensitivity
+    name = SENSITIVITY_CSV
+    assert (tmp_path / "True" / name).read_bytes() == (tmp_path / "False" / name).read_bytes()
+    assert shared.to_json()["final_set"] == plain.to_json()["final_set"]
+    assert shared.voltages == plain.voltages

@@ -94,6 +94,16 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
         assert 0.8 <= act_v <= 1.0 and 0 <= entry["act_clean_acc"] <= 100
         expected = "both" if act_v == weights_v else "weights" if weights_v > act_v else "activations"
         assert entry["voltage_limited_by"] == expected, entry
+        # the plan over both memories: the buffer's planned voltage beside the weights' highest domain
+        assert entry["plan_target"] == "both"
+        planned_w, planned_a = entry["plan_weights_max_voltage_1pt"], entry["plan_act_voltage_1pt"]
+        assert planned_a in (0.8, 0.85, 0.9, 0.95, 1.0), entry
+        assert planned_w == max(entry["plan_voltages_1pt"].values())
+        assert 0 < entry["plan_act_energy_share_1pt"] < 1
+        expected = "both" if planned_a == planned_w else "weights" if planned_w > planned_a else "activations"
+        assert entry["plan_voltage_limited_by_1pt"] == expected, entry
+        written = json.loads((Path(entry["run_dir"]) / "plan_voltage.json").read_text())
+        assert [d["name"] for d in written["domains"]][-1] == "activations" and written["target"] == "both"
 
     points = read_csv(out / "pareto.csv")
     assert tuple(points[0]) == POINT_COLUMNS  # issue 19 section 3: the legend in fields, units named
@@ -115,7 +125,7 @@ def test_quick_demo_writes_every_promised_file_and_reuses_finished_stages(tmp_pa
     assert "## Protection schemes" in report
     assert "## Activation buffer: which memory limits the voltage" in report
     for model in ("maxabs", "lsq", "wcat"):
-        assert f"- **{model}**: " in report and f"- **{model}**: not known" not in report, model
+        assert f"- **{model}**: in the plan over both memories, " in report, model
     for scheme in SCHEMES:
         assert f"| {scheme} |" in report, scheme
 
@@ -271,3 +281,34 @@ def test_the_memory_with_the_higher_iso_accuracy_voltage_limits() -> None:
     assert limiting_memory(0.85, 0.9) == "activations"
     assert limiting_memory(0.88, 0.88) == "both"
     assert limiting_memory(None, 0.9) is None and limiting_memory(0.9, None) is None
+
+
+def test_the_plan_over_both_memories_gives_the_buffers_voltage_and_the_limiting_memory() -> None:
+    from wcatsim.pipelines.demo import format_summary, plan_memories
+
+    plan = {
+        "target": "both",
+        "domains": [{"name": "conv1", "weights": 10, "voltage": 0.85, "kind": "weights"},
+                    {"name": "fc", "weights": 5, "voltage": 0.8, "kind": "weights"},
+                    {"name": "activations", "weights": 0, "voltage": 0.9, "kind": "buffer",
+                     "activations": 7}],
+        "domain_details": [{"name": "conv1", "energy_share": 0.5}, {"name": "fc", "energy_share": 0.3},
+                           {"name": "activations", "energy_share": 0.2}],
+    }  # fmt: skip
+    got = plan_memories(plan)
+    assert got == {
+        "plan_target": "both", "plan_weights_max_voltage_1pt": 0.85, "plan_act_voltage_1pt": 0.9,
+        "plan_act_energy_share_1pt": 0.2, "plan_voltage_limited_by_1pt": "activations"}  # fmt: skip
+    lowered = {**plan, "domains": [*plan["domains"][:2], {**plan["domains"][2], "voltage": 0.8}]}
+    assert plan_memories(lowered)["plan_voltage_limited_by_1pt"] == "weights"
+    # a weights-only plan (no kinds, no target): no buffer, nothing limits from the plan
+    weights_only = {"domains": [{"name": "conv1", "weights": 10, "voltage": 0.85}]}
+    assert plan_memories(weights_only) == {
+        "plan_target": "weights", "plan_weights_max_voltage_1pt": 0.85, "plan_act_voltage_1pt": None,
+        "plan_act_energy_share_1pt": None, "plan_voltage_limited_by_1pt": None}  # fmt: skip
+    assert plan_memories({})["plan_target"] is None
+    # the headline: the weights' planned range beside the buffer's voltage
+    row = {"clean_acc": 98.0, "plan_voltages_1pt": {"conv1": 0.85, "fc": 0.8}, **got}
+    assert "0.80–0.85 | 0.90" in format_summary({"wcat": row})
+    assert "0.85 | —" in format_summary({"wcat": {"plan_voltages_1pt": {"conv1": 0.85}}})
+

@@ -78,7 +78,8 @@ def plan_voltage(
     same chips; both are then verified on held-out chips. Writes plan_voltage.json, plan_voltage.csv
     and plan_voltage_sensitivity.csv; exits 1 if the plan still misses the budget on held-out chips.
     --target both adds the activation buffer (--act-* flags, on the plan's preset) as a domain of its
-    own: one voltage per memory, energies over both memories at nominal.
+    own: one voltage per memory, energies over both memories at nominal. --target activations plans
+    the buffer alone, the weights held fault-free in one memory at nominal (and in every energy).
 
         wcatsim plan-voltage -c configs/quantization/4bit_maxabs.toml --preset chandramoorthy14
     """
@@ -108,16 +109,17 @@ def plan_voltage(
     )  # fmt: skip
     settings = PlanSettings.from_config(plan_cfg)
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
-    if domains != "layer":
-        read_domains_file(domains)  # its format; the layer names are checked against the model later
     preset_name = preset if preset is not None else exp.attack_defaults().sweep.preset
     tech = load_technology(preset_name)  # an unknown name: InputError listing the presets
-    grid = check_grid(tech, voltages, settings.protect)
     act = activation_spec(
         "plan-voltage", exp, target=target, bits=act_bits, word_bits=act_word_bits, protect=act_protect,
         fault=act_fault, calibration_images=calibration_images,
     )  # fmt: skip
-    check_buffer(act, tech, grid)
+    # --target activations holds the weights at nominal: their scheme is not checked at the grid's voltages
+    grid = check_grid(tech, voltages, settings.protect if act.target != "activations" else "none")
+    check_buffer(act, tech, grid, domains)
+    if domains != "layer":  # (after check_buffer: target activations refuses any domains file)
+        read_domains_file(domains)  # its format; the layer names are checked against the model later
     exp.require_trained()
     where = Path(out) if out is not None else exp.dir
     check_writable(where, "--out", folder=True)

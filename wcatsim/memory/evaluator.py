@@ -280,6 +280,8 @@ class FaultEvaluator:
         computed once per test batch and kept (at most ``memory_bytes``, default
         :data:`wcatsim.memory.prefix.PREFIX_MEMORY`), with accuracies identical to the plain path
         (:mod:`wcatsim.memory.prefix`).  A streamed test set is evaluated whole, as outside the block.
+        With an activation buffer, the reads with the buffer clean replay (the prefix recorded through
+        its clean hooks); a read of a faulty buffer changes every layer's input and runs whole.
         """
         from wcatsim.memory.prefix import PREFIX_MEMORY, CleanPrefix
         from wcatsim.train.quant import quantized_layers
@@ -297,7 +299,7 @@ class FaultEvaluator:
         ``wcatsim.train.evaluate.predict`` (size, device, memory format) and :func:`accuracy`'s division."""
         changed = [name for name, clean in self.memory.clean_codes.items()
                    if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
-        with self.memory.loaded(codes) as model:
+        with self.memory.loaded(codes) as model, self.reading(model, None):  # a buffer, if any: read clean
             predicted = self._prefix.predict(model, list(self._held_batches(self.x)), changed)
         return 100.0 * int((predicted == self.y.cpu()).sum()) / int(self.y.shape[0])
 
@@ -335,8 +337,9 @@ class FaultEvaluator:
     def _accuracy(self, codes: Mapping[str, np.ndarray] | None, act: Any = None) -> float:
         from wcatsim.train.evaluate import accuracy, accuracy_on
 
-        # the clean prefix replays float activations: only without a buffer
-        if self._prefix is not None and codes is not None and self.activations is None:
+        # the clean prefix replays the clean activations: without a buffer, or with the buffer read clean
+        # (its hooks, pure functions of a layer's input, ran in the recorded forward as in this one)
+        if self._prefix is not None and codes is not None and act is None:
             return self._prefix_accuracy(codes)
 
         kwargs: dict[str, Any] = {}

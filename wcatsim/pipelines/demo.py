@@ -3,7 +3,8 @@
 Trains 4-bit maxabs, LSQ and WCAT models with the default trainer, then on each:
 the random-flip protocol (the paper's BER list extended to 5e-2), a voltage sweep
 on ``chandramoorthy14`` with simulated chips, the same sweep of the activation buffer (8-bit stored
-activations, default buffer settings; the weights fault-free), and the Bit-Flip Attack; draws every
+activations, default buffer settings; the weights fault-free), a voltage plan over both memories (the
+weights' layers and the activation buffer, one voltage each), and the Bit-Flip Attack; draws every
 figure; writes ``report.md``, ``pareto.csv`` and ``summary.json``.
 
 Every stage writes its results as it finishes, and a rerun with the same settings
@@ -37,6 +38,9 @@ QUANTIZERS = ("maxabs", "lsq", "wcat")
 # the activation buffer's sweep table in a run directory: sweep_voltage_activations.csv
 ACT_SWEEP_FILE = default_table(target_family("sweep_voltage", "activations"))
 # Files of a finished training run (copied when `runs/` already holds the same run).
+# the demo's plan stage line: what plan-voltage --target covers
+PLANNED_MEMORIES = {"weights": "the weights", "both": "both memories (weights and activation buffer)",
+                    "activations": "the activation buffer"}
 _TRAIN_FILES = ("config.toml", "checkpoint.pt", "last.pt", "metrics.csv", "summary.json", "train.log")
 
 
@@ -62,6 +66,9 @@ class DemoPlan:
     # Protection schemes swept besides the unprotected memory (issue 12 §2: every scheme on one table)
     schemes: tuple[str, ...] = ("secded", "secded-zero", "parity-zero", "bit-mask", "msb-8t")
     plan_budget: float = 1.0  # accuracy points of the per-layer voltage plan (issue 12 §1: 1 point)
+    # The memories the plan covers (plan-voltage --target): issue 20 §1 asks for a plan over both, the
+    # weights' layers and the activation buffer (default buffer settings, as the act_sweep stage's)
+    plan_target: str = "both"
     # Training seeds per quantizer (issue 17 §3: the seed spread, maxabs 98.70 ± 0.37, is a third of the
     # 1-point budget).  Seed 0 runs every stage; seeds 1.. run only what the headline's CIs need: training,
     # the voltage sweep and BFA (random flips, protection sweeps and the plan stay on seed 0, to keep the
@@ -80,7 +87,7 @@ class DemoPlan:
             "act_sweep": ("preset", "voltages", "chips", "seed"),
             "protect": ("preset", "voltages", "chips", "seed", "schemes"),
             # the plan's grid is the sweep's; as many planning chips, and as many per verification set
-            "plan": ("preset", "voltages", "chips", "seed", "plan_budget"),
+            "plan": ("preset", "voltages", "chips", "seed", "plan_budget", "plan_target"),
             "bfa": (
                 "bfa_trials",
                 "bfa_max_flips",
@@ -244,7 +251,8 @@ def _run_stages(
          lambda d: _act_sweep(loaded_dir(d), plan, progress)),
         ("protect", f"the same sweep with each protection scheme ({', '.join(plan.schemes)})",
          lambda d: _protect(loaded_dir(d), plan, progress)),
-        ("plan", f"per-layer voltage plan within {plan.plan_budget:g} point ({plan.chips} planning chips, "
+        ("plan", f"per-layer voltage plan within {plan.plan_budget:g} point over "
+         f"{PLANNED_MEMORIES.get(plan.plan_target, plan.plan_target)} ({plan.chips} planning chips, "
          "held-out verification)", lambda d: _plan(loaded_dir(d), plan, progress)),
         ("bfa", f"Bit-Flip Attack, {plan.bfa_trials} trial(s), budget {plan.bfa_max_flips} flips"
          + seeds_text, lambda d: _bfa(loaded_dir(d), plan, progress)),
@@ -414,11 +422,15 @@ def _protect(run: Any, plan: DemoPlan, progress: bool) -> None:
 
 
 def _plan(run: Any, plan: DemoPlan, progress: bool) -> None:
+    from wcatsim.config import ActivationSpec
     from wcatsim.experiments.plan.planner import PlanSettings, plan_voltage
 
     settings = PlanSettings(budget=plan.plan_budget, planning_chips=plan.chips,
                             verification_chips=plan.chips, seed=plan.seed)  # fmt: skip
-    plan_voltage(run, plan.preset, plan.voltages, settings=settings, out_dir=run.dir, progress=progress)
+    # target both: the buffer (default settings, as the act_sweep stage's) is one more domain of the plan
+    act = None if plan.plan_target == "weights" else ActivationSpec(target=plan.plan_target)
+    plan_voltage(run, plan.preset, plan.voltages, settings=settings, out_dir=run.dir, progress=progress,
+                 activations=act)  # fmt: skip
 
 
 def _bfa(run: Any, plan: DemoPlan, progress: bool) -> None:
@@ -583,7 +595,9 @@ def collect(
             "plan_uniform_energy_norm_1pt": voltage_plan.get("uniform_energy_norm"),
             "plan_verified_acc_mean_1pt": voltage_plan.get("verified_acc_mean"),
             "plan_within_budget_1pt": voltage_plan.get("verified_within_budget"),
-            "plan_voltages_1pt": {d["name"]: d["voltage"] for d in voltage_plan.get("domains", [])} or None,
+            # the weights' domains only (a plan over both memories lists the buffer as plan_act_voltage_1pt)
+            "plan_voltages_1pt": {d["name"]: d["voltage"] for d in voltage_plan.get("domains", [])
+                                  if d.get("kind", "weights") == "weights"} or None,  # fmt: skip
             # issue 12 §2: per protection scheme, the sweep's iso-accuracy point at 1 point
             "protection_1pt": {
                 scheme: {"iso_acc_saving": found["iso_1pt"]["saving"],
@@ -601,6 +615,10 @@ def collect(
             # which memory limits the voltage: the one whose own iso-accuracy voltage is higher
             "voltage_limited_by": limiting_memory(iso1["voltage"] if iso1 else None,
                                                   act_iso1["voltage"] if act_iso1 else None),
+            # issue 20 §1: the plan over both memories (plan_target both): the buffer's planned voltage, the
+            # highest of the weights' domains, the buffer's share of the plan's energy, and which memory
+            # limits the voltage in the plan (the one planned higher; None for a weights-only plan)
+            **plan_memories(voltage_plan),
             "run_dir": str(run_dir),
         }
         summary[q] = entry
@@ -616,6 +634,37 @@ def collect(
             "run_dir": run_dir,
         }
     return summary, models
+
+
+def plan_memories(voltage_plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the summary's keys for the memories a plan covers (``plan_voltage.json`` as a dict).
+
+    Returns
+    -------
+    dict
+        ``plan_target`` (``weights``, ``both`` or ``activations``; None without a plan),
+        ``plan_weights_max_voltage_1pt`` (the highest voltage among the weights' planned domains, the
+        preset's unit; None where no weight is planned), ``plan_act_voltage_1pt`` (the activation buffer's
+        planned voltage; None without a buffer), ``plan_act_energy_share_1pt`` (the buffer's part of the
+        plan's ``energy_norm``, a fraction, level shifters of its reads included) and
+        ``plan_voltage_limited_by_1pt`` (:func:`limiting_memory` of those two voltages).
+    """
+    domains = list(voltage_plan.get("domains") or [])
+    weights = [float(d["voltage"]) for d in domains if d.get("kind", "weights") == "weights"]
+    buffer = next((d for d in domains if d.get("kind") == "buffer"), None)
+    share = None
+    if buffer is not None:
+        details = {d["name"]: d for d in voltage_plan.get("domain_details") or []}
+        share = details.get(buffer["name"], {}).get("energy_share")
+    top = max(weights) if weights else None
+    act = float(buffer["voltage"]) if buffer is not None else None
+    return {
+        "plan_target": voltage_plan.get("target", "weights") if domains else None,
+        "plan_weights_max_voltage_1pt": top,
+        "plan_act_voltage_1pt": act,
+        "plan_act_energy_share_1pt": share,
+        "plan_voltage_limited_by_1pt": limiting_memory(top, act),
+    }
 
 
 def limiting_memory(weights_voltage: float | None, act_voltage: float | None) -> str | None:
@@ -680,6 +729,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         "saving @0.1pt",
         "plan E/E_nom @1pt",
         "plan saving over uniform",
+        "plan V: weights | buffer",
         "flips to break (median)",
         "saving @1pt: mean [95% CI] {technology band}",
     ]
@@ -705,6 +755,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             + (" (misses on final set)" if s.get("plan_within_budget_1pt") is False else ""),
             "—" if s.get("plan_saving_over_uniform_1pt") is None
             else f"{float(s['plan_saving_over_uniform_1pt']):.3f}",
+            _planned_voltages_text(s),
             flips_text,
             _saving_text(s),
         ])  # fmt: skip
@@ -725,6 +776,17 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                     summary[f"wcat_minus_maxabs_{key}"], summary.get(f"wcat_minus_maxabs_{key}_ci"), digits)
                     + unit)  # fmt: skip
     return text
+
+
+def _planned_voltages_text(s: Mapping[str, Any]) -> str:
+    """``"0.75–0.85 | 0.90"``: the weights' planned domains (lowest–highest) and the buffer's voltage."""
+    volts = [float(v) for v in (s.get("plan_voltages_1pt") or {}).values()]
+    act = s.get("plan_act_voltage_1pt")
+    if not volts and act is None:
+        return "—"
+    low, high = (min(volts), max(volts)) if volts else (None, None)
+    weights = "—" if low is None else f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}"
+    return f"{weights} | {'—' if act is None else f'{float(act):.2f}'}"
 
 
 def _mean_ci_text(mean: Any, ci: Any, digits: int) -> str:

@@ -1,7 +1,8 @@
 """The voltage plan as a figure: one bar per domain, as wide as its weights, as high as its voltage.
 
 A plan over both memories (``plan-voltage --target both``) ends with the activation buffer's domain:
-a hatched bar as wide as the activations it stores per inference.
+a hatched bar as wide as the activations it stores per inference; a plan of the buffer alone
+(``--target activations``) has that bar only (its weights are held at nominal, not planned).
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def plot_plan(plan: Mapping[str, Any], path: str | Path, title: str | None = Non
     ax.axhline(min(grid), color="grey", linestyle=":", linewidth=0.8, label="lowest allowed")
     ax.set_xlim(0, x)
     ax.set_ylim(base, hi + 8 * pad)
+    alone = buffer and all(d.get("kind") == "buffer" for d in domains)  # --target activations
     ax.set_xlabel("weights, in memory order (bar width = the domain's weights)" if not buffer else
-                  "weights, then activations per inference (hatched: the activation buffer)")
+                  "activations per inference (hatched: the activation buffer; the weights held at nominal)"
+                  if alone else "weights, then activations per inference (hatched: the activation buffer)")
     ax.set_ylabel(f"supply voltage ({unit_text})")
     saving = float(plan["saving_over_uniform"])
     ax.set_title(title or (

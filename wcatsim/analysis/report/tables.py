@@ -34,6 +34,15 @@ PLAN_CAPTION = (
     "fraction of the nominal energy."
 )
 
+# appended to PLAN_CAPTION where a plan covers both memories (plan-voltage --target both)
+PLAN_BOTH_CAPTION = (
+    " **Both memories** (`--target both`, issue 20 §1): the activation buffer (8-bit stored activations, "
+    "default buffer settings) is one more domain, *activations* in the voltage column, with its own "
+    "sensitivity curve; clean accuracy is the model's with stored activations, and every energy (plan, "
+    "uniform, saving) is over both memories unprotected at nominal, the uniform voltage putting both on "
+    "one rail."
+)
+
 PROTECTION_CAPTION = (
     "Every protection scheme swept on the same chips and voltages as the unprotected memory. *saving*: "
     "the iso-accuracy energy saving at 1 point, 1 − the lowest energy per inference among the voltages "
@@ -84,6 +93,9 @@ def plan_section(
         ])  # fmt: skip
     budget = float(next(iter(plans.values())).get("budget", 1.0))
     lines = [f"## Per-layer voltage plan within {budget:g} point", ""]
+    caption = PLAN_CAPTION
+    if any(p.get("target") == "both" for p in plans.values()):  # issue 20 §1: the demo plans both memories
+        caption += PLAN_BOTH_CAPTION
     lines += [
         markdown_table(
             ["quantizer", "plan E/E_nom", "verified acc % [CI low]; p05; collapsed", "uniform V",
@@ -92,7 +104,7 @@ def plan_section(
             rows, align="lrrrrrrrl",
         ),  # fmt: skip
         "",
-        PLAN_CAPTION,
+        caption,
         "",
     ]
     for name in plans:
@@ -202,19 +214,37 @@ def _acc_ci(row: Mapping[str, Any] | None) -> str:
 
 
 def limit_line(name: str, summary: Mapping[str, Any], unit: str | None = "V") -> str:
-    """One line: which memory limits the voltage of model ``name`` (its demo summary's
-    ``voltage_limited_by``, ``iso_acc_voltage_1pt`` and ``act_iso_acc_voltage_1pt``)."""
-    who = summary.get("voltage_limited_by")
-    weights, act = summary.get("iso_acc_voltage_1pt"), summary.get("act_iso_acc_voltage_1pt")
-    if who is None:
-        return f"- **{name}**: not known (a sweep is missing)."
+    """One line: which memory limits the voltage of model ``name``.
+
+    From the plan over both memories where the demo summary has one (``plan_voltage_limited_by_1pt``,
+    ``plan_weights_max_voltage_1pt``, ``plan_act_voltage_1pt``: the memory planned higher), the sweeps'
+    verdict beside it; else from the sweeps alone (``voltage_limited_by``, ``iso_acc_voltage_1pt`` and
+    ``act_iso_acc_voltage_1pt``: the memory with the higher 1-point iso-accuracy voltage).
+    """
     vunit = voltage_label(unit)
-    both = (f"the weights' 1-point iso-accuracy voltage {float(weights):.2f} {vunit}, "
-            f"the buffer's {float(act):.2f} {vunit}")
-    if who == "both":
-        return f"- **{name}**: both memories limit it alike ({both})."
-    limits = "weights limit" if who == "weights" else "activation buffer limits"
-    return f"- **{name}**: the {limits} the voltage ({both})."
+
+    def verdict(who: str, detail: str) -> str:
+        if who == "both":
+            return f"both memories limit it alike ({detail})"
+        limits = "weights limit" if who == "weights" else "activation buffer limits"
+        return f"the {limits} the voltage ({detail})"
+
+    swept = summary.get("voltage_limited_by")
+    sweeps = None
+    if swept is not None:
+        weights, act = summary.get("iso_acc_voltage_1pt"), summary.get("act_iso_acc_voltage_1pt")
+        sweeps = verdict(swept, f"the weights' 1-point iso-accuracy voltage {float(weights):.2f} {vunit}, "
+                                f"the buffer's {float(act):.2f} {vunit}")  # fmt: skip
+    planned = summary.get("plan_voltage_limited_by_1pt")
+    if planned is not None:
+        top, act = summary["plan_weights_max_voltage_1pt"], summary["plan_act_voltage_1pt"]
+        line = (f"- **{name}**: in the plan over both memories, " + verdict(
+            planned, f"the weights' highest planned domain {float(top):.2f} {vunit}, the buffer "
+            f"{float(act):.2f} {vunit}"))  # fmt: skip
+        return line + (f"; from the sweeps alone, {sweeps}." if sweeps else ".")
+    if sweeps is None:
+        return f"- **{name}**: not known (a sweep is missing)."
+    return f"- **{name}**: {sweeps}."
 
 
 def buffer_section(models: Mapping[str, Mapping[str, Any]], unit: str | None = "V") -> list[str]:
@@ -252,6 +282,7 @@ def buffer_section(models: Mapping[str, Mapping[str, Any]], unit: str | None = "
 
 __all__ = [
     "BUFFER_CAPTION",
+    "PLAN_BOTH_CAPTION",
     "PLAN_CAPTION",
     "PROTECTION_CAPTION",
     "SECURITY_CAPTION",

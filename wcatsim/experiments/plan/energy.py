@@ -33,6 +33,12 @@ weights': its energy is :meth:`wcatsim.memory.activations.ActivationBuffer.energ
 then over both memories at nominal, each unprotected (the sweeps' both normalisation,
 :func:`wcatsim.memory.activations.combined_energy`).  Its reads cross level shifters like any domain's
 when it sits below the highest; its writes come from the read path's rail and cross none.
+
+**The buffer alone** (``plan-voltage --target activations``, :func:`buffer_alone_energy`): the buffer
+is the one planned domain; the weights, fault-free, sit in one memory (the plan's layout) at the
+technology's nominal voltage, as ``sweep-voltage --target activations`` costs them.  Their energy is
+held (``DomainsEnergy.held_norm``), counted in every total, never planned; the buffer's reads cross
+level shifters whenever it sits below nominal.
 """
 
 from __future__ import annotations
@@ -120,6 +126,9 @@ class DomainsEnergy:
     """each domain's part, its bits' level shifting included (sums to ``total_norm``)"""
     level_shifter_norm: float = 0.0
     """the level shifters' part of ``total_norm`` (0 when every domain is at one voltage)"""
+    held_norm: float = 0.0
+    """the part of ``total_norm`` spent by memories held at nominal outside the planned domains (target
+    activations: the weights, their level shifters included); ``domain_norm`` sums to the rest"""
 
     @property
     def memory_norm(self) -> float:
@@ -210,13 +219,62 @@ def domains_energy(
     return DomainsEnergy(float(memory_total + sum(crossing)), parts, float(sum(crossing)))
 
 
+BUFFER_ALONE_ENERGY_MODEL = (
+    "; target activations: the activation buffer is the one planned domain (ActivationBuffer.energy at "
+    "its voltage, its reads crossing level shifters below nominal); the weights, fault-free, in one memory "
+    "at the nominal voltage (held, not planned), everything over both memories unprotected at nominal"
+)
+
+
+def buffer_alone_energy(
+    weights: Any, voltage: float, technology: Any, reference: Any, buffer: Any,
+    organisation: Any = None, shifters: LevelShifters | None = None,
+) -> DomainsEnergy:  # fmt: skip
+    """Energy per inference of the activation buffer at ``voltage`` beside the weights held at nominal.
+
+    ``plan-voltage --target activations`` plans the buffer alone: this is :func:`domains_energy` of the
+    weights (one memory, ``weights``) at ``technology.v_nominal`` and the buffer at ``voltage``, with the
+    weights' part moved out of ``domain_norm`` into ``held_norm`` (the plan has one domain, the buffer).
+
+    Parameters
+    ----------
+    weights : sram_models.MemoryImage
+        Every weight packed as one memory in the plan's layout (its protection cells read too).
+    voltage : float
+        The buffer's supply voltage.
+    technology : sram_models.Technology
+        Both memories' technology.
+    reference : sram_models.MemoryImage
+        The whole weight image packed as one memory, unprotected (with the buffer's own reference, the
+        nominal energy every figure is over).
+    buffer : wcatsim.memory.activations.ActivationBuffer
+        The buffer.
+    organisation : sram_models.energy.MemoryOrganisation, optional
+        Default: sram_models' default, as the sweeps.
+    shifters : LevelShifters, optional
+        Level shifters (default :data:`DEFAULT_LEVEL_SHIFTERS`).
+
+    Returns
+    -------
+    DomainsEnergy
+        ``domain_norm``: the buffer's part alone; ``held_norm``: the weights'.
+    """
+    if buffer is None:
+        raise InputError("the buffer alone needs a buffer")
+    got = domains_energy([weights], [float(technology.v_nominal), float(voltage)], technology, reference,
+                         organisation, shifters, buffer)  # fmt: skip
+    return DomainsEnergy(got.total_norm, got.domain_norm[1:], got.level_shifter_norm, got.domain_norm[0])
+
+
 __all__ = [
+    "BUFFER_ALONE_ENERGY_MODEL",
     "BUFFER_ENERGY_MODEL",
     "DEFAULT_LEVEL_SHIFTERS",
     "ENERGY_MODEL",
     "LEVEL_SHIFTER_SOURCE",
     "DomainsEnergy",
     "LevelShifters",
+    "buffer_alone_energy",
     "crossing_bits",
     "domains_energy",
 ]

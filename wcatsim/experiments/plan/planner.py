@@ -59,6 +59,16 @@ check, adjustment and the final set read chip ``c``'s buffer at its domain's vol
 nominal (:func:`wcatsim.experiments.plan.energy.domains_energy` with its buffer, as the sweeps' both
 table); the buffer's read bits cross level shifters when it sits below the highest domain, like any
 domain's; the uniform baseline puts both memories on one rail at one voltage.
+
+**The buffer alone** (``activations`` with target activations, ``plan-voltage --target activations``):
+the buffer's domain is the one planned domain; the weights are read fault-free (their clean codes on
+every chip) and costed as one memory in the plan's layout at the technology's nominal voltage
+(:func:`wcatsim.experiments.plan.energy.buffer_alone_energy`), as ``sweep-voltage --target activations``
+holds them.  Every step above runs on that one domain (the greedy descent is exact for one domain); the
+uniform baseline is the buffer at one voltage beside the same weights at nominal, which is the plan's
+own design, so ``saving_over_uniform`` is 0 unless the two are adjusted differently on held-out chips.
+``plan_voltage.json`` records the held weights as ``weights_memory`` and ``plan_voltage.csv`` has a row
+``weights`` for them (their energy share), before the buffer's.
 """
 
 from __future__ import annotations
@@ -85,12 +95,14 @@ from wcatsim.experiments.plan.chips import (
     planning_chips,
     verification_chips,
 )
-from wcatsim.experiments.plan.domains import BUFFER, Domain, buffer_domain, load_domains
+from wcatsim.experiments.plan.domains import BUFFER, PER_LAYER, Domain, buffer_domain, load_domains
 from wcatsim.experiments.plan.energy import (
+    BUFFER_ALONE_ENERGY_MODEL,
     BUFFER_ENERGY_MODEL,
     DEFAULT_LEVEL_SHIFTERS,
     ENERGY_MODEL,
     LevelShifters,
+    buffer_alone_energy,
     domains_energy,
 )
 from wcatsim.store.columns import accept_both, identity_of, standard_columns, standard_row, voltage_columns
@@ -222,9 +234,14 @@ class VoltagePlan:
     technology: Any = field(repr=False, default=None)
     """the Technology the voltages are in (plan_voltage.csv's voltage_v and voltage_norm)"""
     target: str = "weights"
-    """``weights`` (the weights' domains) or ``both`` (and the activation buffer's domain, last)"""
+    """``weights`` (the weights' domains), ``both`` (and the activation buffer's domain, last) or
+    ``activations`` (the buffer's domain alone, the weights held fault-free at nominal)"""
     buffer: dict[str, Any] | None = None
-    """target both: the buffer as planned (fault model, bits, word width, scheme, calibration, ranges)"""
+    """target both or activations: the buffer as planned (fault model, bits, word width, scheme,
+    calibration, ranges)"""
+    held: dict[str, Any] | None = None
+    """target activations: the weights' memory held at nominal (name, weights, voltage, energy_norm,
+    layers, faults), costed in ``energy_norm`` but not planned"""
 
     @property
     def saving_over_uniform(self) -> float:
@@ -245,8 +262,15 @@ class VoltagePlan:
         return self._within(self.uniform_verified)
 
     def domain_rows(self) -> list[dict[str, Any]]:
+        """``plan_voltage.csv``'s rows: one per domain (target activations: the held weights first)."""
         total = self.energy_norm
-        return [
+        held = []
+        if self.held is not None:  # the weights at nominal: their share of the energy, so the shares sum to 1
+            h = self.held
+            held = [{"name": h["name"], "weights": h["weights"], "voltage": h["voltage"],
+                     "energy_share": h["energy_norm"] / total if total else 0.0,
+                     "energy_norm": h["energy_norm"], "layers": " ".join(h["layers"])}]  # fmt: skip
+        return held + [
             {"name": d.name, "weights": d.weights, "voltage": v, "energy_share": e / total if total else 0.0,
              "energy_norm": e, "layers": " ".join(d.layers)}
             for d, v, e in zip(self.domains, self.voltages, self.domain_energy_norm, strict=True)
@@ -290,19 +314,25 @@ class VoltagePlan:
             "seed": s.seed,
             "eval_images": self.eval_images,
             "organisation": s.organisation().describe(),
-            "energy_model": ENERGY_MODEL + (BUFFER_ENERGY_MODEL if self.target != "weights" else ""),
+            "energy_model": ENERGY_MODEL + {"weights": "", "both": BUFFER_ENERGY_MODEL,
+                                             "activations": BUFFER_ALONE_ENERGY_MODEL}[self.target],
             "level_shifter_norm": self.level_shifter_norm,
             "level_shifters": self.level_shifters.describe(),
-            "uniform_energy_basis": "one memory holding every weight at the uniform voltage"
-            + ("; the buffer on the same rail" if self.target != "weights" else ""),
+            "uniform_energy_basis": (
+                "the buffer at the uniform voltage, the weights in one memory at nominal (the plan's own "
+                "design: one planned domain)" if self.target == "activations" else
+                "one memory holding every weight at the uniform voltage"
+                + ("; the buffer on the same rail" if self.target == "both" else "")),
             "chip_seeds": "domain_chip_seed(seed, domain name, chip); planning chips 0..P-1, adjustment "
             "set s: chips P+(s-1)V .. P+sV-1; final set: chips P+MV .. P+(M+1)V-1 (M: max sets)",
             "search": self.search_info,
             "run_dir": self.run_dir,
             # the frozen plan and uniform voltage on chips used by nothing else: the verified figures above
             "final_set": self.final_set,
-            # target both only (a weights plan keeps its keys): which memories, and the buffer planned
+            # target both or activations only (a weights plan keeps its keys): which memories, and the
+            # buffer planned; the buffer alone also records the weights it held at nominal
             **({"target": self.target, "activation_buffer": self.buffer} if self.target != "weights" else {}),
+            **({"weights_memory": self.held} if self.held is not None else {}),
         }
 
     def _domain_entry(self, domain: Domain, voltage: float) -> dict[str, Any]:
@@ -371,11 +401,13 @@ class _Bench:
 
     def __init__(
         self, evaluator: Any, chips: DomainChips, metric: str, on_eval: Callable[[int], None],
-        buffer: BufferChips | None = None,
+        buffer: BufferChips | None = None, weights_planned: bool = True,
     ) -> None:
         self.evaluator = evaluator
         self.chips = chips
-        self.buffer = buffer  # the buffer's domain, after the weights' (target both)
+        self.buffer = buffer  # the buffer's domain, after the weights' (target both) or alone (activations)
+        # False (target activations): the weights are read clean on every chip and get no voltage here
+        self.weights_planned = bool(weights_planned)
         self.metric = metric
         self.clean = float(evaluator.clean_acc)
         self.on_eval = on_eval
@@ -406,14 +438,16 @@ class _Bench:
 
     def accuracies(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> list[float]:
         """Accuracy (percent) on every chip of ``chip_ids`` with domain ``d`` at ``voltages[d]`` (the
-        buffer's voltage last, with a buffer)."""
-        n_weights = len(self.chips.domains)
+        buffer's voltage last, with a buffer; the buffer's alone when the weights are not planned)."""
+        n_weights = len(self.chips.domains) if self.weights_planned else 0
         if len(voltages) != n_weights + (self.buffer is not None):
             raise InputError(f"give one voltage per domain ({n_weights + (self.buffer is not None)}), "
                              f"got {len(voltages)}")  # fmt: skip
+        # weights not planned: every domain of theirs fault-free (their clean codes)
+        weights = list(voltages[:n_weights]) if self.weights_planned else [None] * len(self.chips.domains)
         accs = []
         for chip in chip_ids:
-            codes, _ = self.chips.read(voltages[:n_weights], chip)
+            codes, _ = self.chips.read(weights, chip)
             act = self.buffer.read(voltages[n_weights], chip) if self.buffer is not None else None
             accs.append(self.accuracy(codes, act))
             self.evaluations += 1
@@ -427,12 +461,15 @@ class _Bench:
         return self.clean - stats.value(self.metric)
 
 
-def check_buffer(activations: Any, technology: Any, grid: Sequence[float]) -> Any:
+def check_buffer(
+    activations: Any, technology: Any, grid: Sequence[float], domains: str | Path = PER_LAYER
+) -> Any:
     """The activation buffer's settings for a plan (None for target weights), checked before any work.
 
     A plan puts the buffer on the plan's technology and chooses its voltage, so
     ``attack.activations.preset`` (another preset) and ``attack.activations.voltage`` are refused;
-    target activations (the buffer alone) is not planned.
+    target activations (the buffer alone, the weights held in one memory at nominal) refuses a domains
+    file (it groups weights into domains, and no weight is planned).
 
     Parameters
     ----------
@@ -442,6 +479,8 @@ def check_buffer(activations: Any, technology: Any, grid: Sequence[float]) -> An
         The plan's technology.
     grid : sequence of float
         The allowed voltages (the buffer's scheme is checked at each: msb-8t's 8T cells have a Vmin).
+    domains : str or Path
+        The plan's ``--domains`` (``layer`` or a file).
 
     Returns
     -------
@@ -449,10 +488,16 @@ def check_buffer(activations: Any, technology: Any, grid: Sequence[float]) -> An
     """
     if activations is None or activations.target == "weights":
         return None
-    if activations.target != "both":
+    if activations.target not in ("both", "activations"):
         raise InputError(
-            f"`attack.activations.target` {activations.target}: a plan covers the weights (weights) or "
-            "the weights and the activation buffer (both)"
+            f"`attack.activations.target` {activations.target}: a plan covers the weights (weights), "
+            "the weights and the activation buffer (both) or the buffer alone (activations)"
+        )
+    if activations.target == "activations" and str(domains) != PER_LAYER:
+        raise InputError(
+            f"the domains file {domains}: with `attack.activations.target` activations the weights are held "
+            "fault-free in one memory at nominal and only the buffer is planned; plan with the default "
+            "domains (layer)"
         )
     if activations.preset not in (None, technology.name):
         raise InputError(
@@ -495,7 +540,8 @@ def plan_voltage(
     ``level_shifters``: the cost of a bit crossing from a lower domain (default
     :data:`~wcatsim.experiments.plan.energy.DEFAULT_LEVEL_SHIFTERS`); every energy of the search counts it.
     ``activations``: an :class:`wcatsim.config.ActivationSpec`; target both adds the activation buffer as a
-    domain of its own (module docstring); None or target weights: the weights' domains alone.
+    domain of its own, target activations plans that domain alone with the weights fault-free at nominal
+    (module docstring); None or target weights: the weights' domains alone.
     """
     from sram_models import MemoryImage, Technology, load_technology
     from wcatsim.memory.evaluator import FaultEvaluator
@@ -507,8 +553,10 @@ def plan_voltage(
     if not isinstance(technology, Technology):
         technology = load_technology(technology)
     tech = technology
-    grid = check_grid(tech, voltages, settings.protect)
-    act = check_buffer(activations, tech, grid)
+    # target activations: the weights sit at nominal, so their scheme is not checked at the grid's voltages
+    weights_planned = activations is None or activations.target != "activations"
+    grid = check_grid(tech, voltages, settings.protect if weights_planned else "none")
+    act = check_buffer(activations, tech, grid, domains)
     if isinstance(run, (str, Path)):
         from wcatsim.train.runs import load_run
 
@@ -529,19 +577,21 @@ def plan_voltage(
     if act is not None:  # the buffer: one more domain, after the weights' (their chips stay as they were)
         buffer = evaluator.activations
         held = buffer_domain(buffer.layers, buffer.volume_per_inference)
-        if any(d.name == held.name for d in doms):
+        if weights_planned and any(d.name == held.name for d in doms):
             raise InputError(f"a weights domain is named {held.name!r}, the activation buffer's domain: "
                              "rename it in the domains file")  # fmt: skip
         buffer_chips = BufferChips(act, tech, settings.stuck_at_one, settings.seed, held.name)
-        doms = [*doms, held]
+        # target activations: the buffer is the only planned domain (the weights' chips read clean)
+        doms = [*doms, held] if weights_planned else [held]
     reference = evaluator.memory.image  # the whole image, packed as one memory, unprotected
-    whole = MemoryImage.pack(chips.clean, layout)  # the uniform design: one memory, protected as asked
+    # the uniform design: one memory, protected as asked (target activations: the weights held at nominal)
+    whole = MemoryImage.pack(chips.clean, layout)
     n_dom, n_steps = len(doms), len(grid)
     # no run directory and no out_dir (a model given in Python): nothing is written, the curves held in memory
     target = Path(out_dir) if out_dir is not None else Path(run.dir) if run.dir is not None else None
     bar = _progress(progress)
     say = bar.wrap(say)
-    bench = _Bench(evaluator, chips, settings.metric, bar.update, buffer_chips)
+    bench = _Bench(evaluator, chips, settings.metric, bar.update, buffer_chips, weights_planned)
     budget = settings.budget
     plan_ids = planning_chips(settings.planning_chips)
 
@@ -550,6 +600,8 @@ def plan_voltage(
 
     def energy_of(steps: Sequence[int]) -> Any:
         volts = plan_volts(steps)  # the buffer's last, with a buffer
+        if not weights_planned:  # the buffer alone, the weights in one memory at nominal
+            return buffer_alone_energy(whole, volts[0], tech, reference, buffer, organisation, shifters)
         return domains_energy(chips.images, volts, tech, reference, organisation, shifters, buffer)
 
     cache: _SensitivityCache | None = None  # its table stays locked while the planner runs
@@ -564,8 +616,9 @@ def plan_voltage(
                                   identity_of(run))
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
-        # (A buffer requantizes every layer's input: nothing before a domain is replayed then.)
-        replay = share_prefix and buffer is None
+        # With a buffer, a weights domain's points read the buffer clean and replay the prefix recorded
+        # through its clean hooks; the buffer's own points (faults from the first layer on) run whole.
+        replay = share_prefix and weights_planned
         sharing = evaluator.sharing_clean_prefix() if replay else contextlib.nullcontext()
         with sharing:
             for d, dom in enumerate(doms):
@@ -614,7 +667,8 @@ def plan_voltage(
         rails = 1 + (buffer is not None)  # the buffer, if any, on the weights' one rail
         uniform_energy = [
             domains_energy([whole], [v] * rails, tech, reference, organisation, shifters, buffer).total_norm
-            for v in grid
+            if weights_planned else energy_of([j]).total_norm  # the buffer alone: the plan's own design
+            for j, v in enumerate(grid)
         ]
         uniform_planning = []
         for j, v in enumerate(grid):
@@ -688,6 +742,10 @@ def plan_voltage(
         technology=tech,
         target="weights" if act is None else act.target,
         buffer=None if buffer is None else {"fault": act.fault or "chip", **buffer.describe()},
+        held=None if weights_planned else {
+            "name": "weights", "weights": int(sum(weights.values())), "voltage": float(tech.v_nominal),
+            "energy_norm": final.held_norm, "layers": list(weights), "protect": settings.protect,
+            "faults": "none: read fault-free, held at the nominal voltage in one memory"},
     )
     if target is not None:
         write_plan(plan, target)
@@ -895,6 +953,7 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         f"{data['metric']}; saving_over_uniform {float(data['saving_over_uniform']):.4f}"
         + (f"; {sets} held-out set(s) spent adjusting" if sets else ""),
     ]
+    table.append(_planned_memory(data, unit))
     for d in data["domains"]:
         if d.get("kind") == "buffer":
             table.append(
@@ -905,7 +964,8 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
         table.append(
             f"level shifters: {float(data['level_shifter_norm']):.4f} of the nominal energy, in the plan's "
             "energy_norm and so in saving_over_uniform (bits read from domains below the highest; "
-            "the uniform design has none)"
+            + ("the uniform voltage, the buffer's beside the weights at nominal, pays them too)"
+               if data.get("target") == "activations" else "the uniform design has none)")
         )
     final = data.get("final_set")
     if final:
@@ -925,6 +985,19 @@ def format_plan(plan: VoltagePlan | dict[str, Any]) -> str:
             + ", ".join(data["bounded_by_grid"])
         )
     return "\n".join(table)
+
+
+def _planned_memory(data: dict[str, Any], unit: str) -> str:
+    """The line of :func:`format_plan` saying which memory the plan planned (``target``)."""
+    target = data.get("target", "weights")  # a weights plan keeps its keys: no target recorded
+    if target == "activations":
+        held = data.get("weights_memory") or {}
+        return (f"memory planned: the activation buffer alone; the weights ({held.get('weights')}) held "
+                f"fault-free in one memory at nominal ({float(held.get('voltage', math.nan)):.3f} {unit}), "
+                "in every energy; the uniform voltage is the buffer's")  # fmt: skip
+    if target == "both":
+        return "memory planned: both, the weights' domains and the activation buffer (one voltage per memory)"
+    return "memory planned: the weights (activations in float, not stored in a buffer)"
 
 
 def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: DomainChips,
