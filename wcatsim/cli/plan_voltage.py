@@ -8,6 +8,7 @@ import click
 
 from wcatsim.cli._common import (
     COUNT,
+    IMAGES,
     NON_NEGATIVE,
     Command,
     Experiment,
@@ -54,6 +55,7 @@ from wcatsim.cli.random_flip import activation_options, activation_spec
 @click.option("--eval-images", type=NON_NEGATIVE, default=0, metavar="K",
               help="Plan and verify on a fixed, class-stratified, seeded subset of K test images (recorded "
               "in plan_voltage.json; the CIs are then over chips on that subset). 0: the whole test set.")
+@setting_option("--images", "plan.images", type=IMAGES, metavar="N|all")
 @activation_options("plan-voltage")
 @quiet_option
 @click.option("--allow-degenerate", is_flag=True,
@@ -66,7 +68,8 @@ def plan_voltage(
     planning_chips: int | None, verification_chips: int | None, max_verification_sets: int | None,
     protect: str | None, banks: int | None, inference_time_ns: float | None, word_bits: int | None,
     seed: int | None, out: Path | None, plot: str | None, batch_size: int | None,
-    eval_images: int, target: str | None, act_bits: int | None, act_word_bits: int | None,
+    eval_images: int, images: int | str | None, target: str | None, act_bits: int | None,
+    act_word_bits: int | None,
     act_protect: str | None, act_fault: str | None, calibration_images: int | None, quiet: bool,
     allow_degenerate: bool,
 ) -> None:
@@ -104,7 +107,7 @@ def plan_voltage(
         "plan-voltage", exp.settings().plan, budget=budget, metric=metric, planning_chips=planning_chips,
         verification_chips=verification_chips, max_verification_sets=max_verification_sets,
         protect=protect, word_bits=word_bits, seed=seed, banks=banks, inference_time_ns=inference_time_ns,
-        eval_images=eval_images or None,
+        eval_images=eval_images or None, images=images,
     )  # fmt: skip
     settings = PlanSettings.from_config(plan_cfg)
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None
