@@ -6,7 +6,7 @@ test images, ``chandramoorthy14``, per-layer domains (4), 20 planning chips (the
 grid 1.0:0.75:0.05.  The same plan runs four times in this process, in the order whole, nested, nested,
 whole (ABBA, so that a drift of the shared machine's load hits both alike): ``images="all"`` (every chip
 on the whole test set, the clean prefix replayed: today's default) and ``images=N`` (each planning chip
-on its own stratified subset of N images; nothing is replayed then, a chip's images are its own).  The
+on its own stratified subset of N images, each chip's clean prefix on its own images replayed).  The
 sensitivity stage is timed from the planner's own log lines (``benchmarks/plan_prefix.py``'s
 :func:`timed_plan`), in wall and CPU seconds of this process (CPU: the steadier measure on a shared
 machine).  Each run writes into a fresh directory (no point is reused from disk).

@@ -58,18 +58,18 @@ def test_a_chip_reads_one_subset_at_every_voltage_and_chips_read_different_ones(
 
     last: list[tuple[tuple, int]] = []  # (voltages, chip) of the latest chip read
     seen: list[tuple[tuple, int, np.ndarray]] = []  # (voltages, chip, images) of every subset evaluation
-    read, correct = DomainChips.read, FaultEvaluator.correct
+    read, correct = DomainChips.read, FaultEvaluator.correct_replayed
 
     def spy_read(self, voltages, chip):
         last.append((tuple(voltages), int(chip)))
         return read(self, voltages, chip)
 
-    def spy_correct(self, codes, indices, act=None):
+    def spy_correct(self, codes, indices, key, share=1):  # a chip's read on its subset (no buffer here)
         seen.append((*last[-1], np.array(indices)))
-        return correct(self, codes, indices, act)
+        return correct(self, codes, indices, key, share)
 
     monkeypatch.setattr(DomainChips, "read", spy_read)
-    monkeypatch.setattr(FaultEvaluator, "correct", spy_correct)
+    monkeypatch.setattr(FaultEvaluator, "correct_replayed", spy_correct)
     plan = _plan(maxabs_run, tmp_path, 60, chips=4)
     assert seen, "no chip was read on a subset"
     by_chip: dict[int, list[np.ndarray]] = {}
@@ -192,3 +192,36 @@ def test_plan_images_refusals_name_the_setting() -> None:
         with pytest.raises(InputError, match="`plan.images` must be between 20") as info:
             ChipSubsets(labels, bad, 0)
         assert "\n" not in str(info.value)
+
+
+def test_nested_curves_with_each_chips_clean_prefix_replayed_are_identical(
+    maxabs_run, tmp_path, monkeypatch
+) -> None:
+    # Each chip's subset is the same at every point: its clean prefix is recorded once per batch of its own
+    # images and replayed (FaultEvaluator.correct_replayed); the curves must be exactly those of whole
+    # forwards on the subsets.
+    from wcatsim.experiments.plan.planner import SENSITIVITY_CSV, PlanSettings, plan_voltage
+    from wcatsim.memory.prefix import CleanPrefix
+
+    replayed: list[int] = []  # unit calls answered from a record, per subset prediction
+    predict = CleanPrefix.predict
+
+    def spy(self, model, batches, changed):
+        before = self.replayed_calls
+        out = predict(self, model, batches, changed)
+        replayed.append(self.replayed_calls - before)
+        return out
+
+    monkeypatch.setattr(CleanPrefix, "predict", spy)
+    settings = PlanSettings(planning_chips=3, verification_chips=1, max_verification_sets=1, images=80)
+    grid = [1.0, 0.9, 0.85, 0.8, 0.75]
+    plans = {share: plan_voltage(maxabs_run, "chandramoorthy14", grid, settings=settings,
+                                 out_dir=tmp_path / str(share), share_prefix=share)  # fmt: skip
+             for share in (False, True)}  # fmt: skip
+    plain, shared = plans[False], plans[True]
+    assert sum(replayed) > 0, "nothing was replayed"
+    assert len({row["acc_mean"] for row in plain.sensitivity}) > 2, "the curves should fall with the voltage"
+    assert shared.sensitivity == plain.sensitivity
+    table = {share: (tmp_path / str(share) / SENSITIVITY_CSV).read_bytes() for share in (False, True)}
+    assert table[True] == table[False]
+    assert shared.voltages == plain.voltages

@@ -406,12 +406,14 @@ class _Bench:
         self.subsets: Any = None
         self.within: list[float] = []
         self._within: dict[bytes, float] = {}
+        self._share = 1  # chips whose subsets split the clean-prefix records' memory
 
     @contextlib.contextmanager
-    def nested(self, subsets: Any) -> Any:
+    def nested(self, subsets: Any, chips: int = 1) -> Any:
         """Inside this block each chip is read on its own image subset (``subsets``: a
-        :class:`~wcatsim.experiments.plan.subsets.ChipSubsets`; None: the whole set, as outside)."""
-        self.subsets = subsets
+        :class:`~wcatsim.experiments.plan.subsets.ChipSubsets`; None: the whole set, as outside);
+        ``chips``: how many chips' subsets share the clean-prefix records (when they are replayed)."""
+        self.subsets, self._share = subsets, max(1, int(chips))
         try:
             yield
         finally:
@@ -455,7 +457,11 @@ class _Bench:
         # the clean read: its whole-set accuracy is known exactly, at no cost (as the sweeps' nested chips)
         if act is None and self.evaluator.memory.changed_bits(codes) == 0:
             return self.clean, 0
-        accuracy, self._within[key] = self.subsets.estimate(self.evaluator.correct(codes, chosen, act), chip)
+        if act is None:  # the chip's clean prefix, on its own images, replayed inside sharing_clean_prefix()
+            right = self.evaluator.correct_replayed(codes, chosen, ("plan chip", chip), self._share)
+        else:
+            right = self.evaluator.correct(codes, chosen, act)
+        accuracy, self._within[key] = self.subsets.estimate(right, chip)
         return accuracy, int(chosen.size)
 
     def accuracies(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> list[float]:
@@ -627,10 +633,10 @@ def plan_voltage(
         # Faults in one domain at a time: the activations before it are the clean ones, computed once per
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
         # (A buffer requantizes every layer's input: nothing before a domain is replayed then.)
-        # (Chips on subsets of their own read other images at every chip: nothing is replayed then either.)
-        replay = share_prefix and buffer is None and subsets is None
+        # (Chips on subsets of their own: each chip's clean prefix on its own images, the memory split.)
+        replay = share_prefix and buffer is None
         sharing = evaluator.sharing_clean_prefix() if replay else contextlib.nullcontext()
-        with sharing, bench.nested(subsets):
+        with sharing, bench.nested(subsets, len(plan_ids)):
             for d, dom in enumerate(doms):
                 for j, v in enumerate(grid):
                     steps = [0] * n_dom
