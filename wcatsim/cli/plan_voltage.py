@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from wcatsim.cli._common import (
     COUNT,
-    IMAGES,
     NON_NEGATIVE,
     Command,
     Experiment,
     FiniteFloat,
+    ImagesPerRealisation,
     experiment_options,
     fail,
     handles_errors,
@@ -26,6 +27,20 @@ from wcatsim.cli._common import (
     setting_option,
 )
 from wcatsim.cli.random_flip import activation_options, activation_spec
+
+
+class PlanImages(ImagesPerRealisation):
+    """--images of a plan: a count >= 0 or ``all``; ``auto`` (the sweeps' allocated design, which chooses the
+    realisations too) is refused, since a plan's planning chips are fixed (--chips)."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        found = super().convert(value, param, ctx)
+        if found == "auto":
+            self.fail("auto is not offered for a plan (its planning chips are fixed: --chips); give N or all",
+                      param, ctx)  # fmt: skip
+        return found
 
 
 @click.command("plan-voltage", cls=Command)
@@ -55,7 +70,7 @@ from wcatsim.cli.random_flip import activation_options, activation_spec
 @click.option("--eval-images", type=NON_NEGATIVE, default=0, metavar="K",
               help="Plan and verify on a fixed, class-stratified, seeded subset of K test images (recorded "
               "in plan_voltage.json; the CIs are then over chips on that subset). 0: the whole test set.")
-@setting_option("--images", "plan.images", type=IMAGES, metavar="N|all")
+@setting_option("--images", "plan.images", type=PlanImages(), metavar="N|all")
 @activation_options("plan-voltage")
 @quiet_option
 @click.option("--allow-degenerate", is_flag=True,
