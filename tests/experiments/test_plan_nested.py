@@ -162,6 +162,8 @@ def test_mean_subset_accuracy_over_chips_is_within_its_bound_of_the_whole_set_me
     assert not np.allclose(estimates, whole)
     # acc_std_between: on the whole set the chips' plain std (no image term); nested, net of the image
     # term, so below the subset estimates' own std, and near the whole-set spread it estimates
+    # the per-read cache keys the subset too: the same codes on the whole set are measured afresh
+    assert bench.accuracies(volts, ids) == pytest.approx(whole, abs=1e-9)
     plain = bench.stats(volts, ids)
     assert plain.acc_std_between == pytest.approx(float(np.std(whole, ddof=1)), rel=1e-9)
     assert plain.images_per_realisation == labels.size
@@ -192,6 +194,16 @@ def test_plan_images_refusals_name_the_setting() -> None:
         with pytest.raises(InputError, match="`plan.images` must be between 20") as info:
             ChipSubsets(labels, bad, 0)
         assert "\n" not in str(info.value)
+    # a streamed test set (decoded batch by batch) cannot give a chip its subset: refused before any work
+    from types import SimpleNamespace
+
+    from wcatsim.experiments.plan.planner import _chip_subsets
+
+    held = SimpleNamespace(streamed=False, n_images=50, labels=labels)
+    assert _chip_subsets(held, PlanSettings(images=30)).indices(0).size == 30
+    assert _chip_subsets(held, PlanSettings(images=50)) is None  # the whole set
+    with pytest.raises(InputError, match="`plan.images` needs the test set held in memory"):
+        _chip_subsets(SimpleNamespace(streamed=True, n_images=50, labels=labels), PlanSettings(images=30))
 
 
 def test_nested_curves_with_each_chips_clean_prefix_replayed_are_identical(

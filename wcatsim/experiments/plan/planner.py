@@ -1039,6 +1039,9 @@ def _chip_subsets(evaluator: Any, settings: PlanSettings) -> Any:
     from wcatsim.experiments.plan.subsets import ChipSubsets
 
     n = _images(evaluator, settings)
+    if n and evaluator.streamed:  # refused before any work, not at the first faulty read
+        raise InputError("`plan.images` needs the test set held in memory; this one is streamed (drop "
+                         "`plan.images`, or set `data.stream` false where it fits)")  # fmt: skip
     return ChipSubsets(evaluator.labels, n, settings.seed) if n else None
 
 
