@@ -112,13 +112,20 @@ def test_chip_subset_seeds_are_their_own_stream() -> None:
         chip_subset_seed(0, -1)
 
 
-def test_mean_subset_accuracy_over_chips_is_within_its_bound_of_the_whole_set_mean(maxabs_run) -> None:
+@pytest.mark.parametrize("estimator", ["difference", "plain"])
+def test_mean_subset_accuracy_over_chips_is_within_its_bound_of_the_whole_set_mean(
+    maxabs_run, estimator
+) -> None:
     """Planted: the truth (each chip's whole-set accuracy) is measured, and the sampling variance of the
-    stratified estimate is computed exactly from each chip's whole-set answers (plain numpy below)."""
+    stratified estimate is computed exactly from each chip's whole-set answers (plain numpy below).
+
+    ``difference``: the plan's estimator (the clean accuracy + the subset mean of faulty - clean answers);
+    ``plain``: the stratified estimate of the chip's accuracy alone (ChipSubsets without clean answers).
+    """
     from sram_models import load_technology
     from wcatsim.experiments.plan.chips import DomainChips, make_layout
     from wcatsim.experiments.plan.domains import load_domains
-    from wcatsim.experiments.plan.planner import _Bench
+    from wcatsim.experiments.plan.planner import PlanSettings, _Bench, _chip_subsets
     from wcatsim.experiments.plan.subsets import ChipSubsets
     from wcatsim.memory.evaluator import FaultEvaluator
 
@@ -130,22 +137,29 @@ def test_mean_subset_accuracy_over_chips_is_within_its_bound_of_the_whole_set_me
     chips = DomainChips(maxabs_run.model, doms, layout, load_technology("chandramoorthy14"), 0.5, 11, n_chips)
     bench = _Bench(evaluator, chips, "mean", lambda k: None)
     labels = evaluator.labels
-    subsets = ChipSubsets(labels, n, 11)
+    everything = np.arange(labels.size)
+    clean = evaluator.correct(None, everything).astype(float)
+    assert 100.0 * clean.mean() == pytest.approx(evaluator.clean_acc, abs=1e-9)
+    if estimator == "difference":
+        subsets = _chip_subsets(evaluator, PlanSettings(images=n, seed=11))
+    else:
+        subsets = ChipSubsets(labels, n, 11)
     volts = [0.75] * len(doms)  # every domain at the lowest voltage: accuracies well below 100%
     ids = list(range(n_chips))
-    everything = np.arange(labels.size)
     whole, variance = [], []
     classes, counts = np.unique(labels, return_counts=True)
     for chip in ids:
         codes, _ = chips.read(volts, chip)
         right = evaluator.correct(codes, everything).astype(float)
         whole.append(100.0 * right.mean())
-        # Var of the stratified estimate (Cochran eq. 5.6, population S_c^2) with this chip's allocation
+        # Var of the stratified estimate (Cochran eq. 5.6, population S_c^2) with this chip's allocation,
+        # of the answers (plain) or of their differences from the clean model's (difference)
+        sampled = right - clean if estimator == "difference" else right
         chosen = subsets.indices(chip)
         var = 0.0
         for c, big in zip(classes, counts, strict=True):
             taken = int((labels[chosen] == c).sum())
-            s2 = right[labels == c].var(ddof=1)
+            s2 = sampled[labels == c].var(ddof=1)
             var += (big / labels.size) ** 2 * (1 - taken / big) * s2 / taken
         variance.append(1e4 * var)
     with bench.nested(subsets):
@@ -171,8 +185,9 @@ def test_mean_subset_accuracy_over_chips_is_within_its_bound_of_the_whole_set_me
         nested = bench.stats(volts, ids)
     assert nested.images_per_realisation == n and nested.acc_mean == pytest.approx(float(np.mean(estimates)))
     assert nested.acc_std_between < float(np.std(estimates, ddof=1))
-    # same chips, so only image noise separates the two (about 4.4 points per chip here): the delta
-    # method puts the difference's sd near 0.9 points, and 0.4 x the spread (~3.5 points) is about 4 sd
+    # same chips, so only image noise separates the two (at most about 4.4 points per chip here, the
+    # plain estimator's): the delta method puts the difference's sd near 0.9 points, and 0.4 x the spread
+    # (~3.5 points) is about 4 sd
     spread = float(np.std(whole, ddof=1))
     assert abs(nested.acc_std_between - spread) <= 0.4 * spread, (
         f"acc_std_between {nested.acc_std_between:.3f} on subsets vs the chips' whole-set std {spread:.3f}: "
@@ -199,7 +214,8 @@ def test_plan_images_refusals_name_the_setting() -> None:
 
     from wcatsim.experiments.plan.planner import _chip_subsets
 
-    held = SimpleNamespace(streamed=False, n_images=50, labels=labels)
+    held = SimpleNamespace(streamed=False, n_images=50, labels=labels, clean_acc=100.0,
+                           correct=lambda codes, indices: np.ones(len(indices), dtype=bool))  # fmt: skip
     assert _chip_subsets(held, PlanSettings(images=30)).indices(0).size == 30
     assert _chip_subsets(held, PlanSettings(images=50)) is None  # the whole set
     with pytest.raises(InputError, match="`plan.images` needs the test set held in memory"):
@@ -237,3 +253,20 @@ def test_nested_curves_with_each_chips_clean_prefix_replayed_are_identical(
     table = {share: (tmp_path / str(share) / SENSITIVITY_CSV).read_bytes() for share in (False, True)}
     assert table[True] == table[False]
     assert shared.voltages == plain.voltages
+
+
+def test_the_difference_estimate_moves_only_with_the_answers_the_faults_changed() -> None:
+    from wcatsim.experiments.plan.subsets import ChipSubsets
+
+    labels = np.repeat(np.arange(4), [10, 20, 30, 40])  # N = 100, class weights 0.1 .. 0.4
+    clean = np.random.default_rng(3).random(100) < 0.8
+    subsets = ChipSubsets(labels, 40, 5, clean, clean_acc=81.0)
+    chosen = subsets.indices(2)
+    assert subsets.estimate(clean[chosen], 2) == (81.0, 0.0)  # no answer changed: C exactly, no noise
+    flipped = clean[chosen].copy()
+    k = int(np.flatnonzero(labels[chosen] == 3)[0])  # an image of class 3: 16 of its 40 in the subset
+    flipped[k] = not flipped[k]
+    acc, var = subsets.estimate(flipped, 2)
+    step = 100.0 * 0.4 / 16  # W_3 / n_3, in points
+    assert acc == pytest.approx(81.0 + (step if flipped[k] else -step), abs=1e-12)
+    assert var > 0.0

@@ -609,7 +609,6 @@ def plan_voltage(
     bar = _progress(progress)
     say = bar.wrap(say)
     bench = _Bench(evaluator, chips, settings.metric, bar.update, buffer_chips)
-    subsets = _chip_subsets(evaluator, settings)  # None: the sensitivity curves on the whole test set
     budget = settings.budget
     plan_ids = planning_chips(settings.planning_chips)
 
@@ -625,6 +624,7 @@ def plan_voltage(
         # 1. sensitivity curves on the planning chips
         say(f"[plan] {n_dom} domains x up to {n_steps} voltages x {len(plan_ids)} planning chips "
             f"(faults in one domain at a time)")  # fmt: skip
+        subsets = _chip_subsets(evaluator, settings)  # None: the sensitivity curves on the whole test set
         loss = np.full((n_dom, n_steps), np.inf)
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
@@ -1042,7 +1042,11 @@ def _chip_subsets(evaluator: Any, settings: PlanSettings) -> Any:
     if n and evaluator.streamed:  # refused before any work, not at the first faulty read
         raise InputError("`plan.images` needs the test set held in memory; this one is streamed (drop "
                          "`plan.images`, or set `data.stream` false where it fits)")  # fmt: skip
-    return ChipSubsets(evaluator.labels, n, settings.seed) if n else None
+    if not n:
+        return None
+    # the clean answers on every image, once: each chip's estimate is a difference from them (subsets.py)
+    clean = evaluator.correct(None, np.arange(evaluator.n_images))
+    return ChipSubsets(evaluator.labels, n, settings.seed, clean, evaluator.clean_acc)
 
 
 def _design(evaluator: Any, subsets: Any, settings: PlanSettings) -> dict[str, Any]:
