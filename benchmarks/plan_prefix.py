@@ -74,17 +74,21 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=5.0, help="accuracy points the plan may lose")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (both runs alike)")
+    # N: the nested curves (each chip's clean prefix on its own images); benchmarks/plan_images.py times
+    # all against N
+    parser.add_argument("--images", default="all", help="sensitivity curves' images per chip: all or N")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     grid = [float(v) for v in args.voltages.split(",")]
+    images = args.images if args.images == "all" else int(args.images)
     settings = PlanSettings(planning_chips=args.chips, verification_chips=1, max_verification_sets=1,
-                            budget=args.budget)
+                            budget=args.budget, images=images)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run = make_run(args.seed, root / "run")
         print(f"resnet20 4-bit maxabs on synthetic_cifar ({len(run.data.test_tensors()[1])} test images), "
               f"chandramoorthy14, per-layer domains, {args.chips} planning chips, grid {grid}, "
-              f"{torch.get_num_threads()} thread(s)")
+              f"{torch.get_num_threads()} thread(s), images per chip {images}")
         seconds: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         curves, tables = [], []
         for i, share in enumerate((False, True, True, False)):

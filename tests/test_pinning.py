@@ -214,8 +214,11 @@ def test_table_columns() -> None:
         "acc_images", "k_top",
     )  # fmt: skip
     assert PLAN_CSV_COLUMNS == ("name", "weights", "voltage", "energy_share", "energy_norm", "layers")
+    # Deliberate change (issue 18 section 1, the nested design of the plan's sensitivity curves): the
+    # chips' spread net of image sampling and the images each chip read, as the sweeps' NESTED_COLUMNS.
     assert SENSITIVITY_COLUMNS == (
         "domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm",
+        "acc_std_between", "images_per_realisation",
     )  # fmt: skip
     # Deliberate change (issue 19 section 3): the legend string split into fields, voltages in volts and
     # x Vmin, units in the names; the old columns (model = the legend, voltage, acc_mean, ...) kept last for
@@ -619,8 +622,9 @@ def test_plan_voltage_sensitivity_fingerprint(tiny_run, tmp_path) -> None:
     assert meta == {"fingerprint": "b3808cb4fbe1cbff70faf36b6b6860e61bd8f66eb92e07f40f74de2302074631"}
     assert _header(tmp_path / "plan_voltage_sensitivity.csv") == (
         "run,model,quantizer,bits,dataset,domain,voltage_v,voltage_norm,chips,acc_mean_pct,ci_low_pct,"
-        "ci_high_pct,loss,energy_norm,voltage,acc_mean,ci_low,ci_high"
-    )
+        "ci_high_pct,loss,energy_norm,acc_std_between_pct,images_per_realisation,voltage,acc_mean,ci_low,"
+        "ci_high,acc_std_between"
+    )  # issue 18 section 1: acc_std_between and images_per_realisation added (the fingerprint is unchanged)
     assert _header(tmp_path / "plan_voltage.csv") == ",".join(standard_columns(PLAN_CSV_COLUMNS))
     plan = json.loads((tmp_path / "plan_voltage.json").read_text(encoding="utf-8"))
     assert list(plan) == [

@@ -57,3 +57,29 @@ def test_reads_faulty_from_a_later_layer_give_exactly_the_plain_accuracy(batches
     assert shared == plain
     assert evaluator._prefix is None  # the block ends the sharing
     assert [evaluator.evaluate(codes)[0] for codes in reads] == plain
+
+
+def test_a_subsets_replayed_answers_are_exactly_the_plain_ones() -> None:
+    # correct_replayed: a subset's own clean prefix recorded under its key and replayed (the plan's chips,
+    # each on its own images at every point); the answers must equal correct()'s, image by image.
+    evaluator = _evaluator()
+    names = evaluator.memory.layers
+    clean = evaluator.memory.clean_codes
+    rng = np.random.default_rng(4)
+    subsets = {key: np.sort(rng.choice(300, size=size, replace=False))
+               for key, size in (("a", 150), ("b", 70))}  # fmt: skip
+    reads = [_read(clean, [name], seed=i) for i, name in enumerate([names[9], names[4], names[14], names[0]])]
+    plain = {key: [evaluator.correct(codes, chosen) for codes in reads] for key, chosen in subsets.items()}
+    assert len({int(p.sum()) for p in plain["a"]}) > 1, "the faults should move the answers"
+    with evaluator.sharing_clean_prefix():
+        replayed = {key: [evaluator.correct_replayed(codes, chosen, key, share=2) for codes in reads]
+                    for key, chosen in subsets.items()}  # fmt: skip
+        held = evaluator._subset_prefixes
+        assert set(held) == {"a", "b"}
+        assert sum(p.replayed_calls for p in held.values()) > 0, "nothing was replayed"
+        assert all(p.memory_bytes == evaluator._prefix.memory_bytes // 2 for p in held.values())
+    for key in subsets:
+        for mine, reference in zip(replayed[key], plain[key], strict=True):
+            assert np.array_equal(mine, reference)
+    assert evaluator._subset_prefixes == {}  # the block ends the sharing
+    assert np.array_equal(evaluator.correct_replayed(reads[0], subsets["a"], "a"), plain["a"][0])

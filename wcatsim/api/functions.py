@@ -357,12 +357,14 @@ def voltage_plan(
         nothing written.
     sensitivity : bool
         Return the sensitivity curves (one row per domain and voltage: ``domain, voltage, chips,
-        acc_mean, ci_low, ci_high, loss, energy_norm``) instead of the plan.
+        acc_mean, ci_low, ci_high, loss, energy_norm, acc_std_between, images_per_realisation``) instead
+        of the plan.
     log : callable, optional
         Receives the planner's progress lines.
     **settings
         Fields of :class:`~wcatsim.experiments.plan.planner.PlanSettings` (``budget`` in accuracy
-        points, ``metric``, ``planning_chips``, ``verification_chips``, ``protect``, ``seed``, ...).
+        points, ``metric``, ``planning_chips``, ``verification_chips``, ``protect``, ``seed``, ``images``:
+        the sensitivity curves' images per planning chip, ...).
 
     Returns
     -------

@@ -307,6 +307,7 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
         "plan.protect": "--protect",
         "plan.word_bits": "--word-bits",
         "plan.seed": "--seed",
+        "plan.images": "--images",
         **{f"attack.activations.{name}": flag for name, flag in (
             ("target", "--target"), ("bits", "--act-bits"), ("word_bits", "--act-word-bits"),
             ("protect", "--act-protect"), ("fault", "--act-fault"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from wcatsim.cli._common import (
     Command,
     Experiment,
     FiniteFloat,
+    ImagesPerRealisation,
     experiment_options,
     fail,
     handles_errors,
@@ -25,6 +27,20 @@ from wcatsim.cli._common import (
     setting_option,
 )
 from wcatsim.cli.random_flip import activation_options, activation_spec
+
+
+class PlanImages(ImagesPerRealisation):
+    """--images of a plan: a count >= 0 or ``all``; ``auto`` (the sweeps' allocated design, which chooses the
+    realisations too) is refused, since a plan's planning chips are fixed (--chips)."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        found = super().convert(value, param, ctx)
+        if found == "auto":
+            self.fail("auto is not offered for a plan (its planning chips are fixed: --chips); give N or all",
+                      param, ctx)  # fmt: skip
+        return found
 
 
 @click.command("plan-voltage", cls=Command)
@@ -54,6 +70,7 @@ from wcatsim.cli.random_flip import activation_options, activation_spec
 @click.option("--eval-images", type=NON_NEGATIVE, default=0, metavar="K",
               help="Plan and verify on a fixed, class-stratified, seeded subset of K test images (recorded "
               "in plan_voltage.json; the CIs are then over chips on that subset). 0: the whole test set.")
+@setting_option("--images", "plan.images", type=PlanImages(), metavar="N|all")
 @activation_options("plan-voltage")
 @quiet_option
 @click.option("--allow-degenerate", is_flag=True,
@@ -66,7 +83,8 @@ def plan_voltage(
     planning_chips: int | None, verification_chips: int | None, max_verification_sets: int | None,
     protect: str | None, banks: int | None, inference_time_ns: float | None, word_bits: int | None,
     seed: int | None, out: Path | None, plot: str | None, batch_size: int | None,
-    eval_images: int, target: str | None, act_bits: int | None, act_word_bits: int | None,
+    eval_images: int, images: int | str | None, target: str | None, act_bits: int | None,
+    act_word_bits: int | None,
     act_protect: str | None, act_fault: str | None, calibration_images: int | None, quiet: bool,
     allow_degenerate: bool,
 ) -> None:
@@ -105,7 +123,7 @@ def plan_voltage(
         "plan-voltage", exp.settings().plan, budget=budget, metric=metric, planning_chips=planning_chips,
         verification_chips=verification_chips, max_verification_sets=max_verification_sets,
         protect=protect, word_bits=word_bits, seed=seed, banks=banks, inference_time_ns=inference_time_ns,
-        eval_images=eval_images or None,
+        eval_images=eval_images or None, images=images,
     )  # fmt: skip
     settings = PlanSettings.from_config(plan_cfg)
     voltages = parse_range(voltage_text, "--voltages") if voltage_text is not None else None

@@ -115,9 +115,19 @@ class PlanConfig:
     eval_images: int = Field(
         0, ge=0, description="> 0: every accuracy on a fixed subset of this many images."
     )
+    # Nested design of the sensitivity curves (issue 18 section 1; wcatsim.experiments.plan.subsets): each
+    # planning chip on its own seeded, class-stratified subset of this many test images, the same at every
+    # voltage and domain.  0/"all": the whole set, the default (the curves as before).  No "auto" (the
+    # sweeps' allocated design): it chooses the realisations too, and a plan's planning chips are fixed.
+    images: int | Literal["all"] = Field(
+        0, description="Sensitivity curves: test images per planning chip (its own stratified subset); "
+        "0/'all': all.",
+    )
 
     def __post_init__(self) -> None:
         check_choice(self.protect, "plan.protect", "SCHEME_NAMES", "protection scheme")
+        check(isinstance(self.images, str) or self.images >= 0, "plan.images",
+              f"must be a count >= 0 or 'all', got {self.images}")
 
 
 __all__ = ["MemorySpec", "MonteCarloSpec", "PlanConfig"]

@@ -189,6 +189,7 @@ class FaultEvaluator:
         self.subset = dict(subset) if subset is not None else None  # the --eval-images record, if any
         self.images: EvalImages | None = None
         self._prefix: Any = None  # a CleanPrefix inside sharing_clean_prefix()
+        self._subset_prefixes: dict[Any, Any] = {}  # a CleanPrefix per image subset (correct_replayed)
         self._compiled: Any = None  # torch.compile of the model, after compile_forward()
         if isinstance(x, EvalImages):
             if x.x is None:  # streamed: batches are decoded, moved and laid out as each pass reads them
@@ -293,15 +294,46 @@ class FaultEvaluator:
             yield
         finally:
             self._prefix = None
+            self._subset_prefixes = {}
+
+    def _changed_layers(self, codes: Mapping[str, np.ndarray]) -> list[str]:
+        """The layers whose read codes differ from the stored ones (where a read's faults start)."""
+        return [name for name, clean in self.memory.clean_codes.items()
+                if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
 
     def _prefix_accuracy(self, codes: Mapping[str, np.ndarray]) -> float:
         """:meth:`_accuracy` of a read through the clean-prefix records: the batches of
         ``wcatsim.train.evaluate.predict`` (size, device, memory format) and :func:`accuracy`'s division."""
-        changed = [name for name, clean in self.memory.clean_codes.items()
-                   if not np.array_equal(clean, np.asarray(codes[name]))]  # fmt: skip
+        changed = self._changed_layers(codes)
         with self.memory.loaded(codes) as model, self.reading(model, None):  # a buffer, if any: read clean
             predicted = self._prefix.predict(model, list(self._held_batches(self.x)), changed)
         return 100.0 * int((predicted == self.y.cpu()).sum()) / int(self.y.shape[0])
+
+    def correct_replayed(
+        self, codes: Mapping[str, np.ndarray], indices: np.ndarray, key: Any, share: int = 1
+    ) -> np.ndarray:
+        """:meth:`correct` of ``codes`` on ``indices``, replaying the clean prefix recorded for ``key``.
+
+        For a subset read at many points with faults confined to later layers (a plan's planning chip on
+        its own images, at every voltage of every domain's curve): inside :meth:`sharing_clean_prefix`
+        the subset's clean activations are recorded once per batch and replayed, as for the whole set
+        (identical answers, :mod:`wcatsim.memory.prefix`).  ``key`` names the subset (the same
+        ``indices`` at every call with it); ``share``: how many subsets split the records' memory.
+        Outside the block, or with an activation buffer, it is :meth:`correct`.
+        """
+        if self._prefix is None or self.activations is not None or self.x is None:
+            return self.correct(codes, indices)
+        from wcatsim.memory.prefix import CleanPrefix
+
+        prefix = self._subset_prefixes.get(key)
+        if prefix is None:
+            prefix = CleanPrefix(self._prefix.layers, self._prefix.memory_bytes // max(1, int(share)))
+            self._subset_prefixes[key] = prefix
+        index = _torch_index(indices, self.x.device)
+        changed = self._changed_layers(codes)
+        with self.memory.loaded(codes) as model:
+            predicted = prefix.predict(model, list(self._held_batches(self.x[index])), changed)
+        return (predicted == self.y[index].cpu()).numpy()
 
     def _held_batches(self, x: torch.Tensor, images_dim: int = 0) -> Iterator[torch.Tensor]:
         """The batches ``wcatsim.train.evaluate.predict`` feeds the model (size, device, memory format)

@@ -4,6 +4,8 @@
   buffer's domain (``--target both``);
 - :mod:`wcatsim.experiments.plan.chips`: the domains' own arrays and their chips' faults (common random
   numbers, disjoint planning and verification chips);
+- :mod:`wcatsim.experiments.plan.subsets`: each planning chip's own image subset (``--images N``, the nested
+  design of the sensitivity curves);
 - :mod:`wcatsim.experiments.plan.energy`: the energy of several domains at their own voltages;
 - :mod:`wcatsim.experiments.plan.search`: greedy descent, back-off, uniform baseline (plain arrays);
 - :mod:`wcatsim.experiments.plan.planner`: :func:`plan_voltage`, which runs them and writes the plan.

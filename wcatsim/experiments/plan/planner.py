@@ -111,7 +111,10 @@ PLAN_JSON = "plan_voltage.json"
 PLAN_CSV = "plan_voltage.csv"
 SENSITIVITY_CSV = "plan_voltage_sensitivity.csv"
 PLAN_CSV_COLUMNS = ("name", "weights", "voltage", "energy_share", "energy_norm", "layers")
-SENSITIVITY_COLUMNS = ("domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm")
+# acc_std_between (percent): the spread of the chips' whole-set accuracies, net of image sampling (the chips'
+# std on the whole test set); images_per_realisation: test images each chip read (the nested design, issue 18)
+SENSITIVITY_COLUMNS = ("domain", "voltage", "chips", "acc_mean", "ci_low", "ci_high", "loss", "energy_norm",
+                       "acc_std_between", "images_per_realisation")
 METRICS = ("mean", "ci_low")
 # Voltages of the default grid of a preset without a table: 26 from v_low to v_high, i.e. the sweeps'
 # default 0.75:1.0:0.01 on chandramoorthy14.
@@ -148,6 +151,10 @@ class PlanSettings:
     eval_images: int = 0
     """> 0: every accuracy on one fixed, class-stratified, seeded subset of this many test images
     (``--eval-images``, as the sweeps; the verified accuracy and its CI are then over chips on it)"""
+    images: int | str = 0
+    """the sensitivity curves' images per chip: 0 or ``all`` the whole test set (the default, as before);
+    N: each planning chip on its own seeded, class-stratified subset of N images, the same at every
+    voltage and domain (:mod:`wcatsim.experiments.plan.subsets`; every later stage reads the whole set)"""
 
     def __post_init__(self) -> None:
         if not (isinstance(self.budget, (int, float)) and math.isfinite(self.budget) and self.budget >= 0):
@@ -167,6 +174,9 @@ class PlanSettings:
             raise InputError(
                 f"`plan.eval_images` must be >= 0 (0 = the whole test set), got {self.eval_images!r}"
             )
+        from wcatsim.experiments.plan.subsets import subset_size
+
+        subset_size(self.images, -1)  # its form (a count or all); its bounds once the test set is known
         from sram_models.protection import check_scheme
 
         object.__setattr__(self, "protect", check_scheme(self.protect))
@@ -192,6 +202,11 @@ class PointStats:
     acc_mean: float
     ci_low: float
     ci_high: float
+    # not compared: NaN (not measured) would make equal stats unequal
+    acc_std_between: float = field(default=math.nan, compare=False)
+    """percent: the chips' spread net of image sampling (their std on the whole set); nan: not measured"""
+    images_per_realisation: int = 0
+    """test images each chip read (0: not recorded)"""
 
     def value(self, metric: str) -> float:
         if metric == "mean" or math.isnan(self.ci_low):
@@ -415,11 +430,35 @@ class _Bench:
         self.forwards = 0  # of which evaluated on the test set (the others read codes seen before)
         # Accuracy per distinct read (a digest of every layer's codes): nested faults make a small domain
         # read the same codes at several voltages, and the joint checks repeat reads; the forward pass is
-        # deterministic, so a repeated read has the accuracy already measured.
+        # deterministic, so a repeated read has the accuracy already measured.  (With chip subsets the
+        # key holds the subset too: the same codes on other images are another measurement.)
         self._seen: dict[bytes, float] = {}
+        # The nested design (wcatsim.experiments.plan.subsets), while nested() is active: chip c read on
+        # its own subset; within: the image-sampling variance of each accuracy of the last accuracies().
+        self.subsets: Any = None
+        self.within: list[float] = []
+        self._within: dict[bytes, float] = {}
+        self._share = 1  # chips whose subsets split the clean-prefix records' memory
 
-    def accuracy(self, codes: dict[str, np.ndarray], act: Any = None) -> float:
-        """Accuracy of the read ``codes`` with the buffer read ``act`` (None: a clean buffer, or none)."""
+    @contextlib.contextmanager
+    def nested(self, subsets: Any, chips: int = 1) -> Any:
+        """Inside this block each chip is read on its own image subset (``subsets``: a
+        :class:`~wcatsim.experiments.plan.subsets.ChipSubsets`; None: the whole set, as outside);
+        ``chips``: how many chips' subsets share the clean-prefix records (when they are replayed)."""
+        self.subsets, self._share = subsets, max(1, int(chips))
+        try:
+            yield
+        finally:
+            self.subsets = None
+
+    def images(self) -> int:
+        """Test images a chip reads now (the subset's size inside :meth:`nested`)."""
+        return int(self.subsets.n) if self.subsets is not None else int(self.evaluator.n_images)
+
+    def accuracy(self, codes: dict[str, np.ndarray], act: Any = None, chip: int | None = None) -> float:
+        """Accuracy of the read ``codes`` with the buffer read ``act`` (None: a clean buffer, or none);
+        inside :meth:`nested`, of chip ``chip`` on its subset (its image-sampling variance appended to
+        ``within``)."""
         import hashlib
 
         digest = hashlib.blake2b(digest_size=20)
@@ -428,13 +467,34 @@ class _Bench:
             digest.update(np.ascontiguousarray(codes[name]).tobytes())
         if act is not None:  # the buffer's cells: its chip's seed and voltage decide them
             digest.update(f"buffer {act.seed} {act.voltage!r}".encode())
+        chosen = self.subsets.indices(chip) if self.subsets is not None and chip is not None else None
+        if chosen is not None:
+            digest.update(b"subset")
+            digest.update(chosen.tobytes())
         key = digest.digest()
         found = self._seen.get(key)
         if found is None:
-            found, _, images = self.evaluator.evaluate(codes, act)
+            if chosen is None:
+                found, _, images = self.evaluator.evaluate(codes, act)
+            else:
+                found, images = self._on_subset(codes, act, chip, chosen, key)
             self.forwards += 1 if images else 0
             self._seen[key] = found
+        self.within.append(self._within.get(key, 0.0))
         return found
+
+    def _on_subset(self, codes: dict[str, np.ndarray], act: Any, chip: int, chosen: np.ndarray,
+                   key: bytes) -> tuple[float, int]:  # fmt: skip
+        """(accuracy, images read) of chip ``chip`` on its subset ``chosen``, as a nested sweep's chip."""
+        # the clean read: its whole-set accuracy is known exactly, at no cost (as the sweeps' nested chips)
+        if act is None and self.evaluator.memory.changed_bits(codes) == 0:
+            return self.clean, 0
+        if act is None:  # the chip's clean prefix, on its own images, replayed inside sharing_clean_prefix()
+            right = self.evaluator.correct_replayed(codes, chosen, ("plan chip", chip), self._share)
+        else:
+            right = self.evaluator.correct(codes, chosen, act)
+        accuracy, self._within[key] = self.subsets.estimate(right, chip)
+        return accuracy, int(chosen.size)
 
     def accuracies(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> list[float]:
         """Accuracy (percent) on every chip of ``chip_ids`` with domain ``d`` at ``voltages[d]`` (the
@@ -446,16 +506,23 @@ class _Bench:
         # weights not planned: every domain of theirs fault-free (their clean codes)
         weights = list(voltages[:n_weights]) if self.weights_planned else [None] * len(self.chips.domains)
         accs = []
+        self.within = []
         for chip in chip_ids:
             codes, _ = self.chips.read(weights, chip)
             act = self.buffer.read(voltages[n_weights], chip) if self.buffer is not None else None
-            accs.append(self.accuracy(codes, act))
+            accs.append(self.accuracy(codes, act, chip))
             self.evaluations += 1
             self.on_eval(1)
         return accs
 
     def stats(self, voltages: Sequence[float | None], chip_ids: Sequence[int]) -> PointStats:
-        return point_stats(self.accuracies(voltages, chip_ids))
+        from wcatsim.experiments.montecarlo.nested import std_between
+
+        accs = self.accuracies(voltages, chip_ids)
+        st = point_stats(accs)
+        # the spread between chips net of image sampling (the chips' std where they read the whole set)
+        return dataclasses.replace(st, acc_std_between=std_between(accs, self.within),
+                                   images_per_realisation=self.images())  # fmt: skip
 
     def loss(self, stats: PointStats) -> float:
         return self.clean - stats.value(self.metric)
@@ -609,6 +676,7 @@ def plan_voltage(
         # 1. sensitivity curves on the planning chips
         say(f"[plan] {n_dom} domains x up to {n_steps} voltages x {len(plan_ids)} planning chips "
             f"(faults in one domain at a time)")  # fmt: skip
+        subsets = _chip_subsets(evaluator, settings)  # None: the sensitivity curves on the whole test set
         loss = np.full((n_dom, n_steps), np.inf)
         top = energy_of([0] * n_dom)
         surrogate = np.zeros((n_dom, n_steps))
@@ -618,9 +686,11 @@ def plan_voltage(
         # test batch (bounded memory) and replayed for every voltage and chip of the domain.
         # With a buffer, a weights domain's points read the buffer clean and replay the prefix recorded
         # through its clean hooks; the buffer's own points (faults from the first layer on) run whole.
+        # (Chips on subsets of their own: each chip's clean prefix on its own images, the memory split;
+        # with a buffer, FaultEvaluator.correct_replayed reads them whole.)
         replay = share_prefix and weights_planned
         sharing = evaluator.sharing_clean_prefix() if replay else contextlib.nullcontext()
-        with sharing:
+        with sharing, bench.nested(subsets, len(plan_ids)):
             for d, dom in enumerate(doms):
                 for j, v in enumerate(grid):
                     steps = [0] * n_dom
@@ -729,6 +799,7 @@ def plan_voltage(
             "uniform_as_plan": uniform_as_plan,
             "uniform_planning": uniform_planning,
             "sensitivity_points_reused": cache.reused,
+            "sensitivity_design": _design(evaluator, subsets, settings),
             "evaluations": bench.evaluations,
             "forward_passes": bench.forwards,
         },
@@ -1017,13 +1088,47 @@ def _fingerprint(evaluator: Any, tech: Any, doms: Sequence[Domain], chips: Domai
         # device and batch size change the floating-point sums, hence (rarely) an accuracy
         "device": evaluator.device_type, "batch_size": evaluator.batch_size,
     }  # fmt: skip
+    n = _images(evaluator, settings)
+    if n:  # only then: a whole-set table keeps its fingerprint
+        described["images_per_realisation"] = _design(evaluator, n, settings)
     if activations is not None:  # only then: a weights plan keeps its fingerprint
         described["activations"] = {"target": activations.target, "fault": activations.fault or "chip",
                                     **evaluator.activations.describe()}  # fmt: skip
     return fingerprint(described, spaced=True)  # spaced: as the table has always been hashed
 
 
-_SENSITIVITY_NUMBERS = ("acc_mean", "ci_low", "ci_high", "loss", "energy_norm")
+_SENSITIVITY_NUMBERS = ("acc_mean", "ci_low", "ci_high", "loss", "energy_norm", "acc_std_between")
+
+
+def _images(evaluator: Any, settings: PlanSettings) -> int:
+    """The sensitivity stage's images per chip (0: the whole set held by ``evaluator``)."""
+    from wcatsim.experiments.plan.subsets import subset_size
+
+    return subset_size(settings.images, evaluator.n_images)
+
+
+def _chip_subsets(evaluator: Any, settings: PlanSettings) -> Any:
+    """Each planning chip's image subset (:class:`~wcatsim.experiments.plan.subsets.ChipSubsets`), or None
+    for the whole set; a size the stratified allocation cannot give is refused here, before any work."""
+    from wcatsim.experiments.plan.subsets import ChipSubsets
+
+    n = _images(evaluator, settings)
+    if n and evaluator.streamed:  # refused before any work, not at the first faulty read
+        raise InputError("`plan.images` needs the test set held in memory; this one is streamed (drop "
+                         "`plan.images`, or set `data.stream` false where it fits)")  # fmt: skip
+    if not n:
+        return None
+    # the clean answers on every image, once: each chip's estimate is a difference from them (subsets.py)
+    clean = evaluator.correct(None, np.arange(evaluator.n_images))
+    return ChipSubsets(evaluator.labels, n, settings.seed, clean, evaluator.clean_acc)
+
+
+def _design(evaluator: Any, subsets: Any, settings: PlanSettings) -> dict[str, Any]:
+    """``search.sensitivity_design`` of plan_voltage.json (``subsets``: a ChipSubsets, a size or None)."""
+    from wcatsim.experiments.plan.subsets import design_record
+
+    n = subsets if isinstance(subsets, int) else subsets.n if subsets is not None else 0
+    return design_record(n, evaluator.n_images, settings.seed)
 
 
 def _sensitivity_row(row: dict[str, str]) -> dict[str, Any]:
@@ -1031,6 +1136,8 @@ def _sensitivity_row(row: dict[str, str]) -> dict[str, Any]:
     return {
         "domain": row["domain"], "voltage": float(row["voltage"]), "chips": int(row["chips"]),
         **{k: float(row[k]) if row[k] != "" else math.nan for k in _SENSITIVITY_NUMBERS},
+        # a table written before the column existed lacks it: KeyError, the point is evaluated again
+        "images_per_realisation": int(row["images_per_realisation"]),
     }  # fmt: skip
 
 
@@ -1071,12 +1178,14 @@ class _SensitivityCache:
         if row is None:
             return None
         self.reused += 1
-        return PointStats(row["chips"], row["acc_mean"], row["ci_low"], row["ci_high"])
+        return PointStats(row["chips"], row["acc_mean"], row["ci_low"], row["ci_high"],
+                          row["acc_std_between"], row["images_per_realisation"])  # fmt: skip
 
     def put(self, domain: str, voltage: float, st: PointStats, loss: float, energy_norm: float) -> None:
         row = {
             "domain": domain, "voltage": float(voltage), "chips": st.chips, "acc_mean": st.acc_mean,
             "ci_low": st.ci_low, "ci_high": st.ci_high, "loss": loss, "energy_norm": energy_norm,
+            "acc_std_between": st.acc_std_between, "images_per_realisation": st.images_per_realisation,
         }  # fmt: skip
         self.table.add((domain, voltage), row, write=False)  # written per domain, by save()
 
