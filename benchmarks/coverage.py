@@ -86,9 +86,9 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wcatsim.experiments.montecarlo.allocation import (  # noqa: E402
-    MAX_REALISATIONS,
     PILOT_REALISATIONS,
     choose_design,
+    final_stage,
     pilot_plan,
     variance_components,
 )
@@ -210,8 +210,7 @@ def run_allocated_case(draw, mean: float, sweeps: int, seed: int, ratio: float,
             est[at], var[at] = _subset_reads(rng, acc[at], int(n), total)
         comp = variance_components(est, var, sizes, total)
         design = choose_design(HALF_WIDTH, comp, ratio, SYNTH_MIN_IMAGES, total)
-        stage = StoppingRule(ci_half_width=HALF_WIDTH, min_samples=design.realisations,
-                             max_samples=max(design.realisations, MAX_REALISATIONS))  # fmt: skip
+        stage = final_stage(HALF_WIDTH, design.realisations)
         values, _ = _subset_reads(rng, draw(rng, (1, stage.max_samples))[0], design.images, total)
         n_stop = stage.stop_count(values)
         hit, width = covers(values[:n_stop], mean, stage)
@@ -302,15 +301,14 @@ def replay(correct: np.ndarray, labels: np.ndarray, replays: int, seed: int, nes
                                          int(size), rng)  # fmt: skip
         comp = variance_components(est, var, sizes, n_images)
         design = choose_design(HALF_WIDTH, comp, cost_ratio, n_min, n_images)
-        stage = StoppingRule(ci_half_width=HALF_WIDTH, min_samples=design.realisations,
-                             max_samples=max(design.realisations, MAX_REALISATIONS))  # fmt: skip
-        # Stein's rule one by one stops at total_count(first stage) draws: draw the first stage, then the rest
-        first = read_rows(correct, labels, rng.integers(0, rows_total, size=stage.min_samples), design.images,
-                          rng)[0]  # fmt: skip
-        more = stage.total_count(first) - first.size
-        values = first if more <= 0 else np.concatenate([first, read_rows(
-            correct, labels, rng.integers(0, rows_total, size=more), design.images, rng)[0]])
-        n_stop = stage.stop_count(values)
+        stage = final_stage(HALF_WIDTH, design.realisations)
+        # as the engine runs it (run_point): the first stage, then what next_request asks for until it stops
+        first = rng.integers(0, rows_total, size=stage.min_samples)
+        values = read_rows(correct, labels, first, design.images, rng)[0]
+        while (n_stop := stage.stop_count(values)) is None:
+            more = stage.next_request(values.size, 1, values)
+            values = np.concatenate([values, read_rows(
+                correct, labels, rng.integers(0, rows_total, size=more), design.images, rng)[0]])
         tally("allocated", values[:n_stop], stage, float(sizes.sum() + n_stop * design.images))
     return {name: {"coverage": hits[name] / replays, "images": spent[name] / replays, "true": truth,
                    "half_width": float(np.mean(widths[name])), "paper_images": FIXED * n_images}

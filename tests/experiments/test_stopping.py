@@ -133,3 +133,39 @@ def test_fixed_count_fingerprint_ignores_the_adaptive_bounds() -> None:
     assert a == b and a["ci_procedure"] == "student_t"
     adaptive = StoppingRule(ci_half_width=0.5, min_samples=50, max_samples=200).settings()
     assert adaptive != StoppingRule(ci_half_width=0.5, min_samples=50, max_samples=400).settings()
+
+
+def test_hull_within_goes_on_until_the_reported_interval_is_within_h() -> None:
+    """The allocated design's final stage: past Stein's N, on to the first count of its chain whose
+    reported interval (Stein's hull with Hall's) is within h, a pure function of the ordered values."""
+    h = 0.5
+    plain = StoppingRule(ci_half_width=h, min_samples=50, max_samples=2000)
+    hull = StoppingRule(ci_half_width=h, min_samples=50, max_samples=2000, hull_within=True)
+    extended = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        # skewed values (a subset accuracy near 100%): Hall's interval is wider than Stein's
+        values = 100.0 - rng.exponential(2.0, size=2000)
+        n_stein, n_hull = plain.stop_count(values), hull.stop_count(values)
+        assert n_hull >= n_stein, (seed, n_stein, n_hull)
+        s = hull.summarize(values[:n_hull])
+        assert (s.ci_high - s.ci_low) / 2 <= h * (1 + 1e-9) or n_hull == hull.max_samples, (seed, s)
+        extended += n_hull > n_stein
+        # the chain by hand: each count from the widths before it
+        k = plain.total_count(values)
+        while True:
+            w = (hull.summarize(values[:k]).ci_high - hull.summarize(values[:k]).ci_low) / 2
+            if w <= h or k >= hull.max_samples:
+                break
+            k = min(hull.max_samples, max(k + 1, math.ceil(k * (w / h) ** 2)))
+        assert n_hull == k, (seed, n_hull, k)
+        # a one-by-one run (next_request, then stop_count on what it has) stops at the same count
+        have = list(values[: hull.min_samples])
+        while hull.stop_count(have) is None:
+            more = hull.next_request(len(have), 1, have)
+            assert more > 0, (seed, len(have))
+            have.extend(values[len(have) : len(have) + more])
+        assert hull.stop_count(have) == n_hull and len(have) == n_hull, (seed, len(have), n_hull)
+    assert extended >= 5, f"the skewed case should need more than Stein's N in some seeds ({extended}/40)"
+    # without it, the rule and its fingerprint are as before
+    assert "hull_within" not in plain.settings() and hull.settings()["hull_within"] is True

@@ -323,6 +323,18 @@ class AllocatedPoint:
         return None if self.costs is None else self.costs.ratio
 
 
+def final_stage(half_width: float, realisations: int, max_realisations: int = MAX_REALISATIONS) -> Any:
+    """Return the allocated design's final stage: Stein's rule at n with the design's R as first stage.
+
+    ``hull_within``: past Stein's count, on until the reported interval (Stein's hull with Hall's) is
+    within ``half_width`` or ``max_realisations`` (``benchmarks/coverage.py`` replays this very rule).
+    """
+    from wcatsim.experiments.montecarlo.stopping import StoppingRule
+
+    return StoppingRule(ci_half_width=half_width, min_samples=realisations,
+                        max_samples=max(realisations, max_realisations), hull_within=True)  # fmt: skip
+
+
 def run_allocated(
     make_task: Callable[[int], Callable[[int], Any]], rule: AllocatedRule, n_total: int, n_min: int,
     executor: Any = None, on_done: Callable[[int], None] | None = None,
@@ -338,7 +350,6 @@ def run_allocated(
     """
     from wcatsim.experiments.montecarlo.engine import run_point
     from wcatsim.experiments.montecarlo.executors import LocalExecutor
-    from wcatsim.experiments.montecarlo.stopping import StoppingRule
 
     executor = executor or LocalExecutor()
     sizes = pilot_plan(n_total, n_min)
@@ -365,8 +376,7 @@ def run_allocated(
     # as its first stage: the pilot's 20 draws size R0 (its s_b^2 has a relative standard error near
     # 60% once the image term is netted out), R0's own spread tops it up where that was too optimistic,
     # and Stein's interval then has half-width <= h unless the cap binds (stopping.StoppingRule).
-    stage = StoppingRule(ci_half_width=rule.half_width, min_samples=design.realisations,
-                         max_samples=max(design.realisations, rule.max_realisations))  # fmt: skip
+    stage = final_stage(rule.half_width, design.realisations, rule.max_realisations)
     final = run_point(Offset(make_task(design.images), len(sizes)), stage, executor, on_done=on_done)
     return AllocatedPoint(design=Design(images=design.images, realisations=len(final)), realisations=final,
                           rule=stage, planned=design.realisations, pilot=pilot, components=components,
@@ -385,6 +395,7 @@ __all__ = [
     "Costs",
     "Design",
     "choose_design",
+    "final_stage",
     "design_cost",
     "measure_costs",
     "optimal_images",
