@@ -32,9 +32,17 @@
    than one core this is the project's fastest path, and its ratio is the last line's
    ``throughput_ratio``; the in-process ratio of 2. is printed beside it.
 
-Last line: ``montecarlo: images_ratio=X throughput_ratio=Y`` (goal: Y >= 2; X is reported with no
-goal since honest coverage comes first, see 1.), where Y is the better of the in-process and
-worker-process paths (both are printed).
+4. The project's two opt-in in-process paths, against the same naive path on the same reads:
+   - batched (``attack.random_flip.batch_realisations=4``): four reads in one forward
+     (``FaultEvaluator.evaluate_many``, wcatsim.memory.batched), groups alternating with the naive path;
+   - compiled (``attack.random_flip.compile=true``): ``torch.compile`` (inductor) of the model; its
+     first call (the compile) is timed and printed apart with the realisations after which it pays
+     back, and its steady ratio is printed but not taken for the last line (a sweep of a few hundred
+     realisations may not amortise it).
+
+Last line: ``montecarlo: images_ratio=X throughput_ratio=Y path=P`` (goal: Y >= 2; X is reported with
+no goal since honest coverage comes first, see 1.), where Y is the best of the in-process, batched and
+worker-process paths (each printed) and P names it.
 """
 
 from __future__ import annotations
