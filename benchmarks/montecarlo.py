@@ -208,7 +208,7 @@ def _batched_ratio(evaluator, model, fault, x, y, realisations: int, group: int 
         per_naive.append((time.perf_counter() - t0) / group)
         same += sum(a == b for a, b in zip(accs, naive, strict=True))
     ratio = statistics.median(per_naive) / statistics.median(per_batched)
-    print(f"batched path ({group} realisations per forward, --batch-realisations {group}): "
+    print(f"batched path ({group} realisations per forward, attack.random_flip.batch_realisations={group}): "
           f"{1 / statistics.median(per_batched):.3f} real/s, "
           f"naive {1 / statistics.median(per_naive):.3f} real/s, "
           f"ratio {ratio:.2f}; equal accuracies {same}/{groups * group}")  # fmt: skip
