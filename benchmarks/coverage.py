@@ -42,6 +42,10 @@ draws them) at each of ``--record-bers`` (calm, knee, cliff per model: :data:`RE
 the models' random-flip curves) and store each model x BER matrix over the whole test set (539 digits)
 as DIR/<method>_<ber>.npz; the time taken is printed (``--record-only`` stops there).  The matrices in
 ``benchmarks/data`` were recorded so (2,000 x 539 each, 0.5 MB for all six).
+``--record-resnet20 DIR``: train the benchmarks' ResNet-20 (``benchmarks/cifar_shaped.py``: 94.5% clean),
+probe calm, knee and cliff (:func:`probe_regimes`) or take ``--resnet20-bers``, and record
+``--resnet20-realisations`` (1,000) x ``--resnet20-images`` (1,000) per BER through the compiled forward
+as DIR/resnet20_<ber>.npz, then stop (38 minutes on 2 shared cores for the three in benchmarks/data).
 
 Allocated design (:mod:`wcatsim.experiments.montecarlo.allocation`), on every synthetic case: a
 case's value is a realisation's whole-set accuracy on N = 10,000 images, read on n of them as a
