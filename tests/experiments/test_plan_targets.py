@@ -126,18 +126,24 @@ TINY = ["--preset", "chandramoorthy14", "--voltages", "0.8:1.0:0.1", "--chips", 
         "--max-sets", "1", "--eval-images", "100", "--device", "cpu", "--quiet"]  # fmt: skip
 
 
-def test_plan_voltage_target_both_on_a_digits_run(digits_runs, buffer, tmp_path: Path) -> None:
+def _plan_cli(run_dir: Path, target: str, out: Path) -> tuple[dict, str]:
+    """``wcatsim plan-voltage --target TARGET`` at TINY size into ``out``: (plan_voltage.json, output)."""
     from click.testing import CliRunner
 
     from wcatsim.cli.main import cli
-    from wcatsim.store.atomic import read_csv
 
-    out = tmp_path / "both"
-    args = ["plan-voltage", "--run", str(digits_runs["maxabs"]), *TINY, "--target", "both",
+    args = ["plan-voltage", "--run", str(run_dir), *TINY, "--target", target,
             "--calibration-images", "50", "--out", str(out), "--plot"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code in (0, 1), result.output
-    data = json.loads((out / "plan_voltage.json").read_text())
+    return json.loads((out / "plan_voltage.json").read_text()), result.output
+
+
+def test_plan_voltage_target_both_on_a_digits_run(digits_runs, buffer, tmp_path: Path) -> None:
+    from wcatsim.store.atomic import read_csv
+
+    out = tmp_path / "both"
+    data, output = _plan_cli(digits_runs["maxabs"], "both", out)
     names = [d["name"] for d in data["domains"]]
     assert names == ["conv1", "conv2", "conv3", "fc", "activations"]
     assert [d["kind"] for d in data["domains"]] == ["weights"] * 4 + ["buffer"]
@@ -172,7 +178,7 @@ def test_plan_voltage_target_both_on_a_digits_run(digits_runs, buffer, tmp_path:
     assert data["uniform_energy_norm"] == pytest.approx(v**2, rel=1e-9)
     # the final set read the buffer at its planned voltage
     assert data["final_set"]["voltages"] == [d["voltage"] for d in data["domains"]]
-    assert "activations: the activation buffer (1856 activations per inference" in result.output
+    assert "activations: the activation buffer (1856 activations per inference" in output
     assert (out / "plan_voltage.png").stat().st_size > 1000
 
 
@@ -200,17 +206,10 @@ def test_target_weights_is_the_plan_and_fingerprint_without_it(maxabs, tmp_path:
 
 
 def test_plan_voltage_target_activations_plans_the_buffer_alone(digits_runs, buffer, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from wcatsim.cli.main import cli
     from wcatsim.store.atomic import read_csv
 
     out = tmp_path / "alone"
-    args = ["plan-voltage", "--run", str(digits_runs["maxabs"]), *TINY, "--target", "activations",
-            "--calibration-images", "50", "--out", str(out), "--plot"]  # fmt: skip
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code in (0, 1), result.output
-    data = json.loads((out / "plan_voltage.json").read_text())
+    data, output = _plan_cli(digits_runs["maxabs"], "activations", out)
     # the buffer is the one planned domain; no weights domain is planned
     assert [(d["name"], d["kind"]) for d in data["domains"]] == [("activations", "buffer")]
     (planned,) = data["domains"]
@@ -245,8 +244,8 @@ def test_plan_voltage_target_activations_plans_the_buffer_alone(digits_runs, buf
     assert data["uniform_energy_norm"] == pytest.approx((ref_w + ref_b * u**2 + shift_u) / (ref_w + ref_b),
                                                         rel=1e-9)  # fmt: skip
     assert data["final_set"]["voltages"] == [v]
-    assert "memory planned: the activation buffer alone" in result.output
-    assert f"weights ({WEIGHTS}) held fault-free in one memory at nominal (1.000" in result.output
+    assert "memory planned: the activation buffer alone" in output
+    assert f"weights ({WEIGHTS}) held fault-free in one memory at nominal (1.000" in output
     assert (out / "plan_voltage.png").stat().st_size > 1000  # the figure: the buffer's bar alone
 
 
