@@ -27,8 +27,9 @@ PEAK_LR = 2e-3  # the one-cycle schedule's peak (Adam); the constant rate the ea
 TRAIN_BATCH = 64  # 78 Adam steps an epoch on 5,000 images
 
 
-def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, signal: float = SIGNAL):
-    """Train a 4-bit WCAT ResNet-20 on the synthetic CIFAR-shaped set; return (run, training seconds).
+def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, signal: float = SIGNAL,
+                   method: str = "wcat", clustering: float = 0.0):
+    """Train a 4-bit ResNet-20 on the synthetic CIFAR-shaped set; return (run, training seconds).
 
     Parameters
     ----------
@@ -41,6 +42,10 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
         Seeds the weights' initialisation and the batch order.
     signal : float
         The class template's amplitude (:data:`SIGNAL`).
+    method : str
+        The quantizer (``wcat`` for the Monte Carlo benchmarks).
+    clustering : float
+        Piecewise clustering's lambda (``trainer.clustering``; 0 = off).
 
     Returns
     -------
@@ -51,6 +56,7 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
 
     from wcatsim.api import model_run
     from wcatsim.config import QuantConfig
+    from wcatsim.train.clustering import clustering_penalty
     from wcatsim.train.datasets.synthetic import DATA_SEED, synthetic_images
     from wcatsim.train.models import build_model
     from wcatsim.train.quant import quantize
@@ -65,7 +71,7 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
     y = torch.from_numpy(y)
     torch.manual_seed(seed)
     model = quantize(build_model("resnet20", num_classes=10, in_channels=3, image_size=32),
-                     QuantConfig(method="wcat", bits=4))  # fmt: skip
+                     QuantConfig(method=method, bits=4))  # fmt: skip
     optimiser = torch.optim.Adam(param_groups(model, lr=PEAK_LR))
     steps = epochs * -(-train_images // TRAIN_BATCH)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=PEAK_LR, total_steps=steps,
@@ -77,11 +83,13 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
         for start in range(0, train_images, TRAIN_BATCH):
             batch = order[start : start + TRAIN_BATCH]
             optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+            loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+            (loss + clustering * clustering_penalty(model) if clustering > 0 else loss).backward()
             optimiser.step()
             schedule.step()
     model.eval()
     data_name = f"synthetic_cifar_s{signal:g}_{test_images}"
-    run = model_run(model, (x[train_images:], y[train_images:]), name="resnet20", data_name=data_name,
+    name = "resnet20" if clustering == 0 else f"resnet20_clustering{clustering:g}"
+    run = model_run(model, (x[train_images:], y[train_images:]), name=name, data_name=data_name,
                     num_classes=10, seed=seed)  # fmt: skip
     return run, time.perf_counter() - started

@@ -37,10 +37,10 @@ PARETO_FILE = "pareto.csv"
 QUANTIZERS = ("maxabs", "lsq", "wcat")
 # the activation buffer's sweep table in a run directory: sweep_voltage_activations.csv
 ACT_SWEEP_FILE = default_table(target_family("sweep_voltage", "activations"))
-# Files of a finished training run (copied when `runs/` already holds the same run).
 # the demo's plan stage line: what plan-voltage --target covers
 PLANNED_MEMORIES = {"weights": "the weights", "both": "both memories (weights and activation buffer)",
                     "activations": "the activation buffer"}
+# Files of a finished training run (copied when `runs/` already holds the same run).
 _TRAIN_FILES = ("config.toml", "checkpoint.pt", "last.pt", "metrics.csv", "summary.json", "train.log")
 
 
