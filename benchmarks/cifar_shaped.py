@@ -90,6 +90,8 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
     model.eval()
     data_name = f"synthetic_cifar_s{signal:g}_{test_images}"
     name = "resnet20" if clustering == 0 else f"resnet20_clustering{clustering:g}"
-    run = model_run(model, (x[train_images:], y[train_images:]), name=name, data_name=data_name,
-                    num_classes=10, seed=seed)  # fmt: skip
+    # the training images are the Bit-Flip Attack's pool (never the test set)
+    pool = (x[:train_images], y[:train_images])
+    run = model_run(model, (x[train_images:], y[train_images:]), attack_data=pool,
+                    name=name, data_name=data_name, num_classes=10, seed=seed)  # fmt: skip
     return run, time.perf_counter() - started
