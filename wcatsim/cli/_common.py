@@ -52,9 +52,12 @@ def handles_errors(func: F) -> F:
             fail(f"a file ended early ({exc or 'end of file'}): it is truncated; replace it with a full copy")
         except KeyboardInterrupt:
             _interrupted()
-        except SystemError as exc:
-            # Ctrl-C inside a numba kernel: the dispatcher reports "returned a result with an exception
-            # set" as a SystemError whose context is the KeyboardInterrupt. It is still an interrupt.
+        except Exception as exc:
+            # An error raised while a Ctrl-C unwound is still an interrupt: numba's dispatcher reports a
+            # KeyboardInterrupt inside a kernel as a SystemError ("returned a result with an exception
+            # set"), and tqdm's write lock, interrupted while it is being created, fails in its own
+            # `finally` with an AttributeError (measured: `tqdm_asyncio` has no attribute `_lock`).
+            # Any other error is a bug and keeps its traceback.
             if not _caused_by_interrupt(exc):
                 raise
             _interrupted()
