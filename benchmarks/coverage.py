@@ -428,7 +428,7 @@ def record_matrix(evaluator, path: Path, name: str, ber: float, regime: str, rea
             faulty = [i for i, n in zip(indices, changed, strict=True) if n]
             for r in indices:
                 rows[r] = clean
-            if evaluator._compiled is not None:  # the compiled module reads one realisation at a time
+            if evaluator.compiled:  # the compiled module reads one realisation at a time
                 found = [evaluator.correct(reads[r - first], every) for r in faulty]
             else:
                 found = evaluator.correct_many([reads[r - first] for r in faulty], [every] * len(faulty))

@@ -380,11 +380,20 @@ class FaultEvaluator:
         if self.device is not None:
             kwargs["device"] = self.device
         with self.memory.loaded(codes) as model, self.reading(model, act):
-            if self._compiled is not None and self.activations is None:  # the same module, compiled
-                model = self._compiled  # (it reads _image_weight as an input: no recompile per read)
+            model = self._forward_module(model)
             if self.x is None:
                 return float(accuracy_on(model, self.images, **kwargs))
             return float(accuracy(model, self.x, self.y, **kwargs))
+
+    @property
+    def compiled(self) -> bool:
+        """Whether faulty reads go through ``torch.compile`` of the model (:meth:`compile_forward`)."""
+        return self._compiled is not None
+
+    def _forward_module(self, model: nn.Module) -> Any:
+        """The module a read's forward runs: the compiled one where :meth:`compile_forward` was called
+        (it reads ``_image_weight`` as an input: no recompile per read), except through a buffer's hooks."""
+        return self._compiled if self._compiled is not None and self.activations is None else model
 
     def compile_forward(self) -> None:
         """Evaluate faulty reads through ``torch.compile`` of the model (inductor) from now on.
@@ -493,8 +502,7 @@ class FaultEvaluator:
         if self.device is not None:
             kwargs["device"] = self.device
         with self.memory.loaded(codes) as model, self.reading(model, act):
-            if self._compiled is not None and self.activations is None:  # as _accuracy: the same module
-                model = self._compiled
+            model = self._forward_module(model)
             predicted = predict(model, self.x[index], self.batch_size, **kwargs)
         return (predicted == self.y[index].cpu()).numpy()
 
