@@ -720,6 +720,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     """
     models = {q: s for q, s in summary.items() if isinstance(s, Mapping)}  # top-level keys are numbers
     several = any((s.get("seeds") or 1) > 1 for s in models.values())
+    # A plan over both memories prices the weights and the buffer: its E/E_nom is not comparable with the
+    # weights-only E/E_nom column beside it, so the header says which memories it covers
+    both = any(s.get("plan_target") == "both" for s in models.values())
     head = [
         "quantizer",
         "clean %",
@@ -727,7 +730,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         "E/E_nom @1pt",
         "saving @1pt",
         "saving @0.1pt",
-        "plan E/E_nom @1pt",
+        "plan E/E_nom @1pt (weights+buffer)" if both else "plan E/E_nom @1pt",
         "plan saving over uniform",
         "plan V: weights | buffer",
         "flips to break (median)",
