@@ -550,6 +550,15 @@ def test_ctrl_c_keeps_the_points_finished_and_says_so_in_one_line(digits_runs, t
     assert not (run / "random_flip.csv.lock").exists() and not (run / "random_flip.csv.lock.json").exists()
 
 
+def _assert_interrupted(command, capsys) -> None:
+    """``command`` (wrapped by handles_errors) exits 130 with the one "interrupted" line on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        command()
+    assert exit_info.value.code == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("interrupted: results written so far are kept"), line
+
+
 def test_ctrl_c_inside_a_numba_kernel_is_an_interrupt_too(capsys) -> None:
     # numba's dispatcher reports a KeyboardInterrupt raised while a kernel ran as a SystemError
     # ("returned a result with an exception set") whose context is the interrupt.
@@ -562,11 +571,7 @@ def test_ctrl_c_inside_a_numba_kernel_is_an_interrupt_too(capsys) -> None:
         except KeyboardInterrupt:
             raise SystemError("CPUDispatcher(...) returned a result with an exception set") from None
 
-    with pytest.raises(SystemExit) as exit_info:
-        kernel_interrupted()
-    assert exit_info.value.code == 130
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("interrupted: results written so far are kept"), line
+    _assert_interrupted(kernel_interrupted, capsys)
 
     @handles_errors
     def real_bug() -> None:
@@ -591,11 +596,7 @@ def test_an_error_raised_while_ctrl_c_unwinds_is_an_interrupt(capsys) -> None:
         finally:
             Bars._lock.release()  # type: ignore[attr-defined]
 
-    with pytest.raises(SystemExit) as exit_info:
-        interrupted_in_a_finally()
-    assert exit_info.value.code == 130
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("interrupted: results written so far are kept"), line
+    _assert_interrupted(interrupted_in_a_finally, capsys)
 
     @handles_errors
     def attribute_bug() -> None:
