@@ -38,6 +38,7 @@ def _files(root: Path) -> dict[str, bytes]:
         ("--defended-break", "--defended-break needs a defence: --defence other than none"),
         ("--defence secdedd", "did you mean 'secded'"),
         ("--objective targeted --target-class 3 --to-original-threshold", "--to-original-threshold belongs"),
+        ("--k-top-max 5", "--k-top-max: must be 0 (every weight) or >= attack.bfa.k_top (100)"),
     ],
 )
 def test_bad_objective_flags_are_one_line_exit_2(run_copy: Path, flags: str, expect: str) -> None:
@@ -56,7 +57,7 @@ def test_targeted_cli_writes_the_targeted_summary(run_copy: Path) -> None:
 
     result = CliRunner().invoke(cli, ["bfa", "--run", str(run_copy), "--quiet", "--trials", "1",
                                       "--objective", "targeted", "--target-class", "3",
-                                      "--defence", "checksum"])  # fmt: skip
+                                      "--defence", "checksum", "--k-top-max", "200"])  # fmt: skip
     assert result.exit_code == 0, result.output
     # an attack against a defence keeps its own summary, beside the undefended attack's
     assert not (run_copy / "bfa_summary.json").exists()
@@ -65,3 +66,4 @@ def test_targeted_cli_writes_the_targeted_summary(run_copy: Path) -> None:
     assert len(summary["attack_success_rate"]) == len(summary["other_classes_accuracy"]) == 1
     assert "attack success" in result.output
     assert summary["defence"] == "checksum" and len(summary["detected_flips"]) == 1
+    assert summary["k_top_max"] == 200  # a cap is recorded (and fingerprinted) only when set

@@ -129,6 +129,8 @@ BAD_INPUTS = [
     ("[attack.random_flip]\nbers = [0, 2.0]\n", [], ["attack.random_flip.bers", "bad.toml", "[0, 1]"]),
     ("[attack.sweep]\necc = 'hamming'\n", [], ["attack.sweep.ecc", "none, secded"]),
     ("[attack.bfa]\nk_top = 0\n", [], ["attack.bfa.k_top", ">= 1"]),
+    ("[attack.bfa]\nk_top_max = 50\n", [], ["attack.bfa.k_top_max", ">= attack.bfa.k_top (100)"]),
+    ("[trainer]\nclustering_form = 'l1'\n", [], ["trainer.clustering_form", "squared, norm"]),
     ("trainer = 3\n", [], ["trainer", "table"]),
     ("[trainer\nepochs = 3\n", [], ["bad.toml", "not valid TOML"]),
     (None, ["trainer.epochs"], ["KEY=VALUE"]),

@@ -236,6 +236,25 @@ def test_no_loss_raising_flip_anywhere_is_a_stall_not_a_result() -> None:
     assert codes["0"].tolist() == [[-8, 1], [7, -3], [7, 4]]  # untouched
 
 
+def test_a_widening_cap_stalls_where_the_widening_would_have_found_a_flip() -> None:
+    # the grid-edge example above: k_top = 1 finds nothing and k_top = 2 finds the flip; with the cap at 1
+    # the search may not widen, so the iteration stalls with the codes untouched
+    w = np.array([[-0.8, 0.1], [0.2, -0.3], [-0.1, 0.4]])
+    model = _linear_model([w])
+    problem, codes = _problem(model, torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+    logged: list[str] = []
+    step = search_step(problem, codes, k_top=1, log=logged.append, k_max=1)
+    assert step.stalled and step.flips == [] and logged == []
+    assert search_step(problem, codes, k_top=1, k_max=2).flips, "a cap of 2 must reach the k_top = 2 flip"
+    # a cap between doublings is reached, not jumped: 1 -> 2 -> 3 (not 4) -> stall, in the stall example
+    w = np.array([[-0.8, 0.1], [0.7, -0.3], [0.7, 0.4]])
+    problem, codes = _problem(_linear_model([w]), torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+    logged = []
+    step = search_step(problem, codes, k_top=1, log=logged.append, k_max=3)
+    assert step.stalled and step.k_top == 3
+    assert [m.split("widening k_top to ")[1].split(" ")[0] for m in logged] == ["2", "3"]
+
+
 def test_layer_candidates_are_harmful_and_sorted() -> None:
     rng = np.random.default_rng(3)
     codes = torch.from_numpy(rng.integers(-8, 8, size=(6, 5)).astype(np.int16))

@@ -293,6 +293,7 @@ SETTING_FLAGS: dict[str, dict[str, str]] = {
     },
     "bfa": {
         "attack.bfa.k_top": "--k-top",
+        "attack.bfa.k_top_max": "--k-top-max",
         "attack.bfa.max_flips": "--max-flips",
         "attack.bfa.max_iterations": "--max-iterations",
         "attack.bfa.attack_batch": "--attack-batch",

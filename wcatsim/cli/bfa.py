@@ -27,6 +27,10 @@ from wcatsim.cli._common import (
               help="Attack trials, each with its own seeded attack batch [attack.bfa.trials, 5].")
 @click.option("--k-top", type=COUNT, default=None,
               help="Weights per layer kept by |gradient| [attack.bfa.k_top, 100].")
+@click.option("--k-top-max", type=NON_NEGATIVE, default=None,
+              help="Largest k_top the search widens to before it calls a stall (the trial censored "
+              "there); 0 = every weight [attack.bfa.k_top_max, 0]. A cap for attacks whose own loss "
+              "saturates, e.g. targeted with --defended-break.")
 @click.option("--max-flips", type=COUNT, default=None,
               help="Flip budget per trial [attack.bfa.max_flips, 500].")
 @click.option("--max-iterations", type=COUNT, default=None,
@@ -90,6 +94,7 @@ def bfa(
     device: str,
     trials: int | None,
     k_top: int | None,
+    k_top_max: int | None,
     max_flips: int | None,
     max_iterations: int | None,
     attack_batch: int | None,
@@ -147,7 +152,8 @@ def bfa(
     exp = Experiment(configs, overrides, run_dir)
     exp.require_trained()
     attack = merge_flags(  # the attack settings of these layers (not the run's), the flags on top
-        "bfa", exp.attack_defaults().bfa, trials=trials, seed=seed, k_top=k_top, max_flips=max_flips,
+        "bfa", exp.attack_defaults().bfa, trials=trials, seed=seed, k_top=k_top, k_top_max=k_top_max,
+        max_flips=max_flips,
         max_iterations=max_iterations, attack_batch=attack_batch, eval_subset=eval_subset,
         threshold=threshold,
     )  # fmt: skip
@@ -170,6 +176,7 @@ def bfa(
             trials=attack.trials,
             seed=attack.seed,
             k_top=attack.k_top,
+            k_top_max=attack.k_top_max,
             max_flips=attack.max_flips,
             max_iterations=attack.max_iterations,
             attack_batch=attack.attack_batch,

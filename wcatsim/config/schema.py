@@ -303,10 +303,18 @@ class TrainerConfig:
         description="What an unhealthy run does: stop (exit 3) or warn (log it, go on; NaN always stops).",
     )
     # Piecewise clustering (He et al., CVPR 2020, Eq. 5), a defence against the Bit-Flip Attack: lambda of
-    # the penalty sum_l ||W_l+ - mean(W_l+)||_2 + ||W_l- - mean(W_l-)||_2 added to the loss
+    # the penalty sum_l ||W_l+ - mean(W_l+)||^p + ||W_l- - mean(W_l-)||^p added to the loss
     # (wcatsim.train.clustering). 0 = off, today's training, so that no existing recipe changes.
     clustering: float = Field(
         0.0, description="Piecewise-clustering penalty weight lambda (He et al., CVPR 2020); 0 = off."
+    )
+    # The penalty's form: "squared" (p = 2) is what the authors' released code computes (elliothe/BFA,
+    # utils.piecewise_clustering), hence the default; "norm" (p = 1) is Eq. 5 as printed, the only form
+    # before 2026-12-07 (a run trained with --clustering before then used it: rerun with
+    # --set trainer.clustering_form=norm to reproduce it). Read only when clustering > 0.
+    clustering_form: Literal["squared", "norm"] = Field(
+        "squared",
+        description="Piecewise clustering's penalty: squared (the authors' code) or norm (Eq. 5 as printed).",
     )
     # A checkpoint (float or quantized) of the same architecture to start from; "" = random init.
     # Its weights are loaded, then the quantization ranges are initialised afresh from them.
@@ -589,6 +597,14 @@ class BFAConfig:
         100,
         description="Weights per layer kept by gradient magnitude (the original WCAT configuration: 100).",
     )
+    # Largest k_top the search widens to when no flip among the top-k_top weights raises the attack loss;
+    # an iteration that finds nothing at it has stalled (the trial is censored there). 0 = up to every
+    # weight of each layer, so a stall means no flip anywhere raises the loss (the default: a stall is
+    # then a proof). A cap is for attacks whose loss saturates while their goal is judged elsewhere
+    # (a targeted attack against --defended-break), where proving the stall costs a forward per bit.
+    k_top_max: int = Field(
+        0, description="Largest k_top the search widens to before it calls a stall; 0 = every weight."
+    )
     # Flip budget per trial.
     max_flips: int = Field(500, description="Flip budget per trial.")
     # Iteration budget per trial.
@@ -612,6 +628,8 @@ class BFAConfig:
         for key in ("k_top", "max_flips", "max_iterations", "attack_batch", "trials"):
             value = getattr(self, key)
             _check(value >= 1, f"attack.bfa.{key}", f"must be >= 1, got {value}")
+        _check(self.k_top_max == 0 or self.k_top_max >= self.k_top, "attack.bfa.k_top_max",
+               f"must be 0 (every weight) or >= attack.bfa.k_top ({self.k_top}), got {self.k_top_max}")
         _check(self.eval_subset >= 0, "attack.bfa.eval_subset", f"must be >= 0, got {self.eval_subset}")
         _check(self.threshold <= 100, "attack.bfa.threshold", f"must be <= 100 %, got {self.threshold}")
         _check(self.seed >= 0, "attack.bfa.seed", f"must be >= 0, got {self.seed}")

@@ -79,7 +79,7 @@ def identity_sections(sections: dict[str, Any]) -> dict[str, Any]:
 _LATER_KEYS = {
     "model": ("args", "weights", "factory_sha256", "weights_sha256"),
     "data": ("image_size", "resize", "interpolation", "mean", "std", "val_labels"),
-    "trainer": ("clustering",),
+    "trainer": ("clustering", "clustering_form"),
 }
 
 

@@ -217,8 +217,11 @@ def train(
                     health.stop(NonFiniteLossError, reason, model, history)
                 optimizer.zero_grad(set_to_none=True)
                 # piecewise clustering (trainer.clustering > 0); the logged loss stays the cross-entropy
-                penalty = tcfg.clustering * clustering_penalty(model) if tcfg.clustering > 0 else 0
-                (loss + penalty if tcfg.clustering > 0 else loss).backward()
+                if tcfg.clustering > 0:
+                    loss_to_step = loss + tcfg.clustering * clustering_penalty(model, tcfg.clustering_form)
+                else:
+                    loss_to_step = loss
+                loss_to_step.backward()
                 if tcfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
                 optimizer.step()

@@ -142,6 +142,7 @@ def run_trial(
     log: Callable[[str], None] | None = None,
     bar: Any = None,
     to_original_threshold: bool = False,
+    k_max: int = 0,
 ) -> TrialResult:
     """One trial of the attack from the clean image (``clean_codes`` is not modified).
 
@@ -184,13 +185,14 @@ def run_trial(
             if log is not None:
                 log(widenings[-1])
 
-        step = search_step(problem, codes, k_top, log=note)
+        step = search_step(problem, codes, k_top, log=note, k_max=k_max)
         if step.stalled:
             stalled = not broken
             if log is not None:
                 goal = "the original threshold" if broken else "the threshold"
+                where = f"up to k_top {k_max}" if k_max else "at any k_top"
                 log(f"trial {trial} iteration {iterations}: stalled before {goal} "
-                    "(no flip raises the loss at any k_top)")  # fmt: skip
+                    f"(no flip raises the loss {where})")  # fmt: skip
             break
         commit(codes, step.flips)
         check = evaluator.check(codes)
@@ -279,6 +281,7 @@ def run_bfa(
     eval_subset: int | None = None,
     threshold: float | None = None,
     out_dir: str | Path | None = None,
+    k_top_max: int | None = None,
     write: bool = True,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
@@ -326,6 +329,10 @@ def run_bfa(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     k_top = _positive_int(cfg.k_top if k_top is None else k_top, "k_top")
+    k_top_max = cfg.k_top_max if k_top_max is None else k_top_max
+    if (isinstance(k_top_max, bool) or not isinstance(k_top_max, (int, np.integer))
+            or not (k_top_max == 0 or k_top_max >= k_top)):
+        raise InputError(f"k_top_max must be 0 (every weight) or >= k_top ({k_top}), got {k_top_max!r}")
     max_flips = _positive_int(cfg.max_flips if max_flips is None else max_flips, "max_flips (flip budget)")
     max_iterations = _positive_int(
         cfg.max_iterations if max_iterations is None else max_iterations, "max_iterations (iteration budget)"
@@ -403,6 +410,8 @@ def run_bfa(
         # its price on this model (area, energy per inference, time), with their sources
         **(guard.cost({n: c.numel() for n, c in clean_codes.items()}, bits) if guard.detects else {}),
     }
+    if k_top_max:  # only when set: a default attack's settings and fingerprint read as before
+        base["k_top_max"] = int(k_top_max)
     if defended_break:  # only when asked: a default attack's settings and fingerprint read as before
         base["defended_break"] = True
     if to_original_threshold:
@@ -455,7 +464,7 @@ def run_bfa(
                 result = run_trial(
                     trial, problem, judge, clean_codes, clean_check, k_top, max_flips, max_iterations,
                     baseline_seed=[int(seed), trial, 1], log=say, bar=bar,
-                    to_original_threshold=to_original_threshold,
+                    to_original_threshold=to_original_threshold, k_max=int(k_top_max),
                 )
             if (goal.accuracy_rule and result.broken and result.flips_to_original_threshold is None
                     and threshold <= original):
@@ -507,7 +516,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         if status[i] == "broken":
             what = "broken"
         elif status[i] == "stalled":
-            what = "STALLED (no loss-raising flip left), not broken"
+            cap = summary.get("k_top_max")
+            left = f"none within the top-{cap} weights per layer" if cap else "none left"
+            what = f"STALLED (no loss-raising flip: {left}), not broken"
         else:
             what = f"not broken: {summary['budget_hit'][i]} budget spent"
         at_original = ""

@@ -11,7 +11,9 @@ One iteration (issue 5, steps 1-5):
 4. the layer whose flips raised the loss most wins (ties: the earlier layer); if none raised it,
    ``n := n + 1`` and back to 3, until ``n`` exceeds every layer's candidate count;
 5. then ``k_top`` is doubled (per layer, up to all its weights), every widening is logged, and the
-   search restarts at ``n = 1``; if even all weights give nothing, the iteration has *stalled*.
+   search restarts at ``n = 1``; if even all weights give nothing, the iteration has *stalled*.  With a
+   cap ``k_max`` (``attack.bfa.k_top_max``) the widening stops there instead: nothing found within
+   the top-``k_max`` weights is a stall too (a weaker one: a flip outside them was not tried).
 
 The search only talks to an :class:`AttackProblem` (gradients, candidate losses), so it is the same
 code whether the forwards share cached activations or not; ``tests/naive.py`` holds the slow
@@ -125,8 +127,13 @@ def search_step(
     codes: dict[str, torch.Tensor],
     k_top: int,
     log: Callable[[str], None] | None = None,
+    k_max: int = 0,
 ) -> StepResult:
-    """One progressive-bit-search iteration at ``codes`` (not modified); the flips to commit."""
+    """One progressive-bit-search iteration at ``codes`` (not modified); the flips to commit.
+
+    ``k_max`` > 0 caps the widening of ``k_top`` (a stall once the top-``k_max`` weights give nothing);
+    0 widens up to every weight of each layer.
+    """
     loss, grads = problem.loss_and_gradients(codes)
     names = problem.layer_names
     numels = {name: codes[name].numel() for name in names}
@@ -158,9 +165,9 @@ def search_step(
                     chosen = cands[best_name][:m]
                     _, flips = apply_flips(codes[best_name], chosen, problem.bits[best_name], best_name)
                     return StepResult(flips, loss, best_loss, m, k, widenings)
-            if all(k >= numels[name] for name in names):
+            if all(k >= numels[name] for name in names) or (k_max and k >= k_max):
                 return StepResult([], loss, loss, 0, k, widenings)
-            new_k = 2 * k
+            new_k = 2 * k if not k_max else min(2 * k, k_max)
             message = (
                 f"no flip among the top-{k} weights of any layer raises the attack loss ({most} candidate "
                 f"bits tried): widening k_top to {new_k} (capped at each layer's size)"
