@@ -28,7 +28,7 @@ TRAIN_BATCH = 64  # 78 Adam steps an epoch on 5,000 images
 
 
 def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, signal: float = SIGNAL,
-                   method: str = "wcat", clustering: float = 0.0):
+                   method: str = "wcat", clustering: float = 0.0, clustering_form: str = "squared"):
     """Train a 4-bit ResNet-20 on the synthetic CIFAR-shaped set; return (run, training seconds).
 
     Parameters
@@ -46,6 +46,8 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
         The quantizer (``wcat`` for the Monte Carlo benchmarks).
     clustering : float
         Piecewise clustering's lambda (``trainer.clustering``; 0 = off).
+    clustering_form : str
+        Its penalty's form (``trainer.clustering_form``: ``squared``, the default, or ``norm``).
 
     Returns
     -------
@@ -84,12 +86,14 @@ def resnet20_model(train_images: int, test_images: int, epochs: int, seed: int, 
             batch = order[start : start + TRAIN_BATCH]
             optimiser.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
-            (loss + clustering * clustering_penalty(model) if clustering > 0 else loss).backward()
+            if clustering > 0:
+                loss = loss + clustering * clustering_penalty(model, clustering_form)
+            loss.backward()
             optimiser.step()
             schedule.step()
     model.eval()
     data_name = f"synthetic_cifar_s{signal:g}_{test_images}"
-    name = "resnet20" if clustering == 0 else f"resnet20_clustering{clustering:g}"
+    name = "resnet20" if clustering == 0 else f"resnet20_clustering{clustering:g}_{clustering_form}"
     # the training images are the Bit-Flip Attack's pool (never the test set)
     pool = (x[:train_images], y[:train_images])
     run = model_run(model, (x[train_images:], y[train_images:]), attack_data=pool,

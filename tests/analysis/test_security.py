@@ -77,8 +77,38 @@ def test_the_front_keeps_less_energy_or_more_flips() -> None:
     assert [rows[0][k] for k in ("run", "model", "quantizer", "bits", "dataset")] == [
         "maxabs4", "small_cnn", "maxabs", "4", "digits"]
     table = security_table(points)
-    row = "| maxabs 4-bit small_cnn | checksum | ≥ 500 | 3/3 | nominal | 1.000 | 0.102 | 1.102 | 5.36 | ◆ |"
+    row = ("| maxabs 4-bit small_cnn | checksum | untargeted | ≥ 500 | 3/3 | nominal | 1.000 | 0.102 | "
+           "1.102 | 5.36 | ◆ |")
     assert row in table
+    assert [r["objective"] for r in rows] == ["untargeted"] * 4
+
+
+TARGETED = {**_summary("maxabs", [23, 25, 24], ["broken"] * 3), "objective": "targeted", "target_class": 0,
+            "source_class": None}
+TARGETED_CHECKSUM = {**_summary("maxabs", [74, 75, 64], ["stalled"] * 3, "checksum", 0.102, 0.0536),
+                     "objective": "targeted", "target_class": 0, "source_class": None}
+
+
+def test_targeted_attacks_are_labelled_and_never_share_a_front_with_untargeted_ones(tmp_path) -> None:
+    assert security_point(TARGETED).objective == "targeted -> 0"
+    assert security_point({**TARGETED, "source_class": 3}).objective == "targeted 3 -> 0"
+    # one objective: a front of its own (KM median of 23, 24, 25 is 24; the stalled checksum trials are
+    # censored: >= 75, on the front)
+    points = security_points([_run(tmp_path, "t", {"bfa_summary.json": TARGETED,
+                                                   "bfa_checksum_summary.json": TARGETED_CHECKSUM})])
+    assert [(p.objective, p.flips) for p in points] == [("targeted -> 0", 24), ("targeted -> 0", 75)]
+    assert security_front(points).tolist() == [True, True]
+    # an untargeted run beside a targeted one: one line naming both, no front drawn
+    mixed = _run(tmp_path, "u", {"bfa_summary.json": NONE})
+    with pytest.raises(InputError, match=r"mix objectives \(targeted -> 0: .*; untargeted: maxabs 4-bit"):
+        security_points([tmp_path / "t", mixed])
+    # the run report draws one front per objective instead
+    both = _run(tmp_path, "both", {"bfa_summary.json": NONE, "bfa_checksum_summary.json": TARGETED_CHECKSUM,
+                                   "bfa_secded_summary.json": SECDED})
+    (both / "sweep_voltage.csv").unlink()  # the front at nominal needs no sweep
+    text = write_run_report(both, figures=[]).read_text(encoding="utf-8")
+    assert text.count("## Security against energy") == 1  # untargeted: none + secded; targeted: one point
+    assert "| untargeted |" in text and "| targeted -> 0 | ≥ 75" not in text
 
 
 def test_a_defended_attack_must_have_broken_the_defended_model() -> None:

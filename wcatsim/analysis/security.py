@@ -46,6 +46,7 @@ SECURITY_COLUMNS = (
     *IDENTITY_COLUMNS,  # run (directory name), model, quantizer, bits, dataset
     "label",  # the legend's name of the run (quantizer, bits, model)
     "defence",
+    "objective",  # the attack: untargeted, or targeted (T-BFA) as "targeted -> T" / "targeted S -> T"
     "trials",
     "censored",  # trials that did not break the model (budget spent or search stalled)
     "flips_median",  # Kaplan–Meier median of flips to break (empty: S stays above 0.5)
@@ -79,6 +80,7 @@ class SecurityPoint:
     defence_energy: float  # x the weight reads at nominal
     defence_area: float
     identity: tuple[Any, ...] = ()  # IDENTITY_COLUMNS' values (run, model, quantizer, bits, dataset)
+    objective: str = "untargeted"  # attack_objective(summary)
 
     @property
     def energy(self) -> float:
@@ -93,6 +95,16 @@ class SecurityPoint:
         if value is None:
             raise InputError(f"{self.label} {self.defence}: the attack summary has no trial")
         return int(value)
+
+
+def attack_objective(summary: Mapping[str, Any]) -> str:
+    """What the attack of ``summary`` sought: ``untargeted``, or ``targeted -> T`` (T-BFA N-to-1) and
+    ``targeted S -> T`` (1-to-1).  Flips to break under two objectives count different events (accuracy
+    at the threshold; attack success at its threshold), so they never share a front."""
+    if summary.get("objective", "untargeted") == "untargeted":
+        return "untargeted"
+    source = summary.get("source_class")
+    return f"targeted {'' if source is None else f'{source} '}-> {summary.get('target_class')}"
 
 
 def security_point(
@@ -157,6 +169,7 @@ def security_point(
             summary.get("quant_method"), "/".join(str(b) for b in summary.get("bits") or []) or None,
             summary.get("dataset"),
         ),
+        objective=attack_objective(summary),
     )
 
 
@@ -207,7 +220,20 @@ def security_points(
                              "bfa_NAME_summary.json): run `wcatsim bfa` first")
         energy = memory_energy_at(run_dir, voltage)
         points += [security_point(s, energy, voltage) for s in summaries]
+    check_one_objective(points)
     return points
+
+
+def check_one_objective(points: Sequence[SecurityPoint]) -> None:
+    """Refuse points of more than one attack objective: their flips to break are different events."""
+    objectives = sorted({p.objective for p in points})
+    if len(objectives) > 1:
+        mixed = "; ".join(f"{o}: " + ", ".join(f"{p.label} {p.defence}" for p in points if p.objective == o)
+                          for o in objectives)  # fmt: skip
+        raise InputError(
+            f"the attacks mix objectives ({mixed}): flips to break count different events under each, so "
+            "they do not share a front; pass run directories (or --defence names) attacked with one objective"
+        )
 
 
 def security_rows(points: Sequence[SecurityPoint]) -> list[dict[str, Any]]:
@@ -216,7 +242,7 @@ def security_rows(points: Sequence[SecurityPoint]) -> list[dict[str, Any]]:
     return [
         {
             **dict(zip(IDENTITY_COLUMNS, p.identity or (None,) * len(IDENTITY_COLUMNS), strict=True)),
-            "label": p.label, "defence": p.defence, "trials": p.trials,
+            "label": p.label, "defence": p.defence, "objective": p.objective, "trials": p.trials,
             "censored": p.censored, "flips_median": p.median, "flips_median_lower_bound": p.lower_bound,
             "flips_ci_low": p.ci_low, "flips_ci_high": p.ci_high, "voltage": p.voltage,
             "memory_energy_norm": p.memory_energy, "defence_energy_norm": p.defence_energy,
@@ -243,7 +269,9 @@ def _label(summary: Mapping[str, Any]) -> str:
 __all__ = [
     "SECURITY_COLUMNS",
     "SecurityPoint",
+    "attack_objective",
     "attack_summaries",
+    "check_one_objective",
     "fmt_flips",
     "memory_energy_at",
     "security_front",

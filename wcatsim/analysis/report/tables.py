@@ -171,15 +171,15 @@ def security_table(points: Sequence[SecurityPoint]) -> str:
     """The front's table: one row per :class:`wcatsim.analysis.security.SecurityPoint`."""
     front = security_front(points)
     rows = [
-        [p.label, p.defence, fmt_flips(p), f"{p.censored}/{p.trials}",
+        [p.label, p.defence, p.objective, fmt_flips(p), f"{p.censored}/{p.trials}",
          "nominal" if p.voltage is None else f"{p.voltage:g}", f"{p.memory_energy:.3f}",
          f"{p.defence_energy:.3f}", f"{p.energy:.3f}", f"{100 * p.defence_area:.2f}", "◆" if on else ""]
         for p, on in zip(points, front, strict=True)
     ]  # fmt: skip
     return markdown_table(
-        ["model", "defence", "flips to break, median [95% CI]", "unbroken", "voltage", "memory energy",
-         "defence energy", "energy per inference", "area %", "front"],
-        rows, align="llrrrrrrrc",
+        ["model", "defence", "attack", "flips to break, median [95% CI]", "unbroken", "voltage",
+         "memory energy", "defence energy", "energy per inference", "area %", "front"],
+        rows, align="lllrrrrrrrc",
     )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from wcatsim.analysis.pareto import SWEEP_FILE, iso_accuracy_saving
 from wcatsim.analysis.report.format import figure, fmt_acc, fmt_ber, markdown_table, voltage_label
 from wcatsim.analysis.report.tables import security_section
-from wcatsim.analysis.security import attack_summaries, security_point
+from wcatsim.analysis.security import attack_objective, attack_summaries, security_point
 from wcatsim.store.atomic import atomic_write_text, read_json_object
 from wcatsim.store.columns import read_table
 
@@ -257,8 +257,13 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
         parts += [defence_table(defended), ""]
     # the front at nominal voltage (`wcatsim security --voltage V` reads a sweep for another voltage)
     usable = [s for s in attacks if s.get("defence", "none") == "none" or s.get("defended_break")]
-    if len(usable) > 1:
-        parts += security_section([security_point(s) for s in usable])
+    # one front per attack objective: flips to break count different events under each
+    by_objective: dict[str, list[dict[str, Any]]] = {}
+    for s in usable:
+        by_objective.setdefault(attack_objective(s), []).append(s)
+    for group in by_objective.values():
+        if len(group) > 1:
+            parts += security_section([security_point(s) for s in group])
     figs = [Path(f) for f in figures] if figures is not None else sorted(run_dir.glob("*.png"))
     if figs:
         parts += ["## Figures", ""]
