@@ -102,6 +102,19 @@ def test_targeted_attacks_are_labelled_and_never_share_a_front_with_untargeted_o
     mixed = _run(tmp_path, "u", {"bfa_summary.json": NONE})
     with pytest.raises(InputError, match=r"mix objectives \(targeted -> 0: .*; untargeted: maxabs 4-bit"):
         security_points([tmp_path / "t", mixed])
+    # the command says so in one line (exit 2), and --objective picks one
+    from wcatsim.cli.main import cli
+
+    # (one run directory holds both: each objective and defence has its own summary file)
+    one = _run(tmp_path, "one", {"bfa_summary.json": NONE, "bfa_targeted_summary.json": TARGETED,
+                                 "bfa_targeted_checksum_summary.json": TARGETED_CHECKSUM})
+    out = tmp_path / "front.png"
+    bad = CliRunner().invoke(cli, ["security", str(one), "--out", str(out)])
+    assert bad.exit_code == 2 and "choose one with --objective" in bad.output and not out.exists(), bad.output
+    for objective, expected in (("targeted", ["targeted -> 0"] * 2), ("untargeted", ["untargeted"])):
+        good = CliRunner().invoke(cli, ["security", str(one), "--objective", objective, "--out", str(out)])
+        assert good.exit_code == 0, good.output
+        assert [r["objective"] for r in read_csv(tmp_path / "front.csv")] == expected
     # the run report draws one front per objective instead
     both = _run(tmp_path, "both", {"bfa_summary.json": NONE, "bfa_checksum_summary.json": TARGETED_CHECKSUM,
                                    "bfa_secded_summary.json": SECDED})
@@ -109,6 +122,8 @@ def test_targeted_attacks_are_labelled_and_never_share_a_front_with_untargeted_o
     text = write_run_report(both, figures=[]).read_text(encoding="utf-8")
     assert text.count("## Security against energy") == 1  # untargeted: none + secded; targeted: one point
     assert "| untargeted |" in text and "| targeted -> 0 | ≥ 75" not in text
+    # the defences table keeps both defended attacks apart
+    assert "| both (secded) |" in text and "| both (checksum, targeted -> 0) |" in text
 
 
 def test_a_defended_attack_must_have_broken_the_defended_model() -> None:

@@ -59,9 +59,9 @@ def test_targeted_cli_writes_the_targeted_summary(run_copy: Path) -> None:
                                       "--objective", "targeted", "--target-class", "3",
                                       "--defence", "checksum", "--k-top-max", "200"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    # an attack against a defence keeps its own summary, beside the undefended attack's
-    assert not (run_copy / "bfa_summary.json").exists()
-    summary = json.loads((run_copy / "bfa_checksum_summary.json").read_text())
+    # a targeted attack against a defence keeps its own summary, beside the untargeted and undefended ones
+    assert not any((run_copy / name).exists() for name in ("bfa_summary.json", "bfa_checksum_summary.json"))
+    summary = json.loads((run_copy / "bfa_targeted_checksum_summary.json").read_text())
     assert (summary["objective"], summary["target_class"], summary["source_class"]) == ("targeted", 3, None)
     assert len(summary["attack_success_rate"]) == len(summary["other_classes_accuracy"]) == 1
     assert "attack success" in result.output

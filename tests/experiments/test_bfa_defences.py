@@ -184,14 +184,21 @@ def test_bfa_with_reload_undoes_the_detected_flips_and_prices_the_reload(digits_
 
 
 def test_every_defence_has_output_names_of_its_own() -> None:
-    from wcatsim.store.files import OUTPUTS, bfa_family
+    from wcatsim.experiments.attacks.objectives import ATTACK_OBJECTIVES
+    from wcatsim.store.files import BFA_DEFENCES, BFA_OBJECTIVES, OUTPUTS, bfa_family
 
-    # the store cannot import the registry (it sits below it): the names it reserves must agree with it
-    assert {f for f in OUTPUTS if f.startswith("bfa")} == {bfa_family(d) for d in DEFENCES.names()}
-    names = [n for d in DEFENCES.names() for n in OUTPUTS[bfa_family(d)]]
-    assert len(names) == len(set(names)) == 4 * len(DEFENCES.names())
+    # the store cannot import the registries (it sits below them): the names it reserves must agree
+    assert set(BFA_DEFENCES) == set(DEFENCES.names())
+    assert set(BFA_OBJECTIVES) == set(ATTACK_OBJECTIVES.names())
+    families = {bfa_family(d, o) for d in DEFENCES.names() for o in ATTACK_OBJECTIVES.names()}
+    assert {f for f in OUTPUTS if f.startswith("bfa")} == families
+    names = [n for f in families for n in OUTPUTS[f]]
+    assert len(names) == len(set(names)) == 4 * len(families)
     assert OUTPUTS[bfa_family("secded-zero")][:2] == ("bfa_secded-zero_flips.csv",
                                                       "bfa_secded-zero_summary.json")
+    assert OUTPUTS[bfa_family("none")][:2] == ("bfa_flips.csv", "bfa_summary.json")  # as before issue 20
+    assert OUTPUTS[bfa_family("checksum", "targeted")][:2] == ("bfa_targeted_checksum_flips.csv",
+                                                               "bfa_targeted_checksum_summary.json")
     # another command's --out may not take a defended attack's name; the refusal names the attack
     from wcatsim.store.files import check_table_path
 

@@ -104,13 +104,13 @@ def test_targeted_attack_on_maxabs_reaches_90_percent_success(maxabs_run, tmp_pa
     assert s["clean_attack_success_rate"] < REQUIRED_SUCCESS
     assert (s["objective"], s["target_class"], s["source_class"]) == ("targeted", target, source)
     assert s["attack_mode"] == ("N-to-1" if source is None else "1-to-1")
-    saved = json.loads((tmp_path / "bfa_summary.json").read_text())
+    saved = json.loads((tmp_path / "bfa_targeted_summary.json").read_text())
     for key in ("objective", "target_class", "source_class", "attack_success_rate", "other_classes_accuracy",
                 "random_baseline_attack_success_rate", "fingerprint", "flips_to_break_median"):
         assert key in saved, key
     assert saved["attack_success_rate"] == s["attack_success_rate"]
     # the flip log: the untargeted columns plus the two rates; the last row is the success
-    rows = read_csv(tmp_path / "bfa_flips.csv")
+    rows = read_csv(tmp_path / "bfa_targeted_flips.csv")
     assert list(rows[0]) == list(standard_columns(FLIP_COLUMNS + ["asr", "other_acc"]))  # run, units
     assert len(rows) == s["flips_to_break"][0]
     assert float(rows[-1]["asr"]) == pytest.approx(asr)

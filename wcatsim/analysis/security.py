@@ -207,17 +207,22 @@ def memory_energy_at(run_dir: str | Path, voltage: float | None) -> float:
 
 
 def security_points(
-    run_dirs: Sequence[str | Path], voltage: float | None = None, defences: Sequence[str] | None = None
+    run_dirs: Sequence[str | Path], voltage: float | None = None, defences: Sequence[str] | None = None,
+    objective: str | None = None,
 ) -> list[SecurityPoint]:
-    """The front's points of every attack summary in ``run_dirs`` (optionally only ``defences``), at
-    ``voltage`` (None: nominal; else read from each run's voltage sweep)."""
+    """The front's points of every attack summary in ``run_dirs`` (optionally only ``defences``, only
+    ``objective``: ``untargeted`` or ``targeted``), at ``voltage`` (None: nominal; else read from each
+    run's voltage sweep).  Attacks of more than one objective are refused (:func:`check_one_objective`)."""
     points = []
     for run_dir in run_dirs:
         summaries = [s for s in attack_summaries(run_dir)
-                     if defences is None or str(s.get("defence") or "none") in defences]  # fmt: skip
+                     if (defences is None or str(s.get("defence") or "none") in defences)
+                     and (objective is None or s.get("objective", "untargeted") == objective)]  # fmt: skip
         if not summaries:
-            raise InputError(f"{run_dir} holds no Bit-Flip Attack summary (bfa_summary.json, "
-                             "bfa_NAME_summary.json): run `wcatsim bfa` first")
+            which = "" if objective is None else f" {objective}"
+            raise InputError(f"{run_dir} holds no{which} Bit-Flip Attack summary (bfa_summary.json, "
+                             "bfa_NAME_summary.json, bfa_targeted_NAME_summary.json): run `wcatsim bfa` "
+                             "first")
         energy = memory_energy_at(run_dir, voltage)
         points += [security_point(s, energy, voltage) for s in summaries]
     check_one_objective(points)
@@ -232,7 +237,8 @@ def check_one_objective(points: Sequence[SecurityPoint]) -> None:
                           for o in objectives)  # fmt: skip
         raise InputError(
             f"the attacks mix objectives ({mixed}): flips to break count different events under each, so "
-            "they do not share a front; pass run directories (or --defence names) attacked with one objective"
+            "they do not share a front: choose one with `option.objective` (or pass run directories "
+            "attacked with one objective)"
         )
 
 

@@ -157,7 +157,8 @@ def bfa(
         max_iterations=max_iterations, attack_batch=attack_batch, eval_subset=eval_subset,
         threshold=threshold,
     )  # fmt: skip
-    family = bfa_family(defence)  # an attack against a defence keeps its own files (bfa_checksum_...)
+    # an attack with another objective or against a defence keeps its own files (bfa_targeted_checksum_...)
+    family = bfa_family(defence, objective)
     figure = plot_target(plot, exp.dir / OUTPUTS[family][2])
     if figure is not None:
         check_figure_path(figure, family)
@@ -201,7 +202,7 @@ def bfa(
     if figure is not None:
         from wcatsim.analysis.plots.bfa import plot_bfa_trials
 
-        written = plot_bfa_trials(run.dir, figure, defence)
+        written = plot_bfa_trials(run.dir, figure, defence, objective)
         click.echo(f"plot: {', '.join(str(p) for p in written)}")
 
 

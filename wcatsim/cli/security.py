@@ -21,14 +21,18 @@ from wcatsim.cli._common import Command, FiniteFloat, handles_errors, quiet_opti
 @click.option("--defence", "defences", multiple=True, metavar="NAME",
               help="Only these defences (repeatable; none = the undefended attack). Default: every attack "
               "summary in the run directories.")
+@click.option("--objective", type=click.Choice(["untargeted", "targeted"]), default=None,
+              help="Only the attacks with this objective (bfa_summary.json, bfa_NAME_summary.json: "
+              "untargeted; bfa_targeted*_summary.json: targeted). Default: every attack, refused where "
+              "both objectives are found (their flips to break count different events).")
 @click.option(
     "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("security.png"),
     show_default=True, help="Figure path (PNG; a PDF is written beside it, FILE.csv and FILE.md).",
 )  # fmt: skip
 @quiet_option
 @handles_errors
-def security(runs: tuple[Path, ...], voltage: float | None, defences: tuple[str, ...], out: Path,
-             quiet: bool) -> None:
+def security(runs: tuple[Path, ...], voltage: float | None, defences: tuple[str, ...],
+             objective: str | None, out: Path, quiet: bool) -> None:
     """Flips to break each defended model against its energy per inference (issue 20).
 
     Reads, in every RUN_DIR, the Bit-Flip Attack summaries: bfa_summary.json (undefended) and
@@ -55,7 +59,7 @@ def security(runs: tuple[Path, ...], voltage: float | None, defences: tuple[str,
 
         for name in defences:
             DEFENCES.get(name)  # a misspelt name: one line with the allowed ones
-    points = security_points(runs, voltage, list(defences) or None)
+    points = security_points(runs, voltage, list(defences) or None, objective)
     section = security_section(points, out, out.parent)
     click.echo(section[2])
     figures = plot_security(points, out)

@@ -29,6 +29,27 @@ RUN_FILES: dict[str, str] = {
     "train.log": "the training log",
 }
 
+# The Bit-Flip Attack's defences and objectives, by name (the registries sit above the store, so the
+# names are repeated here; tests/experiments check that they agree with DEFENCES and ATTACK_OBJECTIVES).
+BFA_DEFENCES = ("none", "checksum", "checksum-reload", "secded", "secded-zero", "parity-zero")
+BFA_OBJECTIVES = ("untargeted", "targeted")
+
+
+def bfa_family(defence: str | None, objective: str | None = "untargeted") -> str:
+    """The output family of a Bit-Flip Attack with ``objective`` against ``defence``: ``bfa`` (untargeted,
+    undefended: ``none`` or None), ``bfa_checksum`` (untargeted against checksum), ``bfa_targeted`` and
+    ``bfa_targeted_checksum`` (T-BFA).  Its files: ``FAMILY_flips.csv``, ``FAMILY_summary.json``,
+    ``FAMILY.png`` (``bfa_flips.csv``, ``bfa_targeted_checksum_summary.json``, ...), so that one run
+    directory holds the attacks of every objective under every defence side by side (a targeted attack's
+    target and source classes are in its summary; another target class keeps the earlier one aside)."""
+    parts = ["bfa"]
+    if objective not in (None, "untargeted"):
+        parts.append(objective)
+    if defence not in (None, "none"):
+        parts.append(defence)
+    return "_".join(parts)
+
+
 # Per command family: the file names it writes into a run directory (its table first).
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "random_flip": (
@@ -39,13 +60,12 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
         "sweep_voltage.csv", "sweep_voltage.json", "sweep_voltage_realisations.csv",
         "sweep_voltage.png", "sweep_voltage.pdf",
     ),
-    "bfa": ("bfa_flips.csv", "bfa_summary.json", "bfa.png", "bfa.pdf"),
-    # --defence NAME (issue 20): an attack on a defended model keeps its own files, so the attacks of one
-    # model under every defence sit side by side (`wcatsim security` reads them); tests/experiments check
-    # that the names agree with the defence registry
-    **{f"bfa_{defence}": (f"bfa_{defence}_flips.csv", f"bfa_{defence}_summary.json", f"bfa_{defence}.png",
-                          f"bfa_{defence}.pdf")
-       for defence in ("checksum", "checksum-reload", "secded", "secded-zero", "parity-zero")},
+    # bfa (bfa_flips.csv, bfa_summary.json, bfa.png, bfa.pdf) and, per --objective and --defence NAME
+    # (issue 20), a family of its own, so the attacks of one model under every objective and defence sit
+    # side by side (`wcatsim security` reads them)
+    **{bfa_family(defence, objective): tuple(f"{bfa_family(defence, objective)}{end}" for end in (
+        "_flips.csv", "_summary.json", ".png", ".pdf"))
+       for objective in BFA_OBJECTIVES for defence in BFA_DEFENCES},
     # --target activations / both (issue 20): tables of their own, so a weights table stays where the
     # analysis reads it
     **{f"{family}_{target}": tuple(f"{family}_{target}{end}" for end in (
@@ -70,13 +90,6 @@ def target_family(family: str, target: str | None) -> str:
     """The family of a sweep's table for a fault target: ``random_flip`` for weights (or None),
     ``random_flip_activations`` / ``random_flip_both`` for the activation buffer."""
     return family if target in (None, "weights") else f"{family}_{target}"
-
-
-def bfa_family(defence: str | None) -> str:
-    """The output family of a Bit-Flip Attack against ``defence``: ``bfa`` undefended (``none`` or None),
-    ``bfa_checksum`` etc. otherwise (its files: ``bfa_checksum_flips.csv``, ``bfa_checksum_summary.json``,
-    ``bfa_checksum.png``)."""
-    return "bfa" if defence in (None, "none") else f"bfa_{defence}"
 
 
 def table_files(path: str | os.PathLike) -> list[Path]:
@@ -194,6 +207,8 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "OUTPUTS",
     "RUN_FILES",
+    "BFA_DEFENCES",
+    "BFA_OBJECTIVES",
     "bfa_family",
     "check_figure_path",
     "check_not_reserved",

@@ -18,17 +18,19 @@ LINESTYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1
 
 
 def load_bfa_results(
-    run_dir: str | Path, defence: str = "none"
+    run_dir: str | Path, defence: str = "none", objective: str = "untargeted"
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """``bfa_summary.json`` and the rows of ``bfa_flips.csv`` of a run directory (of the attack against
-    ``defence``: ``bfa_checksum_summary.json`` etc., :func:`wcatsim.store.files.bfa_family`)."""
+    """``bfa_summary.json`` and the rows of ``bfa_flips.csv`` of a run directory (of the attack with
+    ``objective`` against ``defence``: ``bfa_checksum_summary.json``, ``bfa_targeted_summary.json``
+    etc., :func:`wcatsim.store.files.bfa_family`)."""
     from wcatsim.store.files import OUTPUTS, bfa_family
 
     run_dir = Path(run_dir)
-    flips_file, summary_file = OUTPUTS[bfa_family(defence)][:2]
+    flips_file, summary_file = OUTPUTS[bfa_family(defence, objective)][:2]
     path = run_dir / summary_file
     if not path.is_file():
-        flag = "" if defence == "none" else f" --defence {defence}"
+        flag = ("" if objective == "untargeted" else f" --objective {objective}") + (
+            "" if defence == "none" else f" --defence {defence}")
         raise InputError(
             f"{run_dir} holds no Bit-Flip Attack results ({summary_file}): "
             f"run `wcatsim bfa --run {run_dir}{flag}` first"
@@ -63,10 +65,11 @@ def _acc_axis_label(summary: dict[str, Any]) -> str:
     return "test accuracy (%)"
 
 
-def plot_bfa_trials(run_dir: str | Path, path: str | Path, defence: str = "none") -> list[Path]:
-    """Accuracy against flips for every trial of one run (its attack against ``defence``); the stop
-    threshold dashed; PNG + PDF."""
-    summary, rows = load_bfa_results(run_dir, defence)
+def plot_bfa_trials(run_dir: str | Path, path: str | Path, defence: str = "none",
+                    objective: str = "untargeted") -> list[Path]:
+    """Accuracy against flips for every trial of one run (its attack with ``objective`` against
+    ``defence``); the stop threshold dashed; PNG + PDF."""
+    summary, rows = load_bfa_results(run_dir, defence, objective)
     fig, ax = new_figure(height=2.6 + LEGEND_LINE_IN * (int(summary["trials"]) + 1))  # + legend lines
     colour = color_for(str(summary.get("quant_method", "")))
     status = statuses(summary)

@@ -252,7 +252,11 @@ def write_run_report(run_dir: str | Path, figures: Sequence[str | Path] | None =
     # every attack against a defence keeps its own summary (bfa_checksum_summary.json, ...); an older
     # run may hold a defended attack in bfa_summary.json itself
     attacks = attack_summaries(run_dir)
-    defended = {f"{title} ({s['defence']})": s for s in attacks if "detected_flips" in s}
+    defended = {}
+    for s in attacks:
+        if "detected_flips" in s:  # one row per attack: its defence and, if not untargeted, its objective
+            objective = attack_objective(s)
+            defended[f"{title} ({s['defence']}{'' if objective == 'untargeted' else f', {objective}'})"] = s
     if defended:
         parts += [defence_table(defended), ""]
     # the front at nominal voltage (`wcatsim security --voltage V` reads a sweep for another voltage)

@@ -426,7 +426,7 @@ def run_bfa(
     # an attack against a defence keeps its own files (bfa_checksum_flips.csv, ...), beside the undefended
     from wcatsim.store.files import OUTPUTS, bfa_family
 
-    files = OUTPUTS[bfa_family(defence)]
+    files = OUTPUTS[bfa_family(defence, objective)]
     flips_path = out_dir / files[0] if write else None
     summary_path = out_dir / files[1] if write else None
     from wcatsim.store.columns import identity_of, standard_columns, with_identity
