@@ -69,7 +69,8 @@ def plot_security(points: Sequence[SecurityPoint], path: str | Path, title: str 
     voltages = {p.voltage for p in points}
     swept = sorted(v for v in voltages if v is not None)
     at = "nominal" if not swept else ", ".join(f"{v:g}" for v in swept)
-    attack = ", ".join(sorted({p.objective for p in points}))  # one objective (security_points checks)
+    # one objective (security_points checks), its arrow drawn as one
+    attack = ", ".join(sorted({p.objective for p in points})).replace("->", "→")
     ax.set_title(title or f"security against energy ({attack} BFA), weight memory at V = {at}",
                  fontsize="small")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="x-small", frameon=False)
