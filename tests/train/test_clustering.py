@@ -86,6 +86,17 @@ def test_negative_lambda_and_an_unknown_form_are_refused() -> None:
         load_config([], ["trainer.clustering_form=cubed"])
 
 
+def test_the_setting_offers_exactly_the_forms_the_penalty_computes() -> None:
+    import typing
+
+    from wcatsim.config.schema import TrainerConfig
+    from wcatsim.train.clustering import CLUSTERING_FORMS
+
+    hints = typing.get_type_hints(TrainerConfig)
+    assert typing.get_args(hints["clustering_form"]) == CLUSTERING_FORMS
+    assert TrainerConfig().clustering_form == CLUSTERING_FORMS[0] == "squared"
+
+
 def test_the_form_names_the_run_only_when_it_is_not_the_default(tmp_path) -> None:
     base = ["trainer.clustering=0.1"]
     squared = run_name(load_config([], base))
