@@ -100,7 +100,7 @@ def test_targeted_attacks_are_labelled_and_never_share_a_front_with_untargeted_o
     assert security_front(points).tolist() == [True, True]
     # an untargeted run beside a targeted one: one line naming both, no front drawn
     mixed = _run(tmp_path, "u", {"bfa_summary.json": NONE})
-    with pytest.raises(InputError, match=r"mix objectives \(targeted -> 0: .*; untargeted: maxabs 4-bit"):
+    with pytest.raises(InputError, match=r"objectives \(targeted -> 0: 2 attacks; untargeted: 1 attack\)"):
         security_points([tmp_path / "t", mixed])
     # the command says so in one line (exit 2), and --objective picks one
     from wcatsim.cli.main import cli

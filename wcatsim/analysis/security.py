@@ -233,8 +233,8 @@ def check_one_objective(points: Sequence[SecurityPoint]) -> None:
     """Refuse points of more than one attack objective: their flips to break are different events."""
     objectives = sorted({p.objective for p in points})
     if len(objectives) > 1:
-        mixed = "; ".join(f"{o}: " + ", ".join(f"{p.label} {p.defence}" for p in points if p.objective == o)
-                          for o in objectives)  # fmt: skip
+        count = {o: sum(p.objective == o for p in points) for o in objectives}
+        mixed = "; ".join(f"{o}: {n} attack{'s' if n > 1 else ''}" for o, n in count.items())
         raise InputError(
             f"the attacks mix objectives ({mixed}): flips to break count different events under each, so "
             "they do not share a front: choose one with `option.objective` (or pass run directories "
