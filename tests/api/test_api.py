@@ -132,6 +132,44 @@ def test_summaries_name_the_users_model_never_the_default(tiny, tmp_path: Path) 
     assert named["flip"].tolist() == list(range(1, len(named) + 1))
 
 
+def test_the_activation_buffer_on_a_model_equals_the_run_directory_sweep(wcat_run, tmp_path: Path) -> None:
+    # the run directory calibrates the buffer on its training split (500 seeded, stratified images);
+    # handed the same images as calibration_data, a model given in Python reads the same table
+    from wcatsim.config import ActivationSpec
+    from wcatsim.experiments.sweeps.sweep import random_flip_sweep
+    from wcatsim.memory.activations import calibration_images
+
+    spec = ActivationSpec(target="both")
+    bers = [0.0, 1e-2]
+    reference = random_flip_sweep(wcat_run, bers, samples=3, seed=3, activations=spec,
+                                  out=tmp_path / "ref" / "rf.csv")  # fmt: skip
+    images = calibration_images(wcat_run, spec.calibration_images, int(wcat_run.config.data.seed))
+    calibration = (images, torch.zeros(len(images), dtype=torch.int64))
+    df = random_flip(wcat_run.model, wcat_run.data.test_tensors(), bers, samples=3, seed=3, activations=spec,
+                     calibration_data=calibration, progress=False)  # fmt: skip
+    same = [c for c in df.columns if c not in IDENTITY_COLUMNS]
+    assert df[same].to_dict("records") == [{c: row[c] for c in same} for row in reference]
+    # without calibration images: one line naming the fix, for every experiment that stores activations
+    x, y = wcat_run.data.test_tensors()
+    for call in (lambda: random_flip(wcat_run.model, (x, y), bers, samples=1, activations=spec),
+                 lambda: sweep_voltage(wcat_run.model, (x, y), voltages=[1.0], chips=1, activations=spec),
+                 lambda: voltage_plan(wcat_run.model, (x, y), voltages=[1.0, 0.9], planning_chips=1,
+                                      verification_chips=1, max_verification_sets=1, activations=spec)):
+        with pytest.raises(InputError, match=r"has none: give them as calibration_data="):
+            call()
+
+
+def test_a_plan_over_both_memories_from_python(tiny) -> None:
+    from wcatsim.config import ActivationSpec
+
+    model, test, attack = tiny
+    plan = voltage_plan(model, test, voltages=[1.0, 0.9], planning_chips=2, verification_chips=2,
+                        max_verification_sets=1, activations=ActivationSpec(target="both"),
+                        calibration_data=attack, progress=False)  # fmt: skip
+    assert plan["name"].tolist() == ["conv", "fc", "activations"]  # the buffer is a domain of its own
+    assert plan.attrs["plan"]["target"] == "both"
+
+
 def test_the_attack_needs_images_other_than_the_test_set(tiny) -> None:
     model, test, _ = tiny
     with pytest.raises(InputError, match="attack_data"):

@@ -30,6 +30,7 @@ def model_run(
     data: Any = None,
     *,
     attack_data: Any = None,
+    calibration_data: Any = None,
     name: str | None = None,
     data_name: str | None = None,
     num_classes: int | None = None,
@@ -52,6 +53,10 @@ def model_run(
     attack_data : DataLoader, Dataset or (x, y), optional
         Images the Bit-Flip Attack may draw its attack batches from (never the test set: e.g. the
         training or a validation set).  Only :func:`wcatsim.api.bit_flip_attack` needs it.
+    calibration_data : DataLoader, Dataset or (x, y), optional
+        Images the activation buffer's ranges are calibrated on (``activations=`` an
+        :class:`~wcatsim.config.ActivationSpec` other than target weights; never the test set: e.g. the
+        training set).  It plays the run's training split, of which ``calibration_images`` are used.
     name : str, optional
         The model's name in results (default: its class name).
     data_name : str, optional
@@ -81,7 +86,7 @@ def model_run(
     from wcatsim.train.runs import LoadedRun, load_run
 
     if isinstance(model, (str, Path)) or isinstance(model, LoadedRun):
-        if data is not None or attack_data is not None:
+        if data is not None or attack_data is not None or calibration_data is not None:
             raise InputError("a run directory brings its own data: give data= only with an nn.Module")
         run = load_run(model, device=str(device or "auto")) if isinstance(model, (str, Path)) else model
         return dataclasses.replace(run, name=name) if name else run
@@ -113,7 +118,7 @@ def model_run(
                          f"{num_classes} classes: labels must be class indices 0..{num_classes - 1}")
     cfg = config if config is not None else ExperimentConfig()
     cfg = cfg.replace(quant=quant, data=dataclasses.replace(cfg.data, seed=int(seed)))
-    bundle = _bundle(x, y, attack_data, data_name or _data_name(data), num_classes)
+    bundle = _bundle(x, y, attack_data, data_name or _data_name(data), num_classes, calibration_data)
     return LoadedRun(model=model, config=cfg, data=bundle, dir=None, device=dev,
                      name=name or type(model).__name__)  # fmt: skip
 
@@ -152,8 +157,12 @@ def read_data(data: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _bundle(x: torch.Tensor, y: torch.Tensor, attack_data: Any, name: str, num_classes: int) -> Any:
-    """Return the DatasetBundle of a test set (and the attack's images, as the split it draws from)."""
+def _bundle(x: torch.Tensor, y: torch.Tensor, attack_data: Any, name: str, num_classes: int,
+            calibration_data: Any = None) -> Any:
+    """Return the DatasetBundle of a test set, with the attack's and the buffer's images as splits.
+
+    The attack draws from the validation split; the activation buffer calibrates on the training split.
+    """
     import torch
 
     from wcatsim.train.datasets.bundle import DatasetBundle, ImageTensorDataset
@@ -163,9 +172,12 @@ def _bundle(x: torch.Tensor, y: torch.Tensor, attack_data: Any, name: str, num_c
 
     # the attack draws its batches from the validation split (wcatsim.experiments.attacks.bfa.attack_split)
     val = ImageTensorDataset(*read_data(attack_data, "attack_data")) if attack_data is not None else empty()
+    # the activation buffer calibrates on training images (wcatsim.memory.activations.calibration_images)
+    train = (ImageTensorDataset(*read_data(calibration_data, "calibration_data"))
+             if calibration_data is not None else empty())  # fmt: skip
     images = x.dim() == 4
     return DatasetBundle(
-        name=name, train=empty(), val=val, test=ImageTensorDataset(x, y.to(torch.int64)),
+        name=name, train=train, val=val, test=ImageTensorDataset(x, y.to(torch.int64)),
         num_classes=int(num_classes), in_channels=int(x.shape[1]) if images else 0,
         image_size=int(x.shape[-1]) if images else 0, mean=(), std=(), stream=False,
     )  # fmt: skip

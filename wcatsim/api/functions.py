@@ -118,6 +118,7 @@ def random_flip(
     data_name: str | None = None,
     path: str | Path | None = None,
     per_realisation: bool = False,
+    calibration_data: Any = None,
     device: str | None = None,
     progress: bool = True,
     on_row: Callable[[dict[str, Any], bool], None] | None = None,
@@ -149,6 +150,10 @@ def random_flip(
     per_realisation : bool
         Return one row per realisation (``ber, realisation, seed, accuracy, bits_changed, ...``)
         instead of one per BER.
+    calibration_data : DataLoader, Dataset or (x, y), optional
+        With ``activations=`` an :class:`~wcatsim.config.ActivationSpec` that stores the activations
+        (target ``activations`` or ``both``): the images its ranges are calibrated on, never the test set
+        (:func:`~wcatsim.api.model_run`).  A run directory brings its own training split.
     device : str, optional
         Where the model runs (default: where it is).
     progress : bool
@@ -170,7 +175,8 @@ def random_flip(
     from wcatsim.experiments.sweeps.sweep import random_flip_sweep
 
     bers = RandomFlipConfig().bers if bers is None else bers
-    with _bundle(model, data, name=name, data_name=data_name, device=device) as (run, source):
+    with _bundle(model, data, name=name, data_name=data_name, device=device,
+                 calibration_data=calibration_data) as (run, source):
         rows = random_flip_sweep(
             run, bers, samples=samples, seed=seed, fault=fault, out=path, per_realisation=per_realisation,
             progress=progress, on_row=on_row, device=str(run.device),
@@ -192,6 +198,7 @@ def sweep_voltage(
     data_name: str | None = None,
     path: str | Path | None = None,
     per_realisation: bool = False,
+    calibration_data: Any = None,
     device: str | None = None,
     progress: bool = True,
     on_row: Callable[[dict[str, Any], bool], None] | None = None,
@@ -217,6 +224,8 @@ def sweep_voltage(
         ``"chip"`` (persistent, nested) or another fault model of ``sram_models.FAULT_MODELS``.
     per_realisation : bool
         One row per chip and voltage instead of one per voltage.
+    calibration_data : DataLoader, Dataset or (x, y), optional
+        As in :func:`random_flip` (with ``activations=``).
     **options
         Any other keyword of :func:`~wcatsim.experiments.sweeps.sweep.voltage_sweep` (``protect``,
         ``word_bits``, ``banks``, ``fault_map``, ``images``, ...).
@@ -236,7 +245,8 @@ def sweep_voltage(
     if voltages is None and options.get("fault_map") is None:
         tech = technology if isinstance(technology, Technology) else load_technology(str(technology))
         voltages = default_grid(tech)
-    with _bundle(model, data, name=name, data_name=data_name, device=device) as (run, source):
+    with _bundle(model, data, name=name, data_name=data_name, device=device,
+                 calibration_data=calibration_data) as (run, source):
         rows = voltage_sweep(
             run, technology, voltages, chips=chips, seed=seed, fault=fault, out=path,
             per_realisation=per_realisation, progress=progress, on_row=on_row, device=str(run.device),
@@ -335,6 +345,8 @@ def voltage_plan(
     data_name: str | None = None,
     path: str | Path | None = None,
     sensitivity: bool = False,
+    activations: Any = None,
+    calibration_data: Any = None,
     device: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
@@ -359,6 +371,12 @@ def voltage_plan(
         Return the sensitivity curves (one row per domain and voltage: ``domain, voltage, chips,
         acc_mean, ci_low, ci_high, loss, energy_norm, acc_std_between, images_per_realisation``) instead
         of the plan.
+    activations : wcatsim.config.ActivationSpec, optional
+        The activation buffer (``plan-voltage --target``): target ``both`` adds it as a domain of its own
+        (``activations``), target ``activations`` plans it alone with the weights fault-free at nominal;
+        None (or target weights) plans the weights' domains alone.
+    calibration_data : DataLoader, Dataset or (x, y), optional
+        As in :func:`random_flip` (with ``activations=``).
     log : callable, optional
         Receives the planner's progress lines.
     **settings
@@ -383,9 +401,11 @@ def voltage_plan(
 
     technology = SweepConfig().preset if technology is None else technology
     plan_settings = PlanSettings(**settings)
-    with _bundle(model, data, name=name, data_name=data_name, device=device) as (run, source):
+    with _bundle(model, data, name=name, data_name=data_name, device=device,
+                 calibration_data=calibration_data) as (run, source):
         plan = plan_voltage(run, technology, voltages, domains=domains, settings=plan_settings, out_dir=path,
-                            progress=progress, log=log, device=str(run.device))  # fmt: skip
+                            progress=progress, log=log, device=str(run.device),
+                            activations=activations)  # fmt: skip
     if sensitivity:
         df = frame(plan.sensitivity, SENSITIVITY_COLUMNS)
     else:

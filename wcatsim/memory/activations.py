@@ -469,6 +469,11 @@ def calibration_images(run: Any, count: int, seed: int) -> torch.Tensor:
     from wcatsim.train.datasets.streaming import labels_of, stratified_subset
 
     labels = labels_of(run.data.train)
+    if not len(labels):  # a model given in Python brings no training split unless asked
+        raise InputError(
+            "the activation buffer's ranges are calibrated on training images and this model's data has "
+            "none: give them as calibration_data= (x, y), a Dataset or a DataLoader (never the test set)"
+        )
     n = min(int(count), int(len(labels)))
     indices = stratified_subset(labels, n, int(seed)) if n < len(labels) else None
     x, _ = run.data.eval_images("train", indices).tensors()
