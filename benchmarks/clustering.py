@@ -30,7 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from wcatsim.stats.censoring import km_median  # noqa: E402
+from wcatsim.stats.censoring import median_or_bound  # noqa: E402
 
 
 def attacked(root: Path, seed: int, lam: float, form: str, trials: int,
@@ -53,8 +53,8 @@ def attacked(root: Path, seed: int, lam: float, form: str, trials: int,
 
 def median(flips: list[int], broken: list[bool]) -> float:
     """Kaplan-Meier median; its lower bound where half the trials or more did not break."""
-    m = km_median(flips, broken)
-    return float(m.median if m.median is not None else m.lower_bound)
+    value, bound = median_or_bound({"flips_to_break": flips, "broken": broken})
+    return float(value if value is not None else bound)
 
 
 def main() -> None:

@@ -121,7 +121,8 @@ def bfa(
     batches, and flips as many random bits
     as a baseline.  Prints the Kaplan-Meier median of flips to break ("≥ k" where trials did not break)
     and the mean over broken trials.  Writes bfa_flips.csv and bfa_summary.json into the run directory
-    (with --defence NAME: bfa_NAME_flips.csv and bfa_NAME_summary.json, beside the undefended attack's).
+    (with --defence NAME: bfa_NAME_flips.csv and bfa_NAME_summary.json; with --objective targeted:
+    bfa_targeted_flips.csv, bfa_targeted_NAME_summary.json, ...; each beside the others).
 
     --objective targeted --target-class T [--source-class S] runs T-BFA instead (Rakin et al., TPAMI
     2021): a trial "breaks" when >= 90% of the source test images are classified as T while the other

@@ -37,7 +37,8 @@ def security(runs: tuple[Path, ...], voltage: float | None, defences: tuple[str,
 
     Reads, in every RUN_DIR, the Bit-Flip Attack summaries: bfa_summary.json (undefended) and
     bfa_NAME_summary.json (`wcatsim bfa --defence NAME --defended-break`: the break judged on the
-    defended model; an attack without --defended-break is refused). Per summary: the Kaplan-Meier
+    defended model; an attack without --defended-break is refused), and the targeted attack's
+    bfa_targeted*_summary.json; one objective per front (--objective). Per summary: the Kaplan-Meier
     median of flips to break with its 95% CI, against the weight memory's energy per inference at
     --voltage plus the defence's priced energy overhead, in units of the undefended weight memory at
     nominal. Prints the table; writes the figure (PNG + PDF), FILE.csv (every point, whether it is on
